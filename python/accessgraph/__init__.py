@@ -1,0 +1,104 @@
+"""accessgraph: may this user do this, here?
+
+An access graph for multi-tenant analytics products organised the PostHog way:
+organizations contain projects, users hold an org role (owner/admin/member) and project
+roles (admin/member/viewer). The engine is Rust; this package is its Python face.
+
+    >>> import accessgraph as ag
+    >>> g = ag.Graph()
+    >>> g.add_org("acme", name="Acme Corp", owner="jane@example.com")
+    >>> g.add_project("acme/production", name="Production", restricted=True)
+    >>> g.check("jane@example.com", "feature_flag:manage", "acme/production")
+    True
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from accessgraph import _core
+from accessgraph._core import Decision, Grant, Member, Org, Project, Resource, User
+from accessgraph._roles import OrgRole, ProjectRole
+from accessgraph._table import Table
+from accessgraph.exceptions import (
+    AccessGraphError,
+    AuditIntegrityError,
+    ConflictError,
+    JournalError,
+    JournalRecoveredWarning,
+    NotFoundError,
+    PermissionDenied,
+    ReadOnlyGraphError,
+    RegistryFormatError,
+    UnknownActionError,
+    ValidationError,
+)
+
+if TYPE_CHECKING:
+    When = datetime | date | str
+
+__version__: str = _core.__version__
+
+__all__ = [
+    "AccessGraphError",
+    "AuditIntegrityError",
+    "ConflictError",
+    "Decision",
+    "Grant",
+    "Graph",
+    "JournalError",
+    "JournalRecoveredWarning",
+    "Member",
+    "NotFoundError",
+    "Org",
+    "OrgRole",
+    "PermissionDenied",
+    "Project",
+    "ProjectRole",
+    "ReadOnlyGraphError",
+    "RegistryFormatError",
+    "Resource",
+    "Table",
+    "UnknownActionError",
+    "User",
+    "ValidationError",
+    "__version__",
+]
+
+
+class Graph(_core.Graph):
+    """The access graph: orgs, projects, users, roles and grants, and the checks on them.
+
+    Safe to share between threads. Every query takes ``at=`` (a datetime, date or ISO
+    string; default: the graph's clock, see :meth:`set_time`). Every mutation takes
+    ``actor=`` (an email, or ``None`` for the system) and is checked against PostHog's
+    rules for who may change what.
+    """
+
+    __slots__ = ()
+
+    def access_matrix(self, org: str | None = None, at: When | None = None) -> Table:
+        """Who can reach which project, with the role, its source, expiry and reason.
+
+        One row per unexpired member and project they can access, plus one row with an
+        empty project for a member who can access none.
+        """
+        return Table(self._access_matrix_rows(org, at), columns=_MATRIX_COLUMNS)
+
+    def _repr_html_(self) -> str:
+        from accessgraph._html import graph_html
+
+        return graph_html(self)
+
+
+_MATRIX_COLUMNS = (
+    "user",
+    "org",
+    "org_role",
+    "project",
+    "project_role",
+    "source",
+    "expires",
+    "reason",
+)

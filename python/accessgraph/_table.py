@@ -1,0 +1,76 @@
+"""``Table``: rows of dicts, as returned by ``access_matrix``; pandas and HTML views."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, overload
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Table"]
+
+
+class Table(Sequence[dict[str, Any]]):
+    """An immutable list of rows (dicts sharing the same columns)."""
+
+    __slots__ = ("_columns", "_rows")
+
+    def __init__(self, rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
+        self._rows: tuple[dict[str, Any], ...] = tuple(dict(r) for r in rows)
+        self._columns: tuple[str, ...] = tuple(columns)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The column names, in order."""
+        return self._columns
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Table: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | Table:
+        if isinstance(index, slice):
+            return Table(self._rows[index], self._columns)
+        return dict(self._rows[index])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (dict(r) for r in self._rows)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Table):
+            return NotImplemented
+        return self._columns == other._columns and self._rows == other._rows
+
+    def __hash__(self) -> int:
+        return hash((self._columns, len(self._rows)))
+
+    def __repr__(self) -> str:
+        return f"<Table {len(self._rows)} rows × {len(self._columns)} columns>"
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The rows as a pandas DataFrame (needs the ``pandas`` extra)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "Table.to_pandas() needs pandas: pip install 'accessgraph[pandas]'"
+            ) from exc
+        return pd.DataFrame(list(self._rows), columns=list(self._columns))
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self._columns)
+        body = "".join(
+            "<tr>"
+            + "".join(
+                f"<td>{'' if r.get(c) is None else html.escape(str(r.get(c)))}</td>"
+                for c in self._columns
+            )
+            + "</tr>"
+            for r in self._rows
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

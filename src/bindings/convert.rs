@@ -1,0 +1,192 @@
+//! Conversions between Python values and core types: instants, dates, JSON-like settings.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use pyo3::prelude::*;
+use pyo3::types::{
+    PyBool, PyDate, PyDateTime, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyTzInfo,
+};
+
+use super::errors::to_py;
+use crate::error::Error;
+use crate::time::{parse_date, Instant};
+
+/// `datetime` (naive = UTC), `date` (00:00 UTC) or an ISO-8601 string → instant.
+pub fn instant(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Instant>> {
+    let Some(obj) = obj else { return Ok(None) };
+    if obj.is_none() {
+        return Ok(None);
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Instant::parse(field, s.to_str()?).map(Some).map_err(to_py);
+    }
+    if let Ok(dt) = obj.cast::<PyDateTime>() {
+        if dt.call_method0("utcoffset")?.is_none() {
+            let naive: NaiveDateTime = dt.extract()?;
+            return Ok(Some(Instant::from_naive_utc(naive)));
+        }
+        let utc = dt.call_method1("astimezone", (PyTzInfo::utc(obj.py())?,))?;
+        let aware: DateTime<Utc> = utc.extract()?;
+        return Ok(Some(Instant(aware.timestamp_micros())));
+    }
+    if let Ok(d) = obj.cast::<PyDate>() {
+        let date: NaiveDate = d.extract()?;
+        return Ok(Some(Instant::from_date(date)));
+    }
+    Err(to_py(Error::invalid(
+        field,
+        repr(obj),
+        "a datetime, a date or an ISO-8601 string",
+    )))
+}
+
+/// `date`, `datetime` (its UTC date) or an ISO-8601 string → calendar date.
+pub fn date(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<NaiveDate>> {
+    let Some(obj) = obj else { return Ok(None) };
+    if obj.is_none() {
+        return Ok(None);
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return parse_date(field, s.to_str()?).map(Some).map_err(to_py);
+    }
+    if obj.cast::<PyDateTime>().is_ok() {
+        return Ok(instant(field, Some(obj))?.map(Instant::date));
+    }
+    if let Ok(d) = obj.cast::<PyDate>() {
+        return Ok(Some(d.extract()?));
+    }
+    Err(to_py(Error::invalid(
+        field,
+        repr(obj),
+        "a date or an ISO-8601 date string",
+    )))
+}
+
+/// An instant as an aware UTC `datetime`.
+pub fn datetime_py(py: Python<'_>, at: Instant) -> PyResult<Bound<'_, PyAny>> {
+    Ok(at.to_datetime().into_pyobject(py)?.into_any())
+}
+
+/// An optional instant as an aware UTC `datetime` or `None`.
+pub fn opt_datetime_py(py: Python<'_>, at: Option<Instant>) -> PyResult<Bound<'_, PyAny>> {
+    match at {
+        Some(at) => datetime_py(py, at),
+        None => Ok(py.None().into_bound(py)),
+    }
+}
+
+/// An optional text argument: `str` or `None`.
+pub fn opt_text(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
+    match obj {
+        None => Ok(None),
+        Some(o) if o.is_none() => Ok(None),
+        Some(o) => match o.cast::<PyString>() {
+            Ok(s) => Ok(Some(s.to_str()?.to_owned())),
+            Err(_) => Err(to_py(Error::invalid(field, repr(o), "a string or None"))),
+        },
+    }
+}
+
+/// A bool argument (no truthiness: `1` or `"yes"` is an error).
+pub fn boolean(field: &'static str, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    match obj.cast::<PyBool>() {
+        Ok(b) => Ok(b.is_true()),
+        Err(_) => Err(to_py(Error::invalid(field, repr(obj), "True or False"))),
+    }
+}
+
+/// A Python value (None, bool, int, float, str, list/tuple, dict with str keys) → JSON.
+pub fn json(field: &'static str, obj: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
+    use serde_json::Value;
+    if obj.is_none() {
+        return Ok(Value::Null);
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if obj.cast::<PyInt>().is_ok() {
+        if let Ok(i) = obj.extract::<i64>() {
+            return Ok(Value::from(i));
+        }
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        if let Some(n) = serde_json::Number::from_f64(f.value()) {
+            return Ok(Value::Number(n));
+        }
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(Value::String(s.to_str()?.to_owned()));
+    }
+    if obj.cast::<PyList>().is_ok() || obj.cast::<PyTuple>().is_ok() {
+        let mut out = Vec::new();
+        for item in obj.try_iter()? {
+            out.push(json(field, &item?)?);
+        }
+        return Ok(Value::Array(out));
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        let mut out = serde_json::Map::new();
+        for (k, v) in d.iter() {
+            let Ok(k) = k.cast::<PyString>() else {
+                return Err(to_py(Error::invalid(
+                    field,
+                    repr(&k),
+                    "a dict with str keys",
+                )));
+            };
+            out.insert(k.to_str()?.to_owned(), json(field, &v)?);
+        }
+        return Ok(Value::Object(out));
+    }
+    Err(to_py(Error::invalid(
+        field,
+        repr(obj),
+        "a JSON-like value: None, bool, int, float, str, list or dict",
+    )))
+}
+
+/// JSON → Python value.
+pub fn json_py<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
+    use serde_json::Value;
+    Ok(match v {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => i.into_pyobject(py)?.into_any(),
+            (None, Some(f)) => f.into_pyobject(py)?.into_any(),
+            (None, None) => n.to_string().into_pyobject(py)?.into_any(),
+        },
+        Value::String(s) => s.into_pyobject(py)?.into_any(),
+        Value::Array(a) => {
+            let items = a
+                .iter()
+                .map(|x| json_py(py, x))
+                .collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any()
+        }
+        Value::Object(o) => {
+            let d = PyDict::new(py);
+            for (k, x) in o {
+                d.set_item(k, json_py(py, x)?)?;
+            }
+            d.into_any()
+        }
+    })
+}
+
+/// Settings → a Python dict.
+pub fn settings_py<'py>(
+    py: Python<'py>,
+    s: &crate::model::Settings,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in s {
+        d.set_item(k, json_py(py, v)?)?;
+    }
+    Ok(d)
+}
+
+/// A short `repr()` for error messages.
+pub fn repr(obj: &Bound<'_, PyAny>) -> String {
+    obj.repr()
+        .map_or_else(|_| "<unprintable>".to_owned(), |r| r.to_string())
+}

@@ -1,0 +1,80 @@
+//! The one mapping from core errors to the exception classes of `accessgraph.exceptions`.
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
+
+use super::values::PyDecision;
+use crate::error::{ConflictError, Error, ValidationError};
+
+macro_rules! exception {
+    ($fn:ident, $name:literal) => {
+        fn $fn(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+            static CELL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+            CELL.get_or_try_init(py, || {
+                Ok::<_, PyErr>(
+                    py.import("accessgraph.exceptions")?
+                        .getattr($name)?
+                        .cast_into::<PyType>()?
+                        .unbind(),
+                )
+            })
+            .map(|t| t.bind(py))
+        }
+    };
+}
+
+exception!(validation_error, "ValidationError");
+exception!(unknown_action_error, "UnknownActionError");
+exception!(not_found_error, "NotFoundError");
+exception!(conflict_error, "ConflictError");
+exception!(read_only_error, "ReadOnlyGraphError");
+exception!(permission_denied, "PermissionDenied");
+
+/// Converts a core error into the matching Python exception.
+pub fn to_py(err: Error) -> PyErr {
+    Python::attach(|py| build(py, err).unwrap_or_else(|e| e))
+}
+
+fn build(py: Python<'_>, err: Error) -> PyResult<PyErr> {
+    let message = err.to_string();
+    let (class, args): (&Bound<'_, PyType>, Bound<'_, pyo3::types::PyTuple>) = match err {
+        Error::Validation(ValidationError::UnknownAction(_)) => {
+            (unknown_action_error(py)?, (message,).into_pyobject(py)?)
+        }
+        Error::Validation(ValidationError::Invalid { .. } | ValidationError::Rule(_)) => {
+            (validation_error(py)?, (message,).into_pyobject(py)?)
+        }
+        Error::NotFound(_) => (not_found_error(py)?, (message,).into_pyobject(py)?),
+        Error::Conflict(ConflictError::ReadOnly(_)) => {
+            (read_only_error(py)?, (message,).into_pyobject(py)?)
+        }
+        Error::Conflict(
+            ConflictError::Exists(_)
+            | ConflictError::LastOwner { .. }
+            | ConflictError::NotMember { .. }
+            | ConflictError::Rule(_),
+        ) => (conflict_error(py)?, (message,).into_pyobject(py)?),
+        Error::Permission(p) => {
+            let decision = Py::new(py, PyDecision::from(*p.decision))?;
+            (
+                permission_denied(py)?,
+                (message, decision).into_pyobject(py)?,
+            )
+        }
+    };
+    Ok(PyErr::from_value(class.call1(args)?))
+}
+
+/// `Result<T, Error>` → `PyResult<T>`.
+pub trait IntoPyResult<T> {
+    /// Maps the error to its Python exception.
+    fn py(self) -> PyResult<T>;
+}
+
+impl<T> IntoPyResult<T> for crate::error::Result<T> {
+    #[inline]
+    fn py(self) -> PyResult<T> {
+        self.map_err(to_py)
+    }
+}

@@ -1,0 +1,614 @@
+//! `accessgraph._core.Graph`: converts arguments, calls the core, converts results.
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple};
+
+use super::convert::{self, instant, opt_text};
+use super::errors::{to_py, IntoPyResult};
+use super::values::{PyDecision, PyGrant, PyMember, PyOrg, PyProject, PyResource, PyUser};
+use crate::error::Error;
+use crate::graph::{Graph, MemberPatch, NewMember, NewProject, ProjectPatch};
+use crate::time::Instant;
+
+/// The access graph (see the `accessgraph.Graph` docs).
+#[pyclass(name = "Graph", module = "accessgraph._core", frozen, subclass)]
+pub struct PyGraph {
+    inner: Graph,
+}
+
+/// The text of a user argument: an email (a `Principal` joins here with API keys).
+#[inline]
+fn user_str<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
+    match obj.cast::<PyString>() {
+        Ok(s) => s.to_str(),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "user must be an email string, not {}",
+            convert::repr(obj)
+        ))),
+    }
+}
+
+fn at_arg(at: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Instant>> {
+    instant("at", at)
+}
+
+fn kwargs_iter<'py>(kwargs: Option<&Bound<'py, PyDict>>) -> Vec<(String, Bound<'py, PyAny>)> {
+    kwargs
+        .map(|d| {
+            d.iter()
+                .filter_map(|(k, v)| k.extract::<String>().ok().map(|k| (k, v)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[pymethods]
+impl PyGraph {
+    #[new]
+    fn new() -> Self {
+        PyGraph {
+            inner: Graph::new(),
+        }
+    }
+
+    /// Freezes the clock at `when`, or returns to the wall clock with `None`.
+    #[pyo3(signature = (when))]
+    fn set_time(&self, when: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        self.inner.set_time(instant("when", when)?);
+        Ok(())
+    }
+
+    /// The graph's clock: the frozen instant, or the wall clock.
+    fn now<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        convert::datetime_py(py, self.inner.now())
+    }
+
+    // ---- queries ------------------------------------------------------------------
+
+    /// May `user` perform `action` on `target`?
+    #[pyo3(signature = (user, action, target, at = None))]
+    #[inline]
+    fn check(
+        &self,
+        user: &Bound<'_, PyAny>,
+        action: &str,
+        target: &str,
+        at: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let at = match at {
+            None => None,
+            Some(a) => at_arg(Some(a))?,
+        };
+        self.inner.check(user_str(user)?, action, target, at).py()
+    }
+
+    /// Like `check`, but raises `PermissionDenied` (with the decision) when denied.
+    #[pyo3(signature = (user, action, target, at = None))]
+    fn require(
+        &self,
+        user: &Bound<'_, PyAny>,
+        action: &str,
+        target: &str,
+        at: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let d = self
+            .inner
+            .explain(user_str(user)?, action, target, at_arg(at)?)
+            .py()?;
+        if d.allowed {
+            Ok(())
+        } else {
+            Err(to_py(Error::Permission(crate::error::PermissionError {
+                decision: Box::new(d),
+            })))
+        }
+    }
+
+    /// The decision for a check, with the reason in words.
+    #[pyo3(signature = (user, action, target, at = None))]
+    fn explain(
+        &self,
+        user: &Bound<'_, PyAny>,
+        action: &str,
+        target: &str,
+        at: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyDecision> {
+        Ok(self
+            .inner
+            .explain(user_str(user)?, action, target, at_arg(at)?)
+            .py()?
+            .into())
+    }
+
+    /// Many checks at once; releases the GIL while deciding.
+    #[pyo3(signature = (queries, at = None))]
+    fn check_many<'py>(
+        &self,
+        py: Python<'py>,
+        queries: &Bound<'py, PyAny>,
+        at: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let at = at_arg(at)?;
+        // Hold a strong reference to every string, then borrow their UTF-8 without copying.
+        let mut held: Vec<Bound<'py, PyString>> = Vec::new();
+        let items: Vec<Bound<'py, PyAny>> = match queries.cast::<PyList>() {
+            Ok(list) => list.iter().collect(),
+            Err(_) => queries.try_iter()?.collect::<PyResult<_>>()?,
+        };
+        held.reserve(items.len() * 3);
+        for (i, item) in items.iter().enumerate() {
+            let t = item
+                .cast::<PyTuple>()
+                .ok()
+                .filter(|t| t.len() == 3)
+                .ok_or_else(|| {
+                    PyTypeError::new_err(format!(
+                        "queries[{i}] must be a (user, action, target) tuple of str, not {}",
+                        convert::repr(item)
+                    ))
+                })?;
+            for part in t.iter() {
+                let s = part.cast_into::<PyString>().map_err(|e| {
+                    PyTypeError::new_err(format!(
+                        "queries[{i}] must hold three str, not {}",
+                        convert::repr(&e.into_inner())
+                    ))
+                })?;
+                held.push(s);
+            }
+        }
+        let strs: Vec<&str> = held.iter().map(|s| s.to_str()).collect::<PyResult<_>>()?;
+        let graph = &self.inner;
+        let answers = py
+            .detach(|| {
+                graph.check_many(
+                    strs.chunks_exact(3).map(|c| match c {
+                        [u, a, t] => (*u, *a, *t),
+                        _ => ("", "", ""),
+                    }),
+                    at,
+                )
+            })
+            .py()?;
+        PyList::new(py, answers)
+    }
+
+    /// The effective role of `user` on `target` (org role on an org).
+    #[pyo3(signature = (user, target, at = None))]
+    fn role(
+        &self,
+        user: &Bound<'_, PyAny>,
+        target: &str,
+        at: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<&'static str>> {
+        Ok(self
+            .inner
+            .role(user_str(user)?, target, at_arg(at)?)
+            .map(crate::model::Role::as_str))
+    }
+
+    /// Every action `user` may perform on `target`.
+    #[pyo3(signature = (user, target, at = None))]
+    fn permissions<'py>(
+        &self,
+        py: Python<'py>,
+        user: &Bound<'py, PyAny>,
+        target: &str,
+        at: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PySet>> {
+        let user = user_str(user)?;
+        let at = at_arg(at)?;
+        let graph = &self.inner;
+        let names = py.detach(|| graph.permissions(user, target, at));
+        PySet::new(py, names)
+    }
+
+    /// The users allowed `action` on `target`, emails sorted.
+    #[pyo3(signature = (action, target, at = None))]
+    fn who_can(
+        &self,
+        py: Python<'_>,
+        action: &str,
+        target: &str,
+        at: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<String>> {
+        let at = at_arg(at)?;
+        let graph = &self.inner;
+        py.detach(|| graph.who_can(action, target, at)).py()
+    }
+
+    /// The projects where `user` may perform `action`, ids sorted.
+    #[pyo3(signature = (user, action = "project:view", org = None, at = None))]
+    fn accessible(
+        &self,
+        py: Python<'_>,
+        user: &Bound<'_, PyAny>,
+        action: &str,
+        org: Option<&str>,
+        at: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<String>> {
+        let user = user_str(user)?;
+        let at = at_arg(at)?;
+        let graph = &self.inner;
+        py.detach(|| graph.accessible(user, action, org, at)).py()
+    }
+
+    /// The access matrix rows as dicts (wrapped in a `Table` by `accessgraph.Graph`).
+    #[pyo3(signature = (org = None, at = None))]
+    fn _access_matrix_rows<'py>(
+        &self,
+        py: Python<'py>,
+        org: Option<&str>,
+        at: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let at = at_arg(at)?;
+        if let Some(o) = org {
+            self.inner.read(|st| st.need_org(o).map(|_| ())).py()?;
+        }
+        let graph = &self.inner;
+        let rows = py.detach(|| graph.access_matrix(org, at));
+        let out = PyList::empty(py);
+        for r in rows {
+            let d = PyDict::new(py);
+            d.set_item("user", r.user)?;
+            d.set_item("org", r.org)?;
+            d.set_item("org_role", r.org_role.as_str())?;
+            d.set_item("project", r.project)?;
+            d.set_item(
+                "project_role",
+                r.project_role.map(crate::model::ProjectRole::as_str),
+            )?;
+            d.set_item("source", r.source.map(crate::eval::Source::as_str))?;
+            d.set_item("expires", convert::opt_datetime_py(py, r.expires)?)?;
+            d.set_item("reason", r.reason)?;
+            out.append(d)?;
+        }
+        Ok(out)
+    }
+
+    // ---- listings -----------------------------------------------------------------
+
+    /// The orgs, sorted by slug.
+    fn orgs(&self) -> Vec<PyOrg> {
+        self.inner.orgs().into_iter().map(Into::into).collect()
+    }
+
+    /// The projects of `org` (or all), sorted by id.
+    #[pyo3(signature = (org = None))]
+    fn projects(&self, org: Option<&str>) -> PyResult<Vec<PyProject>> {
+        Ok(self
+            .inner
+            .projects(org)
+            .py()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// The project with this id.
+    fn project(&self, project: &str) -> PyResult<PyProject> {
+        let org = project.split_once('/').map_or(project, |(o, _)| o);
+        self.inner
+            .projects(Some(org))
+            .ok()
+            .and_then(|ps| ps.into_iter().find(|p| p.id == project))
+            .map(Into::into)
+            .ok_or_else(|| to_py(crate::error::NotFoundError::Project(project.to_owned()).into()))
+    }
+
+    /// The org with this slug.
+    fn org(&self, org: &str) -> PyResult<PyOrg> {
+        self.inner
+            .orgs()
+            .into_iter()
+            .find(|o| o.slug == org)
+            .map(Into::into)
+            .ok_or_else(|| to_py(crate::error::NotFoundError::Org(org.to_owned()).into()))
+    }
+
+    /// The members of `org`, sorted by email.
+    fn members(&self, org: &str) -> PyResult<Vec<PyMember>> {
+        Ok(self
+            .inner
+            .members(org)
+            .py()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Grants, optionally of one user and/or on one target.
+    #[pyo3(signature = (user = None, target = None))]
+    fn grants(&self, user: Option<&str>, target: Option<&str>) -> Vec<PyGrant> {
+        self.inner
+            .grants(user, target)
+            .into_iter()
+            .map(Into::into)
+            .collect()
+    }
+
+    /// One user, by email.
+    fn user(&self, email: &str) -> PyResult<PyUser> {
+        Ok(self.inner.user(email).py()?.into())
+    }
+
+    /// Every user, sorted by email.
+    fn users(&self) -> Vec<PyUser> {
+        let mut emails: Vec<String> = self
+            .inner
+            .read(|st| st.users.iter().map(|u| u.email.to_string()).collect());
+        emails.sort();
+        emails
+            .iter()
+            .filter_map(|e| self.inner.user(e).ok())
+            .map(Into::into)
+            .collect()
+    }
+
+    /// The resources of `project` (or all), sorted by id.
+    #[pyo3(signature = (project = None))]
+    fn resources(&self, project: Option<&str>) -> PyResult<Vec<PyResource>> {
+        Ok(self
+            .inner
+            .resources(project)
+            .py()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Every action of the catalogue, built-ins first.
+    fn actions(&self) -> Vec<String> {
+        self.inner
+            .read(|st| st.catalog.iter().map(|d| d.name.clone()).collect())
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let (orgs, projects, users) = slf.get().inner.read(|st| {
+            (
+                st.orgs.iter().flatten().count(),
+                st.projects.iter().flatten().count(),
+                st.users.len(),
+            )
+        });
+        let name = slf.get_type().name()?;
+        Ok(format!(
+            "<{name} orgs={orgs} projects={projects} users={users}>"
+        ))
+    }
+
+    // ---- mutations ----------------------------------------------------------------
+
+    /// Creates an org with `owner` as its first owner.
+    #[pyo3(signature = (slug, *, owner, name = None, actor = None))]
+    fn add_org(
+        &self,
+        slug: &str,
+        owner: &str,
+        name: Option<&str>,
+        actor: Option<&str>,
+    ) -> PyResult<()> {
+        self.inner.add_org(slug, name, owner, actor).py()
+    }
+
+    /// Creates a project `org/slug`.
+    #[pyo3(signature = (project, *, name = None, environment = None, restricted = false, pii = false, default_role = None, settings = None, actor = None))]
+    fn add_project(
+        &self,
+        project: &str,
+        name: Option<&Bound<'_, PyAny>>,
+        environment: Option<&Bound<'_, PyAny>>,
+        restricted: bool,
+        pii: bool,
+        default_role: Option<&str>,
+        settings: Option<&Bound<'_, PyDict>>,
+        actor: Option<&str>,
+    ) -> PyResult<()> {
+        let mut s = crate::model::Settings::new();
+        for (k, v) in kwargs_iter(settings) {
+            s.insert(k, convert::json("settings", &v)?);
+        }
+        let new = NewProject {
+            name: opt_text("name", name)?,
+            environment: opt_text("environment", environment)?,
+            restricted,
+            pii,
+            default_role: default_role.map(str::to_owned),
+            settings: s,
+        };
+        self.inner.add_project(project, new, actor).py()
+    }
+
+    /// Adds `user` to `org` with an org role.
+    #[pyo3(signature = (user, org, role = "member", *, actor = None, name = None, title = None, expires = None, reason = None, reviewed = None, external = false))]
+    fn add_member(
+        &self,
+        user: &str,
+        org: &str,
+        role: &str,
+        actor: Option<&str>,
+        name: Option<&Bound<'_, PyAny>>,
+        title: Option<&Bound<'_, PyAny>>,
+        expires: Option<&Bound<'_, PyAny>>,
+        reason: Option<&Bound<'_, PyAny>>,
+        reviewed: Option<&Bound<'_, PyAny>>,
+        external: bool,
+    ) -> PyResult<()> {
+        let new = NewMember {
+            role: Some(role.to_owned()),
+            name: opt_text("name", name)?,
+            title: opt_text("title", title)?,
+            expires: instant("expires", expires)?,
+            reason: opt_text("reason", reason)?,
+            reviewed: convert::date("reviewed", reviewed)?,
+            external,
+        };
+        self.inner.add_member(user, org, new, actor).py()
+    }
+
+    /// Changes `user`'s org role.
+    #[pyo3(signature = (user, org, role, *, actor))]
+    fn set_org_role(&self, user: &str, org: &str, role: &str, actor: Option<&str>) -> PyResult<()> {
+        self.inner.set_org_role(user, org, role, actor).py()
+    }
+
+    /// Removes `user` from `org` with their grants there; anyone may leave.
+    #[pyo3(signature = (user, org, *, actor))]
+    fn remove_member(&self, user: &str, org: &str, actor: Option<&str>) -> PyResult<()> {
+        self.inner.remove_member(user, org, actor).py()
+    }
+
+    /// Renews, documents or marks reviewed a membership; only the keywords given change.
+    #[pyo3(signature = (user, org, *, actor, **changes))]
+    fn update_member(
+        &self,
+        user: &str,
+        org: &str,
+        actor: Option<&str>,
+        changes: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let mut patch = MemberPatch::default();
+        for (k, v) in kwargs_iter(changes) {
+            match k.as_str() {
+                "expires" => patch.expires = Some(instant("expires", Some(&v))?),
+                "reason" => patch.reason = Some(opt_text("reason", Some(&v))?),
+                "reviewed" => patch.reviewed = Some(convert::date("reviewed", Some(&v))?),
+                "external" => patch.external = Some(convert::boolean("external", &v)?),
+                "title" => patch.title = Some(opt_text("title", Some(&v))?),
+                "name" => patch.name = Some(opt_text("name", Some(&v))?),
+                other => {
+                    return Err(to_py(Error::invalid(
+                        "keyword",
+                        other,
+                        "one of expires, reason, reviewed, external, title, name",
+                    )))
+                }
+            }
+        }
+        self.inner.update_member(user, org, patch, actor).py()
+    }
+
+    /// Grants a project role on `org/project` or `org/*`, replacing any grant there.
+    #[pyo3(signature = (user, target, role, *, actor = None, expires = None, reason = None))]
+    fn grant(
+        &self,
+        user: &str,
+        target: &str,
+        role: &str,
+        actor: Option<&str>,
+        expires: Option<&Bound<'_, PyAny>>,
+        reason: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let expires = instant("expires", expires)?;
+        let reason = opt_text("reason", reason)?;
+        self.inner
+            .grant(user, target, role, expires, reason, actor)
+            .py()
+    }
+
+    /// Revokes `user`'s grant on `target`.
+    #[pyo3(signature = (user, target, *, actor))]
+    fn revoke(&self, user: &str, target: &str, actor: Option<&str>) -> PyResult<()> {
+        self.inner.revoke(user, target, actor).py()
+    }
+
+    /// Changes a project's attributes; other keywords are merged into its settings.
+    #[pyo3(signature = (project, *, actor, **changes))]
+    fn update_project(
+        &self,
+        project: &str,
+        actor: Option<&str>,
+        changes: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let mut patch = ProjectPatch::default();
+        for (k, v) in kwargs_iter(changes) {
+            match k.as_str() {
+                "name" => {
+                    patch.name = Some(opt_text("name", Some(&v))?.ok_or_else(|| {
+                        to_py(Error::invalid("name", "None", "a non-empty name"))
+                    })?);
+                }
+                "environment" => patch.environment = Some(opt_text("environment", Some(&v))?),
+                "restricted" => patch.restricted = Some(convert::boolean("restricted", &v)?),
+                "pii" => patch.pii = Some(convert::boolean("pii", &v)?),
+                "default_role" => patch.default_role = Some(opt_text("default_role", Some(&v))?),
+                _ => {
+                    let value = if v.is_none() {
+                        None
+                    } else {
+                        Some(convert::json("settings", &v)?)
+                    };
+                    patch.settings.push((k, value));
+                }
+            }
+        }
+        self.inner.update_project(project, patch, actor).py()
+    }
+
+    /// Deletes a project with its grants and resources.
+    #[pyo3(signature = (project, *, actor))]
+    fn remove_project(&self, project: &str, actor: Option<&str>) -> PyResult<()> {
+        self.inner.remove_project(project, actor).py()
+    }
+
+    /// Changes an org's name; other keywords are merged into its settings.
+    #[pyo3(signature = (org, *, actor, name = None, **settings))]
+    fn update_org(
+        &self,
+        org: &str,
+        actor: Option<&str>,
+        name: Option<&Bound<'_, PyAny>>,
+        settings: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let mut s = Vec::new();
+        for (k, v) in kwargs_iter(settings) {
+            let value = if v.is_none() {
+                None
+            } else {
+                Some(convert::json("settings", &v)?)
+            };
+            s.push((k, value));
+        }
+        self.inner
+            .update_org(org, opt_text("name", name)?, s, actor)
+            .py()
+    }
+
+    /// Deletes an org with its projects, memberships and grants.
+    #[pyo3(signature = (org, *, actor))]
+    fn remove_org(&self, org: &str, actor: Option<&str>) -> PyResult<()> {
+        self.inner.remove_org(org, actor).py()
+    }
+
+    /// Registers a resource; returns its id `org/project/kind/id`.
+    #[pyo3(signature = (project, kind, id, *, owner = None, actor = None))]
+    fn add_resource(
+        &self,
+        project: &str,
+        kind: &str,
+        id: &Bound<'_, PyAny>,
+        owner: Option<&str>,
+        actor: Option<&str>,
+    ) -> PyResult<String> {
+        let id = id.str()?.to_string();
+        self.inner
+            .add_resource(project, kind, &id, owner, actor)
+            .py()
+    }
+
+    /// Adds a custom action `resource:verb`.
+    #[pyo3(signature = (name, scope = "project", min_role = "member", owner_role = None, *, actor = None))]
+    fn define_action(
+        &self,
+        name: &str,
+        scope: &str,
+        min_role: &str,
+        owner_role: Option<&str>,
+        actor: Option<&str>,
+    ) -> PyResult<()> {
+        self.inner
+            .define_action(name, scope, min_role, owner_role, actor)
+            .py()
+    }
+}

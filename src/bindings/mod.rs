@@ -1,0 +1,22 @@
+//! The Python binding: the only place that names pyo3. Thin: convert, call, map errors.
+
+mod convert;
+mod errors;
+mod graph;
+mod values;
+
+/// The compiled core of the `accessgraph` package.
+#[pyo3::pymodule]
+mod _core {
+    use pyo3::prelude::*;
+
+    #[pymodule_export]
+    use super::graph::PyGraph;
+    #[pymodule_export]
+    use super::values::{PyDecision, PyGrant, PyMember, PyOrg, PyProject, PyResource, PyUser};
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))
+    }
+}

@@ -1,0 +1,447 @@
+//! Frozen value objects handed to Python: `Decision` and the listing records.
+//! Each is immutable, comparable, hashable and has a readable `repr`.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use super::convert::{datetime_py, opt_datetime_py, settings_py};
+use crate::eval::Decision;
+use crate::model::{GrantInfo, MemberInfo, OrgInfo, ProjectInfo, ResourceInfo, UserInfo};
+
+fn debug_hash(v: &impl std::fmt::Debug) -> u64 {
+    let mut h = DefaultHasher::new();
+    format!("{v:?}").hash(&mut h);
+    h.finish()
+}
+
+fn q(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+fn q_opt(s: Option<&str>) -> String {
+    s.map_or_else(|| "None".to_owned(), q)
+}
+
+macro_rules! value_object {
+    ($py:ident, $inner:ty) => {
+        impl From<$inner> for $py {
+            fn from(inner: $inner) -> Self {
+                $py { inner }
+            }
+        }
+
+        impl PartialEq for $py {
+            fn eq(&self, other: &Self) -> bool {
+                self.inner == other.inner
+            }
+        }
+
+        impl Eq for $py {}
+
+        impl Hash for $py {
+            fn hash<H: Hasher>(&self, state: &mut H) {
+                debug_hash(&self.inner).hash(state);
+            }
+        }
+    };
+}
+
+/// The outcome of a check, with the reason in words.
+#[pyclass(name = "Decision", module = "accessgraph._core", frozen, eq, hash)]
+pub struct PyDecision {
+    inner: Decision,
+}
+value_object!(PyDecision, Decision);
+
+#[pymethods]
+impl PyDecision {
+    /// Whether the action is allowed.
+    #[getter]
+    fn allowed(&self) -> bool {
+        self.inner.allowed
+    }
+    /// The user (or principal) asked about.
+    #[getter]
+    fn user(&self) -> &str {
+        &self.inner.user
+    }
+    /// The action.
+    #[getter]
+    fn action(&self) -> &str {
+        &self.inner.action
+    }
+    /// The target.
+    #[getter]
+    fn target(&self) -> &str {
+        &self.inner.target
+    }
+    /// The role that decided.
+    #[getter]
+    fn role(&self) -> Option<&'static str> {
+        self.inner.role.map(crate::model::Role::as_str)
+    }
+    /// Where that role comes from.
+    #[getter]
+    fn source(&self) -> Option<&'static str> {
+        self.inner.source.map(crate::eval::Source::as_str)
+    }
+    /// A sentence explaining the decision.
+    #[getter]
+    fn reason(&self) -> &str {
+        &self.inner.reason
+    }
+    fn __bool__(&self) -> bool {
+        self.inner.allowed
+    }
+    fn __str__(&self) -> &str {
+        &self.inner.reason
+    }
+    fn __repr__(&self) -> String {
+        let d = &self.inner;
+        format!(
+            "Decision(allowed={}, user={}, action={}, target={}, role={}, source={})",
+            if d.allowed { "True" } else { "False" },
+            q(&d.user),
+            q(&d.action),
+            q(&d.target),
+            q_opt(d.role.map(crate::model::Role::as_str)),
+            q_opt(d.source.map(crate::eval::Source::as_str)),
+        )
+    }
+    fn _repr_html_(&self) -> String {
+        let d = &self.inner;
+        let (colour, word) = if d.allowed {
+            ("#1a7f37", "allowed")
+        } else {
+            ("#cf222e", "denied")
+        };
+        format!(
+            "<div><strong style=\"color:{colour}\">{word}</strong> <code>{}</code> on <code>{}</code> for <code>{}</code><br><small>{}</small></div>",
+            html(&d.action), html(&d.target), html(&d.user), html(&d.reason)
+        )
+    }
+}
+
+/// Escapes text for HTML.
+pub fn html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// An organization.
+#[pyclass(name = "Org", module = "accessgraph._core", frozen, eq, hash)]
+pub struct PyOrg {
+    inner: OrgInfo,
+}
+value_object!(PyOrg, OrgInfo);
+
+#[pymethods]
+impl PyOrg {
+    /// Slug.
+    #[getter]
+    fn slug(&self) -> &str {
+        &self.inner.slug
+    }
+    /// Display name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+    /// Settings (a fresh dict).
+    #[getter]
+    fn settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        settings_py(py, &self.inner.settings)
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Org(slug={}, name={})",
+            q(&self.inner.slug),
+            q(&self.inner.name)
+        )
+    }
+}
+
+/// A project.
+#[pyclass(name = "Project", module = "accessgraph._core", frozen, eq, hash)]
+pub struct PyProject {
+    inner: ProjectInfo,
+}
+value_object!(PyProject, ProjectInfo);
+
+#[pymethods]
+impl PyProject {
+    /// `org/slug`.
+    #[getter]
+    fn id(&self) -> &str {
+        &self.inner.id
+    }
+    /// Org slug.
+    #[getter]
+    fn org(&self) -> &str {
+        &self.inner.org
+    }
+    /// Project slug.
+    #[getter]
+    fn slug(&self) -> &str {
+        self.inner.id.split_once('/').map_or("", |(_, s)| s)
+    }
+    /// Display name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.inner.attrs.name
+    }
+    /// Environment.
+    #[getter]
+    fn environment(&self) -> Option<&str> {
+        self.inner.attrs.environment.as_deref()
+    }
+    /// Restricted.
+    #[getter]
+    fn restricted(&self) -> bool {
+        self.inner.attrs.restricted
+    }
+    /// Holds personal data.
+    #[getter]
+    fn pii(&self) -> bool {
+        self.inner.attrs.pii
+    }
+    /// Default role.
+    #[getter]
+    fn default_role(&self) -> Option<&'static str> {
+        self.inner
+            .attrs
+            .default_role
+            .map(crate::model::ProjectRole::as_str)
+    }
+    /// Settings (a fresh dict).
+    #[getter]
+    fn settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        settings_py(py, &self.inner.attrs.settings)
+    }
+    fn __repr__(&self) -> String {
+        let a = &self.inner.attrs;
+        format!(
+            "Project(id={}, name={}, environment={}, restricted={}, pii={}, default_role={})",
+            q(&self.inner.id),
+            q(&a.name),
+            q_opt(a.environment.as_deref()),
+            if a.restricted { "True" } else { "False" },
+            if a.pii { "True" } else { "False" },
+            q_opt(a.default_role.map(crate::model::ProjectRole::as_str)),
+        )
+    }
+}
+
+/// A membership of an org.
+#[pyclass(name = "Member", module = "accessgraph._core", frozen, eq, hash)]
+pub struct PyMember {
+    inner: MemberInfo,
+}
+value_object!(PyMember, MemberInfo);
+
+#[pymethods]
+impl PyMember {
+    /// Email.
+    #[getter]
+    fn user(&self) -> &str {
+        &self.inner.user
+    }
+    /// Org slug.
+    #[getter]
+    fn org(&self) -> &str {
+        &self.inner.org
+    }
+    /// Org role.
+    #[getter]
+    fn role(&self) -> &'static str {
+        self.inner.role.as_str()
+    }
+    /// Expiry.
+    #[getter]
+    fn expires<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        opt_datetime_py(py, self.inner.expires)
+    }
+    /// Reason.
+    #[getter]
+    fn reason(&self) -> Option<&str> {
+        self.inner.reason.as_deref()
+    }
+    /// Date of the last review.
+    #[getter]
+    fn reviewed(&self) -> Option<chrono::NaiveDate> {
+        self.inner.reviewed
+    }
+    /// Contractor / consultant.
+    #[getter]
+    fn external(&self) -> bool {
+        self.inner.external
+    }
+    /// Who added them (`None` = the system).
+    #[getter]
+    fn granted_by(&self) -> Option<&str> {
+        self.inner.granted_by.as_deref()
+    }
+    /// When.
+    #[getter]
+    fn granted_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        datetime_py(py, self.inner.granted_at)
+    }
+    /// The user's display name.
+    #[getter]
+    fn name(&self) -> Option<&str> {
+        self.inner.name.as_deref()
+    }
+    /// The user's title.
+    #[getter]
+    fn title(&self) -> Option<&str> {
+        self.inner.title.as_deref()
+    }
+    fn __repr__(&self) -> String {
+        let m = &self.inner;
+        format!(
+            "Member(user={}, org={}, role={}, expires={}, external={})",
+            q(&m.user),
+            q(&m.org),
+            q(m.role.as_str()),
+            q_opt(m.expires.map(crate::time::Instant::to_iso).as_deref()),
+            if m.external { "True" } else { "False" },
+        )
+    }
+}
+
+/// A grant of a project role.
+#[pyclass(name = "Grant", module = "accessgraph._core", frozen, eq, hash)]
+pub struct PyGrant {
+    inner: GrantInfo,
+}
+value_object!(PyGrant, GrantInfo);
+
+#[pymethods]
+impl PyGrant {
+    /// Email.
+    #[getter]
+    fn user(&self) -> &str {
+        &self.inner.user
+    }
+    /// `org/project` or `org/*`.
+    #[getter]
+    fn target(&self) -> &str {
+        &self.inner.target
+    }
+    /// Project role.
+    #[getter]
+    fn role(&self) -> &'static str {
+        self.inner.role.as_str()
+    }
+    /// Expiry.
+    #[getter]
+    fn expires<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        opt_datetime_py(py, self.inner.expires)
+    }
+    /// Reason.
+    #[getter]
+    fn reason(&self) -> Option<&str> {
+        self.inner.reason.as_deref()
+    }
+    /// Who granted it (`None` = the system).
+    #[getter]
+    fn granted_by(&self) -> Option<&str> {
+        self.inner.granted_by.as_deref()
+    }
+    /// When.
+    #[getter]
+    fn granted_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        datetime_py(py, self.inner.granted_at)
+    }
+    fn __repr__(&self) -> String {
+        let g = &self.inner;
+        format!(
+            "Grant(user={}, target={}, role={}, expires={})",
+            q(&g.user),
+            q(&g.target),
+            q(g.role.as_str()),
+            q_opt(g.expires.map(crate::time::Instant::to_iso).as_deref()),
+        )
+    }
+}
+
+/// A user.
+#[pyclass(name = "User", module = "accessgraph._core", frozen, eq, hash)]
+pub struct PyUser {
+    inner: UserInfo,
+}
+value_object!(PyUser, UserInfo);
+
+#[pymethods]
+impl PyUser {
+    /// Lower-case email.
+    #[getter]
+    fn email(&self) -> &str {
+        &self.inner.email
+    }
+    /// Display name.
+    #[getter]
+    fn name(&self) -> Option<&str> {
+        self.inner.name.as_deref()
+    }
+    /// Title.
+    #[getter]
+    fn title(&self) -> Option<&str> {
+        self.inner.title.as_deref()
+    }
+    /// Slugs of the orgs they belong to (expired memberships included).
+    #[getter]
+    fn orgs(&self) -> Vec<String> {
+        self.inner.orgs.clone()
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "User(email={}, name={}, title={})",
+            q(&self.inner.email),
+            q_opt(self.inner.name.as_deref()),
+            q_opt(self.inner.title.as_deref())
+        )
+    }
+}
+
+/// A resource in a project.
+#[pyclass(name = "Resource", module = "accessgraph._core", frozen, eq, hash)]
+pub struct PyResource {
+    inner: ResourceInfo,
+}
+value_object!(PyResource, ResourceInfo);
+
+#[pymethods]
+impl PyResource {
+    /// `org/project/kind/id`.
+    #[getter]
+    fn id(&self) -> &str {
+        &self.inner.id
+    }
+    /// Project id.
+    #[getter]
+    fn project(&self) -> &str {
+        &self.inner.project
+    }
+    /// Kind.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.inner.kind.as_str()
+    }
+    /// Owner's email.
+    #[getter]
+    fn owner(&self) -> &str {
+        &self.inner.owner
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Resource(id={}, owner={})",
+            q(&self.inner.id),
+            q(&self.inner.owner)
+        )
+    }
+}

@@ -1,0 +1,133 @@
+//! Errors: one enum per area, wrapped by the crate-wide [`Error`].
+//!
+//! The Python binding maps [`Error`] to the exception classes of `accessgraph.exceptions`
+//! in one exhaustive match (`src/bindings/errors.rs`).
+
+use crate::eval::Decision;
+
+/// Errors about the shape of input: identifiers, roles, dates, arguments.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    /// A value that does not have the form its field needs.
+    #[error("invalid {field} `{value}`: {expected}")]
+    Invalid {
+        /// The field or argument name.
+        field: &'static str,
+        /// The offending value.
+        value: String,
+        /// What would have been accepted.
+        expected: String,
+    },
+    /// An argument combination the rules forbid.
+    #[error("{0}")]
+    Rule(String),
+    /// An action that is not in the catalogue.
+    #[error("unknown action `{0}`")]
+    UnknownAction(String),
+}
+
+/// Errors about things that do not exist.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotFoundError {
+    /// No organization with that slug.
+    #[error("unknown organization `{0}`")]
+    Org(String),
+    /// No project with that id.
+    #[error("unknown project `{0}`")]
+    Project(String),
+    /// No resource with that id.
+    #[error("unknown resource `{0}`")]
+    Resource(String),
+    /// No user with that email.
+    #[error("unknown user `{0}`")]
+    User(String),
+    /// The user has no grant on that target.
+    #[error("`{user}` has no grant on `{target}`")]
+    Grant {
+        /// The user's email.
+        user: String,
+        /// The grant target.
+        target: String,
+    },
+}
+
+/// Errors where the request is well-formed but the graph's state forbids it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConflictError {
+    /// The thing exists already.
+    #[error("{0} already exists")]
+    Exists(String),
+    /// The change would leave an org without an owner.
+    #[error("`{user}` is the last owner of `{org}`: an organization must keep an owner")]
+    LastOwner {
+        /// The owner.
+        user: String,
+        /// The organization.
+        org: String,
+    },
+    /// The user is not a member of the org (or their membership expired).
+    #[error("`{user}` is not a member of `{org}`{detail}")]
+    NotMember {
+        /// The user.
+        user: String,
+        /// The organization.
+        org: String,
+        /// Extra words (e.g. that the membership expired).
+        detail: String,
+    },
+    /// The graph is a read-only view.
+    #[error("this graph is read-only: {0}")]
+    ReadOnly(String),
+    /// Any other structural rule.
+    #[error("{0}")]
+    Rule(String),
+}
+
+/// The actor lacks the authority for a mutation, or a `require` failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .decision.reason)]
+pub struct PermissionError {
+    /// The decision that refused it.
+    pub decision: Box<Decision>,
+}
+
+/// Every error the core can return.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// Bad input.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// Unknown org, project, user, resource or grant.
+    #[error(transparent)]
+    NotFound(#[from] NotFoundError),
+    /// The state forbids the change.
+    #[error(transparent)]
+    Conflict(#[from] ConflictError),
+    /// Not allowed.
+    #[error(transparent)]
+    Permission(#[from] PermissionError),
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A `ValidationError::Invalid` for `field` holding `value`.
+    pub(crate) fn invalid(
+        field: &'static str,
+        value: impl Into<String>,
+        expected: impl Into<String>,
+    ) -> Self {
+        ValidationError::Invalid {
+            field,
+            value: value.into(),
+            expected: expected.into(),
+        }
+        .into()
+    }
+
+    /// A `ValidationError::Rule` with a message.
+    pub(crate) fn rule(message: impl Into<String>) -> Self {
+        ValidationError::Rule(message.into()).into()
+    }
+}

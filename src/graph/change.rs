@@ -1,0 +1,216 @@
+//! Elementary changes: the only way the graph's state moves.
+//!
+//! Every mutation is planned as a list of [`Change`]s (authority and structural rules are
+//! checked while planning, against the unchanged state), then the whole list is applied.
+//! The audit log records one event per change; replaying changes rebuilds a graph.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::eval::ActionDef;
+use crate::model::{OrgRole, ProjectAttrs, ProjectRole, Settings};
+use crate::time::Instant;
+
+/// An org's settable attributes.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct OrgAttrs {
+    /// Display name.
+    pub name: String,
+    /// Settings.
+    pub settings: Settings,
+}
+
+/// A membership's attributes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberAttrs {
+    /// Org role.
+    pub role: OrgRole,
+    /// Expiry.
+    pub expires: Option<Instant>,
+    /// Reason.
+    pub reason: Option<String>,
+    /// Last review.
+    pub reviewed: Option<NaiveDate>,
+    /// External.
+    pub external: bool,
+}
+
+/// A grant's attributes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GrantAttrs {
+    /// Role.
+    pub role: ProjectRole,
+    /// Expiry.
+    pub expires: Option<Instant>,
+    /// Reason.
+    pub reason: Option<String>,
+}
+
+/// A user's personal attributes.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct UserAttrs {
+    /// Display name.
+    pub name: Option<String>,
+    /// Job title.
+    pub title: Option<String>,
+}
+
+/// One elementary change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum Change {
+    /// `org.created`.
+    OrgCreated {
+        /// Slug.
+        org: String,
+        /// Attributes.
+        attrs: OrgAttrs,
+    },
+    /// `org.updated`.
+    OrgUpdated {
+        /// Slug.
+        org: String,
+        /// Before.
+        before: OrgAttrs,
+        /// After.
+        after: OrgAttrs,
+    },
+    /// `org.deleted`; its projects, memberships and grants were removed by earlier changes.
+    OrgDeleted {
+        /// Slug.
+        org: String,
+    },
+    /// `project.created`.
+    ProjectCreated {
+        /// `org/slug`.
+        project: String,
+        /// Attributes.
+        attrs: ProjectAttrs,
+    },
+    /// `project.updated`.
+    ProjectUpdated {
+        /// `org/slug`.
+        project: String,
+        /// Before.
+        before: ProjectAttrs,
+        /// After.
+        after: ProjectAttrs,
+    },
+    /// `project.deleted`; removes its resources (grants on it were removed before).
+    ProjectDeleted {
+        /// `org/slug`.
+        project: String,
+    },
+    /// `member.added`; creates the user if new and sets the given personal attributes.
+    MemberAdded {
+        /// Org slug.
+        org: String,
+        /// Email.
+        user: String,
+        /// Membership.
+        attrs: MemberAttrs,
+        /// Personal attributes to set (a `None` field leaves the current value).
+        person: UserAttrs,
+    },
+    /// `member.role_changed`.
+    MemberRoleChanged {
+        /// Org slug.
+        org: String,
+        /// Email.
+        user: String,
+        /// Before.
+        before: OrgRole,
+        /// After.
+        after: OrgRole,
+    },
+    /// `member.updated`: expiry, reason, review date, external flag.
+    MemberUpdated {
+        /// Org slug.
+        org: String,
+        /// Email.
+        user: String,
+        /// Before.
+        before: MemberAttrs,
+        /// After.
+        after: MemberAttrs,
+    },
+    /// `member.removed`; the member's grants in the org were removed before.
+    MemberRemoved {
+        /// Org slug.
+        org: String,
+        /// Email.
+        user: String,
+    },
+    /// `user.updated`: name and title.
+    UserUpdated {
+        /// Email.
+        user: String,
+        /// Before.
+        before: UserAttrs,
+        /// After.
+        after: UserAttrs,
+    },
+    /// `grant.added`.
+    GrantAdded {
+        /// Email.
+        user: String,
+        /// `org/slug` or `org/*`.
+        target: String,
+        /// The grant.
+        attrs: GrantAttrs,
+    },
+    /// `grant.changed`.
+    GrantChanged {
+        /// Email.
+        user: String,
+        /// `org/slug` or `org/*`.
+        target: String,
+        /// Before.
+        before: GrantAttrs,
+        /// After.
+        after: GrantAttrs,
+    },
+    /// `grant.removed`.
+    GrantRemoved {
+        /// Email.
+        user: String,
+        /// `org/slug` or `org/*`.
+        target: String,
+    },
+    /// `resource.created`.
+    ResourceCreated {
+        /// `org/project/kind/id`.
+        resource: String,
+        /// Owner's email.
+        owner: String,
+    },
+    /// `action.defined`: a custom action.
+    ActionDefined {
+        /// The definition.
+        def: ActionDef,
+    },
+}
+
+impl Change {
+    /// The dotted audit action name of this change.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Change::OrgCreated { .. } => "org.created",
+            Change::OrgUpdated { .. } => "org.updated",
+            Change::OrgDeleted { .. } => "org.deleted",
+            Change::ProjectCreated { .. } => "project.created",
+            Change::ProjectUpdated { .. } => "project.updated",
+            Change::ProjectDeleted { .. } => "project.deleted",
+            Change::MemberAdded { .. } => "member.added",
+            Change::MemberRoleChanged { .. } => "member.role_changed",
+            Change::MemberUpdated { .. } => "member.updated",
+            Change::MemberRemoved { .. } => "member.removed",
+            Change::UserUpdated { .. } => "user.updated",
+            Change::GrantAdded { .. } => "grant.added",
+            Change::GrantChanged { .. } => "grant.changed",
+            Change::GrantRemoved { .. } => "grant.removed",
+            Change::ResourceCreated { .. } => "resource.created",
+            Change::ActionDefined { .. } => "action.defined",
+        }
+    }
+}

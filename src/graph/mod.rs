@@ -1,0 +1,252 @@
+//! The access graph: state behind one lock, the clock, queries and mutations.
+//!
+//! Concurrency: the whole [`State`] sits behind one `parking_lot::RwLock`. Queries take
+//! the read lock (readers never block each other). A mutation plans its changes under an
+//! *upgradable* read lock — readers keep going while authority and structural rules are
+//! checked — and takes the write lock only to apply the planned changes, which is a few
+//! microseconds of plain memory writes. So every mutation is atomic (a reader sees all
+//! of it or none) and a writer never makes a reader wait for more than the apply step.
+//!
+//! Lock order: there is one lock. Nothing calls out (into Python or I/O) while holding it.
+
+pub mod change;
+mod mutations;
+pub mod state;
+
+use parking_lot::{RwLock, RwLockUpgradableReadGuard};
+
+pub use change::{Change, GrantAttrs, MemberAttrs, OrgAttrs, UserAttrs};
+pub use mutations::{MemberPatch, NewMember, NewProject, ProjectPatch};
+pub use state::{State, TargetRef};
+
+use crate::error::{ConflictError, Result};
+use crate::eval::{self, Decision, MatrixRow};
+use crate::model::{GrantInfo, MemberInfo, OrgInfo, ProjectInfo, ResourceInfo, Role, UserInfo};
+use crate::time::{At, Clock, Instant};
+
+/// Something that sees every planned mutation before it is applied: the audit log and
+/// journal hook in here. Returning an error refuses the mutation (nothing is applied).
+pub trait MutationObserver: Send + Sync {
+    /// Called with the planned changes, the actor and the instant, under the graph's
+    /// upgradable lock, before the changes are applied.
+    fn before_apply(&self, changes: &[Change], actor: Option<&str>, at: Instant) -> Result<()>;
+}
+
+/// The access graph. Share it between threads freely (`Graph: Send + Sync`).
+#[derive(Default)]
+pub struct Graph {
+    state: RwLock<State>,
+    clock: Clock,
+    read_only: Option<String>,
+    observer: Option<Box<dyn MutationObserver>>,
+}
+
+impl std::fmt::Debug for Graph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let st = self.state.read();
+        f.debug_struct("Graph")
+            .field("orgs", &st.orgs.iter().flatten().count())
+            .field("users", &st.users.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Graph {
+    /// An empty graph on the wall clock.
+    pub fn new() -> Self {
+        Graph {
+            state: RwLock::new(State::new()),
+            ..Graph::default()
+        }
+    }
+
+    /// A graph that refuses mutations with `ConflictError::ReadOnly(why)`.
+    pub fn read_only(state: State, at: Option<Instant>, why: impl Into<String>) -> Self {
+        let g = Graph {
+            state: RwLock::new(state),
+            read_only: Some(why.into()),
+            ..Graph::default()
+        };
+        g.clock.set(at);
+        g
+    }
+
+    /// Installs the observer that sees every mutation before it is applied.
+    pub fn set_observer(&mut self, observer: Box<dyn MutationObserver>) {
+        self.observer = Some(observer);
+    }
+
+    /// Freezes the clock at `at`, or returns to the wall clock with `None`.
+    pub fn set_time(&self, at: Option<Instant>) {
+        self.clock.set(at);
+    }
+
+    /// The graph's clock.
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    /// The frozen instant, if the clock is frozen.
+    pub fn frozen_time(&self) -> Option<Instant> {
+        self.clock.frozen()
+    }
+
+    /// Runs `f` on the state under the read lock.
+    pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.state.read())
+    }
+
+    /// A copy of the whole state (for views and exports).
+    pub fn snapshot_state(&self) -> State {
+        self.state.read().clone()
+    }
+
+    fn at(&self, at: Option<Instant>) -> At<'_> {
+        At::new(at, &self.clock)
+    }
+
+    /// May `user` perform `action` on `target`? Unknown users and targets are `false`;
+    /// an unknown action is an error.
+    #[inline]
+    pub fn check(
+        &self,
+        user: &str,
+        action: &str,
+        target: &str,
+        at: Option<Instant>,
+    ) -> Result<bool> {
+        let st = self.state.read();
+        eval::check(&st, user, action, target, &mut self.at(at))
+    }
+
+    /// Many checks under one read lock, in order.
+    pub fn check_many<'q, I>(&self, queries: I, at: Option<Instant>) -> Result<Vec<bool>>
+    where
+        I: IntoIterator<Item = (&'q str, &'q str, &'q str)>,
+    {
+        let st = self.state.read();
+        let mut at = self.at(at);
+        queries
+            .into_iter()
+            .map(|(u, a, t)| eval::check(&st, u, a, t, &mut at))
+            .collect()
+    }
+
+    /// The decision for a check, with a sentence saying why.
+    pub fn explain(
+        &self,
+        user: &str,
+        action: &str,
+        target: &str,
+        at: Option<Instant>,
+    ) -> Result<Decision> {
+        let st = self.state.read();
+        eval::explain(&st, user, action, target, &mut self.at(at))
+    }
+
+    /// The effective role of `user` on `target`.
+    pub fn role(&self, user: &str, target: &str, at: Option<Instant>) -> Option<Role> {
+        let st = self.state.read();
+        eval::role(&st, user, target, &mut self.at(at))
+    }
+
+    /// Every action `user` may perform on `target`.
+    pub fn permissions(&self, user: &str, target: &str, at: Option<Instant>) -> Vec<String> {
+        let st = self.state.read();
+        eval::permissions(&st, user, target, &mut self.at(at))
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The users allowed `action` on `target`, emails sorted.
+    pub fn who_can(&self, action: &str, target: &str, at: Option<Instant>) -> Result<Vec<String>> {
+        let st = self.state.read();
+        Ok(eval::who_can(&st, action, target, &mut self.at(at))?
+            .into_iter()
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// The projects where `user` may perform `action`, ids sorted.
+    pub fn accessible(
+        &self,
+        user: &str,
+        action: &str,
+        org: Option<&str>,
+        at: Option<Instant>,
+    ) -> Result<Vec<String>> {
+        let st = self.state.read();
+        Ok(eval::accessible(&st, user, action, org, &mut self.at(at))?
+            .into_iter()
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// The access matrix of one org or of all.
+    pub fn access_matrix(&self, org: Option<&str>, at: Option<Instant>) -> Vec<MatrixRow> {
+        let st = self.state.read();
+        eval::access_matrix(&st, org, &mut self.at(at))
+    }
+
+    /// The orgs, sorted by slug.
+    pub fn orgs(&self) -> Vec<OrgInfo> {
+        self.read(state::list_orgs)
+    }
+
+    /// The projects of one org or of all, sorted by id.
+    pub fn projects(&self, org: Option<&str>) -> Result<Vec<ProjectInfo>> {
+        self.read(|st| state::list_projects(st, org))
+    }
+
+    /// The members of an org, sorted by email.
+    pub fn members(&self, org: &str) -> Result<Vec<MemberInfo>> {
+        self.read(|st| state::list_members(st, org))
+    }
+
+    /// The grants, optionally of one user and/or on one target, sorted by user and target.
+    pub fn grants(&self, user: Option<&str>, target: Option<&str>) -> Vec<GrantInfo> {
+        self.read(|st| state::list_grants(st, user, target))
+    }
+
+    /// One user.
+    pub fn user(&self, email: &str) -> Result<UserInfo> {
+        self.read(|st| state::user_info(st, email))
+    }
+
+    /// The resources of one project or of all, sorted by id.
+    pub fn resources(&self, project: Option<&str>) -> Result<Vec<ResourceInfo>> {
+        self.read(|st| state::list_resources(st, project))
+    }
+
+    /// The single path every mutation takes: plan under the upgradable lock (authority and
+    /// structural rules see a stable state, readers carry on), let the observer see the
+    /// plan, then apply it whole under the write lock.
+    fn mutate<T>(
+        &self,
+        actor: Option<&str>,
+        plan: impl FnOnce(&State, &mut At<'_>) -> Result<(Vec<Change>, T)>,
+    ) -> Result<T> {
+        if let Some(why) = &self.read_only {
+            return Err(ConflictError::ReadOnly(why.clone()).into());
+        }
+        let guard = self.state.upgradable_read();
+        let now = self.clock.now();
+        let mut at = At::new(Some(now), &self.clock);
+        let (changes, out) = plan(&guard, &mut at)?;
+        if changes.is_empty() {
+            return Ok(out);
+        }
+        let actor = actor.map(crate::ids::email_key);
+        let actor = actor.as_deref();
+        if let Some(obs) = &self.observer {
+            obs.before_apply(&changes, actor, now)?;
+        }
+        let mut st = RwLockUpgradableReadGuard::upgrade(guard);
+        let stamp = state::Stamp { at: now, actor };
+        for c in &changes {
+            st.apply(c, stamp)?;
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,247 @@
+//! The records the graph stores, and the owned views that listings hand out.
+//!
+//! Records refer to each other by dense integer ids (`u32` indexes into the graph's
+//! vectors) so that a check follows no pointers it does not need.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::{OrgRole, ProjectRole, ResourceKind};
+use crate::time::Instant;
+
+/// Free-form settings of an org or project (JSON values).
+pub type Settings = BTreeMap<String, serde_json::Value>;
+
+/// An organization.
+#[derive(Debug, Clone)]
+pub struct OrgRec {
+    /// The slug.
+    pub slug: Box<str>,
+    /// Display name.
+    pub name: String,
+    /// Settings (`members_can_invite`, ...).
+    pub settings: Settings,
+    /// Cached `settings["members_can_invite"] == true`.
+    pub members_can_invite: bool,
+    /// Users holding a membership record (expired ones included).
+    pub members: BTreeSet<u32>,
+    /// The org's projects.
+    pub projects: BTreeSet<u32>,
+    /// Number of owner memberships. INVARIANT: kept equal to the owners in `members`, ≥ 1.
+    pub owners: u32,
+}
+
+/// A project's settable attributes.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ProjectAttrs {
+    /// Display name.
+    pub name: String,
+    /// Environment (`production`, `staging`, `development` or free text).
+    pub environment: Option<String>,
+    /// Not covered by `org/*` grants and without a default role.
+    pub restricted: bool,
+    /// Holds personal data (reviews only).
+    pub pii: bool,
+    /// The role every org member holds at least.
+    pub default_role: Option<ProjectRole>,
+    /// Free-form settings.
+    pub settings: Settings,
+}
+
+/// A project.
+#[derive(Debug, Clone)]
+pub struct ProjectRec {
+    /// `org/slug`.
+    pub id: Box<str>,
+    /// The org's id.
+    pub org: u32,
+    /// Attributes.
+    pub attrs: ProjectAttrs,
+    /// Resources in the project.
+    pub resources: BTreeSet<u32>,
+}
+
+/// A project role held on one project or on all projects of an org.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    /// The role.
+    pub role: ProjectRole,
+    /// Access ends at this instant.
+    pub expires: Option<Instant>,
+    /// Why.
+    pub reason: Option<String>,
+    /// Who granted it (`None` = the system).
+    pub granted_by: Option<Box<str>>,
+    /// When.
+    pub granted_at: Instant,
+}
+
+/// A user's membership of one org, with their grants in that org.
+///
+/// INVARIANT: every grant of a user lives inside their membership of the grant's org, so
+/// removing a membership removes its grants and a grant never outlives its membership.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    /// The org's id.
+    pub org: u32,
+    /// Org role.
+    pub role: OrgRole,
+    /// Access ends at this instant.
+    pub expires: Option<Instant>,
+    /// Why they have access.
+    pub reason: Option<String>,
+    /// Date of the last access review.
+    pub reviewed: Option<NaiveDate>,
+    /// Contractor / consultant.
+    pub external: bool,
+    /// Who added them (`None` = the system).
+    pub granted_by: Option<Box<str>>,
+    /// When.
+    pub granted_at: Instant,
+    /// The grant on `org/*`.
+    pub org_wide: Option<Grant>,
+    /// Grants on single projects. INVARIANT: sorted by project id, one per project.
+    pub grants: Vec<(u32, Grant)>,
+}
+
+impl Membership {
+    /// The grant on project `pid`.
+    #[inline]
+    pub fn grant(&self, pid: u32) -> Option<&Grant> {
+        self.grants
+            .binary_search_by_key(&pid, |(p, _)| *p)
+            .ok()
+            .and_then(|i| self.grants.get(i))
+            .map(|(_, g)| g)
+    }
+}
+
+/// A user.
+#[derive(Debug, Clone)]
+pub struct UserRec {
+    /// Lower-case email.
+    pub email: Box<str>,
+    /// Display name.
+    pub name: Option<String>,
+    /// Job title.
+    pub title: Option<String>,
+    /// Memberships, one per org.
+    pub memberships: Vec<Membership>,
+}
+
+impl UserRec {
+    /// The membership of org `oid`, expired or not.
+    #[inline]
+    pub fn membership(&self, oid: u32) -> Option<&Membership> {
+        self.memberships.iter().find(|m| m.org == oid)
+    }
+}
+
+/// A resource in a project.
+#[derive(Debug, Clone)]
+pub struct ResourceRec {
+    /// `org/project/kind/id`.
+    pub id: Box<str>,
+    /// The project's id.
+    pub project: u32,
+    /// Kind.
+    pub kind: ResourceKind,
+    /// The owning user's id.
+    pub owner: u32,
+}
+
+/// An org, as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrgInfo {
+    /// Slug.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Settings.
+    pub settings: Settings,
+}
+
+/// A project, as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectInfo {
+    /// `org/slug`.
+    pub id: String,
+    /// Org slug.
+    pub org: String,
+    /// Attributes.
+    pub attrs: ProjectAttrs,
+}
+
+/// A membership, as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberInfo {
+    /// Email.
+    pub user: String,
+    /// Org slug.
+    pub org: String,
+    /// Org role.
+    pub role: OrgRole,
+    /// Expiry.
+    pub expires: Option<Instant>,
+    /// Reason.
+    pub reason: Option<String>,
+    /// Last review date.
+    pub reviewed: Option<NaiveDate>,
+    /// External.
+    pub external: bool,
+    /// Who added them.
+    pub granted_by: Option<String>,
+    /// When.
+    pub granted_at: Instant,
+    /// The user's display name.
+    pub name: Option<String>,
+    /// The user's title.
+    pub title: Option<String>,
+}
+
+/// A grant, as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantInfo {
+    /// Email.
+    pub user: String,
+    /// `org/project` or `org/*`.
+    pub target: String,
+    /// Role.
+    pub role: ProjectRole,
+    /// Expiry.
+    pub expires: Option<Instant>,
+    /// Reason.
+    pub reason: Option<String>,
+    /// Who granted it.
+    pub granted_by: Option<String>,
+    /// When.
+    pub granted_at: Instant,
+}
+
+/// A user, as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserInfo {
+    /// Email.
+    pub email: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Title.
+    pub title: Option<String>,
+    /// Slugs of the orgs they hold a membership record in.
+    pub orgs: Vec<String>,
+}
+
+/// A resource, as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceInfo {
+    /// `org/project/kind/id`.
+    pub id: String,
+    /// Project id.
+    pub project: String,
+    /// Kind.
+    pub kind: ResourceKind,
+    /// Owner's email.
+    pub owner: String,
+}

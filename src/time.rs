@@ -1,0 +1,228 @@
+//! Instants (UTC, microsecond precision), ISO-8601 parsing, and the graph's clock.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A UTC instant: microseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Instant(pub i64);
+
+impl Instant {
+    /// The wall clock, now.
+    pub fn now() -> Self {
+        Instant(Utc::now().timestamp_micros())
+    }
+
+    /// 00:00 UTC of `date`.
+    pub fn from_date(date: NaiveDate) -> Self {
+        Instant(date.and_time(NaiveTime::MIN).and_utc().timestamp_micros())
+    }
+
+    /// The instant of a UTC calendar date and time.
+    pub fn from_naive_utc(dt: NaiveDateTime) -> Self {
+        Instant(dt.and_utc().timestamp_micros())
+    }
+
+    /// This instant as a chrono UTC datetime.
+    pub fn to_datetime(self) -> DateTime<Utc> {
+        Utc.timestamp_micros(self.0)
+            .single()
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    /// The calendar date (UTC) of this instant.
+    pub fn date(self) -> NaiveDate {
+        self.to_datetime().date_naive()
+    }
+
+    /// True at 00:00:00.000000 UTC.
+    pub fn is_midnight(self) -> bool {
+        self.0.rem_euclid(86_400_000_000) == 0
+    }
+
+    /// ISO-8601 text, `2024-06-01T12:00:00Z` (fractions only when present).
+    pub fn to_iso(self) -> String {
+        self.to_datetime()
+            .to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    }
+
+    /// Parses an ISO-8601 date or datetime; a date means 00:00 UTC, a naive time is UTC.
+    pub fn parse(field: &'static str, text: &str) -> Result<Self> {
+        let s = text.trim();
+        if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+            return Ok(Instant(dt.with_timezone(&Utc).timestamp_micros()));
+        }
+        let zoned = [
+            "%Y-%m-%dT%H:%M%#z",
+            "%Y-%m-%d %H:%M%#z",
+            "%Y-%m-%d %H:%M:%S%.f%#z",
+        ];
+        for f in zoned {
+            if let Ok(dt) = DateTime::parse_from_str(s, f) {
+                return Ok(Instant(dt.with_timezone(&Utc).timestamp_micros()));
+            }
+        }
+        let body = s
+            .strip_suffix('Z')
+            .or_else(|| s.strip_suffix('z'))
+            .unwrap_or(s);
+        let naive = [
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%d %H:%M",
+        ];
+        for f in naive {
+            if let Ok(dt) = NaiveDateTime::parse_from_str(body, f) {
+                return Ok(Instant::from_naive_utc(dt));
+            }
+        }
+        if let Ok(d) = NaiveDate::parse_from_str(body, "%Y-%m-%d") {
+            if body.len() == 10 {
+                return Ok(Instant::from_date(d));
+            }
+        }
+        Err(Error::invalid(
+            field,
+            text,
+            "an ISO-8601 date or datetime such as `2024-06-01` or `2024-06-01T12:00:00Z`",
+        ))
+    }
+}
+
+/// Parses an ISO-8601 calendar date (`2024-06-01`); a datetime gives its UTC date.
+pub fn parse_date(field: &'static str, text: &str) -> Result<NaiveDate> {
+    let s = text.trim();
+    if s.len() == 10 {
+        if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            return Ok(d);
+        }
+    }
+    Instant::parse(field, text)
+        .map(Instant::date)
+        .map_err(|_| Error::invalid(field, text, "an ISO-8601 date such as `2024-06-01`"))
+}
+
+const LIVE: i64 = i64::MIN;
+
+/// The graph's clock: the wall clock, or a frozen instant (tests, audits).
+#[derive(Debug)]
+pub struct Clock {
+    frozen: AtomicI64,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            frozen: AtomicI64::new(LIVE),
+        }
+    }
+}
+
+impl Clock {
+    /// Freezes the clock at `at`, or returns it to the wall clock with `None`.
+    pub fn set(&self, at: Option<Instant>) {
+        self.frozen
+            .store(at.map_or(LIVE, |i| i.0.max(LIVE + 1)), Ordering::Release);
+    }
+
+    /// The frozen instant, if any.
+    pub fn frozen(&self) -> Option<Instant> {
+        match self.frozen.load(Ordering::Acquire) {
+            LIVE => None,
+            v => Some(Instant(v)),
+        }
+    }
+
+    /// The clock's current instant.
+    pub fn now(&self) -> Instant {
+        self.frozen().unwrap_or_else(Instant::now)
+    }
+}
+
+/// The instant a query is judged at, read from the clock only when an expiry needs it:
+/// most memberships and grants never expire, and a check then never reads the clock.
+pub struct At<'a> {
+    value: Option<Instant>,
+    clock: &'a Clock,
+}
+
+impl<'a> At<'a> {
+    /// `at` if given, else the clock (read lazily).
+    pub fn new(at: Option<Instant>, clock: &'a Clock) -> Self {
+        At { value: at, clock }
+    }
+
+    /// The instant, reading the clock the first time.
+    #[inline]
+    pub fn get(&mut self) -> Instant {
+        match self.value {
+            Some(v) => v,
+            None => {
+                let v = self.clock.now();
+                self.value = Some(v);
+                v
+            }
+        }
+    }
+
+    /// True while something with this expiry is still valid: `at < expires`.
+    #[inline]
+    pub fn alive(&mut self, expires: Option<Instant>) -> bool {
+        match expires {
+            None => true,
+            Some(e) => self.get() < e,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> i64 {
+        Instant::parse("t", s).map(|i| i.0).unwrap_or(-1)
+    }
+
+    #[test]
+    fn parses_the_usual_forms() {
+        let midnight = p("2024-06-01");
+        assert_eq!(midnight, 1_717_200_000_000_000);
+        assert_eq!(p("2024-06-01T00:00:00Z"), midnight);
+        assert_eq!(p("2024-06-01T02:00:00+02:00"), midnight);
+        assert_eq!(p("2024-06-01T00:00"), midnight);
+        assert_eq!(p("2024-06-01 00:00:00"), midnight);
+        assert_eq!(p("2024-06-01T00:00Z"), midnight);
+        assert_eq!(p("2024-06-01T12:00:00.5Z"), midnight + 43_200_500_000);
+        assert!(Instant::parse("expires", "2024-13-01").is_err());
+        assert!(Instant::parse("expires", "soon").is_err());
+        assert!(Instant::parse("expires", "2024-6-1").is_err());
+    }
+
+    #[test]
+    fn formats_iso() {
+        assert_eq!(
+            Instant(1_717_200_000_000_000).to_iso(),
+            "2024-06-01T00:00:00Z"
+        );
+        assert!(Instant(1_717_200_000_000_000).is_midnight());
+    }
+
+    #[test]
+    fn clock_is_lazy_and_freezable() {
+        let c = Clock::default();
+        assert!(c.frozen().is_none());
+        c.set(Some(Instant(5)));
+        let mut at = At::new(None, &c);
+        assert!(at.alive(None));
+        assert!(at.alive(Some(Instant(6))));
+        assert!(!at.alive(Some(Instant(5))));
+        c.set(None);
+        assert!(c.frozen().is_none());
+    }
+}
