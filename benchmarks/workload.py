@@ -25,7 +25,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from baseline import DictBaseline, effective_roles
@@ -54,10 +54,10 @@ __all__ = [
 ]
 
 #: The instant every benchmark judges expiry at.
-NOW: Final = datetime(2024, 5, 1, tzinfo=timezone.utc)
+NOW: Final = datetime(2024, 5, 1, tzinfo=UTC)
 NOW_ISO: Final = "2024-05-01T00:00:00Z"
 #: The graph's clock while the workload is built (before every expiry in the workload).
-BUILD_TIME: Final = datetime(2024, 1, 1, tzinfo=timezone.utc)
+BUILD_TIME: Final = datetime(2024, 1, 1, tzinfo=UTC)
 BUILD_TIME_ISO: Final = "2024-01-01T00:00:00Z"
 
 DEFAULT_SEED: Final = 20240501

@@ -118,9 +118,10 @@ impl Error {
         value: impl Into<String>,
         expected: impl Into<String>,
     ) -> Self {
+        // Control characters are escaped so a message never breaks a log line.
         ValidationError::Invalid {
             field,
-            value: value.into(),
+            value: value.into().escape_debug().to_string(),
             expected: expected.into(),
         }
         .into()

@@ -2,7 +2,7 @@
 //!
 //! Organizations contain projects; users hold an org role and project roles; a check
 //! answers "may this user do this, here?" from precomputed, interned state. The core
-//! knows nothing of Python: the PyO3 binding lives in `bindings` behind the `python`
+//! knows nothing of Python: the `PyO3` binding lives in `bindings` behind the `python`
 //! feature.
 
 pub mod error;

@@ -161,14 +161,12 @@ impl<'a> At<'a> {
     /// The instant, reading the clock the first time.
     #[inline]
     pub fn get(&mut self) -> Instant {
-        match self.value {
-            Some(v) => v,
-            None => {
-                let v = self.clock.now();
-                self.value = Some(v);
-                v
-            }
+        if let Some(v) = self.value {
+            return v;
         }
+        let v = self.clock.now();
+        self.value = Some(v);
+        v
     }
 
     /// True while something with this expiry is still valid: `at < expires`.
@@ -186,7 +184,7 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> i64 {
-        Instant::parse("t", s).map(|i| i.0).unwrap_or(-1)
+        Instant::parse("t", s).map_or(-1, |i| i.0)
     }
 
     #[test]

@@ -50,7 +50,7 @@ class Table(Sequence[dict[str, Any]]):
         return hash((self._columns, len(self._rows)))
 
     def __repr__(self) -> str:
-        return f"<Table {len(self._rows)} rows × {len(self._columns)} columns>"
+        return f"<Table {len(self._rows)} rows x {len(self._columns)} columns>"
 
     def to_pandas(self) -> pd.DataFrame:
         """The rows as a pandas DataFrame (needs the ``pandas`` extra)."""

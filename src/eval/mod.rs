@@ -13,7 +13,7 @@ use crate::graph::state::{State, TargetRef};
 use crate::model::{Membership, OrgRole, ProjectRec, ProjectRole, ResourceRec, Role};
 use crate::time::{At, Instant};
 
-/// Where an effective role comes from (PostHog's vocabulary).
+/// Where an effective role comes from (`PostHog`'s vocabulary).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Source {
     /// Org owner or admin: project admin everywhere.
@@ -174,12 +174,12 @@ pub fn effective_role(
     best
 }
 
+/// Where a target sits: its org, its project (id and record) and its resource.
+type Located<'s> = (u32, Option<(u32, &'s ProjectRec)>, Option<&'s ResourceRec>);
+
 /// The org a target belongs to, and its project and resource.
 #[inline]
-fn locate(
-    st: &State,
-    t: TargetRef,
-) -> Option<(u32, Option<(u32, &ProjectRec)>, Option<&ResourceRec>)> {
+fn locate(st: &State, t: TargetRef) -> Option<Located<'_>> {
     match t {
         TargetRef::Org(o) => Some((o, None, None)),
         TargetRef::Project(pid) => {
@@ -334,10 +334,10 @@ pub fn who_can<'s>(
     let def = st.catalog.require(action)?;
     let t = st.target(target);
     validate_target(def, target, t)?;
-    let Some((oid, _, _)) = t.and_then(|t| locate(st, t).map(|l| (l.0, t, ()))) else {
+    let Some((t, (oid, _, _))) = t.and_then(|t| locate(st, t).map(|l| (t, l))) else {
         return Ok(Vec::new());
     };
-    let (Some(t), Some(org)) = (t, st.org(oid)) else {
+    let Some(org) = st.org(oid) else {
         return Ok(Vec::new());
     };
     let mut out: Vec<&str> = org
@@ -583,11 +583,7 @@ fn sentence(
         Why::ByRole => {
             let verdict = if v.allowed { "allowed" } else { "denied" };
             let held = match (v.role, v.source) {
-                (Some(Role::Org(r)), _) => format!(
-                    "{user} is {} org {} of {org}",
-                    article(r.as_str()),
-                    r.as_str()
-                ),
+                (Some(Role::Org(r)), _) => format!("{user} is an org {} of {org}", r.as_str()),
                 (Some(Role::Project(r)), Some(Source::OrganizationAdmin)) => format!(
                     "{user} is an org owner/admin of {org}, which implies project {} on {}",
                     r.as_str(),

@@ -1,0 +1,293 @@
+"""Type stubs for the compiled core, ``accessgraph._core``."""
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any, Final, final
+
+__version__: Final[str]
+
+_When = datetime | date | str
+_User = str
+
+@final
+class Decision:
+    """The outcome of a check, with the reason in words. Truthy when allowed."""
+
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def user(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def role(self) -> str | None: ...
+    @property
+    def source(self) -> str | None:
+        """``organization_admin``, ``organization_member``, ``explicit_member``,
+        ``org_wide_grant``, ``default``, ``creator``, ``api_key_scope`` or ``None``."""
+    @property
+    def reason(self) -> str: ...
+    def __bool__(self) -> bool: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+    def _repr_html_(self) -> str: ...
+
+@final
+class Org:
+    """An organization."""
+
+    @property
+    def slug(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def settings(self) -> dict[str, Any]: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Project:
+    """A project of an organization."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def org(self) -> str: ...
+    @property
+    def slug(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def environment(self) -> str | None: ...
+    @property
+    def restricted(self) -> bool: ...
+    @property
+    def pii(self) -> bool: ...
+    @property
+    def default_role(self) -> str | None: ...
+    @property
+    def settings(self) -> dict[str, Any]: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Member:
+    """A user's membership of an organization."""
+
+    @property
+    def user(self) -> str: ...
+    @property
+    def org(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def expires(self) -> datetime | None: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def reviewed(self) -> date | None: ...
+    @property
+    def external(self) -> bool: ...
+    @property
+    def granted_by(self) -> str | None: ...
+    @property
+    def granted_at(self) -> datetime: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def title(self) -> str | None: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Grant:
+    """A project role on one project (``org/project``) or on all (``org/*``)."""
+
+    @property
+    def user(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def expires(self) -> datetime | None: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def granted_by(self) -> str | None: ...
+    @property
+    def granted_at(self) -> datetime: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class User:
+    """A user."""
+
+    @property
+    def email(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def orgs(self) -> list[str]: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Resource:
+    """A resource (dashboard, insight, ...) of a project, with its owner."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def project(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def owner(self) -> str: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+class Graph:
+    """The access graph (use ``accessgraph.Graph``, which adds Python-side helpers)."""
+
+    def __init__(self) -> None: ...
+    def set_time(self, when: _When | None) -> None:
+        """Freeze the clock at ``when``; ``None`` returns to the wall clock."""
+    def now(self) -> datetime:
+        """The graph's clock."""
+    # queries
+    def check(self, user: _User, action: str, target: str, at: _When | None = None) -> bool:
+        """May ``user`` perform ``action`` on ``target``?"""
+    def require(self, user: _User, action: str, target: str, at: _When | None = None) -> None:
+        """Raise ``PermissionDenied`` (carrying the decision) unless allowed."""
+    def explain(self, user: _User, action: str, target: str, at: _When | None = None) -> Decision:
+        """The decision, with a sentence saying why."""
+    def check_many(
+        self, queries: Iterable[tuple[_User, str, str]], at: _When | None = None
+    ) -> list[bool]:
+        """Many checks at once (releases the GIL)."""
+    def role(self, user: _User, target: str, at: _When | None = None) -> str | None:
+        """The effective role: org role on an org, project role on a project/resource."""
+    def permissions(self, user: _User, target: str, at: _When | None = None) -> set[str]:
+        """Every action ``check`` allows ``user`` on ``target``."""
+    def who_can(self, action: str, target: str, at: _When | None = None) -> list[str]:
+        """Emails of the users allowed ``action`` on ``target``, sorted."""
+    def accessible(
+        self,
+        user: _User,
+        action: str = "project:view",
+        org: str | None = None,
+        at: _When | None = None,
+    ) -> list[str]:
+        """Project ids where ``user`` may perform ``action``, sorted."""
+    def _access_matrix_rows(
+        self, org: str | None = None, at: _When | None = None
+    ) -> list[dict[str, Any]]: ...
+    # listings
+    def orgs(self) -> list[Org]: ...
+    def org(self, org: str) -> Org: ...
+    def projects(self, org: str | None = None) -> list[Project]: ...
+    def project(self, project: str) -> Project: ...
+    def members(self, org: str) -> list[Member]: ...
+    def grants(self, user: str | None = None, target: str | None = None) -> list[Grant]: ...
+    def user(self, email: str) -> User: ...
+    def users(self) -> list[User]: ...
+    def resources(self, project: str | None = None) -> list[Resource]: ...
+    def actions(self) -> list[str]:
+        """Every action of the catalogue, built-ins first."""
+    # mutations
+    def add_org(
+        self, slug: str, *, owner: str, name: str | None = None, actor: str | None = None
+    ) -> None: ...
+    def add_project(
+        self,
+        project: str,
+        *,
+        name: str | None = None,
+        environment: str | None = None,
+        restricted: bool = False,
+        pii: bool = False,
+        default_role: str | None = None,
+        settings: dict[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> None: ...
+    def add_member(
+        self,
+        user: str,
+        org: str,
+        role: str = "member",
+        *,
+        actor: str | None = None,
+        name: str | None = None,
+        title: str | None = None,
+        expires: _When | None = None,
+        reason: str | None = None,
+        reviewed: date | str | None = None,
+        external: bool = False,
+    ) -> None: ...
+    def set_org_role(self, user: str, org: str, role: str, *, actor: str | None) -> None: ...
+    def remove_member(self, user: str, org: str, *, actor: str | None) -> None: ...
+    def update_member(
+        self,
+        user: str,
+        org: str,
+        *,
+        actor: str | None,
+        expires: _When | None = ...,
+        reason: str | None = ...,
+        reviewed: date | str | None = ...,
+        external: bool = ...,
+        title: str | None = ...,
+        name: str | None = ...,
+    ) -> None: ...
+    def grant(
+        self,
+        user: str,
+        target: str,
+        role: str,
+        *,
+        actor: str | None = None,
+        expires: _When | None = None,
+        reason: str | None = None,
+    ) -> None: ...
+    def revoke(self, user: str, target: str, *, actor: str | None) -> None: ...
+    def update_project(
+        self,
+        project: str,
+        *,
+        actor: str | None,
+        name: str = ...,
+        environment: str | None = ...,
+        restricted: bool = ...,
+        pii: bool = ...,
+        default_role: str | None = ...,
+        **settings: Any,
+    ) -> None: ...
+    def remove_project(self, project: str, *, actor: str | None) -> None: ...
+    def update_org(
+        self, org: str, *, actor: str | None, name: str | None = None, **settings: Any
+    ) -> None: ...
+    def remove_org(self, org: str, *, actor: str | None) -> None: ...
+    def add_resource(
+        self,
+        project: str,
+        kind: str,
+        id: str | int,
+        *,
+        owner: str | None = None,
+        actor: str | None = None,
+    ) -> str: ...
+    def define_action(
+        self,
+        name: str,
+        scope: str = "project",
+        min_role: str = "member",
+        owner_role: str | None = None,
+        *,
+        actor: str | None = None,
+    ) -> None: ...

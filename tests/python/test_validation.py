@@ -1,0 +1,170 @@
+"""Bad input: every error is typed and names the offending field or value (SPEC 6.1)."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import pytest
+
+import accessgraph as ag
+
+
+@pytest.fixture
+def g() -> ag.Graph:
+    g = ag.Graph()
+    g.set_time("2024-05-01")
+    g.add_org("acme", owner="jane@example.com")
+    g.add_project("acme/prod", restricted=True)
+    g.add_member("bob@example.com", "acme")
+    return g
+
+
+BAD_EMAILS = [
+    "",
+    "bob",
+    "@example.com",
+    "bob@",
+    "bo b@example.com",
+    "bob@example",
+    "bob\n@example.com",
+    "bob@exa\tmple.com",
+    "b..ob@example.com",
+]
+
+
+@pytest.mark.parametrize("email", BAD_EMAILS)
+def test_bad_emails_are_rejected_with_the_value(g: ag.Graph, email: str) -> None:
+    with pytest.raises(ag.ValidationError) as info:
+        g.add_member(email, "acme")
+    assert "user" in str(info.value) and f"`{repr(email)[1:-1]}`" in str(info.value)
+
+
+@pytest.mark.parametrize("slug", ["", "Acme", "-acme", "ac me", "a" * 64, "acme/x"])
+def test_bad_org_slugs(slug: str) -> None:
+    g = ag.Graph()
+    with pytest.raises(ag.ValidationError, match="invalid org"):
+        g.add_org(slug, owner="jane@example.com")
+
+
+@pytest.mark.parametrize("project", ["acme", "acme/", "acme/Prod", "acme/*", "a/b/c"])
+def test_bad_project_ids(g: ag.Graph, project: str) -> None:
+    with pytest.raises(ag.ValidationError, match="invalid project"):
+        g.add_project(project)
+
+
+@pytest.mark.parametrize(
+    ("call", "field", "value"),
+    [
+        (lambda g: g.add_member("x@example.com", "acme", role="superuser"), "role", "superuser"),
+        (lambda g: g.grant("bob@example.com", "acme/prod", "editor"), "role", "editor"),
+        (lambda g: g.grant("bob@example.com", "acme", "viewer"), "target", "acme"),
+        (
+            lambda g: g.grant("bob@example.com", "acme/prod", "viewer", expires="next week"),
+            "expires",
+            "next week",
+        ),
+        (
+            lambda g: g.add_member("x@example.com", "acme", expires="2024-02-30"),
+            "expires",
+            "2024-02-30",
+        ),
+        (lambda g: g.add_member("x@example.com", "acme", reviewed="yesterday"), "reviewed", ""),
+        (lambda g: g.add_member("x@example.com", "acme", expires=12), "expires", "12"),
+        (lambda g: g.set_org_role("bob@example.com", "acme", "viewer", actor=None), "role", ""),
+        (lambda g: g.add_project("acme/dev", default_role="owner"), "default_role", "owner"),
+        (lambda g: g.add_resource("acme/prod", "chart", 1, owner="bob@example.com"), "kind", ""),
+        (lambda g: g.add_resource("acme/prod", "insight", "a b", owner="bob@example.com"), "id", ""),
+        (lambda g: g.define_action("Bad Name"), "name", "Bad Name"),
+        (lambda g: g.define_action("x:y", scope="team"), "scope", "team"),
+        (lambda g: g.update_org("acme", actor=None, members_can_invite="yes"), "", "yes"),
+        (lambda g: g.update_member("bob@example.com", "acme", actor=None, colour="red"), "", "colour"),
+        (lambda g: g.set_time("tomorrow"), "when", "tomorrow"),
+        (lambda g: g.check("bob@example.com", "project:view", "acme/prod", at="noon"), "at", "noon"),
+        (lambda g: g.add_project("acme/dev", settings={"k": object()}), "settings", "object"),
+    ],
+)
+def test_validation_errors_name_the_field_and_value(
+    g: ag.Graph, call: Any, field: str, value: str
+) -> None:
+    with pytest.raises(ag.ValidationError) as info:
+        call(g)
+    assert field in str(info.value)
+    assert value in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_owner_memberships_cannot_expire(g: ag.Graph) -> None:
+    with pytest.raises(ag.ValidationError, match="owner"):
+        g.add_member("x@example.com", "acme", role="owner", expires="2025-01-01")
+    g.add_member("temp@example.com", "acme", expires="2025-01-01")
+    with pytest.raises(ag.ValidationError, match="expires"):
+        g.set_org_role("temp@example.com", "acme", "owner", actor="jane@example.com")
+    with pytest.raises(ag.ValidationError, match="owner"):
+        g.update_member("jane@example.com", "acme", actor=None, expires="2025-01-01")
+
+
+def test_restricted_projects_cannot_have_a_default_role(g: ag.Graph) -> None:
+    with pytest.raises(ag.ValidationError, match="default role"):
+        g.add_project("acme/x", restricted=True, default_role="viewer")
+    g.add_project("acme/open", default_role="viewer")
+    with pytest.raises(ag.ValidationError, match="default role"):
+        g.update_project("acme/open", actor=None, restricted=True)
+    g.update_project("acme/open", actor=None, restricted=True, default_role=None)
+    assert g.project("acme/open").restricted
+
+
+def test_unknown_action_is_loud(g: ag.Graph) -> None:
+    with pytest.raises(ag.UnknownActionError, match="insight:veiw") as info:
+        g.check("bob@example.com", "insight:veiw", "acme/prod")
+    assert isinstance(info.value, ag.ValidationError)
+    with pytest.raises(ag.UnknownActionError):
+        g.who_can("nope", "acme/prod")
+
+
+def test_not_found_errors_are_key_errors(g: ag.Graph) -> None:
+    with pytest.raises(ag.NotFoundError, match="unknown organization `globex`") as info:
+        g.add_member("x@example.com", "globex")
+    assert isinstance(info.value, KeyError)
+    assert str(info.value) == "unknown organization `globex`"
+    with pytest.raises(ag.NotFoundError, match="acme/nope"):
+        g.grant("bob@example.com", "acme/nope", "viewer")
+    with pytest.raises(ag.NotFoundError, match="no grant"):
+        g.revoke("bob@example.com", "acme/prod", actor=None)
+    with pytest.raises(ag.NotFoundError):
+        g.project("acme/nope")
+
+
+def test_wrong_python_types_are_type_errors(g: ag.Graph) -> None:
+    with pytest.raises(TypeError):
+        g.check(42, "project:view", "acme/prod")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        g.add_project("acme/x", restricted="yes")  # type: ignore[arg-type]
+
+
+def test_exceptions_pickle_and_keep_attributes(g: ag.Graph) -> None:
+    with pytest.raises(ag.PermissionDenied) as info:
+        g.add_member("x@example.com", "acme", actor="bob@example.com")
+    err = info.value
+    assert err.decision is not None and not err.decision.allowed
+    assert "bob@example.com" in str(err)
+    again = pickle.loads(pickle.dumps(ag.ConflictError("x")))
+    assert isinstance(again, ag.ConflictError) and str(again) == "x"
+    rf = ag.RegistryFormatError("bad", line=3, column=2)
+    assert (rf.line, rf.column, rf.path) == (3, 2, None)
+    assert issubclass(ag.ReadOnlyGraphError, ag.ConflictError)
+    assert issubclass(ag.JournalRecoveredWarning, RuntimeWarning)
+
+
+def test_failed_calls_change_nothing(g: ag.Graph) -> None:
+    before = (g.members("acme"), g.grants(), g.projects())
+    for call in (
+        lambda: g.add_member("x@example.com", "acme", actor="bob@example.com"),
+        lambda: g.remove_member("jane@example.com", "acme", actor="jane@example.com"),
+        lambda: g.remove_org("acme", actor="bob@example.com"),
+        lambda: g.grant("bob@example.com", "acme/prod", "admin", actor="bob@example.com"),
+        lambda: g.update_project("acme/prod", actor=None, default_role="viewer"),
+    ):
+        with pytest.raises(ag.AccessGraphError):
+            call()
+        assert (g.members("acme"), g.grants(), g.projects()) == before

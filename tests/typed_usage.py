@@ -1,0 +1,38 @@
+"""A typed tour of the public API, checked by ``mypy --strict`` (not run by pytest)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import accessgraph as ag
+
+
+def tour() -> list[str]:
+    g = ag.Graph()
+    g.set_time("2024-05-01")
+    g.add_org("acme", name="Acme Corp", owner="jane@example.com")
+    g.add_project("acme/production", name="Production", environment="production", restricted=True)
+    g.add_member("alice@example.com", "acme", role=ag.OrgRole.ADMIN, actor="jane@example.com")
+    g.grant(
+        "alice@example.com",
+        "acme/production",
+        ag.ProjectRole.VIEWER,
+        expires=date(2025, 1, 1),
+        reason="on-call",
+    )
+    allowed: bool = g.check("alice@example.com", "insight:view", "acme/production")
+    d: ag.Decision = g.explain(
+        "alice@example.com", "insight:view", "acme/production", at=datetime.now(UTC)
+    )
+    answers: list[bool] = g.check_many([("alice@example.com", "insight:view", "acme/production")])
+    role: str | None = g.role("alice@example.com", "acme")
+    table: ag.Table = g.access_matrix("acme")
+    members: list[ag.Member] = g.members("acme")
+    try:
+        g.require("bob@example.com", "insight:view", "acme/production")
+    except ag.PermissionDenied as exc:
+        assert exc.decision is None or not exc.decision.allowed
+    g.update_member("alice@example.com", "acme", actor="jane@example.com", reviewed="2024-05-01")
+    g.update_project("acme/production", actor="jane@example.com", pii=True, retention_days=30)
+    rid: str = g.add_resource("acme/production", "dashboard", 42, owner="alice@example.com")
+    return [str(allowed), d.reason, str(answers), str(role), str(len(table)), str(members), rid]
