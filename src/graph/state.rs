@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use compact_str::CompactString;
+
 use super::change::{Change, GrantAttrs, MemberAttrs};
 use crate::error::{Error, NotFoundError, Result};
 use crate::eval::Catalog;
@@ -40,8 +42,9 @@ pub struct Stamp<'a> {
 pub struct State {
     /// Users by id.
     pub users: Vec<UserRec>,
-    /// Email → user id.
-    pub user_ids: Map<Box<str>, u32>,
+    /// Email → user id. Keys up to 24 bytes are stored inline, so a lookup compares
+    /// them without following a pointer.
+    pub user_ids: Map<CompactString, u32>,
     /// Orgs by id.
     pub orgs: Vec<Option<OrgRec>>,
     /// Projects by id.
@@ -49,7 +52,7 @@ pub struct State {
     /// Resources by id.
     pub resources: Vec<Option<ResourceRec>>,
     /// Org slug / project id / resource id → record.
-    pub targets: Map<Box<str>, TargetRef>,
+    pub targets: Map<CompactString, TargetRef>,
     /// The action catalogue.
     pub catalog: Catalog,
 }
@@ -452,10 +455,10 @@ impl State {
         };
         for rid in p.resources {
             if let Some(r) = self.resources.get_mut(rid as usize).and_then(Option::take) {
-                self.targets.remove(&r.id);
+                self.targets.remove(&*r.id);
             }
         }
-        self.targets.remove(&p.id);
+        self.targets.remove(&*p.id);
     }
 }
 
