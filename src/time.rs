@@ -169,6 +169,12 @@ impl<'a> At<'a> {
         v
     }
 
+    /// Like [`At::alive`] for the check-path encoding (`i64::MAX` = never expires).
+    #[inline]
+    pub fn alive_raw(&mut self, expires: i64) -> bool {
+        expires == i64::MAX || self.get().0 < expires
+    }
+
     /// True while something with this expiry is still valid: `at < expires`.
     #[inline]
     pub fn alive(&mut self, expires: Option<Instant>) -> bool {

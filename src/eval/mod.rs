@@ -10,7 +10,7 @@ pub use actions::{ActionDef, Catalog, Need};
 
 use crate::error::{Error, Result};
 use crate::graph::state::{State, TargetRef};
-use crate::model::{Membership, OrgRole, ProjectRec, ProjectRole, ResourceRec, Role};
+use crate::model::{HotMembership, HotProject, HotUser, OrgRole, ProjectRole, ResourceRec, Role};
 use crate::time::{At, Instant};
 
 /// Where an effective role comes from (`PostHog`'s vocabulary).
@@ -119,31 +119,28 @@ pub struct Decision {
     pub reason: String,
 }
 
-/// The unexpired membership of `uid` in `oid`, or why there is none.
+/// The unexpired membership of `u` in `oid`, or why there is none.
 #[inline]
 fn live_membership<'s>(
-    st: &'s State,
-    uid: u32,
+    u: &'s HotUser,
     oid: u32,
     at: &mut At<'_>,
-) -> std::result::Result<&'s Membership, Why> {
-    let m = st
-        .user(uid)
-        .and_then(|u| u.membership(oid))
-        .ok_or(Why::NotMember)?;
-    if at.alive(m.expires) {
+) -> std::result::Result<&'s HotMembership, Why> {
+    let m = u.membership(oid).ok_or(Why::NotMember)?;
+    if at.alive_raw(m.expires) {
         Ok(m)
     } else {
-        Err(Why::Expired(m.expires.unwrap_or(Instant(i64::MIN))))
+        Err(Why::Expired(Instant(m.expires)))
     }
 }
 
-/// SPEC 1.5: the effective project role of an (unexpired) member on `p`, and its source.
-/// Ties go to the first source in the order org admin, explicit, org-wide, default.
+/// SPEC 1.5: the effective project role of an (unexpired) member on project `pid`, and
+/// its source. Ties go to the first source in the order org admin, explicit, org-wide,
+/// default.
 #[inline]
 pub fn effective_role(
-    m: &Membership,
-    p: &ProjectRec,
+    m: &HotMembership,
+    p: &HotProject,
     pid: u32,
     at: &mut At<'_>,
 ) -> Option<(ProjectRole, Source)> {
@@ -157,25 +154,25 @@ pub fn effective_role(
         }
     };
     if let Some(g) = m.grant(pid) {
-        if at.alive(g.expires) {
+        if at.alive_raw(g.expires) {
             offer(g.role, Source::ExplicitMember);
         }
     }
-    if !p.attrs.restricted {
+    if !p.restricted {
         if let Some(g) = &m.org_wide {
-            if at.alive(g.expires) {
+            if at.alive_raw(g.expires) {
                 offer(g.role, Source::OrgWideGrant);
             }
         }
     }
-    if let Some(d) = p.attrs.default_role {
+    if let Some(d) = p.default_role {
         offer(d, Source::Default);
     }
     best
 }
 
 /// Where a target sits: its org, its project (id and record) and its resource.
-type Located<'s> = (u32, Option<(u32, &'s ProjectRec)>, Option<&'s ResourceRec>);
+type Located<'s> = (u32, Option<(u32, &'s HotProject)>, Option<&'s ResourceRec>);
 
 /// The org a target belongs to, and its project and resource.
 #[inline]
@@ -183,12 +180,12 @@ fn locate(st: &State, t: TargetRef) -> Option<Located<'_>> {
     match t {
         TargetRef::Org(o) => Some((o, None, None)),
         TargetRef::Project(pid) => {
-            let p = st.project(pid)?;
+            let p = st.hot_project(pid)?;
             Some((p.org, Some((pid, p)), None))
         }
         TargetRef::Resource(rid) => {
             let r = st.resource(rid)?;
-            let p = st.project(r.project)?;
+            let p = st.hot_project(r.project)?;
             Some((p.org, Some((r.project, p)), Some(r)))
         }
     }
@@ -218,10 +215,26 @@ pub fn validate_target(def: &ActionDef, target: &str, t: Option<TargetRef>) -> R
 /// Decides `def` for user `uid` on `t`. The caller has run [`validate_target`].
 #[inline]
 pub fn evaluate(st: &State, uid: u32, def: &ActionDef, t: TargetRef, at: &mut At<'_>) -> Verdict {
+    match st.hot_by_id(uid) {
+        Some(u) => evaluate_user(st, u, def, t, at),
+        None => Verdict::denied(Why::UnknownUser),
+    }
+}
+
+/// Decides `def` for user `u` on `t`: the one function every answer comes from.
+#[inline]
+pub fn evaluate_user(
+    st: &State,
+    u: &HotUser,
+    def: &ActionDef,
+    t: TargetRef,
+    at: &mut At<'_>,
+) -> Verdict {
+    let uid = u.id;
     let Some((oid, project, resource)) = locate(st, t) else {
         return Verdict::denied(Why::UnknownTarget);
     };
-    let m = match live_membership(st, uid, oid, at) {
+    let m = match live_membership(u, oid, at) {
         Ok(m) => m,
         Err(why) => return Verdict::denied(why),
     };
@@ -292,18 +305,18 @@ pub fn check(st: &State, user: &str, action: &str, target: &str, at: &mut At<'_>
     let def = st.catalog.require(action)?;
     let t = st.target(target);
     validate_target(def, target, t)?;
-    let (Some(t), Some(uid)) = (t, st.user_id(user)) else {
+    let (Some(t), Some(u)) = (t, st.hot_user(user)) else {
         return Ok(false);
     };
-    Ok(evaluate(st, uid, def, t, at).allowed)
+    Ok(evaluate_user(st, u, def, t, at).allowed)
 }
 
 /// The effective role of `user` on `target`: the org role on an org, the project role on
 /// a project or resource.
 pub fn role(st: &State, user: &str, target: &str, at: &mut At<'_>) -> Option<Role> {
-    let uid = st.user_id(user)?;
+    let u = st.hot_user(user)?;
     let (oid, project, _) = locate(st, st.target(target)?)?;
-    let m = live_membership(st, uid, oid, at).ok()?;
+    let m = live_membership(u, oid, at).ok()?;
     match project {
         None => Some(Role::Org(m.role)),
         Some((pid, p)) => effective_role(m, p, pid, at).map(|(r, _)| Role::Project(r)),
@@ -312,14 +325,14 @@ pub fn role(st: &State, user: &str, target: &str, at: &mut At<'_>) -> Option<Rol
 
 /// Every action `user` may perform on `target`, in catalogue order.
 pub fn permissions<'s>(st: &'s State, user: &str, target: &str, at: &mut At<'_>) -> Vec<&'s str> {
-    let (Some(uid), Some(t)) = (st.user_id(user), st.target(target)) else {
+    let (Some(u), Some(t)) = (st.hot_user(user), st.target(target)) else {
         return Vec::new();
     };
     let on_org = matches!(t, TargetRef::Org(_));
     st.catalog
         .iter()
         .filter(|d| !(on_org && matches!(d.need, Need::Project { .. })))
-        .filter(|d| evaluate(st, uid, d, t, at).allowed)
+        .filter(|d| evaluate_user(st, u, d, t, at).allowed)
         .map(|d| d.name.as_str())
         .collect()
 }
@@ -431,19 +444,26 @@ pub fn access_matrix(st: &State, org: Option<&str>, at: &mut At<'_>) -> Vec<Matr
             .filter_map(|&u| st.user(u).map(|r| (u, &*r.email)))
             .collect();
         users.sort_by(|a, b| a.1.cmp(b.1));
-        let mut projects: Vec<(u32, &ProjectRec)> = o
+        let mut projects: Vec<(u32, &crate::model::ProjectRec, &HotProject)> = o
             .projects
             .iter()
-            .filter_map(|&p| st.project(p).map(|r| (p, r)))
+            .filter_map(|&p| Some((p, st.project(p)?, st.hot_project(p)?)))
             .collect();
         projects.sort_by(|a, b| a.1.id.cmp(&b.1.id));
         for (uid, email) in users {
-            let Ok(m) = live_membership(st, uid, oid, at) else {
+            let Some(hot) = st.hot_by_id(uid) else {
+                continue;
+            };
+            let Ok(hm) = live_membership(hot, oid, at) else {
+                continue;
+            };
+            // The records, for the reasons and expiries the check path does not keep.
+            let Some(m) = st.user(uid).and_then(|u| u.membership(oid)) else {
                 continue;
             };
             let before = rows.len();
-            for &(pid, p) in &projects {
-                let Some((role, source)) = effective_role(m, p, pid, at) else {
+            for &(pid, p, hp) in &projects {
+                let Some((role, source)) = effective_role(hm, hp, pid, at) else {
                     continue;
                 };
                 let (expires, reason) = match source {
@@ -600,7 +620,7 @@ fn sentence(
                     let restricted = t
                         .and_then(|t| locate(st, t))
                         .and_then(|(_, p, _)| p)
-                        .is_some_and(|(_, p)| p.attrs.restricted);
+                        .is_some_and(|(_, p)| p.restricted);
                     let note = if restricted {
                         " (it is restricted: grants on all projects do not reach it)"
                     } else {

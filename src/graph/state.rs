@@ -10,7 +10,8 @@ use crate::error::{Error, NotFoundError, Result};
 use crate::eval::Catalog;
 use crate::ids::{email_key, new_map, Map};
 use crate::model::{
-    Grant, Membership, OrgRec, OrgRole, ProjectRec, ResourceKind, ResourceRec, UserRec,
+    Grant, HotProject, HotUser, Membership, OrgRec, OrgRole, ProjectRec, ResourceKind, ResourceRec,
+    UserRec,
 };
 use crate::time::Instant;
 
@@ -44,7 +45,9 @@ pub struct State {
     pub users: Vec<UserRec>,
     /// Email → user id. Keys up to 24 bytes are stored inline, so a lookup compares
     /// them without following a pointer.
-    pub user_ids: Map<CompactString, u32>,
+    pub user_ids: Map<CompactString, HotUser>,
+    /// Check-path view of each project, by project id.
+    pub hot_projects: Vec<HotProject>,
     /// Orgs by id.
     pub orgs: Vec<Option<OrgRec>>,
     /// Projects by id.
@@ -71,15 +74,65 @@ impl State {
         }
     }
 
-    /// The user with this email (any case).
+    /// The check-path view of the user with this email (any case).
     #[inline]
-    pub fn user_id(&self, email: &str) -> Option<u32> {
-        if let Some(&id) = self.user_ids.get(email) {
-            return Some(id);
+    pub fn hot_user(&self, email: &str) -> Option<&HotUser> {
+        if let Some(u) = self.user_ids.get(email) {
+            return Some(u);
         }
         match email_key(email) {
-            std::borrow::Cow::Owned(lower) => self.user_ids.get(lower.as_str()).copied(),
+            std::borrow::Cow::Owned(lower) => self.user_ids.get(lower.as_str()),
             std::borrow::Cow::Borrowed(_) => None,
+        }
+    }
+
+    /// The check-path view of user `uid`.
+    #[inline]
+    pub fn hot_by_id(&self, uid: u32) -> Option<&HotUser> {
+        self.user(uid).and_then(|u| self.user_ids.get(&*u.email))
+    }
+
+    /// The id of the user with this email (any case).
+    #[inline]
+    pub fn user_id(&self, email: &str) -> Option<u32> {
+        self.hot_user(email).map(|u| u.id)
+    }
+
+    /// The check-path view of project `pid`.
+    #[inline]
+    pub fn hot_project(&self, pid: u32) -> Option<&HotProject> {
+        self.hot_projects.get(pid as usize)
+    }
+
+    /// Rebuilds the check-path view of user `uid` from their records.
+    fn refresh_user(&mut self, uid: u32) {
+        let Some(u) = self.users.get(uid as usize) else {
+            return;
+        };
+        let hot = HotUser {
+            id: uid,
+            memberships: u.memberships.iter().map(Membership::hot).collect(),
+        };
+        if let Some(slot) = self.user_ids.get_mut(&*u.email) {
+            *slot = hot;
+        }
+    }
+
+    /// Rebuilds the check-path view of project `pid` from its record.
+    fn refresh_project(&mut self, pid: u32) {
+        let hot = self
+            .project(pid)
+            .map_or_else(HotProject::default, |p| HotProject {
+                org: p.org,
+                restricted: p.attrs.restricted,
+                default_role: p.attrs.default_role,
+            });
+        let i = pid as usize;
+        if self.hot_projects.len() <= i {
+            self.hot_projects.resize(i + 1, HotProject::default());
+        }
+        if let Some(slot) = self.hot_projects.get_mut(i) {
+            *slot = hot;
         }
     }
 
@@ -170,13 +223,72 @@ impl State {
             title: None,
             memberships: Vec::new(),
         });
-        self.user_ids.insert(email.into(), id);
+        self.user_ids.insert(
+            email.into(),
+            HotUser {
+                id,
+                memberships: smallvec::SmallVec::new(),
+            },
+        );
         id
     }
 
     /// Applies one planned change. Planning has checked every rule, so an error here
     /// means a replayed change that does not fit the state.
     pub fn apply(&mut self, change: &Change, stamp: Stamp<'_>) -> Result<()> {
+        // Users whose check-path view a removal touches, gathered before the records go.
+        let org_members = |st: &State, oid: Option<u32>| -> Vec<u32> {
+            oid.and_then(|o| st.org(o))
+                .map(|o| o.members.iter().copied().collect())
+                .unwrap_or_default()
+        };
+        let touched: Vec<u32> = match change {
+            Change::OrgDeleted { org } => org_members(self, self.org_id(org)),
+            Change::ProjectDeleted { project } => {
+                let oid = self
+                    .project_id(project)
+                    .and_then(|p| self.project(p))
+                    .map(|p| p.org);
+                org_members(self, oid)
+            }
+            _ => Vec::new(),
+        };
+        let projects: Vec<u32> = match change {
+            Change::OrgDeleted { org } => self
+                .org_id(org)
+                .and_then(|o| self.org(o))
+                .map(|o| o.projects.iter().copied().collect())
+                .unwrap_or_default(),
+            Change::ProjectDeleted { project } | Change::ProjectUpdated { project, .. } => {
+                self.project_id(project).into_iter().collect()
+            }
+            _ => Vec::new(),
+        };
+        self.apply_records(change, stamp)?;
+        let user = match change {
+            Change::MemberAdded { user, .. }
+            | Change::MemberRoleChanged { user, .. }
+            | Change::MemberUpdated { user, .. }
+            | Change::MemberRemoved { user, .. }
+            | Change::GrantAdded { user, .. }
+            | Change::GrantChanged { user, .. }
+            | Change::GrantRemoved { user, .. } => self.user_id(user),
+            _ => None,
+        };
+        for uid in touched.into_iter().chain(user) {
+            self.refresh_user(uid);
+        }
+        let created = match change {
+            Change::ProjectCreated { project, .. } => self.project_id(project),
+            _ => None,
+        };
+        for pid in projects.into_iter().chain(created) {
+            self.refresh_project(pid);
+        }
+        Ok(())
+    }
+
+    fn apply_records(&mut self, change: &Change, stamp: Stamp<'_>) -> Result<()> {
         match change {
             Change::OrgCreated { org, attrs } => {
                 if self.targets.contains_key(org.as_str()) {
@@ -667,4 +779,70 @@ pub fn list_resources(
         .collect();
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{Graph, NewMember, NewProject, ProjectPatch};
+
+    /// The check-path index equals a fresh rebuild from the records.
+    fn hot_index_is_consistent(st: &State) -> bool {
+        let users_ok = st.users.iter().enumerate().all(|(i, u)| {
+            let fresh = HotUser {
+                id: u32::try_from(i).unwrap_or(u32::MAX),
+                memberships: u.memberships.iter().map(Membership::hot).collect(),
+            };
+            st.user_ids.get(&*u.email) == Some(&fresh)
+        });
+        let projects_ok = st.projects.iter().enumerate().all(|(i, p)| match p {
+            None => true,
+            Some(p) => st.hot_projects.get(i).is_some_and(|h| {
+                h.org == p.org
+                    && h.restricted == p.attrs.restricted
+                    && h.default_role == p.attrs.default_role
+            }),
+        });
+        users_ok && projects_ok && st.user_ids.len() == st.users.len()
+    }
+
+    #[test]
+    fn hot_index_follows_every_kind_of_change() -> Result<()> {
+        let g = Graph::new();
+        g.set_time(Some(Instant(0)));
+        let consistent = |g: &Graph| g.read(hot_index_is_consistent);
+        g.add_org("acme", None, "o@x.io", None)?;
+        g.add_org("beta", None, "o@x.io", None)?;
+        for p in ["acme/a", "acme/b", "beta/c"] {
+            g.add_project(p, NewProject::default(), None)?;
+        }
+        let member = NewMember {
+            expires: Some(Instant(10)),
+            ..NewMember::default()
+        };
+        g.add_member("m@x.io", "acme", member, None)?;
+        g.add_member("m@x.io", "beta", NewMember::default(), None)?;
+        g.grant("m@x.io", "acme/a", "viewer", None, None, None)?;
+        g.grant("m@x.io", "acme/b", "admin", Some(Instant(5)), None, None)?;
+        g.grant("m@x.io", "acme/*", "member", None, None, None)?;
+        g.grant("m@x.io", "beta/c", "member", None, None, None)?;
+        assert!(consistent(&g));
+        g.grant("m@x.io", "acme/a", "admin", None, None, None)?;
+        g.set_org_role("m@x.io", "acme", "admin", None)?;
+        let patch = ProjectPatch {
+            default_role: Some(Some("viewer".into())),
+            ..ProjectPatch::default()
+        };
+        g.update_project("acme/b", patch, None)?;
+        assert!(consistent(&g));
+        g.remove_project("acme/a", None)?;
+        assert!(consistent(&g));
+        g.revoke("m@x.io", "acme/*", None)?;
+        g.remove_member("m@x.io", "beta", None)?;
+        assert!(consistent(&g));
+        g.remove_org("acme", None)?;
+        assert!(consistent(&g));
+        assert!(!g.check("m@x.io", "project:view", "acme/b", None)?);
+        Ok(())
+    }
 }

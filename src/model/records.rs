@@ -245,3 +245,98 @@ pub struct ResourceInfo {
     /// Owner's email.
     pub owner: String,
 }
+
+/// The instant used for "never expires" in the check-path index.
+pub const NEVER: i64 = i64::MAX;
+
+/// A grant as the check path sees it: 16 bytes, no pointers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HotGrant {
+    /// Project id (`u32::MAX` for the `org/*` grant).
+    pub project: u32,
+    /// Role.
+    pub role: ProjectRole,
+    /// Expiry in microseconds, [`NEVER`] for none.
+    pub expires: i64,
+}
+
+/// A membership as the check path sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HotMembership {
+    /// Org id.
+    pub org: u32,
+    /// Org role.
+    pub role: OrgRole,
+    /// Expiry in microseconds, [`NEVER`] for none.
+    pub expires: i64,
+    /// The `org/*` grant.
+    pub org_wide: Option<HotGrant>,
+    /// Grants on single projects, sorted by project id.
+    pub grants: Box<[HotGrant]>,
+}
+
+impl HotMembership {
+    /// The grant on project `pid`.
+    #[inline]
+    pub fn grant(&self, pid: u32) -> Option<&HotGrant> {
+        if self.grants.len() <= 8 {
+            return self.grants.iter().find(|g| g.project == pid);
+        }
+        self.grants
+            .binary_search_by_key(&pid, |g| g.project)
+            .ok()
+            .and_then(|i| self.grants.get(i))
+    }
+}
+
+/// A user as the check path sees it, stored inline in the email index so that one hash
+/// lookup brings everything a check needs about the user.
+///
+/// INVARIANT: rebuilt from the user's records by `State::refresh_user` after every change
+/// that touches them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HotUser {
+    /// The user's id.
+    pub id: u32,
+    /// Memberships (most users have one or two).
+    pub memberships: smallvec::SmallVec<[HotMembership; 2]>,
+}
+
+impl HotUser {
+    /// The membership of org `oid`, expired or not.
+    #[inline]
+    pub fn membership(&self, oid: u32) -> Option<&HotMembership> {
+        self.memberships.iter().find(|m| m.org == oid)
+    }
+}
+
+/// A project as the check path sees it (8 bytes; the table stays in L1).
+///
+/// INVARIANT: rebuilt by `State::refresh_project` after every change to the project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HotProject {
+    /// Org id.
+    pub org: u32,
+    /// Restricted.
+    pub restricted: bool,
+    /// Default role.
+    pub default_role: Option<ProjectRole>,
+}
+
+impl Membership {
+    /// The check-path view of this membership.
+    pub fn hot(&self) -> HotMembership {
+        let hot = |project: u32, g: &Grant| HotGrant {
+            project,
+            role: g.role,
+            expires: g.expires.map_or(NEVER, |e| e.0),
+        };
+        HotMembership {
+            org: self.org,
+            role: self.role,
+            expires: self.expires.map_or(NEVER, |e| e.0),
+            org_wide: self.org_wide.as_ref().map(|g| hot(u32::MAX, g)),
+            grants: self.grants.iter().map(|(p, g)| hot(*p, g)).collect(),
+        }
+    }
+}
