@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import accessgraph as ag
+import pytest
 
 T0 = "2024-05-01T00:00:00Z"
 

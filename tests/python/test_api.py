@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
-import pytest
-
 import accessgraph as ag
+import pytest
 
 
 def test_org_admin_implies_project_admin_even_on_restricted(acme: ag.Graph) -> None:
@@ -198,7 +197,7 @@ def test_listings_and_value_objects(acme: ag.Graph) -> None:
     assert acme.user("ceo@example.com").orgs == ["acme"]
     assert "Grant(user='charlie@example.com'" in repr(grants[0])
     assert repr(acme) == "<Graph orgs=1 projects=3 users=9>"
-    with pytest.raises(ag.NotFoundError, match="nobody@example.com"):
+    with pytest.raises(ag.NotFoundError, match=r"nobody@example\.com"):
         acme.user("nobody@example.com")
     with pytest.raises(ag.NotFoundError):
         acme.members("globex")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
-import pytest
-
 import accessgraph as ag
+import pytest
 
 
 @pytest.fixture
@@ -74,13 +73,25 @@ def test_bad_project_ids(g: ag.Graph, project: str) -> None:
         (lambda g: g.set_org_role("bob@example.com", "acme", "viewer", actor=None), "role", ""),
         (lambda g: g.add_project("acme/dev", default_role="owner"), "default_role", "owner"),
         (lambda g: g.add_resource("acme/prod", "chart", 1, owner="bob@example.com"), "kind", ""),
-        (lambda g: g.add_resource("acme/prod", "insight", "a b", owner="bob@example.com"), "id", ""),
+        (
+            lambda g: g.add_resource("acme/prod", "insight", "a b", owner="bob@example.com"),
+            "id",
+            "",
+        ),
         (lambda g: g.define_action("Bad Name"), "name", "Bad Name"),
         (lambda g: g.define_action("x:y", scope="team"), "scope", "team"),
         (lambda g: g.update_org("acme", actor=None, members_can_invite="yes"), "", "yes"),
-        (lambda g: g.update_member("bob@example.com", "acme", actor=None, colour="red"), "", "colour"),
+        (
+            lambda g: g.update_member("bob@example.com", "acme", actor=None, colour="red"),
+            "",
+            "colour",
+        ),
         (lambda g: g.set_time("tomorrow"), "when", "tomorrow"),
-        (lambda g: g.check("bob@example.com", "project:view", "acme/prod", at="noon"), "at", "noon"),
+        (
+            lambda g: g.check("bob@example.com", "project:view", "acme/prod", at="noon"),
+            "at",
+            "noon",
+        ),
         (lambda g: g.add_project("acme/dev", settings={"k": object()}), "settings", "object"),
     ],
 )
