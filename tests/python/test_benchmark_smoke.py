@@ -121,3 +121,38 @@ def test_tiny_workload_queries_are_both_allowed_and_denied(workload: ModuleType)
     allowed = sum(answers)
     assert 0.3 * len(answers) < allowed < 0.7 * len(answers)
     assert {action for _, action, _ in w.queries} >= {"project:view", "feature_flag:manage"}
+
+
+def test_bench_peers_runs_on_a_tiny_workload(tmp_path: Path) -> None:
+    """The peer comparison verifies pycasbin and cedarpy against accessgraph, then reports."""
+    out = tmp_path / "peers.json"
+    table = tmp_path / "peers.md"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "bench_peers.py"),
+            *TINY[:4],
+            "--peer-queries",
+            "300",
+            "--repeat",
+            "1",
+            "--skip-large",
+            "--json",
+            str(out),
+            "--markdown",
+            str(table),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(out.read_text(encoding="utf-8"))
+    peers = report["standard"]["peers"]
+    assert set(peers) == {"pycasbin", "cedarpy"}
+    for peer in peers.values():
+        assert peer["queries"] == 300
+        assert math.isfinite(peer["check_ns"]) and peer["check_ns"] > 0
+    assert report["standard"]["who_can_ms"] > 0
+    assert "| pycasbin |" in table.read_text(encoding="utf-8")
