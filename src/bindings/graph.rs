@@ -29,6 +29,13 @@ fn user_str<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
     }
 }
 
+fn bad_query(i: usize, item: &Bound<'_, PyAny>) -> PyErr {
+    PyTypeError::new_err(format!(
+        "queries[{i}] must be a (user, action, target) tuple of three str, not {}",
+        convert::repr(item)
+    ))
+}
+
 fn at_arg(at: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Instant>> {
     instant("at", at)
 }
@@ -130,35 +137,29 @@ impl PyGraph {
         at: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let at = at_arg(at)?;
-        // Hold a strong reference to every string, then borrow their UTF-8 without copying.
-        let mut held: Vec<Bound<'py, PyString>> = Vec::new();
+        // Hold a strong reference to each query tuple (tuples are immutable, so their
+        // strings live as long as they do) and borrow the strings' UTF-8 without copying.
         let items: Vec<Bound<'py, PyAny>> = match queries.cast::<PyList>() {
             Ok(list) => list.iter().collect(),
             Err(_) => queries.try_iter()?.collect::<PyResult<_>>()?,
         };
-        held.reserve(items.len() * 3);
-        for (i, item) in items.iter().enumerate() {
-            let t = item
-                .cast::<PyTuple>()
-                .ok()
-                .filter(|t| t.len() == 3)
-                .ok_or_else(|| {
-                    PyTypeError::new_err(format!(
-                        "queries[{i}] must be a (user, action, target) tuple of str, not {}",
-                        convert::repr(item)
-                    ))
-                })?;
-            for part in t.iter() {
-                let s = part.cast_into::<PyString>().map_err(|e| {
-                    PyTypeError::new_err(format!(
-                        "queries[{i}] must hold three str, not {}",
-                        convert::repr(&e.into_inner())
-                    ))
-                })?;
-                held.push(s);
+        let mut tuples: Vec<Bound<'py, PyTuple>> = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            match item.cast_into::<PyTuple>() {
+                Ok(t) if t.len() == 3 => tuples.push(t),
+                Ok(t) => return Err(bad_query(i, t.as_any())),
+                Err(e) => return Err(bad_query(i, &e.into_inner())),
             }
         }
-        let strs: Vec<&str> = held.iter().map(|s| s.to_str()).collect::<PyResult<_>>()?;
+        let mut strs: Vec<&str> = Vec::with_capacity(tuples.len() * 3);
+        for (i, t) in tuples.iter().enumerate() {
+            for part in t.as_slice() {
+                let s = part
+                    .cast::<PyString>()
+                    .map_err(|_| bad_query(i, t.as_any()))?;
+                strs.push(s.to_str()?);
+            }
+        }
         let graph = &self.inner;
         let answers = py
             .detach(|| {
