@@ -24,7 +24,15 @@ pub fn instant(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<
             let naive: NaiveDateTime = dt.extract()?;
             return Ok(Some(Instant::from_naive_utc(naive)));
         }
-        let utc = dt.call_method1("astimezone", (PyTzInfo::utc(obj.py())?,))?;
+        let utc = dt
+            .call_method1("astimezone", (PyTzInfo::utc(obj.py())?,))
+            .map_err(|_| {
+                to_py(Error::invalid(
+                    field,
+                    repr(obj),
+                    "a datetime that exists in UTC",
+                ))
+            })?;
         let aware: DateTime<Utc> = utc.extract()?;
         return Ok(Some(Instant(aware.timestamp_micros())));
     }
