@@ -420,6 +420,8 @@ impl State {
                     org_wide: None,
                     grants: Vec::new(),
                 });
+                // Most users belong to one or two orgs: no room for four.
+                u.memberships.shrink_to_fit();
                 let rec = self.org_mut(oid)?;
                 rec.members.insert(uid);
                 if attrs.role == OrgRole::Owner {
@@ -554,7 +556,12 @@ impl State {
                         slot.1 = g;
                     }
                 }
-                Err(i) => m.grants.insert(i, (pid, g)),
+                Err(i) => {
+                    m.grants.insert(i, (pid, g));
+                    // Grants arrive one at a time; keep the vector exact rather than
+                    // doubling (most members hold a handful).
+                    m.grants.shrink_to_fit();
+                }
             },
             (Some(pid), None) => m.grants.retain(|(p, _)| *p != pid),
         }
@@ -590,7 +597,7 @@ pub fn grant_attrs(g: &Grant) -> GrantAttrs {
     GrantAttrs {
         role: g.role,
         expires: g.expires,
-        reason: g.reason.clone(),
+        reason: g.reason().map(str::to_owned),
     }
 }
 
@@ -603,13 +610,13 @@ fn set_member_attrs(m: &mut Membership, a: &MemberAttrs) {
 }
 
 fn new_grant(a: &GrantAttrs, stamp: Stamp<'_>) -> Grant {
-    Grant {
-        role: a.role,
-        expires: a.expires,
-        reason: a.reason.clone(),
-        granted_by: stamp.actor.map(Into::into),
-        granted_at: stamp.at,
-    }
+    Grant::new(
+        a.role,
+        a.expires,
+        a.reason.as_deref(),
+        stamp.actor,
+        stamp.at,
+    )
 }
 
 fn members_can_invite(settings: &crate::model::Settings) -> bool {
@@ -693,8 +700,8 @@ fn grant_info(email: &str, target: String, g: &Grant) -> crate::model::GrantInfo
         target,
         role: g.role,
         expires: g.expires,
-        reason: g.reason.clone(),
-        granted_by: g.granted_by.as_deref().map(str::to_owned),
+        reason: g.reason().map(str::to_owned),
+        granted_by: g.granted_by().map(str::to_owned),
         granted_at: g.granted_at,
     }
 }

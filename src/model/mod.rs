@@ -4,8 +4,8 @@ mod records;
 mod roles;
 
 pub use records::{
-    Grant, GrantInfo, HotGrant, HotMembership, HotProject, HotUser, MemberInfo, Membership,
-    OrgInfo, OrgRec, ProjectAttrs, ProjectInfo, ProjectRec, ResourceInfo, ResourceRec, Settings,
-    UserInfo, UserRec, NEVER,
+    Grant, GrantExtra, GrantInfo, HotGrant, HotMembership, HotProject, HotUser, MemberInfo,
+    Membership, OrgInfo, OrgRec, ProjectAttrs, ProjectInfo, ProjectRec, ResourceInfo, ResourceRec,
+    Settings, UserInfo, UserRec, NEVER,
 };
 pub use roles::{OrgRole, ProjectRole, ResourceKind, Role};

@@ -64,18 +64,62 @@ pub struct ProjectRec {
 }
 
 /// A project role held on one project or on all projects of an org.
+///
+/// 40 bytes: the reason and the granter sit behind a box that is absent for the common
+/// case of grants made by the system without a reason (imports, directory sync).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grant {
     /// The role.
     pub role: ProjectRole,
     /// Access ends at this instant.
     pub expires: Option<Instant>,
-    /// Why.
-    pub reason: Option<String>,
-    /// Who granted it (`None` = the system).
-    pub granted_by: Option<Box<str>>,
     /// When.
     pub granted_at: Instant,
+    /// Why, and who granted it.
+    pub extra: Option<Box<GrantExtra>>,
+}
+
+/// The rarely-set parts of a grant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantExtra {
+    /// Why.
+    pub reason: Option<Box<str>>,
+    /// Who granted it (`None` = the system).
+    pub granted_by: Option<Box<str>>,
+}
+
+impl Grant {
+    /// A grant; `extra` is only allocated when there is a reason or a granter.
+    pub fn new(
+        role: ProjectRole,
+        expires: Option<Instant>,
+        reason: Option<&str>,
+        granted_by: Option<&str>,
+        granted_at: Instant,
+    ) -> Self {
+        let extra = (reason.is_some() || granted_by.is_some()).then(|| {
+            Box::new(GrantExtra {
+                reason: reason.map(Into::into),
+                granted_by: granted_by.map(Into::into),
+            })
+        });
+        Grant {
+            role,
+            expires,
+            granted_at,
+            extra,
+        }
+    }
+
+    /// Why.
+    pub fn reason(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|e| e.reason.as_deref())
+    }
+
+    /// Who granted it (`None` = the system).
+    pub fn granted_by(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|e| e.granted_by.as_deref())
+    }
 }
 
 /// A user's membership of one org, with their grants in that org.
