@@ -10,6 +10,7 @@ pub mod eval;
 pub mod graph;
 pub mod ids;
 pub mod model;
+pub mod registry;
 pub mod time;
 
 #[cfg(feature = "python")]

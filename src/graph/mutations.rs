@@ -420,8 +420,8 @@ impl Graph {
         self.mutate(actor, |st, at| {
             let oid = st.need_org(org)?;
             let current = membership(st, &email, oid);
-            if let (Some(m), Some(Some(_))) = (current, &patch.expires) {
-                check_owner_expiry(m.role, Some(Instant(0)))?;
+            if let (Some(m), Some(expires)) = (current, patch.expires) {
+                check_owner_expiry(m.role, expires)?;
             }
             if let Some(a) = actor {
                 if same(a, &email) {
@@ -617,13 +617,11 @@ impl Graph {
                 authorize(st, at, a, "project:delete", project)?;
             }
             let mut changes = Vec::new();
-            if let Some(org) = st.project(pid).and_then(|p| st.org(p.org)) {
+            let oid = st.project(pid).map_or(u32::MAX, |p| p.org);
+            if let Some(org) = st.org(oid) {
                 for &uid in &org.members {
                     let Some(u) = st.user(uid) else { continue };
-                    if u.membership(org_id_of(st, pid))
-                        .and_then(|m| m.grant(pid))
-                        .is_some()
-                    {
+                    if u.membership(oid).and_then(|m| m.grant(pid)).is_some() {
                         changes.push(Change::GrantRemoved {
                             user: u.email.to_string(),
                             target: project.to_owned(),
@@ -809,10 +807,6 @@ impl Graph {
             Ok((vec![Change::ActionDefined { def }], ()))
         })
     }
-}
-
-fn org_id_of(st: &State, pid: u32) -> u32 {
-    st.project(pid).map_or(u32::MAX, |p| p.org)
 }
 
 fn org_of(gt: GrantTarget<'_>) -> &str {
