@@ -51,8 +51,26 @@ impl Instant {
             .to_rfc3339_opts(SecondsFormat::AutoSi, true)
     }
 
+    /// The first and last instants accepted: years 1 to 9999 in UTC, the range of
+    /// Python's `datetime`, so every instant converts back.
+    pub const MIN: Instant = Instant(-62_135_596_800_000_000);
+    /// See [`Instant::MIN`].
+    pub const MAX: Instant = Instant(253_402_300_799_999_999);
+
     /// Parses an ISO-8601 date or datetime; a date means 00:00 UTC, a naive time is UTC.
     pub fn parse(field: &'static str, text: &str) -> Result<Self> {
+        let at = Self::parse_any(field, text)?;
+        if at < Self::MIN || at > Self::MAX {
+            return Err(Error::invalid(
+                field,
+                text,
+                "an instant between years 1 and 9999 in UTC",
+            ));
+        }
+        Ok(at)
+    }
+
+    fn parse_any(field: &'static str, text: &str) -> Result<Self> {
         let s = text.trim();
         if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
             return Ok(Instant(dt.with_timezone(&Utc).timestamp_micros()));
@@ -206,6 +224,9 @@ mod tests {
         assert!(Instant::parse("expires", "2024-13-01").is_err());
         assert!(Instant::parse("expires", "soon").is_err());
         assert!(Instant::parse("expires", "2024-6-1").is_err());
+        assert!(Instant::parse("expires", "9999-12-31T23:59:59-01:00").is_err());
+        assert_eq!(p("9999-12-31T23:59:59.999999Z"), Instant::MAX.0);
+        assert_eq!(p("0001-01-01"), Instant::MIN.0);
     }
 
     #[test]

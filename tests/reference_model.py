@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from enum import Enum
-from typing import Any, Optional
+from typing import Any
 
 from accessgraph import (
-    AccessGraphError,
     ConflictError,
     NotFoundError,
     PermissionDenied,
@@ -32,9 +31,9 @@ from accessgraph import (
     ValidationError,
 )
 
-__all__ = ["RefGraph", "CATALOGUE", "RESOURCE_KINDS", "to_instant"]
+__all__ = ["CATALOGUE", "RESOURCE_KINDS", "RefGraph", "to_instant"]
 
-UTC = timezone.utc
+UTC = UTC
 
 # ----------------------------------------------------------------------------------
 # Roles
@@ -109,7 +108,7 @@ class ActionDef:
     name: str
     scope: str  # "org" | "project"
     min_role: str
-    owner_role: Optional[str] = None
+    owner_role: str | None = None
 
     @property
     def resource(self) -> str:
@@ -122,28 +121,30 @@ class ActionDef:
 SLUG_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 RESOURCE_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 ACTION_PART_RE = re.compile(r"[a-z][a-z0-9_]*")
-DOMAIN_LABEL_RE = re.compile(r"[A-Za-z0-9-]+")
+# Django's EmailValidator (dot-atom local part; domain labels; TLD of 2+ characters)
+EMAIL_USER_RE = re.compile(r"[-!#$%&'*+/=?^_`{}|~0-9A-Z]+(\.[-!#$%&'*+/=?^_`{}|~0-9A-Z]+)*", re.I)
+EMAIL_DOMAIN_RE = re.compile(
+    r"(?:[A-Z0-9](?:[A-Z0-9-]{0,61}[A-Z0-9])?\.)+(?:[A-Z0-9-]{2,63}(?<!-))", re.I
+)
 
 
 def _is_slug(value: Any) -> bool:
     return isinstance(value, str) and SLUG_RE.fullmatch(value) is not None
 
 
-def _email_or_none(value: Any) -> Optional[str]:
-    """The lower-cased email, or None when it is not a valid email."""
+def _email_or_none(value: Any) -> str | None:
+    """The lower-cased email, or None when it is not a valid email (Django's rules)."""
     if isinstance(value, Enum):
         value = value.value
-    if not isinstance(value, str) or value.count("@") != 1:
+    if not isinstance(value, str) or value.count("@") != 1 or len(value) > 320:
         return None
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
         return None
     local, domain = value.split("@")
-    if not local or not domain:
+    if not local or not domain or EMAIL_USER_RE.fullmatch(local) is None:
         return None
-    if domain.lower() != "localhost":
-        labels = domain.split(".")
-        if len(labels) < 2 or not all(DOMAIN_LABEL_RE.fullmatch(lab) for lab in labels):
-            return None
+    if domain.lower() != "localhost" and EMAIL_DOMAIN_RE.fullmatch(domain) is None:
+        return None
     return value.lower()
 
 
@@ -158,7 +159,7 @@ def _email(value: Any, field_name: str = "user") -> str:
     return email
 
 
-def _actor(value: Any) -> Optional[str]:
+def _actor(value: Any) -> str | None:
     if value is None:
         return None
     return _email(value, "actor")
@@ -179,7 +180,7 @@ def _project_id(value: Any, field_name: str = "project") -> tuple[str, str]:
     return org, slug
 
 
-def _grant_target(value: Any) -> tuple[str, Optional[str]]:
+def _grant_target(value: Any) -> tuple[str, str | None]:
     """(org, project_id) for "org/slug"; (org, None) for "org/*"."""
     if isinstance(value, str) and value.count("/") == 1 and value.endswith("/*"):
         org = value[:-2]
@@ -198,7 +199,7 @@ def _role(value: Any, table: dict, field_name: str = "role") -> str:
     return str(value)
 
 
-def _opt_text(value: Any, field_name: str) -> Optional[str]:
+def _opt_text(value: Any, field_name: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise _vfail(field_name, value)
     return value
@@ -215,7 +216,10 @@ def to_instant(value: Any, field_name: str = "at") -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
             return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:59-01:00: outside datetime's range in UTC
+            raise _vfail(field_name, value) from None
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, str):
@@ -227,7 +231,7 @@ def to_instant(value: Any, field_name: str = "at") -> datetime:
     raise _vfail(field_name, value)
 
 
-def _opt_instant(value: Any, field_name: str) -> Optional[datetime]:
+def _opt_instant(value: Any, field_name: str) -> datetime | None:
     return None if value is None else to_instant(value, field_name)
 
 
@@ -251,19 +255,19 @@ _MISSING = object()
 @dataclass
 class User:
     email: str
-    name: Optional[str] = None
-    title: Optional[str] = None
+    name: str | None = None
+    title: str | None = None
 
 
 @dataclass
 class Membership:
     role: str
-    expires: Optional[datetime] = None
-    reason: Optional[str] = None
-    reviewed: Optional[datetime] = None
+    expires: datetime | None = None
+    reason: str | None = None
+    reviewed: datetime | None = None
     external: bool = False
-    granted_by: Optional[str] = None
-    granted_at: Optional[datetime] = None
+    granted_by: str | None = None
+    granted_at: datetime | None = None
 
 
 @dataclass
@@ -279,20 +283,20 @@ class Project:
     id: str
     org: str
     name: str
-    environment: Optional[str] = None
+    environment: str | None = None
     restricted: bool = False
     pii: bool = False
-    default_role: Optional[str] = None
+    default_role: str | None = None
     settings: dict = field(default_factory=dict)
 
 
 @dataclass
 class Grant:
     role: str
-    expires: Optional[datetime] = None
-    reason: Optional[str] = None
-    granted_by: Optional[str] = None
-    granted_at: Optional[datetime] = None
+    expires: datetime | None = None
+    reason: str | None = None
+    granted_by: str | None = None
+    granted_at: datetime | None = None
 
 
 @dataclass
@@ -308,7 +312,7 @@ def _active(entry, at: datetime) -> bool:
     return entry is not None and (entry.expires is None or at < entry.expires)
 
 
-def _max_project_role(roles) -> Optional[str]:
+def _max_project_role(roles) -> str | None:
     best = None
     for r in roles:
         if r is not None and (best is None or PROJECT_RANK[r] > PROJECT_RANK[best]):
@@ -333,7 +337,7 @@ class RefGraph:
     """Reference implementation of the subset of ``accessgraph.Graph`` under test."""
 
     def __init__(self) -> None:
-        self.clock: Optional[datetime] = None
+        self.clock: datetime | None = None
         self.users: dict[str, User] = {}
         self.orgs: dict[str, Org] = {}
         self.projects: dict[str, Project] = {}
@@ -355,18 +359,18 @@ class RefGraph:
         return self.now() if at is None else to_instant(at, "at")
 
     # ------------------------------------------------------------------ lookups
-    def _membership(self, email: Optional[str], org: str, at: datetime) -> Optional[Membership]:
+    def _membership(self, email: str | None, org: str, at: datetime) -> Membership | None:
         o = self.orgs.get(org)
         if o is None or email is None:
             return None
         m = o.members.get(email)
         return m if _active(m, at) else None
 
-    def _org_role(self, email: Optional[str], org: str, at: datetime) -> Optional[str]:
+    def _org_role(self, email: str | None, org: str, at: datetime) -> str | None:
         m = self._membership(email, org, at)
         return m.role if m else None
 
-    def _project_role(self, email: Optional[str], pid: str, at: datetime) -> Optional[str]:
+    def _project_role(self, email: str | None, pid: str, at: datetime) -> str | None:
         """SPEC 1.5."""
         p = self.projects[pid]
         m = self._membership(email, p.org, at)
@@ -427,7 +431,10 @@ class RefGraph:
             if role is None:
                 return False
             need = act.min_role
-            if act.name == "org:invite_member" and self.orgs[org].settings.get("members_can_invite") is True:
+            if (
+                act.name == "org:invite_member"
+                and self.orgs[org].settings.get("members_can_invite") is True
+            ):
                 need = "member"
             return ORG_RANK[role] >= ORG_RANK[need]
 
@@ -439,22 +446,19 @@ class RefGraph:
             return False
         if PROJECT_RANK[role] >= PROJECT_RANK[act.min_role]:
             return True
-        if (
-            res is not None
-            and act.owner_role is not None
-            and act.resource == res.kind
-            and res.owner == email
-            and PROJECT_RANK[role] >= PROJECT_RANK[act.owner_role]
-        ):
-            return True
-        return False
+        # the ownership rule (semantics.md, Evaluation): a resource of the action's own
+        # kind, owned by U, with U's effective role reaching the action's owner_role
+        if res is None or act.owner_role is None:
+            return False
+        owns = res.owner == email and act.resource == res.kind
+        return owns and PROJECT_RANK[role] >= PROJECT_RANK[act.owner_role]
 
     def check(self, user, action, target, at=None) -> bool:
         act = self._action(action)
         at = self._at(at)
         return self._check(user, act, target, at)
 
-    def role(self, user, target, at=None) -> Optional[str]:
+    def role(self, user, target, at=None) -> str | None:
         at = self._at(at)
         email = _email_or_none(user)
         kind, key = self._classify(target)
@@ -695,7 +699,7 @@ class RefGraph:
             if key in vals:
                 setattr(user_rec, key, vals[key])
 
-    def _grant_authority(self, actor: str, org: str, pid: Optional[str]) -> bool:
+    def _grant_authority(self, actor: str, org: str, pid: str | None) -> bool:
         if pid is not None:
             return self._can(actor, "project:manage_members", pid)
         return self._org_role(actor, org, self.now()) in ("owner", "admin")
@@ -738,7 +742,11 @@ class RefGraph:
         vals = {}
         settings = {}
         for key, value in changes.items():
-            if key in ("name", "environment"):
+            if key == "name":  # a project keeps a name: None is not a name
+                if not isinstance(value, str):
+                    raise _vfail("name", value)
+                vals[key] = value
+            elif key == "environment":
                 vals[key] = _opt_text(value, key)
             elif key in ("restricted", "pii"):
                 vals[key] = _bool(value, key)
@@ -753,11 +761,13 @@ class RefGraph:
             raise NotFoundError(project_id)
         p = self.projects[project_id]
         restricted = vals.get("restricted", p.restricted)
-        default_role = vals["default_role"] if "default_role" in vals else p.default_role
+        default_role = vals.get("default_role", p.default_role)
         if restricted and default_role is not None:
             raise ValidationError("a restricted project cannot have a default_role")
         if actor is not None:
-            self._require(self._can(actor, "project:manage_settings", project_id), "project:manage_settings")
+            self._require(
+                self._can(actor, "project:manage_settings", project_id), "project:manage_settings"
+            )
         for key, value in vals.items():
             setattr(p, key, value)
         for key, value in settings.items():
@@ -782,7 +792,7 @@ class RefGraph:
     def update_org(self, slug, *, actor, name=None, **settings) -> None:
         slug = _slug(slug, "slug")
         name = _opt_text(name, "name")
-        if "members_can_invite" in settings:
+        if settings.get("members_can_invite") is not None:  # None deletes it (default: off)
             _bool(settings["members_can_invite"], "members_can_invite")
         actor = _actor(actor)
         if slug not in self.orgs:
@@ -835,7 +845,9 @@ class RefGraph:
         self.resources[rid] = Resource(rid, project_id, kind, owner)
         return rid
 
-    def define_action(self, name, scope="project", min_role="member", owner_role=None, *, actor=None) -> None:
+    def define_action(
+        self, name, scope="project", min_role="member", owner_role=None, *, actor=None
+    ) -> None:
         if not isinstance(name, str) or name.count(":") != 1:
             raise _vfail("name", name)
         res, verb = name.split(":")
@@ -851,7 +863,9 @@ class RefGraph:
             owner_role = _role(owner_role, PROJECT_RANK, "owner_role")
             if PROJECT_RANK[owner_role] > PROJECT_RANK[min_role]:
                 raise ValidationError("owner_role must be at most min_role")
-        _actor(actor)
+        actor = _actor(actor)
+        if actor is not None:  # custom actions are global: only the system defines them
+            raise _denied("custom actions are defined by the system (actor=None)")
         if name in self.actions:
             raise ConflictError(f"action {name} exists")
         self.actions[name] = ActionDef(name, scope, min_role, owner_role)

@@ -36,6 +36,15 @@ fn bad_query(i: usize, item: &Bound<'_, PyAny>) -> PyErr {
     ))
 }
 
+/// A keyword that defaults to `False`: `True`, `False` or `None`; anything else is a
+/// `ValidationError` naming the field.
+fn opt_bool(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+    match obj {
+        Some(o) if !o.is_none() => convert::boolean(field, o),
+        _ => Ok(false),
+    }
+}
+
 fn at_arg(at: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Instant>> {
     instant("at", at)
 }
@@ -394,14 +403,14 @@ impl PyGraph {
     }
 
     /// Creates a project `org/slug`.
-    #[pyo3(signature = (project, *, name = None, environment = None, restricted = false, pii = false, default_role = None, settings = None, actor = None))]
+    #[pyo3(signature = (project, *, name = None, environment = None, restricted = None, pii = None, default_role = None, settings = None, actor = None))]
     fn add_project(
         &self,
         project: &str,
         name: Option<&Bound<'_, PyAny>>,
         environment: Option<&Bound<'_, PyAny>>,
-        restricted: bool,
-        pii: bool,
+        restricted: Option<&Bound<'_, PyAny>>,
+        pii: Option<&Bound<'_, PyAny>>,
         default_role: Option<&str>,
         settings: Option<&Bound<'_, PyDict>>,
         actor: Option<&str>,
@@ -413,8 +422,8 @@ impl PyGraph {
         let new = NewProject {
             name: opt_text("name", name)?,
             environment: opt_text("environment", environment)?,
-            restricted,
-            pii,
+            restricted: opt_bool("restricted", restricted)?,
+            pii: opt_bool("pii", pii)?,
             default_role: default_role.map(str::to_owned),
             settings: s,
         };
@@ -422,7 +431,7 @@ impl PyGraph {
     }
 
     /// Adds `user` to `org` with an org role.
-    #[pyo3(signature = (user, org, role = "member", *, actor = None, name = None, title = None, expires = None, reason = None, reviewed = None, external = false))]
+    #[pyo3(signature = (user, org, role = "member", *, actor = None, name = None, title = None, expires = None, reason = None, reviewed = None, external = None))]
     fn add_member(
         &self,
         user: &str,
@@ -434,7 +443,7 @@ impl PyGraph {
         expires: Option<&Bound<'_, PyAny>>,
         reason: Option<&Bound<'_, PyAny>>,
         reviewed: Option<&Bound<'_, PyAny>>,
-        external: bool,
+        external: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let new = NewMember {
             role: Some(role.to_owned()),
@@ -443,7 +452,7 @@ impl PyGraph {
             expires: instant("expires", expires)?,
             reason: opt_text("reason", reason)?,
             reviewed: convert::date("reviewed", reviewed)?,
-            external,
+            external: opt_bool("external", external)?,
         };
         self.inner.add_member(user, org, new, actor).py()
     }

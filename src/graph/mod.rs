@@ -236,6 +236,9 @@ impl Graph {
         actor: Option<&str>,
         plan: impl FnOnce(&State, &mut At<'_>) -> Result<(Vec<Change>, T)>,
     ) -> Result<T> {
+        if let Some(a) = actor {
+            crate::ids::email("actor", a)?;
+        }
         if let Some(why) = &self.read_only {
             return Err(ConflictError::ReadOnly(why.clone()).into());
         }

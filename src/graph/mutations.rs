@@ -563,6 +563,11 @@ impl Graph {
         actor: Option<&str>,
     ) -> Result<()> {
         ids::project_id("project", project)?;
+        if patch.restricted == Some(true) && matches!(patch.default_role, Some(Some(_))) {
+            return Err(Error::rule(format!(
+                "restricted project `{project}` cannot have a default role: only explicit grants and org owners/admins reach it"
+            )));
+        }
         let default_role = patch
             .default_role
             .as_ref()

@@ -8,22 +8,24 @@ same outcome (success, or the same exception class), and after every step compar
 several instants around the expiries in use.
 
     ACCESSGRAPH_LONG_FUZZ=1 pytest tests/python/test_reference.py     # long run
+    ACCESSGRAPH_FUZZ_SHRINK=1 pytest tests/python/test_reference.py    # shrink failures
+
+Shrinking is off by default: each step's invariants are expensive, so Hypothesis'
+shrinker would take minutes. A failure message carries the whole call sequence
+(``g.add_org(...)   # ok`` lines), which replays as-is against ``accessgraph.Graph``.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
-
-from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 # Not guarded: if the package cannot be imported this module errors at collection,
 # which fails the run (it must never be skipped).
 import accessgraph
+import pytest
 from accessgraph import (
     AccessGraphError,
     ConflictError,
@@ -32,27 +34,34 @@ from accessgraph import (
     UnknownActionError,
     ValidationError,
 )
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from reference_model import CATALOGUE, RefGraph, to_instant  # noqa: E402
+from reference_model import CATALOGUE, RefGraph, to_instant
 
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)
 
 LONG = os.environ.get("ACCESSGRAPH_LONG_FUZZ", "") not in ("", "0")
+SHRINK = os.environ.get("ACCESSGRAPH_FUZZ_SHRINK", "") not in ("", "0")
+
+if LONG or SHRINK:
+    pytestmark = pytest.mark.timeout(0)  # the suite's 300 s limit is for the default run
 
 # ------------------------------------------------------------------------- pools
 USERS = [f"{n}@example.com" for n in ("alice", "bob", "carol", "dave", "erin", "frank")]
 MIXED = "Alice@Example.COM"  # alice, spelled differently
-QUERY_USERS = USERS + [MIXED, "zed@example.com", "not-an-email"]
+QUERY_USERS = [*USERS, MIXED, "zed@example.com", "not-an-email"]
 ORGS = ["acme", "globex"]
 SLUGS = ["web", "prod", "data"]
 PROJECTS = [f"{o}/{s}" for o in ORGS for s in SLUGS]
 CUSTOM_ACTIONS = ["notebook:share", "dashboard:pin", "billing:view"]
 BUILTIN_ACTIONS = [name for name, *_ in CATALOGUE]
 QUERY_ACTIONS = BUILTIN_ACTIONS + CUSTOM_ACTIONS + ["dashbord:view"]  # last: a typo
-FIXED_TARGETS = ORGS + ["nope"] + PROJECTS + ["acme/nope", "acme/*"]
+FIXED_TARGETS = [*ORGS, "nope", *PROJECTS, "acme/nope", "acme/*"]
 UNKNOWN_RESOURCE = "acme/web/dashboard/999"
 
 # expiries in several input forms; the instants they denote are EXPIRY_INSTANTS
@@ -77,10 +86,12 @@ CLOCK_STEPS = [
 
 users = st.sampled_from(USERS * 4 + [MIXED, "not an email"])
 good_users = st.sampled_from(USERS)
-actors = st.sampled_from([None, None] + USERS + [MIXED])
+actors = st.sampled_from([None, None, *USERS, MIXED])
 orgs = st.sampled_from(ORGS * 8 + ["nope", "Bad Org"])
 projects = st.sampled_from(PROJECTS * 4 + ["acme/nope", "Acme/Web"])
-grant_targets = st.sampled_from(PROJECTS * 3 + ["acme/*", "globex/*"] * 3 + ["acme/nope", "acme/web/x"])
+grant_targets = st.sampled_from(
+    PROJECTS * 3 + ["acme/*", "globex/*"] * 3 + ["acme/nope", "acme/web/x"]
+)
 org_roles = st.sampled_from(["member", "member", "admin", "admin", "owner"] * 2 + ["superuser"])
 project_roles = st.sampled_from(["viewer", "member", "admin"] * 3 + ["boss"])
 expiries = st.sampled_from(EXPIRIES * 2 + ["not-a-date"])
@@ -88,7 +99,13 @@ default_roles = st.sampled_from([None, None, None, "viewer", "member", "admin"])
 
 
 def _kind(exc: BaseException) -> str:
-    for cls in (UnknownActionError, ValidationError, NotFoundError, ConflictError, PermissionDenied):
+    for cls in (
+        UnknownActionError,
+        ValidationError,
+        NotFoundError,
+        ConflictError,
+        PermissionDenied,
+    ):
         if isinstance(exc, cls):
             return cls.__name__
     return type(exc).__name__
@@ -134,6 +151,13 @@ class AccessGraphMachine(RuleBasedStateMachine):
         real = _run(getattr(self.real, name), *args, **kwargs)
         ref = _run(getattr(self.ref, name), *args, **kwargs)
         self.log[-1] += "   # ok" if ref[0] == "ok" else f"   # raises {ref[1]}"
+        if (real[0], real[1] if real[0] == "raises" else None) != (
+            ref[0],
+            ref[1] if ref[0] == "raises" else None,
+        ):
+            self.log[-1] += (
+                f"   <-- MISMATCH: rust {real[0]} {real[1] if real[0] == 'raises' else ''}".rstrip()
+            )
         if real[0] == "raises" or ref[0] == "raises":
             assert real == ref, self._report(f"rust: {real}  reference: {ref}")
         elif name == "add_resource":
@@ -177,13 +201,15 @@ class AccessGraphMachine(RuleBasedStateMachine):
                 self._call("add_member", user, org, role, expires=expires)
         for _ in range(draw(st.integers(0, 6))):
             user = draw(good_users)
-            target = draw(st.sampled_from(PROJECTS + ["acme/*", "globex/*"]))
+            target = draw(st.sampled_from([*PROJECTS, "acme/*", "globex/*"]))
             role = draw(st.sampled_from(["viewer", "member", "admin"]))
             self._call("grant", user, target, role, expires=draw(st.sampled_from(EXPIRIES)))
         for _ in range(draw(st.integers(0, 4))):
             pid = draw(st.sampled_from(PROJECTS))
             kind = draw(st.sampled_from(["dashboard", "insight", "notebook"]))
-            self._call("add_resource", pid, kind, draw(st.sampled_from(["1", "2"])), owner=draw(good_users))
+            self._call(
+                "add_resource", pid, kind, draw(st.sampled_from(["1", "2"])), owner=draw(good_users)
+            )
 
     # ---------------------------------------------------------------- mutations
     @rule(org=orgs, owner=users, actor=actors)
@@ -210,11 +236,22 @@ class AccessGraphMachine(RuleBasedStateMachine):
             actor=actor,
         )
 
-    @rule(user=users, org=orgs, role=org_roles, actor=actors, expires=expiries, external=st.booleans())
+    @rule(
+        user=users, org=orgs, role=org_roles, actor=actors, expires=expiries, external=st.booleans()
+    )
     def add_member(self, user, org, role, actor, expires, external):
         self._call(
-            "add_member", user, org, role, actor=actor, expires=expires, external=external,
-            reason="fuzz", name="Someone", title="Engineer", reviewed="2024-04-01",
+            "add_member",
+            user,
+            org,
+            role,
+            actor=actor,
+            expires=expires,
+            external=external,
+            reason="fuzz",
+            name="Someone",
+            title="Engineer",
+            reviewed="2024-04-01",
         )
 
     @rule(user=users, org=orgs, role=org_roles, actor=actors)
@@ -288,21 +325,27 @@ class AccessGraphMachine(RuleBasedStateMachine):
         actor=actors,
         changes=st.fixed_dictionaries(
             {},
-            optional={"members_can_invite": st.sampled_from([True, True, False, "yes"]), "name": st.just("Renamed")},
+            optional={
+                "members_can_invite": st.sampled_from([True, True, False, "yes"]),
+                "name": st.just("Renamed"),
+            },
         ),
     )
     def update_org(self, org, actor, changes):
         self._call("update_org", org, actor=actor, **changes)
 
-    @rule(org=orgs, actor=st.sampled_from([None] + USERS))
+    @rule(org=orgs, actor=st.sampled_from([None, *USERS]))
     def remove_org(self, org, actor):
         self._call("remove_org", org, actor=actor)
 
     @rule(
         pid=projects,
-        kind=st.sampled_from(["dashboard", "insight", "notebook"] * 3 + ["widget"]),
+        kind=st.sampled_from(
+            ["dashboard", "insight", "notebook"] * 3
+            + ["feature_flag", "recording", "experiment", "widget"]
+        ),
         rid=st.sampled_from(["1", "2"]),
-        owner=st.sampled_from([None, None] + USERS),
+        owner=st.sampled_from([None, None, *USERS]),
         actor=actors,
     )
     def add_resource(self, pid, kind, rid, owner, actor):
@@ -353,7 +396,7 @@ class AccessGraphMachine(RuleBasedStateMachine):
                     self._query("check", user, action, target)
 
         # role at every instant
-        for at in [None] + instants:
+        for at in [None, *instants]:
             for user in QUERY_USERS:
                 for target in targets:
                     self._query("role", user, target, at=at)
@@ -393,9 +436,11 @@ class AccessGraphMachine(RuleBasedStateMachine):
         for slug, org in self.ref.orgs.items():
             owners = sorted(e for e, m in org.members.items() if m.role == "owner")
             assert owners, f"reference: org {slug} has no owner"
-            for at in [None] + self._instants():
+            for at in [None, *self._instants()]:
                 got = self.real.who_can("org:delete", slug, at=at)
-                assert got == owners, self._report(f"owners of {slug} at {at!r}: rust {got}, reference {owners}")
+                assert got == owners, self._report(
+                    f"owners of {slug} at {at!r}: rust {got}, reference {owners}"
+                )
 
 
 TestAccessGraphAgainstReference = AccessGraphMachine.TestCase
@@ -405,5 +450,6 @@ TestAccessGraphAgainstReference.settings = settings(
     deadline=None,
     database=None,
     suppress_health_check=list(HealthCheck),
+    phases=list(Phase) if SHRINK else [p for p in Phase if p not in (Phase.shrink, Phase.explain)],
     print_blob=True,
 )

@@ -125,6 +125,22 @@ def test_restricted_projects_cannot_have_a_default_role(g: ag.Graph) -> None:
     assert g.project("acme/open").restricted
 
 
+def test_actor_must_be_an_email(g: ag.Graph) -> None:
+    with pytest.raises(ag.ValidationError, match="actor"):
+        g.add_member("erin@example.com", "acme", actor="not an email")
+
+
+def test_contradictory_arguments_fail_before_lookup(g: ag.Graph) -> None:
+    with pytest.raises(ag.ValidationError, match="default role"):
+        g.update_project("acme/nope", actor=None, restricted=True, default_role="viewer")
+
+
+def test_instants_outside_years_1_to_9999_are_rejected(g: ag.Graph) -> None:
+    with pytest.raises(ag.ValidationError, match="expires"):
+        g.add_member("e@example.com", "acme", expires="9999-12-31T23:59:59-01:00")
+    g.add_member("e@example.com", "acme", expires="9999-12-31T23:59:59Z")
+
+
 def test_unknown_action_is_loud(g: ag.Graph) -> None:
     with pytest.raises(ag.UnknownActionError, match="insight:veiw") as info:
         g.check("bob@example.com", "insight:veiw", "acme/prod")
@@ -146,11 +162,16 @@ def test_not_found_errors_are_key_errors(g: ag.Graph) -> None:
         g.project("acme/nope")
 
 
-def test_wrong_python_types_are_type_errors(g: ag.Graph) -> None:
-    with pytest.raises(TypeError):
+def test_wrong_python_types(g: ag.Graph) -> None:
+    # a value of the wrong type where a string is needed is a TypeError, as in Python
+    with pytest.raises(TypeError, match="42"):
         g.check(42, "project:view", "acme/prod")  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
+    # flags take True or False only: truthy strings are not quietly accepted
+    with pytest.raises(ag.ValidationError, match="restricted"):
         g.add_project("acme/x", restricted="yes")  # type: ignore[arg-type]
+    with pytest.raises(ag.ValidationError, match="external"):
+        g.add_member("e@example.com", "acme", external=1)  # type: ignore[arg-type]
+    assert "acme/x" not in [p.id for p in g.projects()]
 
 
 def test_exceptions_pickle_and_keep_attributes(g: ag.Graph) -> None:

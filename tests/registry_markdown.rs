@@ -1,0 +1,1104 @@
+//! The Markdown registry (SPEC 5.1, SPEC 9 "Registry" and "Further decisions"): the seed
+//! document verbatim, a richer document, byte-identical round trips, every error with its
+//! line and column, and atomicity.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use accessgraph::graph::{MemberPatch, NewMember, NewProject};
+use accessgraph::model::{OrgRole, ProjectRole};
+use accessgraph::registry::markdown::{
+    self, parse, GrantScope, Registry, RegistryError, RegistryGrant, RegistryPerson,
+    RegistryProject, Section,
+};
+use accessgraph::{Graph, Instant};
+
+const SEED: &str = "# PostHog Access Registry
+## Owners
+- jane@example.com (CTO)
+- john@example.com (VP Engineering)
+## Admins
+- alice@example.com (Engineering Manager)
+- bob@example.com (Product Lead)
+## Members
+- charlie@example.com (Senior Engineer)
+- diana@example.com (Product Manager)
+- evan@example.com (Data Analyst)
+## Viewers
+- ceo@example.com (CEO)
+- cmo@example.com (CMO)
+## External Access
+- consultant@agency.com (Marketing Consultant, expires 2024-06-01)
+";
+
+const RICH: &str = "# Acme Corp Access Registry
+
+Maintained by the platform team. Edit through a pull request.
+
+## Projects
+- Production (env production, restricted, pii)
+- Staging (slug stage, env staging, default viewer)
+- Web App (default member)
+- Ops: EU (slug ops-eu)
+
+## owners
+- root@acme.io (Founder, CEO, reviewed 2024-03-01, reason founded the company, obviously)
+
+## Admins
+- ada@acme.io (Head of Platform, external, reason on loan, from Initech)
+  - Production: admin
+
+## Members
+Engineers get staging by default.
+
+- dev@acme.io (Engineer)
+  - production: member (expires 2024-09-01T12:00Z, reason on-call, Q3 (rotation))
+  - Web App: admin
+  - All projects: viewer (reason baseline)
+- intern@acme.io (expires 2024-08-31T17:30:00+02:00, reviewed 2024-05-02T09:00:00Z)
+  - Ops: EU: viewer
+
+## Viewers
+- board@acme.io
+- auditor@acme.io (Auditor)
+  - stage: viewer (expires 2024-07-01)
+
+## External Access
+- contractor@agency.io (Designer, expires 2024-04-30, reason redesign)
+  - *: viewer
+  - Production: member (expires 2024-04-15)
+- guest@agency.io
+";
+
+fn at(s: &str) -> Instant {
+    Instant::parse("at", s).unwrap()
+}
+
+fn person<'r>(reg: &'r Registry, email: &str) -> &'r RegistryPerson {
+    reg.people.iter().find(|p| p.email == email).unwrap()
+}
+
+fn err(text: &str) -> RegistryError {
+    match parse(text, None) {
+        Ok(r) => panic!("expected an error, parsed {r:?}"),
+        Err(e) => e,
+    }
+}
+
+fn loaded(text: &str, org: &str) -> Graph {
+    let g = Graph::new();
+    g.set_time(Some(at("2024-05-01")));
+    markdown::import(&g, &parse(text, Some(org)).unwrap()).unwrap();
+    g
+}
+
+// ---------------------------------------------------------------------------------------
+// The seed document
+
+#[test]
+fn seed_parses_verbatim() {
+    use OrgRole::{Admin, Member, Owner};
+    let reg = parse(SEED, None).unwrap();
+    assert_eq!(reg.org, "posthog");
+    assert_eq!(reg.name, "PostHog");
+    assert!(reg.projects.is_empty());
+    let got: Vec<(&str, OrgRole, Section, Option<&str>)> = reg
+        .people
+        .iter()
+        .map(|p| (p.email.as_str(), p.role, p.section, p.title.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("jane@example.com", Owner, Section::Owners, Some("CTO")),
+            (
+                "john@example.com",
+                Owner,
+                Section::Owners,
+                Some("VP Engineering")
+            ),
+            (
+                "alice@example.com",
+                Admin,
+                Section::Admins,
+                Some("Engineering Manager")
+            ),
+            (
+                "bob@example.com",
+                Admin,
+                Section::Admins,
+                Some("Product Lead")
+            ),
+            (
+                "charlie@example.com",
+                Member,
+                Section::Members,
+                Some("Senior Engineer")
+            ),
+            (
+                "diana@example.com",
+                Member,
+                Section::Members,
+                Some("Product Manager")
+            ),
+            (
+                "evan@example.com",
+                Member,
+                Section::Members,
+                Some("Data Analyst")
+            ),
+            ("ceo@example.com", Member, Section::Viewers, Some("CEO")),
+            ("cmo@example.com", Member, Section::Viewers, Some("CMO")),
+            (
+                "consultant@agency.com",
+                Member,
+                Section::External,
+                Some("Marketing Consultant")
+            ),
+        ]
+    );
+    let c = person(&reg, "consultant@agency.com");
+    assert_eq!(c.expires, Some(at("2024-06-01T00:00:00Z")));
+    assert!(c.external);
+    assert!(
+        c.grants.is_empty(),
+        "external access with none: no project access"
+    );
+    assert_eq!(
+        person(&reg, "ceo@example.com").grants,
+        vec![RegistryGrant {
+            target: GrantScope::AllProjects,
+            role: ProjectRole::Viewer,
+            expires: None,
+            reason: None,
+            line: 13,
+        }]
+    );
+    assert!(person(&reg, "charlie@example.com").grants.is_empty());
+    assert!(reg
+        .people
+        .iter()
+        .filter(|p| p.email != "consultant@agency.com")
+        .all(|p| !p.external && p.expires.is_none()));
+}
+
+#[test]
+fn seed_imports_and_consultant_expires_on_june_first() {
+    let g = loaded(SEED, "acme");
+    let orgs = g.orgs();
+    assert_eq!(orgs.len(), 1);
+    assert_eq!(
+        (orgs[0].slug.as_str(), orgs[0].name.as_str()),
+        ("acme", "PostHog")
+    );
+    let members = g.members("acme").unwrap();
+    assert_eq!(members.len(), 10);
+    let role = |u: &str| members.iter().find(|m| m.user == u).unwrap().role;
+    assert_eq!(role("jane@example.com"), OrgRole::Owner);
+    assert_eq!(role("john@example.com"), OrgRole::Owner);
+    assert_eq!(role("bob@example.com"), OrgRole::Admin);
+    assert_eq!(role("ceo@example.com"), OrgRole::Member);
+    let jane = members
+        .iter()
+        .find(|m| m.user == "jane@example.com")
+        .unwrap();
+    assert_eq!(jane.title.as_deref(), Some("CTO"));
+    let c = members
+        .iter()
+        .find(|m| m.user == "consultant@agency.com")
+        .unwrap();
+    assert!(c.external);
+    assert_eq!(c.title.as_deref(), Some("Marketing Consultant"));
+    assert_eq!(c.expires, Some(at("2024-06-01")));
+
+    g.add_project("acme/web", NewProject::default(), None)
+        .unwrap();
+    let before = Some(at("2024-05-31T23:59:59Z"));
+    let after = Some(at("2024-06-01T00:00:00Z"));
+    let consultant = "consultant@agency.com";
+    assert!(g.check(consultant, "org:view", "acme", before).unwrap());
+    assert!(!g.check(consultant, "org:view", "acme", after).unwrap());
+    assert!(!g
+        .check(consultant, "project:view", "acme/web", before)
+        .unwrap());
+    assert!(g
+        .check("ceo@example.com", "dashboard:view", "acme/web", None)
+        .unwrap());
+    assert!(!g
+        .check("ceo@example.com", "insight:create", "acme/web", None)
+        .unwrap());
+    assert!(!g
+        .check("charlie@example.com", "project:view", "acme/web", None)
+        .unwrap());
+    assert!(g
+        .check(
+            "alice@example.com",
+            "project:manage_members",
+            "acme/web",
+            None
+        )
+        .unwrap());
+}
+
+#[test]
+fn seed_exports_verbatim() {
+    let g = loaded(SEED, "acme");
+    assert_eq!(markdown::export(&g, "acme").unwrap(), SEED);
+}
+
+// ---------------------------------------------------------------------------------------
+// A richer document
+
+#[test]
+fn rich_document_parses() {
+    let reg = parse(RICH, None).unwrap();
+    assert_eq!(
+        (reg.org.as_str(), reg.name.as_str()),
+        ("acme-corp", "Acme Corp")
+    );
+    assert_eq!(
+        reg.projects,
+        vec![
+            RegistryProject {
+                slug: "production".into(),
+                name: "Production".into(),
+                environment: Some("production".into()),
+                restricted: true,
+                pii: true,
+                default_role: None,
+                line: 6,
+            },
+            RegistryProject {
+                slug: "stage".into(),
+                name: "Staging".into(),
+                environment: Some("staging".into()),
+                restricted: false,
+                pii: false,
+                default_role: Some(ProjectRole::Viewer),
+                line: 7,
+            },
+            RegistryProject {
+                slug: "web-app".into(),
+                name: "Web App".into(),
+                environment: None,
+                restricted: false,
+                pii: false,
+                default_role: Some(ProjectRole::Member),
+                line: 8,
+            },
+            RegistryProject {
+                slug: "ops-eu".into(),
+                name: "Ops: EU".into(),
+                environment: None,
+                restricted: false,
+                pii: false,
+                default_role: None,
+                line: 9,
+            },
+        ]
+    );
+    let root = person(&reg, "root@acme.io");
+    assert_eq!(root.title.as_deref(), Some("Founder, CEO"));
+    assert_eq!(root.reviewed, Some("2024-03-01".parse().unwrap()));
+    assert_eq!(
+        root.reason.as_deref(),
+        Some("founded the company, obviously")
+    );
+
+    let ada = person(&reg, "ada@acme.io");
+    assert_eq!(ada.role, OrgRole::Admin);
+    assert!(ada.external);
+    assert_eq!(ada.reason.as_deref(), Some("on loan, from Initech"));
+    assert_eq!(ada.grants.len(), 1);
+
+    let dev = person(&reg, "dev@acme.io");
+    let targets: Vec<_> = dev
+        .grants
+        .iter()
+        .map(|g| (g.target.clone(), g.role))
+        .collect();
+    assert_eq!(
+        targets,
+        vec![
+            (
+                GrantScope::Project("production".into()),
+                ProjectRole::Member
+            ),
+            (GrantScope::Project("web-app".into()), ProjectRole::Admin),
+            (GrantScope::AllProjects, ProjectRole::Viewer),
+        ]
+    );
+    assert_eq!(dev.grants[0].expires, Some(at("2024-09-01T12:00:00Z")));
+    assert_eq!(
+        dev.grants[0].reason.as_deref(),
+        Some("on-call, Q3 (rotation)")
+    );
+    assert_eq!(dev.grants[2].reason.as_deref(), Some("baseline"));
+    assert_eq!(dev.grants[0].line, 22);
+
+    let intern = person(&reg, "intern@acme.io");
+    assert_eq!(intern.title, None);
+    assert_eq!(intern.expires, Some(at("2024-08-31T15:30:00Z")));
+    assert_eq!(intern.reviewed, Some("2024-05-02".parse().unwrap()));
+    assert_eq!(
+        intern.grants[0].target,
+        GrantScope::Project("ops-eu".into())
+    );
+
+    assert_eq!(
+        person(&reg, "board@acme.io").grants[0].target,
+        GrantScope::AllProjects
+    );
+    let auditor = person(&reg, "auditor@acme.io");
+    assert_eq!(
+        auditor.grants.len(),
+        1,
+        "nested grants replace the implied org/* viewer"
+    );
+    assert_eq!(
+        auditor.grants[0].target,
+        GrantScope::Project("stage".into())
+    );
+
+    let c = person(&reg, "contractor@agency.io");
+    assert!(c.external);
+    assert_eq!(c.grants[0].target, GrantScope::AllProjects);
+    assert!(person(&reg, "guest@agency.io").grants.is_empty());
+}
+
+#[test]
+fn rich_document_imports_with_expired_entries() {
+    let g = Graph::new();
+    let clock = at("2024-05-01");
+    g.set_time(Some(clock));
+    markdown::import(&g, &parse(RICH, Some("acme")).unwrap()).unwrap();
+    assert_eq!(
+        g.frozen_time(),
+        Some(clock),
+        "the caller's clock is restored"
+    );
+
+    let projects = g.projects(Some("acme")).unwrap();
+    let ids: Vec<&str> = projects.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "acme/ops-eu",
+            "acme/production",
+            "acme/stage",
+            "acme/web-app"
+        ]
+    );
+    let prod = &projects[1].attrs;
+    assert!(prod.restricted && prod.pii);
+    assert_eq!(prod.environment.as_deref(), Some("production"));
+
+    // The contractor's membership expired on 2024-04-30: the grants are restored anyway.
+    let grants = g.grants(Some("contractor@agency.io"), None);
+    let got: Vec<(&str, ProjectRole, Option<Instant>)> = grants
+        .iter()
+        .map(|g| (g.target.as_str(), g.role, g.expires))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("acme/*", ProjectRole::Viewer, None),
+            (
+                "acme/production",
+                ProjectRole::Member,
+                Some(at("2024-04-15"))
+            ),
+        ]
+    );
+    assert!(g
+        .check(
+            "contractor@agency.io",
+            "project:view",
+            "acme/stage",
+            Some(at("2024-04-01"))
+        )
+        .unwrap());
+    assert!(!g
+        .check("contractor@agency.io", "project:view", "acme/stage", None)
+        .unwrap());
+
+    let root = g
+        .members("acme")
+        .unwrap()
+        .into_iter()
+        .find(|m| m.user == "root@acme.io")
+        .unwrap();
+    assert_eq!(root.role, OrgRole::Owner);
+    assert_eq!(root.title.as_deref(), Some("Founder, CEO"));
+    assert_eq!(
+        root.reason.as_deref(),
+        Some("founded the company, obviously")
+    );
+
+    // Restricted production: the org/* viewer grant does not reach it, the explicit one does.
+    assert!(g
+        .check("dev@acme.io", "insight:create", "acme/production", None)
+        .unwrap());
+    assert!(!g
+        .check(
+            "dev@acme.io",
+            "insight:create",
+            "acme/production",
+            Some(at("2024-09-02"))
+        )
+        .unwrap());
+    assert!(g
+        .check(
+            "dev@acme.io",
+            "project:manage_settings",
+            "acme/web-app",
+            None
+        )
+        .unwrap());
+    // Default roles.
+    assert!(g
+        .check("guest@agency.io", "project:view", "acme/stage", None)
+        .unwrap());
+    assert!(g
+        .check("board@acme.io", "insight:create", "acme/web-app", None)
+        .unwrap());
+}
+
+#[test]
+fn import_restores_a_wall_clock() {
+    let g = Graph::new();
+    markdown::import(&g, &parse(RICH, Some("acme")).unwrap()).unwrap();
+    assert_eq!(g.frozen_time(), None);
+    assert_eq!(g.grants(Some("contractor@agency.io"), None).len(), 2);
+}
+
+#[test]
+fn grants_create_projects_without_a_projects_section() {
+    let doc = "# Beta Access Registry
+## Owners
+- o@beta.io
+## Members
+- m@beta.io
+  - Mobile App: member
+  - mobile-app: viewer (reason again, by slug)
+";
+    let e = parse(doc, None).unwrap_err();
+    assert_eq!((e.line, e.column), (7, 5));
+    assert!(e.message.contains("twice (first at line 6)"), "{e}");
+
+    let doc = "# Beta Access Registry
+## Owners
+- o@beta.io
+## Members
+- m@beta.io
+  - Mobile App: member
+- n@beta.io
+  - mobile-app: viewer
+  - Data Warehouse!: admin
+";
+    let reg = parse(doc, None).unwrap();
+    assert_eq!(reg.org, "beta");
+    let names: Vec<(&str, &str)> = reg
+        .projects
+        .iter()
+        .map(|p| (p.slug.as_str(), p.name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("mobile-app", "Mobile App"),
+            ("data-warehouse", "Data Warehouse!")
+        ]
+    );
+    let g = Graph::new();
+    markdown::import(&g, &reg).unwrap();
+    assert_eq!(g.projects(Some("beta")).unwrap().len(), 2);
+    assert_eq!(g.grants(Some("n@beta.io"), None).len(), 2);
+}
+
+#[test]
+fn parse_accepts_markdown_variations() {
+    let doc = "\u{feff}#   Zeta   Access Registry  #
+Some prose.
+
+```
+## Not A Section
+```
+## OWNERS
+* Jane@Zeta.io (CEO)
+## external   ACCESS
++ x@y.io (EXTERNAL Consultant, Expires: 2024-06-01, REASON audit)
+### notes
+- ignored? no: still a person of External Access? no, `###` is prose
+";
+    // The last bullet is in External Access (a `###` heading does not end the section),
+    // so its bad email is reported.
+    let e = err(doc);
+    assert_eq!((e.line, e.column), (12, 3));
+    let doc = doc.replace(
+        "- ignored? no: still a person of External Access? no, `###` is prose\n",
+        "",
+    );
+    let reg = parse(&doc, None).unwrap();
+    assert_eq!(reg.name, "Zeta");
+    assert_eq!(reg.people[0].email, "jane@zeta.io");
+    let x = &reg.people[1];
+    assert_eq!(x.title.as_deref(), Some("EXTERNAL Consultant"));
+    assert_eq!(x.reason.as_deref(), Some("audit"));
+    assert_eq!(x.expires, Some(at("2024-06-01")));
+}
+
+// ---------------------------------------------------------------------------------------
+// Round trips
+
+fn round_trip(g: &Graph, org: &str) -> String {
+    let first = markdown::export(g, org).unwrap();
+    let g2 = Graph::new();
+    g2.set_time(Some(at("2024-05-01")));
+    markdown::import(&g2, &parse(&first, Some(org)).unwrap()).unwrap();
+    let second = markdown::export(&g2, org).unwrap();
+    assert_eq!(first, second);
+    first
+}
+
+#[test]
+fn rich_round_trip_is_byte_identical() {
+    let g = loaded(RICH, "acme");
+    let text = round_trip(&g, "acme");
+    // Sections in SPEC order, people sorted by email inside each, grants by target; the
+    // redundant `(slug ops-eu)` of the source is dropped (it is the slug of the name).
+    let expected = "# Acme Corp Access Registry
+## Projects
+- Ops: EU
+- Production (env production, restricted, pii)
+- Staging (slug stage, env staging, default viewer)
+- Web App (default member)
+## Owners
+- root@acme.io (Founder, CEO, reviewed 2024-03-01, reason founded the company, obviously)
+## Admins
+- ada@acme.io (Head of Platform, external, reason on loan, from Initech)
+  - Production: admin
+## Members
+- auditor@acme.io (Auditor)
+  - Staging: viewer (expires 2024-07-01)
+- dev@acme.io (Engineer)
+  - All projects: viewer (reason baseline)
+  - Production: member (expires 2024-09-01T12:00:00Z, reason on-call, Q3 (rotation))
+  - Web App: admin
+- intern@acme.io (expires 2024-08-31T15:30:00Z, reviewed 2024-05-02)
+  - Ops: EU: viewer
+## Viewers
+- board@acme.io
+## External Access
+- contractor@agency.io (Designer, expires 2024-04-30, reason redesign)
+  - All projects: viewer
+  - Production: member (expires 2024-04-15)
+- guest@agency.io
+";
+    assert_eq!(text, expected);
+}
+
+#[test]
+fn graph_built_through_the_api_round_trips() {
+    let g = Graph::new();
+    g.set_time(Some(at("2024-05-01")));
+    g.add_org("acme", Some("Acme, Inc."), "boss@acme.io", None)
+        .unwrap();
+    g.update_member(
+        "boss@acme.io",
+        "acme",
+        MemberPatch {
+            title: Some(Some("Chief (Everything)".into())),
+            reviewed: Some(Some("2024-01-02".parse().unwrap())),
+            ..MemberPatch::default()
+        },
+        None,
+    )
+    .unwrap();
+    let project = |id: &str, name: &str, restricted: bool, default: Option<&str>| {
+        let new = NewProject {
+            name: Some(name.into()),
+            environment: Some("prod (eu)".into()),
+            restricted,
+            pii: !restricted,
+            default_role: default.map(Into::into),
+            ..NewProject::default()
+        };
+        g.add_project(id, new, None).unwrap();
+    };
+    project("acme/prod", "Production", true, None);
+    project("acme/all", "All projects", false, None); // cannot be named in a grant
+    project("acme/twin-a", "Twin", false, Some("viewer"));
+    project("acme/twin-b", "Twin", false, None); // ambiguous name: grants use slugs
+    project("acme/legacy", "Web (legacy)", false, None);
+    let add = |u: &str, role: &str, external: bool, expires: Option<&str>| {
+        let new = NewMember {
+            role: Some(role.into()),
+            title: Some("Staff, EU".into()),
+            expires: expires.map(at),
+            reason: Some("hired (2023), team \"core\"".into()),
+            external,
+            ..NewMember::default()
+        };
+        g.add_member(u, "acme", new, None).unwrap();
+    };
+    add("co@acme.io", "owner", true, None);
+    add("adm@acme.io", "admin", false, Some("2025-01-01T08:00:00Z"));
+    add("mem@acme.io", "member", false, None);
+    add("view@acme.io", "member", false, None);
+    add("ext@x.io", "member", true, Some("2024-12-31"));
+    add("bare@acme.io", "member", false, None);
+    g.grant("view@acme.io", "acme/*", "viewer", None, None, None)
+        .unwrap();
+    g.grant(
+        "mem@acme.io",
+        "acme/*",
+        "viewer",
+        Some(at("2024-06-01T00:00:00.5Z")),
+        None,
+        None,
+    )
+    .unwrap();
+    for t in [
+        "acme/prod",
+        "acme/all",
+        "acme/twin-a",
+        "acme/twin-b",
+        "acme/legacy",
+    ] {
+        g.grant(
+            "mem@acme.io",
+            t,
+            "member",
+            None,
+            Some("why, not".into()),
+            None,
+        )
+        .unwrap();
+    }
+    g.grant("ext@x.io", "acme/prod", "admin", None, None, None)
+        .unwrap();
+    // Expire the external member now that they hold a grant.
+    g.set_time(Some(at("2025-02-01")));
+
+    let text = round_trip(&g, "acme");
+    assert!(text.starts_with("# Acme, Inc. Access Registry\n## Projects\n- All projects (slug all, env prod (eu), pii)\n"), "{text}");
+    assert!(
+        text.contains("- Web (legacy) (slug legacy, env prod (eu), pii)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("- Twin (slug twin-b, env prod (eu), pii)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("- co@acme.io (Staff, EU, external, reason hired (2023), team \"core\")\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("- adm@acme.io (Staff, EU, expires 2025-01-01T08:00:00Z, reason"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  - All projects: viewer (expires 2024-06-01T00:00:00.500Z)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  - all: member (reason why, not)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  - twin-a: member (reason why, not)\n  - twin-b: member"),
+        "{text}"
+    );
+    assert!(text.contains("  - Web (legacy): member"), "{text}");
+    assert!(
+        text.contains("## Viewers\n- view@acme.io (Staff, EU, reason"),
+        "{text}"
+    );
+    assert!(text.contains("## External Access\n- ext@x.io (Staff, EU, expires 2024-12-31, reason hired (2023), team \"core\")\n  - Production: admin\n"), "{text}");
+    assert!(text.contains("## Members\n- bare@acme.io"), "{text}");
+
+    // What the import reproduces, field by field.
+    let g2 = Graph::new();
+    markdown::import(&g2, &parse(&text, Some("acme")).unwrap()).unwrap();
+    assert_eq!(g2.orgs()[0].name, "Acme, Inc.");
+    assert_eq!(
+        g.projects(Some("acme")).unwrap(),
+        g2.projects(Some("acme")).unwrap()
+    );
+    let strip = |g: &Graph| {
+        g.members("acme")
+            .unwrap()
+            .into_iter()
+            .map(|m| {
+                (
+                    m.user, m.role, m.expires, m.reason, m.reviewed, m.external, m.title,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&g), strip(&g2));
+    let grants = |g: &Graph| {
+        g.grants(None, None)
+            .into_iter()
+            .map(|x| (x.user, x.target, x.role, x.expires, x.reason))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(grants(&g), grants(&g2));
+}
+
+#[test]
+fn export_refuses_text_the_grammar_cannot_carry() {
+    let g = Graph::new();
+    g.add_org("acme", Some("Acme"), "o@acme.io", None).unwrap();
+    g.update_member(
+        "o@acme.io",
+        "acme",
+        MemberPatch {
+            title: Some(Some("Reason Lead".into())),
+            ..MemberPatch::default()
+        },
+        None,
+    )
+    .unwrap();
+    let e = markdown::export(&g, "acme").unwrap_err();
+    assert!(e.to_string().contains("`Reason Lead`"), "{e}");
+    g.update_member(
+        "o@acme.io",
+        "acme",
+        MemberPatch {
+            title: Some(Some("Lead".into())),
+            reason: Some(Some("two\nlines".into())),
+            ..MemberPatch::default()
+        },
+        None,
+    )
+    .unwrap();
+    assert!(markdown::export(&g, "acme").is_err());
+    assert!(markdown::export(&g, "nope").is_err());
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors, each with its line and column
+
+const HEAD: &str = "# Acme Access Registry\n## Owners\n- o@acme.io\n";
+
+fn err_in(body: &str) -> RegistryError {
+    err(&format!("{HEAD}{body}"))
+}
+
+#[track_caller]
+fn assert_err(e: &RegistryError, line: usize, column: usize, needle: &str) {
+    assert_eq!((e.line, e.column), (line, column), "{e}");
+    assert!(
+        e.message.contains(needle),
+        "`{}` lacks `{needle}`",
+        e.message
+    );
+    assert!(e
+        .to_string()
+        .starts_with(&format!("line {line}, column {column}: ")));
+}
+
+#[test]
+fn unknown_section() {
+    assert_err(
+        &err_in("## Contractors\n"),
+        4,
+        4,
+        "unknown section `Contractors` (expected Projects, Owners, Admins, Members, Viewers or External Access)",
+    );
+}
+
+#[test]
+fn bad_email() {
+    assert_err(
+        &err_in("## Members\n- not-an-email (X)\n"),
+        5,
+        3,
+        "invalid email `not-an-email`",
+    );
+    assert_err(
+        &err_in("## Members\n-\n"),
+        5,
+        2,
+        "expected an email address",
+    );
+    assert_err(
+        &err_in("## Members\n- a@b.io CTO\n"),
+        5,
+        10,
+        "unexpected `CTO` after the email",
+    );
+    assert_err(&err_in("## Members\n- a@b.io (CTO\n"), 5, 10, "missing `)`");
+}
+
+#[test]
+fn bad_dates() {
+    assert_err(
+        &err_in("## Members\n- a@b.io (Dev, expires 2024-13-01)\n"),
+        5,
+        24,
+        "invalid date `2024-13-01`",
+    );
+    assert_err(
+        &err_in("## Members\n- a@b.io (reviewed soon)\n"),
+        5,
+        20,
+        "invalid date `soon`",
+    );
+    assert_err(
+        &err_in("## Members\n- a@b.io\n  - *: viewer (expires 2024-02-30)\n"),
+        6,
+        24,
+        "invalid date `2024-02-30`",
+    );
+    assert_err(
+        &err_in("## Members\n- a@b.io (expires)\n"),
+        5,
+        11,
+        "`expires` needs a value",
+    );
+}
+
+#[test]
+fn unknown_role() {
+    assert_err(
+        &err_in("## Members\n- a@b.io\n  - Web: editor\n"),
+        6,
+        10,
+        "unknown role `editor` (expected viewer, member or admin)",
+    );
+    assert_err(
+        &err_in("## Projects\n- Web (default owner)\n"),
+        5,
+        16,
+        "unknown role `owner`",
+    );
+}
+
+#[test]
+fn duplicate_person_names_the_first_line() {
+    let e =
+        err("# Acme Access Registry\n## Owners\n- o@acme.io\n## Viewers\n- O@Acme.io (again)\n");
+    assert_err(&e, 5, 3, "`o@acme.io` is listed twice (first at line 3)");
+}
+
+#[test]
+fn grant_errors() {
+    assert_err(
+        &err_in("## Members\n  - Web: viewer\n"),
+        5,
+        3,
+        "a nested grant must follow the person",
+    );
+    assert_err(
+        &err_in("## Members\n- a@b.io\n## Viewers\n  - Web: viewer\n"),
+        7,
+        3,
+        "a nested grant must follow the person",
+    );
+    assert_err(
+        &err_in("## Members\n- a@b.io\n  - Web viewer\n"),
+        6,
+        5,
+        "expected `<project",
+    );
+    assert_err(
+        &err_in("## Members\n- a@b.io\n  - Web: viewer (Lead)\n"),
+        6,
+        18,
+        "unknown grant attribute `Lead` (expected expires or reason)",
+    );
+    assert_err(
+        &err_in("## Projects\n- Web\n## Members\n- a@b.io\n  - Mobile: viewer\n"),
+        8,
+        5,
+        "unknown project `Mobile`: it is not listed under `## Projects`",
+    );
+    assert_err(
+        &err_in("## Projects\n- Twin (slug t1)\n- Twin (slug t2)\n## Members\n- a@b.io\n  - twin: viewer\n"),
+        9,
+        5,
+        "`twin` names several projects: use the project's slug",
+    );
+    assert_err(
+        &err_in("## Members\n- a@b.io\n  - Web: viewer\n  - web: admin\n"),
+        7,
+        5,
+        "`web` is granted to `a@b.io` twice (first at line 6)",
+    );
+}
+
+#[test]
+fn project_errors() {
+    assert_err(
+        &err_in("## Projects\n- Web (restricted, default viewer)\n"),
+        5,
+        20,
+        "restricted project `Web` cannot have a default role",
+    );
+    assert_err(
+        &err_in("## Projects\n- Web (staging)\n"),
+        5,
+        8,
+        "unknown project attribute `staging`",
+    );
+    assert_err(
+        &err_in("## Projects\n- Web (slug Web)\n"),
+        5,
+        13,
+        "invalid slug `Web`",
+    );
+    assert_err(
+        &err_in("## Projects\n- Web\n- web!\n"),
+        6,
+        3,
+        "project `web` is listed twice (first at line 5)",
+    );
+    assert_err(
+        &err_in("## Projects\n- !!!\n"),
+        5,
+        3,
+        "cannot make a slug of `!!!`",
+    );
+    assert_err(
+        &err_in("## Projects\n- Web (pii yes)\n"),
+        5,
+        12,
+        "`pii` takes no value",
+    );
+    assert_err(
+        &err_in("## Projects\n- Web (pii, PII)\n"),
+        5,
+        13,
+        "`pii` given twice",
+    );
+    assert_err(
+        &err_in("## Projects\n- Web\n  - Web: viewer\n"),
+        6,
+        3,
+        "unexpected nested item",
+    );
+}
+
+#[test]
+fn person_attribute_errors() {
+    assert_err(
+        &err("# Acme Access Registry\n## Owners\n- o@acme.io (CEO, expires 2030-01-01)\n"),
+        3,
+        19,
+        "an owner membership cannot expire",
+    );
+    assert_err(
+        &err_in("## Members\n- a@b.io (Dev, expires 2024-01-01, Lead)\n"),
+        5,
+        36,
+        "unknown attribute `Lead`",
+    );
+    assert_err(
+        &err_in("## Members\n- a@b.io (expires 2024-01-01, Expires 2024-02-01)\n"),
+        5,
+        31,
+        "`expires` given twice",
+    );
+    assert_err(
+        &err_in("## Members\n- a@b.io (Dev, , reason x)\n"),
+        5,
+        15,
+        "empty item",
+    );
+}
+
+#[test]
+fn title_errors() {
+    assert_err(&err("## Owners\n- o@acme.io\n"), 1, 1, "missing title");
+    assert_err(
+        &err("# Acme Access Registry\n## Owners\n- o@acme.io\n# Other Access Registry\n"),
+        4,
+        3,
+        "a second title",
+    );
+    assert_err(
+        &err("# Access Registry\n"),
+        1,
+        3,
+        "the title names no organization",
+    );
+    assert_err(
+        &err("# !!! Access Registry\n## Owners\n- o@x.io\n"),
+        1,
+        3,
+        "cannot make an org slug of `!!!`",
+    );
+    let e = parse(HEAD, Some("Bad Slug")).unwrap_err();
+    assert_err(&e, 1, 3, "invalid org slug `Bad Slug`");
+    // With `org=`, a document without a title is named after the slug.
+    let reg = parse("## Owners\n- o@acme.io\n", Some("acme")).unwrap();
+    assert_eq!(reg.name, "acme");
+}
+
+#[test]
+fn missing_owner() {
+    assert_err(
+        &err("# Acme Access Registry\n## Members\n- m@acme.io\n"),
+        1,
+        1,
+        "names no owner",
+    );
+    assert_err(
+        &err("# Acme Access Registry\n\n## Owners\n## Members\n- m@acme.io\n"),
+        3,
+        1,
+        "names no owner",
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Atomicity
+
+#[test]
+fn a_failing_document_imports_nothing() {
+    let g = Graph::new();
+    let bad = RICH.replace("  - Ops: EU: viewer", "  - Ops: EU: editor");
+    assert!(parse(&bad, Some("acme")).is_err());
+    assert!(g.orgs().is_empty());
+    assert!(g.grants(None, None).is_empty());
+}
+
+#[test]
+fn a_failing_import_leaves_the_graph_as_it_was() {
+    let g = Graph::new();
+    g.set_time(Some(at("2024-05-01")));
+    let mut reg = parse(RICH, Some("acme")).unwrap();
+    // A hand-made registry whose last grant names a project that does not exist.
+    reg.people.last_mut().unwrap().grants.push(RegistryGrant {
+        target: GrantScope::Project("ghost".into()),
+        role: ProjectRole::Viewer,
+        expires: None,
+        reason: None,
+        line: 0,
+    });
+    assert!(markdown::import(&g, &reg).is_err());
+    assert!(g.orgs().is_empty());
+    assert!(g.projects(None).unwrap().is_empty());
+    assert!(g.grants(None, None).is_empty());
+    assert_eq!(g.frozen_time(), Some(at("2024-05-01")));
+
+    // An org that exists already: refused before anything changes.
+    let g = loaded(SEED, "acme");
+    let before = markdown::export(&g, "acme").unwrap();
+    assert!(markdown::import(&g, &parse(RICH, Some("acme")).unwrap()).is_err());
+    assert_eq!(markdown::export(&g, "acme").unwrap(), before);
+
+    // A registry without an owner.
+    let mut reg = parse(SEED, Some("other")).unwrap();
+    reg.people.retain(|p| p.role != OrgRole::Owner);
+    assert!(markdown::import(&g, &reg).is_err());
+    assert_eq!(g.orgs().len(), 1);
+}
