@@ -329,11 +329,11 @@ impl Graph {
                     "cannot make `{email}` owner of `{org}`: the membership expires and owners cannot; clear `expires` first")))?;
             }
             if let Some(a) = actor {
-                authorize(st, at, a, "org:manage_roles", org)?;
                 if same(a, &email) {
                     return Err(denied(a, "org:manage_roles", org, None,
                         format!("{email} cannot change their own org role")));
                 }
+                authorize(st, at, a, "org:manage_roles", org)?;
                 let mine = org_role(st, at, a, oid).unwrap_or(OrgRole::Member);
                 if let Some(m) = current {
                     if m.role > mine {

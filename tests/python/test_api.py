@@ -264,3 +264,18 @@ def test_repr_html_of_graph_and_decision(acme: ag.Graph) -> None:
     d = acme.explain("charlie@example.com", "insight:view", "acme/production")
     assert "allowed" in d._repr_html_()
     assert repr(d).startswith("Decision(allowed=True")
+
+
+def test_access_matrix_to_pandas(acme: ag.Graph) -> None:
+    df = acme.access_matrix("acme").to_pandas()
+    assert list(df.columns) == list(acme.access_matrix("acme").columns)
+    assert len(df) == len(acme.access_matrix("acme"))
+    charlie = df[df["user"] == "charlie@example.com"]
+    assert sorted(charlie["project"]) == ["acme/development", "acme/production"]
+
+
+def test_nobody_changes_their_own_role(acme: ag.Graph) -> None:
+    with pytest.raises(ag.PermissionDenied, match="their own org role"):
+        acme.set_org_role("charlie@example.com", "acme", "admin", actor="charlie@example.com")
+    with pytest.raises(ag.PermissionDenied, match="their own org role"):
+        acme.set_org_role("alice@example.com", "acme", "member", actor="alice@example.com")
