@@ -33,7 +33,9 @@ test:               ## the whole Python suite against the installed wheel
 	$(PYTHON) -m pytest
 
 bench:
-	$(PYTHON) benchmarks/bench_check.py
+	$(PYTHON) -m pip install -q "$$(ls $(WHEEL_DIR)/accessgraph-*.whl)[bench]"
+	$(PYTHON) benchmarks/bench_peers.py --json benchmarks/results/latest.json --markdown benchmarks/results/latest.md
+	cargo bench --bench latency
 
 tour:
 	$(PYTHON) examples/tour.py
