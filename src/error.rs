@@ -106,6 +106,9 @@ pub enum Error {
     /// Not allowed.
     #[error(transparent)]
     Permission(#[from] PermissionError),
+    /// A registry document that does not parse.
+    #[error(transparent)]
+    Registry(#[from] crate::registry::markdown::RegistryError),
 }
 
 /// The crate's result type.

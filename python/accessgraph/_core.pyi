@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, Final, final
+from typing import Any, Final, Self, final
 
 from typing_extensions import disjoint_base
 
@@ -171,6 +171,11 @@ class Graph:
     """The access graph (use ``accessgraph.Graph``, which adds Python-side helpers)."""
 
     def __init__(self) -> None: ...
+    @classmethod
+    def from_markdown(cls, text: str, org: str | None = None) -> Self:
+        """A graph holding the org of a Markdown access registry (SPEC 5.1)."""
+    def to_markdown(self, org: str) -> str:
+        """The Markdown access registry of ``org``, deterministic."""
     def set_time(self, when: _When | None) -> None:
         """Freeze the clock at ``when``; ``None`` returns to the wall clock."""
     def now(self) -> datetime:

@@ -30,6 +30,7 @@ exception!(not_found_error, "NotFoundError");
 exception!(conflict_error, "ConflictError");
 exception!(read_only_error, "ReadOnlyGraphError");
 exception!(permission_denied, "PermissionDenied");
+exception!(registry_format_error, "RegistryFormatError");
 
 /// Converts a core error into the matching Python exception.
 pub fn to_py(err: Error) -> PyErr {
@@ -55,6 +56,7 @@ fn build(py: Python<'_>, err: Error) -> PyResult<PyErr> {
             | ConflictError::NotMember { .. }
             | ConflictError::Rule(_),
         ) => (conflict_error(py)?, (message,).into_pyobject(py)?),
+        Error::Registry(e) => return build_registry(py, &e),
         Error::Permission(p) => {
             let decision = Py::new(py, PyDecision::from(*p.decision))?;
             (
@@ -64,6 +66,14 @@ fn build(py: Python<'_>, err: Error) -> PyResult<PyErr> {
         }
     };
     Ok(PyErr::from_value(class.call1(args)?))
+}
+
+fn build_registry(py: Python<'_>, e: &crate::registry::markdown::RegistryError) -> PyResult<PyErr> {
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("line", e.line)?;
+    kwargs.set_item("column", e.column)?;
+    let err = registry_format_error(py)?.call((e.to_string(),), Some(&kwargs))?;
+    Ok(PyErr::from_value(err))
 }
 
 /// `Result<T, Error>` → `PyResult<T>`.

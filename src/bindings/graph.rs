@@ -68,6 +68,26 @@ impl PyGraph {
         }
     }
 
+    /// A graph holding the org of a Markdown access registry (SPEC 5.1).
+    #[classmethod]
+    #[pyo3(signature = (text, org = None))]
+    fn from_markdown<'py>(
+        cls: &Bound<'py, pyo3::types::PyType>,
+        text: &str,
+        org: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let registry = crate::registry::markdown::parse(text, org).map_err(|e| to_py(e.into()))?;
+        let obj = cls.call0()?;
+        let graph = obj.cast::<PyGraph>()?;
+        crate::registry::markdown::import(&graph.get().inner, &registry).py()?;
+        Ok(obj)
+    }
+
+    /// The Markdown access registry of `org`.
+    fn to_markdown(&self, org: &str) -> PyResult<String> {
+        crate::registry::markdown::export(&self.inner, org).py()
+    }
+
     /// Freezes the clock at `when`, or returns to the wall clock with `None`.
     #[pyo3(signature = (when))]
     fn set_time(&self, when: Option<&Bound<'_, PyAny>>) -> PyResult<()> {

@@ -228,6 +228,35 @@ impl Graph {
         self.read(|st| state::list_resources(st, project))
     }
 
+    /// Applies `changes` as one atomic step, without authority checks: for imports made
+    /// by the system (and later replay and reviewed plans). The changes are applied to a
+    /// copy of the state first, so a change that does not fit (a grant without a
+    /// membership, an org that exists) leaves the graph exactly as it was. Readers carry
+    /// on meanwhile; the write lock is held only to swap the new state in.
+    pub fn apply_batch(&self, changes: &[Change], actor: Option<&str>) -> Result<()> {
+        if let Some(a) = actor {
+            crate::ids::email("actor", a)?;
+        }
+        if let Some(why) = &self.read_only {
+            return Err(ConflictError::ReadOnly(why.clone()).into());
+        }
+        let guard = self.state.upgradable_read();
+        let now = self.clock.now();
+        let actor = actor.map(crate::ids::email_key);
+        let actor = actor.as_deref();
+        let stamp = state::Stamp { at: now, actor };
+        let mut next = (*guard).clone();
+        for c in changes {
+            next.apply(c, stamp)?;
+        }
+        if let Some(obs) = &self.observer {
+            obs.before_apply(changes, actor, now)?;
+        }
+        let mut st = RwLockUpgradableReadGuard::upgrade(guard);
+        *st = next;
+        Ok(())
+    }
+
     /// The single path every mutation takes: plan under the upgradable lock (authority and
     /// structural rules see a stable state, readers carry on), let the observer see the
     /// plan, then apply it whole under the write lock.

@@ -814,6 +814,43 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_that_does_not_fit_changes_nothing() -> Result<()> {
+        use crate::graph::{Change, GrantAttrs, OrgAttrs};
+        use crate::model::ProjectRole;
+        let g = Graph::new();
+        g.add_org("acme", None, "o@x.io", None)?;
+        let before = (g.orgs(), g.members("acme")?, g.grants(None, None));
+        let batch = [
+            Change::OrgCreated {
+                org: "beta".into(),
+                attrs: OrgAttrs::default(),
+            },
+            Change::ProjectCreated {
+                project: "acme/web".into(),
+                attrs: crate::model::ProjectAttrs::default(),
+            },
+            // nobody@x.io is no member of acme: the whole batch must be refused
+            Change::GrantAdded {
+                user: "nobody@x.io".into(),
+                target: "acme/web".into(),
+                attrs: GrantAttrs {
+                    role: ProjectRole::Viewer,
+                    expires: None,
+                    reason: None,
+                },
+            },
+        ];
+        assert!(g.apply_batch(&batch, None).is_err());
+        assert_eq!((g.orgs(), g.members("acme")?, g.grants(None, None)), before);
+        assert!(g.projects(None)?.is_empty());
+        assert!(g.read(hot_index_is_consistent));
+        g.apply_batch(batch.get(..2).unwrap_or_default(), None)?;
+        assert_eq!(g.orgs().len(), 2);
+        assert!(g.read(hot_index_is_consistent));
+        Ok(())
+    }
+
+    #[test]
     fn hot_index_follows_every_kind_of_change() -> Result<()> {
         let g = Graph::new();
         g.set_time(Some(Instant(0)));

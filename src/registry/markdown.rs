@@ -24,19 +24,17 @@
 //!   other member is under `## Members` with their grants nested (`All projects: viewer`
 //!   included). External members go to `## External Access`, with their grants. Empty
 //!   sections are left out; `## Projects` is written when the org has projects.
-//! - Import restores the recorded state, expired entries included. The mutation API
-//!   refuses grants to an expired membership, so while importing the grants of such a
-//!   member the graph's clock is frozen one microsecond before that membership's expiry
-//!   (those grants are stamped `granted_at` then), and the caller's clock (frozen or wall)
-//!   is restored afterwards, on error too. Other threads reading the graph's clock during
-//!   the import see that instant.
+//! - Import restores the recorded state, expired entries included: it is one batch of
+//!   elementary changes applied atomically by the system (`Graph::apply_batch`), not a
+//!   sequence of mutation calls, so the mutation API's refusal to grant to an expired
+//!   membership does not apply and a failing import changes nothing.
 
 use chrono::NaiveDate;
 
 use crate::error::{Error, Result};
-use crate::graph::{state, Graph, MemberPatch, NewMember, NewProject};
+use crate::graph::{state, Change, GrantAttrs, Graph, MemberAttrs, OrgAttrs, UserAttrs};
 use crate::ids::{self, new_map, Map};
-use crate::model::{Grant, MemberInfo, OrgRole, ProjectInfo, ProjectRole};
+use crate::model::{Grant, MemberInfo, OrgRole, ProjectAttrs, ProjectInfo, ProjectRole};
 use crate::time::{self, Instant};
 
 /// A registry document that does not parse: where (1-based line and column, in
@@ -1018,105 +1016,86 @@ fn name_key(name: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Import
 
-/// Restores the graph's clock when dropped.
-struct ClockGuard<'g> {
-    graph: &'g Graph,
-    saved: Option<Instant>,
-}
-
-impl Drop for ClockGuard<'_> {
-    fn drop(&mut self) {
-        self.graph.set_time(self.saved);
-    }
-}
-
-/// Creates the registry's org, projects, members and grants in `graph` with `actor=None`.
-/// The org must not exist yet; if a step fails after the org was created, the org is
-/// removed again (so the graph is left as it was, apart from audit events) and the error
-/// is returned.
+/// Creates the registry's org, projects, members and grants in `graph` as the system, in
+/// one atomic step (`Graph::apply_batch`): a registry that does not fit the graph (the
+/// org exists already, ...) changes nothing. The recorded state is restored as it is,
+/// expired memberships and grants included.
 pub fn import(graph: &Graph, registry: &Registry) -> Result<()> {
-    let Some(owner) = registry.people.iter().find(|p| p.role == OrgRole::Owner) else {
+    graph.apply_batch(&changes(registry)?, None)
+}
+
+/// The elementary changes that create `reg` in an empty org.
+fn changes(reg: &Registry) -> Result<Vec<Change>> {
+    if !reg.people.iter().any(|p| p.role == OrgRole::Owner) {
         return Err(Error::rule(format!(
             "registry `{}` names no owner: `## Owners` needs at least one person",
-            registry.org
+            reg.org
         )));
-    };
-    graph.add_org(&registry.org, Some(&registry.name), &owner.email, None)?;
-    let out = fill(graph, registry, owner);
-    if out.is_err() {
-        // Best effort: the import's own error is the one worth reporting.
-        let _ = graph.remove_org(&registry.org, None);
     }
-    out
-}
-
-fn fill(graph: &Graph, reg: &Registry, owner: &RegistryPerson) -> Result<()> {
     let org = reg.org.as_str();
-    if owner.title.is_some() || owner.reason.is_some() || owner.reviewed.is_some() || owner.external
-    {
-        let patch = MemberPatch {
-            title: owner.title.clone().map(Some),
-            reason: owner.reason.clone().map(Some),
-            reviewed: owner.reviewed.map(Some),
-            external: owner.external.then_some(true),
-            ..MemberPatch::default()
-        };
-        graph.update_member(&owner.email, org, patch, None)?;
-    }
+    let mut out = vec![Change::OrgCreated {
+        org: org.to_owned(),
+        attrs: OrgAttrs {
+            name: reg.name.clone(),
+            settings: crate::model::Settings::new(),
+        },
+    }];
     for p in &reg.projects {
-        let new = NewProject {
-            name: Some(p.name.clone()),
-            environment: p.environment.clone(),
-            restricted: p.restricted,
-            pii: p.pii,
-            default_role: p.default_role.map(|r| r.as_str().to_owned()),
-            ..NewProject::default()
-        };
-        graph.add_project(&format!("{org}/{}", p.slug), new, None)?;
+        if p.restricted && p.default_role.is_some() {
+            return Err(Error::rule(format!(
+                "restricted project `{}` cannot have a default role",
+                p.name
+            )));
+        }
+        out.push(Change::ProjectCreated {
+            project: format!("{org}/{}", p.slug),
+            attrs: ProjectAttrs {
+                name: p.name.clone(),
+                environment: p.environment.clone(),
+                restricted: p.restricted,
+                pii: p.pii,
+                default_role: p.default_role,
+                settings: crate::model::Settings::new(),
+            },
+        });
     }
     for p in &reg.people {
-        if p.email != owner.email {
-            let new = NewMember {
-                role: Some(p.role.as_str().to_owned()),
-                name: None,
-                title: p.title.clone(),
+        if p.role == OrgRole::Owner && p.expires.is_some() {
+            return Err(Error::rule(format!(
+                "`{}` is an owner and an owner membership cannot expire",
+                p.email
+            )));
+        }
+        out.push(Change::MemberAdded {
+            org: org.to_owned(),
+            user: p.email.clone(),
+            attrs: MemberAttrs {
+                role: p.role,
                 expires: p.expires,
                 reason: p.reason.clone(),
                 reviewed: p.reviewed,
                 external: p.external,
-            };
-            graph.add_member(&p.email, org, new, None)?;
-        }
+            },
+            person: UserAttrs {
+                name: None,
+                title: p.title.clone(),
+            },
+        });
     }
     for p in &reg.people {
-        if p.grants.is_empty() {
-            continue;
-        }
-        // An expired membership cannot receive grants through the mutation API: grant
-        // them as of just before it expired, then give the caller their clock back.
-        let _guard = match p.expires {
-            Some(e) if e <= graph.now() => {
-                let guard = ClockGuard {
-                    graph,
-                    saved: graph.frozen_time(),
-                };
-                graph.set_time(Some(Instant(e.0.saturating_sub(1))));
-                Some(guard)
-            }
-            _ => None,
-        };
         for g in &p.grants {
-            graph.grant(
-                &p.email,
-                &reg.target(&g.target),
-                g.role.as_str(),
-                g.expires,
-                g.reason.clone(),
-                None,
-            )?;
+            out.push(Change::GrantAdded {
+                user: p.email.clone(),
+                target: reg.target(&g.target),
+                attrs: GrantAttrs {
+                    role: g.role,
+                    expires: g.expires,
+                    reason: g.reason.clone(),
+                },
+            });
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,0 +1,91 @@
+"""The Markdown access registry from Python: the seed document, round trips, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import accessgraph as ag
+import pytest
+
+SEED = (Path(__file__).resolve().parents[2] / "examples" / "seed_registry.md").read_text()
+
+
+def test_seed_registry_verbatim() -> None:
+    g = ag.Graph.from_markdown(SEED, org="acme")
+    assert isinstance(g, ag.Graph)
+    assert [(o.slug, o.name) for o in g.orgs()] == [("acme", "PostHog")]
+    roles = {m.user: (m.role, m.title, m.external) for m in g.members("acme")}
+    assert roles == {
+        "jane@example.com": ("owner", "CTO", False),
+        "john@example.com": ("owner", "VP Engineering", False),
+        "alice@example.com": ("admin", "Engineering Manager", False),
+        "bob@example.com": ("admin", "Product Lead", False),
+        "charlie@example.com": ("member", "Senior Engineer", False),
+        "diana@example.com": ("member", "Product Manager", False),
+        "evan@example.com": ("member", "Data Analyst", False),
+        "ceo@example.com": ("member", "CEO", False),
+        "cmo@example.com": ("member", "CMO", False),
+        "consultant@agency.com": ("member", "Marketing Consultant", True),
+    }
+    consultant = next(m for m in g.members("acme") if m.user == "consultant@agency.com")
+    assert consultant.expires is not None and consultant.expires.isoformat().startswith(
+        "2024-06-01T00:00"
+    )
+    # viewers without nested grants hold a viewer grant on all projects
+    assert [(x.user, x.target, x.role) for x in g.grants(target="acme/*")] == [
+        ("ceo@example.com", "acme/*", "viewer"),
+        ("cmo@example.com", "acme/*", "viewer"),
+    ]
+    assert g.check("consultant@agency.com", "org:view", "acme", at="2024-05-31T23:59:59Z")
+    assert not g.check("consultant@agency.com", "org:view", "acme", at="2024-06-01")
+
+
+def test_without_org_the_slug_comes_from_the_title() -> None:
+    g = ag.Graph.from_markdown(SEED)
+    assert [o.slug for o in g.orgs()] == ["posthog"]
+
+
+def test_round_trip_is_exact() -> None:
+    g = ag.Graph.from_markdown(SEED, org="acme")
+    text = g.to_markdown("acme")
+    again = ag.Graph.from_markdown(text, org="acme")
+    assert again.to_markdown("acme") == text
+
+    def people(graph: ag.Graph) -> list[tuple[object, ...]]:
+        return [(m.user, m.role, m.title, m.expires, m.external) for m in graph.members("acme")]
+
+    assert people(again) == people(g)
+
+    def grants(graph: ag.Graph) -> list[tuple[object, ...]]:
+        # granted_at is when each graph was built, so it is left out
+        return [(x.user, x.target, x.role, x.expires, x.reason) for x in graph.grants()]
+
+    assert grants(again) == grants(g)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "words"),
+    [
+        ("# A Access Registry\n## Owners\n- jane@example\n", 3, 3, "jane@example"),
+        ("# A Access Registry\n## Owners\n- j@x.io\n## Editors\n- b@x.io\n", 4, 4, "Editors"),
+        (
+            "# A Access Registry\n## Owners\n- j@x.io\n## Members\n- b@x.io\n  - *: editor\n",
+            6,
+            8,
+            "editor",
+        ),
+        (
+            "# A Access Registry\n## Owners\n- j@x.io\n## Members\n- j@x.io\n",
+            5,
+            3,
+            "line 3",
+        ),
+    ],
+)
+def test_errors_name_line_and_column(text: str, line: int, column: int, words: str) -> None:
+    with pytest.raises(ag.RegistryFormatError) as info:
+        ag.Graph.from_markdown(text)
+    err = info.value
+    assert (err.line, err.column) == (line, column), str(err)
+    assert words in str(err)
+    assert isinstance(err, ag.ValidationError)
