@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from accessgraph import _core
 from accessgraph._core import Decision, Grant, Member, Org, Project, Resource, User
+from accessgraph._diff import AccessChange, AccessDiff
 from accessgraph._roles import OrgRole, ProjectRole
 from accessgraph._table import Table
 from accessgraph.exceptions import (
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 __version__: str = _core.__version__
 
 __all__ = [
+    "AccessChange",
+    "AccessDiff",
     "AccessGraphError",
     "AuditIntegrityError",
     "ConflictError",
@@ -85,6 +88,14 @@ class Graph(_core.Graph):
         empty project for a member who can access none.
         """
         return Table(self._access_matrix_rows(org, at), columns=_MATRIX_COLUMNS)
+
+    def diff(self, other: _core.Graph) -> AccessDiff:
+        """Access drift: who gains, loses or changes which effective project role.
+
+        ``self`` is before, ``other`` after; each is judged at its own clock. The typical
+        use is the registry document against the live graph.
+        """
+        return AccessDiff(AccessChange(*row) for row in self._diff_rows(other))
 
     def _repr_html_(self) -> str:
         from accessgraph._html import graph_html

@@ -45,6 +45,15 @@ fn opt_bool(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<boo
     }
 }
 
+/// `(user, project, before, after, kind)` of one access change.
+type DiffRow = (
+    String,
+    String,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static str,
+);
+
 fn at_arg(at: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Instant>> {
     instant("at", at)
 }
@@ -295,6 +304,24 @@ impl PyGraph {
             out.append(d)?;
         }
         Ok(out)
+    }
+
+    /// Access drift rows `(user, project, before, after, kind)` (wrapped in an
+    /// `AccessDiff` by `accessgraph.Graph.diff`).
+    fn _diff_rows(&self, py: Python<'_>, other: &Bound<'_, PyGraph>) -> Vec<DiffRow> {
+        let (a, b) = (&self.inner, &other.get().inner);
+        py.detach(|| a.diff(b))
+            .into_iter()
+            .map(|c| {
+                (
+                    c.user,
+                    c.project,
+                    c.before.map(crate::model::ProjectRole::as_str),
+                    c.after.map(crate::model::ProjectRole::as_str),
+                    c.kind.as_str(),
+                )
+            })
+            .collect()
     }
 
     // ---- listings -----------------------------------------------------------------

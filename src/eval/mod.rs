@@ -5,6 +5,7 @@
 //! reads the clock only when an expiry must be compared.
 
 mod actions;
+pub mod diff;
 
 pub use actions::{ActionDef, Catalog, Need};
 

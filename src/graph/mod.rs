@@ -198,6 +198,14 @@ impl Graph {
         eval::access_matrix(&st, org, &mut self.at(at))
     }
 
+    /// Access drift: `self` is before, `other` after, each judged at its own clock.
+    pub fn diff(&self, other: &Graph) -> Vec<eval::diff::AccessChange> {
+        // read_recursive: `other` may be `self`, and a queued writer must not wedge us.
+        let before = self.state.read_recursive();
+        let after = other.state.read_recursive();
+        eval::diff::diff(&before, &mut self.at(None), &after, &mut other.at(None))
+    }
+
     /// The orgs, sorted by slug.
     pub fn orgs(&self) -> Vec<OrgInfo> {
         self.read(state::list_orgs)

@@ -1,0 +1,94 @@
+"""``AccessDiff``: who gains and who loses which effective role between two graphs."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["AccessChange", "AccessDiff"]
+
+
+class AccessChange(NamedTuple):
+    """One user's change of effective role on one project."""
+
+    user: str
+    project: str
+    before: str | None
+    after: str | None
+    kind: str  # "gained", "lost" or "changed"
+
+
+class AccessDiff:
+    """The changes from one graph to another, sorted by user then project."""
+
+    __slots__ = ("_changes",)
+
+    def __init__(self, changes: Iterable[AccessChange]) -> None:
+        self._changes = tuple(changes)
+
+    def __iter__(self) -> Iterator[AccessChange]:
+        return iter(self._changes)
+
+    def __len__(self) -> int:
+        return len(self._changes)
+
+    def __bool__(self) -> bool:
+        return bool(self._changes)
+
+    def __getitem__(self, index: int) -> AccessChange:
+        return self._changes[index]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AccessDiff):
+            return NotImplemented
+        return self._changes == other._changes
+
+    def __hash__(self) -> int:
+        return hash(self._changes)
+
+    def __repr__(self) -> str:
+        counts = {k: sum(1 for c in self._changes if c.kind == k) for k in _KINDS}
+        return "<AccessDiff " + " ".join(f"{k}={n}" for k, n in counts.items()) + ">"
+
+    def filter(self, *, kind: str | None = None, user: str | None = None) -> AccessDiff:
+        """The changes of one kind and/or one user."""
+        return AccessDiff(
+            c
+            for c in self._changes
+            if (kind is None or c.kind == kind) and (user is None or c.user == user.lower())
+        )
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The changes as a pandas DataFrame (needs the ``pandas`` extra)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "AccessDiff.to_pandas() needs pandas: pip install 'accessgraph[pandas]'"
+            ) from exc
+        return pd.DataFrame(list(self._changes), columns=list(AccessChange._fields))
+
+    def to_markdown(self) -> str:
+        """A Markdown table of the changes."""
+        lines = ["| user | project | before | after | change |", "|---|---|---|---|---|"]
+        for c in self._changes:
+            lines.append(
+                f"| {c.user} | {c.project} | {c.before or '-'} | {c.after or '-'} | {c.kind} |"
+            )
+        return "\n".join(lines) + "\n"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{html.escape(c.user)}</td><td>{html.escape(c.project)}</td>"
+            f"<td>{c.before or ''}</td><td>{c.after or ''}</td><td>{c.kind}</td></tr>"
+            for c in self._changes
+        )
+        head = "<tr><th>user</th><th>project</th><th>before</th><th>after</th><th>change</th></tr>"
+        return f"<table><thead>{head}</thead><tbody>{rows}</tbody></table>"
+
+
+_KINDS = ("gained", "lost", "changed")

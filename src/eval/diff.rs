@@ -1,0 +1,162 @@
+//! Access drift between two graphs (SPEC 4.6): who gains and who loses which effective
+//! project role.
+
+use std::collections::BTreeMap;
+
+use crate::graph::state::State;
+use crate::model::ProjectRole;
+use crate::time::At;
+
+/// How a user's access to a project changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ChangeKind {
+    /// No access before, some after.
+    Gained,
+    /// Some access before, none after.
+    Lost,
+    /// A different role.
+    Changed,
+}
+
+impl ChangeKind {
+    /// The kind's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Gained => "gained",
+            ChangeKind::Lost => "lost",
+            ChangeKind::Changed => "changed",
+        }
+    }
+}
+
+/// One user's change of effective role on one project.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AccessChange {
+    /// Email.
+    pub user: String,
+    /// Project id.
+    pub project: String,
+    /// Role before.
+    pub before: Option<ProjectRole>,
+    /// Role after.
+    pub after: Option<ProjectRole>,
+    /// Gained, lost or changed.
+    pub kind: ChangeKind,
+}
+
+/// Every (user, project) → effective role of a state at an instant.
+fn roles(st: &State, at: &mut At<'_>) -> BTreeMap<(String, String), ProjectRole> {
+    let mut out = BTreeMap::new();
+    for row in super::access_matrix(st, None, at) {
+        if let (Some(project), Some(role)) = (row.project, row.project_role) {
+            out.insert((row.user, project), role);
+        }
+    }
+    out
+}
+
+/// The changes from `before` (at its instant) to `after` (at its), sorted by user then
+/// project.
+pub fn diff(
+    before: &State,
+    at_before: &mut At<'_>,
+    after: &State,
+    at_after: &mut At<'_>,
+) -> Vec<AccessChange> {
+    let old = roles(before, at_before);
+    let new = roles(after, at_after);
+    let mut keys: Vec<&(String, String)> = old.keys().chain(new.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter_map(|key| {
+            let (b, a) = (old.get(key).copied(), new.get(key).copied());
+            let kind = match (b, a) {
+                (None, Some(_)) => ChangeKind::Gained,
+                (Some(_), None) => ChangeKind::Lost,
+                (Some(x), Some(y)) if x != y => ChangeKind::Changed,
+                _ => return None,
+            };
+            Some(AccessChange {
+                user: key.0.clone(),
+                project: key.1.clone(),
+                before: b,
+                after: a,
+                kind,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{Graph, NewMember, NewProject};
+    use crate::Result;
+
+    fn base() -> Result<Graph> {
+        let g = Graph::new();
+        g.add_org("acme", None, "o@x.io", None)?;
+        for p in ["acme/a", "acme/b"] {
+            g.add_project(p, NewProject::default(), None)?;
+        }
+        for u in ["m@x.io", "n@x.io"] {
+            g.add_member(u, "acme", NewMember::default(), None)?;
+        }
+        g.grant("m@x.io", "acme/a", "viewer", None, None, None)?;
+        g.grant("n@x.io", "acme/b", "member", None, None, None)?;
+        Ok(g)
+    }
+
+    type Row = (
+        String,
+        String,
+        Option<ProjectRole>,
+        Option<ProjectRole>,
+        ChangeKind,
+    );
+
+    #[test]
+    fn gained_lost_and_changed() -> Result<()> {
+        let before = base()?;
+        let after = base()?;
+        after.grant("m@x.io", "acme/a", "admin", None, None, None)?; // changed
+        after.grant("m@x.io", "acme/b", "viewer", None, None, None)?; // gained
+        after.revoke("n@x.io", "acme/b", None)?; // lost
+        let got: Vec<Row> = before
+            .diff(&after)
+            .into_iter()
+            .map(|c| (c.user, c.project, c.before, c.after, c.kind))
+            .collect();
+        let s = |x: &str| x.to_owned();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    s("m@x.io"),
+                    s("acme/a"),
+                    Some(ProjectRole::Viewer),
+                    Some(ProjectRole::Admin),
+                    ChangeKind::Changed
+                ),
+                (
+                    s("m@x.io"),
+                    s("acme/b"),
+                    None,
+                    Some(ProjectRole::Viewer),
+                    ChangeKind::Gained
+                ),
+                (
+                    s("n@x.io"),
+                    s("acme/b"),
+                    Some(ProjectRole::Member),
+                    None,
+                    ChangeKind::Lost
+                ),
+            ]
+        );
+        assert!(before.diff(&before).is_empty());
+        assert!(after.diff(&after).is_empty());
+        Ok(())
+    }
+}
