@@ -109,6 +109,9 @@ pub enum Error {
     /// A registry document that does not parse.
     #[error(transparent)]
     Registry(#[from] crate::registry::markdown::RegistryError),
+    /// A JSON document that does not fit its format.
+    #[error(transparent)]
+    Json(#[from] crate::registry::JsonPathError),
 }
 
 /// The crate's result type.

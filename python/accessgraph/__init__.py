@@ -14,8 +14,10 @@ roles (admin/member/viewer). The engine is Rust; this package is its Python face
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from accessgraph import _core
 from accessgraph._core import Decision, Grant, Member, Org, Project, Resource, User
@@ -88,6 +90,32 @@ class Graph(_core.Graph):
         empty project for a member who can access none.
         """
         return Table(self._access_matrix_rows(org, at), columns=_MATRIX_COLUMNS)
+
+    @classmethod
+    def from_posthog(
+        cls,
+        members: object,
+        *,
+        org: str,
+        name: str | None = None,
+        projects: Mapping[str, object] | None = None,
+    ) -> Self:
+        """A graph of the org described by PostHog's REST API JSON (SPEC 5.4).
+
+        ``members`` is the response of ``/api/organizations/:id/members/`` — a page
+        ``{"count", "next", "results": [...]}``, a list of pages, or a bare list — as parsed
+        JSON or as JSON text; levels 1, 8 and 15 become member, admin and owner.
+        ``projects`` maps a project name to its ``/explicit_members/`` response (levels 1
+        and 8: member, admin). Projects are created from their names (slugified), not
+        restricted. A value that does not fit raises ``RegistryFormatError`` whose
+        ``path`` names it (``$.results[3].level``).
+        """
+
+        def text(value: object) -> str:
+            return value if isinstance(value, str) else json.dumps(value)
+
+        pairs = [(str(k), text(v)) for k, v in (projects or {}).items()]
+        return cls._from_posthog_json(text(members), org=org, name=name, projects=pairs)
 
     def diff(self, other: _core.Graph) -> AccessDiff:
         """Access drift: who gains, loses or changes which effective project role.

@@ -174,6 +174,15 @@ class Graph:
     @classmethod
     def from_markdown(cls, text: str, org: str | None = None) -> Self:
         """A graph holding the org of a Markdown access registry (SPEC 5.1)."""
+    @classmethod
+    def _from_posthog_json(
+        cls,
+        members: str,
+        *,
+        org: str,
+        name: str | None = None,
+        projects: list[tuple[str, str]] | None = None,
+    ) -> Self: ...
     def to_markdown(self, org: str) -> str:
         """The Markdown access registry of ``org``, deterministic."""
     def set_time(self, when: _When | None) -> None:

@@ -56,7 +56,10 @@ fn build(py: Python<'_>, err: Error) -> PyResult<PyErr> {
             | ConflictError::NotMember { .. }
             | ConflictError::Rule(_),
         ) => (conflict_error(py)?, (message,).into_pyobject(py)?),
-        Error::Registry(e) => return build_registry(py, &e),
+        Error::Registry(e) => {
+            return build_registry(py, Some((e.line, e.column)), None, &e.to_string())
+        }
+        Error::Json(e) => return build_registry(py, None, Some(&e.path), &e.to_string()),
         Error::Permission(p) => {
             let decision = Py::new(py, PyDecision::from(*p.decision))?;
             (
@@ -68,11 +71,19 @@ fn build(py: Python<'_>, err: Error) -> PyResult<PyErr> {
     Ok(PyErr::from_value(class.call1(args)?))
 }
 
-fn build_registry(py: Python<'_>, e: &crate::registry::markdown::RegistryError) -> PyResult<PyErr> {
+fn build_registry(
+    py: Python<'_>,
+    at: Option<(usize, usize)>,
+    path: Option<&str>,
+    message: &str,
+) -> PyResult<PyErr> {
     let kwargs = pyo3::types::PyDict::new(py);
-    kwargs.set_item("line", e.line)?;
-    kwargs.set_item("column", e.column)?;
-    let err = registry_format_error(py)?.call((e.to_string(),), Some(&kwargs))?;
+    if let Some((line, column)) = at {
+        kwargs.set_item("line", line)?;
+        kwargs.set_item("column", column)?;
+    }
+    kwargs.set_item("path", path)?;
+    let err = registry_format_error(py)?.call((message,), Some(&kwargs))?;
     Ok(PyErr::from_value(err))
 }
 

@@ -92,6 +92,41 @@ impl PyGraph {
         Ok(obj)
     }
 
+    /// A graph holding an org read from PostHog's REST API JSON (members, and explicit
+    /// project members by project name), given as JSON text.
+    #[classmethod]
+    #[pyo3(signature = (members, *, org, name = None, projects = None))]
+    fn _from_posthog_json<'py>(
+        cls: &Bound<'py, pyo3::types::PyType>,
+        members: &str,
+        org: &str,
+        name: Option<&str>,
+        projects: Option<Vec<(String, String)>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let parse = |text: &str, path: String| {
+            serde_json::from_str::<serde_json::Value>(text)
+                .map_err(|e| to_py(crate::registry::JsonPathError::new(path, e.to_string()).into()))
+        };
+        let members = parse(members, "$".to_owned())?;
+        let projects = projects
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(n, t)| {
+                let v = parse(&t, format!("$[{n:?}]"))?;
+                Ok((n, v))
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let changes = crate::registry::posthog::changes(&members, org, name, &projects)
+            .map_err(|e| to_py(e.into()))?;
+        let obj = cls.call0()?;
+        obj.cast::<PyGraph>()?
+            .get()
+            .inner
+            .apply_batch(&changes, None)
+            .py()?;
+        Ok(obj)
+    }
+
     /// The Markdown access registry of `org`.
     fn to_markdown(&self, org: &str) -> PyResult<String> {
         crate::registry::markdown::export(&self.inner, org).py()
