@@ -183,6 +183,11 @@ class Graph:
         name: str | None = None,
         projects: list[tuple[str, str]] | None = None,
     ) -> Self: ...
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        """A graph read from a JSON snapshot (``"format": "accessgraph"``, version 1)."""
+    def to_json(self) -> str:
+        """The whole graph as a deterministic JSON snapshot; never a secret."""
     def to_markdown(self, org: str) -> str:
         """The Markdown access registry of ``org``, deterministic."""
     def set_time(self, when: _When | None) -> None:

@@ -127,6 +127,30 @@ impl PyGraph {
         Ok(obj)
     }
 
+    /// A graph read from a JSON snapshot (SPEC 5.2).
+    #[classmethod]
+    fn from_json<'py>(
+        cls: &Bound<'py, pyo3::types::PyType>,
+        text: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = cls.py();
+        let graph = py
+            .detach(|| crate::registry::json::from_json(text))
+            .map_err(|e| to_py(e.into()))?;
+        let obj = cls.call0()?;
+        obj.cast::<PyGraph>()?
+            .get()
+            .inner
+            .replace_state(graph.snapshot_state());
+        Ok(obj)
+    }
+
+    /// The whole graph as a deterministic JSON snapshot (SPEC 5.2); never a secret.
+    fn to_json(&self, py: Python<'_>) -> PyResult<String> {
+        let graph = &self.inner;
+        py.detach(|| crate::registry::json::to_json(graph)).py()
+    }
+
     /// The Markdown access registry of `org`.
     fn to_markdown(&self, org: &str) -> PyResult<String> {
         crate::registry::markdown::export(&self.inner, org).py()

@@ -60,6 +60,20 @@ impl Graph {
         }
     }
 
+    /// A graph holding `state` (built by replaying recorded changes with their own
+    /// stamps: snapshots, journals), on the wall clock.
+    pub fn from_state(state: State) -> Self {
+        Graph {
+            state: RwLock::new(state),
+            ..Graph::default()
+        }
+    }
+
+    /// Replaces the whole state (a freshly created graph taking a loaded one's content).
+    pub fn replace_state(&self, state: State) {
+        *self.state.write() = state;
+    }
+
     /// A graph that refuses mutations with `ConflictError::ReadOnly(why)`.
     pub fn read_only(state: State, at: Option<Instant>, why: impl Into<String>) -> Self {
         let g = Graph {
