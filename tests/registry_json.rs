@@ -230,8 +230,8 @@ fn round_trip_is_byte_identical() {
     assert_eq!(back.frozen_time(), None);
     for at in [t(4), t(30)] {
         assert_eq!(
-            back.access_matrix(None, Some(at)),
-            g.access_matrix(None, Some(at))
+            back.access_matrix(None, Some(at)).unwrap(),
+            g.access_matrix(None, Some(at)).unwrap()
         );
     }
     assert!(back

@@ -341,11 +341,8 @@ impl PyGraph {
         at: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let at = at_arg(at)?;
-        if let Some(o) = org {
-            self.inner.read(|st| st.need_org(o).map(|_| ())).py()?;
-        }
         let graph = &self.inner;
-        let rows = py.detach(|| graph.access_matrix(org, at));
+        let rows = py.detach(|| graph.access_matrix(org, at)).py()?;
         let out = PyList::empty(py);
         for r in rows {
             let d = PyDict::new(py);
@@ -404,23 +401,12 @@ impl PyGraph {
 
     /// The project with this id.
     fn project(&self, project: &str) -> PyResult<PyProject> {
-        let org = project.split_once('/').map_or(project, |(o, _)| o);
-        self.inner
-            .projects(Some(org))
-            .ok()
-            .and_then(|ps| ps.into_iter().find(|p| p.id == project))
-            .map(Into::into)
-            .ok_or_else(|| to_py(crate::error::NotFoundError::Project(project.to_owned()).into()))
+        Ok(self.inner.project(project).py()?.into())
     }
 
     /// The org with this slug.
     fn org(&self, org: &str) -> PyResult<PyOrg> {
-        self.inner
-            .orgs()
-            .into_iter()
-            .find(|o| o.slug == org)
-            .map(Into::into)
-            .ok_or_else(|| to_py(crate::error::NotFoundError::Org(org.to_owned()).into()))
+        Ok(self.inner.org(org).py()?.into())
     }
 
     /// The members of `org`, sorted by email.
@@ -451,15 +437,7 @@ impl PyGraph {
 
     /// Every user, sorted by email.
     fn users(&self) -> Vec<PyUser> {
-        let mut emails: Vec<String> = self
-            .inner
-            .read(|st| st.users.iter().map(|u| u.email.to_string()).collect());
-        emails.sort();
-        emails
-            .iter()
-            .filter_map(|e| self.inner.user(e).ok())
-            .map(Into::into)
-            .collect()
+        self.inner.users().into_iter().map(Into::into).collect()
     }
 
     /// The resources of `project` (or all), sorted by id.

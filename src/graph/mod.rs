@@ -207,9 +207,12 @@ impl Graph {
     }
 
     /// The access matrix of one org or of all.
-    pub fn access_matrix(&self, org: Option<&str>, at: Option<Instant>) -> Vec<MatrixRow> {
+    pub fn access_matrix(&self, org: Option<&str>, at: Option<Instant>) -> Result<Vec<MatrixRow>> {
         let st = self.state.read();
-        eval::access_matrix(&st, org, &mut self.at(at))
+        if let Some(o) = org {
+            st.need_org(o)?;
+        }
+        Ok(eval::access_matrix(&st, org, &mut self.at(at)))
     }
 
     /// Access drift: `self` is before, `other` after, each judged at its own clock.
@@ -228,6 +231,36 @@ impl Graph {
     /// The projects of one org or of all, sorted by id.
     pub fn projects(&self, org: Option<&str>) -> Result<Vec<ProjectInfo>> {
         self.read(|st| state::list_projects(st, org))
+    }
+
+    /// One org.
+    pub fn org(&self, slug: &str) -> Result<OrgInfo> {
+        self.orgs()
+            .into_iter()
+            .find(|o| o.slug == slug)
+            .ok_or_else(|| crate::error::NotFoundError::Org(slug.to_owned()).into())
+    }
+
+    /// One project.
+    pub fn project(&self, id: &str) -> Result<ProjectInfo> {
+        let org = id.split_once('/').map_or(id, |(o, _)| o);
+        self.projects(Some(org))
+            .ok()
+            .and_then(|ps| ps.into_iter().find(|p| p.id == id))
+            .ok_or_else(|| crate::error::NotFoundError::Project(id.to_owned()).into())
+    }
+
+    /// Every user, sorted by email.
+    pub fn users(&self) -> Vec<UserInfo> {
+        self.read(|st| {
+            let mut out: Vec<UserInfo> = st
+                .users
+                .iter()
+                .filter_map(|u| state::user_info(st, &u.email).ok())
+                .collect();
+            out.sort_by(|a, b| a.email.cmp(&b.email));
+            out
+        })
     }
 
     /// The members of an org, sorted by email.
