@@ -34,12 +34,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import accessgraph as ag
 import bench_check
 import peer_casbin
 import peer_cedar
 import workload
 from workload import Query
+
+import accessgraph as ag
 
 TARGETS = {
     "ratio_vs_dict": 1.0,

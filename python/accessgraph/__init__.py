@@ -15,8 +15,10 @@ roles (admin/member/viewer). The engine is Rust; this package is its Python face
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from accessgraph import _core
@@ -92,6 +94,39 @@ class Graph(_core.Graph):
         return Table(self._access_matrix_rows(org, at), columns=_MATRIX_COLUMNS)
 
     @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, format: str | None = None, org: str | None = None
+    ) -> Self:
+        """A graph read from a file: ``.md`` (the access registry, for ``org``) or ``.json``
+        (a snapshot). ``format`` (``"markdown"`` or ``"json"``) overrides the extension."""
+        kind = _format_of(path, format)
+        text = Path(path).read_text(encoding="utf-8")
+        if kind == "markdown":
+            return cls.from_markdown(text, org=org)
+        if org is not None:
+            raise ValidationError(f"invalid org `{org}`: only a Markdown registry takes org=")
+        return cls.from_json(text)
+
+    def save(
+        self, path: str | os.PathLike[str], *, format: str | None = None, org: str | None = None
+    ) -> None:
+        """Write the graph to a file: ``.json`` (the whole graph) or ``.md`` (the registry
+        of ``org``, which may be left out when the graph has a single org)."""
+        kind = _format_of(path, format)
+        if kind == "json":
+            text = self.to_json()
+        else:
+            if org is None:
+                slugs = [o.slug for o in self.orgs()]
+                if len(slugs) != 1:
+                    raise ValidationError(
+                        f"invalid org `None`: the graph has {len(slugs)} orgs, name one with org="
+                    )
+                org = slugs[0]
+            text = self.to_markdown(org)
+        Path(path).write_text(text, encoding="utf-8")
+
+    @classmethod
     def from_posthog(
         cls,
         members: object,
@@ -129,6 +164,23 @@ class Graph(_core.Graph):
         from accessgraph._html import graph_html
 
         return graph_html(self)
+
+
+_FORMATS = {".md": "markdown", ".markdown": "markdown", ".json": "json"}
+
+
+def _format_of(path: str | os.PathLike[str], format: str | None) -> str:
+    if format is not None:
+        if format not in ("markdown", "json"):
+            raise ValidationError(f"invalid format `{format}`: expected markdown or json")
+        return format
+    suffix = Path(path).suffix.lower()
+    if suffix not in _FORMATS:
+        raise ValidationError(
+            f"invalid path `{path}`: cannot tell the format from `{suffix}` "
+            "(expected .md or .json, or pass format=)"
+        )
+    return _FORMATS[suffix]
 
 
 _MATRIX_COLUMNS = (

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import accessgraph as ag
 import pytest
+
+import accessgraph as ag
 
 T0 = "2024-05-01T00:00:00Z"
 

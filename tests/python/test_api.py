@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
-import accessgraph as ag
 import pytest
+
+import accessgraph as ag
 
 
 def test_org_admin_implies_project_admin_even_on_restricted(acme: ag.Graph) -> None:

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import accessgraph as ag
 import pytest
+
+import accessgraph as ag
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "posthog"
 MEMBERS: dict[str, Any] = json.loads((FIXTURES / "org_members.json").read_text())

@@ -22,10 +22,14 @@ import sys
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
 # Not guarded: if the package cannot be imported this module errors at collection,
 # which fails the run (it must never be skipped).
 import accessgraph
-import pytest
 from accessgraph import (
     AccessGraphError,
     ConflictError,
@@ -34,9 +38,6 @@ from accessgraph import (
     UnknownActionError,
     ValidationError,
 )
-from hypothesis import HealthCheck, Phase, settings
-from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from reference_model import CATALOGUE, RefGraph, to_instant

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 import accessgraph as ag
-import pytest
 
 
 def test_round_trip_is_byte_identical(acme: ag.Graph) -> None:
@@ -42,3 +44,25 @@ def test_errors_name_the_json_path(acme: ag.Graph, edit: object, path: str) -> N
     with pytest.raises(ag.RegistryFormatError) as info:
         ag.Graph.from_json(json.dumps(doc))
     assert info.value.path is not None and info.value.path.startswith(path), str(info.value)
+
+
+def test_load_and_save_by_extension(acme: ag.Graph, tmp_path: Path) -> None:
+    acme.save(tmp_path / "graph.json")
+    acme.save(tmp_path / "acme.md")
+    from_json = ag.Graph.load(tmp_path / "graph.json")
+    assert from_json.to_json() == acme.to_json()
+    from_md = ag.Graph.load(str(tmp_path / "acme.md"), org="acme")
+    assert from_md.to_markdown("acme") == acme.to_markdown("acme")
+    same = ag.Graph.load(tmp_path / "acme.md", format="markdown", org="acme")
+    assert same.to_markdown("acme") == acme.to_markdown("acme")
+    with pytest.raises(ag.ValidationError, match=r"\.txt"):
+        ag.Graph.load(tmp_path / "acme.txt")
+    with pytest.raises(ag.ValidationError, match="org="):
+        ag.Graph.load(tmp_path / "graph.json", org="acme")
+    two = ag.Graph()
+    two.add_org("a", owner="o@x.io")
+    two.add_org("b", owner="o@x.io")
+    with pytest.raises(ag.ValidationError, match="2 orgs"):
+        two.save(tmp_path / "two.md")
+    two.save(tmp_path / "two.md", org="b")
+    assert [o.slug for o in ag.Graph.load(tmp_path / "two.md", org="b").orgs()] == ["b"]

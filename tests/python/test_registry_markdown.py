@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import accessgraph as ag
 import pytest
+
+import accessgraph as ag
 
 SEED = (Path(__file__).resolve().parents[2] / "examples" / "seed_registry.md").read_text()
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
-import accessgraph as ag
 import pytest
+
+import accessgraph as ag
 
 
 @pytest.fixture
