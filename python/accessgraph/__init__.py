@@ -97,12 +97,17 @@ class Graph(_core.Graph):
     def load(
         cls, path: str | os.PathLike[str], *, format: str | None = None, org: str | None = None
     ) -> Self:
-        """A graph read from a file: ``.md`` (the access registry, for ``org``) or ``.json``
-        (a snapshot). ``format`` (``"markdown"`` or ``"json"``) overrides the extension."""
+        """A graph read from a file: ``.md`` (the access registry, for ``org``), ``.json``
+        (a snapshot) or ``.csv`` (the access matrix). ``format`` (``"markdown"``,
+        ``"json"`` or ``"csv"``) overrides the extension."""
         kind = _format_of(path, format)
         text = Path(path).read_text(encoding="utf-8")
         if kind == "markdown":
             return cls.from_markdown(text, org=org)
+        if kind == "csv":
+            if org is not None:
+                raise ValidationError(f"invalid org `{org}`: only a Markdown registry takes org=")
+            return cls.from_csv(text)
         if org is not None:
             raise ValidationError(f"invalid org `{org}`: only a Markdown registry takes org=")
         return cls.from_json(text)
@@ -110,9 +115,13 @@ class Graph(_core.Graph):
     def save(
         self, path: str | os.PathLike[str], *, format: str | None = None, org: str | None = None
     ) -> None:
-        """Write the graph to a file: ``.json`` (the whole graph) or ``.md`` (the registry
-        of ``org``, which may be left out when the graph has a single org)."""
+        """Write the graph to a file: ``.json`` (the whole graph), ``.csv`` (the access
+        matrix) or ``.md`` (the registry of ``org``, which may be left out when the graph
+        has a single org)."""
         kind = _format_of(path, format)
+        if kind == "csv":
+            self.to_csv(path)
+            return
         if kind == "json":
             text = self.to_json()
         else:
@@ -125,6 +134,11 @@ class Graph(_core.Graph):
                 org = slugs[0]
             text = self.to_markdown(org)
         Path(path).write_text(text, encoding="utf-8")
+
+    def to_csv(self, path: str | os.PathLike[str], *, at: When | None = None) -> None:
+        """Write the access matrix as CSV (for spreadsheets; JSON is the lossless format):
+        ``user,org,org_role,project,project_role,source,expires,reason``."""
+        Path(path).write_text(self._csv_text(at), encoding="utf-8", newline="")
 
     @classmethod
     def from_posthog(
@@ -166,19 +180,19 @@ class Graph(_core.Graph):
         return graph_html(self)
 
 
-_FORMATS = {".md": "markdown", ".markdown": "markdown", ".json": "json"}
+_FORMATS = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".csv": "csv"}
 
 
 def _format_of(path: str | os.PathLike[str], format: str | None) -> str:
     if format is not None:
-        if format not in ("markdown", "json"):
-            raise ValidationError(f"invalid format `{format}`: expected markdown or json")
+        if format not in ("markdown", "json", "csv"):
+            raise ValidationError(f"invalid format `{format}`: expected markdown, json or csv")
         return format
     suffix = Path(path).suffix.lower()
     if suffix not in _FORMATS:
         raise ValidationError(
             f"invalid path `{path}`: cannot tell the format from `{suffix}` "
-            "(expected .md or .json, or pass format=)"
+            "(expected .md, .json or .csv, or pass format=)"
         )
     return _FORMATS[suffix]
 

@@ -188,6 +188,10 @@ class Graph:
         """A graph read from a JSON snapshot (``"format": "accessgraph"``, version 1)."""
     def to_json(self) -> str:
         """The whole graph as a deterministic JSON snapshot; never a secret."""
+    @classmethod
+    def from_csv(cls, text: str) -> Self:
+        """A graph rebuilt from the CSV access matrix (lossy: see the docs)."""
+    def _csv_text(self, at: _When | None = None) -> str: ...
     def to_markdown(self, org: str) -> str:
         """The Markdown access registry of ``org``, deterministic."""
     def set_time(self, when: _When | None) -> None:

@@ -151,6 +151,28 @@ impl PyGraph {
         py.detach(|| crate::registry::json::to_json(graph)).py()
     }
 
+    /// A graph rebuilt from the CSV access matrix (SPEC 5.3; lossy, see the docs).
+    #[classmethod]
+    fn from_csv<'py>(
+        cls: &Bound<'py, pyo3::types::PyType>,
+        text: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let graph = crate::registry::csv::from_csv(text).map_err(|e| to_py(e.into()))?;
+        let obj = cls.call0()?;
+        obj.cast::<PyGraph>()?
+            .get()
+            .inner
+            .replace_state(graph.snapshot_state());
+        Ok(obj)
+    }
+
+    /// The access matrix as CSV text (`user,org,org_role,project,project_role,source,
+    /// expires,reason`).
+    #[pyo3(signature = (at = None))]
+    fn _csv_text(&self, at: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
+        crate::registry::csv::to_csv(&self.inner, at_arg(at)?).py()
+    }
+
     /// The Markdown access registry of `org`.
     fn to_markdown(&self, org: &str) -> PyResult<String> {
         crate::registry::markdown::export(&self.inner, org).py()

@@ -66,3 +66,35 @@ def test_load_and_save_by_extension(acme: ag.Graph, tmp_path: Path) -> None:
         two.save(tmp_path / "two.md")
     two.save(tmp_path / "two.md", org="b")
     assert [o.slug for o in ag.Graph.load(tmp_path / "two.md", org="b").orgs()] == ["b"]
+
+
+def test_csv_access_matrix_round_trip(acme: ag.Graph, tmp_path: Path) -> None:
+    acme.update_project("acme/development", actor="alice@example.com", default_role="viewer")
+    acme.save(tmp_path / "access.csv")
+    text = (tmp_path / "access.csv").read_text(encoding="utf-8")
+    assert text.splitlines()[0] == "user,org,org_role,project,project_role,source,expires,reason"
+    assert "charlie@example.com,acme,member,acme/production,viewer,explicit_member,," in text
+    assert ",acme/development,viewer,default," in text
+    back = ag.Graph.load(tmp_path / "access.csv")
+    back.set_time("2024-05-01")
+    users = [u.email for u in acme.users()]
+    for project in ("acme/development", "acme/production", "acme/staging"):
+        for user in users:
+            assert back.role(user, project) == acme.role(user, project), (user, project)
+    again = tmp_path / "again.csv"
+    back.to_csv(again, at="2024-05-01")
+    acme.to_csv(tmp_path / "first.csv", at="2024-05-01")
+    assert again.read_text(encoding="utf-8") == (tmp_path / "first.csv").read_text(encoding="utf-8")
+
+
+def test_csv_errors_name_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "user,org,org_role,project,project_role,source,expires,reason\n"
+        "o@x.io,acme,owner,,,,,\n"
+        "m@x.io,acme,member,acme/p,editor,explicit_member,,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ag.RegistryFormatError, match="editor") as info:
+        ag.Graph.load(bad)
+    assert info.value.line == 3
