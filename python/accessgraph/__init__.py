@@ -135,6 +135,17 @@ class Graph(_core.Graph):
             text = self.to_markdown(org)
         Path(path).write_text(text, encoding="utf-8")
 
+    def import_registry(self, path: str | os.PathLike[str], *, org: str | None = None) -> int:
+        """Make ``org`` match the Markdown registry at ``path``, atomically.
+
+        The org's access becomes exactly what the document says — its name, its projects'
+        attributes, memberships and grants — through the smallest set of elementary
+        changes (each one audited once the audit log listens); projects the document does
+        not list are kept, without the grants it does not give. An org the graph does not
+        have is created. Returns the number of changes applied (0: already in sync).
+        """
+        return self._import_registry_text(Path(path).read_text(encoding="utf-8"), org=org)
+
     def to_csv(self, path: str | os.PathLike[str], *, at: When | None = None) -> None:
         """Write the access matrix as CSV (for spreadsheets; JSON is the lossless format):
         ``user,org,org_role,project,project_role,source,expires,reason``."""

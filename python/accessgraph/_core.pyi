@@ -192,6 +192,7 @@ class Graph:
     def from_csv(cls, text: str) -> Self:
         """A graph rebuilt from the CSV access matrix (lossy: see the docs)."""
     def _csv_text(self, at: _When | None = None) -> str: ...
+    def _import_registry_text(self, text: str, org: str | None = None) -> int: ...
     def to_markdown(self, org: str) -> str:
         """The Markdown access registry of ``org``, deterministic."""
     def set_time(self, when: _When | None) -> None:

@@ -173,6 +173,18 @@ impl PyGraph {
         crate::registry::csv::to_csv(&self.inner, at_arg(at)?).py()
     }
 
+    /// Makes an org match a Markdown registry, atomically; returns the number of
+    /// elementary changes applied.
+    #[pyo3(signature = (text, org = None))]
+    fn _import_registry_text(&self, text: &str, org: Option<&str>) -> PyResult<usize> {
+        let registry = crate::registry::markdown::parse(text, org).map_err(|e| to_py(e.into()))?;
+        Ok(
+            crate::registry::reconcile::import_registry(&self.inner, &registry)
+                .py()?
+                .len(),
+        )
+    }
+
     /// The Markdown access registry of `org`.
     fn to_markdown(&self, org: &str) -> PyResult<String> {
         crate::registry::markdown::export(&self.inner, org).py()

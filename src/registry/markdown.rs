@@ -1025,7 +1025,7 @@ pub fn import(graph: &Graph, registry: &Registry) -> Result<()> {
 }
 
 /// The elementary changes that create `reg` in an empty org.
-fn changes(reg: &Registry) -> Result<Vec<Change>> {
+pub fn changes(reg: &Registry) -> Result<Vec<Change>> {
     if !reg.people.iter().any(|p| p.role == OrgRole::Owner) {
         return Err(Error::rule(format!(
             "registry `{}` names no owner: `## Owners` needs at least one person",

@@ -5,6 +5,7 @@ pub mod csv;
 pub mod json;
 pub mod markdown;
 pub mod posthog;
+pub mod reconcile;
 
 /// A JSON document that does not fit its format: where (a JSON path such as
 /// `$.results[3].level`) and why.
