@@ -141,7 +141,7 @@ impl PyGraph {
         obj.cast::<PyGraph>()?
             .get()
             .inner
-            .replace_state(graph.snapshot_state());
+            .replace_state(graph.into_state());
         Ok(obj)
     }
 
@@ -162,7 +162,7 @@ impl PyGraph {
         obj.cast::<PyGraph>()?
             .get()
             .inner
-            .replace_state(graph.snapshot_state());
+            .replace_state(graph.into_state());
         Ok(obj)
     }
 

@@ -69,6 +69,11 @@ impl Graph {
         }
     }
 
+    /// The graph's state, taking the graph apart (no copy).
+    pub fn into_state(self) -> State {
+        self.state.into_inner()
+    }
+
     /// Replaces the whole state (a freshly created graph taking a loaded one's content).
     pub fn replace_state(&self, state: State) {
         *self.state.write() = state;
