@@ -116,14 +116,19 @@ impl Instant {
 /// Parses an ISO-8601 calendar date (`2024-06-01`); a datetime gives its UTC date.
 pub fn parse_date(field: &'static str, text: &str) -> Result<NaiveDate> {
     let s = text.trim();
-    if s.len() == 10 {
-        if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-            return Ok(d);
-        }
+    let bad = || Error::invalid(field, text, "an ISO-8601 date such as `2024-06-01`");
+    let date = if s.len() == 10 && s.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad())?
+    } else {
+        Instant::parse(field, text)
+            .map(Instant::date)
+            .map_err(|_| bad())?
+    };
+    // Years 1 to 9999 only: Python's `date` cannot hold the others.
+    if !(1..=9999).contains(&chrono::Datelike::year(&date)) {
+        return Err(bad());
     }
-    Instant::parse(field, text)
-        .map(Instant::date)
-        .map_err(|_| Error::invalid(field, text, "an ISO-8601 date such as `2024-06-01`"))
+    Ok(date)
 }
 
 const LIVE: i64 = i64::MIN;
@@ -225,6 +230,10 @@ mod tests {
         assert!(Instant::parse("expires", "soon").is_err());
         assert!(Instant::parse("expires", "2024-6-1").is_err());
         assert!(Instant::parse("expires", "9999-12-31T23:59:59-01:00").is_err());
+        for bad in ["-024-01-02", "0000-01-01", "2024-1-02", "+12024-01-01"] {
+            assert!(parse_date("reviewed", bad).is_err(), "{bad}");
+        }
+        assert!(parse_date("reviewed", "0001-01-01").is_ok());
         assert_eq!(p("9999-12-31T23:59:59.999999Z"), Instant::MAX.0);
         assert_eq!(p("0001-01-01"), Instant::MIN.0);
     }

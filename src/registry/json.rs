@@ -382,7 +382,7 @@ fn parse_instant(s: &str) -> Result<Instant, String> {
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+    crate::time::parse_date("date", s)
         .ok()
         .filter(|_| s.len() == 10)
         .ok_or_else(|| format!("invalid date `{}` (expected YYYY-MM-DD)", s.escape_debug()))

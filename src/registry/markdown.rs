@@ -233,6 +233,15 @@ pub fn parse(text: &str, org: Option<&str>) -> Result<Registry, RegistryError> {
         if fence {
             continue;
         }
+        if body.starts_with('-') || body.starts_with('#') {
+            // What a heading or an entry holds is imported, and export writes text on one
+            // line: a control character there (a tab past the indentation included) could
+            // not be written back.
+            if let Some((at, c)) = body.char_indices().find(|(_, c)| c.is_control()) {
+                let at = body.get(at..).unwrap_or(body);
+                return Err(ln.err(at, format!("control character {c:?} in an entry")));
+            }
+        }
         p.line(&ln)?;
     }
     p.finish(org)

@@ -1,0 +1,164 @@
+"""``docs/accessgraph.schema.json`` describes what ``Graph.to_json()`` writes (SPEC 5.2)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+
+import accessgraph as ag
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "accessgraph.schema.json"
+SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
+VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def rich_graph() -> ag.Graph:
+    """Every kind of record, every nullable field both null and set."""
+    g = ag.Graph()
+    g.set_time("2024-05-01T00:00:00Z")
+    g.add_org("acme", name="Acme Corp", owner="jane@example.com")
+    g.update_org("acme", actor=None, members_can_invite=True)
+    g.add_org("beta", name="Beta", owner="bob@example.com")
+    g.add_project(
+        "acme/production", name="Production", environment="production", restricted=True, pii=True
+    )
+    g.add_project(
+        "acme/staging",
+        name="Staging",
+        environment="staging",
+        default_role="viewer",
+        settings={"retention_days": 30, "tags": ["eu", None], "nested": {"x": 1.5}},
+    )
+    g.add_project("beta/web", name="Web")
+    g.add_member(
+        "bob@example.com",
+        "acme",
+        role="admin",
+        name="Bob",
+        title="Lead, Platform",
+        expires="2024-07-01T12:30:00.250Z",
+        reason="on call, EU",
+        reviewed="2024-01-02",
+        external=True,
+        actor="jane@example.com",
+    )
+    g.add_member("old@example.com", "acme", expires="2023-01-01", actor=None)
+    g.set_time("2022-01-01")
+    g.grant("old@example.com", "acme/*", "member", actor=None)
+    g.set_time("2024-05-01T00:00:00Z")
+    g.grant(
+        "bob@example.com",
+        "acme/production",
+        "viewer",
+        expires="2024-06-01T10:00Z",
+        reason="audit",
+        actor="jane@example.com",
+    )
+    g.add_resource("acme/staging", "dashboard", 42, owner="bob@example.com")
+    g.add_resource("beta/web", "feature_flag", "new-ui", owner="bob@example.com")
+    g.define_action("report:send", "project", "member", "viewer")
+    g.define_action("billing:view", "org", "admin")
+    g.add_member("gone@example.com", "beta", title="Former", actor=None)
+    g.remove_member("gone@example.com", "beta", actor=None)  # a user without membership
+    return g
+
+
+RICH = rich_graph()
+SNAPSHOT: dict[str, Any] = json.loads(RICH.to_json())
+
+
+def test_schema_is_a_valid_draft_2020_12_schema() -> None:
+    Draft202012Validator.check_schema(SCHEMA)
+    assert SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_rich_snapshot_validates() -> None:
+    errors = [f"{e.json_path}: {e.message}" for e in VALIDATOR.iter_errors(SNAPSHOT)]
+    assert errors == []
+    # the snapshot really is rich: every list is filled, nullable fields both ways
+    for key in ("orgs", "projects", "users", "memberships", "grants", "resources", "actions"):
+        assert SNAPSHOT[key], key
+    assert {m["expires"] is None for m in SNAPSHOT["memberships"]} == {True, False}
+    assert {x["granted_by"] is None for x in SNAPSHOT["grants"]} == {True, False}
+
+
+def test_empty_and_minimal_snapshots_validate() -> None:
+    assert VALIDATOR.is_valid(json.loads(ag.Graph().to_json()))
+    assert VALIDATOR.is_valid({"format": "accessgraph", "version": 1})
+    ag.Graph.from_json('{"format": "accessgraph", "version": 1}')
+
+
+def _every_object_is_closed(node: Any, where: str = "#") -> list[str]:
+    """Places of the schema that describe an object without ``additionalProperties``."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        if "properties" in node and "additionalProperties" not in node and where.count("/") < 4:
+            found.append(where)
+        for k, v in node.items():
+            found += _every_object_is_closed(v, f"{where}/{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            found += _every_object_is_closed(v, f"{where}/{i}")
+    return found
+
+
+def test_records_are_closed() -> None:
+    # `settings` (free-form by SPEC 1.4) and if/then refinements are the only open objects
+    open_places = [
+        p
+        for p in _every_object_is_closed(SCHEMA)
+        if not p.endswith(("/settings", "/then", "/if", "/else"))
+    ]
+    assert open_places == []
+
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _set(path: tuple[str | int, ...], value: Any) -> Mutation:
+    def apply(doc: dict[str, Any]) -> None:
+        node: Any = doc
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+
+    return apply
+
+
+def _delete(key: str) -> Mutation:
+    def apply(doc: dict[str, Any]) -> None:
+        del doc[key]
+
+    return apply
+
+
+INVALID: dict[str, tuple[Mutation, str]] = {
+    "unknown top-level field": (_set(("extra",), 1), "$"),
+    "unknown membership field": (_set(("memberships", 0, "nickname"), "b"), "$.memberships[0]"),
+    "unknown project field": (_set(("projects", 0, "color"), "red"), "$.projects[0]"),
+    "bad org role": (_set(("memberships", 0, "role"), "superuser"), "$.memberships[0].role"),
+    "bad project role": (_set(("grants", 0, "role"), "owner"), "$.grants[0].role"),
+    "missing format": (_delete("format"), "$"),
+    "wrong format": (_set(("format",), "other"), "$.format"),
+    "newer version": (_set(("version",), 2), "$.version"),
+    "bad instant": (_set(("grants", 0, "granted_at"), "yesterday"), "$.grants[0].granted_at"),
+    "api key record": (_set(("api_keys",), [{"id": "pk_1"}]), "$.api_keys"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INVALID))
+def test_invalid_documents_are_rejected_by_schema_and_reader(name: str) -> None:
+    mutation, path = INVALID[name]
+    doc = copy.deepcopy(SNAPSHOT)
+    mutation(doc)
+    assert not VALIDATOR.is_valid(doc), name
+    with pytest.raises(ag.RegistryFormatError) as raised:
+        ag.Graph.from_json(json.dumps(doc, indent=2))
+    assert raised.value.path is not None
+    assert raised.value.path.startswith(path), (raised.value.path, str(raised.value))
