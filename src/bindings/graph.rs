@@ -54,6 +54,16 @@ type DiffRow = (
     &'static str,
 );
 
+/// A new instance of `cls` (Graph or a subclass) holding `graph`'s state.
+fn adopt<'py>(cls: &Bound<'py, pyo3::types::PyType>, graph: Graph) -> PyResult<Bound<'py, PyAny>> {
+    let obj = cls.call0()?;
+    obj.cast::<PyGraph>()?
+        .get()
+        .inner
+        .replace_state(graph.into_state());
+    Ok(obj)
+}
+
 fn at_arg(at: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Instant>> {
     instant("at", at)
 }
@@ -137,12 +147,7 @@ impl PyGraph {
         let graph = py
             .detach(|| crate::registry::json::from_json(text))
             .map_err(|e| to_py(e.into()))?;
-        let obj = cls.call0()?;
-        obj.cast::<PyGraph>()?
-            .get()
-            .inner
-            .replace_state(graph.into_state());
-        Ok(obj)
+        adopt(cls, graph)
     }
 
     /// The whole graph as a deterministic JSON snapshot (SPEC 5.2); never a secret.
@@ -158,12 +163,7 @@ impl PyGraph {
         text: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
         let graph = crate::registry::csv::from_csv(text).map_err(|e| to_py(e.into()))?;
-        let obj = cls.call0()?;
-        obj.cast::<PyGraph>()?
-            .get()
-            .inner
-            .replace_state(graph.into_state());
-        Ok(obj)
+        adopt(cls, graph)
     }
 
     /// The access matrix as CSV text (`user,org,org_role,project,project_role,source,

@@ -288,18 +288,24 @@ impl Graph {
         self.read(|st| state::list_resources(st, project))
     }
 
+    /// What every change needs before planning: a well-formed actor, a writable graph.
+    fn admit(&self, actor: Option<&str>) -> Result<()> {
+        if let Some(a) = actor {
+            crate::ids::email("actor", a)?;
+        }
+        match &self.read_only {
+            Some(why) => Err(ConflictError::ReadOnly(why.clone()).into()),
+            None => Ok(()),
+        }
+    }
+
     /// Applies `changes` as one atomic step, without authority checks: for imports made
     /// by the system (and later replay and reviewed plans). The changes are applied to a
     /// copy of the state first, so a change that does not fit (a grant without a
     /// membership, an org that exists) leaves the graph exactly as it was. Readers carry
     /// on meanwhile; the write lock is held only to swap the new state in.
     pub fn apply_batch(&self, changes: &[Change], actor: Option<&str>) -> Result<()> {
-        if let Some(a) = actor {
-            crate::ids::email("actor", a)?;
-        }
-        if let Some(why) = &self.read_only {
-            return Err(ConflictError::ReadOnly(why.clone()).into());
-        }
+        self.admit(actor)?;
         let guard = self.state.upgradable_read();
         let now = self.clock.now();
         let actor = actor.map(crate::ids::email_key);
@@ -325,12 +331,7 @@ impl Graph {
         actor: Option<&str>,
         plan: impl FnOnce(&State, &mut At<'_>) -> Result<(Vec<Change>, T)>,
     ) -> Result<T> {
-        if let Some(a) = actor {
-            crate::ids::email("actor", a)?;
-        }
-        if let Some(why) = &self.read_only {
-            return Err(ConflictError::ReadOnly(why.clone()).into());
-        }
+        self.admit(actor)?;
         let guard = self.state.upgradable_read();
         let now = self.clock.now();
         let mut at = At::new(Some(now), &self.clock);
