@@ -141,7 +141,7 @@ pub enum Change {
         /// Email.
         user: String,
     },
-    /// `user.updated`: name and title.
+    /// `user.updated`: name and title; creates the user record if there is none.
     UserUpdated {
         /// Email.
         user: String,

@@ -463,9 +463,8 @@ impl State {
                 }
             }
             Change::UserUpdated { user, after, .. } => {
-                let uid = self
-                    .user_id(user)
-                    .ok_or_else(|| Error::from(NotFoundError::User(user.clone())))?;
+                // Also how a snapshot restores a user who holds no membership any more.
+                let uid = self.ensure_user(user);
                 if let Some(u) = self.users.get_mut(uid as usize) {
                     u.name.clone_from(&after.name);
                     u.title.clone_from(&after.title);

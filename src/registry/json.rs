@@ -881,64 +881,18 @@ fn plan(doc: &Doc) -> Result<Vec<Planned>, JsonError> {
         ));
     }
 
-    // Users without a membership (they left, or were removed): no change creates a bare
-    // user, so they join an org and leave it again in the same batch.
-    let bare: Vec<(usize, &UserJson)> = doc
-        .users
-        .iter()
-        .enumerate()
-        .filter(|(_, u)| {
-            users
-                .get(&u.email.to_ascii_lowercase())
-                .is_some_and(|(_, member)| !member)
-        })
-        .collect();
-    let host = orgs.keys().next().map(|s| (*s).to_owned());
-    let temporary = host.is_none()
-        && bare
-            .iter()
-            .any(|(_, u)| !created.contains(&u.email.to_ascii_lowercase()));
-    let host = host.unwrap_or_else(|| "restore".to_owned());
-    if temporary {
-        out.push(unstamped(
-            Change::OrgCreated {
-                org: host.clone(),
-                attrs: OrgAttrs::default(),
-            },
-            "$.users".to_owned(),
-        ));
-    }
-    for (i, u) in bare {
+    // Users without a membership (they left, or were removed): `UserUpdated` creates
+    // the record; one is needed too for a user no earlier change created.
+    for (i, u) in doc.users.iter().enumerate() {
         let user = u.email.to_ascii_lowercase();
+        if users.get(&user).is_none_or(|(_, member)| *member) {
+            continue;
+        }
         let person = UserAttrs {
             name: u.name.clone(),
             title: u.title.clone(),
         };
-        if !created.contains(&user) {
-            out.push(unstamped(
-                Change::MemberAdded {
-                    org: host.clone(),
-                    user: user.clone(),
-                    attrs: MemberAttrs {
-                        role: OrgRole::Member,
-                        expires: None,
-                        reason: None,
-                        reviewed: None,
-                        external: false,
-                    },
-                    person: UserAttrs::default(),
-                },
-                at("users", i),
-            ));
-            out.push(unstamped(
-                Change::MemberRemoved {
-                    org: host.clone(),
-                    user: user.clone(),
-                },
-                at("users", i),
-            ));
-        }
-        if person != UserAttrs::default() {
+        if person != UserAttrs::default() || !created.contains(&user) {
             out.push(unstamped(
                 Change::UserUpdated {
                     user,
@@ -948,12 +902,6 @@ fn plan(doc: &Doc) -> Result<Vec<Planned>, JsonError> {
                 at("users", i),
             ));
         }
-    }
-    if temporary {
-        out.push(unstamped(
-            Change::OrgDeleted { org: host },
-            "$.users".to_owned(),
-        ));
     }
     Ok(out)
 }

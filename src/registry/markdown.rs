@@ -34,7 +34,7 @@ use chrono::NaiveDate;
 use crate::error::{Error, Result};
 use crate::graph::{state, Change, GrantAttrs, Graph, MemberAttrs, OrgAttrs, UserAttrs};
 use crate::ids::{self, new_map, Map};
-use crate::model::{Grant, MemberInfo, OrgRole, ProjectAttrs, ProjectInfo, ProjectRole};
+use crate::model::{Grant, MemberInfo, OrgRole, ProjectAttrs, ProjectInfo, ProjectRole, Settings};
 use crate::time::{self, Instant};
 
 /// A registry document that does not parse: where (1-based line and column, in
@@ -176,6 +176,20 @@ pub struct RegistryGrant {
     pub reason: Option<String>,
     /// The grant's line (the person's line for an implied viewer grant).
     pub line: usize,
+}
+
+impl RegistryProject {
+    /// The project's attributes (settings are not part of the registry).
+    pub fn attrs(&self, settings: Settings) -> ProjectAttrs {
+        ProjectAttrs {
+            name: self.name.clone(),
+            environment: self.environment.clone(),
+            restricted: self.restricted,
+            pii: self.pii,
+            default_role: self.default_role,
+            settings,
+        }
+    }
 }
 
 impl Registry {
@@ -1058,14 +1072,7 @@ pub fn changes(reg: &Registry) -> Result<Vec<Change>> {
         }
         out.push(Change::ProjectCreated {
             project: format!("{org}/{}", p.slug),
-            attrs: ProjectAttrs {
-                name: p.name.clone(),
-                environment: p.environment.clone(),
-                restricted: p.restricted,
-                pii: p.pii,
-                default_role: p.default_role,
-                settings: crate::model::Settings::new(),
-            },
+            attrs: p.attrs(Settings::new()),
         });
     }
     for p in &reg.people {

@@ -13,7 +13,6 @@ use super::markdown::{self, Registry};
 use crate::error::Result;
 use crate::graph::state::{grant_attrs, member_attrs, State};
 use crate::graph::{Change, GrantAttrs, Graph, MemberAttrs, OrgAttrs, UserAttrs};
-use crate::model::ProjectAttrs;
 
 /// The changes that make `reg`'s org in `st` match the document.
 pub fn changes(st: &State, reg: &Registry) -> Result<Vec<Change>> {
@@ -41,21 +40,13 @@ pub fn changes(st: &State, reg: &Registry) -> Result<Vec<Change>> {
     }
     for p in &reg.projects {
         let id = format!("{org}/{}", p.slug);
-        let want = |settings| ProjectAttrs {
-            name: p.name.clone(),
-            environment: p.environment.clone(),
-            restricted: p.restricted,
-            pii: p.pii,
-            default_role: p.default_role,
-            settings,
-        };
         match st.project_id(&id).and_then(|pid| st.project(pid)) {
             None => out.push(Change::ProjectCreated {
                 project: id,
-                attrs: want(crate::model::Settings::new()),
+                attrs: p.attrs(crate::model::Settings::new()),
             }),
             Some(rec) => {
-                let after = want(rec.attrs.settings.clone());
+                let after = p.attrs(rec.attrs.settings.clone());
                 if after != rec.attrs {
                     out.push(Change::ProjectUpdated {
                         project: id,
