@@ -112,6 +112,9 @@ pub enum Error {
     /// A JSON document that does not fit its format.
     #[error(transparent)]
     Json(#[from] crate::registry::JsonPathError),
+    /// The audit log or the journal.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// The crate's result type.

@@ -5,6 +5,7 @@
 //! knows nothing of Python: the `PyO3` binding lives in `bindings` behind the `python`
 //! feature.
 
+pub mod audit;
 pub mod error;
 pub mod eval;
 pub mod graph;

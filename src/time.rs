@@ -8,9 +8,23 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// A UTC instant: microseconds since the Unix epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+///
+/// Serialised (audit events, journals) as ISO-8601 text, `2024-06-01T12:00:00Z`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Instant(pub i64);
+
+impl Serialize for Instant {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_iso())
+    }
+}
+
+impl<'de> Deserialize<'de> for Instant {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Instant::parse("instant", &text).map_err(serde::de::Error::custom)
+    }
+}
 
 impl Instant {
     /// The wall clock, now.

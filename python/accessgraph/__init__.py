@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from accessgraph import _core
-from accessgraph._core import Decision, Grant, Member, Org, Project, Resource, User
+from accessgraph._audit import AuditLog, _GraphBackend
+from accessgraph._core import Decision, Event, Grant, Member, Org, Project, Resource, User
 from accessgraph._diff import AccessChange, AccessDiff
 from accessgraph._roles import OrgRole, ProjectRole
 from accessgraph._table import Table
@@ -50,8 +52,10 @@ __all__ = [
     "AccessDiff",
     "AccessGraphError",
     "AuditIntegrityError",
+    "AuditLog",
     "ConflictError",
     "Decision",
+    "Event",
     "Grant",
     "Graph",
     "JournalError",
@@ -184,6 +188,67 @@ class Graph(_core.Graph):
         use is the registry document against the live graph.
         """
         return AccessDiff(AccessChange(*row) for row in self._diff_rows(other))
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        durability: str = "fsync",
+        hmac_key: bytes | None = None,
+        snapshot: str | os.PathLike[str] | None = None,
+    ) -> Self:
+        """Open (or create) the journal at ``path``: replay and verify it, then append
+        every mutation to it before applying it.
+
+        ``durability``: ``"fsync"`` (default: each mutation is on disk before the call
+        returns), ``"group"`` (group commit: concurrent mutations share one fsync; each
+        call still returns only once its events are on disk, but other threads may see a
+        change a moment before it is durable) or ``"os"`` (written to the OS, no fsync:
+        survives a process crash, not a power loss). ``hmac_key`` keeps a signed
+        checkpoint beside the journal (``<path>.checkpoint``) that catches a clean
+        truncation or a rewritten chain. ``snapshot`` names a snapshot to start from
+        (default ``<path>.snapshot`` when it exists; see :meth:`snapshot`).
+
+        A torn final line (a crash mid-write) is cut off with a
+        ``JournalRecoveredWarning``; any other damage raises ``JournalError`` naming the
+        line and leaves the file untouched.
+        """
+        snap = None if snapshot is None else os.fspath(snapshot)
+        graph, recovered = cls._open(
+            os.fspath(path), durability=durability, hmac_key=hmac_key, snapshot=snap
+        )
+        if recovered is not None:
+            warnings.warn(recovered, JournalRecoveredWarning, stacklevel=2)
+        return graph
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log: every access change, hash-chained (see :class:`AuditLog`)."""
+        return AuditLog(_GraphBackend(self))
+
+    def record(self, actor: str, action: str, target: str, **details: object) -> int:
+        """Record an application event (``data.exported``, ``feature_flag.changed`` …) in
+        the audit log (and journal); returns its ``seq``.
+
+        ``actor`` is ``"system"``, an email or ``"key:<id>"``; ``action`` a dotted
+        lower-case name that is not one of the built-in actions; ``details`` must be
+        JSON-serialisable (``ValidationError`` naming the value otherwise).
+        """
+        return self._record(actor, action, target, details)
+
+    def snapshot(self, path: str | os.PathLike[str] | None = None) -> int:
+        """Write the state at the current revision to ``path`` (default
+        ``<journal>.snapshot``, which :meth:`open` picks up by itself), atomically, so
+        opening the journal replays only the events after it. Returns that revision.
+        Events before it are read, and verified, the first time the audit log is used."""
+        if path is None:
+            if self.journal_path is None:
+                raise ValidationError(
+                    "invalid path `None`: a graph without a journal needs a snapshot path"
+                )
+            path = self.journal_path + ".snapshot"
+        return self._snapshot(os.fspath(path))
 
     def _repr_html_(self) -> str:
         from accessgraph._html import graph_html

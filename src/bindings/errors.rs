@@ -5,6 +5,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 
 use super::values::PyDecision;
+use crate::audit::AuditError;
 use crate::error::{ConflictError, Error, ValidationError};
 
 macro_rules! exception {
@@ -31,6 +32,8 @@ exception!(conflict_error, "ConflictError");
 exception!(read_only_error, "ReadOnlyGraphError");
 exception!(permission_denied, "PermissionDenied");
 exception!(registry_format_error, "RegistryFormatError");
+exception!(audit_integrity_error, "AuditIntegrityError");
+exception!(journal_error, "JournalError");
 
 /// Converts a core error into the matching Python exception.
 pub fn to_py(err: Error) -> PyErr {
@@ -60,6 +63,17 @@ fn build(py: Python<'_>, err: Error) -> PyResult<PyErr> {
             return build_registry(py, Some((e.line, e.column)), None, &e.to_string())
         }
         Error::Json(e) => return build_registry(py, None, Some(&e.path), &e.to_string()),
+        Error::Audit(AuditError::Integrity { seq, .. }) => (
+            audit_integrity_error(py)?,
+            (message, seq).into_pyobject(py)?,
+        ),
+        Error::Audit(AuditError::Journal { line, .. }) => {
+            (journal_error(py)?, (message, Some(line)).into_pyobject(py)?)
+        }
+        Error::Audit(AuditError::Io(_) | AuditError::Failed(_)) => (
+            journal_error(py)?,
+            (message, None::<u64>).into_pyobject(py)?,
+        ),
         Error::Permission(p) => {
             let decision = Py::new(py, PyDecision::from(*p.decision))?;
             (

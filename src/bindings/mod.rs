@@ -1,5 +1,6 @@
 //! The Python binding: the only place that names pyo3. Thin: convert, call, map errors.
 
+mod audit;
 mod convert;
 mod errors;
 mod graph;
@@ -10,6 +11,8 @@ mod values;
 mod _core {
     use pyo3::prelude::*;
 
+    #[pymodule_export]
+    use super::audit::{PyAuditFile, PyEvent, PyPending};
     #[pymodule_export]
     use super::graph::PyGraph;
     #[pymodule_export]

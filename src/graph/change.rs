@@ -64,6 +64,7 @@ pub enum Change {
         /// Slug.
         org: String,
         /// Attributes.
+        #[serde(flatten)]
         attrs: OrgAttrs,
     },
     /// `org.updated`.
@@ -85,6 +86,7 @@ pub enum Change {
         /// `org/slug`.
         project: String,
         /// Attributes.
+        #[serde(flatten)]
         attrs: ProjectAttrs,
     },
     /// `project.updated`.
@@ -108,8 +110,10 @@ pub enum Change {
         /// Email.
         user: String,
         /// Membership.
+        #[serde(flatten)]
         attrs: MemberAttrs,
         /// Personal attributes to set (a `None` field leaves the current value).
+        #[serde(flatten)]
         person: UserAttrs,
     },
     /// `member.role_changed`.
@@ -157,6 +161,7 @@ pub enum Change {
         /// `org/slug` or `org/*`.
         target: String,
         /// The grant.
+        #[serde(flatten)]
         attrs: GrantAttrs,
     },
     /// `grant.changed`.
@@ -184,9 +189,20 @@ pub enum Change {
         /// Owner's email.
         owner: String,
     },
+    /// `user.erased`: the user's record takes the pseudonym and loses name and title; their
+    /// memberships (and with them their grants) were removed by earlier changes.
+    UserErased {
+        /// Email (or, when a redacted journal is replayed, the pseudonym already).
+        user: String,
+        /// `erased:<hash>`.
+        pseudonym: String,
+        /// Why (the data-subject request).
+        reason: Option<String>,
+    },
     /// `action.defined`: a custom action.
     ActionDefined {
         /// The definition.
+        #[serde(flatten)]
         def: ActionDef,
     },
 }
@@ -210,6 +226,7 @@ impl Change {
             Change::GrantChanged { .. } => "grant.changed",
             Change::GrantRemoved { .. } => "grant.removed",
             Change::ResourceCreated { .. } => "resource.created",
+            Change::UserErased { .. } => "user.erased",
             Change::ActionDefined { .. } => "action.defined",
         }
     }

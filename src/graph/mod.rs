@@ -9,28 +9,23 @@
 //!
 //! Lock order: there is one lock. Nothing calls out (into Python or I/O) while holding it.
 
+mod audited;
 pub mod change;
 mod mutations;
 pub mod state;
 
-use parking_lot::{RwLock, RwLockReadGuard, RwLockUpgradableReadGuard};
+use parking_lot::{RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard};
 
+pub use audited::OpenOptions;
 pub use change::{Change, GrantAttrs, MemberAttrs, OrgAttrs, UserAttrs};
 pub use mutations::{MemberPatch, NewMember, NewProject, ProjectPatch};
 pub use state::{State, TargetRef};
 
-use crate::error::{ConflictError, Result};
+use crate::audit::{journal::Fresh, Audit, Session};
+use crate::error::{ConflictError, Error, Result};
 use crate::eval::{self, Decision, MatrixRow};
 use crate::model::{GrantInfo, MemberInfo, OrgInfo, ProjectInfo, ResourceInfo, Role, UserInfo};
 use crate::time::{At, Clock, Instant};
-
-/// Something that sees every planned mutation before it is applied: the audit log and
-/// journal hook in here. Returning an error refuses the mutation (nothing is applied).
-pub trait MutationObserver: Send + Sync {
-    /// Called with the planned changes, the actor and the instant, under the graph's
-    /// upgradable lock, before the changes are applied.
-    fn before_apply(&self, changes: &[Change], actor: Option<&str>, at: Instant) -> Result<()>;
-}
 
 /// The access graph. Share it between threads freely (`Graph: Send + Sync`).
 #[derive(Default)]
@@ -38,7 +33,7 @@ pub struct Graph {
     state: RwLock<State>,
     clock: Clock,
     read_only: Option<String>,
-    observer: Option<Box<dyn MutationObserver>>,
+    audit: Audit,
 }
 
 impl std::fmt::Debug for Graph {
@@ -88,11 +83,6 @@ impl Graph {
         };
         g.clock.set(at);
         g
-    }
-
-    /// Installs the observer that sees every mutation before it is applied.
-    pub fn set_observer(&mut self, observer: Box<dyn MutationObserver>) {
-        self.observer = Some(observer);
     }
 
     /// Freezes the clock at `at`, or returns to the wall clock with `None`.
@@ -293,9 +283,31 @@ impl Graph {
         if let Some(a) = actor {
             crate::ids::email("actor", a)?;
         }
-        match &self.read_only {
-            Some(why) => Err(ConflictError::ReadOnly(why.clone()).into()),
-            None => Ok(()),
+        if let Some(why) = &self.read_only {
+            return Err(ConflictError::ReadOnly(why.clone()).into());
+        }
+        Ok(self.audit.admit()?)
+    }
+
+    /// Takes the journal's writers' lock and applies what other processes appended
+    /// since this graph last looked; returns the (upgradable) state guard back.
+    fn catch_up<'g>(
+        &'g self,
+        guard: RwLockUpgradableReadGuard<'g, State>,
+        session: &mut Session<'_>,
+    ) -> Result<RwLockUpgradableReadGuard<'g, State>> {
+        match session.fresh(true)? {
+            Fresh::Records(records) if records.is_empty() => Ok(guard),
+            Fresh::Records(records) => {
+                let mut st = RwLockUpgradableReadGuard::upgrade(guard);
+                self.apply_records(&mut st, records)?;
+                Ok(RwLockWriteGuard::downgrade_to_upgradable(st))
+            }
+            Fresh::Replaced => {
+                let mut st = RwLockUpgradableReadGuard::upgrade(guard);
+                self.reload(&mut st, session)?;
+                Ok(RwLockWriteGuard::downgrade_to_upgradable(st))
+            }
         }
     }
 
@@ -307,6 +319,8 @@ impl Graph {
     pub fn apply_batch(&self, changes: &[Change], actor: Option<&str>) -> Result<()> {
         self.admit(actor)?;
         let guard = self.state.upgradable_read();
+        let mut session = self.audit.begin()?;
+        let guard = self.catch_up(guard, &mut session)?;
         let now = self.clock.now();
         let actor = actor.map(crate::ids::email_key);
         let actor = actor.as_deref();
@@ -315,12 +329,14 @@ impl Graph {
         for c in changes {
             next.apply(c, stamp)?;
         }
-        if let Some(obs) = &self.observer {
-            obs.before_apply(changes, actor, now)?;
-        }
+        let events = self.audit.prepare(Audit::describe(changes), actor, now)?;
+        let durable = self.audit.write(&mut session, &events)?;
         let mut st = RwLockUpgradableReadGuard::upgrade(guard);
         *st = next;
-        Ok(())
+        self.audit.push(events);
+        drop(st);
+        drop(session);
+        Ok(self.audit.wait_durable(durable)?)
     }
 
     /// The single path every mutation takes: plan under the upgradable lock (authority and
@@ -333,22 +349,55 @@ impl Graph {
     ) -> Result<T> {
         self.admit(actor)?;
         let guard = self.state.upgradable_read();
+        let mut session = self.audit.begin()?;
+        let guard = self.catch_up(guard, &mut session)?;
         let now = self.clock.now();
         let mut at = At::new(Some(now), &self.clock);
-        let (changes, out) = plan(&guard, &mut at)?;
+        let key = actor.map(crate::ids::email_key);
+        let actor = key.as_deref();
+        let (changes, out) = match plan(&guard, &mut at) {
+            Ok(planned) => planned,
+            Err(Error::Permission(p)) => {
+                // A refused mutation is an audit event too.
+                let events = self
+                    .audit
+                    .prepare(vec![denied_event(&p.decision)], actor, now)?;
+                let durable = self.audit.write(&mut session, &events)?;
+                self.audit.push(events);
+                drop(guard);
+                drop(session);
+                self.audit.wait_durable(durable)?;
+                return Err(Error::Permission(p));
+            }
+            Err(e) => return Err(e),
+        };
         if changes.is_empty() {
             return Ok(out);
         }
-        let actor = actor.map(crate::ids::email_key);
-        let actor = actor.as_deref();
-        if let Some(obs) = &self.observer {
-            obs.before_apply(&changes, actor, now)?;
-        }
+        let events = self.audit.prepare(Audit::describe(&changes), actor, now)?;
+        let durable = self.audit.write(&mut session, &events)?;
         let mut st = RwLockUpgradableReadGuard::upgrade(guard);
         let stamp = state::Stamp { at: now, actor };
         for c in &changes {
             st.apply(c, stamp)?;
         }
+        self.audit.push(events);
+        drop(st);
+        drop(session);
+        self.audit.wait_durable(durable)?;
         Ok(out)
     }
+}
+
+/// The `access.denied` event of a refused mutation: the rule (action) that refused it.
+fn denied_event(
+    d: &crate::eval::Decision,
+) -> (String, String, serde_json::Map<String, serde_json::Value>) {
+    let mut details = serde_json::Map::new();
+    details.insert("rule".into(), d.action.clone().into());
+    details.insert("reason".into(), d.reason.clone().into());
+    if let Some(role) = d.role {
+        details.insert("role".into(), role.as_str().into());
+    }
+    ("access.denied".to_owned(), d.target.clone(), details)
 }

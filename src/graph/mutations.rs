@@ -367,42 +367,7 @@ impl Graph {
         let email = ids::email("user", user)?;
         ids::org_slug("org", org)?;
         self.mutate(actor, |st, at| {
-            let oid = st.need_org(org)?;
-            let current = membership(st, &email, oid);
-            if let Some(a) = actor.filter(|a| !same(a, &email)) {
-                authorize(st, at, a, "org:remove_member", org)?;
-                let mine = org_role(st, at, a, oid).unwrap_or(OrgRole::Member);
-                if let Some(m) = current.filter(|m| m.role > mine) {
-                    return Err(denied(
-                        a,
-                        "org:remove_member",
-                        org,
-                        Some(Role::Org(mine)),
-                        format!(
-                            "{} is an org {} of {org} and cannot remove {email}, who is {}",
-                            email_key(a),
-                            mine.as_str(),
-                            m.role.as_str()
-                        ),
-                    ));
-                }
-            }
-            let Some(m) = current else {
-                return Err(not_member(&email, org));
-            };
-            if m.role == OrgRole::Owner && st.org(oid).is_some_and(|o| o.owners <= 1) {
-                return Err(ConflictError::LastOwner {
-                    user: email.clone(),
-                    org: org.to_owned(),
-                }
-                .into());
-            }
-            let mut changes = grant_removals(st, &email, org, m);
-            changes.push(Change::MemberRemoved {
-                org: org.to_owned(),
-                user: email.clone(),
-            });
-            Ok((changes, ()))
+            Ok((plan_remove_member(st, at, actor, &email, org)?, ()))
         })
     }
 
@@ -812,6 +777,53 @@ impl Graph {
             Ok((vec![Change::ActionDefined { def }], ()))
         })
     }
+}
+
+/// The changes that remove `email` from `org` (their grants there first), after the
+/// authority and last-owner rules.
+pub(super) fn plan_remove_member(
+    st: &State,
+    at: &mut At<'_>,
+    actor: Option<&str>,
+    email: &str,
+    org: &str,
+) -> Result<Vec<Change>> {
+    let oid = st.need_org(org)?;
+    let current = membership(st, email, oid);
+    if let Some(a) = actor.filter(|a| !same(a, email)) {
+        authorize(st, at, a, "org:remove_member", org)?;
+        let mine = org_role(st, at, a, oid).unwrap_or(OrgRole::Member);
+        if let Some(m) = current.filter(|m| m.role > mine) {
+            return Err(denied(
+                a,
+                "org:remove_member",
+                org,
+                Some(Role::Org(mine)),
+                format!(
+                    "{} is an org {} of {org} and cannot remove {email}, who is {}",
+                    email_key(a),
+                    mine.as_str(),
+                    m.role.as_str()
+                ),
+            ));
+        }
+    }
+    let Some(m) = current else {
+        return Err(not_member(email, org));
+    };
+    if m.role == OrgRole::Owner && st.org(oid).is_some_and(|o| o.owners <= 1) {
+        return Err(ConflictError::LastOwner {
+            user: email.to_owned(),
+            org: org.to_owned(),
+        }
+        .into());
+    }
+    let mut changes = grant_removals(st, email, org, m);
+    changes.push(Change::MemberRemoved {
+        org: org.to_owned(),
+        user: email.to_owned(),
+    });
+    Ok(changes)
 }
 
 fn org_of(gt: GrantTarget<'_>) -> &str {

@@ -515,6 +515,31 @@ impl State {
                 self.targets
                     .insert(resource.as_str().into(), TargetRef::Resource(id));
             }
+            Change::UserErased {
+                user, pseudonym, ..
+            } => {
+                let uid = self
+                    .user_id(user)
+                    .ok_or_else(|| crate::error::NotFoundError::User(user.clone()))?;
+                let rec = self
+                    .users
+                    .get_mut(uid as usize)
+                    .ok_or_else(|| crate::error::NotFoundError::User(user.clone()))?;
+                if !rec.memberships.is_empty() {
+                    return Err(crate::error::ConflictError::Rule(format!(
+                        "`{user}` still holds memberships and cannot be erased"
+                    ))
+                    .into());
+                }
+                rec.name = None;
+                rec.title = None;
+                if *rec.email != **pseudonym {
+                    let old = std::mem::replace(&mut rec.email, pseudonym.as_str().into());
+                    if let Some(hot) = self.user_ids.remove(&*old) {
+                        self.user_ids.insert(pseudonym.as_str().into(), hot);
+                    }
+                }
+            }
             Change::ActionDefined { def } => {
                 if self.catalog.contains(&def.name) {
                     return Err(crate::error::ConflictError::Exists(format!(

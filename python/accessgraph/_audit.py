@@ -1,0 +1,165 @@
+"""The audit log: query, verify, export and prune the hash-chained events of a graph."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from accessgraph._core import AuditFile, Event
+
+if TYPE_CHECKING:
+    When = datetime | date | str
+
+
+class _Backend(Protocol):
+    def _len(self) -> int: ...
+    def _events(self, filter: dict[str, object]) -> list[Event]: ...
+    def _verify(self) -> None: ...
+    def _jsonl(self) -> str: ...
+    def _csv(self) -> str: ...
+    def _columns(self, filter: dict[str, object]) -> dict[str, list[Any]]: ...
+    def _prune(self, before: When) -> int: ...
+
+
+class _GraphBackend:
+    """Adapts a graph's private audit methods to the backend protocol."""
+
+    __slots__ = ("_graph",)
+
+    def __init__(self, graph: Any) -> None:
+        self._graph = graph
+
+    def _len(self) -> int:
+        return int(self._graph._audit_len())
+
+    def _events(self, filter: dict[str, object]) -> list[Event]:
+        return list(self._graph._audit_events(filter))
+
+    def _verify(self) -> None:
+        self._graph._audit_verify()
+
+    def _jsonl(self) -> str:
+        return str(self._graph._audit_jsonl())
+
+    def _csv(self) -> str:
+        return str(self._graph._audit_csv())
+
+    def _columns(self, filter: dict[str, object]) -> dict[str, list[Any]]:
+        return dict(self._graph._audit_columns(filter))
+
+    def _prune(self, before: When) -> int:
+        return int(self._graph._audit_prune(before))
+
+
+class AuditLog:
+    """The audit log of a graph (``graph.audit``) or of an exported file
+    (:meth:`AuditLog.load`).
+
+    Every access change is one event (``seq``, ``at``, ``actor``, ``action``, ``target``,
+    ``details``, ``prev_hash``, ``hash``), chained by SHA-256 so that any edit, deletion,
+    reordering or splice is caught by :meth:`verify`.
+    """
+
+    __slots__ = ("_backend",)
+
+    def __init__(self, backend: _Backend | _GraphBackend | AuditFile) -> None:
+        self._backend = backend
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> AuditLog:
+        """Read a JSON Lines export (``to_jsonl``) or a journal's records back, e.g. to
+        :meth:`verify` it. The chain is anchored at the first event's ``prev_hash``."""
+        return cls(AuditFile.parse(Path(path).read_text(encoding="utf-8")))
+
+    def __len__(self) -> int:
+        return self._backend._len()
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self._backend._events({}))
+
+    def __repr__(self) -> str:
+        return f"<AuditLog: {len(self)} events>"
+
+    def events(
+        self,
+        *,
+        actor: str | None = None,
+        user: str | None = None,
+        action: str | None = None,
+        target: str | None = None,
+        since: When | None = None,
+        until: When | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """The events matching every given criterion, in ``seq`` order.
+
+        ``user`` matches the actor or ``details["user"]``; ``action`` is exact or a prefix
+        ending in ``*`` (``"member.*"``); ``since`` is inclusive, ``until`` exclusive;
+        ``limit`` keeps the first N matches.
+        """
+        return self._backend._events(_filter(actor, user, action, target, since, until, limit))
+
+    def verify(self) -> None:
+        """Recompute the hash chain; raises ``AuditIntegrityError`` naming the first bad
+        ``seq``."""
+        self._backend._verify()
+
+    def to_jsonl(self, path: str | os.PathLike[str]) -> None:
+        """Write one JSON object per line (``AuditLog.load`` reads it back)."""
+        Path(path).write_text(self._backend._jsonl(), encoding="utf-8")
+
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
+        """Write ``seq,at,actor,action,target,user,details,prev_hash,hash`` rows
+        (``details`` as JSON)."""
+        Path(path).write_text(self._backend._csv(), encoding="utf-8", newline="")
+
+    def to_pandas(self, **criteria: Any) -> Any:
+        """The events as a pandas DataFrame (``at`` a UTC ``datetime64`` column);
+        keyword arguments filter as in :meth:`events`. Needs the ``pandas`` extra."""
+        try:
+            import pandas as pd
+        except ImportError as e:  # pragma: no cover - exercised without pandas only
+            raise ImportError(
+                "AuditLog.to_pandas() needs pandas: pip install 'accessgraph[pandas]'"
+            ) from e
+        cols = self._backend._columns(_filter(**criteria))
+        at = pd.to_datetime(pd.Series(cols.pop("at_us"), dtype="int64"), unit="us", utc=True)
+        frame = pd.DataFrame(
+            {
+                "seq": pd.Series(cols["seq"], dtype="int64"),
+                "at": at,
+                **{k: cols[k] for k in ("actor", "action", "target", "user", "details")},
+                "prev_hash": cols["prev_hash"],
+                "hash": cols["hash"],
+            }
+        )
+        return frame
+
+    def prune(self, *, before: When) -> int:
+        """Retention: drop the events before ``before`` (a prefix of the log); the rest
+        still verifies from the first kept event. A journal is rewritten with the state
+        the dropped events leave as its base. Returns how many events went."""
+        return self._backend._prune(before)
+
+
+def _filter(
+    actor: str | None = None,
+    user: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    since: When | None = None,
+    until: When | None = None,
+    limit: int | None = None,
+) -> dict[str, object]:
+    return {
+        "actor": actor,
+        "user": user,
+        "action": action,
+        "target": target,
+        "since": since,
+        "until": until,
+        "limit": limit,
+    }

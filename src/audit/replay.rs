@@ -1,0 +1,98 @@
+//! Elementary changes as audit events and back: the journal *is* the list of changes, so
+//! replaying events rebuilds a graph (opening a journal, `refresh`, `as_of`).
+
+use serde_json::{Map, Value};
+
+use super::event::{Event, SYSTEM};
+use crate::graph::state::{Stamp, State};
+use crate::graph::Change;
+
+/// The detail key that holds an action's target (it moves to the event's `target`).
+fn target_key(action: &str) -> Option<&'static str> {
+    Some(match action {
+        "org.created"
+        | "org.updated"
+        | "org.deleted"
+        | "member.added"
+        | "member.role_changed"
+        | "member.updated"
+        | "member.removed" => "org",
+        "project.created" | "project.updated" | "project.deleted" => "project",
+        "grant.added" | "grant.changed" | "grant.removed" => "target",
+        "resource.created" => "resource",
+        "user.updated" => "user",
+        "user.erased" => "pseudonym",
+        _ => return None,
+    })
+}
+
+/// True for the actions that change the graph when replayed.
+pub fn is_change(action: &str) -> bool {
+    target_key(action).is_some() || action == "action.defined"
+}
+
+/// The event target and details of a change.
+pub fn describe(change: &Change) -> (String, Map<String, Value>) {
+    let action = change.action();
+    let mut details = match serde_json::to_value(change) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    details.remove("change");
+    let target = match target_key(action) {
+        // `user.erased` keeps `user` (= the pseudonym once redacted) in its details.
+        Some("pseudonym") => details
+            .get("pseudonym")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        Some(key) => match details.remove(key) {
+            Some(Value::String(s)) => s,
+            _ => String::new(),
+        },
+        None => details
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    (target, details)
+}
+
+/// The change an event records, if it records one; an error names what does not fit.
+pub fn change_of(ev: &Event) -> Result<Option<Change>, String> {
+    if !is_change(&ev.action) {
+        return Ok(None);
+    }
+    let mut doc = ev.details.clone();
+    if let Some(key) = target_key(&ev.action) {
+        if key != "pseudonym" {
+            doc.insert(key.to_owned(), Value::String(ev.target.clone()));
+        }
+    }
+    doc.insert(
+        "change".to_owned(),
+        Value::String(ev.action.replace('.', "_")),
+    );
+    serde_json::from_value(Value::Object(doc))
+        .map(Some)
+        .map_err(|e| format!("`{}` event does not describe a change: {e}", ev.action))
+}
+
+/// The stamp an event's change is applied with.
+pub fn stamp(ev: &Event) -> Stamp<'_> {
+    Stamp {
+        at: ev.at,
+        actor: (ev.actor != SYSTEM && !ev.actor.starts_with("key:")).then_some(ev.actor.as_str()),
+    }
+}
+
+/// Applies one event to `state`.
+pub fn apply(state: &mut State, ev: &Event) -> Result<(), String> {
+    if let Some(change) = change_of(ev)? {
+        state
+            .apply(&change, stamp(ev))
+            .map_err(|e| format!("event {} (`{}`) does not apply: {e}", ev.seq, ev.action))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,245 @@
+//! Audit events, exported audit files and the journal's open options, for Python.
+
+use parking_lot::Mutex;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use super::convert::{datetime_py, json_py};
+use super::errors::IntoPyResult;
+use crate::audit::{Event, Filter, Log};
+use crate::graph::Graph;
+
+/// One audit event.
+#[pyclass(name = "Event", module = "accessgraph._core", frozen)]
+pub struct PyEvent {
+    inner: Event,
+}
+
+impl From<Event> for PyEvent {
+    fn from(inner: Event) -> Self {
+        PyEvent { inner }
+    }
+}
+
+#[pymethods]
+impl PyEvent {
+    /// 1, 2, 3 … contiguous.
+    #[getter]
+    fn seq(&self) -> u64 {
+        self.inner.seq
+    }
+    /// When (aware UTC datetime).
+    #[getter]
+    fn at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        datetime_py(py, self.inner.at)
+    }
+    /// `system`, an email or `key:<id>`.
+    #[getter]
+    fn actor(&self) -> &str {
+        &self.inner.actor
+    }
+    /// Dotted action name.
+    #[getter]
+    fn action(&self) -> &str {
+        &self.inner.action
+    }
+    /// The org, project, `org/*`, resource or user the event is about.
+    #[getter]
+    fn target(&self) -> &str {
+        &self.inner.target
+    }
+    /// Before/after values, the user concerned, the reason …
+    #[getter]
+    fn details<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_py(py, &serde_json::Value::Object(self.inner.details.clone()))
+    }
+    /// `details["user"]`, if any.
+    #[getter]
+    fn user(&self) -> Option<&str> {
+        self.inner.user()
+    }
+    /// The previous event's hash.
+    #[getter]
+    fn prev_hash(&self) -> &str {
+        &self.inner.prev_hash
+    }
+    /// SHA-256 over `prev_hash` and the canonical form of the other fields.
+    #[getter]
+    fn hash(&self) -> &str {
+        &self.inner.hash
+    }
+    /// The event as one JSON line (the export form).
+    fn to_json(&self) -> String {
+        self.inner.to_json()
+    }
+    fn __repr__(&self) -> String {
+        let e = &self.inner;
+        let user = e.user().map(|u| format!(" user={u:?}")).unwrap_or_default();
+        format!(
+            "Event(seq={}, at={:?}, actor={:?}, action={:?}, target={:?}{user})",
+            e.seq,
+            e.at.to_iso(),
+            e.actor,
+            e.action,
+            e.target
+        )
+    }
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PyEvent>()
+            .is_ok_and(|o| o.get().inner == self.inner)
+    }
+    fn __hash__(&self) -> u64 {
+        u64::from_str_radix(self.inner.hash.get(..15).unwrap_or("0"), 16).unwrap_or(0)
+    }
+}
+
+/// The column arrays of events, for a `DataFrame`: names and lists of equal length.
+pub fn columns<'py>(py: Python<'py>, events: &[Event]) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let seq: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    // Microseconds since the epoch: the caller builds a datetime64 column from them.
+    let at: Vec<i64> = events.iter().map(|e| e.at.0).collect();
+    let text =
+        |f: fn(&Event) -> Option<&str>| -> Vec<Option<&str>> { events.iter().map(f).collect() };
+    d.set_item("seq", seq)?;
+    d.set_item("at_us", at)?;
+    d.set_item("actor", text(|e| Some(e.actor.as_str())))?;
+    d.set_item("action", text(|e| Some(e.action.as_str())))?;
+    d.set_item("target", text(|e| Some(e.target.as_str())))?;
+    d.set_item("user", text(Event::user))?;
+    let details = PyList::empty(py);
+    for e in events {
+        details.append(json_py(py, &serde_json::Value::Object(e.details.clone()))?)?;
+    }
+    d.set_item("details", details)?;
+    d.set_item("prev_hash", text(|e| Some(e.prev_hash.as_str())))?;
+    d.set_item("hash", text(|e| Some(e.hash.as_str())))?;
+    Ok(d)
+}
+
+/// An audit log read back from a JSON Lines export (`AuditLog.load`).
+#[pyclass(name = "AuditFile", module = "accessgraph._core", frozen)]
+pub struct PyAuditFile {
+    log: Mutex<Log>,
+}
+
+#[pymethods]
+impl PyAuditFile {
+    /// Reads the text of a JSON Lines export.
+    #[staticmethod]
+    fn parse(py: Python<'_>, text: &str) -> PyResult<Self> {
+        let log = py
+            .detach(|| Log::from_jsonl(text))
+            .map_err(crate::error::Error::from)
+            .py()?;
+        Ok(PyAuditFile {
+            log: Mutex::new(log),
+        })
+    }
+
+    fn _len(&self) -> usize {
+        self.log.lock().events.len()
+    }
+
+    fn _events(&self, filter: &Bound<'_, PyAny>) -> PyResult<Vec<PyEvent>> {
+        let f = filter_arg(filter)?;
+        Ok(self
+            .log
+            .lock()
+            .select(&f)
+            .into_iter()
+            .map(PyEvent::from)
+            .collect())
+    }
+
+    fn _verify(&self, py: Python<'_>) -> PyResult<()> {
+        let log = self.log.lock();
+        py.detach(|| log.verify())
+            .map_err(crate::error::Error::from)
+            .py()
+    }
+
+    fn _jsonl(&self) -> String {
+        self.log.lock().to_jsonl()
+    }
+
+    fn _csv(&self) -> PyResult<String> {
+        self.log
+            .lock()
+            .to_csv()
+            .map_err(crate::error::Error::from)
+            .py()
+    }
+
+    fn _columns<'py>(
+        &self,
+        py: Python<'py>,
+        filter: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let f = filter_arg(filter)?;
+        let events = self.log.lock().select(&f);
+        columns(py, &events)
+    }
+
+    fn _prune(&self, before: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let before =
+            super::convert::instant("before", Some(before))?.unwrap_or(crate::time::Instant::MAX);
+        self.log
+            .lock()
+            .prune(before)
+            .map_err(crate::error::Error::from)
+            .py()
+    }
+}
+
+/// A graph built in Rust (opened journal, past view) waiting to be adopted by
+/// `Graph.__new__`, so `Graph` subclasses get instances of themselves.
+#[pyclass(name = "_Pending", module = "accessgraph._core", frozen)]
+pub struct PyPending {
+    graph: Mutex<Option<Graph>>,
+}
+
+impl PyPending {
+    /// Wraps a graph.
+    pub fn new(graph: Graph) -> Self {
+        PyPending {
+            graph: Mutex::new(Some(graph)),
+        }
+    }
+
+    /// Takes the graph (once).
+    pub fn take(&self) -> Option<Graph> {
+        self.graph.lock().take()
+    }
+}
+
+/// `Filter` from the dict of `events()` keyword arguments (`None` values ignored).
+pub fn filter_arg(obj: &Bound<'_, PyAny>) -> PyResult<Filter> {
+    let d = obj.cast::<PyDict>()?;
+    let text = |k: &str| -> PyResult<Option<String>> {
+        match d.get_item(k)? {
+            Some(v) if !v.is_none() => Ok(Some(v.extract::<String>()?)),
+            _ => Ok(None),
+        }
+    };
+    let when = |k: &'static str| -> PyResult<Option<crate::time::Instant>> {
+        match d.get_item(k)? {
+            Some(v) => super::convert::instant(k, Some(&v)),
+            None => Ok(None),
+        }
+    };
+    let limit = match d.get_item("limit")? {
+        Some(v) if !v.is_none() => Some(v.extract::<usize>()?),
+        _ => None,
+    };
+    Ok(Filter {
+        actor: text("actor")?,
+        user: text("user")?,
+        action: text("action")?,
+        target: text("target")?,
+        since: when("since")?,
+        until: when("until")?,
+        limit,
+    })
+}

@@ -1,0 +1,110 @@
+"""Erasure (SPEC 3.4): personal data leaves the log, the journal and every export behind
+a stable pseudonym; the chain still verifies and the journal still replays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import accessgraph as ag
+
+OWNER = "jane@example.com"
+ALICE = "alice@example.com"
+SECRETS = [b"alice@example.com", b"Alice Smith", b"ALICE@EXAMPLE.COM", b"Data Lead"]
+
+
+def build(path: Path, **kw: object) -> ag.Graph:
+    g = ag.Graph.open(path, **kw)  # type: ignore[arg-type]
+    g.set_time("2024-05-01")
+    g.add_org("acme", name="Acme", owner=OWNER)
+    g.add_org("beta", owner=OWNER)
+    g.add_project("acme/web", name="Web")
+    g.add_member(
+        ALICE,
+        "acme",
+        role="admin",
+        actor=OWNER,
+        name="Alice Smith",
+        title="Data Lead",
+        reason="hired by Jane",
+    )
+    g.add_member(ALICE, "beta", actor=OWNER)
+    g.grant(ALICE, "acme/web", "admin", actor=OWNER, reason="Alice Smith runs the web team")
+    g.add_member("bob@example.com", "acme", actor=ALICE, reason="Alice Smith's report")
+    g.grant("bob@example.com", "acme/web", "viewer", actor=ALICE)
+    g.add_resource("acme/web", "dashboard", "7", owner=ALICE)
+    g.record(ALICE, "data.exported", "acme/web", note="exported by alice@example.com")
+    return g
+
+
+def test_erasure_leaves_no_trace_and_the_chain_verifies(tmp_path: Path) -> None:
+    path = tmp_path / "access.journal"
+    g = build(path, hmac_key=b"k")
+    hashes = [e.hash for e in g.audit]
+    pseudonym = g.erase_user(ALICE, actor=OWNER, reason="GDPR request #12")
+    assert pseudonym.startswith("erased:") and len(pseudonym) == len("erased:") + 16
+    g.audit.verify()
+    assert [e.hash for e in g.audit][: len(hashes)] == hashes, "old hashes unchanged"
+    (ev,) = g.audit.events(action="user.erased")
+    assert ev.target == pseudonym and ev.details["reason"] == "GDPR request #12"
+    assert [e.action for e in g.audit.events(user=pseudonym)][-4:] == [
+        "grant.removed",
+        "member.removed",
+        "member.removed",
+        "user.erased",
+    ]
+    g.audit.to_jsonl(tmp_path / "a.jsonl")
+    g.audit.to_csv(tmp_path / "a.csv")
+    g.save(tmp_path / "g.json")
+    g.save(tmp_path / "acme.md", org="acme")
+    texts = [
+        path.read_bytes(),
+        (tmp_path / "a.jsonl").read_bytes(),
+        (tmp_path / "a.csv").read_bytes(),
+        (tmp_path / "g.json").read_bytes(),
+        (tmp_path / "acme.md").read_bytes(),
+        repr(list(g.audit)).encode(),
+        repr([e.details for e in g.audit]).encode(),
+        repr(g.users()).encode(),
+        g.audit.to_pandas().to_csv().encode(),
+    ]
+    for text in texts:
+        for secret in SECRETS:
+            assert secret.lower() not in text.lower()
+    assert pseudonym.encode() in path.read_bytes()
+    # Not a member anywhere; bob's grant (made by alice) survives, stamped with the pseudonym.
+    assert not g.check(pseudonym, "project:view", "acme/web")
+    assert {gr.granted_by for gr in g.grants(user="bob@example.com")} == {pseudonym}
+    assert g.resources("acme/web")[0].owner == pseudonym
+    h = ag.Graph.open(path, hmac_key=b"k")
+    assert h.to_json() == g.to_json()
+    h.audit.verify()
+    ag.AuditLog.load(tmp_path / "a.jsonl").verify()
+
+
+def test_erasure_needs_authority_in_every_org_and_is_atomic(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    g = build(path)
+    g.add_member("carol@example.com", "acme", role="admin", actor=OWNER)
+    before = g.to_json()
+    with pytest.raises(ag.PermissionDenied):
+        g.erase_user(ALICE, actor="carol@example.com", reason="x")  # not in beta
+    assert g.to_json() == before
+    assert b"alice@example.com" in path.read_bytes()
+    with pytest.raises(ag.NotFoundError):
+        g.erase_user("nobody@example.com", actor=OWNER, reason="x")
+    with pytest.raises(ag.ConflictError):
+        g.erase_user(OWNER, actor=None, reason="last owner")
+
+
+def test_erasure_in_memory_and_time_travel_after_it(tmp_path: Path) -> None:
+    g = ag.Graph()
+    g.add_org("acme", owner=OWNER)
+    g.add_member(ALICE, "acme", actor=OWNER, name="Alice Smith")
+    p = g.erase_user(ALICE, actor=ALICE, reason="asked")
+    g.audit.verify()
+    past = g.as_of(g.now())
+    assert [m.user for m in past.members("acme")] == [OWNER]
+    assert "alice" not in repr(list(g.audit)).lower()
+    assert p in {u.email for u in g.users()}
