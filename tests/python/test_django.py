@@ -540,6 +540,26 @@ def test_the_django_integration_imports_without_drf() -> None:
     assert "HasAccess needs Django REST framework" in result.stdout
 
 
+def test_the_django_integration_says_it_needs_django() -> None:
+    result = run_python(
+        "import sys\n"
+        "sys.modules['django'] = None  # as if not installed\n"
+        "import accessgraph.django\n"
+    )
+    assert result.returncode == 1
+    assert "ImportError: accessgraph.django needs Django: pip install" in result.stderr
+
+
+def test_override_graph_as_a_decorator(acme: ag.Graph) -> None:
+    @override_graph(acme)
+    def inside() -> ag.Graph:
+        return get_graph()
+
+    assert inside() is acme
+    assert inside() is acme  # reusable
+    assert get_graph() is not acme
+
+
 def test_the_public_names() -> None:
     assert set(accessgraph.django.__all__) == {
         "AccessGraphBackend",

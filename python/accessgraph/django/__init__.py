@@ -18,6 +18,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+try:
+    import django  # noqa: F401
+except ImportError as exc:  # tested in a subprocess (test_django.py)
+    raise ImportError("accessgraph.django needs Django: pip install 'accessgraph[django]'") from exc
+
 from accessgraph.django.backend import AccessGraphBackend
 from accessgraph.django.conf import get_graph, override_graph, set_graph
 from accessgraph.django.decorators import require_access

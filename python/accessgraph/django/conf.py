@@ -194,7 +194,7 @@ def _load(cfg: Config) -> ag.Graph:
         return ag.Graph.load(cfg.registry, org=cfg.org)
     except (ag.AccessGraphError, OSError, UnicodeDecodeError) as exc:
         raise ImproperlyConfigured(
-            f"settings.ACCESSGRAPH['REGISTRY'] `{cfg.registry}` does not load: {_describe(exc)}"
+            f"settings.ACCESSGRAPH['REGISTRY'] `{cfg.registry}` does not load: {exc}"
         ) from exc
 
 
@@ -211,15 +211,8 @@ def _open_journal(path: Path) -> ag.Graph:
         graph = open_journal(path)
     except (ag.AccessGraphError, OSError) as exc:
         raise ImproperlyConfigured(
-            f"settings.ACCESSGRAPH['JOURNAL'] `{path}` does not open: {_describe(exc)}"
+            f"settings.ACCESSGRAPH['JOURNAL'] `{path}` does not open: {exc}"
         ) from exc
     if not isinstance(graph, ag.Graph):
         raise ImproperlyConfigured(f"Graph.open(`{path}`) returned a {type(graph).__name__}")
     return graph
-
-
-def _describe(exc: BaseException) -> str:
-    line = getattr(exc, "line", None)
-    column = getattr(exc, "column", None)
-    where = f" (line {line}, column {column})" if line is not None and column is not None else ""
-    return f"{exc}{where}"
