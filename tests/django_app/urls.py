@@ -1,0 +1,19 @@
+"""URLs of the test project."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from django_app import api, views
+
+urlpatterns = [
+    path("settings/", views.org_settings),
+    path("home/", views.org_home),
+    path("<slug:project>/insights/new/", views.new_insight),
+    path("<slug:project>/flags/", views.manage_flags),
+    path("<slug:project>/can-view/", views.can_view),
+    path("api/<slug:project>/insights/", api.Insights.as_view()),
+    path("api/billing/", api.OrgBilling.as_view()),
+    path("api/dashboards/<int:pk>/", api.DashboardDetail.as_view()),
+    path("api/no-action/", api.NoAction.as_view()),
+]

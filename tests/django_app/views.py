@@ -1,0 +1,38 @@
+"""Plain Django views guarded by ``require_access``, sync and async."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from accessgraph.django import require_access
+
+
+@require_access("org:manage_settings", target="acme")
+def org_settings(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("settings")
+
+
+@require_access("org:view")
+def org_home(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("home")
+
+
+@require_access("insight:create", target="acme/{project}")
+def new_insight(request: HttpRequest, project: str) -> HttpResponse:
+    return HttpResponse(f"new insight in {project}")
+
+
+def _flag_target(request: HttpRequest, project: str) -> str:
+    return f"acme/{project}"
+
+
+@require_access("feature_flag:manage", target=_flag_target)
+async def manage_flags(request: HttpRequest, project: str) -> HttpResponse:
+    return HttpResponse(f"flags of {project}")
+
+
+async def can_view(request: HttpRequest, project: str) -> JsonResponse:
+    """Asks Django's async permission API, which consults only ``ahas_perm``."""
+    user = await request.auser()
+    allowed = await user.ahas_perm("accessgraph.insight:view", f"acme/{project}")
+    return JsonResponse({"allowed": allowed})
