@@ -205,6 +205,17 @@ impl Graph {
         Ok((g, loaded.recovered))
     }
 
+    /// An empty graph whose journal is `store` (another storage, or a failing one in
+    /// tests).
+    pub fn with_store(store: Box<dyn crate::audit::JournalStore>, durability: Durability) -> Graph {
+        let graph_id = Audit::in_memory().graph_id;
+        let log = Log::new(crate::audit::event::genesis(&graph_id));
+        Graph {
+            audit: Audit::journaled(graph_id, log, store, durability, None),
+            ..Graph::default()
+        }
+    }
+
     /// Rebuilds state and log from the journal after another process rewrote it.
     pub(super) fn reload(&self, st: &mut State, session: &mut Session<'_>) -> Result<()> {
         let Some((path, key)) = self.audit.source.clone() else {

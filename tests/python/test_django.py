@@ -480,30 +480,26 @@ def test_a_registry_that_does_not_parse(tmp_path: Path) -> None:
     assert isinstance(info.value.__cause__, ag.RegistryFormatError)
 
 
-def test_a_journal_needs_graph_open(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delattr(ag.Graph, "open", raising=False)
+def test_a_journal_is_opened_and_replayed(tmp_path: Path) -> None:
     journal = tmp_path / "access.journal"
+    writer = ag.Graph.open(journal)
+    writer.add_org("acme", owner="jane@example.com")
+    writer.add_project("acme/production")
+    with override_settings(ACCESSGRAPH={"JOURNAL": str(journal)}):
+        graph = get_graph()
+        assert graph.journal_path == str(journal)
+        assert graph.revision == writer.revision
+        assert graph.check("jane@example.com", "project:view", "acme/production")
+
+
+def test_a_damaged_journal_is_a_configuration_error(tmp_path: Path) -> None:
+    journal = tmp_path / "access.journal"
+    journal.write_text("not a journal\n")
     with (
         override_settings(ACCESSGRAPH={"JOURNAL": str(journal)}),
-        pytest.raises(ImproperlyConfigured, match=r"needs Graph\.open .*use REGISTRY"),
+        pytest.raises(ImproperlyConfigured, match="does not open"),
     ):
         get_graph()
-
-
-def test_a_journal_opens_with_graph_open(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # Graph.open comes with the audit journal; until then, stand one in for it.
-    opened: list[Path] = []
-    built = ag.Graph()
-
-    def fake_open(cls: type[ag.Graph], path: Path) -> ag.Graph:
-        opened.append(path)
-        return built
-
-    monkeypatch.setattr(ag.Graph, "open", classmethod(fake_open), raising=False)
-    journal = tmp_path / "access.journal"
-    with override_settings(ACCESSGRAPH={"JOURNAL": str(journal)}):
-        assert get_graph() is built
-    assert opened == [journal]
 
 
 # --- imports -----------------------------------------------------------------------------

@@ -199,20 +199,9 @@ def _load(cfg: Config) -> ag.Graph:
 
 
 def _open_journal(path: Path) -> ag.Graph:
-    # Graph.open comes with the audit journal; until the installed accessgraph has it,
-    # say so instead of failing with an AttributeError.
-    open_journal = getattr(ag.Graph, "open", None)
-    if open_journal is None:
-        raise ImproperlyConfigured(
-            f"settings.ACCESSGRAPH['JOURNAL'] `{path}` needs Graph.open (the audit journal), "
-            "which this accessgraph does not have: use REGISTRY"
-        )
     try:
-        graph = open_journal(path)
+        return ag.Graph.open(path)
     except (ag.AccessGraphError, OSError) as exc:
         raise ImproperlyConfigured(
             f"settings.ACCESSGRAPH['JOURNAL'] `{path}` does not open: {exc}"
         ) from exc
-    if not isinstance(graph, ag.Graph):
-        raise ImproperlyConfigured(f"Graph.open(`{path}`) returned a {type(graph).__name__}")
-    return graph

@@ -1,0 +1,112 @@
+//! The journal's storage contract without files: fail-stop when a write or fsync fails.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use accessgraph::audit::journal::{Fresh, JournalStore};
+use accessgraph::audit::{AuditError, Durability, Filter};
+use accessgraph::graph::NewMember;
+use accessgraph::{Error, Graph};
+
+/// Keeps records in memory; fails every append (or sync) after `ok` successful ones.
+struct Flaky {
+    ok: usize,
+    appends: Arc<AtomicUsize>,
+    fail_sync: bool,
+    bytes: u64,
+}
+
+impl JournalStore for Flaky {
+    fn lock(&mut self) -> Result<(), AuditError> {
+        Ok(())
+    }
+    fn lock_shared(&mut self) -> Result<(), AuditError> {
+        Ok(())
+    }
+    fn unlock(&mut self) {}
+    fn read_fresh(&mut self, _repair: bool) -> Result<Fresh, AuditError> {
+        Ok(Fresh::Records(Vec::new()))
+    }
+    fn append(&mut self, lines: &str) -> std::io::Result<u64> {
+        let n = self.appends.fetch_add(1, Ordering::SeqCst);
+        if n >= self.ok && !self.fail_sync {
+            return Err(std::io::Error::other("disk full"));
+        }
+        self.bytes += lines.len() as u64;
+        Ok(self.bytes)
+    }
+    fn sync(&mut self) -> std::io::Result<()> {
+        if self.fail_sync && self.appends.load(Ordering::SeqCst) > self.ok {
+            return Err(std::io::Error::other("EIO"));
+        }
+        Ok(())
+    }
+    fn replace(&mut self, _contents: &str) -> std::io::Result<()> {
+        Err(std::io::Error::other("read-only"))
+    }
+    fn checkpoint(&mut self, _seq: u64, _hash: &str) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn sync_handle(&self) -> Option<std::fs::File> {
+        None
+    }
+    fn offset(&self) -> u64 {
+        self.bytes
+    }
+    fn lines(&self) -> u64 {
+        0
+    }
+}
+
+fn graph(ok: usize, fail_sync: bool) -> Graph {
+    let store = Flaky {
+        ok,
+        appends: Arc::new(AtomicUsize::new(0)),
+        fail_sync,
+        bytes: 0,
+    };
+    Graph::with_store(Box::new(store), Durability::Fsync)
+}
+
+fn member() -> NewMember {
+    NewMember::default()
+}
+
+fn failed(e: &Error) -> bool {
+    matches!(e, Error::Audit(AuditError::Failed(_)))
+}
+
+#[test]
+fn a_failed_write_stops_mutations_and_applies_nothing() {
+    for fail_sync in [false, true] {
+        // add_org is the first append; the second (add_member) fails.
+        let g = graph(1, fail_sync);
+        g.add_org("acme", None, "jane@example.com", None).unwrap();
+        let before = accessgraph::registry::json::to_json(&g).unwrap();
+        let err = g
+            .add_member("bob@example.com", "acme", member(), None)
+            .unwrap_err();
+        assert!(failed(&err), "{err}");
+        assert!(err.to_string().contains("no more mutations"), "{err}");
+        // Nothing applied, nothing logged beyond the first call.
+        assert_eq!(accessgraph::registry::json::to_json(&g).unwrap(), before);
+        assert_eq!(g.revision(), 2);
+        // Every later mutation is refused, even one that would not touch the disk first.
+        let again = g
+            .add_member("carol@example.com", "acme", member(), None)
+            .unwrap_err();
+        assert!(failed(&again));
+        assert!(failed(
+            &g.record("system", "data.exported", "acme", serde_json::Map::new())
+                .unwrap_err()
+        ));
+        // Reads go on.
+        assert!(g
+            .check("jane@example.com", "org:manage_roles", "acme", None)
+            .unwrap());
+        assert_eq!(g.audit_events(&Filter::default()).unwrap().len(), 2);
+        g.audit_verify().unwrap();
+    }
+}
