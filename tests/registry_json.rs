@@ -303,7 +303,7 @@ fn the_document_has_a_fixed_shape() {
     assert_eq!(
         v["memberships"][0],
         json!({
-            "user": "ada@acme.io", "org": "acme", "role": "admin", "expires": null,
+            "user": "ada@acme.io", "org": "acme", "role": "admin",
             "reason": "on loan, from Initech", "reviewed": "2024-03-01", "external": true,
             "granted_by": "root@acme.io", "granted_at": "2024-05-02T00:00:00Z"
         })
@@ -328,7 +328,7 @@ fn the_document_has_a_fixed_shape() {
     assert_eq!(
         v["actions"],
         json!([
-            {"name": "billing:view", "scope": "org", "min_role": "admin", "owner_role": null},
+            {"name": "billing:view", "scope": "org", "min_role": "admin"},
             {"name": "notebook:share", "scope": "project", "min_role": "admin", "owner_role": "member"}
         ])
     );
@@ -337,6 +337,65 @@ fn the_document_has_a_fixed_shape() {
         json!({"id": "acme/web/dashboard/42", "owner": "dev@acme.io"})
     );
     assert!(!text.contains("secret"));
+    // Values equal to their default are left out: no null, no false, no empty settings.
+    assert!(!text.contains("null") && !text.contains("false") && !text.contains("{}"));
+}
+
+/// Every default written out, as snapshots were before defaults were left out.
+fn with_defaults(v: &mut Value) {
+    let defaults: [(&str, &[(&str, Value)]); 6] = [
+        ("orgs", &[("settings", json!({}))]),
+        (
+            "projects",
+            &[
+                ("environment", Value::Null),
+                ("restricted", json!(false)),
+                ("pii", json!(false)),
+                ("default_role", Value::Null),
+                ("settings", json!({})),
+            ],
+        ),
+        ("users", &[("name", Value::Null), ("title", Value::Null)]),
+        (
+            "memberships",
+            &[
+                ("expires", Value::Null),
+                ("reason", Value::Null),
+                ("reviewed", Value::Null),
+                ("external", json!(false)),
+                ("granted_by", Value::Null),
+            ],
+        ),
+        (
+            "grants",
+            &[
+                ("expires", Value::Null),
+                ("reason", Value::Null),
+                ("granted_by", Value::Null),
+            ],
+        ),
+        ("actions", &[("owner_role", Value::Null)]),
+    ];
+    for (list, fields) in defaults {
+        for rec in v[list].as_array_mut().unwrap() {
+            let rec = rec.as_object_mut().unwrap();
+            for (k, d) in fields {
+                rec.entry(*k).or_insert_with(|| d.clone());
+            }
+        }
+    }
+}
+
+#[test]
+fn snapshots_with_every_default_written_still_read() {
+    // Version 1 snapshots written before defaults were left out carry explicit nulls and
+    // falses: they read to the same graph, which writes today's document.
+    let text = to_json(&rich()).unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    with_defaults(&mut v);
+    let old = serde_json::to_string_pretty(&v).unwrap();
+    assert!(old.contains("\"expires\": null") && old.contains("\"external\": false"));
+    assert_eq!(to_json(&from_json(&old).unwrap()).unwrap(), text);
 }
 
 #[test]

@@ -118,6 +118,35 @@ impl State {
         }
     }
 
+    /// Rebuilds every check-path view (users and projects) from the records, replacing
+    /// what was there: how a bulk loader that filled the records directly (a snapshot
+    /// read whole) finishes, instead of refreshing the views once per change.
+    pub fn rebuild_hot(&mut self) {
+        let mut user_ids = crate::ids::Map::with_capacity_and_hasher(
+            self.users.len(),
+            foldhash::fast::RandomState::default(),
+        );
+        for (i, u) in self.users.iter().enumerate() {
+            let hot = HotUser {
+                id: next_id(i),
+                memberships: u.memberships.iter().map(Membership::hot).collect(),
+            };
+            user_ids.insert(CompactString::from(&*u.email), hot);
+        }
+        self.user_ids = user_ids;
+        self.hot_projects = self
+            .projects
+            .iter()
+            .map(|p| {
+                p.as_ref().map_or_else(HotProject::default, |p| HotProject {
+                    org: p.org,
+                    restricted: p.attrs.restricted,
+                    default_role: p.attrs.default_role,
+                })
+            })
+            .collect();
+    }
+
     /// Rebuilds the check-path view of project `pid` from its record.
     fn refresh_project(&mut self, pid: u32) {
         let hot = self
@@ -871,6 +900,25 @@ mod tests {
         g.apply_batch(batch.get(..2).unwrap_or_default(), None)?;
         assert_eq!(g.orgs().len(), 2);
         assert!(g.read(hot_index_is_consistent));
+        Ok(())
+    }
+
+    #[test]
+    fn rebuild_hot_gives_the_index_changes_maintain() -> Result<()> {
+        let g = Graph::new();
+        g.add_org("acme", None, "o@x.io", None)?;
+        g.add_project("acme/a", NewProject::default(), None)?;
+        g.add_project("acme/b", NewProject::default(), None)?;
+        g.remove_project("acme/a", None)?; // a `None` slot
+        g.add_member("m@x.io", "acme", NewMember::default(), None)?;
+        g.grant("m@x.io", "acme/b", "admin", Some(Instant(5)), None, None)?;
+        g.grant("m@x.io", "acme/*", "viewer", None, None, None)?;
+        let mut st = g.snapshot_state();
+        st.user_ids = crate::ids::new_map();
+        st.hot_projects.clear();
+        st.rebuild_hot();
+        assert!(hot_index_is_consistent(&st));
+        assert_eq!(st.hot_projects, g.read(|s| s.hot_projects.clone()));
         Ok(())
     }
 

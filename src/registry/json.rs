@@ -7,15 +7,24 @@
 //! offending place the way SPEC 9 writes it: `$.grants[3].role`.
 //!
 //! Decisions beyond SPEC 5.2:
-//! - Fixed shape: every key is written, absent values as `null`; arrays are sorted (orgs
-//!   by slug, projects by id, users by email, memberships by org then user, grants by
-//!   user then target, resources by id, actions by name). Instants are ISO-8601 UTC
-//!   (`2024-06-01T12:00:00Z`, fractions only when present), dates `YYYY-MM-DD`. Two-space
-//!   indent and a trailing newline, so snapshots diff well under version control.
+//! - Deterministic shape: every top-level key is written; in a record, a value equal to
+//!   its default (`null`, `false`, empty `settings`) is left out, and the other keys are
+//!   written in a fixed order. Arrays are sorted (orgs by slug, projects by id, users by
+//!   email, memberships by org then user, grants by user then target, resources by id,
+//!   actions by name). Instants are ISO-8601 UTC (`2024-06-01T12:00:00Z`, fractions only
+//!   when present), dates `YYYY-MM-DD`. Two-space indent and a trailing newline, so
+//!   snapshots diff well under version control.
+//! - Leaving defaults out is still version 1: readers of version 1 always accepted absent
+//!   defaults, and this one still accepts them written out (`"expires": null`,
+//!   `"external": false`), which is how snapshots were written before (a third of the size
+//!   of a large snapshot was such keys).
 //! - Reading is strict: unknown fields anywhere are refused. Optional values (those that
 //!   may be `null`) may be left out, and so may the booleans and `settings` (false, empty) and
-//!   any of the arrays (empty); `format` and `version` are read before anything else, so
-//!   a newer snapshot is reported as newer rather than as having unknown fields.
+//!   any of the arrays (empty); a newer version is reported as newer rather than as having
+//!   unknown fields (the header is read on its own when the document does not read).
+//! - Reading builds the graph's records directly, validated once in document order, and
+//!   its check-path indexes once at the end (not one elementary change at a time), so the
+//!   cost is a few hash lookups per record; strings are borrowed from the text.
 //! - A snapshot is self-contained: every email a membership, grant or resource names
 //!   must be listed under `users`, every org and project referenced must be listed.
 //! - `api_keys` is the place for key records; they will hold hashes only, never secrets.
@@ -25,7 +34,8 @@
 //! - Paths are found from the parser's position in the text, so a key is written as
 //!   `.key` when it is an identifier and `["key"]` otherwise.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use chrono::NaiveDate;
@@ -34,10 +44,13 @@ use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ValidationError};
-use crate::eval::{ActionDef, Catalog, Need};
-use crate::graph::{state, Change, GrantAttrs, Graph, MemberAttrs, OrgAttrs, State, UserAttrs};
-use crate::ids::{self, GrantTarget};
-use crate::model::{OrgRole, ProjectAttrs, ProjectRole, Settings};
+use crate::eval::{ActionDef, Need};
+use crate::graph::{state, Graph, State, TargetRef};
+use crate::ids::{self, new_map, GrantTarget, Map};
+use crate::model::{
+    Grant, Membership, OrgRec, OrgRole, ProjectAttrs, ProjectRec, ProjectRole, ResourceKind,
+    ResourceRec, Settings, UserRec,
+};
 use crate::time::Instant;
 
 /// The value of the snapshot's `format` key.
@@ -70,7 +83,7 @@ struct Header {
     deny_unknown_fields,
     expecting = "an accessgraph snapshot (a JSON object)"
 )]
-struct Doc {
+struct Doc<'a> {
     #[serde(deserialize_with = "de_format")]
     format: String,
     #[serde(deserialize_with = "de_version")]
@@ -79,12 +92,12 @@ struct Doc {
     orgs: Vec<OrgJson>,
     #[serde(default)]
     projects: Vec<ProjectJson>,
-    #[serde(default)]
-    users: Vec<UserJson>,
-    #[serde(default)]
-    memberships: Vec<MembershipJson>,
-    #[serde(default)]
-    grants: Vec<GrantJson>,
+    #[serde(default, borrow)]
+    users: Vec<UserJson<'a>>,
+    #[serde(default, borrow)]
+    memberships: Vec<MembershipJson<'a>>,
+    #[serde(default, borrow)]
+    grants: Vec<GrantJson<'a>>,
     #[serde(default)]
     resources: Vec<ResourceJson>,
     #[serde(default)]
@@ -94,12 +107,27 @@ struct Doc {
     api_keys: Vec<ApiKeyJson>,
 }
 
+// Records: a value equal to its default (`null`, `false`, empty settings) is left out when
+// writing and read as the default when absent; an explicit `null` / `false` / `{}` is
+// accepted too, so every version 1 snapshot ever written still reads.
+//
+// The per-user records (users, memberships, grants) borrow their strings from the text
+// when reading and from the graph when writing: a million grants, no string copies.
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's `skip_serializing_if` passes the field by reference"
+)]
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "an org object")]
 struct OrgJson {
     slug: String,
     name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Settings::is_empty")]
     settings: Settings,
 }
 
@@ -108,62 +136,71 @@ struct OrgJson {
 struct ProjectJson {
     id: String,
     name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     environment: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     restricted: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pii: bool,
-    #[serde(default, deserialize_with = "de_opt_project_role")]
+    #[serde(
+        default,
+        deserialize_with = "de_opt_project_role",
+        skip_serializing_if = "Option::is_none"
+    )]
     default_role: Option<ProjectRole>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Settings::is_empty")]
     settings: Settings,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a user object")]
-struct UserJson {
-    email: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    title: Option<String>,
+struct UserJson<'a> {
+    #[serde(borrow)]
+    email: Cow<'a, str>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    title: Option<Cow<'a, str>>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a membership object")]
-struct MembershipJson {
-    user: String,
-    org: String,
+struct MembershipJson<'a> {
+    #[serde(borrow)]
+    user: Cow<'a, str>,
+    #[serde(borrow)]
+    org: Cow<'a, str>,
     #[serde(deserialize_with = "de_org_role")]
     role: OrgRole,
-    #[serde(default, with = "iso_opt")]
+    #[serde(default, with = "iso_opt", skip_serializing_if = "Option::is_none")]
     expires: Option<Instant>,
-    #[serde(default)]
-    reason: Option<String>,
-    #[serde(default, with = "date_opt")]
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    reason: Option<Cow<'a, str>>,
+    #[serde(default, with = "date_opt", skip_serializing_if = "Option::is_none")]
     reviewed: Option<NaiveDate>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     external: bool,
-    #[serde(default)]
-    granted_by: Option<String>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    granted_by: Option<Cow<'a, str>>,
     #[serde(with = "iso")]
     granted_at: Instant,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a grant object")]
-struct GrantJson {
-    user: String,
-    target: String,
+struct GrantJson<'a> {
+    #[serde(borrow)]
+    user: Cow<'a, str>,
+    #[serde(borrow)]
+    target: Cow<'a, str>,
     #[serde(deserialize_with = "de_project_role")]
     role: ProjectRole,
-    #[serde(default, with = "iso_opt")]
+    #[serde(default, with = "iso_opt", skip_serializing_if = "Option::is_none")]
     expires: Option<Instant>,
-    #[serde(default)]
-    reason: Option<String>,
-    #[serde(default)]
-    granted_by: Option<String>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    reason: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    granted_by: Option<Cow<'a, str>>,
     #[serde(with = "iso")]
     granted_at: Instant,
 }
@@ -181,7 +218,7 @@ struct ActionJson {
     name: String,
     scope: String,
     min_role: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     owner_role: Option<String>,
 }
 
@@ -447,53 +484,94 @@ mod date_opt {
 // Writing
 
 /// The whole graph as a JSON snapshot: deterministic, pretty-printed, newline-terminated.
+///
+/// The document borrows the graph's strings, so it is written under the read lock.
 pub fn to_json(graph: &Graph) -> crate::Result<String> {
-    let doc = graph.read(snapshot)?;
-    let mut out = serde_json::to_string_pretty(&doc)
-        .map_err(|e| Error::rule(format!("cannot write the snapshot: {e}")))?;
-    out.push('\n');
-    Ok(out)
+    let cannot = |e: &dyn std::fmt::Display| Error::rule(format!("cannot write the snapshot: {e}"));
+    graph.read(|st| {
+        let doc = snapshot(st)?;
+        // About 150 bytes a grant or membership record: one allocation, not a doubling
+        // series of copies of a text of hundreds of megabytes.
+        let records = doc.grants.len() + doc.memberships.len() + doc.users.len();
+        let mut out = Vec::with_capacity(150 * records + 4096);
+        serde_json::to_writer_pretty(&mut out, &doc).map_err(|e| cannot(&e))?;
+        out.push(b'\n');
+        String::from_utf8(out).map_err(|e| cannot(&e))
+    })
 }
 
-fn snapshot(st: &State) -> crate::Result<Doc> {
-    let orgs = state::list_orgs(st);
-    let mut memberships = Vec::new();
-    for o in &orgs {
-        for m in state::list_members(st, &o.slug)? {
-            memberships.push(MembershipJson {
-                user: m.user,
-                org: m.org,
-                role: m.role,
-                expires: m.expires,
-                reason: m.reason,
-                reviewed: m.reviewed,
-                external: m.external,
-                granted_by: m.granted_by,
-                granted_at: m.granted_at,
-            });
-        }
-    }
-    let mut users: Vec<UserJson> = st
-        .users
+fn snapshot(st: &State) -> crate::Result<Doc<'_>> {
+    let mut orgs: Vec<(u32, &OrgRec)> = st
+        .orgs
         .iter()
-        .map(|u| UserJson {
-            email: u.email.to_string(),
-            name: u.name.clone(),
-            title: u.title.clone(),
-        })
+        .enumerate()
+        .filter_map(|(i, o)| Some((u32::try_from(i).ok()?, o.as_ref()?)))
         .collect();
-    users.sort_by(|a, b| a.email.cmp(&b.email));
+    orgs.sort_unstable_by(|a, b| a.1.slug.cmp(&b.1.slug));
+    let mut users: Vec<&UserRec> = st.users.iter().collect();
+    users.sort_unstable_by(|a, b| a.email.cmp(&b.email));
+
+    let mut memberships = Vec::new();
+    let mut members: Vec<(&UserRec, &Membership)> = Vec::new();
+    for (oid, org) in &orgs {
+        members.clear();
+        members.extend(org.members.iter().filter_map(|&uid| {
+            let u = st.user(uid)?;
+            Some((u, u.membership(*oid)?))
+        }));
+        members.sort_unstable_by(|a, b| a.0.email.cmp(&b.0.email));
+        memberships.extend(members.iter().map(|(u, m)| MembershipJson {
+            user: Cow::Borrowed(&u.email),
+            org: Cow::Borrowed(&org.slug),
+            role: m.role,
+            expires: m.expires,
+            reason: m.reason.as_deref().map(Cow::Borrowed),
+            reviewed: m.reviewed,
+            external: m.external,
+            granted_by: m.granted_by.as_deref().map(Cow::Borrowed),
+            granted_at: m.granted_at,
+        }));
+    }
+
+    // Grants by user (email order), then target: each user's few grants sorted alone.
+    let mut grants = Vec::new();
+    let mut theirs: Vec<(Cow<'_, str>, &Grant)> = Vec::new();
+    for u in &users {
+        theirs.clear();
+        for m in &u.memberships {
+            let Some(org) = st.org(m.org) else { continue };
+            if let Some(g) = &m.org_wide {
+                theirs.push((Cow::Owned(format!("{}/*", org.slug)), g));
+            }
+            theirs.extend(
+                m.grants
+                    .iter()
+                    .filter_map(|(pid, g)| Some((Cow::Borrowed(&*st.project(*pid)?.id), g))),
+            );
+        }
+        theirs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        grants.extend(theirs.drain(..).map(|(target, g)| GrantJson {
+            user: Cow::Borrowed(&u.email),
+            target,
+            role: g.role,
+            expires: g.expires,
+            reason: g.reason().map(Cow::Borrowed),
+            granted_by: g.granted_by().map(Cow::Borrowed),
+            granted_at: g.granted_at,
+        }));
+    }
+
     let mut actions: Vec<ActionJson> = st.catalog.custom().map(action_json).collect();
     actions.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Doc {
         format: FORMAT.to_owned(),
         version: VERSION,
         orgs: orgs
-            .into_iter()
-            .map(|o| OrgJson {
-                slug: o.slug,
-                name: o.name,
-                settings: o.settings,
+            .iter()
+            .map(|(_, o)| OrgJson {
+                slug: o.slug.to_string(),
+                name: o.name.clone(),
+                settings: o.settings.clone(),
             })
             .collect(),
         projects: state::list_projects(st, None)?
@@ -508,20 +586,16 @@ fn snapshot(st: &State) -> crate::Result<Doc> {
                 settings: p.attrs.settings,
             })
             .collect(),
-        users,
-        memberships,
-        grants: state::list_grants(st, None, None)
-            .into_iter()
-            .map(|g| GrantJson {
-                user: g.user,
-                target: g.target,
-                role: g.role,
-                expires: g.expires,
-                reason: g.reason,
-                granted_by: g.granted_by,
-                granted_at: g.granted_at,
+        users: users
+            .iter()
+            .map(|u| UserJson {
+                email: Cow::Borrowed(&u.email),
+                name: u.name.as_deref().map(Cow::Borrowed),
+                title: u.title.as_deref().map(Cow::Borrowed),
             })
             .collect(),
+        memberships,
+        grants,
         resources: state::list_resources(st, None)?
             .into_iter()
             .map(|r| ResourceJson {
@@ -561,18 +635,16 @@ fn action_json(def: &ActionDef) -> ActionJson {
 /// the first problem raises [`JsonError`] naming its JSON path.
 pub fn from_json(text: &str) -> Result<Graph, JsonError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    // The header first: a newer version must be reported as such, not as unknown fields.
-    serde_json::from_str::<Header>(text).map_err(|e| located(text, &e))?;
-    let doc: Doc = serde_json::from_str(text).map_err(|e| located(text, &e))?;
-    apply(&plan(&doc)?)
-}
-
-/// One change to apply, the path of the record it comes from, and the stamp it must
-/// carry (`None`: the change records no stamp).
-struct Planned {
-    change: Change,
-    path: String,
-    stamp: Option<(Instant, Option<String>)>,
+    let doc: Doc<'_> = match serde_json::from_str(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            // The header first: a newer version must be reported as such, not as unknown
+            // fields. (A document that reads whole has a valid header: no second pass.)
+            serde_json::from_str::<Header>(text).map_err(|h| located(text, &h))?;
+            return Err(located(text, &e));
+        }
+    };
+    Ok(Graph::from_state(build(&doc)?))
 }
 
 fn at(list: &str, i: usize) -> String {
@@ -597,10 +669,10 @@ fn invalid(path: String, e: &Error) -> JsonError {
     JsonError::new(path, e.to_string())
 }
 
-fn email(path: String, s: &str) -> Result<String, JsonError> {
+fn email(path: impl FnOnce() -> String, s: &str) -> Result<String, JsonError> {
     ids::email("email", s).map_err(|_| {
         JsonError::new(
-            path,
+            path(),
             format!(
                 "invalid email `{}` (expected an email address)",
                 s.escape_debug()
@@ -609,66 +681,138 @@ fn email(path: String, s: &str) -> Result<String, JsonError> {
     })
 }
 
-fn check_settings(path: &str, settings: &Settings) -> Result<(), JsonError> {
+fn check_settings(path: impl FnOnce() -> String, settings: &Settings) -> Result<(), JsonError> {
     match settings.get("members_can_invite") {
         Some(v) if !v.is_boolean() => Err(JsonError::new(
-            format!("{path}.settings.members_can_invite"),
+            format!("{}.settings.members_can_invite", path()),
             format!("invalid value `{v}` (expected true or false)"),
         )),
         _ => Ok(()),
     }
 }
 
-/// Validates the document and lists the changes that rebuild it. Every reference is
-/// checked here so that an error can name the record it comes from.
-fn plan(doc: &Doc) -> Result<Vec<Planned>, JsonError> {
-    let mut out = Vec::new();
-    let unstamped = |change: Change, path: String| Planned {
-        change,
-        path,
-        stamp: None,
-    };
+/// A user listed under `users`, while the state is built.
+struct Listed<'d> {
+    /// The record in the document.
+    json: &'d UserJson<'d>,
+    /// The user's id once a membership or a resource created the record.
+    uid: Option<u32>,
+}
 
-    let mut orgs: BTreeMap<&str, usize> = BTreeMap::new();
+/// The state being built and the lookups the checks need.
+struct Builder<'d> {
+    st: State,
+    /// Org slug → (index in `$.orgs`, org id).
+    orgs: Map<&'d str, (usize, u32)>,
+    /// Project id → project id number.
+    projects: Map<&'d str, u32>,
+    /// Lower-case email → index in `listed`.
+    emails: Map<String, usize>,
+    listed: Vec<Listed<'d>>,
+}
+
+impl Builder<'_> {
+    /// The listed user `s` names: a known email as written (the common case, no copy),
+    /// else checked and lower-cased.
+    fn known(&self, path: impl Fn() -> String, s: &str) -> Result<usize, JsonError> {
+        if let Some(&i) = self.emails.get(s) {
+            return Ok(i);
+        }
+        let key = email(&path, s)?;
+        self.emails.get(&key).copied().ok_or_else(|| {
+            JsonError::new(
+                path(),
+                format!("unknown user `{key}` (not listed in `$.users`)"),
+            )
+        })
+    }
+
+    /// The user record of listed user `i`, created (with the listed name and title) on
+    /// first use, so that ids follow the order records are first needed in.
+    fn user(&mut self, i: usize) -> u32 {
+        let Some(l) = self.listed.get_mut(i) else {
+            return u32::MAX;
+        };
+        if let Some(uid) = l.uid {
+            return uid;
+        }
+        let uid = u32::try_from(self.st.users.len()).unwrap_or(u32::MAX);
+        let email = l.json.email.to_ascii_lowercase();
+        self.st.users.push(UserRec {
+            email: email.into(),
+            name: l.json.name.as_deref().map(str::to_owned),
+            title: l.json.title.as_deref().map(str::to_owned),
+            memberships: Vec::new(),
+        });
+        l.uid = Some(uid);
+        uid
+    }
+
+    fn email_of(&self, i: usize) -> &str {
+        self.listed.get(i).map_or("", |l| &l.json.email)
+    }
+}
+
+/// Validates the document and builds the state it describes, in one pass per list: each
+/// rule is checked in document order and reported at the record's path, the records are
+/// written once, and the check-path indexes are built once at the end. Every reference
+/// is checked here, so nothing can fail afterwards.
+fn build(doc: &Doc<'_>) -> Result<State, JsonError> {
+    let mut b = Builder {
+        st: State::new(),
+        orgs: new_map(),
+        projects: new_map(),
+        emails: new_map(),
+        listed: Vec::with_capacity(doc.users.len()),
+    };
+    b.st.targets
+        .reserve(doc.orgs.len() + doc.projects.len() + doc.resources.len());
+
     for (i, o) in doc.orgs.iter().enumerate() {
-        let path = field("orgs", i, "slug");
-        ids::org_slug("slug", &o.slug).map_err(|e| invalid(path.clone(), &e))?;
-        if let Some(first) = orgs.insert(&o.slug, i) {
+        let path = || field("orgs", i, "slug");
+        ids::org_slug("slug", &o.slug).map_err(|e| invalid(path(), &e))?;
+        if let Some((first, _)) = b.orgs.get(o.slug.as_str()) {
             return Err(JsonError::new(
-                path,
+                path(),
                 format!(
                     "duplicate organization `{}` (first at {})",
                     o.slug,
-                    at("orgs", first)
+                    at("orgs", *first)
                 ),
             ));
         }
-        check_settings(&at("orgs", i), &o.settings)?;
-        out.push(unstamped(
-            Change::OrgCreated {
-                org: o.slug.clone(),
-                attrs: OrgAttrs {
-                    name: o.name.clone(),
-                    settings: o.settings.clone(),
-                },
-            },
-            at("orgs", i),
-        ));
+        check_settings(|| at("orgs", i), &o.settings)?;
+        let oid = u32::try_from(b.st.orgs.len()).unwrap_or(u32::MAX);
+        b.st.orgs.push(Some(OrgRec {
+            slug: o.slug.as_str().into(),
+            name: o.name.clone(),
+            settings: o.settings.clone(),
+            members_can_invite: o
+                .settings
+                .get("members_can_invite")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false),
+            members: BTreeSet::new(),
+            projects: BTreeSet::new(),
+            owners: 0,
+        }));
+        b.st.targets
+            .insert(o.slug.as_str().into(), TargetRef::Org(oid));
+        b.orgs.insert(&o.slug, (i, oid));
     }
 
-    let mut projects: BTreeSet<&str> = BTreeSet::new();
     for (i, p) in doc.projects.iter().enumerate() {
-        let path = field("projects", i, "id");
-        let (org, _) = ids::project_id("id", &p.id).map_err(|e| invalid(path.clone(), &e))?;
-        if !orgs.contains_key(org) {
+        let path = || field("projects", i, "id");
+        let (org, _) = ids::project_id("id", &p.id).map_err(|e| invalid(path(), &e))?;
+        let Some(&(_, oid)) = b.orgs.get(org) else {
             return Err(JsonError::new(
-                path,
+                path(),
                 format!("unknown organization `{org}` (not listed in `$.orgs`)"),
             ));
-        }
-        if !projects.insert(&p.id) {
+        };
+        if b.projects.contains_key(p.id.as_str()) {
             return Err(JsonError::new(
-                path,
+                path(),
                 format!("duplicate project `{}`", p.id),
             ));
         }
@@ -678,70 +822,59 @@ fn plan(doc: &Doc) -> Result<Vec<Planned>, JsonError> {
                 "a restricted project cannot have a default role",
             ));
         }
-        out.push(unstamped(
-            Change::ProjectCreated {
-                project: p.id.clone(),
-                attrs: ProjectAttrs {
-                    name: p.name.clone(),
-                    environment: p.environment.clone(),
-                    restricted: p.restricted,
-                    pii: p.pii,
-                    default_role: p.default_role,
-                    settings: p.settings.clone(),
-                },
+        let pid = u32::try_from(b.st.projects.len()).unwrap_or(u32::MAX);
+        b.st.projects.push(Some(ProjectRec {
+            id: p.id.as_str().into(),
+            org: oid,
+            attrs: ProjectAttrs {
+                name: p.name.clone(),
+                environment: p.environment.clone(),
+                restricted: p.restricted,
+                pii: p.pii,
+                default_role: p.default_role,
+                settings: p.settings.clone(),
             },
-            at("projects", i),
-        ));
+            resources: BTreeSet::new(),
+        }));
+        if let Some(Some(o)) = b.st.orgs.get_mut(oid as usize) {
+            o.projects.insert(pid);
+        }
+        b.st.targets
+            .insert(p.id.as_str().into(), TargetRef::Project(pid));
+        b.projects.insert(&p.id, pid);
     }
 
-    let mut catalog = Catalog::default();
     for (i, a) in doc.actions.iter().enumerate() {
-        let def = catalog
-            .validate_custom(&a.name, &a.scope, &a.min_role, a.owner_role.as_deref())
-            .map_err(|e| invalid(at("actions", i), &e))?;
-        if catalog.contains(&a.name) {
+        let def =
+            b.st.catalog
+                .validate_custom(&a.name, &a.scope, &a.min_role, a.owner_role.as_deref())
+                .map_err(|e| invalid(at("actions", i), &e))?;
+        if b.st.catalog.contains(&a.name) {
             return Err(JsonError::new(
                 field("actions", i, "name"),
                 format!("action `{}` already exists", a.name),
             ));
         }
-        catalog.add(def.clone());
-        out.push(unstamped(Change::ActionDefined { def }, at("actions", i)));
+        b.st.catalog.add(def);
     }
 
-    // Users by lower-case email: (their attributes, are they a member somewhere).
-    let mut users: BTreeMap<String, (UserAttrs, bool)> = BTreeMap::new();
+    b.emails.reserve(doc.users.len());
     for (i, u) in doc.users.iter().enumerate() {
-        let key = email(field("users", i, "email"), &u.email)?;
-        let person = UserAttrs {
-            name: u.name.clone(),
-            title: u.title.clone(),
-        };
-        if users.insert(key.clone(), (person, false)).is_some() {
+        let key = email(|| field("users", i, "email"), &u.email)?;
+        if b.emails.contains_key(&key) {
             return Err(JsonError::new(
                 field("users", i, "email"),
                 format!("duplicate user `{key}`"),
             ));
         }
+        b.emails.insert(key, i);
+        b.listed.push(Listed { json: u, uid: None });
     }
-    let known = |users: &BTreeMap<String, (UserAttrs, bool)>, path: String, s: &str| {
-        let key = email(path.clone(), s)?;
-        if users.contains_key(&key) {
-            Ok(key)
-        } else {
-            Err(JsonError::new(
-                path,
-                format!("unknown user `{key}` (not listed in `$.users`)"),
-            ))
-        }
-    };
 
-    let mut members: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut with_owner: BTreeSet<&str> = BTreeSet::new();
-    let mut stamped = Vec::new();
+    b.st.users.reserve(doc.users.len());
     for (i, m) in doc.memberships.iter().enumerate() {
-        let user = known(&users, field("memberships", i, "user"), &m.user)?;
-        if !orgs.contains_key(m.org.as_str()) {
+        let who = b.known(|| field("memberships", i, "user"), &m.user)?;
+        let Some(&(_, oid)) = b.orgs.get(&*m.org) else {
             return Err(JsonError::new(
                 field("memberships", i, "org"),
                 format!(
@@ -749,90 +882,91 @@ fn plan(doc: &Doc) -> Result<Vec<Planned>, JsonError> {
                     m.org.escape_debug()
                 ),
             ));
-        }
-        if !members.insert((m.org.clone(), user.clone())) {
+        };
+        let uid = b.user(who);
+        let Some(u) = b.st.users.get_mut(uid as usize) else {
+            continue; // unreachable: `user` made the record
+        };
+        if u.memberships.iter().any(|x| x.org == oid) {
             return Err(JsonError::new(
                 at("memberships", i),
-                format!("duplicate membership of `{user}` in `{}`", m.org),
+                format!("duplicate membership of `{}` in `{}`", u.email, m.org),
             ));
         }
-        if m.role == OrgRole::Owner {
-            if m.expires.is_some() {
-                return Err(JsonError::new(
-                    field("memberships", i, "expires"),
-                    "an owner membership cannot expire",
-                ));
-            }
-            with_owner.insert(&m.org);
+        if m.role == OrgRole::Owner && m.expires.is_some() {
+            return Err(JsonError::new(
+                field("memberships", i, "expires"),
+                "an owner membership cannot expire",
+            ));
         }
         let by = m
             .granted_by
             .as_deref()
-            .map(|b| email(field("memberships", i, "granted_by"), b))
+            .map(|s| email(|| field("memberships", i, "granted_by"), s))
             .transpose()?;
-        let person = match users.get_mut(&user) {
-            Some((person, member)) => {
-                *member = true;
-                person.clone()
-            }
-            None => UserAttrs::default(),
-        };
-        stamped.push(Planned {
-            change: Change::MemberAdded {
-                org: m.org.clone(),
-                user,
-                attrs: MemberAttrs {
-                    role: m.role,
-                    expires: m.expires,
-                    reason: m.reason.clone(),
-                    reviewed: m.reviewed,
-                    external: m.external,
-                },
-                person,
-            },
-            path: at("memberships", i),
-            stamp: Some((m.granted_at, by)),
+        u.memberships.push(Membership {
+            org: oid,
+            role: m.role,
+            expires: m.expires,
+            reason: m.reason.as_deref().map(str::to_owned),
+            reviewed: m.reviewed,
+            external: m.external,
+            granted_by: by.map(String::into_boxed_str),
+            granted_at: m.granted_at,
+            org_wide: None,
+            grants: Vec::new(),
         });
+        if let Some(Some(o)) = b.st.orgs.get_mut(oid as usize) {
+            o.members.insert(uid);
+            if m.role == OrgRole::Owner {
+                o.owners += 1;
+            }
+        }
     }
-    if let Some((slug, i)) = orgs.iter().find(|(slug, _)| !with_owner.contains(**slug)) {
+    // The first org by slug without an owner.
+    if let Some((slug, i)) = b
+        .orgs
+        .iter()
+        .filter(|(_, (_, oid))| b.st.org(*oid).is_some_and(|o| o.owners == 0))
+        .map(|(slug, (i, _))| (*slug, *i))
+        .min()
+    {
         return Err(JsonError::new(
-            at("orgs", *i),
+            at("orgs", i),
             format!("organization `{slug}` has no owner: an organization must keep an owner"),
         ));
     }
-    out.append(&mut stamped);
 
-    let mut grants: BTreeSet<(String, &str)> = BTreeSet::new();
     for (i, g) in doc.grants.iter().enumerate() {
-        let user = known(&users, field("grants", i, "user"), &g.user)?;
-        let path = field("grants", i, "target");
-        let target =
-            ids::grant_target("target", &g.target).map_err(|e| invalid(path.clone(), &e))?;
-        let org = match target {
-            GrantTarget::AllProjects(o) => o,
-            GrantTarget::Project(p) => {
-                if !projects.contains(p) {
-                    return Err(JsonError::new(
-                        path,
-                        format!("unknown project `{p}` (not listed in `$.projects`)"),
-                    ));
-                }
-                p.split_once('/').map_or(p, |(o, _)| o)
-            }
-        };
-        if !orgs.contains_key(org) {
-            return Err(JsonError::new(
-                path,
-                format!("unknown organization `{org}` (not listed in `$.orgs`)"),
-            ));
-        }
-        if !members.contains(&(org.to_owned(), user.clone())) {
+        let who = b.known(|| field("grants", i, "user"), &g.user)?;
+        let (oid, pid) = grant_target(&b, i, &g.target)?;
+        let uid = b.listed.get(who).and_then(|l| l.uid);
+        let Some(m) = uid
+            .and_then(|uid| b.st.users.get_mut(uid as usize))
+            .and_then(|u| u.memberships.iter_mut().find(|m| m.org == oid))
+        else {
+            let org = b.st.org(oid).map_or("", |o| &o.slug);
             return Err(JsonError::new(
                 at("grants", i),
-                format!("`{user}` holds a grant in `{org}` but no membership of it"),
+                format!(
+                    "`{}` holds a grant in `{org}` but no membership of it",
+                    b.email_of(who).to_ascii_lowercase()
+                ),
             ));
-        }
-        if !grants.insert((user.clone(), &g.target)) {
+        };
+        let dup = match pid {
+            None => m.org_wide.is_some(),
+            // In a snapshot `to_json` wrote, a member's grants come in project order:
+            // appending keeps them sorted. Otherwise a sorted insertion finds duplicates.
+            Some(pid) => match m.grants.last() {
+                Some((last, _)) if *last >= pid => {
+                    m.grants.binary_search_by_key(&pid, |(p, _)| *p).is_ok()
+                }
+                _ => false,
+            },
+        };
+        if dup {
+            let user = b.email_of(who).to_ascii_lowercase();
             return Err(JsonError::new(
                 at("grants", i),
                 format!("duplicate grant of `{user}` on `{}`", g.target),
@@ -841,73 +975,94 @@ fn plan(doc: &Doc) -> Result<Vec<Planned>, JsonError> {
         let by = g
             .granted_by
             .as_deref()
-            .map(|b| email(field("grants", i, "granted_by"), b))
+            .map(|s| email(|| field("grants", i, "granted_by"), s))
             .transpose()?;
-        stamped.push(Planned {
-            change: Change::GrantAdded {
-                user,
-                target: g.target.clone(),
-                attrs: GrantAttrs {
-                    role: g.role,
-                    expires: g.expires,
-                    reason: g.reason.clone(),
-                },
-            },
-            path: at("grants", i),
-            stamp: Some((g.granted_at, by)),
-        });
+        let grant = Grant::new(
+            g.role,
+            g.expires,
+            g.reason.as_deref(),
+            by.as_deref(),
+            g.granted_at,
+        );
+        match pid {
+            None => m.org_wide = Some(grant),
+            Some(pid) => {
+                let at = m.grants.partition_point(|(p, _)| *p < pid);
+                m.grants.insert(at, (pid, grant));
+            }
+        }
     }
-    out.append(&mut stamped);
 
-    let mut resources: BTreeSet<&str> = BTreeSet::new();
-    let mut created: BTreeSet<String> = BTreeSet::new();
     for (i, r) in doc.resources.iter().enumerate() {
-        let path = field("resources", i, "id");
-        resource_id(&r.id, &projects).map_err(|m| JsonError::new(path.clone(), m))?;
-        if !resources.insert(&r.id) {
+        let path = || field("resources", i, "id");
+        let (pid, kind) = resource_id(&r.id, &b.projects).map_err(|m| JsonError::new(path(), m))?;
+        if b.st.targets.contains_key(r.id.as_str()) {
             return Err(JsonError::new(
-                path,
+                path(),
                 format!("duplicate resource `{}`", r.id),
             ));
         }
-        let owner = known(&users, field("resources", i, "owner"), &r.owner)?;
-        created.insert(owner.clone());
-        out.push(unstamped(
-            Change::ResourceCreated {
-                resource: r.id.clone(),
-                owner,
-            },
-            at("resources", i),
-        ));
+        let who = b.known(|| field("resources", i, "owner"), &r.owner)?;
+        let owner = b.user(who);
+        let rid = u32::try_from(b.st.resources.len()).unwrap_or(u32::MAX);
+        b.st.resources.push(Some(ResourceRec {
+            id: r.id.as_str().into(),
+            project: pid,
+            kind,
+            owner,
+        }));
+        if let Some(Some(p)) = b.st.projects.get_mut(pid as usize) {
+            p.resources.insert(rid);
+        }
+        b.st.targets
+            .insert(r.id.as_str().into(), TargetRef::Resource(rid));
     }
 
-    // Users without a membership (they left, or were removed): `UserUpdated` creates
-    // the record; one is needed too for a user no earlier change created.
-    for (i, u) in doc.users.iter().enumerate() {
-        let user = u.email.to_ascii_lowercase();
-        if users.get(&user).is_none_or(|(_, member)| *member) {
-            continue;
-        }
-        let person = UserAttrs {
-            name: u.name.clone(),
-            title: u.title.clone(),
-        };
-        if person != UserAttrs::default() || !created.contains(&user) {
-            out.push(unstamped(
-                Change::UserUpdated {
-                    user,
-                    before: UserAttrs::default(),
-                    after: person,
-                },
-                at("users", i),
-            ));
+    // Users without a membership (they left, or were removed) nor a resource.
+    for i in 0..b.listed.len() {
+        b.user(i);
+    }
+    for u in &mut b.st.users {
+        // Sized exactly, as grants made one at a time are: most members hold a handful.
+        u.memberships.shrink_to_fit();
+        for m in &mut u.memberships {
+            m.grants.shrink_to_fit();
         }
     }
-    Ok(out)
+    b.st.rebuild_hot();
+    Ok(b.st)
 }
 
-/// Checks a resource id `org/project/kind/id` whose project is listed.
-fn resource_id(id: &str, projects: &BTreeSet<&str>) -> Result<(), String> {
+/// Checks a grant target: its org id, and its project id (`None` for `org/*`).
+fn grant_target(b: &Builder<'_>, i: usize, target: &str) -> Result<(u32, Option<u32>), JsonError> {
+    // A listed project or `org/*` of a listed org, as written: valid and known.
+    if let Some(&pid) = b.projects.get(target) {
+        if let Some(p) = b.st.project(pid) {
+            return Ok((p.org, Some(pid)));
+        }
+    }
+    if let Some(&(_, oid)) = target.strip_suffix("/*").and_then(|o| b.orgs.get(o)) {
+        return Ok((oid, None));
+    }
+    let path = || field("grants", i, "target");
+    let org = match ids::grant_target("target", target).map_err(|e| invalid(path(), &e))? {
+        GrantTarget::AllProjects(o) => o,
+        GrantTarget::Project(p) => {
+            return Err(JsonError::new(
+                path(),
+                format!("unknown project `{p}` (not listed in `$.projects`)"),
+            ))
+        }
+    };
+    Err(JsonError::new(
+        path(),
+        format!("unknown organization `{org}` (not listed in `$.orgs`)"),
+    ))
+}
+
+/// Checks a resource id `org/project/kind/id` whose project is listed: the project's id
+/// and the kind.
+fn resource_id(id: &str, projects: &Map<&str, u32>) -> Result<(u32, ResourceKind), String> {
     let mut parts = id.splitn(4, '/');
     let (Some(o), Some(p), Some(k), Some(local)) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -919,30 +1074,14 @@ fn resource_id(id: &str, projects: &BTreeSet<&str>) -> Result<(), String> {
     };
     let project = format!("{o}/{p}");
     ids::project_id("id", &project).map_err(|e| e.to_string())?;
-    ids::resource_kind("kind", k).map_err(|e| e.to_string())?;
+    let kind = ids::resource_kind("kind", k).map_err(|e| e.to_string())?;
     ids::resource_local_id("id", local).map_err(|e| e.to_string())?;
-    if !projects.contains(project.as_str()) {
-        return Err(format!(
+    match projects.get(project.as_str()) {
+        Some(&pid) => Ok((pid, kind)),
+        None => Err(format!(
             "unknown project `{project}` (not listed in `$.projects`)"
-        ));
+        )),
     }
-    Ok(())
-}
-
-/// Replays the plan into a fresh state, each change with its recorded `granted_at` and
-/// `granted_by` (unstamped changes at the epoch, by the system): one pass, no clock
-/// moved, and a change that does not fit is reported at its record's path.
-fn apply(plan: &[Planned]) -> Result<Graph, JsonError> {
-    let mut st = state::State::new();
-    for p in plan {
-        let (at, actor) = match &p.stamp {
-            Some((when, by)) => (*when, by.as_deref()),
-            None => (Instant(0), None),
-        };
-        st.apply(&p.change, state::Stamp { at, actor })
-            .map_err(|e| JsonError::new(p.path.clone(), e.to_string()))?;
-    }
-    Ok(Graph::from_state(st))
 }
 
 // ---------------------------------------------------------------------------------------

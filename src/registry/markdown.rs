@@ -233,6 +233,10 @@ const DATE_HINT: &str = "an ISO-8601 date such as `2024-06-01` or `2024-06-01T12
 pub fn parse(text: &str, org: Option<&str>) -> Result<Registry, RegistryError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut p = Parser::default();
+    // Grants are most of a large registry's lines: room for one per line up front rather
+    // than a series of large reallocations.
+    p.pending
+        .reserve(text.bytes().filter(|&b| b == b'\n').count() + 1);
     let mut fence = false;
     for (i, raw) in text.lines().enumerate() {
         let ln = Ln {
@@ -1056,13 +1060,17 @@ pub fn changes(reg: &Registry) -> Result<Vec<Change>> {
         )));
     }
     let org = reg.org.as_str();
-    let mut out = vec![Change::OrgCreated {
+    // Sized once: a registry of a large org makes hundreds of thousands of changes, and
+    // each doubling of the vector is a large reallocation and copy.
+    let grants: usize = reg.people.iter().map(|p| p.grants.len()).sum();
+    let mut out = Vec::with_capacity(1 + reg.projects.len() + reg.people.len() + grants);
+    out.push(Change::OrgCreated {
         org: org.to_owned(),
         attrs: OrgAttrs {
             name: reg.name.clone(),
             settings: crate::model::Settings::new(),
         },
-    }];
+    });
     for p in &reg.projects {
         if p.restricted && p.default_role.is_some() {
             return Err(Error::rule(format!(

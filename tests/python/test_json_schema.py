@@ -84,8 +84,61 @@ def test_rich_snapshot_validates() -> None:
     # the snapshot really is rich: every list is filled, nullable fields both ways
     for key in ("orgs", "projects", "users", "memberships", "grants", "resources", "actions"):
         assert SNAPSHOT[key], key
-    assert {m["expires"] is None for m in SNAPSHOT["memberships"]} == {True, False}
-    assert {x["granted_by"] is None for x in SNAPSHOT["grants"]} == {True, False}
+    assert {m.get("expires") is None for m in SNAPSHOT["memberships"]} == {True, False}
+    assert {x.get("granted_by") is None for x in SNAPSHOT["grants"]} == {True, False}
+
+
+def _nodes(node: Any) -> list[Any]:
+    """Every value of the document, not looking inside (free-form) settings."""
+    out = [node]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += [v] if k == "settings" else _nodes(v)
+    elif isinstance(node, list):
+        for v in node:
+            out += _nodes(v)
+    return out
+
+
+def test_defaults_are_left_out() -> None:
+    """A value equal to its default (null, false, empty settings) is not written."""
+    assert not [n for n in _nodes(SNAPSHOT) if n is None or n is False or n == {}]
+
+
+# Each record's defaults, as version 1 snapshots were first written (every key, with null).
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "orgs": {"settings": {}},
+    "projects": {
+        "environment": None,
+        "restricted": False,
+        "pii": False,
+        "default_role": None,
+        "settings": {},
+    },
+    "users": {"name": None, "title": None},
+    "memberships": {
+        "expires": None,
+        "reason": None,
+        "reviewed": None,
+        "external": False,
+        "granted_by": None,
+    },
+    "grants": {"expires": None, "reason": None, "granted_by": None},
+    "actions": {"owner_role": None},
+}
+
+
+def test_defaults_written_out_still_validate_and_read() -> None:
+    """Backward compatible within version 1: a snapshot with every default written out
+    (explicit nulls and falses) is valid and reads to the same graph."""
+    doc = copy.deepcopy(SNAPSHOT)
+    for key, defaults in DEFAULTS.items():
+        for record in doc[key]:
+            for name, value in defaults.items():
+                record.setdefault(name, value)
+    assert VALIDATOR.is_valid(doc)
+    again = ag.Graph.from_json(json.dumps(doc, indent=2))
+    assert again.to_json() == RICH.to_json()
 
 
 def test_empty_and_minimal_snapshots_validate() -> None:
