@@ -171,7 +171,7 @@ impl Event {
     ) -> std::io::Result<Self> {
         let mut paths = Vec::new();
         for_each_string(&actor, &target, &details, &mut |p, _| {
-            paths.push(p.to_owned())
+            paths.push(p.to_owned());
         });
         let random = random_bytes(16 * paths.len())?;
         let salts = paths
