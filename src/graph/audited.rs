@@ -336,10 +336,12 @@ impl Graph {
         let Some((path, _)) = &self.audit.source else {
             return Ok(0);
         };
-        let first = std::fs::read_to_string(path)
+        // Only the header line: the journal may be hundreds of megabytes.
+        let mut first = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| std::io::BufRead::read_line(&mut std::io::BufReader::new(f), &mut first))
             .map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
-        let line = first.lines().next().unwrap_or_default();
-        let json = crate::audit::event::strip_crc(line)
+        let json = crate::audit::event::strip_crc(first.trim_end_matches('\n'))
             .map_err(|_| journal_error(path, 1, "unreadable header".into()))?;
         let h: Header =
             serde_json::from_str(&json).map_err(|e| journal_error(path, 1, e.to_string()))?;
