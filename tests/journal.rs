@@ -110,3 +110,54 @@ fn a_failed_write_stops_mutations_and_applies_nothing() {
         g.audit_verify().unwrap();
     }
 }
+
+/// Opening from a snapshot reads the header, the one record the snapshot ends with and
+/// what follows; a record longer than the first read window is still found whole, and a
+/// resume point that does not hold falls back to reading everything.
+#[test]
+fn resuming_reads_from_the_snapshot_offset() {
+    use accessgraph::audit::journal::{FileJournal, Resume};
+    use accessgraph::graph::OpenOptions;
+
+    let dir = std::env::temp_dir().join(format!("ag-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("g.journal");
+    let _ = std::fs::remove_file(&path);
+    let (g, _) = Graph::open(&path, &OpenOptions::default()).unwrap();
+    g.add_org("acme", None, "jane@example.com", None).unwrap();
+    let mut details = serde_json::Map::new();
+    details.insert("note".into(), "x".repeat(50_000).into());
+    g.record("jane@example.com", "data.exported", "acme", details)
+        .unwrap();
+    let offset = std::fs::metadata(&path).unwrap().len();
+    let last = g.audit_events(&Filter::default()).unwrap().pop().unwrap();
+    assert_eq!(last.seq, 3);
+    g.add_member("bob@example.com", "acme", member(), None)
+        .unwrap();
+    drop(g);
+
+    let resume = Resume {
+        offset,
+        lines: 4,
+        seq: 3,
+        hash: last.hash.clone(),
+    };
+    let opened = FileJournal::open(&path, None, Some(&resume)).unwrap();
+    assert!(opened.resumed);
+    let after: Vec<(u64, u64)> = opened
+        .records
+        .iter()
+        .map(|r| (r.line, r.event.seq))
+        .collect();
+    assert_eq!(after, vec![(5, 4)]);
+    drop(opened);
+
+    let wrong = Resume {
+        hash: "0".repeat(64),
+        ..resume
+    };
+    let opened = FileJournal::open(&path, None, Some(&wrong)).unwrap();
+    assert!(!opened.resumed);
+    assert_eq!(opened.records.len(), 4);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -125,18 +126,25 @@ class AuditLog:
             raise ImportError(
                 "AuditLog.to_pandas() needs pandas: pip install 'accessgraph[pandas]'"
             ) from e
-        cols = self._backend._columns(_filter(**criteria))
-        at = pd.to_datetime(pd.Series(cols.pop("at_us"), dtype="int64"), unit="us", utc=True)
-        frame = pd.DataFrame(
-            {
-                "seq": pd.Series(cols["seq"], dtype="int64"),
-                "at": at,
-                **{k: cols[k] for k in ("actor", "action", "target", "user", "details")},
-                "prev_hash": cols["prev_hash"],
-                "hash": cols["hash"],
-            }
-        )
-        return frame
+        # A million small dicts would otherwise trigger the cyclic collector over and
+        # over (it was a third of the time); none of these objects can form a cycle.
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            cols = self._backend._columns(_filter(**criteria))
+            at = pd.to_datetime(pd.Series(cols.pop("at_us"), dtype="int64"), unit="us", utc=True)
+            return pd.DataFrame(
+                {
+                    "seq": pd.Series(cols["seq"], dtype="int64"),
+                    "at": at,
+                    **{k: cols[k] for k in ("actor", "action", "target", "user", "details")},
+                    "prev_hash": cols["prev_hash"],
+                    "hash": cols["hash"],
+                }
+            )
+        finally:
+            if paused:
+                gc.enable()
 
     def prune(self, *, before: When) -> int:
         """Retention: drop the events before ``before`` (a prefix of the log); the rest

@@ -10,7 +10,7 @@
 //! replace), so a database-backed store can follow without touching the graph.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -245,26 +245,57 @@ fn parse_records(path: &Path, first_line: u64, lines: &[&[u8]]) -> Result<Vec<Re
     Ok(out)
 }
 
+/// Bytes `[start, end)` of the file.
+fn read_at(file: &mut File, start: u64, end: u64) -> std::io::Result<Vec<u8>> {
+    file.seek(SeekFrom::Start(start))?;
+    let mut buf = Vec::with_capacity(usize::try_from(end.saturating_sub(start)).unwrap_or(0));
+    Read::by_ref(file)
+        .take(end.saturating_sub(start))
+        .read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// Line 1 without its newline, or `None` when it is incomplete.
+fn read_header_line(file: &mut File) -> std::io::Result<Option<Vec<u8>>> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut line = Vec::new();
+    BufReader::new(Read::by_ref(file)).read_until(b'\n', &mut line)?;
+    Ok(line.pop().filter(|&b| b == b'\n').map(|_| line))
+}
+
 /// Does the record ending at the snapshot's offset carry the snapshot's `seq` and hash?
-fn resume_point_holds(buf: &[u8], header_end: usize, r: &Resume) -> bool {
-    let Ok(end) = usize::try_from(r.offset) else {
-        return false;
-    };
-    if end <= header_end + 1 || end > buf.len() || buf.get(end - 1) != Some(&b'\n') {
-        return false;
+/// Reads only that record: a window before the offset, widened until it holds the
+/// record's start.
+fn resume_point_holds(
+    file: &mut File,
+    body_start: u64,
+    len: u64,
+    r: &Resume,
+) -> std::io::Result<bool> {
+    let end = r.offset;
+    if end <= body_start || end > len {
+        return Ok(false);
     }
-    let Some(head) = buf.get(..end - 1) else {
-        return false;
+    let holds = |raw: &[u8]| {
+        std::str::from_utf8(raw)
+            .ok()
+            .and_then(|t| strip_crc(t).ok())
+            .and_then(|j| parse_event(&j).ok())
+            .is_some_and(|e| e.seq == r.seq && e.hash == r.hash)
     };
-    let start = head.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-    let Some(raw) = head.get(start..) else {
-        return false;
-    };
-    std::str::from_utf8(raw)
-        .ok()
-        .and_then(|t| strip_crc(t).ok())
-        .and_then(|j| parse_event(&j).ok())
-        .is_some_and(|e| e.seq == r.seq && e.hash == r.hash)
+    let mut window = 4096_u64;
+    loop {
+        let from = end.saturating_sub(window).max(body_start);
+        let buf = read_at(file, from, end)?;
+        let Some((&b'\n', head)) = buf.split_last() else {
+            return Ok(false);
+        };
+        match head.iter().rposition(|&b| b == b'\n') {
+            Some(p) => return Ok(holds(head.get(p + 1..).unwrap_or_default())),
+            None if from == body_start => return Ok(holds(head)),
+            None => window = window.saturating_mul(8),
+        }
+    }
 }
 
 /// Checks that `records` chain on from (`seq`, `hash`); errors name the line.
@@ -372,19 +403,16 @@ impl FileJournal {
                 .map_err(|e| io_err(path, &e))?;
             return Ok((header, Vec::new(), None, line.len() as u64, 1, false));
         }
-        // The header, then either everything or the part after the snapshot.
-        file.seek(SeekFrom::Start(0))
-            .map_err(|e| io_err(path, &e))?;
-        let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-        file.read_to_end(&mut buf).map_err(|e| io_err(path, &e))?;
-        let header_end = buf.iter().position(|&b| b == b'\n').ok_or_else(|| {
+        // The header, then either everything or only the part after the snapshot.
+        let head = read_header_line(file).map_err(|e| io_err(path, &e))?;
+        let head = head.ok_or_else(|| {
             journal_err(
                 path,
                 1,
                 "the header line is incomplete: not a journal, or torn at creation",
             )
         })?;
-        let header_json = parse_line(path, 1, buf.get(..header_end).unwrap_or_default())?;
+        let header_json = parse_line(path, 1, &head)?;
         let header: Header = serde_json::from_str(&header_json)
             .map_err(|e| journal_err(path, 1, format!("not an accessgraph journal header: {e}")))?;
         if header.accessgraph_journal != 1 {
@@ -397,19 +425,23 @@ impl FileJournal {
                 ),
             ));
         }
-        let resume = resume.filter(|r| resume_point_holds(&buf, header_end, r));
+        let body_start = head.len() as u64 + 1;
+        let resume = match resume {
+            Some(r)
+                if resume_point_holds(file, body_start, len, r)
+                    .map_err(|e| io_err(path, &e))? =>
+            {
+                Some(r)
+            }
+            _ => None,
+        };
         let resumed = resume.is_some();
         let (start, first_line, seq, hash) = match resume {
-            Some(r) => (
-                usize::try_from(r.offset).unwrap_or(usize::MAX),
-                r.lines + 1,
-                r.seq,
-                r.hash.clone(),
-            ),
-            None => (header_end + 1, 2, header.base_seq, header.anchor.clone()),
+            Some(r) => (r.offset, r.lines + 1, r.seq, r.hash.clone()),
+            None => (body_start, 2, header.base_seq, header.anchor.clone()),
         };
-        let body = buf.get(start..).unwrap_or_default();
-        let (lines, tail) = complete_lines(body);
+        let body = read_at(file, start, len).map_err(|e| io_err(path, &e))?;
+        let (lines, tail) = complete_lines(&body);
         let records = parse_records(path, first_line, &lines)?;
         check_chain(path, seq, &hash, &records)?;
         let last = records
@@ -418,11 +450,11 @@ impl FileJournal {
         if let Some(key) = hmac_key {
             Self::check_checkpoint(path, key, &header, &records, &last, resume)?;
         }
-        let complete = start + (body.len() - tail.len());
+        let complete = start + (body.len() - tail.len()) as u64;
         let recovered = if tail.is_empty() {
             None
         } else {
-            file.set_len(complete as u64)
+            file.set_len(complete)
                 .and_then(|()| file.sync_all())
                 .map_err(|e| io_err(path, &e))?;
             Some(format!(
@@ -436,7 +468,7 @@ impl FileJournal {
             header,
             records,
             recovered,
-            complete as u64,
+            complete,
             first_line - 1 + lines.len() as u64,
             resumed,
         ))

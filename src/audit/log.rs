@@ -142,11 +142,15 @@ impl Log {
 
     /// The events `filter` selects, in `seq` order.
     pub fn select(&self, filter: &Filter) -> Vec<Event> {
-        let matching = self.events.iter().filter(|e| filter.matches(e));
-        match filter.limit {
-            Some(n) => matching.take(n).cloned().collect(),
-            None => matching.cloned().collect(),
-        }
+        self.matching(filter).cloned().collect()
+    }
+
+    /// The events `filter` selects, in `seq` order, borrowed.
+    pub fn matching<'a>(&'a self, filter: &'a Filter) -> impl Iterator<Item = &'a Event> + 'a {
+        self.events
+            .iter()
+            .filter(|e| filter.matches(e))
+            .take(filter.limit.unwrap_or(usize::MAX))
     }
 
     /// Recomputes the chain from the anchor; the error names the first bad `seq`.

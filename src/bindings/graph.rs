@@ -4,7 +4,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple};
 
-use super::audit::{columns, filter_arg, PyEvent, PyPending};
+use super::audit::{columns, filter_arg, PyEvent, PyPending, Row};
 use super::convert::{self, instant, opt_text};
 use super::errors::{to_py, IntoPyResult};
 use super::values::{PyDecision, PyGrant, PyMember, PyOrg, PyProject, PyResource, PyUser};
@@ -233,8 +233,10 @@ impl PyGraph {
     ) -> PyResult<Bound<'py, PyDict>> {
         let f = filter_arg(filter)?;
         let g = &self.inner;
-        let events = py.detach(|| g.audit_events(&f)).py()?;
-        columns(py, &events)
+        let rows = py
+            .detach(|| g.with_audit_log(|log| log.matching(&f).map(Row::of).collect::<Vec<_>>()))
+            .py()?;
+        columns(py, &rows)
     }
 
     fn _audit_verify(&self, py: Python<'_>) -> PyResult<()> {

@@ -443,11 +443,7 @@ impl Graph {
             now,
         )?;
         let seq = events.last().map_or(0, |e| e.seq);
-        let durable = self.audit.write(&mut session, &events)?;
-        self.audit.push(events);
-        drop(guard);
-        drop(session);
-        self.audit.wait_durable(durable)?;
+        self.append_only(guard, session, events)?;
         Ok(seq)
     }
 
@@ -540,15 +536,7 @@ impl Graph {
             match mutations::plan_remove_member(&guard, &mut at, actor, &email, org) {
                 Ok(c) => changes.extend(c),
                 Err(Error::Permission(p)) => {
-                    let events =
-                        self.audit
-                            .prepare(vec![super::denied_event(&p.decision)], actor, now)?;
-                    let durable = self.audit.write(&mut session, &events)?;
-                    self.audit.push(events);
-                    drop(guard);
-                    drop(session);
-                    self.audit.wait_durable(durable)?;
-                    return Err(Error::Permission(p));
+                    return Err(self.refuse(guard, session, p, actor, now));
                 }
                 Err(e) => return Err(e),
             }

@@ -330,13 +330,10 @@ impl Graph {
             next.apply(c, stamp)?;
         }
         let events = self.audit.prepare(Audit::describe(changes), actor, now)?;
-        let durable = self.audit.write(&mut session, &events)?;
-        let mut st = RwLockUpgradableReadGuard::upgrade(guard);
-        *st = next;
-        self.audit.push(events);
-        drop(st);
-        drop(session);
-        Ok(self.audit.wait_durable(durable)?)
+        self.commit(guard, session, events, |st| {
+            *st = next;
+            Ok(())
+        })
     }
 
     /// The single path every mutation takes: plan under the upgradable lock (authority and
@@ -357,35 +354,75 @@ impl Graph {
         let actor = key.as_deref();
         let (changes, out) = match plan(&guard, &mut at) {
             Ok(planned) => planned,
-            Err(Error::Permission(p)) => {
-                // A refused mutation is an audit event too.
-                let events = self
-                    .audit
-                    .prepare(vec![denied_event(&p.decision)], actor, now)?;
-                let durable = self.audit.write(&mut session, &events)?;
-                self.audit.push(events);
-                drop(guard);
-                drop(session);
-                self.audit.wait_durable(durable)?;
-                return Err(Error::Permission(p));
-            }
+            Err(Error::Permission(p)) => return Err(self.refuse(guard, session, p, actor, now)),
             Err(e) => return Err(e),
         };
         if changes.is_empty() {
             return Ok(out);
         }
         let events = self.audit.prepare(Audit::describe(&changes), actor, now)?;
+        let stamp = state::Stamp { at: now, actor };
+        self.commit(guard, session, events, |st| {
+            changes.iter().try_for_each(|c| st.apply(c, stamp))
+        })?;
+        Ok(out)
+    }
+
+    /// The sequence every mutation ends with: write `events` to the journal (before
+    /// anything changes), apply the change under the write lock, publish the events in
+    /// the audit log, release the locks, then wait until the events are durable.
+    fn commit(
+        &self,
+        guard: RwLockUpgradableReadGuard<'_, State>,
+        mut session: Session<'_>,
+        events: Vec<crate::audit::Event>,
+        apply: impl FnOnce(&mut State) -> Result<()>,
+    ) -> Result<()> {
         let durable = self.audit.write(&mut session, &events)?;
         let mut st = RwLockUpgradableReadGuard::upgrade(guard);
-        let stamp = state::Stamp { at: now, actor };
-        for c in &changes {
-            st.apply(c, stamp)?;
-        }
+        apply(&mut st)?;
         self.audit.push(events);
         drop(st);
         drop(session);
-        self.audit.wait_durable(durable)?;
-        Ok(out)
+        Ok(self.audit.wait_durable(durable)?)
+    }
+
+    /// Events that change no state (an application event): written, published and
+    /// made durable like a mutation's, without taking the write lock.
+    fn append_only(
+        &self,
+        guard: RwLockUpgradableReadGuard<'_, State>,
+        mut session: Session<'_>,
+        events: Vec<crate::audit::Event>,
+    ) -> Result<()> {
+        let durable = self.audit.write(&mut session, &events)?;
+        self.audit.push(events);
+        drop(guard);
+        drop(session);
+        Ok(self.audit.wait_durable(durable)?)
+    }
+
+    /// Records a refused mutation as an `access.denied` event and returns the refusal
+    /// as the error to raise (or the audit failure, when the event cannot be written).
+    fn refuse(
+        &self,
+        guard: RwLockUpgradableReadGuard<'_, State>,
+        session: Session<'_>,
+        refusal: crate::error::PermissionError,
+        actor: Option<&str>,
+        now: Instant,
+    ) -> Error {
+        let events = match self
+            .audit
+            .prepare(vec![denied_event(&refusal.decision)], actor, now)
+        {
+            Ok(events) => events,
+            Err(e) => return e.into(),
+        };
+        match self.append_only(guard, session, events) {
+            Ok(()) => Error::Permission(refusal),
+            Err(e) => e,
+        }
     }
 }
 
