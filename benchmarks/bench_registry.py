@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
     w = workload.generate(size="large", users=args.users, queries=10)
-    g = workload.build_graph(w)
+    g = workload.build_graph(w, audit=False)  # the formats, not the audit log
     orgs = [o.slug for o in g.orgs()]
 
     save_json_s, text = best(g.to_json, args.repeat)

@@ -423,14 +423,15 @@ def _fresh(text: str) -> str:
     return text.encode().decode()
 
 
-def build_graph(w: Workload) -> accessgraph.Graph:
+def build_graph(w: Workload, *, audit: bool = True) -> accessgraph.Graph:
     """Build ``w`` into an ``accessgraph.Graph`` through the public API (``actor=None``).
 
     The clock is at :data:`BUILD_TIME` while building and frozen at :data:`NOW` on return.
+    ``audit=False`` builds a graph that keeps no audit log (the state alone).
     """
     import accessgraph  # here: generating a workload does not need the package
 
-    g = accessgraph.Graph()
+    g = accessgraph.Graph(audit=audit)
     g.set_time(BUILD_TIME_ISO)
     creators = {(org.owner, org.slug) for org in w.orgs}
     for org in w.orgs:

@@ -85,6 +85,12 @@ class Graph(_core.Graph):
     string; default: the graph's clock, see :meth:`set_time`). Every mutation takes
     ``actor=`` (an email, or ``None`` for the system) and is checked against PostHog's
     rules for who may change what.
+
+    ``Graph(audit=False)`` keeps no audit log: for large in-memory graphs whose history
+    nobody needs (what-if simulations, benchmarks, big fixtures), a change then costs
+    nothing beyond the state itself. Mutations are still checked; ``audit``, ``record``
+    and ``as_of`` raise :class:`ConflictError` on such a graph. A journaled graph
+    (:meth:`open`) always keeps its log.
     """
 
     __slots__ = ()
@@ -224,7 +230,11 @@ class Graph(_core.Graph):
 
     @property
     def audit(self) -> AuditLog:
-        """The audit log: every access change, hash-chained (see :class:`AuditLog`)."""
+        """The audit log: every access change, hash-chained (see :class:`AuditLog`).
+
+        Raises :class:`ConflictError` on a graph made with ``audit=False``."""
+        if not self.keeps_audit_log:
+            raise ConflictError("this graph keeps no audit log (it was created with audit=False)")
         return AuditLog(_GraphBackend(self))
 
     def record(self, actor: str, action: str, target: str, **details: object) -> int:

@@ -217,7 +217,9 @@ class _Pending:
 class Graph:
     """The access graph (use ``accessgraph.Graph``, which adds Python-side helpers)."""
 
-    def __new__(cls, _pending: _Pending | None = None) -> Self: ...
+    def __new__(cls, _pending: _Pending | None = None, *, audit: bool = True) -> Self: ...
+    @property
+    def keeps_audit_log(self) -> bool: ...
     @classmethod
     def _open(
         cls,

@@ -15,6 +15,7 @@ pub mod replay;
 
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, MutexGuard, RwLock};
 use serde_json::{Map, Value};
@@ -117,6 +118,10 @@ pub struct Audit {
     failed: RwLock<Option<String>>,
     /// Where the journal is and its checkpoint key, for reloading after a rewrite.
     pub source: Option<(PathBuf, Option<Vec<u8>>)>,
+    /// False for a graph built with `audit=False`: no events are made or kept.
+    keep: bool,
+    /// Changes made while no events are kept (they still advance the revision).
+    unlogged: AtomicU64,
 }
 
 impl std::fmt::Debug for Audit {
@@ -207,7 +212,24 @@ impl Audit {
             group: None,
             failed: RwLock::new(None),
             source: None,
+            keep: true,
+            unlogged: AtomicU64::new(0),
         }
+    }
+
+    /// No audit log at all: for in-memory graphs whose history nobody wants (bulk
+    /// what-if simulations, benchmarks, large fixtures), which then cost no memory or
+    /// time per change beyond the state itself. Mutations are still authority-checked.
+    pub fn unaudited() -> Self {
+        Audit {
+            keep: false,
+            ..Audit::in_memory()
+        }
+    }
+
+    /// False when this graph keeps no audit log (`audit=False`).
+    pub fn keeps_log(&self) -> bool {
+        self.keep
     }
 
     /// An audit log backed by a journal store.
@@ -233,6 +255,8 @@ impl Audit {
             group,
             failed: RwLock::new(None),
             source,
+            keep: true,
+            unlogged: AtomicU64::new(0),
         }
     }
 
@@ -273,9 +297,26 @@ impl Audit {
         self.store.lock().is_some()
     }
 
-    /// The revision: the `seq` of the last event.
+    /// The revision: the `seq` of the last event (or, without a log, the number of
+    /// changes made).
     pub fn revision(&self) -> u64 {
-        self.log.read().last_seq()
+        self.log.read().last_seq() + self.unlogged.load(Ordering::Acquire)
+    }
+
+    /// The events of `changes`, chained after the log (none when no log is kept: the
+    /// changes then only advance the revision).
+    pub fn events_of(
+        &self,
+        changes: &[Change],
+        actor: Option<&str>,
+        at: Instant,
+    ) -> Result<Vec<Event>, AuditError> {
+        if !self.keep {
+            self.unlogged
+                .fetch_add(changes.len() as u64, Ordering::AcqRel);
+            return Ok(Vec::new());
+        }
+        self.prepare(Self::describe(changes), actor, at)
     }
 
     /// Builds the events of `changes` (and application events), chained after the log.
@@ -285,6 +326,9 @@ impl Audit {
         actor: Option<&str>,
         at: Instant,
     ) -> Result<Vec<Event>, AuditError> {
+        if !self.keep {
+            return Ok(Vec::new());
+        }
         let log = self.log.read();
         let mut seq = log.last_seq();
         let mut prev = log.last_hash().to_owned();

@@ -83,14 +83,26 @@ fn kwargs_iter<'py>(kwargs: Option<&Bound<'py, PyDict>>) -> Vec<(String, Bound<'
 #[pymethods]
 impl PyGraph {
     #[new]
-    #[pyo3(signature = (_pending = None))]
+    #[pyo3(signature = (_pending = None, *, audit = true))]
     #[allow(
         clippy::used_underscore_binding,
         reason = "the Python name marks it private"
     )]
-    fn new(_pending: Option<&Bound<'_, PyPending>>) -> Self {
-        let inner = _pending.and_then(|p| p.get().take()).unwrap_or_default();
+    fn new(_pending: Option<&Bound<'_, PyPending>>, audit: bool) -> Self {
+        let inner = _pending.and_then(|p| p.get().take()).unwrap_or_else(|| {
+            if audit {
+                Graph::new()
+            } else {
+                Graph::unaudited()
+            }
+        });
         PyGraph { inner }
+    }
+
+    /// False for a graph made with ``audit=False`` (no audit log kept).
+    #[getter]
+    fn keeps_audit_log(&self) -> bool {
+        self.inner.keeps_audit_log()
     }
 
     /// Opens (or creates) a journal; returns `(graph, recovered)` where `recovered`
@@ -270,11 +282,13 @@ impl PyGraph {
         text: &str,
         org: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let registry = crate::registry::markdown::parse(text, org).map_err(|e| to_py(e.into()))?;
-        let obj = cls.call0()?;
-        let graph = obj.cast::<PyGraph>()?;
-        crate::registry::markdown::import(&graph.get().inner, &registry).py()?;
-        Ok(obj)
+        use crate::registry::markdown;
+        let py = cls.py();
+        let graph = py.detach(|| -> crate::Result<Graph> {
+            let registry = markdown::parse(text, org)?;
+            markdown::load(&registry, Instant::now())
+        });
+        adopt(cls, graph.py()?)
     }
 
     /// A graph holding an org read from PostHog's REST API JSON (members, and explicit

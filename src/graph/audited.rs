@@ -285,6 +285,7 @@ impl Graph {
 
     /// Loads events a snapshot let `open` skip, verifying them.
     fn full_log(&self) -> Result<parking_lot::RwLockReadGuard<'_, Log>> {
+        self.need_log()?;
         {
             let log = self.audit.log.read();
             if log.pending.is_none() {
@@ -294,6 +295,21 @@ impl Graph {
         let mut log = self.audit.log.write();
         log.load_pending()?;
         Ok(parking_lot::RwLockWriteGuard::downgrade(log))
+    }
+
+    /// False for a graph made with `audit=False`.
+    pub fn keeps_audit_log(&self) -> bool {
+        self.audit.keeps_log()
+    }
+
+    fn need_log(&self) -> Result<()> {
+        if self.audit.keeps_log() {
+            return Ok(());
+        }
+        Err(crate::error::ConflictError::Rule(
+            "this graph keeps no audit log (it was created with audit=False)".into(),
+        )
+        .into())
     }
 
     /// Writes a snapshot of the state at the current revision to `path` (atomically);
@@ -431,6 +447,7 @@ impl Graph {
         if let Some(why) = &self.read_only {
             return Err(crate::error::ConflictError::ReadOnly(why.clone()).into());
         }
+        self.need_log()?;
         self.audit.admit()?;
         let guard = self.state.upgradable_read();
         let mut session = self.audit.begin()?;
@@ -512,7 +529,9 @@ impl Graph {
         let guard = self.state.upgradable_read();
         let mut session = self.audit.begin()?;
         let guard = self.catch_up(guard, &mut session)?;
-        drop(self.full_log()?);
+        if self.audit.keeps_log() {
+            drop(self.full_log()?);
+        }
         let now = self.clock.now();
         let key = actor.map(ids::email_key);
         let actor = key.as_deref();
@@ -547,6 +566,15 @@ impl Graph {
             pseudonym: pseudonym.clone(),
             reason: reason.map(str::to_owned),
         });
+        if !self.audit.keeps_log() {
+            // No history to redact: the removals and the pseudonym are the whole job.
+            let events = self.audit.events_of(&changes, actor, now)?;
+            let stamp = super::state::Stamp { at: now, actor };
+            self.commit(guard, session, events, |st| {
+                changes.iter().try_for_each(|c| st.apply(c, stamp))
+            })?;
+            return Ok(pseudonym);
+        }
         let events = self.audit.prepare(Audit::describe(&changes), actor, now)?;
         let mut log = self.audit.log.read().clone();
         log.events.extend(events);

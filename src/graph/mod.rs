@@ -55,6 +55,16 @@ impl Graph {
         }
     }
 
+    /// An empty graph that keeps no audit log (see [`Audit::unaudited`]): `audit_*`,
+    /// `as_of` and `record` raise `ConflictError`.
+    pub fn unaudited() -> Self {
+        Graph {
+            state: RwLock::new(State::new()),
+            audit: Audit::unaudited(),
+            ..Graph::default()
+        }
+    }
+
     /// A graph holding `state` (built by replaying recorded changes with their own
     /// stamps: snapshots, journals), on the wall clock.
     pub fn from_state(state: State) -> Self {
@@ -329,7 +339,7 @@ impl Graph {
         for c in changes {
             next.apply(c, stamp)?;
         }
-        let events = self.audit.prepare(Audit::describe(changes), actor, now)?;
+        let events = self.audit.events_of(changes, actor, now)?;
         self.commit(guard, session, events, |st| {
             *st = next;
             Ok(())
@@ -360,7 +370,7 @@ impl Graph {
         if changes.is_empty() {
             return Ok(out);
         }
-        let events = self.audit.prepare(Audit::describe(&changes), actor, now)?;
+        let events = self.audit.events_of(&changes, actor, now)?;
         let stamp = state::Stamp { at: now, actor };
         self.commit(guard, session, events, |st| {
             changes.iter().try_for_each(|c| st.apply(c, stamp))

@@ -217,3 +217,30 @@ def test_as_of_sees_revoked_grants_and_expiry_as_they_were() -> None:
     with pytest.raises(ag.ReadOnlyGraphError):
         then.grant(BOB, "acme/production", "viewer", actor=OWNER)
     assert isinstance(then, ag.Graph)
+
+
+def test_a_graph_without_audit_log_checks_authority_and_refuses_history_calls() -> None:
+    g = ag.Graph(audit=False)
+    assert not g.keeps_audit_log and ag.Graph().keeps_audit_log
+    g.set_time("2024-05-01")
+    g.add_org("acme", owner="jane@example.com")
+    g.add_project("acme/web")
+    g.add_member("bob@example.com", "acme", role="member", actor="jane@example.com")
+    g.grant("bob@example.com", "acme/web", "admin", actor="jane@example.com")
+    # Every change still counts in the revision, and authority still holds.
+    assert g.revision == 5
+    with pytest.raises(ag.PermissionDenied):
+        g.grant("bob@example.com", "acme/web", "viewer", actor="carol@example.com")
+    assert g.role("bob@example.com", "acme/web") == "admin"
+    for call in (
+        lambda: g.audit,
+        lambda: g.record("jane@example.com", "data.exported", "acme"),
+        lambda: g.as_of("2024-05-01"),
+    ):
+        with pytest.raises(ag.ConflictError, match="audit=False"):
+            call()
+    # Erasure needs no history to redact: the user is gone, a pseudonym comes back.
+    pseudonym = g.erase_user("bob@example.com", actor="jane@example.com", reason="request")
+    assert pseudonym.startswith("erased:")
+    assert [m.user for m in g.members("acme")] == ["jane@example.com"]
+    assert "bob@example.com" not in g.to_json()
