@@ -310,14 +310,14 @@ def _open_journal(
     (``Graph.open`` cuts a torn tail off and takes the writers' lock); messages name ``p``,
     not the copy. Damage raises ``JournalError``.
     """
+    if hmac_key is not None and not p.with_name(p.name + ".checkpoint").is_file():
+        raise ag.JournalError(f"{p}: no checkpoint `{p.name}.checkpoint` beside the journal")
     copy = ctx.scratch_file(".journal")
     shutil.copyfile(p, copy)
     for extra, wanted in ((".snapshot", snapshot), (".checkpoint", hmac_key is not None)):
         beside = p.with_name(p.name + extra)
         if wanted and beside.is_file():
             shutil.copyfile(beside, copy.with_name(copy.name + extra))
-    if hmac_key is not None and not p.with_name(p.name + ".checkpoint").is_file():
-        raise ag.JournalError(f"{p}: no checkpoint `{p.name}.checkpoint` beside the journal")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ag.JournalRecoveredWarning)
         try:
@@ -368,6 +368,8 @@ def load_graph(path: str, args: argparse.Namespace, ctx: Context) -> ag.Graph:
         raise CliError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from e
     except (ag.ValidationError, ag.JournalError) as e:
         raise CliError(_mention(path, str(e))) from e
+    except OSError as e:
+        raise CliError(f"{e.filename or path}: {e.strerror or e}") from e
     at = getattr(args, "at", None)
     if at is not None:
         graph.set_time(at)
@@ -377,21 +379,22 @@ def load_graph(path: str, args: argparse.Namespace, ctx: Context) -> ag.Graph:
 def _load_posthog(p: Path, org: str | None, projects: Sequence[str]) -> ag.Graph:
     if org is None:
         raise CliError(f"{p}: a PostHog members export needs its org slug: pass --org SLUG")
-    pages: dict[str, object] = {}
+    pages: dict[str, str] = {}
+    files: dict[str, str] = {}
     for spec in projects:
         name, sep, file = spec.partition("=")
         if not sep or not name or not file:
             raise CliError(f"--posthog-project `{spec}`: expected NAME=FILE")
-        try:
-            pages[name] = _readable_file(file).read_text(encoding="utf-8")
-        except ag.RegistryFormatError as e:  # pragma: no cover - read_text raises none
-            raise CliError(_where(file, e)) from e
+        pages[name] = _readable_file(file).read_text(encoding="utf-8")
+        files[name] = file
     try:
         return ag.Graph.from_posthog(p.read_text(encoding="utf-8"), org=org, projects=pages)
     except ag.RegistryFormatError as e:
-        # The message names a JSON path; which file it is in is not known for project
-        # pages, so say both.
-        where = str(p) if not pages else f"{p} (or a --posthog-project file)"
+        # A project page's errors are placed under `$["<name>"]`: name its file instead.
+        where = str(p)
+        for name, file in files.items():
+            if (e.path or "").startswith(f"$[{json.dumps(name)}]"):
+                where = file
         raise CliError(f"{where}: {e}") from e
 
 
@@ -776,6 +779,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"accessgraph {ag.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    # `review` (SPEC 7) joins this tuple as `_add_review` once Graph.review() exists.
     for add in (_add_check, _add_who_can, _add_convert, _add_diff, _add_audit):
         add(sub)
     return parser

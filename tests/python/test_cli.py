@@ -517,6 +517,24 @@ def test_posthog_export_is_detected_and_needs_org() -> None:
     assert "PostHog members export" in r.stderr and "--org" in r.stderr
 
 
+def test_a_bad_posthog_project_page_names_its_file(tmp_path: Path) -> None:
+    page = tmp_path / "prod.json"
+    page.write_text('[{"user": {"email": "x@example.com"}, "level": 99}]')
+    r = run(
+        "who-can",
+        POSTHOG / "org_members.json",
+        "org:view",
+        "acme",
+        "--org",
+        "acme",
+        "--posthog-project",
+        f"Production={page}",
+    )
+    assert r.returncode == 2
+    assert r.stderr.startswith(f'accessgraph: error: {page}: $["Production"][0].level: ')
+    assert "Traceback" not in r.stderr
+
+
 def test_posthog_flag_forces_the_format(tmp_path: Path) -> None:
     export = tmp_path / "members.txt"
     shutil.copyfile(POSTHOG / "org_members.json", export)
