@@ -43,6 +43,8 @@ from accessgraph.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     When = datetime | date | str
 
 __version__: str = _core.__version__
@@ -259,6 +261,26 @@ class Graph(_core.Graph):
                 )
             path = self.journal_path + ".snapshot"
         return self._snapshot(os.fspath(path))
+
+    def plot_access(
+        self,
+        org: str | None = None,
+        *,
+        at: When | None = None,
+        ax: Axes | None = None,
+    ) -> Axes:
+        """An access heat map: one row per member, one column per project of ``org`` (or of
+        every org), each cell coloured by the effective project role at ``at``. Needs the
+        ``plot`` extra (matplotlib); draws on ``ax`` or a new figure and returns the axes."""
+        from accessgraph._plot import access_heatmap
+
+        title = f"Project access in {org}" if org is not None else "Project access"
+        return access_heatmap(
+            self._access_matrix_rows(org, at),
+            projects=[p.id for p in self.projects(org)],
+            ax=ax,
+            title=title,
+        )
 
     def _repr_html_(self) -> str:
         from accessgraph._html import graph_html

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.axes import Axes
 
 __all__ = ["Table"]
 
@@ -62,15 +64,47 @@ class Table(Sequence[dict[str, Any]]):
             ) from exc
         return pd.DataFrame(list(self._rows), columns=list(self._columns))
 
+    def plot(self, *, ax: Axes | None = None, title: str | None = None) -> Axes:
+        """An access heat map of an access matrix (``graph.access_matrix()``): one row per
+        user, one column per project, each cell coloured by the project role. Needs the
+        ``plot`` extra (matplotlib); draws on ``ax`` or a new figure and returns the axes.
+        See also ``Graph.plot_access``, which adds the projects nobody can reach."""
+        missing = [c for c in ("user", "project", "project_role") if c not in self._columns]
+        if missing:
+            raise ValueError(
+                f"Table.plot() draws an access matrix: missing column(s) {', '.join(missing)}"
+            )
+        from accessgraph._plot import access_heatmap
+
+        return access_heatmap(self._rows, ax=ax, title=title)
+
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in self._columns)
+        shown = self._rows[:_HTML_ROWS]
         body = "".join(
-            "<tr>"
-            + "".join(
-                f"<td>{'' if r.get(c) is None else html.escape(str(r.get(c)))}</td>"
-                for c in self._columns
-            )
-            + "</tr>"
-            for r in self._rows
+            "<tr>" + "".join(f"<td>{_html_cell(r.get(c))}</td>" for c in self._columns) + "</tr>"
+            for r in shown
         )
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        if len(self._rows) > len(shown):
+            more = len(self._rows) - len(shown)
+            body += (
+                f'<tr><td colspan="{len(self._columns)}">&hellip; {more} more rows '
+                "(<code>.to_pandas()</code> for all)</td></tr>"
+            )
+        caption = f"<caption>{len(self._rows)} rows &times; {len(self._columns)} columns</caption>"
+        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+_HTML_ROWS = 100
+"""Rows a notebook shows before it says how many more there are."""
+
+
+def _html_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        v = value.astimezone(UTC)
+        if (v.hour, v.minute, v.second, v.microsecond) == (0, 0, 0, 0):
+            return v.date().isoformat()
+        return v.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return html.escape(str(value))
