@@ -356,6 +356,33 @@ pub struct SyncPlan {
     pub applied: bool,
 }
 
+impl SyncPlan {
+    /// The plan as a Markdown table (then the people skipped), for a change review.
+    pub fn to_markdown(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out =
+            String::from("| op | user | target | before | after |\n|---|---|---|---|---|\n");
+        for c in &self.changes {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                c.op.as_str(),
+                c.user,
+                c.target,
+                c.before.unwrap_or("-"),
+                c.after.unwrap_or("-")
+            );
+        }
+        if !self.skipped.is_empty() {
+            out.push('\n');
+            for s in &self.skipped {
+                let _ = writeln!(out, "- skipped {}: {}", s.user, s.reason);
+            }
+        }
+        out
+    }
+}
+
 /// A grant target of the mapping, resolved in `org`: `org/project` or `org/*`.
 fn resolve_target(st: &State, org: &str, key: &str) -> Result<String> {
     let id = if key == "*" {

@@ -161,7 +161,7 @@ pub struct Onboarding {
 }
 
 /// What `onboard` did, and what people still owe: sentences.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct OnboardingReport {
     /// Steps done.
     pub done: Vec<String>,
