@@ -876,6 +876,24 @@ fn sync_removes_the_inactive_the_absent_and_the_unmapped_but_never_an_owner() {
 }
 
 #[test]
+fn sync_does_not_make_an_expiring_member_owner() {
+    let g = env_org();
+    let temp = NewMember {
+        expires: Some(t("2024-12-01")),
+        ..NewMember::default()
+    };
+    g.add_member("temp@acme.io", "acme", temp, None).unwrap();
+    let founders =
+        sync::groups_from_json(json!({"Founders": "owner"}).as_object().unwrap()).unwrap();
+    let dir = people(json!([{"email": "temp@acme.io", "groups": ["Founders"]}]));
+    let plan = g
+        .sync_directory("acme", &dir, &founders, Some(OWNER), false, false)
+        .unwrap();
+    assert!(plan.changes.is_empty());
+    assert!(plan.skipped[0].reason.contains("owners cannot"));
+}
+
+#[test]
 fn sync_reads_scim_users() {
     let g = env_org();
     let dir = people(json!([

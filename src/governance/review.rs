@@ -603,7 +603,11 @@ fn production_sprawl(c: &Ctx<'_>, out: &mut Vec<Draft>) {
                         r * 100.0,
                         c.t.max_production_ratio * 100.0
                     ),
-                    format!("Limit production access to engineers actively on-call: revoke the grants (and default role) that do not need {}, or make it restricted.", p.id),
+                    if p.attrs.restricted {
+                        format!("Limit production access to engineers actively on-call: revoke the grants on {} that are not needed.", p.id)
+                    } else {
+                        format!("Limit production access to engineers actively on-call: make {} restricted (org-wide grants and default roles then stop at it) and revoke the grants that are not needed.", p.id)
+                    },
                 ));
             }
         }

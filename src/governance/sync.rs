@@ -14,7 +14,8 @@
 //!
 //! Decisions beyond the spec:
 //! - Owners are never removed nor demoted, and their grants are left alone: whatever the
-//!   directory says about an owner that would change them is listed in `skipped`.
+//!   directory says about an owner that would change them is listed in `skipped`. Nor is
+//!   a member whose membership expires made owner (owners cannot expire): `skipped`.
 //! - A member whose membership expired is not renewed (an expiry is a decision someone
 //!   made): they are listed in `skipped`; with `deprovision`, one the directory no longer
 //!   gives access is removed.
@@ -32,8 +33,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{ConflictError, Error, Result};
 use crate::graph::mutations::{
-    authorize_grant, authorize_grant_to, authorize_invite, authorize_role_change, membership,
-    plan_remove_member, same,
+    authorize_grant, authorize_grant_to, authorize_invite, authorize_role_change,
+    check_owner_expiry, membership, plan_remove_member, same,
 };
 use crate::graph::state::{grant_attrs, State};
 use crate::graph::{Change, GrantAttrs, Graph, MemberAttrs, UserAttrs};
@@ -555,6 +556,16 @@ pub fn plan(
             }
             continue;
         }
+        if role == OrgRole::Owner && m.expires.is_some() {
+            skipped.push(Skipped {
+                user: p.email.clone(),
+                reason: format!(
+                    "the directory makes {} an owner of {org}, but the membership expires and owners cannot: clear `expires` first (update_member)",
+                    p.email
+                ),
+            });
+            continue;
+        }
         if m.role != role {
             changes.push(change(
                 SyncOp::SetRole,
@@ -738,6 +749,7 @@ pub fn changes_for(
                     )));
                 };
                 let after = org_role_named(c.after)?;
+                check_owner_expiry(after, m.expires)?;
                 if m.role == OrgRole::Owner && st.org(oid).is_some_and(|o| o.owners <= 1) {
                     return Err(ConflictError::LastOwner {
                         user: user.to_owned(),

@@ -31,6 +31,9 @@
 //!   This version has no key store: it writes `[]` and refuses a non-empty list.
 //! - Custom actions are defined in name order, so after a round trip the catalogue lists
 //!   them in that order.
+//! - `templates` holds the custom onboarding templates (by name) and `access_requests` the
+//!   access requests (in creation order, with their decision); a grant's `review_by` date
+//!   is written when an approved request set one. Snapshots without them still read.
 //! - Paths are found from the parser's position in the text, so a key is written as
 //!   `.key` when it is an identifier and `["key"]` otherwise.
 

@@ -263,3 +263,19 @@ def test_access_requests_are_frozen_value_objects(g: ag.Graph) -> None:
         "AccessRequest(id='req_1', user='member@acme.io', target='acme/staging', "
         "role='viewer', status='pending')"
     )
+
+
+def test_erasure_redacts_the_requests_of_the_erased_user(tmp_path: Path) -> None:
+    path = tmp_path / "access.journal"
+    g = build(ag.Graph.open(path))
+    g.update_member(MEMBER, "acme", actor=OWNER, name="Mia Ember")
+    req = g.request_access(MEMBER, "acme/staging", "viewer", reason="Mia Ember needs dashboards")
+    g.approve(req.id, actor=ADMIN)
+    pseudonym = g.erase_user(MEMBER, actor=OWNER, reason="GDPR request 7")
+    (kept,) = g.access_requests()
+    assert (kept.user, kept.status) == (pseudonym, "approved")
+    assert kept.reason is not None and "Mia" not in kept.reason
+    again = ag.Graph.open(path)
+    assert again.access_requests() == [kept]
+    again.audit.verify()
+    assert "member@acme.io" not in path.read_text() and "Mia" not in path.read_text()

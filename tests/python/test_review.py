@@ -4,7 +4,9 @@ pandas, HTML) show the same findings."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -271,3 +273,34 @@ def test_findings_are_frozen_comparable_value_objects() -> None:
         a[0].rule = "x"  # type: ignore[misc]
     assert "Finding(rule='external-without-expiry'" in repr(a[0])
     assert str(a[0]).startswith("[high] external-without-expiry:")
+
+
+def test_the_readme_governance_sections_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's review, contractor and directory-sync examples run as written."""
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    titles = (
+        "## Running a quarterly access review",
+        "## Contractors",
+        "## Syncing from your identity provider",
+    )
+    code = []
+    for title in titles:
+        section = readme.split(title, 1)[1]
+        code.append(section.split("```python\n", 1)[1].split("```", 1)[0])
+    (tmp_path / "examples").mkdir()
+    shutil.copy(root / "examples" / "acme_registry.md", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    ns: dict[str, Any] = {}
+    exec(code[0], ns)
+    assert ns["review"].counts == {"high": 1, "medium": 7, "low": 10, "info": 1}
+    assert (tmp_path / "review-2024-Q2.md").read_text().startswith("| severity |")
+    exec(code[1], ns)
+    assert ns["report"].manual[-1].startswith("Set a reminder for the access expiry")
+    assert ns["g"].grants(user="sam@agency.com")[0].review_by is not None
+    exec(code[2], ns)
+    assert ns["g"].user("nina@example.com").name == "Nina Ortiz"
+    assert ns["g"].role("alice@example.com", "acme") == "admin"
+    assert [c["op"] for c in ns["plan"].changes] == ["add_member", "grant", "grant"]
