@@ -41,6 +41,9 @@ pub enum NotFoundError {
     /// No user with that email.
     #[error("unknown user `{0}`")]
     User(String),
+    /// No access request with that id.
+    #[error("unknown access request `{0}`")]
+    Request(String),
     /// The user has no grant on that target.
     #[error("`{user}` has no grant on `{target}`")]
     Grant {

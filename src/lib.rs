@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod error;
 pub mod eval;
+pub mod governance;
 pub mod graph;
 pub mod ids;
 pub mod model;

@@ -279,6 +279,8 @@ fn the_document_has_a_fixed_shape() {
         "resources",
         "actions",
         "api_keys",
+        "templates",
+        "access_requests",
     ];
     // serde_json's map may sort keys; compare as sets and check the text order apart.
     expected.sort_unstable();
@@ -297,6 +299,8 @@ fn the_document_has_a_fixed_shape() {
         "resources",
         "actions",
         "api_keys",
+        "templates",
+        "access_requests",
     ];
     assert!(order.windows(2).all(|w| pos(w[0]) < pos(w[1])));
     assert_eq!(v["api_keys"], json!([]));

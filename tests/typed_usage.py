@@ -36,3 +36,39 @@ def tour() -> list[str]:
     g.update_project("acme/production", actor="jane@example.com", pii=True, retention_days=30)
     rid: str = g.add_resource("acme/production", "dashboard", 42, owner="alice@example.com")
     return [str(allowed), d.reason, str(answers), str(role), str(len(table)), str(members), rid]
+
+
+def governance_tour() -> list[str]:
+    g = ag.Graph()
+    g.set_time("2024-05-01")
+    g.add_org("acme", owner="jane@example.com")
+    g.add_project("acme/staging", environment="staging")
+    review: ag.Review = g.review("acme", at="2024-06-01", review_days=30, max_admin_ratio=0.3)
+    high: ag.Review = review.filter(severity="high", rule="expired-access")
+    first: list[ag.Finding] = list(high)
+    counts: dict[str, int] = review.counts
+    report: ag.OnboardingReport = g.onboard(
+        "eng@example.com", "acme", "engineer", actor="jane@example.com", title="Engineer"
+    )
+    g.define_template("analyst", grants={"staging": "viewer"}, requires_expiry=False)
+    req: ag.AccessRequest = g.request_access(
+        "eng@example.com", "acme/staging", "admin", reason="release"
+    )
+    done: ag.AccessRequest = g.approve(req.id, actor="jane@example.com", review_days=30)
+    pending: list[ag.AccessRequest] = g.access_requests(status="pending")
+    plan: ag.SyncPlan = g.sync_directory(
+        "acme",
+        [{"email": "eng@example.com", "groups": ["Engineering"]}],
+        groups={"Engineering": {"role": "member", "grants": {"acme/staging": "member"}}},
+        actor="jane@example.com",
+    )
+    applied: ag.SyncPlan = g.apply(plan, actor="jane@example.com")
+    return [
+        review.to_markdown(),
+        str(first),
+        str(counts),
+        *report.manual,
+        done.status,
+        str(pending),
+        str(applied.changes),
+    ]

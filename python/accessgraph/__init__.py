@@ -24,8 +24,22 @@ from typing import TYPE_CHECKING, Self
 
 from accessgraph import _core
 from accessgraph._audit import AuditLog, _GraphBackend
-from accessgraph._core import Decision, Event, Grant, Member, Org, Project, Resource, User
+from accessgraph._core import (
+    AccessRequest,
+    Decision,
+    Event,
+    Finding,
+    Grant,
+    Member,
+    OnboardingReport,
+    Org,
+    Project,
+    Resource,
+    SyncPlan,
+    User,
+)
 from accessgraph._diff import AccessChange, AccessDiff
+from accessgraph._review import Review
 from accessgraph._roles import OrgRole, ProjectRole
 from accessgraph._table import Table
 from accessgraph.exceptions import (
@@ -53,17 +67,20 @@ __all__ = [
     "AccessChange",
     "AccessDiff",
     "AccessGraphError",
+    "AccessRequest",
     "AuditIntegrityError",
     "AuditLog",
     "ConflictError",
     "Decision",
     "Event",
+    "Finding",
     "Grant",
     "Graph",
     "JournalError",
     "JournalRecoveredWarning",
     "Member",
     "NotFoundError",
+    "OnboardingReport",
     "Org",
     "OrgRole",
     "PermissionDenied",
@@ -72,6 +89,8 @@ __all__ = [
     "ReadOnlyGraphError",
     "RegistryFormatError",
     "Resource",
+    "Review",
+    "SyncPlan",
     "Table",
     "UnknownActionError",
     "User",
@@ -188,6 +207,18 @@ class Graph(_core.Graph):
 
         pairs = [(str(k), text(v)) for k, v in (projects or {}).items()]
         return cls._from_posthog_json(text(members), org=org, name=name, projects=pairs)
+
+    def review(
+        self, org: str | None = None, *, at: When | None = None, **thresholds: float
+    ) -> Review:
+        """Review access against best practice (SPEC 4.1): every org, or ``org``.
+
+        ``at`` judges the *current* state at that instant (default: the graph's clock).
+        Thresholds are keyword arguments: ``max_owners`` (3), ``max_admin_ratio`` (0.25),
+        ``review_days`` (90), ``max_production_ratio`` (0.5), ``expiring_days`` (14),
+        ``key_days`` (90); an unknown name raises ``ValidationError``. Releases the GIL.
+        """
+        return Review(self._review(org, at, thresholds))
 
     def diff(self, other: _core.Graph) -> AccessDiff:
         """Access drift: who gains, loses or changes which effective project role.

@@ -7,15 +7,19 @@ from typing import Any, Final, Self, final
 from typing_extensions import disjoint_base
 
 __all__ = [
+    "AccessRequest",
     "AuditFile",
     "Decision",
     "Event",
+    "Finding",
     "Grant",
     "Graph",
     "Member",
+    "OnboardingReport",
     "Org",
     "Project",
     "Resource",
+    "SyncPlan",
     "User",
     "_Pending",
     "__version__",
@@ -136,6 +140,9 @@ class Grant:
     def granted_by(self) -> str | None: ...
     @property
     def granted_at(self) -> datetime: ...
+    @property
+    def review_by(self) -> date | None:
+        """The date by which the grant must be reviewed again (approved requests)."""
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
@@ -208,6 +215,95 @@ class AuditFile:
     def _csv(self) -> str: ...
     def _columns(self, filter: dict[str, object]) -> dict[str, list[Any]]: ...
     def _prune(self, before: _When) -> int: ...
+
+@final
+class Finding:
+    """One finding of an access review."""
+
+    @property
+    def rule(self) -> str:
+        """The rule's stable id, e.g. ``expired-access``."""
+    @property
+    def severity(self) -> str:
+        """``high``, ``medium``, ``low`` or ``info``."""
+    @property
+    def org(self) -> str | None: ...
+    @property
+    def user(self) -> str | None: ...
+    @property
+    def target(self) -> str | None:
+        """The org, project or ``org/*`` concerned."""
+    @property
+    def message(self) -> str:
+        """What is wrong, in a sentence."""
+    @property
+    def remediation(self) -> str:
+        """What to do about it, in a sentence."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class OnboardingReport:
+    """What ``onboard`` did and the steps a person still owes."""
+
+    @property
+    def done(self) -> list[str]: ...
+    @property
+    def manual(self) -> list[str]: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class AccessRequest:
+    """An access request and its outcome."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def user(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def status(self) -> str:
+        """``pending``, ``approved`` or ``denied``."""
+    @property
+    def requested_at(self) -> datetime: ...
+    @property
+    def decided_by(self) -> str | None: ...
+    @property
+    def decided_at(self) -> datetime | None: ...
+    @property
+    def decision_reason(self) -> str | None: ...
+    @property
+    def expires(self) -> datetime | None: ...
+    @property
+    def review_by(self) -> date | None: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class SyncPlan:
+    """A planned (or applied) directory sync."""
+
+    @property
+    def org(self) -> str: ...
+    @property
+    def changes(self) -> list[dict[str, str | None]]:
+        """``{op, user, target, before, after}`` for each change, in order."""
+    @property
+    def skipped(self) -> list[dict[str, str]]:
+        """``{user, reason}`` for each person sync left alone (owners, expired)."""
+    @property
+    def applied(self) -> bool: ...
+    def to_markdown(self) -> str: ...
+    def __len__(self) -> int: ...
+    def __bool__(self) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
 
 @final
 class _Pending:
@@ -417,3 +513,71 @@ class Graph:
         *,
         actor: str | None = None,
     ) -> None: ...
+    # governance
+    def _review(
+        self,
+        org: str | None = None,
+        at: _When | None = None,
+        thresholds: dict[str, float] | None = None,
+    ) -> list[Finding]: ...
+    def define_template(
+        self,
+        name: str,
+        *,
+        org_role: str = "member",
+        grants: dict[str, str] | None = None,
+        external: bool = False,
+        requires_expiry: bool = False,
+        actor: str | None = None,
+    ) -> None:
+        """Add a custom onboarding template: ``grants`` maps a project slug, an
+        environment or ``*`` (every project) to a project role. Only the system
+        (``actor=None``) defines templates."""
+    def templates(self) -> list[str]:
+        """The names of the onboarding templates, built-in and custom, sorted."""
+    def onboard(
+        self,
+        user: str,
+        org: str,
+        template: str,
+        *,
+        actor: str | None,
+        name: str | None = None,
+        title: str | None = None,
+        projects: list[str] | None = None,
+        expires: _When | None = None,
+        reason: str | None = None,
+    ) -> OnboardingReport:
+        """Add ``user`` to ``org`` with a template's role and grants, atomically."""
+    def request_access(
+        self, user: str, target: str, role: str, *, reason: str | None
+    ) -> AccessRequest:
+        """``user`` asks for ``role`` on ``target``, saying why; the request is pending."""
+    def approve(
+        self,
+        request_id: str,
+        *,
+        actor: str | None,
+        expires: _When | None = None,
+        review_days: int = 90,
+    ) -> AccessRequest:
+        """Grant a pending request with its reason and a review date ``review_days``
+        from today; the approver needs the authority to grant it."""
+    def deny(self, request_id: str, *, actor: str | None, reason: str | None) -> AccessRequest:
+        """Deny a pending request; whoever may approve it may deny it."""
+    def access_requests(self, status: str | None = None) -> list[AccessRequest]:
+        """The access requests (``pending``, ``approved``, ``denied`` or all), oldest first."""
+    def sync_directory(
+        self,
+        org: str,
+        people: Iterable[dict[str, Any]],
+        *,
+        groups: dict[str, Any],
+        actor: str | None,
+        dry_run: bool = True,
+        deprovision: bool = True,
+    ) -> SyncPlan:
+        """Plan (and with ``dry_run=False`` apply, atomically) making ``org``'s access
+        what the directory's groups map to."""
+    def apply(self, plan: SyncPlan, *, actor: str | None) -> SyncPlan:
+        """Apply a reviewed ``SyncPlan`` atomically; a stale plan changes nothing."""

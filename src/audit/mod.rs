@@ -75,6 +75,7 @@ pub const BUILTIN_ACTIONS: &[&str] = &[
     "resource.created",
     "resource.transferred",
     "action.defined",
+    "template.defined",
     "api_key.created",
     "api_key.rotated",
     "api_key.revoked",

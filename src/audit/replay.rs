@@ -18,7 +18,12 @@ fn target_key(action: &str) -> Option<&'static str> {
         | "member.updated"
         | "member.removed" => "org",
         "project.created" | "project.updated" | "project.deleted" => "project",
-        "grant.added" | "grant.changed" | "grant.removed" => "target",
+        "grant.added"
+        | "grant.changed"
+        | "grant.removed"
+        | "access_request.created"
+        | "access_request.approved"
+        | "access_request.denied" => "target",
         "resource.created" => "resource",
         "user.updated" => "user",
         "user.erased" => "pseudonym",
@@ -28,7 +33,7 @@ fn target_key(action: &str) -> Option<&'static str> {
 
 /// True for the actions that change the graph when replayed.
 pub fn is_change(action: &str) -> bool {
-    target_key(action).is_some() || action == "action.defined"
+    target_key(action).is_some() || action == "action.defined" || action == "template.defined"
 }
 
 /// The event target and details of a change.

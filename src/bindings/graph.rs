@@ -16,7 +16,7 @@ use crate::time::Instant;
 /// The access graph (see the `accessgraph.Graph` docs).
 #[pyclass(name = "Graph", module = "accessgraph._core", frozen, subclass)]
 pub struct PyGraph {
-    inner: Graph,
+    pub(super) inner: Graph,
 }
 
 /// The text of a user argument: an email (a `Principal` joins here with API keys).

@@ -3,6 +3,7 @@
 mod audit;
 mod convert;
 mod errors;
+mod governance;
 mod graph;
 mod values;
 
@@ -13,6 +14,8 @@ mod _core {
 
     #[pymodule_export]
     use super::audit::{PyAuditFile, PyEvent, PyPending};
+    #[pymodule_export]
+    use super::governance::{PyAccessRequest, PyFinding, PyOnboardingReport, PySyncPlan};
     #[pymodule_export]
     use super::graph::PyGraph;
     #[pymodule_export]

@@ -357,6 +357,11 @@ impl PyGrant {
     fn granted_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         datetime_py(py, self.inner.granted_at)
     }
+    /// The date by which the grant must be reviewed again (approved requests).
+    #[getter]
+    fn review_by(&self) -> Option<chrono::NaiveDate> {
+        self.inner.review_by
+    }
     fn __repr__(&self) -> String {
         let g = &self.inner;
         format!(

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::eval::ActionDef;
+use crate::governance::templates::TemplateDef;
 use crate::model::{OrgRole, ProjectAttrs, ProjectRole, Settings};
 use crate::time::Instant;
 
@@ -44,6 +45,9 @@ pub struct GrantAttrs {
     pub expires: Option<Instant>,
     /// Reason.
     pub reason: Option<String>,
+    /// Date by which the grant must be reviewed again (set by `approve`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_by: Option<NaiveDate>,
 }
 
 /// A user's personal attributes.
@@ -205,6 +209,51 @@ pub enum Change {
         #[serde(flatten)]
         def: ActionDef,
     },
+    /// `template.defined`: a custom onboarding template.
+    TemplateDefined {
+        /// The definition.
+        #[serde(flatten)]
+        def: TemplateDef,
+    },
+    /// `access_request.created`: a user asks for a project role.
+    AccessRequestCreated {
+        /// `req_<n>`.
+        id: String,
+        /// The requester's email.
+        user: String,
+        /// `org/project` or `org/*`.
+        target: String,
+        /// The role asked for.
+        role: ProjectRole,
+        /// Why they need it.
+        reason: Option<String>,
+    },
+    /// `access_request.approved`; the grant follows as its own change.
+    AccessRequestApproved {
+        /// The request.
+        id: String,
+        /// The requester's email.
+        user: String,
+        /// `org/project` or `org/*`.
+        target: String,
+        /// Expiry given to the grant.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires: Option<Instant>,
+        /// Review date given to the grant.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        review_by: Option<NaiveDate>,
+    },
+    /// `access_request.denied`.
+    AccessRequestDenied {
+        /// The request.
+        id: String,
+        /// The requester's email.
+        user: String,
+        /// `org/project` or `org/*`.
+        target: String,
+        /// Why not.
+        reason: Option<String>,
+    },
 }
 
 impl Change {
@@ -228,6 +277,10 @@ impl Change {
             Change::ResourceCreated { .. } => "resource.created",
             Change::UserErased { .. } => "user.erased",
             Change::ActionDefined { .. } => "action.defined",
+            Change::TemplateDefined { .. } => "template.defined",
+            Change::AccessRequestCreated { .. } => "access_request.created",
+            Change::AccessRequestApproved { .. } => "access_request.approved",
+            Change::AccessRequestDenied { .. } => "access_request.denied",
         }
     }
 }

@@ -11,7 +11,7 @@
 
 mod audited;
 pub mod change;
-mod mutations;
+pub(crate) mod mutations;
 pub mod state;
 
 use parking_lot::{RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard};
@@ -349,7 +349,7 @@ impl Graph {
     /// The single path every mutation takes: plan under the upgradable lock (authority and
     /// structural rules see a stable state, readers carry on), let the observer see the
     /// plan, then apply it whole under the write lock.
-    fn mutate<T>(
+    pub(crate) fn mutate<T>(
         &self,
         actor: Option<&str>,
         plan: impl FnOnce(&State, &mut At<'_>) -> Result<(Vec<Change>, T)>,

@@ -83,7 +83,13 @@ pub struct ProjectPatch {
     pub settings: Vec<(String, Option<serde_json::Value>)>,
 }
 
-fn denied(actor: &str, action: &str, target: &str, role: Option<Role>, reason: String) -> Error {
+pub(crate) fn denied(
+    actor: &str,
+    action: &str,
+    target: &str,
+    role: Option<Role>,
+    reason: String,
+) -> Error {
     PermissionError {
         decision: Box::new(Decision {
             allowed: false,
@@ -99,7 +105,7 @@ fn denied(actor: &str, action: &str, target: &str, role: Option<Role>, reason: S
 }
 
 /// The actor's authority for `action` on `target`: the decision's role, or `PermissionDenied`.
-fn authorize(
+pub(crate) fn authorize(
     st: &State,
     at: &mut At<'_>,
     actor: &str,
@@ -118,27 +124,27 @@ fn authorize(
 }
 
 /// The actor's unexpired org role (authority for rank comparisons).
-fn org_role(st: &State, at: &mut At<'_>, user: &str, oid: u32) -> Option<OrgRole> {
+pub(crate) fn org_role(st: &State, at: &mut At<'_>, user: &str, oid: u32) -> Option<OrgRole> {
     let m = membership(st, user, oid)?;
     at.alive(m.expires).then_some(m.role)
 }
 
-fn membership<'s>(st: &'s State, user: &str, oid: u32) -> Option<&'s Membership> {
+pub(crate) fn membership<'s>(st: &'s State, user: &str, oid: u32) -> Option<&'s Membership> {
     st.user_id(user)
         .and_then(|u| st.user(u))
         .and_then(|u| u.membership(oid))
 }
 
-fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
-fn opt_text(s: Option<String>) -> Option<String> {
+pub(crate) fn opt_text(s: Option<String>) -> Option<String> {
     s.filter(|t| !t.trim().is_empty())
 }
 
 /// Requires the actor to hold at least `rank` in the org, else `PermissionDenied`.
-fn require_rank(
+pub(crate) fn require_rank(
     st: &State,
     at: &mut At<'_>,
     actor: &str,
@@ -170,7 +176,7 @@ fn require_rank(
     }
 }
 
-fn check_owner_expiry(role: OrgRole, expires: Option<Instant>) -> Result<()> {
+pub(crate) fn check_owner_expiry(role: OrgRole, expires: Option<Instant>) -> Result<()> {
     if role == OrgRole::Owner && expires.is_some() {
         return Err(Error::rule(
             "an owner membership cannot expire: remove `expires` or give a lower role",
@@ -288,25 +294,32 @@ impl Graph {
         self.mutate(actor, |st, at| {
             let oid = st.need_org(org)?;
             if let Some(a) = actor {
-                let r = authorize(st, at, a, "org:invite_member", org)?;
-                let mine = match r { Some(Role::Org(r)) => r, _ => OrgRole::Member };
-                if role > mine {
-                    return Err(denied(a, "org:invite_member", org, Some(Role::Org(mine)), format!(
-                        "{} is an org {} of {org} and cannot add someone as {}: the role given must be at most one's own",
-                        email_key(a), mine.as_str(), role.as_str())));
-                }
+                authorize_invite(st, at, a, org, role)?;
             }
             if membership(st, &email, oid).is_some() {
                 return Err(ConflictError::Exists(format!(
                     "membership of `{email}` in `{org}` (use set_org_role or update_member)"
-                )).into());
+                ))
+                .into());
             }
-            Ok((vec![Change::MemberAdded {
-                org: org.to_owned(),
-                user: email.clone(),
-                attrs: MemberAttrs { role, expires: new.expires, reason: opt_text(new.reason), reviewed: new.reviewed, external: new.external },
-                person: UserAttrs { name: opt_text(new.name), title: opt_text(new.title) },
-            }], ()))
+            Ok((
+                vec![Change::MemberAdded {
+                    org: org.to_owned(),
+                    user: email.clone(),
+                    attrs: MemberAttrs {
+                        role,
+                        expires: new.expires,
+                        reason: opt_text(new.reason),
+                        reviewed: new.reviewed,
+                        external: new.external,
+                    },
+                    person: UserAttrs {
+                        name: opt_text(new.name),
+                        title: opt_text(new.title),
+                    },
+                }],
+                (),
+            ))
         })
     }
 
@@ -329,23 +342,7 @@ impl Graph {
                     "cannot make `{email}` owner of `{org}`: the membership expires and owners cannot; clear `expires` first")))?;
             }
             if let Some(a) = actor {
-                if same(a, &email) {
-                    return Err(denied(a, "org:manage_roles", org, None,
-                        format!("{email} cannot change their own org role")));
-                }
-                authorize(st, at, a, "org:manage_roles", org)?;
-                let mine = org_role(st, at, a, oid).unwrap_or(OrgRole::Member);
-                if let Some(m) = current {
-                    if m.role > mine {
-                        return Err(denied(a, "org:manage_roles", org, Some(Role::Org(mine)), format!(
-                            "{} is an org {} of {org} and cannot change the role of {email}, who is {}",
-                            email_key(a), mine.as_str(), m.role.as_str())));
-                    }
-                }
-                if role > mine {
-                    return Err(denied(a, "org:manage_roles", org, Some(Role::Org(mine)), format!(
-                        "{} is an org {} of {org} and cannot give the role {}", email_key(a), mine.as_str(), role.as_str())));
-                }
+                authorize_role_change(st, at, a, &email, org, oid, current, role)?;
             }
             let Some(m) = current else { return Err(not_member(&email, org)) };
             if !at.alive(m.expires) {
@@ -445,16 +442,7 @@ impl Graph {
             let oid = resolve_grant_target(st, gt)?;
             let org = org_of(gt);
             if let Some(a) = actor {
-                if same(a, &email) {
-                    return Err(denied(
-                        a,
-                        "project:manage_members",
-                        target,
-                        None,
-                        format!("{email} cannot grant themselves access"),
-                    ));
-                }
-                authorize_grant(st, at, a, gt, oid, target)?;
+                authorize_grant_to(st, at, a, &email, gt, oid, target)?;
             }
             let Some(m) = membership(st, &email, oid) else {
                 return Err(not_member(&email, org));
@@ -471,6 +459,7 @@ impl Graph {
                 role,
                 expires,
                 reason: opt_text(reason),
+                review_by: None,
             };
             let existing = existing_grant(st, m, gt);
             let change = match existing {
@@ -781,7 +770,7 @@ impl Graph {
 
 /// The changes that remove `email` from `org` (their grants there first), after the
 /// authority and last-owner rules.
-pub(super) fn plan_remove_member(
+pub(crate) fn plan_remove_member(
     st: &State,
     at: &mut At<'_>,
     actor: Option<&str>,
@@ -826,7 +815,108 @@ pub(super) fn plan_remove_member(
     Ok(changes)
 }
 
-fn org_of(gt: GrantTarget<'_>) -> &str {
+/// Authority to add a member with `role` (SPEC 2.3): `org:invite_member`, and a role at
+/// most the actor's own.
+pub(crate) fn authorize_invite(
+    st: &State,
+    at: &mut At<'_>,
+    actor: &str,
+    org: &str,
+    role: OrgRole,
+) -> Result<()> {
+    let r = authorize(st, at, actor, "org:invite_member", org)?;
+    let mine = match r {
+        Some(Role::Org(r)) => r,
+        _ => OrgRole::Member,
+    };
+    if role > mine {
+        return Err(denied(actor, "org:invite_member", org, Some(Role::Org(mine)), format!(
+            "{} is an org {} of {org} and cannot add someone as {}: the role given must be at most one's own",
+            email_key(actor), mine.as_str(), role.as_str())));
+    }
+    Ok(())
+}
+
+/// Authority to change `email`'s org role (SPEC 2.3): `org:manage_roles`, not one's own,
+/// on someone at most one's rank, to a role at most one's own.
+pub(crate) fn authorize_role_change(
+    st: &State,
+    at: &mut At<'_>,
+    actor: &str,
+    email: &str,
+    org: &str,
+    oid: u32,
+    current: Option<&Membership>,
+    role: OrgRole,
+) -> Result<()> {
+    if same(actor, email) {
+        return Err(denied(
+            actor,
+            "org:manage_roles",
+            org,
+            None,
+            format!("{email} cannot change their own org role"),
+        ));
+    }
+    authorize(st, at, actor, "org:manage_roles", org)?;
+    let mine = org_role(st, at, actor, oid).unwrap_or(OrgRole::Member);
+    if let Some(m) = current {
+        if m.role > mine {
+            return Err(denied(
+                actor,
+                "org:manage_roles",
+                org,
+                Some(Role::Org(mine)),
+                format!(
+                    "{} is an org {} of {org} and cannot change the role of {email}, who is {}",
+                    email_key(actor),
+                    mine.as_str(),
+                    m.role.as_str()
+                ),
+            ));
+        }
+    }
+    if role > mine {
+        return Err(denied(
+            actor,
+            "org:manage_roles",
+            org,
+            Some(Role::Org(mine)),
+            format!(
+                "{} is an org {} of {org} and cannot give the role {}",
+                email_key(actor),
+                mine.as_str(),
+                role.as_str()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Authority to grant `email` a role on `target`: not oneself, and the right to manage
+/// the target's members.
+pub(crate) fn authorize_grant_to(
+    st: &State,
+    at: &mut At<'_>,
+    actor: &str,
+    email: &str,
+    gt: GrantTarget<'_>,
+    oid: u32,
+    target: &str,
+) -> Result<()> {
+    if same(actor, email) {
+        return Err(denied(
+            actor,
+            "project:manage_members",
+            target,
+            None,
+            format!("{email} cannot grant themselves access"),
+        ));
+    }
+    authorize_grant(st, at, actor, gt, oid, target)
+}
+
+pub(crate) fn org_of(gt: GrantTarget<'_>) -> &str {
     match gt {
         GrantTarget::AllProjects(o) => o,
         GrantTarget::Project(p) => p.split_once('/').map_or(p, |(o, _)| o),
@@ -834,7 +924,7 @@ fn org_of(gt: GrantTarget<'_>) -> &str {
 }
 
 /// The org of a grant target, checking that the org and project exist.
-fn resolve_grant_target(st: &State, gt: GrantTarget<'_>) -> Result<u32> {
+pub(crate) fn resolve_grant_target(st: &State, gt: GrantTarget<'_>) -> Result<u32> {
     let oid = st.need_org(org_of(gt))?;
     if let GrantTarget::Project(p) = gt {
         st.need_project(p)?;
@@ -842,7 +932,7 @@ fn resolve_grant_target(st: &State, gt: GrantTarget<'_>) -> Result<u32> {
     Ok(oid)
 }
 
-fn authorize_grant(
+pub(crate) fn authorize_grant(
     st: &State,
     at: &mut At<'_>,
     actor: &str,
@@ -867,7 +957,11 @@ fn authorize_grant(
     }
 }
 
-fn existing_grant(st: &State, m: &Membership, gt: GrantTarget<'_>) -> Option<GrantAttrs> {
+pub(crate) fn existing_grant(
+    st: &State,
+    m: &Membership,
+    gt: GrantTarget<'_>,
+) -> Option<GrantAttrs> {
     match gt {
         GrantTarget::AllProjects(_) => m.org_wide.as_ref().map(grant_attrs),
         GrantTarget::Project(p) => st

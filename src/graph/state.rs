@@ -58,6 +58,10 @@ pub struct State {
     pub targets: Map<CompactString, TargetRef>,
     /// The action catalogue.
     pub catalog: Catalog,
+    /// Custom onboarding templates, by name (the built-in ones are not stored).
+    pub templates: std::collections::BTreeMap<String, crate::governance::templates::TemplateDef>,
+    /// Access requests, in the order they were made (`req_1`, `req_2` …).
+    pub requests: Vec<crate::governance::requests::AccessRequest>,
 }
 
 fn next_id(len: usize) -> u32 {
@@ -579,6 +583,12 @@ impl State {
                 }
                 self.catalog.add(def.clone());
             }
+            Change::TemplateDefined { .. }
+            | Change::AccessRequestCreated { .. }
+            | Change::AccessRequestApproved { .. }
+            | Change::AccessRequestDenied { .. } => {
+                crate::governance::apply(self, change, stamp)?;
+            }
         }
         Ok(())
     }
@@ -651,6 +661,7 @@ pub fn grant_attrs(g: &Grant) -> GrantAttrs {
         role: g.role,
         expires: g.expires,
         reason: g.reason().map(str::to_owned),
+        review_by: g.review_by(),
     }
 }
 
@@ -670,6 +681,7 @@ fn new_grant(a: &GrantAttrs, stamp: Stamp<'_>) -> Grant {
         stamp.actor,
         stamp.at,
     )
+    .with_review_by(a.review_by)
 }
 
 fn members_can_invite(settings: &crate::model::Settings) -> bool {
@@ -756,6 +768,7 @@ fn grant_info(email: &str, target: String, g: &Grant) -> crate::model::GrantInfo
         reason: g.reason().map(str::to_owned),
         granted_by: g.granted_by().map(str::to_owned),
         granted_at: g.granted_at,
+        review_by: g.review_by(),
     }
 }
 
@@ -890,6 +903,7 @@ mod tests {
                     role: ProjectRole::Viewer,
                     expires: None,
                     reason: None,
+                    review_by: None,
                 },
             },
         ];

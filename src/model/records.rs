@@ -86,6 +86,8 @@ pub struct GrantExtra {
     pub reason: Option<Box<str>>,
     /// Who granted it (`None` = the system).
     pub granted_by: Option<Box<str>>,
+    /// Date by which the grant must be reviewed again (approved access requests).
+    pub review_by: Option<NaiveDate>,
 }
 
 impl Grant {
@@ -101,6 +103,7 @@ impl Grant {
             Box::new(GrantExtra {
                 reason: reason.map(Into::into),
                 granted_by: granted_by.map(Into::into),
+                review_by: None,
             })
         });
         Grant {
@@ -119,6 +122,30 @@ impl Grant {
     /// Who granted it (`None` = the system).
     pub fn granted_by(&self) -> Option<&str> {
         self.extra.as_ref().and_then(|e| e.granted_by.as_deref())
+    }
+
+    /// The date by which the grant must be reviewed again.
+    pub fn review_by(&self) -> Option<NaiveDate> {
+        self.extra.as_ref().and_then(|e| e.review_by)
+    }
+
+    /// The same grant with a review date (allocating `extra` only when there is one).
+    #[must_use]
+    pub fn with_review_by(mut self, review_by: Option<NaiveDate>) -> Self {
+        if let Some(d) = review_by {
+            self.extra
+                .get_or_insert_with(|| {
+                    Box::new(GrantExtra {
+                        reason: None,
+                        granted_by: None,
+                        review_by: None,
+                    })
+                })
+                .review_by = Some(d);
+        } else if let Some(e) = &mut self.extra {
+            e.review_by = None;
+        }
+        self
     }
 }
 
@@ -262,6 +289,8 @@ pub struct GrantInfo {
     pub granted_by: Option<String>,
     /// When.
     pub granted_at: Instant,
+    /// Date by which it must be reviewed again.
+    pub review_by: Option<NaiveDate>,
 }
 
 /// A user, as listed.

@@ -656,6 +656,7 @@ fn org_changes(slug: &str, o: &OrgAcc<'_>, out: &mut Vec<(Change, usize)>) {
                         role: *role,
                         expires: r.expires,
                         reason: r.reason.clone(),
+                        review_by: None,
                     },
                 },
                 r.line,

@@ -31,11 +31,14 @@
 //!   This version has no key store: it writes `[]` and refuses a non-empty list.
 //! - Custom actions are defined in name order, so after a round trip the catalogue lists
 //!   them in that order.
+//! - `templates` holds the custom onboarding templates (by name) and `access_requests` the
+//!   access requests (in creation order, with their decision); a grant's `review_by` date
+//!   is written when an approved request set one. Snapshots without them still read.
 //! - Paths are found from the parser's position in the text, so a key is written as
 //!   `.key` when it is an identifier and `["key"]` otherwise.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use chrono::NaiveDate;
@@ -45,6 +48,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ValidationError};
 use crate::eval::{ActionDef, Need};
+use crate::governance::requests::{AccessRequest, RequestStatus};
+use crate::governance::templates::{self, TemplateDef};
 use crate::graph::{state, Graph, State, TargetRef};
 use crate::ids::{self, new_map, GrantTarget, Map};
 use crate::model::{
@@ -105,6 +110,12 @@ struct Doc<'a> {
     /// Reserved for API keys (hashes only, never secrets); always empty for now.
     #[serde(default)]
     api_keys: Vec<ApiKeyJson>,
+    /// Custom onboarding templates, by name.
+    #[serde(default)]
+    templates: Vec<TemplateJson>,
+    /// Access requests, in the order they were made.
+    #[serde(default)]
+    access_requests: Vec<RequestJson>,
 }
 
 // Records: a value equal to its default (`null`, `false`, empty settings) is left out when
@@ -203,6 +214,8 @@ struct GrantJson<'a> {
     granted_by: Option<Cow<'a, str>>,
     #[serde(with = "iso")]
     granted_at: Instant,
+    #[serde(default, with = "date_opt", skip_serializing_if = "Option::is_none")]
+    review_by: Option<NaiveDate>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -220,6 +233,45 @@ struct ActionJson {
     min_role: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     owner_role: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a template object")]
+struct TemplateJson {
+    name: String,
+    #[serde(deserialize_with = "de_org_role")]
+    org_role: OrgRole,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    grants: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    external: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    requires_expiry: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an access request object")]
+struct RequestJson {
+    id: String,
+    user: String,
+    target: String,
+    #[serde(deserialize_with = "de_project_role")]
+    role: ProjectRole,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    status: String,
+    #[serde(with = "iso")]
+    requested_at: Instant,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    decided_by: Option<String>,
+    #[serde(default, with = "iso_opt", skip_serializing_if = "Option::is_none")]
+    decided_at: Option<Instant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    decision_reason: Option<String>,
+    #[serde(default, with = "iso_opt", skip_serializing_if = "Option::is_none")]
+    expires: Option<Instant>,
+    #[serde(default, with = "date_opt", skip_serializing_if = "Option::is_none")]
+    review_by: Option<NaiveDate>,
 }
 
 /// An API key record. There is no key store yet, so there is no record either: a
@@ -558,6 +610,7 @@ fn snapshot(st: &State) -> crate::Result<Doc<'_>> {
             reason: g.reason().map(Cow::Borrowed),
             granted_by: g.granted_by().map(Cow::Borrowed),
             granted_at: g.granted_at,
+            review_by: g.review_by(),
         }));
     }
 
@@ -605,7 +658,40 @@ fn snapshot(st: &State) -> crate::Result<Doc<'_>> {
             .collect(),
         actions,
         api_keys: Vec::new(),
+        templates: st.templates.values().map(template_json).collect(),
+        access_requests: st.requests.iter().map(request_json).collect(),
     })
+}
+
+fn template_json(t: &TemplateDef) -> TemplateJson {
+    TemplateJson {
+        name: t.name.clone(),
+        org_role: t.org_role,
+        grants: t
+            .grants
+            .iter()
+            .map(|(k, r)| (k.clone(), r.as_str().to_owned()))
+            .collect(),
+        external: t.external,
+        requires_expiry: t.requires_expiry,
+    }
+}
+
+fn request_json(r: &AccessRequest) -> RequestJson {
+    RequestJson {
+        id: r.id.clone(),
+        user: r.user.clone(),
+        target: r.target.clone(),
+        role: r.role,
+        reason: r.reason.clone(),
+        status: r.status.as_str().to_owned(),
+        requested_at: r.requested_at,
+        decided_by: r.decided_by.clone(),
+        decided_at: r.decided_at,
+        decision_reason: r.decision_reason.clone(),
+        expires: r.expires,
+        review_by: r.review_by,
+    }
 }
 
 fn action_json(def: &ActionDef) -> ActionJson {
@@ -983,7 +1069,8 @@ fn build(doc: &Doc<'_>) -> Result<State, JsonError> {
             g.reason.as_deref(),
             by.as_deref(),
             g.granted_at,
-        );
+        )
+        .with_review_by(g.review_by);
         match pid {
             None => m.org_wide = Some(grant),
             Some(pid) => {
@@ -1018,6 +1105,8 @@ fn build(doc: &Doc<'_>) -> Result<State, JsonError> {
             .insert(r.id.as_str().into(), TargetRef::Resource(rid));
     }
 
+    governance(&mut b.st, doc)?;
+
     // Users without a membership (they left, or were removed) nor a resource.
     for i in 0..b.listed.len() {
         b.user(i);
@@ -1031,6 +1120,70 @@ fn build(doc: &Doc<'_>) -> Result<State, JsonError> {
     }
     b.st.rebuild_hot();
     Ok(b.st)
+}
+
+/// Restores the custom templates and the access requests.
+fn governance(st: &mut State, doc: &Doc<'_>) -> Result<(), JsonError> {
+    for (i, t) in doc.templates.iter().enumerate() {
+        let grants: Vec<(String, String)> = t
+            .grants
+            .iter()
+            .map(|(k, r)| (k.clone(), r.clone()))
+            .collect();
+        let def = templates::validate(
+            &t.name,
+            t.org_role.as_str(),
+            &grants,
+            t.external,
+            t.requires_expiry,
+        )
+        .map_err(|e| invalid(at("templates", i), &e))?;
+        if templates::builtin(&def.name).is_some() || st.templates.contains_key(&def.name) {
+            return Err(JsonError::new(
+                field("templates", i, "name"),
+                format!("template `{}` already exists", def.name),
+            ));
+        }
+        st.templates.insert(def.name.clone(), def);
+    }
+    for (i, r) in doc.access_requests.iter().enumerate() {
+        if r.id.trim().is_empty() || st.requests.iter().any(|x| x.id == r.id) {
+            return Err(JsonError::new(
+                field("access_requests", i, "id"),
+                format!("missing or duplicate request id `{}`", r.id.escape_debug()),
+            ));
+        }
+        // The requester: an email, or the pseudonym of an erased user.
+        let user = if r.user.starts_with("erased:") {
+            r.user.clone()
+        } else {
+            email(|| field("access_requests", i, "user"), &r.user)?
+        };
+        ids::grant_target("target", &r.target)
+            .map_err(|e| invalid(field("access_requests", i, "target"), &e))?;
+        let status = RequestStatus::parse("status", &r.status)
+            .map_err(|e| invalid(field("access_requests", i, "status"), &e))?;
+        let decided_by = r
+            .decided_by
+            .as_deref()
+            .map(|s| email(|| field("access_requests", i, "decided_by"), s))
+            .transpose()?;
+        st.requests.push(AccessRequest {
+            id: r.id.clone(),
+            user,
+            target: r.target.clone(),
+            role: r.role,
+            reason: r.reason.clone(),
+            status,
+            requested_at: r.requested_at,
+            decided_by,
+            decided_at: r.decided_at,
+            decision_reason: r.decision_reason.clone(),
+            expires: r.expires,
+            review_by: r.review_by,
+        });
+    }
+    Ok(())
 }
 
 /// Checks a grant target: its org id, and its project id (`None` for `org/*`).

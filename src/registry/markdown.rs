@@ -1131,6 +1131,7 @@ pub fn changes(reg: &Registry) -> Result<Vec<Change>> {
                     role: g.role,
                     expires: g.expires,
                     reason: g.reason.clone(),
+                    review_by: None,
                 },
             });
         }

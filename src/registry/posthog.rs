@@ -201,6 +201,7 @@ pub fn changes(
                     role,
                     expires: None,
                     reason: None,
+                    review_by: None,
                 },
             });
         }

@@ -158,11 +158,6 @@ pub fn changes(st: &State, reg: &Registry) -> Result<Vec<Change>> {
         let existing = current.get(&p.email).map(|(m, _)| *m);
         for g in &p.grants {
             let target = reg.target(&g.target);
-            let attrs = GrantAttrs {
-                role: g.role,
-                expires: g.expires,
-                reason: g.reason.clone(),
-            };
             let before = existing.and_then(|m| {
                 if target.ends_with("/*") {
                     m.org_wide.as_ref().map(grant_attrs)
@@ -172,6 +167,13 @@ pub fn changes(st: &State, reg: &Registry) -> Result<Vec<Change>> {
                         .map(grant_attrs)
                 }
             });
+            // The registry does not write review dates: an approved grant keeps its own.
+            let attrs = GrantAttrs {
+                role: g.role,
+                expires: g.expires,
+                reason: g.reason.clone(),
+                review_by: before.as_ref().and_then(|b| b.review_by),
+            };
             match before {
                 None => out.push(Change::GrantAdded {
                     user: p.email.clone(),
