@@ -755,7 +755,12 @@ fn invalid(path: String, e: &Error) -> JsonError {
     JsonError::new(path, e.to_string())
 }
 
+/// An email, or the pseudonym (`erased:<16 hex>`) an erased user's email became: it
+/// stays wherever the user was named (the user record, `granted_by`, owners).
 fn email(path: impl FnOnce() -> String, s: &str) -> Result<String, JsonError> {
+    if crate::audit::erase::is_pseudonym(s) {
+        return Ok(s.to_owned());
+    }
     ids::email("email", s).map_err(|_| {
         JsonError::new(
             path(),
@@ -1154,11 +1159,7 @@ fn governance(st: &mut State, doc: &Doc<'_>) -> Result<(), JsonError> {
             ));
         }
         // The requester: an email, or the pseudonym of an erased user.
-        let user = if r.user.starts_with("erased:") {
-            r.user.clone()
-        } else {
-            email(|| field("access_requests", i, "user"), &r.user)?
-        };
+        let user = email(|| field("access_requests", i, "user"), &r.user)?;
         ids::grant_target("target", &r.target)
             .map_err(|e| invalid(field("access_requests", i, "target"), &e))?;
         let status = RequestStatus::parse("status", &r.status)
