@@ -523,6 +523,56 @@ def _cmd_diff(args: argparse.Namespace, ctx: Context) -> int:
     return EXIT_FOUND if changes else EXIT_OK
 
 
+_SEVERITIES = ("high", "medium", "low", "info")
+
+
+def _threshold(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        return name.strip().replace("-", "_"), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid threshold {text!r} (expected NAME=NUMBER, e.g. max_owners=2)"
+        ) from None
+
+
+def _cmd_review(args: argparse.Namespace, ctx: Context) -> int:
+    graph = load_graph(args.registry, args, ctx)
+    review = graph.review(**dict(args.threshold or ()))
+    if args.min_severity:
+        review = review.filter(severity=args.min_severity)
+    rows = [
+        {
+            "severity": f.severity,
+            "rule": f.rule,
+            "org": f.org,
+            "user": f.user,
+            "target": f.target,
+            "message": f.message,
+            "remediation": f.remediation,
+        }
+        for f in review
+    ]
+    counts = {s: sum(1 for f in review if f.severity == s) for s in _SEVERITIES}
+    n = len(rows)
+    summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+    report = Report(
+        columns=("severity", "rule", "org", "user", "target", "message", "remediation"),
+        rows=rows,
+        key="findings",
+        meta={"registry": args.registry, "at": args.at, "summary": counts},
+        headline=f"{n} finding{'' if n == 1 else 's'}: {summary}" if n else None,
+        empty="no findings",
+    )
+    ctx.emit(report, args.format)
+    if args.fail_on is None:
+        return EXIT_OK
+    failing = review.filter(severity=args.fail_on)
+    return EXIT_FOUND if len(failing) else EXIT_OK
+
+
 def _open_audit(path: str, args: argparse.Namespace, ctx: Context) -> ag.AuditLog:
     """The audit log of a journal (replayed and verified from a private copy; a torn
     final record counts as damage) or of a JSON Lines export. Damage raises the
@@ -728,6 +778,39 @@ def _add_diff(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=_cmd_diff)
 
 
+def _add_review(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "review",
+        help="review access against best practice (exit 1 with --fail-on when findings)",
+        description="Run every review rule (SPEC 4.1) over the registry. Exit 0, or 1 when "
+        "--fail-on is given and a finding of that severity or worse exists (for CI).",
+    )
+    p.add_argument("registry", help=_REGISTRY_HELP)
+    _add_at(p)
+    _add_format(p)
+    p.add_argument(
+        "--fail-on",
+        choices=_SEVERITIES,
+        metavar="SEVERITY",
+        help="exit 1 when a finding of this severity or worse exists (high, medium, low, info)",
+    )
+    p.add_argument(
+        "--min-severity",
+        choices=_SEVERITIES,
+        metavar="SEVERITY",
+        help="show only findings of this severity or worse",
+    )
+    p.add_argument(
+        "--threshold",
+        type=_threshold,
+        action="append",
+        metavar="NAME=NUMBER",
+        help="a rule threshold, e.g. max_owners=2, review_days=180 (repeatable)",
+    )
+    _add_input_options(p)
+    p.set_defaults(func=_cmd_review)
+
+
 def _add_hmac(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--hmac-key-file",
@@ -773,14 +856,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="accessgraph",
         description="Check, list, convert, compare and audit access registries.",
-        epilog="exit codes: 0 allowed / no differences / intact; 1 denied / differences / "
-        "damaged; 2 usage or input error",
+        epilog="exit codes: 0 allowed / no findings at --fail-on / no differences / intact; "
+        "1 denied / findings / differences / damaged; 2 usage or input error",
     )
     parser.add_argument("--version", action="version", version=f"accessgraph {ag.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    # `review` (SPEC 7) joins this tuple as `_add_review` once Graph.review() exists.
-    for add in (_add_check, _add_who_can, _add_convert, _add_diff, _add_audit):
+    for add in (_add_review, _add_check, _add_who_can, _add_convert, _add_diff, _add_audit):
         add(sub)
     return parser
 

@@ -699,3 +699,49 @@ def test_importing_accessgraph_pulls_in_no_extra() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert r.stdout == "[]\n"
+
+
+# -- review ---------------------------------------------------------------------------
+
+
+def test_review_lists_the_findings_and_fail_on_sets_the_exit_code() -> None:
+    g = registry_graph()
+    g.set_time(AT)
+    expected = g.review()
+    out = run("review", REGISTRY, *ACME, "--at", AT, "--format", "json")
+    assert out.returncode == 0, out.stderr  # no --fail-on: a report, not a gate
+    doc = json.loads(out.stdout)
+    assert [(f["rule"], f["user"], f["target"]) for f in doc["findings"]] == [
+        (f.rule, f.user, f.target) for f in expected
+    ]
+    assert doc["summary"] == {
+        s: sum(1 for f in expected if f.severity == s) for s in ("high", "medium", "low", "info")
+    }
+    worst = expected[0].severity
+    assert run("review", REGISTRY, *ACME, "--at", AT, "--fail-on", worst).returncode == 1
+    # A threshold that silences every finding of a rule moves the outcome.
+    text = run("review", REGISTRY, *ACME, "--at", AT, "--threshold", "review_days=100000").stdout
+    assert "review-overdue" not in text
+    assert "review-overdue" in run("review", REGISTRY, *ACME, "--at", AT).stdout
+
+
+def test_review_of_a_clean_org_passes_the_gate(tmp_path: Path) -> None:
+    g = ag.Graph()
+    g.set_time(AT)
+    g.add_org("tiny", owner="jane@example.com")
+    g.update_member("jane@example.com", "tiny", reviewed=AT, reason="founder", actor=None)
+    path = tmp_path / "tiny.json"
+    g.save(path)
+    out = run("review", path, "--at", AT, "--fail-on", "info")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "no findings" in out.stdout
+
+
+def test_review_min_severity_and_csv_and_bad_threshold() -> None:
+    out = run("review", REGISTRY, *ACME, "--at", AT, "--min-severity", "high", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert rows and {r["severity"] for r in rows} == {"high"}
+    bad = run("review", REGISTRY, *ACME, "--threshold", "max_owners")
+    assert bad.returncode == 2 and "NAME=NUMBER" in bad.stderr
+    unknown = run("review", REGISTRY, *ACME, "--threshold", "max_ownerz=2")
+    assert unknown.returncode == 2 and "max_ownerz" in unknown.stderr
