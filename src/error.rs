@@ -41,6 +41,9 @@ pub enum NotFoundError {
     /// No user with that email.
     #[error("unknown user `{0}`")]
     User(String),
+    /// No personal API key with that id.
+    #[error("unknown API key `{0}`")]
+    Key(String),
     /// The user has no grant on that target.
     #[error("`{user}` has no grant on `{target}`")]
     Grant {

@@ -4,6 +4,7 @@ mod audit;
 mod convert;
 mod errors;
 mod graph;
+mod keys;
 mod values;
 
 /// The compiled core of the `accessgraph` package.
@@ -15,6 +16,8 @@ mod _core {
     use super::audit::{PyAuditFile, PyEvent, PyPending};
     #[pymodule_export]
     use super::graph::PyGraph;
+    #[pymodule_export]
+    use super::keys::{PyApiKey, PyOffboardingReport, PyPrincipal};
     #[pymodule_export]
     use super::values::{PyDecision, PyGrant, PyMember, PyOrg, PyProject, PyResource, PyUser};
 

@@ -11,14 +11,18 @@
 
 mod audited;
 pub mod change;
+pub mod keys;
 mod mutations;
+pub mod offboard;
 pub mod state;
 
 use parking_lot::{RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard};
 
 pub use audited::OpenOptions;
 pub use change::{Change, GrantAttrs, MemberAttrs, OrgAttrs, UserAttrs};
+pub use keys::{KeyInfo, NewKey};
 pub use mutations::{MemberPatch, NewMember, NewProject, ProjectPatch};
+pub use offboard::OffboardingReport;
 pub use state::{State, TargetRef};
 
 use crate::audit::{journal::Fresh, Audit, Session};
@@ -325,6 +329,8 @@ impl Graph {
         let actor = actor.map(crate::ids::email_key);
         let actor = actor.as_deref();
         let stamp = state::Stamp { at: now, actor };
+        let completed = keys::completed(&guard, changes)?;
+        let changes = completed.as_deref().unwrap_or(changes);
         let mut next = (*guard).clone();
         for c in changes {
             next.apply(c, stamp)?;
@@ -355,7 +361,7 @@ impl Graph {
         let mut at = At::new(Some(now), &self.clock);
         let key = actor.map(crate::ids::email_key);
         let actor = key.as_deref();
-        let (changes, out) = match plan(&guard, &mut at) {
+        let (mut changes, out) = match plan(&guard, &mut at) {
             Ok(planned) => planned,
             Err(Error::Permission(p)) => {
                 // A refused mutation is an audit event too.
@@ -371,6 +377,7 @@ impl Graph {
             }
             Err(e) => return Err(e),
         };
+        keys::complete(&guard, &mut changes)?;
         if changes.is_empty() {
             return Ok(out);
         }

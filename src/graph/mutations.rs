@@ -83,7 +83,13 @@ pub struct ProjectPatch {
     pub settings: Vec<(String, Option<serde_json::Value>)>,
 }
 
-fn denied(actor: &str, action: &str, target: &str, role: Option<Role>, reason: String) -> Error {
+pub(super) fn denied(
+    actor: &str,
+    action: &str,
+    target: &str,
+    role: Option<Role>,
+    reason: String,
+) -> Error {
     PermissionError {
         decision: Box::new(Decision {
             allowed: false,
@@ -99,7 +105,7 @@ fn denied(actor: &str, action: &str, target: &str, role: Option<Role>, reason: S
 }
 
 /// The actor's authority for `action` on `target`: the decision's role, or `PermissionDenied`.
-fn authorize(
+pub(super) fn authorize(
     st: &State,
     at: &mut At<'_>,
     actor: &str,
@@ -118,22 +124,22 @@ fn authorize(
 }
 
 /// The actor's unexpired org role (authority for rank comparisons).
-fn org_role(st: &State, at: &mut At<'_>, user: &str, oid: u32) -> Option<OrgRole> {
+pub(super) fn org_role(st: &State, at: &mut At<'_>, user: &str, oid: u32) -> Option<OrgRole> {
     let m = membership(st, user, oid)?;
     at.alive(m.expires).then_some(m.role)
 }
 
-fn membership<'s>(st: &'s State, user: &str, oid: u32) -> Option<&'s Membership> {
+pub(super) fn membership<'s>(st: &'s State, user: &str, oid: u32) -> Option<&'s Membership> {
     st.user_id(user)
         .and_then(|u| st.user(u))
         .and_then(|u| u.membership(oid))
 }
 
-fn same(a: &str, b: &str) -> bool {
+pub(super) fn same(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
-fn opt_text(s: Option<String>) -> Option<String> {
+pub(super) fn opt_text(s: Option<String>) -> Option<String> {
     s.filter(|t| !t.trim().is_empty())
 }
 
@@ -267,6 +273,7 @@ impl Graph {
                 vec![Change::ProjectCreated {
                     project: project.to_owned(),
                     attrs,
+                    api_key: None,
                 }],
                 (),
             ))
