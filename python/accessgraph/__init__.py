@@ -24,7 +24,19 @@ from typing import TYPE_CHECKING, Self
 
 from accessgraph import _core
 from accessgraph._audit import AuditLog, _GraphBackend
-from accessgraph._core import Decision, Event, Grant, Member, Org, Project, Resource, User
+from accessgraph._core import (
+    ApiKey,
+    Decision,
+    Event,
+    Grant,
+    Member,
+    OffboardingReport,
+    Org,
+    Principal,
+    Project,
+    Resource,
+    User,
+)
 from accessgraph._diff import AccessChange, AccessDiff
 from accessgraph._roles import OrgRole, ProjectRole
 from accessgraph._table import Table
@@ -51,6 +63,7 @@ __all__ = [
     "AccessChange",
     "AccessDiff",
     "AccessGraphError",
+    "ApiKey",
     "AuditIntegrityError",
     "AuditLog",
     "ConflictError",
@@ -62,9 +75,11 @@ __all__ = [
     "JournalRecoveredWarning",
     "Member",
     "NotFoundError",
+    "OffboardingReport",
     "Org",
     "OrgRole",
     "PermissionDenied",
+    "Principal",
     "Project",
     "ProjectRole",
     "ReadOnlyGraphError",

@@ -7,13 +7,16 @@ from typing import Any, Final, Self, final
 from typing_extensions import disjoint_base
 
 __all__ = [
+    "ApiKey",
     "AuditFile",
     "Decision",
     "Event",
     "Grant",
     "Graph",
     "Member",
+    "OffboardingReport",
     "Org",
+    "Principal",
     "Project",
     "Resource",
     "User",
@@ -24,7 +27,85 @@ __all__ = [
 __version__: Final[str]
 
 _When = datetime | date | str
-_User = str
+
+@final
+class Principal:
+    """Who a request authenticated as with an API key (``Graph.authenticate``). Accepted by
+    ``check``, ``require``, ``explain`` and ``check_many`` wherever an email is. Holds the
+    hash of the secret, never the secret: a key rotated or revoked afterwards stops
+    working for it too."""
+
+    @property
+    def kind(self) -> str:
+        """``"personal"`` or ``"project"``."""
+    @property
+    def user(self) -> str | None:
+        """The key's user (personal keys), else ``None``."""
+    @property
+    def key_id(self) -> str:
+        """``pk_<hex>`` for a personal key; the project id for a project key."""
+    @property
+    def project(self) -> str | None:
+        """The key's project (project keys), else ``None``."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+_User = str | Principal
+
+@final
+class ApiKey:
+    """A personal API key as listed: never its secret."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def user(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def scopes(self) -> list[str] | None:
+        """Scopes narrowing the key, or ``None`` for an unnarrowed key."""
+    @property
+    def projects(self) -> list[str] | None:
+        """Projects the key is restricted to, or ``None``."""
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def rotated_at(self) -> datetime | None: ...
+    @property
+    def expires(self) -> datetime | None: ...
+    @property
+    def revoked_at(self) -> datetime | None: ...
+    @property
+    def mask(self) -> str:
+        """``agp_...abcd``: enough to recognise the key, never enough to use it."""
+    @property
+    def revoked(self) -> bool: ...
+    @property
+    def expired(self) -> bool:
+        """Past its expiry, as of the listing."""
+    @property
+    def dead(self) -> bool:
+        """Its user holds no unexpired membership: it can do nothing until revoked."""
+    @property
+    def active(self) -> bool:
+        """Not revoked, expired or dead."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class OffboardingReport:
+    """What ``Graph.offboard`` did (``done``) and the steps it leaves to people
+    (``manual``), as sentences."""
+
+    @property
+    def user(self) -> str: ...
+    @property
+    def done(self) -> list[str]: ...
+    @property
+    def manual(self) -> list[str]: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
 
 @final
 class Decision:
@@ -285,7 +366,8 @@ class Graph:
         """The graph's clock."""
     # queries
     def check(self, user: _User, action: str, target: str, at: _When | None = None) -> bool:
-        """May ``user`` perform ``action`` on ``target``?"""
+        """May ``user`` (an email, or an API key's ``Principal``) perform ``action`` on
+        ``target``?"""
     def require(self, user: _User, action: str, target: str, at: _When | None = None) -> None:
         """Raise ``PermissionDenied`` (carrying the decision) unless allowed."""
     def explain(self, user: _User, action: str, target: str, at: _When | None = None) -> Decision:
@@ -294,15 +376,15 @@ class Graph:
         self, queries: Iterable[tuple[_User, str, str]], at: _When | None = None
     ) -> list[bool]:
         """Many checks at once (releases the GIL)."""
-    def role(self, user: _User, target: str, at: _When | None = None) -> str | None:
+    def role(self, user: str, target: str, at: _When | None = None) -> str | None:
         """The effective role: org role on an org, project role on a project/resource."""
-    def permissions(self, user: _User, target: str, at: _When | None = None) -> set[str]:
+    def permissions(self, user: str, target: str, at: _When | None = None) -> set[str]:
         """Every action ``check`` allows ``user`` on ``target``."""
     def who_can(self, action: str, target: str, at: _When | None = None) -> list[str]:
         """Emails of the users allowed ``action`` on ``target``, sorted."""
     def accessible(
         self,
-        user: _User,
+        user: str,
         action: str = "project:view",
         org: str | None = None,
         at: _When | None = None,
@@ -415,3 +497,44 @@ class Graph:
         *,
         actor: str | None = None,
     ) -> None: ...
+    # API keys and offboarding
+    def create_personal_key(
+        self,
+        user: str,
+        label: str,
+        *,
+        scopes: Iterable[str] | None = None,
+        projects: Iterable[str] | None = None,
+        expires: _When | None = None,
+        actor: str | None,
+    ) -> tuple[str, str]:
+        """Create a personal API key for ``user``; returns ``(key_id, secret)``. The
+        secret is shown this once: only its hash (``sha256$<hex>``) is kept."""
+    def rotate_personal_key(self, key_id: str, *, actor: str | None) -> str:
+        """Give a personal key a new secret, which is returned; the old one stops working
+        at once."""
+    def revoke_personal_key(self, key_id: str, *, actor: str | None) -> None:
+        """Revoke a personal key (its user, an owner of one of their orgs, or the system)."""
+    def personal_keys(
+        self, user: str | None = None, *, include_revoked: bool = False
+    ) -> list[ApiKey]:
+        """Personal keys of ``user`` (or everyone's), without secrets."""
+    def personal_key(self, key_id: str) -> ApiKey:
+        """One personal key, by id."""
+    def project_key(self, project: str) -> str:
+        """The project's public API key (``agc_…``)."""
+    def rotate_project_key(self, project: str, *, actor: str | None) -> str:
+        """Give a project a new public key (``project_key:rotate``), which is returned."""
+    def authenticate(self, secret: str) -> Principal | None:
+        """The principal a personal (``agp_…``) or project (``agc_…``) secret
+        authenticates; ``None`` for an unknown, revoked, rotated-away or expired one."""
+    def offboard(
+        self,
+        user: str,
+        *,
+        actor: str | None,
+        transfer_to: str | None = None,
+        reason: str | None = None,
+    ) -> OffboardingReport:
+        """Remove ``user`` from every org, revoke their personal keys, hand their
+        resources to ``transfer_to`` and record ``user.offboarded`` — atomically."""

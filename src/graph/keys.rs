@@ -13,6 +13,7 @@
 //! erasure — has their unrevoked personal keys revoked (`api_key.revoked`, reason
 //! `user left`) right after the `member.removed` that took the last membership.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use super::change::Change;
@@ -208,21 +209,30 @@ pub(crate) fn complete(st: &State, changes: &mut Vec<Change>) -> Result<()> {
     Ok(())
 }
 
-/// [`complete`] for a borrowed list: `None` when there is nothing to add (a large import
-/// is then not copied).
-pub(crate) fn completed(st: &State, changes: &[Change]) -> Result<Option<Vec<Change>>> {
-    let needed = changes.iter().any(|c| {
-        matches!(
-            c,
-            Change::ProjectCreated { api_key: None, .. } | Change::MemberRemoved { .. }
-        )
-    });
-    if !needed {
-        return Ok(None);
+/// [`complete`] for a borrowed list (imports, reviewed plans): the changes themselves,
+/// borrowed, except those it fills in or adds — a large import is not copied.
+pub(crate) fn completed<'c>(st: &State, changes: &'c [Change]) -> Result<Vec<Cow<'c, Change>>> {
+    let mut out: Vec<Cow<'c, Change>> = Vec::with_capacity(changes.len());
+    for c in changes {
+        if let Change::ProjectCreated {
+            api_key: None,
+            project,
+            attrs,
+        } = c
+        {
+            out.push(Cow::Owned(Change::ProjectCreated {
+                project: project.clone(),
+                attrs: attrs.clone(),
+                api_key: Some(k::new_project_token()?),
+            }));
+        } else {
+            out.push(Cow::Borrowed(c));
+        }
     }
-    let mut out = changes.to_vec();
-    complete(st, &mut out)?;
-    Ok(Some(out))
+    for (after, revocations) in leaver_revocations(st, changes).into_iter().rev() {
+        out.splice((after + 1)..=after, revocations.into_iter().map(Cow::Owned));
+    }
+    Ok(out)
 }
 
 /// For each user the changes leave without any membership who still holds unrevoked

@@ -329,13 +329,19 @@ impl Graph {
         let actor = actor.map(crate::ids::email_key);
         let actor = actor.as_deref();
         let stamp = state::Stamp { at: now, actor };
-        let completed = keys::completed(&guard, changes)?;
-        let changes = completed.as_deref().unwrap_or(changes);
+        let changes = keys::completed(&guard, changes)?;
         let mut next = (*guard).clone();
-        for c in changes {
+        for c in &changes {
             next.apply(c, stamp)?;
         }
-        let events = self.audit.prepare(Audit::describe(changes), actor, now)?;
+        let described = changes
+            .iter()
+            .map(|c| {
+                let (target, details) = crate::audit::replay::describe(c);
+                (c.action().to_owned(), target, details)
+            })
+            .collect();
+        let events = self.audit.prepare(described, actor, now)?;
         let durable = self.audit.write(&mut session, &events)?;
         let mut st = RwLockUpgradableReadGuard::upgrade(guard);
         *st = next;

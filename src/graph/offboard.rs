@@ -275,8 +275,9 @@ fn plan(
         ));
     }
     if let (Some(to), false) = (transfer_to, owned.is_empty()) {
+        let them = if owned.len() == 1 { "it" } else { "them" };
         manual.push(format!(
-            "tell {to} about the {} now theirs, and review who they are shared with",
+            "tell {to} they now own {} of {email}'s, and review who can see {them}",
             plural(owned.len(), "resource", "resources")
         ));
     }
