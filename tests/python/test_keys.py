@@ -351,6 +351,11 @@ def test_key_state_survives_journal_reopen_and_json(tmp_path: Path) -> None:
     assert p is not None and h.check(p, "insight:create", "acme/web")
     assert not h.check(p, "insight:create", "acme/docs")
     assert h.project_key("acme/web") == token
+    h.snapshot()
+    s = ag.Graph.open(path)  # from the snapshot this time
+    s.set_time("2024-05-02")
+    assert s.to_json() == before
+    assert s.authenticate(secret) is not None and s.authenticate(old) is None
 
     j = ag.Graph.from_json(before)
     j.set_time("2024-05-02")
@@ -376,3 +381,15 @@ def test_the_readme_section_runs_as_written() -> None:
         "api_key.revoked",
         "project_key.rotated",
     ]
+
+
+def test_erasure_revokes_the_users_keys() -> None:
+    g = graph()
+    _, secret, _ = key(g)
+    g.erase_user(DEV, actor=None, reason="GDPR request")
+    assert g.authenticate(secret) is None
+    (ev,) = g.audit.events(action="api_key.revoked")
+    assert ev.details["reason"] == "user erased"
+    actions = [e.action for e in g.audit]
+    assert actions[-2:] == ["api_key.revoked", "user.erased"]
+    assert DEV not in g.to_json()
