@@ -44,6 +44,9 @@ pub enum NotFoundError {
     /// No access request with that id.
     #[error("unknown access request `{0}`")]
     Request(String),
+    /// No personal API key with that id.
+    #[error("unknown API key `{0}`")]
+    Key(String),
     /// The user has no grant on that target.
     #[error("`{user}` has no grant on `{target}`")]
     Grant {

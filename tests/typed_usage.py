@@ -72,3 +72,20 @@ def governance_tour() -> list[str]:
         str(pending),
         str(applied.changes),
     ]
+def keys_tour() -> list[str]:
+    g = ag.Graph()
+    g.add_org("acme", owner="jane@example.com")
+    g.add_project("acme/web")
+    key_id, secret = g.create_personal_key(
+        "jane@example.com", "ci", scopes=["insight:read"], actor="jane@example.com"
+    )
+    principal: ag.Principal | None = g.authenticate(secret)
+    assert principal is not None
+    allowed: bool = g.check(principal, "insight:view", "acme/web")
+    answers: list[bool] = g.check_many([(principal, "insight:view", "acme/web")])
+    keys: list[ag.ApiKey] = g.personal_keys("jane@example.com")
+    new_secret: str = g.rotate_personal_key(key_id, actor="jane@example.com")
+    token: str = g.rotate_project_key("acme/web", actor=None)
+    g.add_member("bob@example.com", "acme")
+    report: ag.OffboardingReport = g.offboard("bob@example.com", actor="jane@example.com")
+    return [str(allowed), str(answers), keys[0].mask, new_secret[:4], token[:4], *report.done]

@@ -8,6 +8,7 @@ from typing_extensions import disjoint_base
 
 __all__ = [
     "AccessRequest",
+    "ApiKey",
     "AuditFile",
     "Decision",
     "Event",
@@ -15,8 +16,10 @@ __all__ = [
     "Grant",
     "Graph",
     "Member",
+    "OffboardingReport",
     "OnboardingReport",
     "Org",
+    "Principal",
     "Project",
     "Resource",
     "SyncPlan",
@@ -28,7 +31,85 @@ __all__ = [
 __version__: Final[str]
 
 _When = datetime | date | str
-_User = str
+
+@final
+class Principal:
+    """Who a request authenticated as with an API key (``Graph.authenticate``). Accepted by
+    ``check``, ``require``, ``explain`` and ``check_many`` wherever an email is. Holds the
+    hash of the secret, never the secret: a key rotated or revoked afterwards stops
+    working for it too."""
+
+    @property
+    def kind(self) -> str:
+        """``"personal"`` or ``"project"``."""
+    @property
+    def user(self) -> str | None:
+        """The key's user (personal keys), else ``None``."""
+    @property
+    def key_id(self) -> str:
+        """``pk_<hex>`` for a personal key; the project id for a project key."""
+    @property
+    def project(self) -> str | None:
+        """The key's project (project keys), else ``None``."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+_User = str | Principal
+
+@final
+class ApiKey:
+    """A personal API key as listed: never its secret."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def user(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def scopes(self) -> list[str] | None:
+        """Scopes narrowing the key, or ``None`` for an unnarrowed key."""
+    @property
+    def projects(self) -> list[str] | None:
+        """Projects the key is restricted to, or ``None``."""
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def rotated_at(self) -> datetime | None: ...
+    @property
+    def expires(self) -> datetime | None: ...
+    @property
+    def revoked_at(self) -> datetime | None: ...
+    @property
+    def mask(self) -> str:
+        """``agp_...abcd``: enough to recognise the key, never enough to use it."""
+    @property
+    def revoked(self) -> bool: ...
+    @property
+    def expired(self) -> bool:
+        """Past its expiry, as of the listing."""
+    @property
+    def dead(self) -> bool:
+        """Its user holds no unexpired membership: it can do nothing until revoked."""
+    @property
+    def active(self) -> bool:
+        """Not revoked, expired or dead."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class OffboardingReport:
+    """What ``Graph.offboard`` did (``done``) and the steps it leaves to people
+    (``manual``), as sentences."""
+
+    @property
+    def user(self) -> str: ...
+    @property
+    def done(self) -> list[str]: ...
+    @property
+    def manual(self) -> list[str]: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
 
 @final
 class Decision:
@@ -342,10 +423,10 @@ class Graph:
         """The journal's path, or ``None`` for a graph kept in memory."""
     def _record(self, actor: str, action: str, target: str, details: dict[str, object]) -> int: ...
     def erase_user(self, email: str, *, actor: str | None, reason: str | None) -> str:
-        """Erase a user (GDPR): their memberships and grants go, and their email, name,
-        title and any text naming them are redacted from the audit log and the journal
-        behind a pseudonym (``erased:<hash>``), which is returned. The chain still
-        verifies."""
+        """Erase a user (GDPR): their memberships, grants and personal keys go, and their
+        email, name, title and any text naming them are redacted from the audit log and
+        the journal behind a pseudonym (``erased:<hash>``), which is returned. The chain
+        still verifies."""
     def _audit_len(self) -> int: ...
     def _audit_events(self, filter: dict[str, object]) -> list[Event]: ...
     def _audit_columns(self, filter: dict[str, object]) -> dict[str, list[Any]]: ...
@@ -383,7 +464,8 @@ class Graph:
         """The graph's clock."""
     # queries
     def check(self, user: _User, action: str, target: str, at: _When | None = None) -> bool:
-        """May ``user`` perform ``action`` on ``target``?"""
+        """May ``user`` (an email, or an API key's ``Principal``) perform ``action`` on
+        ``target``?"""
     def require(self, user: _User, action: str, target: str, at: _When | None = None) -> None:
         """Raise ``PermissionDenied`` (carrying the decision) unless allowed."""
     def explain(self, user: _User, action: str, target: str, at: _When | None = None) -> Decision:
@@ -392,15 +474,15 @@ class Graph:
         self, queries: Iterable[tuple[_User, str, str]], at: _When | None = None
     ) -> list[bool]:
         """Many checks at once (releases the GIL)."""
-    def role(self, user: _User, target: str, at: _When | None = None) -> str | None:
+    def role(self, user: str, target: str, at: _When | None = None) -> str | None:
         """The effective role: org role on an org, project role on a project/resource."""
-    def permissions(self, user: _User, target: str, at: _When | None = None) -> set[str]:
+    def permissions(self, user: str, target: str, at: _When | None = None) -> set[str]:
         """Every action ``check`` allows ``user`` on ``target``."""
     def who_can(self, action: str, target: str, at: _When | None = None) -> list[str]:
         """Emails of the users allowed ``action`` on ``target``, sorted."""
     def accessible(
         self,
-        user: _User,
+        user: str,
         action: str = "project:view",
         org: str | None = None,
         at: _When | None = None,

@@ -68,7 +68,8 @@ def acme_graph() -> ag.Graph:
     consultant@agency.com, a member until 2024-06-01 with no project access. Projects
     ``acme/production`` (restricted, pii, environment production), ``acme/staging`` and
     ``acme/development``. The clock is frozen at :data:`ACME_CLOCK`; every timestamp in
-    the graph is that instant, so snapshots of it are deterministic.
+    the graph is that instant, so snapshots of it are deterministic but for the projects'
+    public API keys, which are drawn at random.
     """
     graph = ag.Graph()
     graph.set_time(ACME_CLOCK)

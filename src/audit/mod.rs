@@ -306,9 +306,9 @@ impl Audit {
 
     /// The events of `changes`, chained after the log (none when no log is kept: the
     /// changes then only advance the revision).
-    pub fn events_of(
+    pub fn events_of<C: std::borrow::Borrow<Change>>(
         &self,
-        changes: &[Change],
+        changes: &[C],
         actor: Option<&str>,
         at: Instant,
     ) -> Result<Vec<Event>, AuditError> {
@@ -354,10 +354,13 @@ impl Audit {
     }
 
     /// The events describing `changes`.
-    pub fn describe(changes: &[Change]) -> Vec<(String, String, Map<String, Value>)> {
+    pub fn describe<C: std::borrow::Borrow<Change>>(
+        changes: &[C],
+    ) -> Vec<(String, String, Map<String, Value>)> {
         changes
             .iter()
             .map(|c| {
+                let c = c.borrow();
                 let (target, details) = replay::describe(c);
                 (c.action().to_owned(), target, details)
             })

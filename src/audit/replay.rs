@@ -17,18 +17,27 @@ fn target_key(action: &str) -> Option<&'static str> {
         | "member.role_changed"
         | "member.updated"
         | "member.removed" => "org",
-        "project.created" | "project.updated" | "project.deleted" => "project",
+        "project.created" | "project.updated" | "project.deleted" | "project_key.rotated" => {
+            "project"
+        }
         "grant.added"
         | "grant.changed"
         | "grant.removed"
         | "access_request.created"
         | "access_request.approved"
         | "access_request.denied" => "target",
-        "resource.created" => "resource",
-        "user.updated" => "user",
+        "resource.created" | "resource.transferred" => "resource",
+        "user.updated" | "user.offboarded" => "user",
         "user.erased" => "pseudonym",
+        "api_key.created" | "api_key.rotated" | "api_key.revoked" => "key_id",
         _ => return None,
     })
+}
+
+/// True for the actions whose target stays in the details too (`user.erased` keeps the
+/// pseudonym, `user.offboarded` the user, so `events(user=...)` finds them).
+fn keeps_target(action: &str) -> bool {
+    matches!(action, "user.erased" | "user.offboarded")
 }
 
 /// True for the actions that change the graph when replayed.
@@ -46,8 +55,8 @@ pub fn describe(change: &Change) -> (String, Map<String, Value>) {
     details.remove("change");
     let target = match target_key(action) {
         // `user.erased` keeps `user` (= the pseudonym once redacted) in its details.
-        Some("pseudonym") => details
-            .get("pseudonym")
+        Some(key) if keeps_target(action) => details
+            .get(key)
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned(),
@@ -71,7 +80,7 @@ pub fn change_of(ev: &Event) -> Result<Option<Change>, String> {
     }
     let mut doc = ev.details.clone();
     if let Some(key) = target_key(&ev.action) {
-        if key != "pseudonym" {
+        if !keeps_target(&ev.action) {
             doc.insert(key.to_owned(), Value::String(ev.target.clone()));
         }
     }

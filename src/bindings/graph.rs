@@ -19,7 +19,8 @@ pub struct PyGraph {
     pub(super) inner: Graph,
 }
 
-/// The text of a user argument: an email (a `Principal` joins here with API keys).
+/// The text of a user argument that must be an email (`check`, `require`, `explain` and
+/// `check_many` also take an API key's `Principal`).
 #[inline]
 fn user_str<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
     match obj.cast::<PyString>() {
@@ -407,7 +408,14 @@ impl PyGraph {
             None => None,
             Some(a) => at_arg(Some(a))?,
         };
-        self.inner.check(user_str(user)?, action, target, at).py()
+        match user.cast::<PyString>() {
+            Ok(s) => self.inner.check(s.to_str()?, action, target, at).py(),
+            // An API key's `Principal`: its own path, off the email one.
+            Err(_) => self
+                .inner
+                .check_as(super::keys::principal(user)?, action, target, at)
+                .py(),
+        }
     }
 
     /// Like `check`, but raises `PermissionDenied` (with the decision) when denied.
@@ -419,10 +427,7 @@ impl PyGraph {
         target: &str,
         at: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let d = self
-            .inner
-            .explain(user_str(user)?, action, target, at_arg(at)?)
-            .py()?;
+        let d = super::keys::decide(&self.inner, user, action, target, at_arg(at)?)?;
         if d.allowed {
             Ok(())
         } else {
@@ -441,11 +446,7 @@ impl PyGraph {
         target: &str,
         at: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyDecision> {
-        Ok(self
-            .inner
-            .explain(user_str(user)?, action, target, at_arg(at)?)
-            .py()?
-            .into())
+        Ok(super::keys::decide(&self.inner, user, action, target, at_arg(at)?)?.into())
     }
 
     /// Many checks at once; releases the GIL while deciding.
@@ -473,10 +474,15 @@ impl PyGraph {
         }
         let mut strs: Vec<&str> = Vec::with_capacity(tuples.len() * 3);
         for (i, t) in tuples.iter().enumerate() {
-            for part in t.as_slice() {
-                let s = part
-                    .cast::<PyString>()
-                    .map_err(|_| bad_query(i, t.as_any()))?;
+            for (j, part) in t.as_slice().iter().enumerate() {
+                let s = match part.cast::<PyString>() {
+                    Ok(s) => s,
+                    // A batch with API keys' principals takes the keyed path.
+                    Err(_) if j == 0 && part.is_instance_of::<super::keys::PyPrincipal>() => {
+                        return super::keys::check_many_keyed(py, &self.inner, &tuples, at);
+                    }
+                    Err(_) => return Err(bad_query(i, t.as_any())),
+                };
                 strs.push(s.to_str()?);
             }
         }

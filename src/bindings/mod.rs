@@ -5,6 +5,7 @@ mod convert;
 mod errors;
 mod governance;
 mod graph;
+mod keys;
 mod values;
 
 /// The compiled core of the `accessgraph` package.
@@ -18,6 +19,8 @@ mod _core {
     use super::governance::{PyAccessRequest, PyFinding, PyOnboardingReport, PySyncPlan};
     #[pymodule_export]
     use super::graph::PyGraph;
+    #[pymodule_export]
+    use super::keys::{PyApiKey, PyOffboardingReport, PyPrincipal};
     #[pymodule_export]
     use super::values::{PyDecision, PyGrant, PyMember, PyOrg, PyProject, PyResource, PyUser};
 

@@ -16,11 +16,13 @@ fn debug_hash(v: &impl std::fmt::Debug) -> u64 {
     h.finish()
 }
 
-fn q(s: &str) -> String {
+/// `s` as a Python string literal, for `repr`.
+pub(super) fn q(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
-fn q_opt(s: Option<&str>) -> String {
+/// Like [`q`], `None` for nothing.
+pub(super) fn q_opt(s: Option<&str>) -> String {
     s.map_or_else(|| "None".to_owned(), q)
 }
 

@@ -6,8 +6,10 @@
 
 mod actions;
 pub mod diff;
+pub mod principal;
 
 pub use actions::{ActionDef, Catalog, Need};
+pub use principal::{Principal, PrincipalKind, Subject};
 
 use crate::error::{Error, Result};
 use crate::graph::state::{State, TargetRef};

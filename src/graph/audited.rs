@@ -560,6 +560,10 @@ impl Graph {
                 Err(e) => return Err(e),
             }
         }
+        if let Some(uid) = guard.user_id(&email) {
+            changes.extend(super::keys::revoke_all(&guard, uid, "user erased"));
+        }
+        super::keys::complete(&guard, &mut changes)?;
         let pseudonym = erase::pseudonym(&email);
         changes.push(Change::UserErased {
             user: email.clone(),

@@ -92,6 +92,10 @@ pub enum Change {
         /// Attributes.
         #[serde(flatten)]
         attrs: ProjectAttrs,
+        /// The project's public API key (`agc_…`). Planned as `None`; the graph draws a
+        /// random one before the change is recorded (see `graph::keys::complete`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api_key: Option<String>,
     },
     /// `project.updated`.
     ProjectUpdated {
@@ -254,6 +258,70 @@ pub enum Change {
         /// Why not.
         reason: Option<String>,
     },
+    /// `api_key.created`: a personal API key, by the hash of its secret (never the secret).
+    ApiKeyCreated {
+        /// `pk_<hex>`.
+        key_id: String,
+        /// The key's user (email).
+        user: String,
+        /// What it is for.
+        label: String,
+        /// Scopes narrowing it (`None`: none).
+        scopes: Option<Vec<String>>,
+        /// Projects it is restricted to (`None`: none).
+        projects: Option<Vec<String>>,
+        /// Expiry.
+        expires: Option<Instant>,
+        /// `sha256$<hex>` of the secret.
+        hash: String,
+        /// `agp_...abcd`.
+        mask: String,
+    },
+    /// `api_key.rotated`: a new secret, by its hash; the old one stops working.
+    ApiKeyRotated {
+        /// `pk_<hex>`.
+        key_id: String,
+        /// The key's user (email).
+        user: String,
+        /// `sha256$<hex>` of the new secret.
+        hash: String,
+        /// `agp_...abcd` of the new secret.
+        mask: String,
+    },
+    /// `api_key.revoked`.
+    ApiKeyRevoked {
+        /// `pk_<hex>`.
+        key_id: String,
+        /// The key's user (email).
+        user: String,
+        /// Why (`user left`, `user offboarded` ...).
+        reason: Option<String>,
+    },
+    /// `project_key.rotated`: the project's public key is replaced.
+    ProjectKeyRotated {
+        /// `org/slug`.
+        project: String,
+        /// The new public key (`agc_…`).
+        api_key: String,
+    },
+    /// `resource.transferred`: a resource changes owner (offboarding).
+    ResourceTransferred {
+        /// `org/project/kind/id`.
+        resource: String,
+        /// The previous owner (email).
+        user: String,
+        /// The new owner (email).
+        to: String,
+    },
+    /// `user.offboarded`: the last step of an offboarding; changes no record.
+    UserOffboarded {
+        /// Email.
+        user: String,
+        /// Why.
+        reason: Option<String>,
+        /// Who received their resources.
+        transfer_to: Option<String>,
+    },
 }
 
 impl Change {
@@ -281,6 +349,12 @@ impl Change {
             Change::AccessRequestCreated { .. } => "access_request.created",
             Change::AccessRequestApproved { .. } => "access_request.approved",
             Change::AccessRequestDenied { .. } => "access_request.denied",
+            Change::ApiKeyCreated { .. } => "api_key.created",
+            Change::ApiKeyRotated { .. } => "api_key.rotated",
+            Change::ApiKeyRevoked { .. } => "api_key.revoked",
+            Change::ProjectKeyRotated { .. } => "project_key.rotated",
+            Change::ResourceTransferred { .. } => "resource.transferred",
+            Change::UserOffboarded { .. } => "user.offboarded",
         }
     }
 }

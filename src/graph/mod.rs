@@ -11,14 +11,18 @@
 
 mod audited;
 pub mod change;
+pub mod keys;
 pub(crate) mod mutations;
+pub mod offboard;
 pub mod state;
 
 use parking_lot::{RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard};
 
 pub use audited::OpenOptions;
 pub use change::{Change, GrantAttrs, MemberAttrs, OrgAttrs, UserAttrs};
+pub use keys::{KeyInfo, NewKey};
 pub use mutations::{MemberPatch, NewMember, NewProject, ProjectPatch};
+pub use offboard::OffboardingReport;
 pub use state::{State, TargetRef};
 
 use crate::audit::{journal::Fresh, Audit, Session};
@@ -335,11 +339,12 @@ impl Graph {
         let actor = actor.map(crate::ids::email_key);
         let actor = actor.as_deref();
         let stamp = state::Stamp { at: now, actor };
+        let changes = keys::completed(&guard, changes)?;
         let mut next = (*guard).clone();
-        for c in changes {
+        for c in &changes {
             next.apply(c, stamp)?;
         }
-        let events = self.audit.events_of(changes, actor, now)?;
+        let events = self.audit.events_of(&changes, actor, now)?;
         self.commit(guard, session, events, |st| {
             *st = next;
             Ok(())
@@ -362,11 +367,12 @@ impl Graph {
         let mut at = At::new(Some(now), &self.clock);
         let key = actor.map(crate::ids::email_key);
         let actor = key.as_deref();
-        let (changes, out) = match plan(&guard, &mut at) {
+        let (mut changes, out) = match plan(&guard, &mut at) {
             Ok(planned) => planned,
             Err(Error::Permission(p)) => return Err(self.refuse(guard, session, p, actor, now)),
             Err(e) => return Err(e),
         };
+        keys::complete(&guard, &mut changes)?;
         if changes.is_empty() {
             return Ok(out);
         }

@@ -273,6 +273,7 @@ impl Graph {
                 vec![Change::ProjectCreated {
                     project: project.to_owned(),
                     attrs,
+                    api_key: None,
                 }],
                 (),
             ))

@@ -62,6 +62,8 @@ pub struct State {
     pub templates: std::collections::BTreeMap<String, crate::governance::templates::TemplateDef>,
     /// Access requests, in the order they were made (`req_1`, `req_2` …).
     pub requests: Vec<crate::governance::requests::AccessRequest>,
+    /// Personal and project API keys.
+    pub keys: crate::model::keys::KeyStore,
 }
 
 fn next_id(len: usize) -> u32 {
@@ -317,6 +319,9 @@ impl State {
         };
         for pid in projects.into_iter().chain(created) {
             self.refresh_project(pid);
+            if self.project(pid).is_none() {
+                self.keys.drop_project(pid);
+            }
         }
         Ok(())
     }
@@ -371,7 +376,11 @@ impl State {
                     *slot = None;
                 }
             }
-            Change::ProjectCreated { project, attrs } => {
+            Change::ProjectCreated {
+                project,
+                attrs,
+                api_key,
+            } => {
                 if self.targets.contains_key(project.as_str()) {
                     return Err(crate::error::ConflictError::Exists(format!(
                         "project `{project}`"
@@ -390,6 +399,10 @@ impl State {
                 self.org_mut(oid)?.projects.insert(id);
                 self.targets
                     .insert(project.as_str().into(), TargetRef::Project(id));
+                let token = api_key
+                    .clone()
+                    .unwrap_or_else(|| crate::model::keys::legacy_project_token(project, stamp.at));
+                self.keys.set_project(id, token);
             }
             Change::ProjectUpdated { project, after, .. } => {
                 let id = self.need_project(project)?;
@@ -588,6 +601,13 @@ impl State {
             | Change::AccessRequestApproved { .. }
             | Change::AccessRequestDenied { .. } => {
                 crate::governance::apply(self, change, stamp)?;
+            }
+            Change::ApiKeyCreated { .. }
+            | Change::ApiKeyRotated { .. }
+            | Change::ApiKeyRevoked { .. }
+            | Change::ProjectKeyRotated { .. } => self.apply_key_change(change, stamp)?,
+            Change::ResourceTransferred { .. } | Change::UserOffboarded { .. } => {
+                self.apply_offboarding_change(change)?;
             }
         }
         Ok(())
@@ -894,6 +914,7 @@ mod tests {
             Change::ProjectCreated {
                 project: "acme/web".into(),
                 attrs: crate::model::ProjectAttrs::default(),
+                api_key: None,
             },
             // nobody@x.io is no member of acme: the whole batch must be refused
             Change::GrantAdded {

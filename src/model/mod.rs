@@ -1,5 +1,6 @@
 //! Plain data: roles, resource kinds, and the records the graph stores.
 
+pub mod keys;
 mod records;
 mod roles;
 

@@ -612,6 +612,7 @@ fn org_changes(slug: &str, o: &OrgAcc<'_>, out: &mut Vec<(Change, usize)>) {
                     default_role: p.default.and_then(|r| r.access.as_ref()).map(|a| a.1),
                     settings: Settings::new(),
                 },
+                api_key: None,
             },
             line,
         ));

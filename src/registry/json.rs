@@ -27,8 +27,11 @@
 //!   cost is a few hash lookups per record; strings are borrowed from the text.
 //! - A snapshot is self-contained: every email a membership, grant or resource names
 //!   must be listed under `users`, every org and project referenced must be listed.
-//! - `api_keys` is the place for key records; they will hold hashes only, never secrets.
-//!   This version has no key store: it writes `[]` and refuses a non-empty list.
+//! - `api_keys` holds the personal API keys (sorted by id), revoked ones included, each
+//!   with the *hash* of its secret (`sha256$<hex>`) and its mask, never the secret. Its
+//!   `projects` may name projects deleted since (the restriction still holds), so they
+//!   need not be listed. Each project carries its public key (`api_key`, `agc_…`); a
+//!   project read without one gets a new random key.
 //! - Custom actions are defined in name order, so after a round trip the catalogue lists
 //!   them in that order.
 //! - `templates` holds the custom onboarding templates (by name) and `access_requests` the
@@ -42,7 +45,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use chrono::NaiveDate;
-use serde::de::{self, Deserializer, IgnoredAny};
+use serde::de::{self, Deserializer};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +55,7 @@ use crate::governance::requests::{AccessRequest, RequestStatus};
 use crate::governance::templates::{self, TemplateDef};
 use crate::graph::{state, Graph, State, TargetRef};
 use crate::ids::{self, new_map, GrantTarget, Map};
+use crate::model::keys::{self, PersonalKey};
 use crate::model::{
     Grant, Membership, OrgRec, OrgRole, ProjectAttrs, ProjectRec, ProjectRole, ResourceKind,
     ResourceRec, Settings, UserRec,
@@ -107,7 +111,7 @@ struct Doc<'a> {
     resources: Vec<ResourceJson>,
     #[serde(default)]
     actions: Vec<ActionJson>,
-    /// Reserved for API keys (hashes only, never secrets); always empty for now.
+    /// Personal API keys: hashes only, never secrets.
     #[serde(default)]
     api_keys: Vec<ApiKeyJson>,
     /// Custom onboarding templates, by name.
@@ -161,6 +165,9 @@ struct ProjectJson {
     default_role: Option<ProjectRole>,
     #[serde(default, skip_serializing_if = "Settings::is_empty")]
     settings: Settings,
+    /// The project's public API key (`agc_…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    api_key: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -274,39 +281,27 @@ struct RequestJson {
     review_by: Option<NaiveDate>,
 }
 
-/// An API key record. There is no key store yet, so there is no record either: a
-/// snapshot with keys is refused rather than silently dropping them. When keys land this
-/// becomes a struct of key id, user, scopes, dates and the secret's *hash*.
-enum ApiKeyJson {}
-
-impl Serialize for ApiKeyJson {
-    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
-        match *self {}
-    }
-}
-
-impl<'de> Deserialize<'de> for ApiKeyJson {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(NoKeys)
-    }
-}
-
-/// Refuses a key record once it is read, so that the error names it.
-struct NoKeys;
-
-impl<'de> de::Visitor<'de> for NoKeys {
-    type Value = ApiKeyJson;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an api key record")
-    }
-
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<ApiKeyJson, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Err(de::Error::custom(
-            "api keys cannot be restored: this version of accessgraph has no key store",
-        ))
-    }
+/// A personal API key: the hash of its secret and its mask, never the secret.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an api key object")]
+struct ApiKeyJson {
+    id: String,
+    user: String,
+    label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scopes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    projects: Option<Vec<String>>,
+    #[serde(with = "iso")]
+    created_at: Instant,
+    #[serde(default, with = "iso_opt", skip_serializing_if = "Option::is_none")]
+    rotated_at: Option<Instant>,
+    #[serde(default, with = "iso_opt", skip_serializing_if = "Option::is_none")]
+    expires: Option<Instant>,
+    #[serde(default, with = "iso_opt", skip_serializing_if = "Option::is_none")]
+    revoked_at: Option<Instant>,
+    hash: String,
+    mask: String,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -630,6 +625,7 @@ fn snapshot(st: &State) -> crate::Result<Doc<'_>> {
         projects: state::list_projects(st, None)?
             .into_iter()
             .map(|p| ProjectJson {
+                api_key: project_token(st, &p.id),
                 id: p.id,
                 name: p.attrs.name,
                 environment: p.attrs.environment,
@@ -657,7 +653,7 @@ fn snapshot(st: &State) -> crate::Result<Doc<'_>> {
             })
             .collect(),
         actions,
-        api_keys: Vec::new(),
+        api_keys: api_keys_json(st),
         templates: st.templates.values().map(template_json).collect(),
         access_requests: st.requests.iter().map(request_json).collect(),
     })
@@ -692,6 +688,38 @@ fn request_json(r: &AccessRequest) -> RequestJson {
         expires: r.expires,
         review_by: r.review_by,
     }
+}
+
+fn project_token(st: &State, id: &str) -> Option<String> {
+    st.project_id(id)
+        .and_then(|pid| st.keys.project.get(&pid))
+        .map(|k| k.token.clone())
+}
+
+fn api_keys_json(st: &State) -> Vec<ApiKeyJson> {
+    let mut out: Vec<ApiKeyJson> = st
+        .keys
+        .personal
+        .iter()
+        .map(|k| ApiKeyJson {
+            id: k.id.to_string(),
+            user: st
+                .user(k.user)
+                .map(|u| u.email.to_string())
+                .unwrap_or_default(),
+            label: k.label.clone(),
+            scopes: k.scopes.clone(),
+            projects: k.projects.clone(),
+            created_at: k.created_at,
+            rotated_at: k.rotated_at,
+            expires: k.expires,
+            revoked_at: k.revoked_at,
+            hash: k.hash.clone(),
+            mask: k.mask.clone(),
+        })
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
 }
 
 fn action_json(def: &ActionDef) -> ActionJson {
@@ -933,6 +961,30 @@ fn build(doc: &Doc<'_>) -> Result<State, JsonError> {
         b.st.targets
             .insert(p.id.as_str().into(), TargetRef::Project(pid));
         b.projects.insert(&p.id, pid);
+        let token = match &p.api_key {
+            Some(t) => {
+                let path = || field("projects", i, "api_key");
+                if !keys::is_project_token(t) {
+                    return Err(JsonError::new(
+                        path(),
+                        format!(
+                            "invalid api_key `{}` (expected a project key `agc_` followed by 16 to 128 letters or digits)",
+                            t.escape_debug()
+                        ),
+                    ));
+                }
+                if b.st.keys.by_hash.contains_key(keys::hash(t).as_str()) {
+                    return Err(JsonError::new(
+                        path(),
+                        "duplicate api_key: another project holds it",
+                    ));
+                }
+                t.clone()
+            }
+            None => keys::new_project_token()
+                .map_err(|e| JsonError::new(field("projects", i, "api_key"), e.to_string()))?,
+        };
+        b.st.keys.set_project(pid, token);
     }
 
     for (i, a) in doc.actions.iter().enumerate() {
@@ -1110,6 +1162,9 @@ fn build(doc: &Doc<'_>) -> Result<State, JsonError> {
             .insert(r.id.as_str().into(), TargetRef::Resource(rid));
     }
 
+    for (i, k) in doc.api_keys.iter().enumerate() {
+        api_key(&mut b, i, k)?;
+    }
     governance(&mut b.st, doc)?;
 
     // Users without a membership (they left, or were removed) nor a resource.
@@ -1184,6 +1239,93 @@ fn governance(st: &mut State, doc: &Doc<'_>) -> Result<(), JsonError> {
             review_by: r.review_by,
         });
     }
+    Ok(())
+}
+
+/// Checks and restores one personal API key record.
+fn api_key(b: &mut Builder<'_>, i: usize, k: &ApiKeyJson) -> Result<(), JsonError> {
+    let path = |name: &str| field("api_keys", i, name);
+    if !keys::is_key_id(&k.id) {
+        return Err(JsonError::new(
+            path("id"),
+            format!(
+                "invalid id `{}` (expected `pk_` followed by 8 to 64 hex digits)",
+                k.id.escape_debug()
+            ),
+        ));
+    }
+    if b.st.keys.by_id.contains_key(k.id.as_str()) {
+        return Err(JsonError::new(
+            path("id"),
+            format!("duplicate api key `{}`", k.id),
+        ));
+    }
+    let who = b.known(|| path("user"), &k.user)?;
+    let label = k.label.trim();
+    if label.is_empty() {
+        return Err(JsonError::new(path("label"), "an empty label"));
+    }
+    if let Some(scopes) = &k.scopes {
+        if scopes.is_empty() {
+            return Err(JsonError::new(
+                path("scopes"),
+                "an empty list (leave `scopes` out for an unnarrowed key)",
+            ));
+        }
+        for (j, s) in scopes.iter().enumerate() {
+            keys::validate_scope(&b.st.catalog, s).map_err(|e| {
+                JsonError::new(format!("$.api_keys[{i}].scopes[{j}]"), e.to_string())
+            })?;
+        }
+    }
+    if let Some(projects) = &k.projects {
+        if projects.is_empty() {
+            return Err(JsonError::new(
+                path("projects"),
+                "an empty list (leave `projects` out for an unrestricted key)",
+            ));
+        }
+        for (j, p) in projects.iter().enumerate() {
+            ids::project_id("projects", p).map_err(|e| {
+                JsonError::new(format!("$.api_keys[{i}].projects[{j}]"), e.to_string())
+            })?;
+        }
+    }
+    if !keys::is_hash(&k.hash) {
+        return Err(JsonError::new(
+            path("hash"),
+            "invalid hash (expected `sha256$` followed by 64 lower-case hex digits)",
+        ));
+    }
+    if k.revoked_at.is_none() && b.st.keys.by_hash.contains_key(k.hash.as_str()) {
+        return Err(JsonError::new(
+            path("hash"),
+            "duplicate hash: another key holds this secret",
+        ));
+    }
+    if !k.mask.starts_with(keys::PERSONAL_PREFIX) || k.mask.chars().count() > 16 {
+        return Err(JsonError::new(
+            path("mask"),
+            format!(
+                "invalid mask `{}` (expected `agp_...` and the secret's last characters)",
+                k.mask.escape_debug()
+            ),
+        ));
+    }
+    let uid = b.user(who);
+    b.st.keys.insert(PersonalKey {
+        id: k.id.as_str().into(),
+        user: uid,
+        label: label.to_owned(),
+        scopes: k.scopes.clone(),
+        projects: k.projects.clone(),
+        created_at: k.created_at,
+        rotated_at: k.rotated_at,
+        expires: k.expires,
+        hash: k.hash.clone(),
+        mask: k.mask.clone(),
+        revoked_at: k.revoked_at,
+    });
     Ok(())
 }
 

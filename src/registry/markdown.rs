@@ -1097,6 +1097,7 @@ pub fn changes(reg: &Registry) -> Result<Vec<Change>> {
         out.push(Change::ProjectCreated {
             project: format!("{org}/{}", p.slug),
             attrs: p.attrs(Settings::new()),
+            api_key: None,
         });
     }
     for p in &reg.people {

@@ -175,6 +175,7 @@ pub fn changes(
                 name: project_name.clone(),
                 ..ProjectAttrs::default()
             },
+            api_key: None,
         });
         for (path, m) in members(json, &at)? {
             let (email, _) = person(m, &path)?;

@@ -44,6 +44,7 @@ pub fn changes(st: &State, reg: &Registry) -> Result<Vec<Change>> {
             None => out.push(Change::ProjectCreated {
                 project: id,
                 attrs: p.attrs(crate::model::Settings::new()),
+                api_key: None,
             }),
             Some(rec) => {
                 let after = p.attrs(rec.attrs.settings.clone());

@@ -66,6 +66,19 @@ def rich_graph() -> ag.Graph:
     g.define_action("billing:view", "org", "admin")
     g.add_member("gone@example.com", "beta", title="Former", actor=None)
     g.remove_member("gone@example.com", "beta", actor=None)  # a user without membership
+    # API keys: one narrowed, restricted, expiring and rotated; one plain; one revoked
+    narrow, _ = g.create_personal_key(
+        "bob@example.com",
+        "notebook",
+        scopes=["insight:read", "report:send"],
+        projects=["acme/staging"],
+        expires="2024-09-01",
+        actor="bob@example.com",
+    )
+    g.rotate_personal_key(narrow, actor="bob@example.com")
+    g.create_personal_key("jane@example.com", "ci", actor="jane@example.com")
+    old, _ = g.create_personal_key("bob@example.com", "old", actor=None)
+    g.revoke_personal_key(old, actor="bob@example.com")
     return g
 
 
@@ -82,8 +95,20 @@ def test_rich_snapshot_validates() -> None:
     errors = [f"{e.json_path}: {e.message}" for e in VALIDATOR.iter_errors(SNAPSHOT)]
     assert errors == []
     # the snapshot really is rich: every list is filled, nullable fields both ways
-    for key in ("orgs", "projects", "users", "memberships", "grants", "resources", "actions"):
+    for key in (
+        "orgs",
+        "projects",
+        "users",
+        "memberships",
+        "grants",
+        "resources",
+        "actions",
+        "api_keys",
+    ):
         assert SNAPSHOT[key], key
+    assert {"scopes" in k for k in SNAPSHOT["api_keys"]} == {True, False}
+    assert {"revoked_at" in k for k in SNAPSHOT["api_keys"]} == {True, False}
+    assert all(p["api_key"].startswith("agc_") for p in SNAPSHOT["projects"])
     assert {m.get("expires") is None for m in SNAPSHOT["memberships"]} == {True, False}
     assert {x.get("granted_by") is None for x in SNAPSHOT["grants"]} == {True, False}
 
@@ -125,6 +150,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "grants": {"expires": None, "reason": None, "granted_by": None},
     "actions": {"owner_role": None},
+    "api_keys": {
+        "scopes": None,
+        "projects": None,
+        "rotated_at": None,
+        "expires": None,
+        "revoked_at": None,
+    },
 }
 
 
@@ -201,7 +233,17 @@ INVALID: dict[str, tuple[Mutation, str]] = {
     "wrong format": (_set(("format",), "other"), "$.format"),
     "newer version": (_set(("version",), 2), "$.version"),
     "bad instant": (_set(("grants", 0, "granted_at"), "yesterday"), "$.grants[0].granted_at"),
-    "api key record": (_set(("api_keys",), [{"id": "pk_1"}]), "$.api_keys"),
+    "api key without hash": (_set(("api_keys",), [{"id": "pk_1"}]), "$.api_keys"),
+    "api key with a secret": (
+        _set(("api_keys", 0, "secret"), "agp_0123"),
+        "$.api_keys[0]",
+    ),
+    "api key hash in clear": (
+        _set(("api_keys", 0, "hash"), "agp_0123456789abcdef"),
+        "$.api_keys[0].hash",
+    ),
+    "empty scopes": (_set(("api_keys", 0, "scopes"), []), "$.api_keys[0].scopes"),
+    "bad project key": (_set(("projects", 0, "api_key"), "secret"), "$.projects[0].api_key"),
 }
 
 
