@@ -72,6 +72,8 @@ def governance_tour() -> list[str]:
         str(pending),
         str(applied.changes),
     ]
+
+
 def keys_tour() -> list[str]:
     g = ag.Graph()
     g.add_org("acme", owner="jane@example.com")

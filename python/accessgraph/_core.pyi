@@ -595,6 +595,48 @@ class Graph:
         *,
         actor: str | None = None,
     ) -> None: ...
+    # API keys and offboarding
+    def create_personal_key(
+        self,
+        user: str,
+        label: str,
+        *,
+        scopes: Iterable[str] | None = None,
+        projects: Iterable[str] | None = None,
+        expires: _When | None = None,
+        actor: str | None,
+    ) -> tuple[str, str]:
+        """Create a personal API key for ``user``; returns ``(key_id, secret)``. The
+        secret is shown this once: only its hash (``sha256$<hex>``) is kept."""
+    def rotate_personal_key(self, key_id: str, *, actor: str | None) -> str:
+        """Give a personal key a new secret, which is returned; the old one stops working
+        at once."""
+    def revoke_personal_key(self, key_id: str, *, actor: str | None) -> None:
+        """Revoke a personal key (its user, an owner of one of their orgs, or the system)."""
+    def personal_keys(
+        self, user: str | None = None, *, include_revoked: bool = False
+    ) -> list[ApiKey]:
+        """Personal keys of ``user`` (or everyone's), without secrets."""
+    def personal_key(self, key_id: str) -> ApiKey:
+        """One personal key, by id."""
+    def project_key(self, project: str) -> str:
+        """The project's public API key (``agc_…``)."""
+    def rotate_project_key(self, project: str, *, actor: str | None) -> str:
+        """Give a project a new public key (``project_key:rotate``), which is returned."""
+    def authenticate(self, secret: str) -> Principal | None:
+        """The principal a personal (``agp_…``) or project (``agc_…``) secret
+        authenticates; ``None`` for an unknown, revoked, rotated-away or expired one."""
+    def offboard(
+        self,
+        user: str,
+        *,
+        actor: str | None,
+        transfer_to: str | None = None,
+        reason: str | None = None,
+    ) -> OffboardingReport:
+        """Remove ``user`` from every org, revoke their personal keys, hand their
+        resources to ``transfer_to`` and record ``user.offboarded`` — atomically."""
+
     # governance
     def _review(
         self,
