@@ -189,6 +189,8 @@ pub struct Ctx<'s> {
     pub t: &'s Thresholds,
     /// The orgs under review (ids), sorted by slug.
     pub orgs: Vec<u32>,
+    /// True when every org is under review (`review()` without `org`).
+    pub all_orgs: bool,
     clock: Clock,
 }
 
@@ -365,6 +367,7 @@ pub const RULES: &[(&str, Severity, Rule)] = &[
         external_above_viewer,
     ),
     ("no-project-access", Severity::Info, no_project_access),
+    ("stale-api-key", Severity::Medium, stale_api_key),
     ("expiring-soon", Severity::Info, expiring_soon),
 ];
 
@@ -701,6 +704,64 @@ fn no_project_access(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     }
 }
 
+/// Live personal keys not rotated for `key_days`, and keys whose user has no remaining
+/// membership (dead, but listed until revoked: SPEC 9). A key is reported once, under the
+/// first org under review its user belongs to (expired memberships included); a dead key
+/// of someone in no org at all is reported, without an org, when every org is reviewed.
+fn stale_api_key(c: &Ctx<'_>, out: &mut Vec<Draft>) {
+    const DAY_US: i64 = 86_400_000_000;
+    for k in c.st.keys.personal.iter().filter(|k| k.revoked_at.is_none()) {
+        if k.expires.is_some_and(|e| e <= c.at) {
+            continue; // expired: it no longer works, nothing to rotate
+        }
+        let Some(user) = c.st.user(k.user) else {
+            continue;
+        };
+        let email = &*user.email;
+        let org = c
+            .orgs
+            .iter()
+            .find(|&&o| user.membership(o).is_some())
+            .map(|&o| c.slug(o));
+        if org.is_none() && !(c.all_orgs && user.memberships.is_empty()) {
+            continue;
+        }
+        let target = format!("key:{}", k.id);
+        let live = user.memberships.iter().any(|m| c.alive(m.expires));
+        let since = k.rotated_at.unwrap_or(k.created_at);
+        let days = c.at.0.saturating_sub(since.0) / DAY_US;
+        let (message, remediation) = if !live {
+            (
+                format!(
+                    "{email}'s API key `{}` ({}) is still listed though {email} has no remaining membership: it is dead",
+                    k.label, k.id
+                ),
+                format!("Revoke it: revoke_personal_key(\"{}\", actor=...).", k.id),
+            )
+        } else if days > c.t.key_days {
+            (
+                format!(
+                    "{email}'s API key `{}` ({}) was not rotated for {days} days (more than {})",
+                    k.label, k.id, c.t.key_days
+                ),
+                format!(
+                    "Rotate it (rotate_personal_key(\"{}\", actor=...)) and update where it is used, or revoke it if nothing uses it.",
+                    k.id
+                ),
+            )
+        } else {
+            continue;
+        };
+        out.push(Draft {
+            org: org.map(str::to_owned),
+            user: Some(email.to_owned()),
+            target: Some(target),
+            message,
+            remediation,
+        });
+    }
+}
+
 fn expiring_soon(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     let horizon = Instant(
         c.at.0
@@ -758,6 +819,7 @@ pub fn review(st: &State, org: Option<&str>, at: Instant, t: &Thresholds) -> Res
         at,
         t,
         orgs,
+        all_orgs: org.is_none(),
         clock: Clock::default(),
     };
     let mut out = Vec::new();

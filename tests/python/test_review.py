@@ -304,3 +304,33 @@ def test_the_readme_governance_sections_run(
     assert ns["g"].user("nina@example.com").name == "Nina Ortiz"
     assert ns["g"].role("alice@example.com", "acme") == "admin"
     assert [c["op"] for c in ns["plan"].changes] == ["add_member", "grant", "grant"]
+
+
+def test_stale_api_key_fires_for_unrotated_and_dead_keys() -> None:
+    g = clean()
+    g.set_time("2024-01-10")
+    old_id, _ = g.create_personal_key(m(1), "ci", actor=m(1))
+    g.set_time("2024-04-20")
+    fresh_id, _ = g.create_personal_key(m(2), "notebook", actor=m(2))
+    g.set_time("2024-05-01")
+    stale = [f for f in g.review() if f.rule == "stale-api-key"]
+    assert [(f.user, f.target, f.org, f.severity) for f in stale] == [
+        (m(1), f"key:{old_id}", "acme", "medium")
+    ]
+    assert "not rotated for 112 days" in stale[0].message
+    assert "rotate_personal_key" in stale[0].remediation
+    # The threshold moves the boundary; rotating resets the age.
+    assert "stale-api-key" not in rules(g, key_days=120)
+    g.rotate_personal_key(old_id, actor=m(1))
+    assert "stale-api-key" not in rules(g)
+    # A key whose user's only membership expired is dead but listed until revoked.
+    g.set_time("2024-04-20")
+    g.add_member("temp@acme.io", "acme", expires="2024-04-25", reason="x", reviewed=REVIEWED)
+    dead_id, _ = g.create_personal_key("temp@acme.io", "script", actor="temp@acme.io")
+    g.set_time("2024-05-01")
+    dead = [f for f in g.review(key_days=1000) if f.rule == "stale-api-key"]
+    assert [(f.user, f.target) for f in dead] == [("temp@acme.io", f"key:{dead_id}")]
+    assert "dead" in dead[0].message
+    g.revoke_personal_key(dead_id, actor=OWNER)
+    assert "stale-api-key" not in rules(g, key_days=1000)
+    assert fresh_id
