@@ -422,11 +422,20 @@ class Graph:
     def journal_path(self) -> str | None:
         """The journal's path, or ``None`` for a graph kept in memory."""
     def _record(self, actor: str, action: str, target: str, details: dict[str, object]) -> int: ...
-    def erase_user(self, email: str, *, actor: str | None, reason: str | None) -> str:
-        """Erase a user (GDPR): their memberships, grants and personal keys go, and their
-        email, name, title and any text naming them are redacted from the audit log and
-        the journal behind a pseudonym (``erased:<hash>``), which is returned. The chain
-        still verifies."""
+    def erase_user(
+        self,
+        email: str,
+        *,
+        actor: str | None,
+        reason: str | None,
+        transfer_to: str | None = None,
+    ) -> str:
+        """Erase a user (GDPR): they are offboarded (memberships, grants and personal keys
+        go; resources they own pass to ``transfer_to``), ``user.erased`` is recorded, and
+        their email, name, title and any text naming them are redacted from the audit log
+        and the journal behind a pseudonym (``erased:<hash>``), which is returned. The
+        chain still verifies. The actor must be an owner of every org the user belongs to
+        (or ``None``)."""
     def _audit_len(self) -> int: ...
     def _audit_events(self, filter: dict[str, object]) -> list[Event]: ...
     def _audit_columns(self, filter: dict[str, object]) -> dict[str, list[Any]]: ...

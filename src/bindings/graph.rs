@@ -212,16 +212,18 @@ impl PyGraph {
     }
 
     /// Erases a user (GDPR); returns the pseudonym.
-    #[pyo3(signature = (email, *, actor, reason))]
+    #[pyo3(signature = (email, *, actor, reason, transfer_to = None))]
     fn erase_user(
         &self,
         py: Python<'_>,
         email: &str,
         actor: Option<&str>,
         reason: Option<&str>,
+        transfer_to: Option<&str>,
     ) -> PyResult<String> {
         let g = &self.inner;
-        py.detach(|| g.erase_user(email, actor, reason)).py()
+        py.detach(|| g.erase_user(email, actor, reason, transfer_to))
+            .py()
     }
 
     fn _audit_len(&self) -> usize {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::state::State;
-use super::{mutations, Change, Graph};
+use super::{Change, Graph};
 use crate::audit::erase::{self, Redaction};
 use crate::audit::journal::{FileJournal, Fresh, Header, Record, Resume};
 use crate::audit::{replay, Audit, AuditError, Durability, Event, Filter, Log, Session};
@@ -515,16 +515,23 @@ impl Graph {
         Ok(())
     }
 
-    /// Erases a user (GDPR): removes their memberships and grants, then redacts their
-    /// email, name and title — and any text naming them — from the audit log and the
-    /// journal behind a pseudonym, which it returns. The chain still verifies.
+    /// Erases a user (GDPR, SPEC 3.4 and 9): offboards them (memberships, grants and
+    /// personal keys go; resources they own pass to `transfer_to`; the offboarding
+    /// events), records `user.erased`, then redacts their email, name and title — and any
+    /// text naming them — from the audit log and the journal behind a pseudonym, which it
+    /// returns. The chain still verifies. The actor must be an owner of every org the user
+    /// belongs to (or the system); nothing changes otherwise.
     pub fn erase_user(
         &self,
         email: &str,
         actor: Option<&str>,
         reason: Option<&str>,
+        transfer_to: Option<&str>,
     ) -> Result<String> {
         let email = ids::email("user", email)?;
+        let transfer_to = transfer_to
+            .map(|t| ids::email("transfer_to", t))
+            .transpose()?;
         self.admit(actor)?;
         let guard = self.state.upgradable_read();
         let mut session = self.audit.begin()?;
@@ -535,34 +542,29 @@ impl Graph {
         let now = self.clock.now();
         let key = actor.map(ids::email_key);
         let actor = key.as_deref();
-        let (orgs, current_name) = {
+        let current_name = {
             let uid = guard
                 .user_id(&email)
                 .ok_or_else(|| NotFoundError::User(email.clone()))?;
             let rec = guard
                 .user(uid)
                 .ok_or_else(|| NotFoundError::User(email.clone()))?;
-            let orgs: Vec<String> = rec
-                .memberships
-                .iter()
-                .filter_map(|m| guard.org(m.org).map(|o| o.slug.to_string()))
-                .collect();
-            (orgs, vec![rec.name.clone()])
+            vec![rec.name.clone()]
         };
         let mut at = At::new(Some(now), &self.clock);
-        let mut changes = Vec::new();
-        for org in &orgs {
-            match mutations::plan_remove_member(&guard, &mut at, actor, &email, org) {
-                Ok(c) => changes.extend(c),
-                Err(Error::Permission(p)) => {
-                    return Err(self.refuse(guard, session, p, actor, now));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        if let Some(uid) = guard.user_id(&email) {
-            changes.extend(super::keys::revoke_all(&guard, uid, "user erased"));
-        }
+        let planned = super::offboard::plan_erasure(
+            &guard,
+            &mut at,
+            actor,
+            &email,
+            transfer_to.as_deref(),
+            reason.map(str::to_owned),
+        );
+        let mut changes = match planned {
+            Ok(changes) => changes,
+            Err(Error::Permission(p)) => return Err(self.refuse(guard, session, p, actor, now)),
+            Err(e) => return Err(e),
+        };
         super::keys::complete(&guard, &mut changes)?;
         let pseudonym = erase::pseudonym(&email);
         changes.push(Change::UserErased {

@@ -99,9 +99,59 @@ impl Graph {
             .filter(|r| !r.is_empty())
             .map(str::to_owned);
         self.mutate(actor, |st, at| {
-            plan(st, at, actor, &email, transfer_to.as_deref(), reason)
+            plan(
+                st,
+                at,
+                actor,
+                &email,
+                transfer_to.as_deref(),
+                reason,
+                "user offboarded",
+            )
         })
     }
+}
+
+/// The changes of an erasure up to `user.erased` (SPEC 9): the actor must be an owner of
+/// every org the user belongs to (or the system); then exactly an offboarding's changes.
+pub(super) fn plan_erasure(
+    st: &State,
+    at: &mut At<'_>,
+    actor: Option<&str>,
+    email: &str,
+    transfer_to: Option<&str>,
+    reason: Option<String>,
+) -> Result<Vec<Change>> {
+    if let (Some(a), Some(uid)) = (actor, st.user_id(email)) {
+        let orgs = st
+            .user(uid)
+            .map(|u| u.memberships.as_slice())
+            .unwrap_or_default();
+        for m in orgs {
+            let role = super::mutations::org_role(st, at, a, m.org);
+            if role != Some(crate::model::OrgRole::Owner) {
+                let org = st.org(m.org).map_or("", |o| &*o.slug);
+                return Err(denied(
+                    a,
+                    "org:remove_member",
+                    org,
+                    role.map(crate::model::Role::Org),
+                    format!(
+                        "{} is not an owner of {org}: erasing {email}'s personal data needs an owner of every org they belong to",
+                        email_key(a)
+                    ),
+                ));
+            }
+        }
+    }
+    if transfer_to == Some(email) {
+        return Err(Error::invalid(
+            "transfer_to",
+            email,
+            "someone other than the user being erased",
+        ));
+    }
+    plan(st, at, actor, email, transfer_to, reason, "user erased").map(|(changes, _)| changes)
 }
 
 fn plan(
@@ -111,6 +161,7 @@ fn plan(
     email: &str,
     transfer_to: Option<&str>,
     reason: Option<String>,
+    revoked_because: &str,
 ) -> Result<(Vec<Change>, OffboardingReport)> {
     let uid = st
         .user_id(email)
@@ -226,7 +277,7 @@ fn plan(
         ));
         changes.extend(c);
     }
-    let revocations = revoke_all(st, uid, "user offboarded");
+    let revocations = revoke_all(st, uid, revoked_because);
     for c in &revocations {
         if let Change::ApiKeyRevoked { key_id, .. } = c {
             let label = st.keys.key(key_id).map_or("", |k| k.label.as_str());

@@ -391,5 +391,5 @@ def test_erasure_revokes_the_users_keys() -> None:
     (ev,) = g.audit.events(action="api_key.revoked")
     assert ev.details["reason"] == "user erased"
     actions = [e.action for e in g.audit]
-    assert actions[-2:] == ["api_key.revoked", "user.erased"]
+    assert actions[-3:] == ["api_key.revoked", "user.offboarded", "user.erased"]
     assert DEV not in g.to_json()
