@@ -705,9 +705,10 @@ fn no_project_access(c: &Ctx<'_>, out: &mut Vec<Draft>) {
 }
 
 /// Live personal keys not rotated for `key_days`, and keys whose user has no remaining
-/// membership (dead, but listed until revoked: SPEC 9). A key is reported once, under the
-/// first org under review its user belongs to (expired memberships included); a dead key
-/// of someone in no org at all is reported, without an org, when every org is reviewed.
+/// membership (dead, but listed until revoked: SPEC 9). A finding carries the org of the
+/// key's user (SPEC 9): one per org under review they belong to (expired memberships
+/// included); a dead key of someone in no org at all is reported, without an org, when
+/// every org is reviewed.
 fn stale_api_key(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     const DAY_US: i64 = 86_400_000_000;
     for k in c.st.keys.personal.iter().filter(|k| k.revoked_at.is_none()) {
@@ -718,12 +719,16 @@ fn stale_api_key(c: &Ctx<'_>, out: &mut Vec<Draft>) {
             continue;
         };
         let email = &*user.email;
-        let org = c
+        let mut orgs: Vec<Option<&str>> = c
             .orgs
             .iter()
-            .find(|&&o| user.membership(o).is_some())
-            .map(|&o| c.slug(o));
-        if org.is_none() && !(c.all_orgs && user.memberships.is_empty()) {
+            .filter(|&&o| user.membership(o).is_some())
+            .map(|&o| Some(c.slug(o)))
+            .collect();
+        if orgs.is_empty() && c.all_orgs && user.memberships.is_empty() {
+            orgs.push(None);
+        }
+        if orgs.is_empty() {
             continue;
         }
         let target = format!("key:{}", k.id);
@@ -752,13 +757,15 @@ fn stale_api_key(c: &Ctx<'_>, out: &mut Vec<Draft>) {
         } else {
             continue;
         };
-        out.push(Draft {
-            org: org.map(str::to_owned),
-            user: Some(email.to_owned()),
-            target: Some(target),
-            message,
-            remediation,
-        });
+        for org in orgs {
+            out.push(Draft {
+                org: org.map(str::to_owned),
+                user: Some(email.to_owned()),
+                target: Some(target.clone()),
+                message: message.clone(),
+                remediation: remediation.clone(),
+            });
+        }
     }
 }
 

@@ -334,3 +334,15 @@ def test_stale_api_key_fires_for_unrotated_and_dead_keys() -> None:
     g.revoke_personal_key(dead_id, actor=OWNER)
     assert "stale-api-key" not in rules(g, key_days=1000)
     assert fresh_id
+
+
+def test_stale_api_key_findings_carry_each_org_of_the_user() -> None:
+    g = clean()
+    g.add_org("beta", owner=OWNER)
+    g.add_member(m(1), "beta", actor=OWNER)
+    g.set_time("2024-01-10")
+    key_id, _ = g.create_personal_key(m(1), "ci", actor=m(1))
+    g.set_time("2024-05-01")
+    found = [(f.org, f.target) for f in g.review() if f.rule == "stale-api-key"]
+    assert found == [("acme", f"key:{key_id}"), ("beta", f"key:{key_id}")]
+    assert [f.org for f in g.review("beta") if f.rule == "stale-api-key"] == ["beta"]
