@@ -16,7 +16,8 @@ use crate::time::Instant;
 /// The access graph (see the `accessgraph.Graph` docs).
 #[pyclass(name = "Graph", module = "accessgraph._core", frozen, subclass)]
 pub struct PyGraph {
-    inner: Graph,
+    // An `Arc` so a background thread (the PostgreSQL follower) can hold it weakly.
+    pub(super) inner: std::sync::Arc<Graph>,
 }
 
 /// The text of a user argument: an email (a `Principal` joins here with API keys).
@@ -90,7 +91,9 @@ impl PyGraph {
     )]
     fn new(_pending: Option<&Bound<'_, PyPending>>) -> Self {
         let inner = _pending.and_then(|p| p.get().take()).unwrap_or_default();
-        PyGraph { inner }
+        PyGraph {
+            inner: std::sync::Arc::new(inner),
+        }
     }
 
     /// Opens (or creates) a journal; returns `(graph, recovered)` where `recovered`

@@ -4,6 +4,8 @@ mod audit;
 mod convert;
 mod errors;
 mod graph;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod values;
 
 /// The compiled core of the `accessgraph` package.

@@ -12,6 +12,8 @@
 mod audited;
 pub mod change;
 mod mutations;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod state;
 
 use parking_lot::{RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard};
