@@ -965,8 +965,7 @@ impl JournalStore for PgJournal {
             return Err(io::Error::other(msg));
         }
         if let Err(e) = conn.client.batch_execute("COMMIT") {
-            let lost = connection_lost(&e, &conn.client);
-            let msg = if lost {
+            let msg = if connection_lost(&e, &conn.client) {
                 format!(
                     "{display}: the connection was lost while committing {which} ({}): \
                      it may have been committed; if so this process applies it when it reconnects",
@@ -994,7 +993,7 @@ impl JournalStore for PgJournal {
         let header_line = lines.next().unwrap_or_default();
         let mut header =
             parse_header(&self.target, header_line).map_err(|e| io::Error::other(e.to_string()))?;
-        let rest: String = lines.map(|l| format!("{l}\n")).collect();
+        let rest: String = lines.flat_map(|l| [l, "\n"]).collect();
         let (seqs, texts) = split_lines(&rest)?;
         let display = self.target.display.clone();
         let graph_id = self.graph_id.clone();

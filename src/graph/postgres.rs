@@ -66,7 +66,17 @@ impl Graph {
     }
 }
 
-/// The follower's connection, LISTENing on the graph's channel.
+/// What woke the follower.
+enum Wake {
+    /// A timeout (the poll), or a new connection: look for new events.
+    Poll,
+    /// Commits up to this `seq` were notified.
+    Upto(u64),
+    /// The events were rewritten (pruned, erased).
+    Rewritten,
+}
+
+/// The follower's connection, listening on the graph's channel.
 struct Listener {
     client: postgres::Client,
 }
@@ -79,19 +89,26 @@ impl Listener {
         Ok(Listener { client })
     }
 
-    /// Waits up to `poll` for a notification: `Some(true)` woken, `Some(false)` timed out,
-    /// `None` the connection is gone.
-    fn wait(&mut self, poll: Duration) -> Option<bool> {
+    /// Waits up to `poll` for notifications; `None` when the connection is gone.
+    fn wait(&mut self, poll: Duration) -> Option<Wake> {
         let woke = {
             let mut n = self.client.notifications();
             let first = n.timeout_iter(poll).next();
             match first {
-                Ok(Some(_)) => {
+                Ok(Some(first)) => {
                     // Several commits may have come at once: one refresh takes them all.
-                    while let Ok(Some(_)) = n.iter().next() {}
-                    Some(true)
+                    let mut wake = Wake::Upto(0);
+                    let mut next = Some(first);
+                    while let Some(note) = next {
+                        wake = match (wake, note.payload().parse::<u64>()) {
+                            (Wake::Upto(a), Ok(b)) => Wake::Upto(a.max(b)),
+                            _ => Wake::Rewritten,
+                        };
+                        next = n.iter().next().ok().flatten();
+                    }
+                    Some(wake)
                 }
-                Ok(None) => Some(false),
+                Ok(None) => Some(Wake::Poll),
                 Err(_) => None,
             }
         };
@@ -104,9 +121,10 @@ impl Listener {
 }
 
 /// Starts the thread that keeps `graph` up to date with what other processes commit:
-/// it LISTENs on the graph's channel and refreshes on each notification, polls every
-/// `target.poll` when none comes, reconnects after a lost connection (refreshing at
-/// once, since notifications sent meanwhile are lost). It ends when the graph is dropped.
+/// it listens on the graph's channel and refreshes on each notification (but not for the
+/// process's own commits), polls every `target.poll` when none comes, and reconnects
+/// after a lost connection (refreshing at once, since notifications sent meanwhile are
+/// lost). It ends when the graph is dropped.
 pub fn follow(graph: Weak<Graph>, target: Target) -> std::io::Result<()> {
     let Some(channel) = graph
         .upgrade()
@@ -124,28 +142,31 @@ fn follow_loop(graph: &Weak<Graph>, target: &Target, channel: &str) {
     let mut listener: Option<Listener> = None;
     let mut pause = Duration::from_millis(50);
     loop {
-        if let Some(l) = listener.as_mut() {
-            if l.wait(target.poll).is_none() {
+        let wake = match listener.as_mut().map(|l| l.wait(target.poll)) {
+            Some(Some(wake)) => wake,
+            Some(None) => {
                 listener = None;
+                Wake::Poll
             }
-        } else {
-            match Listener::connect(target, channel) {
-                Ok(l) => {
+            None => {
+                if let Ok(l) = Listener::connect(target, channel) {
                     listener = Some(l);
                     pause = Duration::from_millis(50);
-                }
-                Err(_) => {
+                } else {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(target.poll);
                 }
+                Wake::Poll
             }
-        }
+        };
         let Some(g) = graph.upgrade() else {
             return;
         };
-        // Errors (the database unreachable) are met again, and raised, by the next
-        // mutation or refresh() in the application; here the next round retries.
-        let _ = g.refresh();
+        if !matches!(wake, Wake::Upto(seq) if seq <= g.revision()) {
+            // Errors (the database unreachable) are met again, and raised, by the next
+            // mutation or refresh() in the application; here the next round retries.
+            let _ = g.refresh();
+        }
         drop(g);
     }
 }
