@@ -60,9 +60,13 @@ def _owner() -> str | None:
 class Cluster:
     """A cluster in ``data`` listening on 127.0.0.1:``port``."""
 
-    def __init__(self, data: Path, port: int) -> None:
+    def __init__(self, data: Path, port: int, *, durable: bool = False) -> None:
         self.data = data
         self.port = port
+        # Tests need no durability across a power cut: no fsync (the WAL still protects
+        # every commit against a server crash or an immediate restart). Benchmarks of
+        # durable commits turn it on.
+        self.durable = durable
         self.bin = bindir()
         self.owner = _owner()
 
@@ -70,7 +74,10 @@ class Cluster:
         cmd = list(args)
         if self.owner is not None:
             cmd = ["runuser", "-u", self.owner, "--", *cmd]
-        return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120)
+        if check and done.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stdout}{done.stderr}")
+        return done
 
     def url(self, db: str = "postgres", **params: str) -> str:
         query = "&".join(f"{k}={v}" for k, v in params.items())
@@ -94,12 +101,10 @@ class Cluster:
         )
 
     def _pg_ctl(self, action: str, *extra: str, check: bool = True) -> None:
-        opts = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data.parent} "
-            # Tests need no durability across a power cut: no fsync (WAL still protects
-            # every commit against a server crash or an immediate restart).
-            "-c fsync=off -c full_page_writes=off -c max_connections=200"
-        )
+        opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data.parent} "
+        opts += "-c max_connections=200"
+        if not self.durable:
+            opts += " -c fsync=off -c full_page_writes=off"
         log = str(self.data.parent / "server.log")
         self._run(
             str(self.bin / "pg_ctl"),

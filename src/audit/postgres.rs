@@ -26,6 +26,7 @@
 //! is applied in memory; a commit whose answer was lost is read back by the next catch-up
 //! if it happened) and the next call reconnects: the store is not fail-stop.
 
+use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -716,6 +717,19 @@ pub struct PgJournal {
     seq: u64,
     base_seq: u64,
     epoch: i64,
+    /// What `lock` read in the same round trip as the lock, for the catch-up.
+    prefetched: Option<FreshRows>,
+}
+
+/// The graph's epoch (`None`: the graph is gone) and the new events' `seq` and record.
+type FreshRows = (Option<i64>, Vec<(i64, String)>);
+
+/// Quotes records in the one-round-trip append (records are JSON: they end in `}`).
+const TAG: &str = "$agr$";
+
+/// True when `text` between two `TAG`s reads back as itself.
+fn quotable(text: &str) -> bool {
+    !text.contains(TAG) && !text.ends_with('$') && !text.ends_with("$agr")
 }
 
 impl std::fmt::Debug for PgJournal {
@@ -765,6 +779,7 @@ impl PgJournal {
             graph_id,
             conn: Some(conn),
             in_tx: false,
+            prefetched: None,
             seq: loaded.seq,
             base_seq: loaded.base_seq,
             epoch: loaded.epoch,
@@ -850,6 +865,27 @@ impl PgJournal {
         }
     }
 
+    /// The events after the last one seen, read on their own (a refresh).
+    fn query_fresh(&mut self) -> Result<FreshRows, AuditError> {
+        let graph_id = self.graph_id.clone();
+        let after = i64::try_from(self.seq).unwrap_or(i64::MAX);
+        let rows = self.run("reading new events", |c| {
+            c.client.query(&c.fresh, &[&graph_id, &after])
+        })?;
+        let err = |e: postgres::Error| unavailable(&self.target, "reading new events", &e);
+        let mut epoch = None;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            epoch = Some(row.try_get::<_, i64>(0).map_err(err)?);
+            let seq: Option<i64> = row.try_get(1).map_err(err)?;
+            let text: Option<String> = row.try_get(2).map_err(err)?;
+            if let (Some(seq), Some(text)) = (seq, text) {
+                out.push((seq, text));
+            }
+        }
+        Ok((epoch, out))
+    }
+
     /// Stores a snapshot: the state (JSON) after event `seq` with `hash`, replacing older
     /// ones. Refused when the journal was rewritten since this process read it.
     pub fn write_snapshot(&mut self, seq: u64, hash: &str, state: &str) -> Result<(), AuditError> {
@@ -888,16 +924,41 @@ impl PgJournal {
 impl JournalStore for PgJournal {
     fn lock(&mut self) -> Result<(), AuditError> {
         self.finish();
-        let sql = self.lock_sql.clone();
-        let result = self.run("taking the writers' lock", |c| c.client.batch_execute(&sql));
-        if result.is_err() {
-            // BEGIN may have gone through before the lock failed (a lock timeout).
-            self.in_tx = true;
-            self.finish();
-        } else {
-            self.in_tx = true;
+        self.prefetched = None;
+        // One round trip: open the transaction, wait for the lock, read what the others
+        // committed (the literals are a hexadecimal id and a number).
+        let sql = format!(
+            "{}; SELECT g.epoch, e.seq, e.record FROM accessgraph_graphs g \
+             LEFT JOIN accessgraph_events e ON e.graph_id = g.graph_id AND e.seq > {} \
+             WHERE g.graph_id = '{}' ORDER BY e.seq",
+            self.lock_sql, self.seq, self.graph_id
+        );
+        let result = self.run("taking the writers' lock", |c| c.client.simple_query(&sql));
+        // BEGIN may have gone through before the lock failed (a lock timeout).
+        self.in_tx = true;
+        let messages = match result {
+            Ok(m) => m,
+            Err(e) => {
+                self.finish();
+                return Err(e);
+            }
+        };
+        let mut epoch = None;
+        let mut rows = Vec::new();
+        for m in messages {
+            let postgres::SimpleQueryMessage::Row(row) = m else {
+                continue;
+            };
+            if row.len() != 3 {
+                continue;
+            }
+            epoch = row.get(0).and_then(|e| e.parse::<i64>().ok());
+            if let (Some(seq), Some(record)) = (row.get(1), row.get(2)) {
+                rows.push((seq.parse::<i64>().unwrap_or(0), record.to_owned()));
+            }
         }
-        result
+        self.prefetched = Some((epoch, rows));
+        Ok(())
     }
 
     fn lock_shared(&mut self) -> Result<(), AuditError> {
@@ -910,30 +971,23 @@ impl JournalStore for PgJournal {
     }
 
     fn read_fresh(&mut self, _repair: bool) -> Result<Fresh, AuditError> {
-        let graph_id = self.graph_id.clone();
-        let after = i64::try_from(self.seq).unwrap_or(i64::MAX);
-        let rows = self.run("reading new events", |c| {
-            c.client.query(&c.fresh, &[&graph_id, &after])
-        })?;
-        let err = |e: postgres::Error| unavailable(&self.target, "reading new events", &e);
-        let Some(first) = rows.first() else {
+        let (epoch, rows) = match self.prefetched.take() {
+            Some(p) => p,
+            None => self.query_fresh()?,
+        };
+        let Some(epoch) = epoch else {
             return Err(journal_err(
                 &self.target,
                 1,
                 format!("graph {} is no longer in the database", self.graph_id),
             ));
         };
-        let epoch: i64 = first.try_get(0).map_err(err)?;
         if epoch != self.epoch {
             return Ok(Fresh::Replaced);
         }
         let mut records = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let seq: Option<i64> = row.try_get(1).map_err(err)?;
-            let text: Option<&str> = row.try_get(2).map_err(err)?;
-            if let (Some(seq), Some(text)) = (seq, text) {
-                records.push(parse_row(&self.target, self.base_seq, seq, text)?);
-            }
+        for (seq, text) in &rows {
+            records.push(parse_row(&self.target, self.base_seq, *seq, text)?);
         }
         if let Some(last) = records.last() {
             self.seq = last.event.seq;
@@ -958,6 +1012,38 @@ impl JournalStore for PgJournal {
                 "{display}: {which} not written: the connection was lost"
             )));
         };
+        if texts.iter().all(|t| quotable(t)) {
+            // One round trip: insert, notify, commit.
+            let mut sql = String::with_capacity(lines.len() + 64 * seqs.len() + 160);
+            sql.push_str("INSERT INTO accessgraph_events (graph_id, seq, record) VALUES ");
+            for (i, (seq, text)) in seqs.iter().zip(&texts).enumerate() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                let _ = write!(sql, "('{}', {seq}, {TAG}{text}{TAG})", self.graph_id);
+            }
+            let _ = write!(
+                sql,
+                "; SELECT pg_notify('{}', '{last}'); COMMIT",
+                self.channel
+            );
+            if let Err(e) = conn.client.batch_execute(&sql) {
+                let msg = if connection_lost(&e, &conn.client) {
+                    format!(
+                        "{display}: the connection was lost while committing {which} ({}): \
+                         it may have been committed; if so this process applies it when it reconnects",
+                        describe(&e)
+                    )
+                } else {
+                    format!("{display}: {which} not written: {}", describe(&e))
+                };
+                self.after_error(&e);
+                return Err(io::Error::other(msg));
+            }
+            self.in_tx = false;
+            self.seq = u64::try_from(last).unwrap_or(0);
+            return Ok(self.seq);
+        }
         let params: [&(dyn ToSql + Sync); 4] = [&self.graph_id, &seqs, &texts, &self.channel];
         if let Err(e) = conn.client.query(&conn.insert, &params) {
             let msg = format!("{display}: {which} not written: {}", describe(&e));
@@ -1246,6 +1332,14 @@ mod tests {
                 .unwrap_or_default();
             assert!(e.contains(&format!("invalid {field}")), "{url}: {e}");
         }
+    }
+
+    #[test]
+    fn only_records_that_read_back_are_dollar_quoted() {
+        assert!(quotable("{\"seq\":1,\"crc\":\"00000000\"}"));
+        assert!(!quotable("a $agr$ b"));
+        assert!(!quotable("ends in $agr"));
+        assert!(!quotable("ends in $"));
     }
 
     #[test]
