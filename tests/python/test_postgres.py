@@ -24,13 +24,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pg_cluster  # tests/ is on pytest's pythonpath
 import pytest
 
 import accessgraph as ag
 from accessgraph import postgres as agpg
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import pg_cluster  # noqa: E402
 
 OWNER = "jane@example.com"
 WORKER = str(Path(__file__).resolve().parents[1] / "pg_worker.py")
@@ -103,15 +101,19 @@ def digest(g: ag.Graph) -> str:
 
 
 def schema_dump(cluster: pg_cluster.Cluster, db: str) -> str:
-    return cluster.psql(
-        "SELECT table_name, column_name, data_type, is_nullable FROM "
-        "information_schema.columns WHERE table_name LIKE 'accessgraph_%' "
-        "ORDER BY table_name, ordinal_position",
-        db,
-    ) + "\n" + cluster.psql(
-        "SELECT indexname || ': ' || indexdef FROM pg_indexes "
-        "WHERE tablename LIKE 'accessgraph_%' ORDER BY indexname",
-        db,
+    return (
+        cluster.psql(
+            "SELECT table_name, column_name, data_type, is_nullable FROM "
+            "information_schema.columns WHERE table_name LIKE 'accessgraph_%' "
+            "ORDER BY table_name, ordinal_position",
+            db,
+        )
+        + "\n"
+        + cluster.psql(
+            "SELECT indexname || ': ' || indexdef FROM pg_indexes "
+            "WHERE tablename LIKE 'accessgraph_%' ORDER BY indexname",
+            db,
+        )
     )
 
 
@@ -140,9 +142,7 @@ def test_migration_creates_the_schema_and_is_a_noop_the_second_time(
 
 
 def test_processes_starting_together_migrate_once(cluster: pg_cluster.Cluster, db: str) -> None:
-    code = (
-        "import sys, accessgraph.postgres as p; print(p.migrate(sys.argv[1]))"
-    )
+    code = "import sys, accessgraph.postgres as p; print(p.migrate(sys.argv[1]))"
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", code, url(cluster, db)], stdout=subprocess.PIPE, text=True
@@ -225,9 +225,7 @@ def two_graphs(cluster: pg_cluster.Cluster, db: str, name: str) -> tuple[ag.Grap
     return a, b
 
 
-def test_as_of_and_erasure_reach_the_other_processes(
-    cluster: pg_cluster.Cluster, db: str
-) -> None:
+def test_as_of_and_erasure_reach_the_other_processes(cluster: pg_cluster.Cluster, db: str) -> None:
     a, b = two_graphs(cluster, db, "erase")
     past = b.as_of("2024-05-15")
     assert past.role("bob@example.com", "acme") == "member"
@@ -237,13 +235,14 @@ def test_as_of_and_erasure_reach_the_other_processes(
     # B notices the rewrite (the epoch moved) and reads the journal again.
     assert b.refresh() == 2  # member.removed, user.erased
     assert digest(a) == digest(b)
-    assert all(
-        "bob@example.com" not in json.dumps([e.actor, e.target, e.details]) for e in b.audit
-    )
+    assert all("bob@example.com" not in json.dumps([e.actor, e.target, e.details]) for e in b.audit)
     b.audit.verify()
-    assert cluster.psql(
-        "SELECT count(*) FROM accessgraph_events WHERE record LIKE '%bob@example.com%'", db
-    ) == "0"
+    assert (
+        cluster.psql(
+            "SELECT count(*) FROM accessgraph_events WHERE record LIKE '%bob@example.com%'", db
+        )
+        == "0"
+    )
     assert cluster.psql("SELECT epoch FROM accessgraph_graphs", db) == "1"
     c = ag.Graph.open(url(cluster, db, graph="erase", follow="off"))
     assert digest(c) == digest(a) and c.revision == a.revision
@@ -442,9 +441,7 @@ def member_events(g: ag.Graph) -> list[str]:
     return [e.user or "" for e in g.audit if e.action == "member.added"]
 
 
-def run_writers(
-    cluster: pg_cluster.Cluster, db: str, spawn: Any, n: int, count: int
-) -> None:
+def run_writers(cluster: pg_cluster.Cluster, db: str, spawn: Any, n: int, count: int) -> None:
     u = url(cluster, db, graph="shared")
     setup = ag.Graph.open(url(cluster, db, graph="shared", follow="off"))
     seed(setup)
