@@ -719,6 +719,14 @@ pub struct PgJournal {
     epoch: i64,
     /// What `lock` read in the same round trip as the lock, for the catch-up.
     prefetched: Option<FreshRows>,
+    /// The process that made `conn`: a child of `fork` must not use (nor close) it.
+    pid: u32,
+}
+
+impl Drop for PgJournal {
+    fn drop(&mut self) {
+        self.forget_if_forked();
+    }
 }
 
 /// The graph's epoch (`None`: the graph is gone) and the new events' `seq` and record.
@@ -780,6 +788,7 @@ impl PgJournal {
             conn: Some(conn),
             in_tx: false,
             prefetched: None,
+            pid: std::process::id(),
             seq: loaded.seq,
             base_seq: loaded.base_seq,
             epoch: loaded.epoch,
@@ -795,6 +804,19 @@ impl PgJournal {
     /// The channel the graph's commits notify.
     pub fn channel(&self) -> &str {
         &self.channel
+    }
+
+    /// In a child of `fork`, leaves the parent's connection alone: closing it would send
+    /// the server a goodbye on the parent's socket. The child connects anew.
+    fn forget_if_forked(&mut self) {
+        if self.pid != std::process::id() {
+            if let Some(conn) = self.conn.take() {
+                std::mem::forget(conn);
+            }
+            self.in_tx = false;
+            self.prefetched = None;
+            self.pid = std::process::id();
+        }
     }
 
     /// Drops a connection that failed in a way that may have lost it; rolls back a
@@ -814,6 +836,7 @@ impl PgJournal {
 
     /// Ends a transaction left open (a mutation refused after the catch-up).
     fn finish(&mut self) {
+        self.forget_if_forked();
         if !self.in_tx {
             return;
         }
@@ -834,6 +857,7 @@ impl PgJournal {
         mut f: impl FnMut(&mut Conn) -> Result<T, postgres::Error>,
     ) -> Result<T, AuditError> {
         let mut fresh_conn = false;
+        self.forget_if_forked();
         if self.conn.as_ref().is_some_and(|c| c.client.is_closed()) {
             self.conn = None;
             self.in_tx = false;

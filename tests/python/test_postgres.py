@@ -361,6 +361,49 @@ def test_losing_the_server_fails_mutations_loudly_and_checks_go_on(
     b.audit.verify()
 
 
+FORK = """
+import os, sys, warnings
+import accessgraph as ag
+g = ag.Graph.open(sys.argv[1])
+g.add_member("parent@example.com", "acme", actor="jane@example.com")
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    pid = os.fork()
+# Parent and child mutate at once: the child must connect anew rather than talk over its
+# parent's connection, and must not close that connection when it exits.
+who = "child" if pid == 0 else "parent"
+for i in range(15):
+    g.add_member(f"{who}-{i}@example.com", "acme", actor="jane@example.com")
+if pid == 0:
+    del g
+    sys.exit(0)
+_, status = os.waitpid(pid, 0)
+assert status == 0, status
+g.add_member("after@example.com", "acme", actor="jane@example.com")
+assert g.role("child-14@example.com", "acme") == "member"
+g.audit.verify()
+print(g.revision)
+"""
+
+
+def test_a_forked_child_does_not_use_its_parents_connection(
+    cluster: pg_cluster.Cluster, db: str
+) -> None:
+    u = url(cluster, db, follow="off")
+    seed(ag.Graph.open(u))
+    out = subprocess.run(
+        [sys.executable, "-c", FORK, u], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    g = ag.Graph.open(u)
+    assert int(out.stdout) == g.revision
+    users = [e.user for e in g.audit if e.action == "member.added"]
+    assert sorted(users) == sorted(
+        [OWNER, "parent@example.com", "after@example.com"]
+        + [f"{who}-{i}@example.com" for who in ("parent", "child") for i in range(15)]
+    )
+
+
 # --- many processes -------------------------------------------------------------------
 
 
@@ -489,6 +532,7 @@ def test_a_writer_killed_mid_stream_loses_no_acknowledged_event(
     assert wait_for(lambda: len(victim.acks) >= 30, 30)
     victim.proc.send_signal(signal.SIGKILL)
     victim.proc.wait(timeout=10)
+    victim.close()  # every line it printed is read
     acked_before_kill = list(victim.acks)
     # The survivor goes on: the killed writer's lock went with its connection.
     assert survivor.wrote.wait(60), survivor.other
