@@ -837,6 +837,7 @@ impl PgJournal {
     /// Ends a transaction left open (a mutation refused after the catch-up).
     fn finish(&mut self) {
         self.forget_if_forked();
+        self.prefetched = None;
         if !self.in_tx {
             return;
         }
@@ -948,7 +949,6 @@ impl PgJournal {
 impl JournalStore for PgJournal {
     fn lock(&mut self) -> Result<(), AuditError> {
         self.finish();
-        self.prefetched = None;
         // One round trip: open the transaction, wait for the lock, read what the others
         // committed (the literals are a hexadecimal id and a number).
         let sql = format!(
