@@ -20,7 +20,8 @@ fmt:
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
-	cargo clippy --features python -- -D warnings
+	cargo clippy --all-targets --features postgres -- -D warnings
+	cargo clippy --features python,postgres -- -D warnings
 	$(PYTHON) -m ruff check python tests benchmarks examples
 	$(PYTHON) -m ruff format --check python tests benchmarks examples
 	$(PYTHON) -m mypy
@@ -28,6 +29,7 @@ lint:
 
 rust-test:
 	cargo test
+	cargo test --features postgres --lib postgres
 
 test:               ## the whole Python suite against the installed wheel
 	$(PYTHON) -m pytest

@@ -51,6 +51,7 @@ from accessgraph.exceptions import (
     ConflictError,
     JournalError,
     JournalRecoveredWarning,
+    JournalUnavailableError,
     NotFoundError,
     PermissionDenied,
     ReadOnlyGraphError,
@@ -82,6 +83,7 @@ __all__ = [
     "Graph",
     "JournalError",
     "JournalRecoveredWarning",
+    "JournalUnavailableError",
     "Member",
     "NotFoundError",
     "OffboardingReport",
@@ -258,7 +260,15 @@ class Graph(_core.Graph):
         A torn final line (a crash mid-write) is cut off with a
         ``JournalRecoveredWarning``; any other damage raises ``JournalError`` naming the
         line and leaves the file untouched.
+
+        ``path`` may instead be a ``postgresql://`` URL: the journal then lives in
+        PostgreSQL, shared by processes on many machines (see
+        :mod:`accessgraph.postgres`).
         """
+        if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+            from accessgraph.postgres import _open
+
+            return _open(cls, path, durability=durability, hmac_key=hmac_key, snapshot=snapshot)
         snap = None if snapshot is None else os.fspath(snapshot)
         graph, recovered = cls._open(
             os.fspath(path), durability=durability, hmac_key=hmac_key, snapshot=snap
@@ -290,7 +300,13 @@ class Graph(_core.Graph):
         """Write the state at the current revision to ``path`` (default
         ``<journal>.snapshot``, which :meth:`open` picks up by itself), atomically, so
         opening the journal replays only the events after it. Returns that revision.
-        Events before it are read, and verified, the first time the audit log is used."""
+        Events before it are read, and verified, the first time the audit log is used.
+        A graph opened from a ``postgresql://`` URL keeps its snapshot in the database
+        (call it without ``path``)."""
+        if self.journal_url is not None:
+            from accessgraph.postgres import _snapshot
+
+            return _snapshot(self, path)
         if path is None:
             if self.journal_path is None:
                 raise ValidationError(

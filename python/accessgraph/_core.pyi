@@ -412,6 +412,16 @@ class Graph:
     def refresh(self) -> int:
         """Pull in events other processes appended to the journal; returns how many."""
     def _snapshot(self, path: str) -> int: ...
+    @classmethod
+    def _open_postgres(cls, url: str) -> Self: ...
+    @property
+    def journal_url(self) -> str | None:
+        """The journal's URL (password hidden) when it lives in PostgreSQL, else ``None``."""
+    def _snapshot_postgres(self) -> int: ...
+    @staticmethod
+    def _postgres_migrate(url: str) -> list[int]: ...
+    @staticmethod
+    def _postgres_import(path: str, url: str) -> int: ...
     @property
     def revision(self) -> int:
         """The ``seq`` of the last applied event."""

@@ -18,6 +18,7 @@ __all__ = [
     "ConflictError",
     "JournalError",
     "JournalRecoveredWarning",
+    "JournalUnavailableError",
     "NotFoundError",
     "PermissionDenied",
     "ReadOnlyGraphError",
@@ -94,6 +95,13 @@ class JournalError(AccessGraphError):
     def __init__(self, message: str, line: int | None = None) -> None:
         super().__init__(message)
         self.line = line
+
+
+class JournalUnavailableError(JournalError):
+    """The shared journal (PostgreSQL) cannot be reached: the mutation was not
+    acknowledged. Checks go on from memory and the process reconnects by itself; retry
+    later. (If the connection was lost during the commit itself, the change may have been
+    committed after all: the message says so, and the graph picks it up on reconnecting.)"""
 
 
 class JournalRecoveredWarning(RuntimeWarning):

@@ -92,6 +92,22 @@ pub trait JournalStore: Send {
     fn offset(&self) -> u64;
     /// The number of lines read or written so far.
     fn lines(&self) -> u64;
+    /// True (a file) when a failed append or sync leaves the journal in doubt, so the
+    /// graph stops accepting mutations; false for a store that itself decides what was
+    /// committed (a database): the mutation fails, and the next catch-up reads back
+    /// whatever did commit.
+    fn fail_stop(&self) -> bool {
+        true
+    }
+    /// After `read_fresh` said `Replaced`, the journal read again whole (state and log) by
+    /// a store that is not a file; `None`: the graph reopens its file itself.
+    fn reload(&mut self) -> Result<Option<(crate::graph::State, super::Log)>, AuditError> {
+        Ok(None)
+    }
+    /// The store itself, for what only one kind of store does (database snapshots).
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        None
+    }
 }
 
 /// How the journal is made durable.

@@ -38,6 +38,21 @@ pub struct Pending {
     pub anchor: String,
     /// The journal's own base state.
     pub base_state: Option<State>,
+    /// Reads the events when the journal is not the file at `path` (PostgreSQL); `end`
+    /// is then the snapshot's `seq`, not a byte offset.
+    pub loader: Option<PrefixLoader>,
+}
+
+/// Reads the events `base_seq + 1 ..= end` of a journal that is not a file.
+#[derive(Clone)]
+pub struct PrefixLoader(
+    pub std::sync::Arc<dyn Fn(u64) -> Result<Vec<Event>, AuditError> + Send + Sync>,
+);
+
+impl std::fmt::Debug for PrefixLoader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrefixLoader")
+    }
 }
 
 /// What `events()` selects; every given criterion must hold.
@@ -100,8 +115,11 @@ impl Log {
         let Some(p) = self.pending.take() else {
             return Ok(());
         };
-        let bytes = std::fs::read(&p.path)
-            .map_err(|e| AuditError::Io(format!("{}: {e}", p.path.display())))?;
+        let bytes = match &p.loader {
+            Some(_) => Vec::new(),
+            None => std::fs::read(&p.path)
+                .map_err(|e| AuditError::Io(format!("{}: {e}", p.path.display())))?,
+        };
         let end = usize::try_from(p.end)
             .unwrap_or(usize::MAX)
             .min(bytes.len());
@@ -111,6 +129,9 @@ impl Log {
             let line_no = i as u64 + 1;
             let json = strip_crc(line).map_err(|e| bad_line(line_no, &e))?;
             prefix.push(parse_event(&json).map_err(|e| bad_line(line_no, &e))?);
+        }
+        if let Some(load) = &p.loader {
+            prefix = (load.0)(p.end)?;
         }
         verify_chain(&p.anchor, p.base_seq, &prefix)?;
         let reaches = prefix.last().map_or((p.base_seq, p.anchor.as_str()), |e| {

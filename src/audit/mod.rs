@@ -11,6 +11,8 @@ pub mod erase;
 pub mod event;
 pub mod journal;
 pub mod log;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod replay;
 
 use std::fs::File;
@@ -54,6 +56,11 @@ pub enum AuditError {
     /// A write or fsync failed earlier: the graph refuses mutations from then on.
     #[error("the journal failed ({0}); this graph accepts no more mutations (reads go on) — reopen the journal")]
     Failed(String),
+    /// A shared journal (PostgreSQL) cannot be reached: the mutation was not acknowledged;
+    /// checks go on from memory and the process reconnects by itself
+    /// (`JournalUnavailableError`).
+    #[error("the shared journal is unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// The actions the graph records itself: applications cannot `record` them.
@@ -186,6 +193,15 @@ impl Session<'_> {
         match self.store.as_mut() {
             Some(s) => s.checkpoint(seq, hash),
             None => Ok(()),
+        }
+    }
+
+    /// The journal read again whole by a store that is not a file (see
+    /// [`JournalStore::reload`]).
+    pub fn reload(&mut self) -> Result<Option<(crate::graph::State, Log)>, AuditError> {
+        match self.store.as_mut() {
+            Some(s) => s.reload(),
+            None => Ok(None),
         }
     }
 
@@ -385,13 +401,18 @@ impl Audit {
         for e in events {
             lines.push_str(&e.to_line());
         }
-        let end = store
-            .append(&lines)
-            .map_err(|e| self.fail(format!("write failed: {e}")))?;
+        // A database decides itself what committed: its failures stop only this call.
+        let fail_stop = store.fail_stop();
+        let fail = |what: &str, e: std::io::Error| {
+            if fail_stop {
+                self.fail(format!("{what} failed: {e}"))
+            } else {
+                AuditError::Unavailable(e.to_string())
+            }
+        };
+        let end = store.append(&lines).map_err(|e| fail("write", e))?;
         if self.durability == Durability::Fsync {
-            store
-                .sync()
-                .map_err(|e| self.fail(format!("fsync failed: {e}")))?;
+            store.sync().map_err(|e| fail("fsync", e))?;
         }
         if let Some((seq, hash)) = &last {
             if self.durability != Durability::Group {

@@ -34,6 +34,7 @@ exception!(permission_denied, "PermissionDenied");
 exception!(registry_format_error, "RegistryFormatError");
 exception!(audit_integrity_error, "AuditIntegrityError");
 exception!(journal_error, "JournalError");
+exception!(journal_unavailable_error, "JournalUnavailableError");
 
 /// Converts a core error into the matching Python exception.
 pub fn to_py(err: Error) -> PyErr {
@@ -70,6 +71,10 @@ fn build(py: Python<'_>, err: Error) -> PyResult<PyErr> {
         Error::Audit(AuditError::Journal { line, .. }) => {
             (journal_error(py)?, (message, Some(line)).into_pyobject(py)?)
         }
+        Error::Audit(AuditError::Unavailable(_)) => (
+            journal_unavailable_error(py)?,
+            (message, None::<u64>).into_pyobject(py)?,
+        ),
         Error::Audit(AuditError::Io(_) | AuditError::Failed(_)) => (
             journal_error(py)?,
             (message, None::<u64>).into_pyobject(py)?,

@@ -16,7 +16,8 @@ use crate::time::Instant;
 /// The access graph (see the `accessgraph.Graph` docs).
 #[pyclass(name = "Graph", module = "accessgraph._core", frozen, subclass)]
 pub struct PyGraph {
-    pub(super) inner: Graph,
+    // An `Arc` so a background thread (the PostgreSQL follower) can hold it weakly.
+    pub(super) inner: std::sync::Arc<Graph>,
 }
 
 /// The text of a user argument that must be an email (`check`, `require`, `explain` and
@@ -97,7 +98,9 @@ impl PyGraph {
                 Graph::unaudited()
             }
         });
-        PyGraph { inner }
+        PyGraph {
+            inner: std::sync::Arc::new(inner),
+        }
     }
 
     /// False for a graph made with ``audit=False`` (no audit log kept).

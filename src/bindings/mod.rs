@@ -6,6 +6,8 @@ mod errors;
 mod governance;
 mod graph;
 mod keys;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod values;
 
 /// The compiled core of the `accessgraph` package.

@@ -157,6 +157,7 @@ fn load_journal(path: &Path, opts: &OpenOptions, use_snapshot: bool) -> Result<L
                 base_seq: header.base_seq,
                 anchor: header.anchor.clone(),
                 base_state: base_state.clone(),
+                loader: None,
             }),
         };
         (state, log)
@@ -219,6 +220,11 @@ impl Graph {
     /// Rebuilds state and log from the journal after another process rewrote it.
     pub(super) fn reload(&self, st: &mut State, session: &mut Session<'_>) -> Result<()> {
         let Some((path, key)) = self.audit.source.clone() else {
+            // A store that is not a file (PostgreSQL) reads itself again.
+            if let Some((state, log)) = session.reload()? {
+                *st = state;
+                *self.audit.log.write() = log;
+            }
             return Ok(());
         };
         let opts = OpenOptions {

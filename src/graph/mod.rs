@@ -14,6 +14,8 @@ pub mod change;
 pub mod keys;
 pub(crate) mod mutations;
 pub mod offboard;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod state;
 
 use parking_lot::{RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard};

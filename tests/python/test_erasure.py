@@ -139,3 +139,15 @@ def test_a_graph_after_erasure_round_trips_through_json_and_snapshots(tmp_path: 
     # Anything else that is not an email is still refused.
     with pytest.raises(ag.RegistryFormatError, match="invalid email"):
         ag.Graph.from_json(text.replace(pseudonym, "erased:not-a-pseudonym"))
+
+
+def test_pruning_after_an_erasure_keeps_the_journal_openable(tmp_path: Path) -> None:
+    path = tmp_path / "access.journal"
+    g = build(path)
+    g.erase_user("bob@example.com", actor=OWNER, reason="GDPR")
+    g.set_time("2024-06-01")
+    g.record(OWNER, "data.exported", "acme/web")
+    assert g.audit.prune(before="2024-05-15") > 0
+    reopened = ag.Graph.open(path)
+    assert reopened.to_json() == g.to_json()
+    reopened.audit.verify()

@@ -5,6 +5,8 @@
     ACCESSGRAPH = {
         "REGISTRY": BASE_DIR / "access.md",   # Graph.load(path, org=ORG): .md, .json or .csv
         # or "JOURNAL": BASE_DIR / "access.journal",  (Graph.open: durable, audited)
+        # or "JOURNAL": "postgresql://app@db/accessgraph?graph=main",  (shared by every
+        #     process on every machine: see accessgraph.postgres)
         "ORG": "acme",                # org= for a Markdown registry; default for DEFAULT_ORG
         "DEFAULT_ORG": "acme",        # the target of has_perm(user, perm) without obj
         "USER_FIELD": "email",        # the user attribute that is the accessgraph identity
@@ -20,6 +22,7 @@ makes the next :func:`get_graph` load again.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -43,7 +46,7 @@ class Config:
     """``settings.ACCESSGRAPH``, checked."""
 
     registry: Path | None
-    journal: Path | None
+    journal: Path | str | None  # a path, or a postgresql:// URL
     org: str | None
     default_org: str | None
     user_field: str
@@ -141,7 +144,7 @@ def _parse(raw: object) -> Config:
         raise ImproperlyConfigured(
             f"settings.ACCESSGRAPH has unknown key `{unknown[0]}`: expected {', '.join(_KEYS)}"
         )
-    registry, journal = _path(raw, "REGISTRY"), _path(raw, "JOURNAL")
+    registry, journal = _path(raw, "REGISTRY"), _journal(raw)
     if registry is not None and journal is not None:
         raise ImproperlyConfigured(
             "settings.ACCESSGRAPH gives both REGISTRY and JOURNAL: the graph comes from one"
@@ -167,6 +170,13 @@ def _path(raw: Mapping[Any, Any], key: str) -> Path | None:
             f"settings.ACCESSGRAPH[{key!r}] is a {type(value).__name__}: expected a path"
         )
     return Path(value)
+
+
+def _journal(raw: Mapping[Any, Any]) -> Path | str | None:
+    value = raw.get("JOURNAL")
+    if isinstance(value, str) and value.startswith(("postgresql://", "postgres://")):
+        return value  # a journal in PostgreSQL, shared by every process (not a path)
+    return _path(raw, "JOURNAL")
 
 
 def _text(raw: Mapping[Any, Any], key: str) -> str | None:
@@ -198,10 +208,12 @@ def _load(cfg: Config) -> ag.Graph:
         ) from exc
 
 
-def _open_journal(path: Path) -> ag.Graph:
+def _open_journal(path: Path | str) -> ag.Graph:
     try:
         return ag.Graph.open(path)
     except (ag.AccessGraphError, OSError) as exc:
+        # A URL's password stays out of the message.
+        shown = re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:***@", str(path))
         raise ImproperlyConfigured(
-            f"settings.ACCESSGRAPH['JOURNAL'] `{path}` does not open: {exc}"
+            f"settings.ACCESSGRAPH['JOURNAL'] `{shown}` does not open: {exc}"
         ) from exc

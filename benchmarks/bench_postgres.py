@@ -1,0 +1,281 @@
+"""PostgreSQL journal benchmark (issue 8): durable mutations/s with 1, 2 and 4 writer
+processes; propagation latency from a commit in one process to its visibility in another
+(p50/p99); start-up time of a process joining a log of 1,000,000 events, with and without
+a snapshot in the database.
+
+    python benchmarks/bench_postgres.py [--events 1000000] [--json benchmarks/results/postgres.json]
+
+It starts its own PostgreSQL cluster on loopback (tests/pg_cluster.py) with fsync ON, so
+the rates are those of durable commits on this machine's disk; ``--url`` uses a running
+server instead. Figures depend on the machine: the server, the writers and the readers
+share its cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import accessgraph as ag
+from accessgraph import postgres as agpg
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE))
+
+OWNER = "jane@example.com"
+
+
+def seed(g: ag.Graph) -> None:
+    g.add_org("acme", owner=OWNER)
+    for p in range(20):
+        g.add_project(f"acme/p{p}")
+
+
+# --- roles run in child processes -----------------------------------------------------
+
+
+def role_writer(url: str, name: str, start_at: float, seconds: float) -> None:
+    """Flips grants for `seconds` from `start_at` (time.time()); prints the count."""
+    g = ag.Graph.open(url)
+    user = f"{name}@example.com"
+    g.add_member(user, "acme", actor=OWNER)
+    while time.time() < start_at:
+        time.sleep(0.001)
+    stop = start_at + seconds
+    n = 0
+    while time.time() < stop:
+        # Each visit to a project flips the role, so every call is a real change.
+        role = "viewer" if (n // 20) % 2 else "member"
+        g.grant(user, f"acme/p{n % 20}", role, actor=OWNER)
+        n += 1
+    print(json.dumps({"count": n, "elapsed": time.time() - start_at}), flush=True)
+
+
+def role_pinger(url: str, count: int) -> None:
+    """Commits `count` mutations at random intervals; prints (seq, acknowledged ns)."""
+    import random
+
+    g = ag.Graph.open(url)
+    rng = random.Random(7)
+    out = []
+    input()  # the parent says go once the reader is ready
+    for i in range(count):
+        # Each visit to a project flips the role, so every call is a real change.
+        role = ("viewer", "member")[(i // 20) % 2]
+        before = g.revision
+        g.grant("pinger@example.com", f"acme/p{i % 20}", role, actor=OWNER)
+        acked = time.monotonic_ns()
+        assert g.revision == before + 1, "one event per call"
+        out.append((g.revision, acked))
+        time.sleep(rng.uniform(0.005, 0.02))
+    print(json.dumps(out), flush=True)
+
+
+def role_reader(url: str, until: int) -> None:
+    """Watches the revision (the follower thread brings changes); prints when each
+    revision became visible."""
+    g = ag.Graph.open(url)
+    print("ready", flush=True)
+    seen: dict[int, int] = {}
+    last = g.revision
+    deadline = time.monotonic() + 300
+    while last < until and time.monotonic() < deadline:
+        rev = g.revision
+        if rev != last:
+            now = time.monotonic_ns()
+            for r in range(last + 1, rev + 1):
+                seen[r] = now
+            last = rev
+        else:
+            time.sleep(0.0001)
+    print(json.dumps(seen), flush=True)
+
+
+def role_join(url: str) -> None:
+    """Opens the graph (a process joining) and uses its audit log once."""
+    t = time.perf_counter()
+    g = ag.Graph.open(url)
+    opened = time.perf_counter() - t
+    t = time.perf_counter()
+    n = len(g.audit.events(limit=1))
+    first_audit = time.perf_counter() - t
+    print(
+        json.dumps(
+            {"open_s": opened, "first_audit_use_s": first_audit, "revision": g.revision, "n": n}
+        ),
+        flush=True,
+    )
+
+
+# --- the parent -----------------------------------------------------------------------
+
+
+def child(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, __file__, "--role", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def writers_rate(base_url: str, graph: str, processes: int, seconds: float) -> float:
+    url = f"{base_url}?graph={graph}"
+    g = ag.Graph.open(url + "&follow=off")
+    seed(g)
+    start_at = time.time() + 3.0
+    procs = [child("writer", url, f"w{i}", str(start_at), str(seconds)) for i in range(processes)]
+    total = 0
+    for p in procs:
+        out, _ = p.communicate(timeout=seconds + 120)
+        assert p.returncode == 0
+        total += json.loads(out.strip().splitlines()[-1])["count"]
+    g.refresh()
+    g.audit.verify()
+    assert sum(1 for e in g.audit if e.action.startswith("grant.")) == total
+    return total / seconds
+
+
+def propagation(base_url: str, count: int) -> dict[str, float]:
+    url = f"{base_url}?graph=latency"
+    g = ag.Graph.open(url + "&follow=off")
+    seed(g)
+    g.add_member("pinger@example.com", "acme", actor=OWNER)
+    until = g.revision + count
+    reader = child("reader", url, str(until))
+    assert reader.stdout is not None
+    assert reader.stdout.readline().strip() == "ready"
+    pinger = child("pinger", url, str(count))
+    assert pinger.stdin is not None
+    pinger.stdin.write("go\n")
+    pinger.stdin.flush()
+    acked = json.loads(pinger.communicate(timeout=300)[0].strip().splitlines()[-1])
+    seen = {int(k): v for k, v in json.loads(reader.communicate(timeout=300)[0]).items()}
+    lat = sorted((seen[seq] - t) / 1e6 for seq, t in acked)
+    q = statistics.quantiles(lat, n=100, method="inclusive")
+    return {
+        "propagation_samples": len(lat),
+        "propagation_p50_ms": q[49],
+        "propagation_p99_ms": q[98],
+        "propagation_max_ms": lat[-1],
+    }
+
+
+def build_big(path: Path, events: int) -> ag.Graph:
+    """A file journal of `events` events (the journal benchmark's workload)."""
+    g = ag.Graph.open(path, durability="os")
+    seed(g)
+    users = max(1, events // 10)
+    i = 0
+    while g.revision < events:
+        u = f"u{i % users}@example.com"
+        if i < users:
+            g.add_member(u, "acme", actor=OWNER, reason=f"hire {i}")
+        else:
+            # Each round over the users visits the next project; a pair comes back every
+            # 20 rounds with the next role, so every call is a real change.
+            r = i // users
+            g.grant(u, f"acme/p{r % 20}", ("viewer", "member", "admin")[(r // 20) % 3], actor=OWNER)
+        i += 1
+    return g
+
+
+def join(url: str) -> dict[str, Any]:
+    out, _ = child("join", url).communicate(timeout=1800)
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--role", nargs="+", help=argparse.SUPPRESS)
+    ap.add_argument("--url", default=None, help="a running server (default: start one)")
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--pings", type=int, default=400)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    if args.role:
+        role, *rest = args.role
+        if role == "writer":
+            role_writer(rest[0], rest[1], float(rest[2]), float(rest[3]))
+        elif role == "pinger":
+            role_pinger(rest[0], int(rest[1]))
+        elif role == "reader":
+            role_reader(rest[0], int(rest[1]))
+        elif role == "join":
+            role_join(rest[0])
+        return
+
+    import pg_cluster
+
+    base = Path(tempfile.mkdtemp(prefix="ag-bench-pg-"))
+    base.chmod(0o755)  # the server runs as the postgres user when we are root
+    cluster = None
+    try:
+        if args.url:
+            server = args.url
+        else:
+            cluster = pg_cluster.Cluster(base / "pg" / "data", free_port(), durable=True)
+            cluster.init()
+            cluster.start()
+            cluster.ready()
+            cluster.psql("CREATE DATABASE bench")
+            server = cluster.url("bench")
+        out: dict[str, Any] = {"note": "fsync on; server, writers and readers on one machine"}
+        for n in (1, 2, 4):
+            out[f"mutations_per_s_{n}_writers"] = writers_rate(server, f"w{n}", n, args.seconds)
+            print(json.dumps(out, indent=2), flush=True)
+        out.update(propagation(server, args.pings))
+        print(json.dumps(out, indent=2), flush=True)
+
+        journal = base / "big.journal"
+        t = time.perf_counter()
+        del_me = build_big(journal, args.events)
+        out["events"] = del_me.revision
+        out["build_file_journal_s"] = time.perf_counter() - t
+        del del_me
+        big = f"{server}?graph=big&follow=off"
+        t = time.perf_counter()
+        agpg.import_journal(journal, big)
+        out["import_into_postgres_s"] = time.perf_counter() - t
+        journal.unlink()
+        out["join_without_snapshot"] = join(big)
+        print(json.dumps(out, indent=2), flush=True)
+        g = ag.Graph.open(big)
+        t = time.perf_counter()
+        g.snapshot()
+        out["snapshot_write_s"] = time.perf_counter() - t
+        del g
+        out["join_with_snapshot"] = join(big)
+        print(json.dumps(out, indent=2), flush=True)
+        if args.json:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    finally:
+        if cluster is not None:
+            cluster.stop("fast")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
