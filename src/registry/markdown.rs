@@ -1061,32 +1061,34 @@ pub fn load(reg: &Registry, now: crate::time::Instant) -> Result<Graph> {
         at: now,
         actor: None,
     };
-    for c in &changes(reg)? {
-        st.apply(c, stamp)?;
-    }
+    // Each change is applied as soon as it is made and dropped right after, so the
+    // allocator reuses the same few blocks instead of holding a million of them.
+    each_change(reg, &mut |c| st.apply(&c, stamp))?;
     Ok(Graph::from_state(st))
 }
 
 /// The elementary changes that create `reg` in an empty org.
 pub fn changes(reg: &Registry) -> Result<Vec<Change>> {
+    // Sized once: a registry of a large org makes hundreds of thousands of changes, and
+    // each doubling of the vector is a large reallocation and copy.
+    let grants: usize = reg.people.iter().map(|p| p.grants.len()).sum();
+    let mut out = Vec::with_capacity(1 + reg.projects.len() + reg.people.len() + grants);
+    each_change(reg, &mut |c| {
+        out.push(c);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Calls `f` with each elementary change that creates `reg` in an empty org, in order;
+/// a registry that breaks a structural rule fails before the first call.
+fn each_change(reg: &Registry, f: &mut dyn FnMut(Change) -> Result<()>) -> Result<()> {
     if !reg.people.iter().any(|p| p.role == OrgRole::Owner) {
         return Err(Error::rule(format!(
             "registry `{}` names no owner: `## Owners` needs at least one person",
             reg.org
         )));
     }
-    let org = reg.org.as_str();
-    // Sized once: a registry of a large org makes hundreds of thousands of changes, and
-    // each doubling of the vector is a large reallocation and copy.
-    let grants: usize = reg.people.iter().map(|p| p.grants.len()).sum();
-    let mut out = Vec::with_capacity(1 + reg.projects.len() + reg.people.len() + grants);
-    out.push(Change::OrgCreated {
-        org: org.to_owned(),
-        attrs: OrgAttrs {
-            name: reg.name.clone(),
-            settings: crate::model::Settings::new(),
-        },
-    });
     for p in &reg.projects {
         if p.restricted && p.default_role.is_some() {
             return Err(Error::rule(format!(
@@ -1094,11 +1096,6 @@ pub fn changes(reg: &Registry) -> Result<Vec<Change>> {
                 p.name
             )));
         }
-        out.push(Change::ProjectCreated {
-            project: format!("{org}/{}", p.slug),
-            attrs: p.attrs(Settings::new()),
-            api_key: None,
-        });
     }
     for p in &reg.people {
         if p.role == OrgRole::Owner && p.expires.is_some() {
@@ -1107,7 +1104,24 @@ pub fn changes(reg: &Registry) -> Result<Vec<Change>> {
                 p.email
             )));
         }
-        out.push(Change::MemberAdded {
+    }
+    let org = reg.org.as_str();
+    f(Change::OrgCreated {
+        org: org.to_owned(),
+        attrs: OrgAttrs {
+            name: reg.name.clone(),
+            settings: crate::model::Settings::new(),
+        },
+    })?;
+    for p in &reg.projects {
+        f(Change::ProjectCreated {
+            project: format!("{org}/{}", p.slug),
+            attrs: p.attrs(Settings::new()),
+            api_key: None,
+        })?;
+    }
+    for p in &reg.people {
+        f(Change::MemberAdded {
             org: org.to_owned(),
             user: p.email.clone(),
             attrs: MemberAttrs {
@@ -1121,11 +1135,11 @@ pub fn changes(reg: &Registry) -> Result<Vec<Change>> {
                 name: None,
                 title: p.title.clone(),
             },
-        });
+        })?;
     }
     for p in &reg.people {
         for g in &p.grants {
-            out.push(Change::GrantAdded {
+            f(Change::GrantAdded {
                 user: p.email.clone(),
                 target: reg.target(&g.target),
                 attrs: GrantAttrs {
@@ -1134,10 +1148,10 @@ pub fn changes(reg: &Registry) -> Result<Vec<Change>> {
                     reason: g.reason.clone(),
                     review_by: None,
                 },
-            });
+            })?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
