@@ -946,6 +946,26 @@ impl PgJournal {
     }
 }
 
+/// The message of a failed commit: when the connection went down during it, the events
+/// may have been committed (and are applied on reconnecting); otherwise they were not.
+fn commit_failed(
+    display: &str,
+    which: &str,
+    e: &postgres::Error,
+    client: &Client,
+    otherwise: &str,
+) -> String {
+    if connection_lost(e, client) {
+        format!(
+            "{display}: the connection was lost while committing {which} ({}): \
+             it may have been committed; if so this process applies it when it reconnects",
+            describe(e)
+        )
+    } else {
+        format!("{display}: {which} {otherwise}: {}", describe(e))
+    }
+}
+
 impl JournalStore for PgJournal {
     fn lock(&mut self) -> Result<(), AuditError> {
         self.finish();
@@ -1052,15 +1072,7 @@ impl JournalStore for PgJournal {
                 self.channel
             );
             if let Err(e) = conn.client.batch_execute(&sql) {
-                let msg = if connection_lost(&e, &conn.client) {
-                    format!(
-                        "{display}: the connection was lost while committing {which} ({}): \
-                         it may have been committed; if so this process applies it when it reconnects",
-                        describe(&e)
-                    )
-                } else {
-                    format!("{display}: {which} not written: {}", describe(&e))
-                };
+                let msg = commit_failed(&display, &which, &e, &conn.client, "not written");
                 self.after_error(&e);
                 return Err(io::Error::other(msg));
             }
@@ -1075,15 +1087,7 @@ impl JournalStore for PgJournal {
             return Err(io::Error::other(msg));
         }
         if let Err(e) = conn.client.batch_execute("COMMIT") {
-            let msg = if connection_lost(&e, &conn.client) {
-                format!(
-                    "{display}: the connection was lost while committing {which} ({}): \
-                     it may have been committed; if so this process applies it when it reconnects",
-                    describe(&e)
-                )
-            } else {
-                format!("{display}: {which} not committed: {}", describe(&e))
-            };
+            let msg = commit_failed(&display, &which, &e, &conn.client, "not committed");
             self.after_error(&e);
             return Err(io::Error::other(msg));
         }
