@@ -53,15 +53,95 @@ pub struct Event {
     /// Before/after values, the user concerned, reasons …
     pub details: Map<String, Value>,
     /// Salt (hex) of each committed string that still holds its cleartext, by JSON Pointer.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub salts: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Paths::is_empty")]
+    pub salts: Paths,
     /// Commitment (hex) of each string whose cleartext was erased, by JSON Pointer.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub sealed: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Paths::is_empty")]
+    pub sealed: Paths,
     /// The previous event's hash (or the chain's anchor).
     pub prev_hash: String,
     /// This event's hash.
     pub hash: String,
+}
+
+/// A small map from JSON Pointer to hex text (salts, sealed commitments), sorted by path
+/// and written as a JSON object. A sorted vector rather than a `BTreeMap`: an event has a
+/// handful of entries, and a B-tree's first node holds room for eleven, which made the
+/// salts the largest part of an event kept in memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Paths(Vec<(Box<str>, Box<str>)>);
+
+impl Paths {
+    /// No entries.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The text at `path`.
+    pub fn get(&self, path: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(p, _)| (**p).cmp(path))
+            .ok()
+            .and_then(|i| self.0.get(i))
+            .map(|(_, v)| &**v)
+    }
+
+    /// Sets the text at `path`.
+    pub fn insert(&mut self, path: &str, value: &str) {
+        match self.0.binary_search_by(|(p, _)| (**p).cmp(path)) {
+            Ok(i) => {
+                if let Some(e) = self.0.get_mut(i) {
+                    e.1 = value.into();
+                }
+            }
+            Err(i) => self.0.insert(i, (path.into(), value.into())),
+        }
+    }
+
+    /// Removes the text at `path`.
+    pub fn remove(&mut self, path: &str) {
+        if let Ok(i) = self.0.binary_search_by(|(p, _)| (**p).cmp(path)) {
+            self.0.remove(i);
+        }
+    }
+
+    /// The paths, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(p, _)| &**p)
+    }
+}
+
+impl FromIterator<(String, String)> for Paths {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        // Sorted, and the last of a repeated path wins, as in a JSON object read into a map.
+        let mut v: Vec<(Box<str>, Box<str>)> = iter
+            .into_iter()
+            .map(|(p, t)| (p.into_boxed_str(), t.into_boxed_str()))
+            .collect();
+        v.reverse();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v.dedup_by(|a, b| a.0 == b.0);
+        v.shrink_to_fit();
+        Paths(v)
+    }
+}
+
+impl Serialize for Paths {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (p, v) in &self.0 {
+            m.serialize_entry(&**p, &**v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Paths {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let m = BTreeMap::<String, String>::deserialize(d)?;
+        Ok(m.into_iter().collect())
+    }
 }
 
 /// Why an event does not verify.
@@ -206,7 +286,7 @@ impl Event {
             target,
             details,
             salts,
-            sealed: BTreeMap::new(),
+            sealed: Paths::default(),
             prev_hash,
             hash: String::new(),
         };
@@ -222,7 +302,7 @@ impl Event {
         let mut bad: Option<String> = None;
         for_each_string(&self.actor, &self.target, &self.details, &mut |p, s| {
             let c = if let Some(c) = self.sealed.get(p) {
-                (c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit())).then(|| c.clone())
+                (c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit())).then(|| c.to_owned())
             } else {
                 self.salts
                     .get(p)
@@ -247,9 +327,9 @@ impl Event {
             .salts
             .keys()
             .chain(self.sealed.keys())
-            .find(|p| !commits.contains_key(p.as_str()))
+            .find(|p| !commits.contains_key(*p))
         {
-            return Err(Broken::Commitment(p.clone()));
+            return Err(Broken::Commitment(p.to_owned()));
         }
         let take = |p: &str| Value::String(commits.get(p).cloned().unwrap_or_default());
         let mut details = Value::Object(self.details.clone());
@@ -313,14 +393,14 @@ impl Event {
         for (p, new) in changes {
             let old = self.string_at(&p).unwrap_or_default();
             let c = match self.sealed.get(&p) {
-                Some(c) => c.clone(),
+                Some(c) => c.to_owned(),
                 None => match self.salts.get(&p).and_then(|s| hex::decode(s).ok()) {
                     Some(salt) => commit(&salt, &p, &old),
                     None => continue,
                 },
             };
             self.salts.remove(&p);
-            self.sealed.insert(p.clone(), c);
+            self.sealed.insert(&p, &c);
             self.set_string_at(&p, new);
         }
         true
@@ -462,7 +542,7 @@ mod tests {
         t.details.insert("role".into(), Value::from("admin"));
         assert_eq!(t.check(), Err(Broken::Hash));
         let mut t = e;
-        t.salts.insert("/details/extra".into(), "00".repeat(16));
+        t.salts.insert("/details/extra", &"00".repeat(16));
         assert!(matches!(t.check(), Err(Broken::Commitment(_))));
     }
 
