@@ -306,7 +306,7 @@ impl Event {
             } else {
                 self.salts
                     .get(p)
-                    .and_then(|salt| salt_bytes(salt))
+                    .and_then(salt_bytes)
                     .map(|salt| commit(&salt, p, s))
             };
             match c {
