@@ -8,19 +8,12 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList};
 use super::convert::{self, instant, opt_datetime_py, opt_text};
 use super::errors::{to_py, IntoPyResult};
 use super::graph::PyGraph;
+use super::values::{q, q_opt};
 use crate::error::Error;
 use crate::governance::requests::AccessRequest;
 use crate::governance::review::{Finding, Thresholds};
 use crate::governance::sync::{self, SyncPlan};
 use crate::governance::templates::{self, Onboarding, OnboardingReport};
-
-fn q(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
-fn q_opt(s: Option<&str>) -> String {
-    s.map_or_else(|| "None".to_owned(), q)
-}
 
 /// One finding of an access review.
 #[pyclass(name = "Finding", module = "accessgraph._core", frozen, eq, hash)]

@@ -321,15 +321,8 @@ impl PyGraph {
                 Ok((n, v))
             })
             .collect::<PyResult<Vec<_>>>()?;
-        let changes = crate::registry::posthog::changes(&members, org, name, &projects)
-            .map_err(|e| to_py(e.into()))?;
-        let obj = cls.call0()?;
-        obj.cast::<PyGraph>()?
-            .get()
-            .inner
-            .apply_batch(&changes, None)
-            .py()?;
-        Ok(obj)
+        let graph = crate::registry::posthog::import(&members, org, name, &projects).py()?;
+        adopt(cls, graph)
     }
 
     /// A graph read from a JSON snapshot (SPEC 5.2).

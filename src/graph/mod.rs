@@ -80,6 +80,25 @@ impl Graph {
         }
     }
 
+    /// A new graph holding what the changes `make` passes on create, applied by the
+    /// system with `now` as their stamp and no audit events: a loaded document (a
+    /// Markdown registry, a CSV matrix, a PostHog export) is where a graph's history
+    /// starts, as a JSON snapshot is. Each change is applied as soon as it is made, so a
+    /// million-grant document never holds a million changes at once. The first change
+    /// that does not fit fails the load.
+    pub fn built(
+        now: Instant,
+        make: impl FnOnce(&mut dyn FnMut(Change) -> Result<()>) -> Result<()>,
+    ) -> Result<Graph> {
+        let mut st = State::new();
+        let stamp = state::Stamp {
+            at: now,
+            actor: None,
+        };
+        make(&mut |c| st.apply(&c, stamp))?;
+        Ok(Graph::from_state(st))
+    }
+
     /// The graph's state, taking the graph apart (no copy).
     pub fn into_state(self) -> State {
         self.state.into_inner()

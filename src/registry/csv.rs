@@ -38,15 +38,15 @@
 //!   an equal `default` — while no `org_wide_grant` and no `default` row names it.
 //!   Otherwise it is not restricted. Environment, `pii`, titles, names, review dates,
 //!   the external flag and grants hidden by a higher source are lost.
-//! - Import restores the recorded state as it is: one batch of elementary changes
-//!   applied atomically by the system ([`Graph::apply_batch`]); nothing is imported when
-//!   any row is wrong.
+//! - Import restores the recorded state as it is: elementary changes applied by the
+//!   system into a new graph ([`Graph::built`], no audit events); nothing is imported
+//!   when any row is wrong.
 
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::eval::{MatrixRow, Source};
-use crate::graph::{state, Change, GrantAttrs, Graph, MemberAttrs, OrgAttrs, UserAttrs};
+use crate::graph::{Change, GrantAttrs, Graph, MemberAttrs, OrgAttrs, UserAttrs};
 use crate::ids;
 use crate::model::{OrgRole, ProjectAttrs, ProjectRole, Settings};
 use crate::registry::markdown::RegistryError;
@@ -160,12 +160,15 @@ fn when(i: Instant) -> String {
 pub fn from_csv(text: &str) -> Result<Graph, CsvError> {
     let rows = read_rows(text)?;
     let plan = plan(&rows)?;
-    let changes: Vec<Change> = plan.iter().map(|(c, _)| c.clone()).collect();
-    let graph = Graph::new();
-    if let Err(e) = graph.apply_batch(&changes, None) {
-        return Err(locate_failure(&plan, &e));
-    }
-    Ok(graph)
+    // The line of the change being applied, for the error when it does not fit.
+    let mut line = 1;
+    Graph::built(Instant::now(), |apply| {
+        plan.into_iter().try_for_each(|(c, at)| {
+            line = at;
+            apply(c)
+        })
+    })
+    .map_err(|e| CsvError::new(line, 1, e.to_string()))
 }
 
 /// One data row, validated.
@@ -664,22 +667,6 @@ fn org_changes(slug: &str, o: &OrgAcc<'_>, out: &mut Vec<(Change, usize)>) {
             ));
         }
     }
-}
-
-/// The batch failed although every row passed: replay it change by change to name the
-/// line of the change that does not fit.
-fn locate_failure(plan: &[(Change, usize)], e: &Error) -> CsvError {
-    let mut st = state::State::new();
-    let stamp = state::Stamp {
-        at: Instant(0),
-        actor: None,
-    };
-    for (c, line) in plan {
-        if let Err(e) = st.apply(c, stamp) {
-            return CsvError::new(*line, 1, e.to_string());
-        }
-    }
-    CsvError::new(1, 1, e.to_string())
 }
 
 #[cfg(test)]

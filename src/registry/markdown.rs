@@ -1051,20 +1051,12 @@ pub fn import(graph: &Graph, registry: &Registry) -> Result<()> {
     graph.apply_batch(&changes(registry)?, None)
 }
 
-/// A new graph holding the registry's org. The state is built directly, as a JSON
-/// snapshot's is: a loaded document is where the graph's history starts, so a registry
-/// of a million grants costs no million audit events. (Importing a registry into an
-/// existing graph, [`import`], is a change and is audited.)
+/// A new graph holding the registry's org, built directly ([`Graph::built`]): a loaded
+/// document is where the graph's history starts, so a registry of a million grants costs
+/// no million audit events. (Importing a registry into an existing graph, [`import`], is
+/// a change and is audited.)
 pub fn load(reg: &Registry, now: crate::time::Instant) -> Result<Graph> {
-    let mut st = crate::graph::State::new();
-    let stamp = crate::graph::state::Stamp {
-        at: now,
-        actor: None,
-    };
-    // Each change is applied as soon as it is made and dropped right after, so the
-    // allocator reuses the same few blocks instead of holding a million of them.
-    each_change(reg, &mut |c| st.apply(&c, stamp))?;
-    Ok(Graph::from_state(st))
+    Graph::built(now, |apply| each_change(reg, apply))
 }
 
 /// The elementary changes that create `reg` in an empty org.

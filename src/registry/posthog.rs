@@ -210,14 +210,16 @@ pub fn changes(
     Ok(out)
 }
 
-/// A new graph holding the org described by PostHog's JSON.
+/// A new graph holding the org described by PostHog's JSON, built directly
+/// ([`Graph::built`]: no audit events, as for every loaded document).
 pub fn import(
     members_json: &Value,
     org: &str,
     name: Option<&str>,
     projects: &[(String, Value)],
 ) -> crate::Result<Graph> {
-    let graph = Graph::new();
-    graph.apply_batch(&changes(members_json, org, name, projects)?, None)?;
-    Ok(graph)
+    let changes = changes(members_json, org, name, projects)?;
+    Graph::built(crate::time::Instant::now(), |apply| {
+        changes.into_iter().try_for_each(apply)
+    })
 }

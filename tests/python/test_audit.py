@@ -244,3 +244,24 @@ def test_a_graph_without_audit_log_checks_authority_and_refuses_history_calls() 
     assert pseudonym.startswith("erased:")
     assert [m.user for m in g.members("acme")] == ["jane@example.com"]
     assert "bob@example.com" not in g.to_json()
+
+
+def test_a_loaded_document_starts_the_history_with_an_empty_log(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    md = ag.Graph.load(root / "examples" / "acme_registry.md")
+    md.save(tmp_path / "acme.json")
+    md.save(tmp_path / "acme.csv")
+    members = json.loads((root / "tests/fixtures/posthog/org_members.json").read_text())
+    loaded = [
+        md,
+        ag.Graph.load(tmp_path / "acme.json"),
+        ag.Graph.load(tmp_path / "acme.csv"),
+        ag.Graph.from_posthog(members, org="acme"),
+    ]
+    for g in loaded:
+        assert g.members(g.orgs()[0].slug), "the document's people are there"
+        assert len(g.audit) == 0 and g.revision == 0
+        # Changes made after the load are recorded as usual.
+        owner = next(m.user for m in g.members(g.orgs()[0].slug) if m.role == "owner")
+        g.add_member("new@example.com", g.orgs()[0].slug, actor=owner)
+        assert [e.action for e in g.audit] == ["member.added"]
