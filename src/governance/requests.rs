@@ -18,10 +18,10 @@ use chrono::NaiveDate;
 
 use crate::error::{ConflictError, Error, NotFoundError, Result};
 use crate::graph::mutations::{
-    authorize_grant, denied, existing_grant, membership, opt_text, require_rank,
-    resolve_grant_target, same,
+    authorize_grant, denied, existing_grant, grantee, opt_text, require_rank, resolve_grant_target,
+    same,
 };
-use crate::graph::state::{not_member, Stamp, State};
+use crate::graph::state::{Stamp, State};
 use crate::graph::{Change, GrantAttrs, Graph};
 use crate::ids::{self, email_key};
 use crate::model::{OrgRole, ProjectRole};
@@ -243,17 +243,7 @@ impl Graph {
         let id = self.mutate(Some(&email), |st, at| {
             let oid = resolve_grant_target(st, gt)?;
             let org = st.org(oid).map_or("", |o| &*o.slug);
-            let Some(m) = membership(st, &email, oid) else {
-                return Err(not_member(&email, org));
-            };
-            if !at.alive(m.expires) {
-                return Err(ConflictError::NotMember {
-                    user: email.clone(),
-                    org: org.to_owned(),
-                    detail: ": the membership expired, so it cannot receive grants".to_owned(),
-                }
-                .into());
-            }
+            grantee(st, at, &email, oid, org)?;
             if let Some(r) = st.requests.iter().find(|r| {
                 r.status == RequestStatus::Pending && r.user == email && r.target == target
             }) {
@@ -313,17 +303,7 @@ impl Graph {
             let gt = ids::grant_target("target", &r.target)?;
             let oid = resolve_grant_target(st, gt)?;
             let org = st.org(oid).map_or("", |o| &*o.slug);
-            let Some(m) = membership(st, &r.user, oid) else {
-                return Err(not_member(&r.user, org));
-            };
-            if !at.alive(m.expires) {
-                return Err(ConflictError::NotMember {
-                    user: r.user.clone(),
-                    org: org.to_owned(),
-                    detail: ": the membership expired, so it cannot receive grants".to_owned(),
-                }
-                .into());
-            }
+            let m = grantee(st, at, &r.user, oid, org)?;
             let review_by = at
                 .get()
                 .date()

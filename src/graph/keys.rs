@@ -338,6 +338,13 @@ fn dedup(list: Vec<String>) -> Vec<String> {
         .collect()
 }
 
+/// The personal key `key_id`, or `NotFoundError`.
+fn need_key<'s>(st: &'s State, key_id: &str) -> Result<&'s PersonalKey> {
+    st.keys
+        .key(key_id)
+        .ok_or_else(|| NotFoundError::Key(key_id.to_owned()).into())
+}
+
 impl Graph {
     /// Creates a personal API key for `user`; returns `(key_id, secret)`. The secret is
     /// shown this once: only its hash is kept.
@@ -438,10 +445,7 @@ impl Graph {
     pub fn rotate_personal_key(&self, key_id: &str, actor: Option<&str>) -> Result<String> {
         let secret = k::new_secret()?;
         self.mutate(actor, |st, _| {
-            let key = st
-                .keys
-                .key(key_id)
-                .ok_or_else(|| Error::from(NotFoundError::Key(key_id.to_owned())))?;
+            let key = need_key(st, key_id)?;
             let owner = user_email(st, key.user);
             if let Some(a) = actor.filter(|a| !same(a, &owner)) {
                 return Err(denied(
@@ -475,10 +479,7 @@ impl Graph {
     /// system may). Revoking a revoked key changes nothing.
     pub fn revoke_personal_key(&self, key_id: &str, actor: Option<&str>) -> Result<()> {
         self.mutate(actor, |st, at| {
-            let key = st
-                .keys
-                .key(key_id)
-                .ok_or_else(|| Error::from(NotFoundError::Key(key_id.to_owned())))?;
+            let key = need_key(st, key_id)?;
             let owner = user_email(st, key.user);
             if let Some(a) = actor.filter(|a| !same(a, &owner)) {
                 let org_owner = st.user(key.user).is_some_and(|u| {
@@ -538,10 +539,7 @@ impl Graph {
     /// One personal key.
     pub fn personal_key(&self, key_id: &str) -> Result<KeyInfo> {
         let st = self.state.read();
-        let key = st
-            .keys
-            .key(key_id)
-            .ok_or_else(|| Error::from(NotFoundError::Key(key_id.to_owned())))?;
+        let key = need_key(&st, key_id)?;
         Ok(key_info(&st, key, &mut self.at(None)))
     }
 

@@ -135,6 +135,29 @@ pub(crate) fn membership<'s>(st: &'s State, user: &str, oid: u32) -> Option<&'s 
         .and_then(|u| u.membership(oid))
 }
 
+/// The membership through which `user` receives a grant in org `oid` (slug `org`): it
+/// must exist and be unexpired (SPEC 9), or `ConflictError::NotMember` says which fails.
+pub(crate) fn grantee<'s>(
+    st: &'s State,
+    at: &mut At<'_>,
+    user: &str,
+    oid: u32,
+    org: &str,
+) -> Result<&'s Membership> {
+    let Some(m) = membership(st, user, oid) else {
+        return Err(not_member(user, org));
+    };
+    if !at.alive(m.expires) {
+        return Err(ConflictError::NotMember {
+            user: user.to_owned(),
+            org: org.to_owned(),
+            detail: ": the membership expired, so it cannot receive grants".to_owned(),
+        }
+        .into());
+    }
+    Ok(m)
+}
+
 pub(crate) fn same(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
@@ -445,17 +468,7 @@ impl Graph {
             if let Some(a) = actor {
                 authorize_grant_to(st, at, a, &email, gt, oid, target)?;
             }
-            let Some(m) = membership(st, &email, oid) else {
-                return Err(not_member(&email, org));
-            };
-            if !at.alive(m.expires) {
-                return Err(ConflictError::NotMember {
-                    user: email.clone(),
-                    org: org.to_owned(),
-                    detail: ": the membership expired, so it cannot receive grants".to_owned(),
-                }
-                .into());
-            }
+            let m = grantee(st, at, &email, oid, org)?;
             let attrs = GrantAttrs {
                 role,
                 expires,
