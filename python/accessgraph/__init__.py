@@ -138,7 +138,8 @@ class Graph(_core.Graph):
     ) -> Self:
         """A graph read from a file: ``.md`` (the access registry, for ``org``), ``.json``
         (a snapshot) or ``.csv`` (the access matrix). ``format`` (``"markdown"``,
-        ``"json"`` or ``"csv"``) overrides the extension."""
+        ``"json"`` or ``"csv"``) overrides the extension. The document is where the
+        graph's history starts: its audit log is empty, and records the changes after."""
         kind = _format_of(path, format)
         text = Path(path).read_text(encoding="utf-8")
         if kind == "markdown":
@@ -179,7 +180,7 @@ class Graph(_core.Graph):
 
         The org's access becomes exactly what the document says — its name, its projects'
         attributes, memberships and grants — through the smallest set of elementary
-        changes (each one audited once the audit log listens); projects the document does
+        changes, each one an audit event (and a journal record); projects the document does
         not list are kept, without the grants it does not give. An org the graph does not
         have is created. Returns the number of changes applied (0: already in sync).
         """
