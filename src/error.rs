@@ -1,9 +1,11 @@
-//! Errors: one enum per area, wrapped by the crate-wide [`Error`].
+//! Errors: one enum per area, wrapped by the crate-wide [`Error`]. This floor sits just
+//! above the plain values (`roles`, `decision`) and imports no area, so every area may
+//! name every error.
 //!
 //! The Python binding maps [`Error`] to the exception classes of `accessgraph.exceptions`
 //! in one exhaustive match (`src/bindings/errors.rs`).
 
-use crate::eval::Decision;
+use crate::decision::Decision;
 
 /// Errors about the shape of input: identifiers, roles, dates, arguments.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,6 +99,74 @@ pub struct PermissionError {
     pub decision: Box<Decision>,
 }
 
+/// A registry document that does not parse: where (1-based line and column, in
+/// characters) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {message}")]
+pub struct RegistryError {
+    /// 1-based line number.
+    pub line: usize,
+    /// 1-based column, counted in characters.
+    pub column: usize,
+    /// What is wrong, lower-case, user input in backticks.
+    pub message: String,
+}
+
+/// A JSON document that does not fit its format: where (a JSON path such as
+/// `$.results[3].level`) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct JsonPathError {
+    /// The JSON path of the offending value.
+    pub path: String,
+    /// What is wrong, lower-case, user input in backticks.
+    pub message: String,
+}
+
+impl JsonPathError {
+    /// An error at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        JsonPathError {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Errors of the audit log and the journal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditError {
+    /// An event that does not verify (`AuditIntegrityError`).
+    #[error("audit log integrity: event {seq}: {reason}")]
+    Integrity {
+        /// The first bad event.
+        seq: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A damaged journal (`JournalError`); the file was left as it was.
+    #[error("journal {path}, line {line}: {reason}")]
+    Journal {
+        /// The journal.
+        path: String,
+        /// 1-based line of the first bad record.
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Reading or writing failed.
+    #[error("journal I/O failed: {0}")]
+    Io(String),
+    /// A write or fsync failed earlier: the graph refuses mutations from then on.
+    #[error("the journal failed ({0}); this graph accepts no more mutations (reads go on) — reopen the journal")]
+    Failed(String),
+    /// A shared journal (PostgreSQL) cannot be reached: the mutation was not acknowledged;
+    /// checks go on from memory and the process reconnects by itself
+    /// (`JournalUnavailableError`).
+    #[error("the shared journal is unavailable: {0}")]
+    Unavailable(String),
+}
+
 /// Every error the core can return.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
@@ -114,13 +184,13 @@ pub enum Error {
     Permission(#[from] PermissionError),
     /// A registry document that does not parse.
     #[error(transparent)]
-    Registry(#[from] crate::registry::markdown::RegistryError),
+    Registry(#[from] RegistryError),
     /// A JSON document that does not fit its format.
     #[error(transparent)]
-    Json(#[from] crate::registry::JsonPathError),
+    Json(#[from] JsonPathError),
     /// The audit log or the journal.
     #[error(transparent)]
-    Audit(#[from] crate::audit::AuditError),
+    Audit(#[from] AuditError),
 }
 
 /// The crate's result type.
@@ -138,6 +208,16 @@ impl Error {
             field,
             value: value.into().escape_debug().to_string(),
             expected: expected.into(),
+        }
+        .into()
+    }
+
+    /// A `ConflictError::NotMember`: `user` holds no membership of `org`.
+    pub(crate) fn not_member(user: &str, org: &str) -> Self {
+        ConflictError::NotMember {
+            user: user.to_owned(),
+            org: org.to_owned(),
+            detail: String::new(),
         }
         .into()
     }

@@ -1,10 +1,10 @@
-//! Validated identifiers: org slugs, project ids, grant targets, resource ids and emails,
-//! and the seeded fast hash map every index uses.
+//! Validated identifiers: org slugs, project ids, grant targets, resource ids, role names
+//! and emails, and the seeded fast hash map every index uses.
 
 use std::borrow::Cow;
 
 use crate::error::{Error, Result};
-use crate::model::ResourceKind;
+use crate::roles::{OrgRole, ProjectRole, ResourceKind};
 
 /// The hash map used by every index: foldhash seeded per process, because emails and
 /// targets are attacker-chosen and an unseeded hash would invite collision floods.
@@ -104,6 +104,38 @@ pub fn resource_kind(field: &'static str, s: &str) -> Result<ResourceKind> {
             ),
         )
     })
+}
+
+impl OrgRole {
+    /// Parses a role name, naming `field` in the error.
+    pub fn parse(field: &'static str, s: &str) -> Result<Self> {
+        match s {
+            "member" => Ok(OrgRole::Member),
+            "admin" => Ok(OrgRole::Admin),
+            "owner" => Ok(OrgRole::Owner),
+            _ => Err(Error::invalid(
+                field,
+                s,
+                "an org role: owner, admin or member",
+            )),
+        }
+    }
+}
+
+impl ProjectRole {
+    /// Parses a role name, naming `field` in the error.
+    pub fn parse(field: &'static str, s: &str) -> Result<Self> {
+        match s {
+            "viewer" => Ok(ProjectRole::Viewer),
+            "member" => Ok(ProjectRole::Member),
+            "admin" => Ok(ProjectRole::Admin),
+            _ => Err(Error::invalid(
+                field,
+                s,
+                "a project role: viewer, member or admin",
+            )),
+        }
+    }
 }
 
 /// Validates an email the way Django's `EmailValidator` does and returns it lower-cased.

@@ -6,6 +6,7 @@
 //! feature.
 
 pub mod audit;
+pub mod decision;
 pub mod error;
 pub mod eval;
 pub mod governance;
@@ -13,12 +14,14 @@ pub mod graph;
 pub mod ids;
 pub mod model;
 pub mod registry;
+pub mod roles;
+pub mod state;
 pub mod time;
 
 #[cfg(feature = "python")]
 mod bindings;
 
+pub use decision::{Decision, Source};
 pub use error::{Error, Result};
-pub use eval::{Decision, Source};
 pub use graph::Graph;
 pub use time::Instant;

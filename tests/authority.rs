@@ -15,7 +15,7 @@ use std::fmt::{Debug, Write as _};
 use accessgraph::audit::{replay, Filter};
 use accessgraph::error::{ConflictError, NotFoundError, ValidationError};
 use accessgraph::graph::{MemberPatch, NewMember, NewProject, ProjectPatch};
-use accessgraph::model::{OrgRole, ProjectRole, Role};
+use accessgraph::roles::{OrgRole, ProjectRole, Role};
 use accessgraph::{Error, Graph, Instant, Result};
 
 const OWNER: &str = "owner@acme.io";

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use accessgraph::error::{ConflictError, ValidationError};
 use accessgraph::graph::{NewMember, NewProject, ProjectPatch};
-use accessgraph::model::{OrgRole, ProjectRole, Role};
+use accessgraph::roles::{OrgRole, ProjectRole, Role};
 use accessgraph::{Error, Graph, Instant, Source};
 
 const OWNER: &str = "owner@acme.io";

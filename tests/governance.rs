@@ -14,12 +14,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use accessgraph::audit::{replay, Filter};
 use accessgraph::error::{ConflictError, NotFoundError, ValidationError};
-use accessgraph::governance::requests::RequestStatus;
 use accessgraph::governance::review::{Severity, Thresholds};
 use accessgraph::governance::sync::{self, SyncOp};
-use accessgraph::governance::templates::{self, Onboarding};
-use accessgraph::graph::{MemberPatch, NewMember, NewProject, OpenOptions, ProjectPatch, State};
-use accessgraph::model::ProjectRole;
+use accessgraph::governance::templates::Onboarding;
+use accessgraph::graph::{MemberPatch, NewMember, NewProject, OpenOptions, ProjectPatch};
+use accessgraph::model::requests::RequestStatus;
+use accessgraph::model::templates;
+use accessgraph::roles::ProjectRole;
+use accessgraph::state::State;
 use accessgraph::{Error, Graph, Instant};
 use serde_json::{json, Value};
 

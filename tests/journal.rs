@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use accessgraph::audit::journal::{Fresh, JournalStore};
-use accessgraph::audit::{AuditError, Durability, Filter};
+use accessgraph::audit::{Durability, Filter};
+use accessgraph::error::AuditError;
 use accessgraph::graph::NewMember;
 use accessgraph::{Error, Graph};
 

@@ -9,8 +9,8 @@
 )]
 
 use accessgraph::graph::{NewMember, NewProject};
-use accessgraph::model::{OrgRole, ProjectRole};
 use accessgraph::registry::csv::{from_csv, to_csv, CsvError, COLUMNS};
+use accessgraph::roles::{OrgRole, ProjectRole};
 use accessgraph::{Error, Graph, Instant};
 
 /// A grant as (user, target, role, expires, reason).

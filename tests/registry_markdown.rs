@@ -9,12 +9,12 @@
     clippy::indexing_slicing
 )]
 
+use accessgraph::error::RegistryError;
 use accessgraph::graph::{MemberPatch, NewMember, NewProject};
-use accessgraph::model::{OrgRole, ProjectRole};
 use accessgraph::registry::markdown::{
-    self, parse, GrantScope, Registry, RegistryError, RegistryGrant, RegistryPerson,
-    RegistryProject, Section,
+    self, parse, GrantScope, Registry, RegistryGrant, RegistryPerson, RegistryProject, Section,
 };
+use accessgraph::roles::{OrgRole, ProjectRole};
 use accessgraph::{Graph, Instant};
 
 const SEED: &str = "# PostHog Access Registry

@@ -20,7 +20,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use super::event::{parse_event, strip_crc, with_crc, Event, LineError};
-use super::AuditError;
+use crate::error::AuditError;
 
 /// Line 1 of a journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,7 +101,7 @@ pub trait JournalStore: Send {
     }
     /// After `read_fresh` said `Replaced`, the journal read again whole (state and log) by
     /// a store that is not a file; `None`: the graph reopens its file itself.
-    fn reload(&mut self) -> Result<Option<(crate::graph::State, super::Log)>, AuditError> {
+    fn reload(&mut self) -> Result<Option<(crate::state::State, super::Log)>, AuditError> {
         Ok(None)
     }
     /// The store itself, for what only one kind of store does (database snapshots).

@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use super::event::{parse_event, strip_crc, Event, LineError};
-use super::AuditError;
-use crate::graph::state::State;
+use crate::error::AuditError;
+use crate::state::State;
 use crate::time::Instant;
 
 /// The events of a graph since its chain's anchor.

@@ -26,42 +26,9 @@ pub use event::Event;
 pub use journal::{Durability, JournalStore};
 pub use log::{Filter, Log};
 
-use crate::graph::Change;
+use crate::error::AuditError;
+use crate::state::Change;
 use crate::time::Instant;
-
-/// Errors of the audit log and the journal.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuditError {
-    /// An event that does not verify (`AuditIntegrityError`).
-    #[error("audit log integrity: event {seq}: {reason}")]
-    Integrity {
-        /// The first bad event.
-        seq: u64,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A damaged journal (`JournalError`); the file was left as it was.
-    #[error("journal {path}, line {line}: {reason}")]
-    Journal {
-        /// The journal.
-        path: String,
-        /// 1-based line of the first bad record.
-        line: u64,
-        /// What is wrong.
-        reason: String,
-    },
-    /// Reading or writing failed.
-    #[error("journal I/O failed: {0}")]
-    Io(String),
-    /// A write or fsync failed earlier: the graph refuses mutations from then on.
-    #[error("the journal failed ({0}); this graph accepts no more mutations (reads go on) — reopen the journal")]
-    Failed(String),
-    /// A shared journal (PostgreSQL) cannot be reached: the mutation was not acknowledged;
-    /// checks go on from memory and the process reconnects by itself
-    /// (`JournalUnavailableError`).
-    #[error("the shared journal is unavailable: {0}")]
-    Unavailable(String),
-}
 
 /// The actions the graph records itself: applications cannot `record` them.
 pub const BUILTIN_ACTIONS: &[&str] = &[
@@ -198,7 +165,7 @@ impl Session<'_> {
 
     /// The journal read again whole by a store that is not a file (see
     /// [`JournalStore::reload`]).
-    pub fn reload(&mut self) -> Result<Option<(crate::graph::State, Log)>, AuditError> {
+    pub fn reload(&mut self) -> Result<Option<(crate::state::State, Log)>, AuditError> {
         match self.store.as_mut() {
             Some(s) => s.reload(),
             None => Ok(None),

@@ -41,7 +41,8 @@ use super::journal::{Fresh, Header, JournalStore, Record};
 use super::log::{Log, Pending, PrefixLoader};
 use super::{replay, Audit, AuditError, Session};
 use crate::error::Error;
-use crate::graph::{Graph, State};
+use crate::graph::Graph;
+use crate::state::State;
 
 /// The first key of every advisory lock the library takes (`"AGJL"`).
 pub const LOCK_CLASS: i32 = 0x4147_4A4C;

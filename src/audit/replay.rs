@@ -4,8 +4,8 @@
 use serde_json::{Map, Value};
 
 use super::event::{Event, SYSTEM};
-use crate::graph::state::{Stamp, State};
-use crate::graph::Change;
+use crate::state::Change;
+use crate::state::{Stamp, State};
 
 /// The detail key that holds an action's target (it moves to the event's `target`).
 fn target_key(action: &str) -> Option<&'static str> {

@@ -5,7 +5,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 
 use super::values::PyDecision;
-use crate::audit::AuditError;
+use crate::error::AuditError;
 use crate::error::{ConflictError, Error, ValidationError};
 
 macro_rules! exception {

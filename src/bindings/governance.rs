@@ -10,10 +10,11 @@ use super::errors::{to_py, IntoPyResult};
 use super::graph::PyGraph;
 use super::values::{q, q_opt};
 use crate::error::Error;
-use crate::governance::requests::AccessRequest;
 use crate::governance::review::{Finding, Thresholds};
 use crate::governance::sync::{self, SyncPlan};
-use crate::governance::templates::{self, Onboarding, OnboardingReport};
+use crate::governance::templates::{Onboarding, OnboardingReport};
+use crate::model::requests::AccessRequest;
+use crate::model::templates;
 
 /// One finding of an access review.
 #[pyclass(name = "Finding", module = "accessgraph._core", frozen, eq, hash)]

@@ -290,7 +290,7 @@ impl PyGraph {
     ) -> PyResult<Bound<'py, PyAny>> {
         use crate::registry::markdown;
         let py = cls.py();
-        let graph = py.detach(|| -> crate::Result<Graph> {
+        let graph = py.detach(|| -> crate::error::Result<Graph> {
             let registry = markdown::parse(text, org)?;
             markdown::load(&registry, Instant::now())
         });
@@ -310,7 +310,7 @@ impl PyGraph {
     ) -> PyResult<Bound<'py, PyAny>> {
         let parse = |text: &str, path: String| {
             serde_json::from_str::<serde_json::Value>(text)
-                .map_err(|e| to_py(crate::registry::JsonPathError::new(path, e.to_string()).into()))
+                .map_err(|e| to_py(crate::error::JsonPathError::new(path, e.to_string()).into()))
         };
         let members = parse(members, "$".to_owned())?;
         let projects = projects
@@ -510,7 +510,7 @@ impl PyGraph {
         Ok(self
             .inner
             .role(user_str(user)?, target, at_arg(at)?)
-            .map(crate::model::Role::as_str))
+            .map(crate::roles::Role::as_str))
     }
 
     /// Every action `user` may perform on `target`.
@@ -579,9 +579,9 @@ impl PyGraph {
             d.set_item("project", r.project)?;
             d.set_item(
                 "project_role",
-                r.project_role.map(crate::model::ProjectRole::as_str),
+                r.project_role.map(crate::roles::ProjectRole::as_str),
             )?;
-            d.set_item("source", r.source.map(crate::eval::Source::as_str))?;
+            d.set_item("source", r.source.map(crate::decision::Source::as_str))?;
             d.set_item("expires", convert::opt_datetime_py(py, r.expires)?)?;
             d.set_item("reason", r.reason)?;
             out.append(d)?;
@@ -599,8 +599,8 @@ impl PyGraph {
                 (
                     c.user,
                     c.project,
-                    c.before.map(crate::model::ProjectRole::as_str),
-                    c.after.map(crate::model::ProjectRole::as_str),
+                    c.before.map(crate::roles::ProjectRole::as_str),
+                    c.after.map(crate::roles::ProjectRole::as_str),
                     c.kind.as_str(),
                 )
             })

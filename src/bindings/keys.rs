@@ -12,8 +12,9 @@ use super::convert::{self, instant, opt_datetime_py};
 use super::errors::{to_py, IntoPyResult};
 use super::graph::PyGraph;
 use super::values::{q, q_opt};
+use crate::decision::Decision;
 use crate::error::Error;
-use crate::eval::{Decision, Principal, Subject};
+use crate::eval::{Principal, Subject};
 use crate::graph::{Graph, KeyInfo, NewKey, OffboardingReport};
 use crate::time::Instant;
 

@@ -6,7 +6,7 @@ use super::audit::PyPending;
 use super::errors::{to_py, IntoPyResult};
 use super::graph::PyGraph;
 use crate::audit::postgres as store;
-use crate::audit::AuditError;
+use crate::error::AuditError;
 use crate::error::Error;
 use crate::graph::postgres as pg;
 

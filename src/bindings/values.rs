@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::convert::{datetime_py, opt_datetime_py, settings_py};
-use crate::eval::Decision;
+use crate::decision::Decision;
 use crate::model::{GrantInfo, MemberInfo, OrgInfo, ProjectInfo, ResourceInfo, UserInfo};
 
 fn debug_hash(v: &impl std::fmt::Debug) -> u64 {
@@ -82,12 +82,12 @@ impl PyDecision {
     /// The role that decided.
     #[getter]
     fn role(&self) -> Option<&'static str> {
-        self.inner.role.map(crate::model::Role::as_str)
+        self.inner.role.map(crate::roles::Role::as_str)
     }
     /// Where that role comes from.
     #[getter]
     fn source(&self) -> Option<&'static str> {
-        self.inner.source.map(crate::eval::Source::as_str)
+        self.inner.source.map(crate::decision::Source::as_str)
     }
     /// A sentence explaining the decision.
     #[getter]
@@ -108,8 +108,8 @@ impl PyDecision {
             q(&d.user),
             q(&d.action),
             q(&d.target),
-            q_opt(d.role.map(crate::model::Role::as_str)),
-            q_opt(d.source.map(crate::eval::Source::as_str)),
+            q_opt(d.role.map(crate::roles::Role::as_str)),
+            q_opt(d.source.map(crate::decision::Source::as_str)),
         )
     }
     fn _repr_html_(&self) -> String {
@@ -217,7 +217,7 @@ impl PyProject {
         self.inner
             .attrs
             .default_role
-            .map(crate::model::ProjectRole::as_str)
+            .map(crate::roles::ProjectRole::as_str)
     }
     /// Settings (a fresh dict).
     #[getter]
@@ -233,7 +233,7 @@ impl PyProject {
             q_opt(a.environment.as_deref()),
             if a.restricted { "True" } else { "False" },
             if a.pii { "True" } else { "False" },
-            q_opt(a.default_role.map(crate::model::ProjectRole::as_str)),
+            q_opt(a.default_role.map(crate::roles::ProjectRole::as_str)),
         )
     }
 }

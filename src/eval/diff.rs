@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::graph::state::State;
-use crate::model::ProjectRole;
+use crate::roles::ProjectRole;
+use crate::state::State;
 use crate::time::At;
 
 /// How a user's access to a project changed.
@@ -91,8 +91,8 @@ pub fn diff(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Result;
     use crate::graph::{Graph, NewMember, NewProject};
-    use crate::Result;
 
     fn base() -> Result<Graph> {
         let g = Graph::new();

@@ -4,63 +4,18 @@
 //! `who_can`, `permissions` and the matrix cannot disagree. It allocates nothing and
 //! reads the clock only when an expiry must be compared.
 
-mod actions;
 pub mod diff;
 pub mod principal;
 
-pub use actions::{ActionDef, Catalog, Need};
 pub use principal::{Principal, PrincipalKind, Subject};
 
+use crate::decision::{Decision, Source};
 use crate::error::{Error, Result};
-use crate::graph::state::{State, TargetRef};
-use crate::model::{HotMembership, HotProject, HotUser, OrgRole, ProjectRole, ResourceRec, Role};
+use crate::model::actions::{ActionDef, Need};
+use crate::model::{HotMembership, HotProject, HotUser, ResourceRec};
+use crate::roles::{OrgRole, ProjectRole, Role};
+use crate::state::{State, TargetRef};
 use crate::time::{At, Instant};
-
-/// Where an effective role comes from (`PostHog`'s vocabulary).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Source {
-    /// Org owner or admin: project admin everywhere.
-    OrganizationAdmin,
-    /// Org member (org-scoped actions).
-    OrganizationMember,
-    /// A grant on the project.
-    ExplicitMember,
-    /// A grant on `org/*`.
-    OrgWideGrant,
-    /// The project's default role.
-    Default,
-    /// The user owns the resource.
-    Creator,
-    /// Denied by an API key's scope.
-    ApiKeyScope,
-}
-
-impl Source {
-    /// The source's name as Python sees it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::OrganizationAdmin => "organization_admin",
-            Source::OrganizationMember => "organization_member",
-            Source::ExplicitMember => "explicit_member",
-            Source::OrgWideGrant => "org_wide_grant",
-            Source::Default => "default",
-            Source::Creator => "creator",
-            Source::ApiKeyScope => "api_key_scope",
-        }
-    }
-
-    fn phrase(self) -> &'static str {
-        match self {
-            Source::OrganizationAdmin => "org owner/admin",
-            Source::OrganizationMember => "org membership",
-            Source::ExplicitMember => "explicit grant on the project",
-            Source::OrgWideGrant => "grant on all projects of the org",
-            Source::Default => "the project's default role",
-            Source::Creator => "owns the resource",
-            Source::ApiKeyScope => "API key scope",
-        }
-    }
-}
 
 /// Why a verdict came out as it did (cheap to build; turned into words by `explain`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,25 +56,6 @@ impl Verdict {
             why,
         }
     }
-}
-
-/// A decision with a sentence a person understands (the result of `explain`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Decision {
-    /// Allowed?
-    pub allowed: bool,
-    /// The user (or principal) asked about.
-    pub user: String,
-    /// The action.
-    pub action: String,
-    /// The target.
-    pub target: String,
-    /// The role that decided.
-    pub role: Option<Role>,
-    /// Where that role comes from.
-    pub source: Option<Source>,
-    /// A sentence explaining the decision.
-    pub reason: String,
 }
 
 /// The unexpired membership of `u` in `oid`, or why there is none.

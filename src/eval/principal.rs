@@ -8,10 +8,12 @@
 //! nothing else. A denial by the key's scope or project restriction has the source
 //! `api_key_scope`.
 
-use super::{locate, validate_target, ActionDef, Decision, Need, Source};
+use super::{locate, validate_target};
+use crate::decision::{Decision, Source};
 use crate::error::Result;
-use crate::graph::state::{State, TargetRef};
+use crate::model::actions::{ActionDef, Need};
 use crate::model::keys::{scopes_allow, KeyRef, PersonalKey};
+use crate::state::{State, TargetRef};
 use crate::time::{At, Instant};
 
 /// Which kind of key authenticated.

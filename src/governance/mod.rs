@@ -11,18 +11,3 @@ pub mod requests;
 pub mod review;
 pub mod sync;
 pub mod templates;
-
-use crate::error::Result;
-use crate::graph::state::{Stamp, State};
-use crate::graph::Change;
-
-/// Applies a governance change (a template or an access request) to the state.
-pub(crate) fn apply(st: &mut State, change: &Change, stamp: Stamp<'_>) -> Result<()> {
-    match change {
-        Change::TemplateDefined { def } => templates::apply_defined(st, def),
-        Change::AccessRequestCreated { .. }
-        | Change::AccessRequestApproved { .. }
-        | Change::AccessRequestDenied { .. } => requests::apply(st, change, stamp),
-        _ => Ok(()),
-    }
-}

@@ -14,151 +14,19 @@
 //!   requester); denying needs the same. A request is decided once.
 //! - Approving replaces any grant the user held on the target, as `grant` does.
 
-use chrono::NaiveDate;
-
 use crate::error::{ConflictError, Error, NotFoundError, Result};
 use crate::graph::mutations::{
     authorize_grant, denied, existing_grant, grantee, opt_text, require_rank, resolve_grant_target,
     same,
 };
-use crate::graph::state::{Stamp, State};
-use crate::graph::{Change, GrantAttrs, Graph};
+use crate::graph::Graph;
 use crate::ids::{self, email_key};
-use crate::model::{OrgRole, ProjectRole};
+use crate::model::requests::{AccessRequest, RequestStatus};
+use crate::roles::{OrgRole, ProjectRole};
+use crate::state::queries::find_request;
+use crate::state::State;
+use crate::state::{Change, GrantAttrs};
 use crate::time::{At, Instant};
-
-/// Where a request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RequestStatus {
-    /// Waiting for a decision.
-    Pending,
-    /// Approved: the grant was applied.
-    Approved,
-    /// Denied.
-    Denied,
-}
-
-impl RequestStatus {
-    /// The status's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestStatus::Pending => "pending",
-            RequestStatus::Approved => "approved",
-            RequestStatus::Denied => "denied",
-        }
-    }
-
-    /// Parses a status name, naming `field` in the error.
-    pub fn parse(field: &'static str, s: &str) -> Result<Self> {
-        match s {
-            "pending" => Ok(RequestStatus::Pending),
-            "approved" => Ok(RequestStatus::Approved),
-            "denied" => Ok(RequestStatus::Denied),
-            _ => Err(Error::invalid(field, s, "pending, approved or denied")),
-        }
-    }
-}
-
-/// An access request and its outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct AccessRequest {
-    /// `req_<n>`.
-    pub id: String,
-    /// The requester's email.
-    pub user: String,
-    /// `org/project` or `org/*`.
-    pub target: String,
-    /// The role asked for.
-    pub role: ProjectRole,
-    /// Why they need it.
-    pub reason: Option<String>,
-    /// Where it stands.
-    pub status: RequestStatus,
-    /// When it was made.
-    pub requested_at: Instant,
-    /// Who approved or denied it (`None` = the system, or not decided).
-    pub decided_by: Option<String>,
-    /// When it was decided.
-    pub decided_at: Option<Instant>,
-    /// Why it was denied.
-    pub decision_reason: Option<String>,
-    /// Expiry given to the grant on approval.
-    pub expires: Option<Instant>,
-    /// Review date given to the grant on approval.
-    pub review_by: Option<NaiveDate>,
-}
-
-/// The request with this id.
-pub fn find<'s>(st: &'s State, id: &str) -> Option<&'s AccessRequest> {
-    // Ids are `req_<n>` in creation order: the n-th record, unless the list was edited.
-    let guess = id
-        .strip_prefix("req_")
-        .and_then(|n| n.parse::<usize>().ok())
-        .and_then(|n| n.checked_sub(1))
-        .and_then(|i| st.requests.get(i))
-        .filter(|r| r.id == id);
-    guess.or_else(|| st.requests.iter().find(|r| r.id == id))
-}
-
-fn find_mut<'s>(st: &'s mut State, id: &str) -> Result<&'s mut AccessRequest> {
-    st.requests
-        .iter_mut()
-        .find(|r| r.id == id)
-        .ok_or_else(|| NotFoundError::Request(id.to_owned()).into())
-}
-
-/// Applies the `access_request.*` changes.
-pub(crate) fn apply(st: &mut State, change: &Change, stamp: Stamp<'_>) -> Result<()> {
-    match change {
-        Change::AccessRequestCreated {
-            id,
-            user,
-            target,
-            role,
-            reason,
-        } => {
-            if find(st, id).is_some() {
-                return Err(ConflictError::Exists(format!("access request `{id}`")).into());
-            }
-            st.requests.push(AccessRequest {
-                id: id.clone(),
-                user: user.clone(),
-                target: target.clone(),
-                role: *role,
-                reason: reason.clone(),
-                status: RequestStatus::Pending,
-                requested_at: stamp.at,
-                decided_by: None,
-                decided_at: None,
-                decision_reason: None,
-                expires: None,
-                review_by: None,
-            });
-        }
-        Change::AccessRequestApproved {
-            id,
-            expires,
-            review_by,
-            ..
-        } => {
-            let r = find_mut(st, id)?;
-            r.status = RequestStatus::Approved;
-            r.decided_by = stamp.actor.map(str::to_owned);
-            r.decided_at = Some(stamp.at);
-            r.expires = *expires;
-            r.review_by = *review_by;
-        }
-        Change::AccessRequestDenied { id, reason, .. } => {
-            let r = find_mut(st, id)?;
-            r.status = RequestStatus::Denied;
-            r.decided_by = stamp.actor.map(str::to_owned);
-            r.decided_at = Some(stamp.at);
-            r.decision_reason.clone_from(reason);
-        }
-        _ => {}
-    }
-    Ok(())
-}
 
 /// The authority to decide `r`: the authority to grant it (SPEC 9: whoever may approve
 /// may deny), and not one's own request.
@@ -295,7 +163,7 @@ impl Graph {
             }
         }
         self.mutate(actor, |st, at| {
-            let r = find(st, id).ok_or_else(|| NotFoundError::Request(id.to_owned()))?;
+            let r = find_request(st, id).ok_or_else(|| NotFoundError::Request(id.to_owned()))?;
             if let Some(a) = actor {
                 authorize_decision(st, at, a, r, "approve")?;
             }
@@ -348,7 +216,7 @@ impl Graph {
     ) -> Result<AccessRequest> {
         let reason = opt_text(reason.map(str::to_owned));
         self.mutate(actor, |st, at| {
-            let r = find(st, id).ok_or_else(|| NotFoundError::Request(id.to_owned()))?;
+            let r = find_request(st, id).ok_or_else(|| NotFoundError::Request(id.to_owned()))?;
             if let Some(a) = actor {
                 authorize_decision(st, at, a, r, "deny")?;
             }
@@ -368,7 +236,7 @@ impl Graph {
 
     /// One access request.
     pub fn access_request(&self, id: &str) -> Result<AccessRequest> {
-        self.read(|st| find(st, id).cloned())
+        self.read(|st| find_request(st, id).cloned())
             .ok_or_else(|| NotFoundError::Request(id.to_owned()).into())
     }
 

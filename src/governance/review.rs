@@ -26,9 +26,10 @@ use chrono::{NaiveDate, TimeDelta};
 
 use crate::error::{Error, Result};
 use crate::eval::effective_role;
-use crate::graph::state::State;
 use crate::graph::Graph;
-use crate::model::{Membership, OrgRole, ProjectRec, ProjectRole, UserRec};
+use crate::model::{Membership, ProjectRec, UserRec};
+use crate::roles::{OrgRole, ProjectRole};
+use crate::state::State;
 use crate::time::{At, Clock, Instant};
 
 /// How serious a finding is: `info` < `low` < `medium` < `high`.

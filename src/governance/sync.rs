@@ -36,10 +36,13 @@ use crate::graph::mutations::{
     authorize_grant, authorize_grant_to, authorize_invite, authorize_role_change,
     check_owner_expiry, membership, plan_remove_member, same,
 };
-use crate::graph::state::{grant_attrs, State};
-use crate::graph::{Change, GrantAttrs, Graph, MemberAttrs, UserAttrs};
+use crate::graph::Graph;
 use crate::ids::{self, GrantTarget};
-use crate::model::{Grant, Membership, OrgRole, ProjectRole};
+use crate::model::{Grant, Membership};
+use crate::roles::{OrgRole, ProjectRole};
+use crate::state::queries::grant_attrs;
+use crate::state::State;
+use crate::state::{Change, GrantAttrs, MemberAttrs, UserAttrs};
 use crate::time::{At, Instant};
 
 /// The reason written on memberships and grants that sync makes.

@@ -14,130 +14,18 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{ConflictError, Error, Result};
 use crate::graph::mutations::{
     authorize_grant_to, authorize_invite, check_owner_expiry, denied, membership, opt_text,
 };
-use crate::graph::state::State;
-use crate::graph::{Change, GrantAttrs, Graph, MemberAttrs, UserAttrs};
+use crate::graph::Graph;
 use crate::ids::{self, email_key, GrantTarget};
-use crate::model::{OrgRole, ProjectRole};
+use crate::model::templates::{builtin, TemplateDef};
+use crate::roles::ProjectRole;
+use crate::state::queries::{template, template_names};
+use crate::state::State;
+use crate::state::{Change, GrantAttrs, MemberAttrs, UserAttrs};
 use crate::time::Instant;
-
-/// An onboarding template.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TemplateDef {
-    /// The template's name (a slug: `engineer`, `data_analyst`).
-    pub name: String,
-    /// The org role given.
-    pub org_role: OrgRole,
-    /// Project role by project slug or environment (`*`: every project).
-    #[serde(default)]
-    pub grants: BTreeMap<String, ProjectRole>,
-    /// Marks the membership external (contractor, consultant).
-    #[serde(default)]
-    pub external: bool,
-    /// `onboard` refuses to run without `expires`.
-    #[serde(default)]
-    pub requires_expiry: bool,
-}
-
-/// The names of the built-in templates.
-pub const BUILTIN: [&str; 4] = ["contractor", "engineer", "executive", "product_manager"];
-
-/// A built-in template (SPEC 4.3).
-pub fn builtin(name: &str) -> Option<TemplateDef> {
-    use ProjectRole::{Member, Viewer};
-    let def = |org_role, grants: &[(&str, ProjectRole)], external, requires_expiry| TemplateDef {
-        name: name.to_owned(),
-        org_role,
-        grants: grants.iter().map(|(k, r)| ((*k).to_owned(), *r)).collect(),
-        external,
-        requires_expiry,
-    };
-    Some(match name {
-        "engineer" => def(
-            OrgRole::Member,
-            &[
-                ("development", Member),
-                ("staging", Member),
-                ("production", Viewer),
-            ],
-            false,
-            false,
-        ),
-        "product_manager" => def(OrgRole::Member, &[("*", Member)], false, false),
-        "executive" => def(OrgRole::Member, &[("production", Viewer)], false, false),
-        "contractor" => def(OrgRole::Member, &[], true, true),
-        _ => return None,
-    })
-}
-
-/// The template called `name`: a built-in one or a custom one.
-pub fn lookup(st: &State, name: &str) -> Option<TemplateDef> {
-    builtin(name).or_else(|| st.templates.get(name).cloned())
-}
-
-/// Every template name, sorted.
-pub fn names(st: &State) -> Vec<String> {
-    let mut out: Vec<String> = BUILTIN.iter().map(|s| (*s).to_owned()).collect();
-    out.extend(st.templates.keys().cloned());
-    out.sort();
-    out
-}
-
-/// Checks a custom template's definition.
-pub fn validate(
-    name: &str,
-    org_role: &str,
-    grants: &[(String, String)],
-    external: bool,
-    requires_expiry: bool,
-) -> Result<TemplateDef> {
-    if !ids::is_slug(name) {
-        return Err(Error::invalid(
-            "name",
-            name,
-            "a template name: lower-case letters, digits, `_` and `-`, like `data_analyst`",
-        ));
-    }
-    let org_role = OrgRole::parse("org_role", org_role)?;
-    if org_role == OrgRole::Owner && requires_expiry {
-        return Err(Error::rule(
-            "a template giving the owner role cannot require an expiry: owner memberships cannot expire",
-        ));
-    }
-    let mut map = BTreeMap::new();
-    for (key, role) in grants {
-        let k = key.trim();
-        if k.is_empty() || k.contains('/') {
-            return Err(Error::invalid(
-                "grants",
-                key.as_str(),
-                "a project slug, an environment (`production`) or `*` for every project",
-            ));
-        }
-        map.insert(k.to_owned(), ProjectRole::parse("grants", role)?);
-    }
-    Ok(TemplateDef {
-        name: name.to_owned(),
-        org_role,
-        grants: map,
-        external,
-        requires_expiry,
-    })
-}
-
-/// Applies `template.defined`.
-pub(crate) fn apply_defined(st: &mut State, def: &TemplateDef) -> Result<()> {
-    if builtin(&def.name).is_some() || st.templates.contains_key(&def.name) {
-        return Err(ConflictError::Exists(format!("template `{}`", def.name)).into());
-    }
-    st.templates.insert(def.name.clone(), def.clone());
-    Ok(())
-}
 
 /// What `onboard` is asked to do.
 #[derive(Debug, Clone, Default)]
@@ -231,12 +119,12 @@ impl Graph {
 
     /// Every onboarding template's name, built-in and custom, sorted.
     pub fn template_names(&self) -> Vec<String> {
-        self.read(names)
+        self.read(template_names)
     }
 
     /// One template, built-in or custom.
     pub fn template(&self, name: &str) -> Option<TemplateDef> {
-        self.read(|st| lookup(st, name))
+        self.read(|st| template(st, name))
     }
 
     /// Onboards a user with a template: adds the membership and every grant the template
@@ -256,11 +144,11 @@ impl Graph {
             }
         }
         self.mutate(actor, |st, at| {
-            let t = lookup(st, &req.template).ok_or_else(|| {
+            let t = template(st, &req.template).ok_or_else(|| {
                 Error::invalid(
                     "template",
                     req.template.as_str(),
-                    format!("one of {}", names(st).join(", ")),
+                    format!("one of {}", template_names(st).join(", ")),
                 )
             })?;
             if t.requires_expiry && req.expires.is_none() {

@@ -7,13 +7,14 @@ use parking_lot::{RwLock, RwLockUpgradableReadGuard};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::state::State;
 use super::{Change, Graph};
 use crate::audit::erase::{self, Redaction};
 use crate::audit::journal::{FileJournal, Fresh, Header, Record, Resume};
-use crate::audit::{replay, Audit, AuditError, Durability, Event, Filter, Log, Session};
+use crate::audit::{replay, Audit, Durability, Event, Filter, Log, Session};
+use crate::error::AuditError;
 use crate::error::{Error, NotFoundError, Result};
 use crate::ids;
+use crate::state::State;
 use crate::time::{At, Instant};
 
 /// How a journal is opened.
@@ -581,7 +582,7 @@ impl Graph {
         if !self.audit.keeps_log() {
             // No history to redact: the removals and the pseudonym are the whole job.
             let events = self.audit.events_of(&changes, actor, now)?;
-            let stamp = super::state::Stamp { at: now, actor };
+            let stamp = crate::state::Stamp { at: now, actor };
             self.commit(guard, session, events, |st| {
                 changes.iter().try_for_each(|c| st.apply(c, stamp))
             })?;

@@ -16,15 +16,16 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-use super::change::Change;
 use super::mutations::{authorize, denied, org_role, same};
-use super::state::{Stamp, State};
 use super::Graph;
+use crate::decision::Decision;
 use crate::error::{ConflictError, Error, NotFoundError, Result};
-use crate::eval::{self, Decision, Principal, PrincipalKind, Subject};
+use crate::eval::{self, Principal, PrincipalKind, Subject};
 use crate::ids::{self, email_key};
 use crate::model::keys::{self as k, KeyRef, PersonalKey};
-use crate::model::OrgRole;
+use crate::roles::OrgRole;
+use crate::state::Change;
+use crate::state::State;
 use crate::time::{At, Instant};
 
 /// A new personal key's settings.
@@ -102,93 +103,6 @@ fn key_info(st: &State, key: &PersonalKey, at: &mut At<'_>) -> KeyInfo {
         revoked_at: key.revoked_at,
         expired: !at.alive(key.expires),
         dead: !has_live_membership(st, key.user, at),
-    }
-}
-
-impl State {
-    /// Applies a key change (planning checked its rules; an error here is a replayed
-    /// change that does not fit).
-    pub(super) fn apply_key_change(&mut self, change: &Change, stamp: Stamp<'_>) -> Result<()> {
-        match change {
-            Change::ApiKeyCreated {
-                key_id,
-                user,
-                label,
-                scopes,
-                projects,
-                expires,
-                hash,
-                mask,
-            } => {
-                let uid = self
-                    .user_id(user)
-                    .ok_or_else(|| Error::from(NotFoundError::User(user.clone())))?;
-                if self.keys.by_id.contains_key(key_id.as_str())
-                    || self.keys.by_hash.contains_key(hash.as_str())
-                {
-                    return Err(ConflictError::Exists(format!("API key `{key_id}`")).into());
-                }
-                self.keys.insert(PersonalKey {
-                    id: key_id.as_str().into(),
-                    user: uid,
-                    label: label.clone(),
-                    scopes: scopes.clone(),
-                    projects: projects.clone(),
-                    created_at: stamp.at,
-                    rotated_at: None,
-                    expires: *expires,
-                    hash: hash.clone(),
-                    mask: mask.clone(),
-                    revoked_at: None,
-                });
-            }
-            Change::ApiKeyRotated {
-                key_id, hash, mask, ..
-            } => {
-                let i = self
-                    .keys
-                    .index(key_id)
-                    .ok_or_else(|| Error::from(NotFoundError::Key(key_id.clone())))?;
-                if self.keys.by_hash.contains_key(hash.as_str()) {
-                    return Err(ConflictError::Exists(format!("secret of `{key_id}`")).into());
-                }
-                let keys = &mut self.keys;
-                let Some(key) = keys.personal.get_mut(i as usize) else {
-                    return Err(NotFoundError::Key(key_id.clone()).into());
-                };
-                if key.revoked_at.is_some() {
-                    return Err(ConflictError::Rule(format!(
-                        "API key `{key_id}` was revoked and cannot be rotated"
-                    ))
-                    .into());
-                }
-                keys.by_hash.remove(key.hash.as_str());
-                key.hash.clone_from(hash);
-                key.mask.clone_from(mask);
-                key.rotated_at = Some(stamp.at);
-                keys.by_hash
-                    .insert(hash.as_str().into(), KeyRef::Personal(i));
-            }
-            Change::ApiKeyRevoked { key_id, .. } => {
-                let i = self
-                    .keys
-                    .index(key_id)
-                    .ok_or_else(|| Error::from(NotFoundError::Key(key_id.clone())))?;
-                let keys = &mut self.keys;
-                if let Some(key) = keys.personal.get_mut(i as usize) {
-                    if key.revoked_at.is_none() {
-                        keys.by_hash.remove(key.hash.as_str());
-                        key.revoked_at = Some(stamp.at);
-                    }
-                }
-            }
-            Change::ProjectKeyRotated { project, api_key } => {
-                let pid = self.need_project(project)?;
-                self.keys.set_project(pid, api_key.clone());
-            }
-            _ => {}
-        }
-        Ok(())
     }
 }
 

@@ -10,27 +10,26 @@
 //! Lock order: there is one lock. Nothing calls out (into Python or I/O) while holding it.
 
 mod audited;
-pub mod change;
 pub mod keys;
 pub(crate) mod mutations;
 pub mod offboard;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-pub mod state;
 
 use parking_lot::{RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard};
 
 pub use audited::OpenOptions;
-pub use change::{Change, GrantAttrs, MemberAttrs, OrgAttrs, UserAttrs};
 pub use keys::{KeyInfo, NewKey};
 pub use mutations::{MemberPatch, NewMember, NewProject, ProjectPatch};
 pub use offboard::OffboardingReport;
-pub use state::{State, TargetRef};
 
 use crate::audit::{journal::Fresh, Audit, Session};
+use crate::decision::Decision;
 use crate::error::{ConflictError, Error, Result};
-use crate::eval::{self, Decision, MatrixRow};
-use crate::model::{GrantInfo, MemberInfo, OrgInfo, ProjectInfo, ResourceInfo, Role, UserInfo};
+use crate::eval::{self, MatrixRow};
+use crate::model::{GrantInfo, MemberInfo, OrgInfo, ProjectInfo, ResourceInfo, UserInfo};
+use crate::roles::Role;
+use crate::state::{queries, Change, Stamp, State};
 use crate::time::{At, Clock, Instant};
 
 /// The access graph. Share it between threads freely (`Graph: Send + Sync`).
@@ -91,7 +90,7 @@ impl Graph {
         make: impl FnOnce(&mut dyn FnMut(Change) -> Result<()>) -> Result<()>,
     ) -> Result<Graph> {
         let mut st = State::new();
-        let stamp = state::Stamp {
+        let stamp = Stamp {
             at: now,
             actor: None,
         };
@@ -255,12 +254,12 @@ impl Graph {
 
     /// The orgs, sorted by slug.
     pub fn orgs(&self) -> Vec<OrgInfo> {
-        self.read(state::list_orgs)
+        self.read(queries::list_orgs)
     }
 
     /// The projects of one org or of all, sorted by id.
     pub fn projects(&self, org: Option<&str>) -> Result<Vec<ProjectInfo>> {
-        self.read(|st| state::list_projects(st, org))
+        self.read(|st| queries::list_projects(st, org))
     }
 
     /// One org.
@@ -286,7 +285,7 @@ impl Graph {
             let mut out: Vec<UserInfo> = st
                 .users
                 .iter()
-                .filter_map(|u| state::user_info(st, &u.email).ok())
+                .filter_map(|u| queries::user_info(st, &u.email).ok())
                 .collect();
             out.sort_by(|a, b| a.email.cmp(&b.email));
             out
@@ -295,22 +294,22 @@ impl Graph {
 
     /// The members of an org, sorted by email.
     pub fn members(&self, org: &str) -> Result<Vec<MemberInfo>> {
-        self.read(|st| state::list_members(st, org))
+        self.read(|st| queries::list_members(st, org))
     }
 
     /// The grants, optionally of one user and/or on one target, sorted by user and target.
     pub fn grants(&self, user: Option<&str>, target: Option<&str>) -> Vec<GrantInfo> {
-        self.read(|st| state::list_grants(st, user, target))
+        self.read(|st| queries::list_grants(st, user, target))
     }
 
     /// One user.
     pub fn user(&self, email: &str) -> Result<UserInfo> {
-        self.read(|st| state::user_info(st, email))
+        self.read(|st| queries::user_info(st, email))
     }
 
     /// The resources of one project or of all, sorted by id.
     pub fn resources(&self, project: Option<&str>) -> Result<Vec<ResourceInfo>> {
-        self.read(|st| state::list_resources(st, project))
+        self.read(|st| queries::list_resources(st, project))
     }
 
     /// What every change needs before planning: a well-formed actor, a writable graph.
@@ -359,7 +358,7 @@ impl Graph {
         let now = self.clock.now();
         let actor = actor.map(crate::ids::email_key);
         let actor = actor.as_deref();
-        let stamp = state::Stamp { at: now, actor };
+        let stamp = Stamp { at: now, actor };
         let changes = keys::completed(&guard, changes)?;
         let mut next = (*guard).clone();
         for c in &changes {
@@ -398,7 +397,7 @@ impl Graph {
             return Ok(out);
         }
         let events = self.audit.events_of(&changes, actor, now)?;
-        let stamp = state::Stamp { at: now, actor };
+        let stamp = Stamp { at: now, actor };
         self.commit(guard, session, events, |st| {
             changes.iter().try_for_each(|c| st.apply(c, stamp))
         })?;
@@ -465,7 +464,7 @@ impl Graph {
 
 /// The `access.denied` event of a refused mutation: the rule (action) that refused it.
 fn denied_event(
-    d: &crate::eval::Decision,
+    d: &crate::decision::Decision,
 ) -> (String, String, serde_json::Map<String, serde_json::Value>) {
     let mut details = serde_json::Map::new();
     details.insert("rule".into(), d.action.clone().into());

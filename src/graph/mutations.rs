@@ -4,13 +4,16 @@
 
 use chrono::NaiveDate;
 
-use super::change::{Change, GrantAttrs, MemberAttrs, OrgAttrs, UserAttrs};
-use super::state::{grant_attrs, member_attrs, not_member, State};
 use super::Graph;
+use crate::decision::Decision;
 use crate::error::{ConflictError, Error, NotFoundError, PermissionError, Result};
-use crate::eval::{self, Decision};
+use crate::eval;
 use crate::ids::{self, email_key, GrantTarget};
-use crate::model::{Membership, OrgRole, ProjectAttrs, ProjectRole, Role, Settings};
+use crate::model::{Membership, ProjectAttrs, Settings};
+use crate::roles::{OrgRole, ProjectRole, Role};
+use crate::state::queries::{grant_attrs, member_attrs};
+use crate::state::State;
+use crate::state::{Change, GrantAttrs, MemberAttrs, OrgAttrs, UserAttrs};
 use crate::time::{At, Instant};
 
 /// A new project's attributes.
@@ -145,7 +148,7 @@ pub(crate) fn grantee<'s>(
     org: &str,
 ) -> Result<&'s Membership> {
     let Some(m) = membership(st, user, oid) else {
-        return Err(not_member(user, org));
+        return Err(Error::not_member(user, org));
     };
     if !at.alive(m.expires) {
         return Err(ConflictError::NotMember {
@@ -368,7 +371,7 @@ impl Graph {
             if let Some(a) = actor {
                 authorize_role_change(st, at, a, &email, org, oid, current, role)?;
             }
-            let Some(m) = current else { return Err(not_member(&email, org)) };
+            let Some(m) = current else { return Err(Error::not_member(&email, org)) };
             if !at.alive(m.expires) {
                 return Err(ConflictError::NotMember { user: email.clone(), org: org.to_owned(),
                     detail: ": the membership expired (renew it with update_member)".to_owned() }.into());
@@ -422,7 +425,7 @@ impl Graph {
                         email_key(a), mine.as_str(), m.role.as_str())));
                 }
             }
-            let Some(m) = current else { return Err(not_member(&email, org)) };
+            let Some(m) = current else { return Err(Error::not_member(&email, org)) };
             let before = member_attrs(m);
             let mut after = before.clone();
             if let Some(e) = patch.expires { after.expires = e; }
@@ -736,7 +739,7 @@ impl Graph {
             st.need_project(project)?;
             if let Some(a) = actor {
                 let create = format!("{}:create", kind.as_str());
-                let needed = if kind == crate::model::ResourceKind::Recording {
+                let needed = if kind == crate::roles::ResourceKind::Recording {
                     "event:track".to_owned()
                 } else if st.catalog.contains(&create) {
                     create
@@ -812,7 +815,7 @@ pub(crate) fn plan_remove_member(
         }
     }
     let Some(m) = current else {
-        return Err(not_member(email, org));
+        return Err(Error::not_member(email, org));
     };
     if m.role == OrgRole::Owner && st.org(oid).is_some_and(|o| o.owners <= 1) {
         return Err(ConflictError::LastOwner {

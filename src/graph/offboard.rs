@@ -16,13 +16,13 @@
 
 use std::collections::BTreeSet;
 
-use super::change::Change;
 use super::keys::revoke_all;
 use super::mutations::{authorize, denied, plan_remove_member, same};
-use super::state::{State, TargetRef};
 use super::Graph;
 use crate::error::{ConflictError, Error, NotFoundError, Result};
 use crate::ids::{self, email_key};
+use crate::state::Change;
+use crate::state::State;
 use crate::time::At;
 
 /// What an offboarding did (`done`) and the steps it leaves to people (`manual`), as
@@ -35,30 +35,6 @@ pub struct OffboardingReport {
     pub done: Vec<String>,
     /// Each step left to people.
     pub manual: Vec<String>,
-}
-
-impl State {
-    /// Applies `resource.transferred` and `user.offboarded`.
-    pub(super) fn apply_offboarding_change(&mut self, change: &Change) -> Result<()> {
-        match change {
-            Change::ResourceTransferred { resource, to, .. } => {
-                let Some(TargetRef::Resource(rid)) = self.target(resource) else {
-                    return Err(NotFoundError::Resource(resource.clone()).into());
-                };
-                let uid = self
-                    .user_id(to)
-                    .ok_or_else(|| Error::from(NotFoundError::User(to.clone())))?;
-                if let Some(Some(r)) = self.resources.get_mut(rid as usize) {
-                    r.owner = uid;
-                }
-            }
-            Change::UserOffboarded { user, .. } if self.user_id(user).is_none() => {
-                return Err(NotFoundError::User(user.clone()).into());
-            }
-            _ => {}
-        }
-        Ok(())
-    }
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -129,13 +105,13 @@ pub(super) fn plan_erasure(
             .unwrap_or_default();
         for m in orgs {
             let role = super::mutations::org_role(st, at, a, m.org);
-            if role != Some(crate::model::OrgRole::Owner) {
+            if role != Some(crate::roles::OrgRole::Owner) {
                 let org = st.org(m.org).map_or("", |o| &*o.slug);
                 return Err(denied(
                     a,
                     "org:remove_member",
                     org,
-                    role.map(crate::model::Role::Org),
+                    role.map(crate::roles::Role::Org),
                     format!(
                         "{} is not an owner of {org}: erasing {email}'s personal data needs an owner of every org they belong to",
                         email_key(a)
@@ -316,7 +292,7 @@ fn plan(
     }
     let owner_of: Vec<&str> = orgs
         .iter()
-        .filter(|(_, m)| m.role == crate::model::OrgRole::Owner)
+        .filter(|(_, m)| m.role == crate::roles::OrgRole::Owner)
         .map(|(o, _)| o.as_str())
         .collect();
     if !owner_of.is_empty() {

@@ -17,7 +17,8 @@ use postgres::fallible_iterator::FallibleIterator;
 
 use super::Graph;
 use crate::audit::postgres::{self as pg, PgJournal, Target};
-use crate::audit::{Audit, AuditError, Durability};
+use crate::audit::{Audit, Durability};
+use crate::error::AuditError;
 use crate::error::{Error, Result};
 
 /// Opens (or creates) the graph a `postgresql://` URL names: migrates the schema, reads

@@ -9,8 +9,8 @@
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result, ValidationError};
-use crate::eval::Catalog;
 use crate::ids::Map;
+use crate::model::actions::Catalog;
 use crate::time::Instant;
 
 /// Prefix of a personal key's secret.
@@ -152,7 +152,7 @@ pub fn mask(secret: &str) -> String {
 fn random_hex(bytes: usize) -> Result<String> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|e| {
-        Error::from(crate::audit::AuditError::Io(format!(
+        Error::from(crate::error::AuditError::Io(format!(
             "cannot draw a random key from the operating system: {e}"
         )))
     })?;

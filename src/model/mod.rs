@@ -1,12 +1,14 @@
-//! Plain data: roles, resource kinds, and the records the graph stores.
+//! Plain data: the records the graph stores, API keys, the action catalogue, onboarding
+//! templates and access requests.
 
+pub mod actions;
 pub mod keys;
 mod records;
-mod roles;
+pub mod requests;
+pub mod templates;
 
 pub use records::{
     Grant, GrantExtra, GrantInfo, HotGrant, HotMembership, HotProject, HotUser, MemberInfo,
     Membership, OrgInfo, OrgRec, ProjectAttrs, ProjectInfo, ProjectRec, ResourceInfo, ResourceRec,
     Settings, UserInfo, UserRec, NEVER,
 };
-pub use roles::{OrgRole, ProjectRole, ResourceKind, Role};

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{OrgRole, ProjectRole, ResourceKind};
+use crate::roles::{OrgRole, ProjectRole, ResourceKind};
 use crate::time::Instant;
 
 /// Free-form settings of an org or project (JSON values).

@@ -44,12 +44,15 @@
 
 use std::collections::BTreeMap;
 
+use crate::decision::Source;
+use crate::error::RegistryError;
 use crate::error::{Error, Result};
-use crate::eval::{MatrixRow, Source};
-use crate::graph::{Change, GrantAttrs, Graph, MemberAttrs, OrgAttrs, UserAttrs};
+use crate::eval::MatrixRow;
+use crate::graph::Graph;
 use crate::ids;
-use crate::model::{OrgRole, ProjectAttrs, ProjectRole, Settings};
-use crate::registry::markdown::RegistryError;
+use crate::model::{ProjectAttrs, Settings};
+use crate::roles::{OrgRole, ProjectRole};
+use crate::state::{Change, GrantAttrs, MemberAttrs, OrgAttrs, UserAttrs};
 use crate::time::Instant;
 
 /// The columns, in the order export writes them.

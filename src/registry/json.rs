@@ -50,16 +50,18 @@ use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ValidationError};
-use crate::eval::{ActionDef, Need};
-use crate::governance::requests::{AccessRequest, RequestStatus};
-use crate::governance::templates::{self, TemplateDef};
-use crate::graph::{state, Graph, State, TargetRef};
+use crate::graph::Graph;
 use crate::ids::{self, new_map, GrantTarget, Map};
+use crate::model::actions::{ActionDef, Need};
 use crate::model::keys::{self, PersonalKey};
+use crate::model::requests::{AccessRequest, RequestStatus};
+use crate::model::templates::{self, TemplateDef};
 use crate::model::{
-    Grant, Membership, OrgRec, OrgRole, ProjectAttrs, ProjectRec, ProjectRole, ResourceKind,
-    ResourceRec, Settings, UserRec,
+    Grant, Membership, OrgRec, ProjectAttrs, ProjectRec, ResourceRec, Settings, UserRec,
 };
+use crate::roles::{OrgRole, ProjectRole, ResourceKind};
+use crate::state::queries;
+use crate::state::{State, TargetRef};
 use crate::time::Instant;
 
 /// The value of the snapshot's `format` key.
@@ -70,7 +72,7 @@ pub const VERSION: u64 = 1;
 
 /// A snapshot that cannot be read: where (a JSON path such as `$.grants[3].role`) and why.
 /// The registry's shared JSON error, so that it maps to `RegistryFormatError(.path)`.
-pub use super::JsonPathError as JsonError;
+pub use crate::error::JsonPathError as JsonError;
 
 // ---------------------------------------------------------------------------------------
 // The document
@@ -533,7 +535,7 @@ mod date_opt {
 /// The whole graph as a JSON snapshot: deterministic, pretty-printed, newline-terminated.
 ///
 /// The document borrows the graph's strings, so it is written under the read lock.
-pub fn to_json(graph: &Graph) -> crate::Result<String> {
+pub fn to_json(graph: &Graph) -> crate::error::Result<String> {
     let cannot = |e: &dyn std::fmt::Display| Error::rule(format!("cannot write the snapshot: {e}"));
     graph.read(|st| {
         let doc = snapshot(st)?;
@@ -547,7 +549,7 @@ pub fn to_json(graph: &Graph) -> crate::Result<String> {
     })
 }
 
-fn snapshot(st: &State) -> crate::Result<Doc<'_>> {
+fn snapshot(st: &State) -> crate::error::Result<Doc<'_>> {
     let mut orgs: Vec<(u32, &OrgRec)> = st
         .orgs
         .iter()
@@ -622,7 +624,7 @@ fn snapshot(st: &State) -> crate::Result<Doc<'_>> {
                 settings: o.settings.clone(),
             })
             .collect(),
-        projects: state::list_projects(st, None)?
+        projects: queries::list_projects(st, None)?
             .into_iter()
             .map(|p| ProjectJson {
                 api_key: project_token(st, &p.id),
@@ -645,7 +647,7 @@ fn snapshot(st: &State) -> crate::Result<Doc<'_>> {
             .collect(),
         memberships,
         grants,
-        resources: state::list_resources(st, None)?
+        resources: queries::list_resources(st, None)?
             .into_iter()
             .map(|r| ResourceJson {
                 id: r.id,

@@ -31,24 +31,14 @@
 
 use chrono::NaiveDate;
 
-use crate::error::{Error, Result};
-use crate::graph::{state, Change, GrantAttrs, Graph, MemberAttrs, OrgAttrs, UserAttrs};
+use crate::error::{Error, RegistryError, Result};
+use crate::graph::Graph;
 use crate::ids::{self, new_map, Map};
-use crate::model::{Grant, MemberInfo, OrgRole, ProjectAttrs, ProjectInfo, ProjectRole, Settings};
+use crate::model::{Grant, MemberInfo, ProjectAttrs, ProjectInfo, Settings};
+use crate::roles::{OrgRole, ProjectRole};
+use crate::state::queries;
+use crate::state::{Change, GrantAttrs, MemberAttrs, OrgAttrs, UserAttrs};
 use crate::time::{self, Instant};
-
-/// A registry document that does not parse: where (1-based line and column, in
-/// characters) and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}, column {column}: {message}")]
-pub struct RegistryError {
-    /// 1-based line number.
-    pub line: usize,
-    /// 1-based column, counted in characters.
-    pub column: usize,
-    /// What is wrong, lower-case, user input in backticks.
-    pub message: String,
-}
 
 /// One of the people sections, in the order SPEC 5.1 lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -1156,8 +1146,8 @@ pub fn export(graph: &Graph, org: &str) -> Result<String> {
     graph.read(|st| {
         let oid = st.need_org(org)?;
         let name = st.org(oid).map(|o| o.name.clone()).unwrap_or_default();
-        let projects = state::list_projects(st, Some(org))?;
-        let members = state::list_members(st, org)?;
+        let projects = queries::list_projects(st, Some(org))?;
+        let members = queries::list_members(st, org)?;
         // A project's rank in `projects` (sorted by id) by its record id.
         let rank: Map<u32, usize> = projects
             .iter()

@@ -15,9 +15,11 @@
 use serde_json::Value;
 
 use super::markdown::slugify;
-use super::JsonPathError;
-use crate::graph::{Change, GrantAttrs, Graph, MemberAttrs, OrgAttrs, UserAttrs};
-use crate::model::{OrgRole, ProjectAttrs, ProjectRole, Settings};
+use crate::error::JsonPathError;
+use crate::graph::Graph;
+use crate::model::{ProjectAttrs, Settings};
+use crate::roles::{OrgRole, ProjectRole};
+use crate::state::{Change, GrantAttrs, MemberAttrs, OrgAttrs, UserAttrs};
 
 type Members<'v> = Vec<(String, &'v Value)>;
 
@@ -217,7 +219,7 @@ pub fn import(
     org: &str,
     name: Option<&str>,
     projects: &[(String, Value)],
-) -> crate::Result<Graph> {
+) -> crate::error::Result<Graph> {
     let changes = changes(members_json, org, name, projects)?;
     Graph::built(crate::time::Instant::now(), |apply| {
         changes.into_iter().try_for_each(apply)

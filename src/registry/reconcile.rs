@@ -11,8 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::markdown::{self, Registry};
 use crate::error::Result;
-use crate::graph::state::{grant_attrs, member_attrs, State};
-use crate::graph::{Change, GrantAttrs, Graph, MemberAttrs, OrgAttrs, UserAttrs};
+use crate::graph::Graph;
+use crate::state::queries::{grant_attrs, member_attrs};
+use crate::state::State;
+use crate::state::{Change, GrantAttrs, MemberAttrs, OrgAttrs, UserAttrs};
 
 /// The changes that make `reg`'s org in `st` match the document.
 pub fn changes(st: &State, reg: &Registry) -> Result<Vec<Change>> {

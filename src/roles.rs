@@ -1,8 +1,7 @@
-//! Org roles, project roles and resource kinds, ordered by rank.
+//! Org roles, project roles and resource kinds, ordered by rank: plain enums, the
+//! bottom floor of the crate (parsing them, with its errors, lives in `ids`).
 
 use serde::{Deserialize, Serialize};
-
-use crate::error::{Error, Result};
 
 /// An organization role: `member` < `admin` < `owner`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -26,20 +25,6 @@ impl OrgRole {
             OrgRole::Member => "member",
             OrgRole::Admin => "admin",
             OrgRole::Owner => "owner",
-        }
-    }
-
-    /// Parses a role name, naming `field` in the error.
-    pub fn parse(field: &'static str, s: &str) -> Result<Self> {
-        match s {
-            "member" => Ok(OrgRole::Member),
-            "admin" => Ok(OrgRole::Admin),
-            "owner" => Ok(OrgRole::Owner),
-            _ => Err(Error::invalid(
-                field,
-                s,
-                "an org role: owner, admin or member",
-            )),
         }
     }
 
@@ -72,20 +57,6 @@ impl ProjectRole {
             ProjectRole::Viewer => "viewer",
             ProjectRole::Member => "member",
             ProjectRole::Admin => "admin",
-        }
-    }
-
-    /// Parses a role name, naming `field` in the error.
-    pub fn parse(field: &'static str, s: &str) -> Result<Self> {
-        match s {
-            "viewer" => Ok(ProjectRole::Viewer),
-            "member" => Ok(ProjectRole::Member),
-            "admin" => Ok(ProjectRole::Admin),
-            _ => Err(Error::invalid(
-                field,
-                s,
-                "a project role: viewer, member or admin",
-            )),
         }
     }
 }

@@ -7,9 +7,10 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::eval::ActionDef;
-use crate::governance::templates::TemplateDef;
-use crate::model::{OrgRole, ProjectAttrs, ProjectRole, Settings};
+use crate::model::actions::ActionDef;
+use crate::model::templates::TemplateDef;
+use crate::model::{ProjectAttrs, Settings};
+use crate::roles::{OrgRole, ProjectRole};
 use crate::time::Instant;
 
 /// An org's settable attributes.

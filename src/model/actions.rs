@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, ValidationError};
 use crate::ids::{new_map, Map};
-use crate::model::{OrgRole, ProjectRole};
+use crate::roles::{OrgRole, ProjectRole};
 
 /// What an action needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,267 @@
+//! The state's tables: records by id, the email and target indexes, and the check-path
+//! views (`HotUser`, `HotProject`) kept beside them.
+
+use compact_str::CompactString;
+
+use crate::error::{Error, NotFoundError, Result};
+use crate::ids::{email_key, new_map, Map};
+use crate::model::actions::Catalog;
+use crate::model::keys::KeyStore;
+use crate::model::requests::AccessRequest;
+use crate::model::templates::TemplateDef;
+use crate::model::{HotProject, HotUser, Membership, OrgRec, ProjectRec, ResourceRec, UserRec};
+use crate::time::Instant;
+
+/// What a target string names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetRef {
+    /// An org.
+    Org(u32),
+    /// A project.
+    Project(u32),
+    /// A resource.
+    Resource(u32),
+}
+
+/// Who made a change and when: stamps `granted_by` / `granted_at`.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp<'a> {
+    /// The instant.
+    pub at: Instant,
+    /// The actor's email (`None` = the system).
+    pub actor: Option<&'a str>,
+}
+
+/// Records and indexes.
+///
+/// INVARIANT: `targets` maps exactly the slugs of live orgs, the ids of live projects and
+/// the ids of live resources; removed records leave `None` slots (ids are never reused).
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    /// Users by id.
+    pub users: Vec<UserRec>,
+    /// Email → user id. Keys up to 24 bytes are stored inline, so a lookup compares
+    /// them without following a pointer.
+    pub user_ids: Map<CompactString, HotUser>,
+    /// Check-path view of each project, by project id.
+    pub hot_projects: Vec<HotProject>,
+    /// Orgs by id.
+    pub orgs: Vec<Option<OrgRec>>,
+    /// Projects by id.
+    pub projects: Vec<Option<ProjectRec>>,
+    /// Resources by id.
+    pub resources: Vec<Option<ResourceRec>>,
+    /// Org slug / project id / resource id → record.
+    pub targets: Map<CompactString, TargetRef>,
+    /// The action catalogue.
+    pub catalog: Catalog,
+    /// Custom onboarding templates, by name (the built-in ones are not stored).
+    pub templates: std::collections::BTreeMap<String, TemplateDef>,
+    /// Access requests, in the order they were made (`req_1`, `req_2` …).
+    pub requests: Vec<AccessRequest>,
+    /// Personal and project API keys.
+    pub keys: KeyStore,
+}
+
+pub(crate) fn next_id(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+impl State {
+    /// An empty state with the default catalogue.
+    pub fn new() -> Self {
+        State {
+            user_ids: new_map(),
+            targets: new_map(),
+            ..State::default()
+        }
+    }
+
+    /// The check-path view of the user with this email (any case).
+    #[inline]
+    pub fn hot_user(&self, email: &str) -> Option<&HotUser> {
+        if let Some(u) = self.user_ids.get(email) {
+            return Some(u);
+        }
+        match email_key(email) {
+            std::borrow::Cow::Owned(lower) => self.user_ids.get(lower.as_str()),
+            std::borrow::Cow::Borrowed(_) => None,
+        }
+    }
+
+    /// The check-path view of user `uid`.
+    #[inline]
+    pub fn hot_by_id(&self, uid: u32) -> Option<&HotUser> {
+        self.user(uid).and_then(|u| self.user_ids.get(&*u.email))
+    }
+
+    /// The id of the user with this email (any case).
+    #[inline]
+    pub fn user_id(&self, email: &str) -> Option<u32> {
+        self.hot_user(email).map(|u| u.id)
+    }
+
+    /// The check-path view of project `pid`.
+    #[inline]
+    pub fn hot_project(&self, pid: u32) -> Option<&HotProject> {
+        self.hot_projects.get(pid as usize)
+    }
+
+    /// Rebuilds the check-path view of user `uid` from their records.
+    pub(super) fn refresh_user(&mut self, uid: u32) {
+        let Some(u) = self.users.get(uid as usize) else {
+            return;
+        };
+        let hot = HotUser {
+            id: uid,
+            memberships: u.memberships.iter().map(Membership::hot).collect(),
+        };
+        if let Some(slot) = self.user_ids.get_mut(&*u.email) {
+            *slot = hot;
+        }
+    }
+
+    /// Rebuilds every check-path view (users and projects) from the records, replacing
+    /// what was there: how a bulk loader that filled the records directly (a snapshot
+    /// read whole) finishes, instead of refreshing the views once per change.
+    pub fn rebuild_hot(&mut self) {
+        let mut user_ids = crate::ids::Map::with_capacity_and_hasher(
+            self.users.len(),
+            foldhash::fast::RandomState::default(),
+        );
+        for (i, u) in self.users.iter().enumerate() {
+            let hot = HotUser {
+                id: next_id(i),
+                memberships: u.memberships.iter().map(Membership::hot).collect(),
+            };
+            user_ids.insert(CompactString::from(&*u.email), hot);
+        }
+        self.user_ids = user_ids;
+        self.hot_projects = self
+            .projects
+            .iter()
+            .map(|p| {
+                p.as_ref().map_or_else(HotProject::default, |p| HotProject {
+                    org: p.org,
+                    restricted: p.attrs.restricted,
+                    default_role: p.attrs.default_role,
+                })
+            })
+            .collect();
+    }
+
+    /// Rebuilds the check-path view of project `pid` from its record.
+    pub(super) fn refresh_project(&mut self, pid: u32) {
+        let hot = self
+            .project(pid)
+            .map_or_else(HotProject::default, |p| HotProject {
+                org: p.org,
+                restricted: p.attrs.restricted,
+                default_role: p.attrs.default_role,
+            });
+        let i = pid as usize;
+        if self.hot_projects.len() <= i {
+            self.hot_projects.resize(i + 1, HotProject::default());
+        }
+        if let Some(slot) = self.hot_projects.get_mut(i) {
+            *slot = hot;
+        }
+    }
+
+    /// The user record with this id.
+    #[inline]
+    pub fn user(&self, id: u32) -> Option<&UserRec> {
+        self.users.get(id as usize)
+    }
+
+    /// The org with this id.
+    #[inline]
+    pub fn org(&self, id: u32) -> Option<&OrgRec> {
+        self.orgs.get(id as usize).and_then(Option::as_ref)
+    }
+
+    /// The project with this id.
+    #[inline]
+    pub fn project(&self, id: u32) -> Option<&ProjectRec> {
+        self.projects.get(id as usize).and_then(Option::as_ref)
+    }
+
+    /// The resource with this id.
+    #[inline]
+    pub fn resource(&self, id: u32) -> Option<&ResourceRec> {
+        self.resources.get(id as usize).and_then(Option::as_ref)
+    }
+
+    /// What `target` names, if anything.
+    #[inline]
+    pub fn target(&self, target: &str) -> Option<TargetRef> {
+        self.targets.get(target).copied()
+    }
+
+    /// The org with this slug.
+    pub fn org_id(&self, slug: &str) -> Option<u32> {
+        match self.target(slug) {
+            Some(TargetRef::Org(id)) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The project with this id.
+    pub fn project_id(&self, id: &str) -> Option<u32> {
+        match self.target(id) {
+            Some(TargetRef::Project(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Like [`State::org_id`], raising `NotFoundError`.
+    pub fn need_org(&self, slug: &str) -> Result<u32> {
+        self.org_id(slug)
+            .ok_or_else(|| NotFoundError::Org(slug.to_owned()).into())
+    }
+
+    /// Like [`State::project_id`], raising `NotFoundError`.
+    pub fn need_project(&self, id: &str) -> Result<u32> {
+        self.project_id(id)
+            .ok_or_else(|| NotFoundError::Project(id.to_owned()).into())
+    }
+
+    pub(super) fn org_mut(&mut self, id: u32) -> Result<&mut OrgRec> {
+        self.orgs
+            .get_mut(id as usize)
+            .and_then(Option::as_mut)
+            .ok_or_else(|| NotFoundError::Org(format!("#{id}")).into())
+    }
+
+    pub(super) fn membership_mut(&mut self, user: &str, org: &str) -> Result<&mut Membership> {
+        let oid = self.need_org(org)?;
+        let uid = self
+            .user_id(user)
+            .ok_or_else(|| Error::from(NotFoundError::User(user.to_owned())))?;
+        self.users
+            .get_mut(uid as usize)
+            .and_then(|u| u.memberships.iter_mut().find(|m| m.org == oid))
+            .ok_or_else(|| Error::not_member(user, org))
+    }
+
+    pub(super) fn ensure_user(&mut self, email: &str) -> u32 {
+        if let Some(id) = self.user_id(email) {
+            return id;
+        }
+        let id = next_id(self.users.len());
+        self.users.push(UserRec {
+            email: email.into(),
+            name: None,
+            title: None,
+            memberships: Vec::new(),
+        });
+        self.user_ids.insert(
+            email.into(),
+            HotUser {
+                id,
+                memberships: smallvec::SmallVec::new(),
+            },
+        );
+        id
+    }
+}
