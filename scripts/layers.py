@@ -40,6 +40,7 @@ APART = [("eval", "audit"), ("governance", "registry")]
 
 USE_RE = re.compile(r"\buse\s+([^;]+);", re.S)
 PATH_RE = re.compile(r"\b((?:crate|super|self)(?:::[A-Za-z_][A-Za-z0-9_]*)+)")
+MOD_RE = re.compile(r"^\s*(?:pub(?:\([a-z]+\))? )?mod ([a-z_][a-z0-9_]*);", re.M)
 
 
 def module_of(path: Path) -> tuple[str, ...]:
@@ -63,6 +64,23 @@ def strip_comments(text: str) -> str:
     text = re.sub(r"//[^\n]*", "", text)
     # String literals may hold `crate::`-looking text (messages).
     return re.sub(r'"(?:\\.|[^"\\])*"', '""', text)
+
+
+def inline_mods_as_self(text: str) -> str:
+    """In an inline `mod x { ... }` (tests, serde helpers) `super::` names this file."""
+    out, pos = [], 0
+    for m in re.finditer(r"\bmod\s+[a-z_][a-z0-9_]*\s*\{", text):
+        if m.start() < pos:
+            continue
+        depth, i = 1, m.end()
+        while i < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        out.append(text[pos : m.end()])
+        out.append(re.sub(r"\bsuper::", "self::", text[m.end() : i]))
+        pos = i
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def expand(tree: str) -> list[str]:
@@ -128,14 +146,22 @@ def main() -> int:
         if raw.count("\n") > MAX_LINES:
             long_files.append((raw.count("\n"), f.relative_to(ROOT)))
         text = strip_comments(raw)
-        # An inline `mod tests { use super::*; }` names this file, one level down.
-        head, sep, tail = text.partition("mod tests {")
-        text = head + sep + re.sub(r"\bsuper::", "self::", tail)
+        text = inline_mods_as_self(text)
         paths: list[str] = []
         for m in USE_RE.finditer(text):
             paths.extend(expand(m.group(1)))
         body = USE_RE.sub("", text)
         paths.extend(m.group(1) for m in PATH_RE.finditer(body))
+        # Paths that start with a child module's name (`keys::complete` in graph/mod.rs).
+        children = MOD_RE.findall(text)
+        if children:
+            child_re = re.compile(r"(?<![:\w])((?:%s)(?:::[A-Za-z_][A-Za-z0-9_]*)+)" % "|".join(children))
+            paths.extend("self::" + m.group(1) for m in child_re.finditer(body))
+            for m in USE_RE.finditer(text):
+                for q in expand(m.group(1)):
+                    q = q.split(None, 1)[-1] if q.startswith("pub") else q
+                    if q.split("::")[0] in children:
+                        paths.append("self::" + q)
         for p in paths:
             if p.startswith("pub"):
                 p = p.split(None, 1)[-1]

@@ -147,6 +147,15 @@ pub fn email(field: &'static str, s: &str) -> Result<String> {
     }
 }
 
+/// True for an erased user's pseudonym (`audit::erase::pseudonym` makes them): `erased:` and 16 lower-case hex digits.
+pub fn is_pseudonym(s: &str) -> bool {
+    s.strip_prefix("erased:").is_some_and(|h| {
+        h.len() == 16
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
 /// The lookup form of an email: lower-cased, borrowed when it already is.
 pub fn email_key(s: &str) -> Cow<'_, str> {
     if s.bytes().any(|c| c.is_ascii_uppercase()) {

@@ -1469,3 +1469,70 @@ fn explain_reasons_name_the_user_role_and_source() {
         d.reason
     );
 }
+
+// Access diffs (eval::diff): gained, lost and changed roles between two graphs.
+fn diff_base() -> accessgraph::Result<Graph> {
+    let g = Graph::new();
+    g.add_org("acme", None, "o@x.io", None)?;
+    for p in ["acme/a", "acme/b"] {
+        g.add_project(p, NewProject::default(), None)?;
+    }
+    for u in ["m@x.io", "n@x.io"] {
+        g.add_member(u, "acme", NewMember::default(), None)?;
+    }
+    g.grant("m@x.io", "acme/a", "viewer", None, None, None)?;
+    g.grant("n@x.io", "acme/b", "member", None, None, None)?;
+    Ok(g)
+}
+
+type DiffRow = (
+    String,
+    String,
+    Option<ProjectRole>,
+    Option<ProjectRole>,
+    accessgraph::eval::diff::ChangeKind,
+);
+
+#[test]
+fn gained_lost_and_changed() -> accessgraph::Result<()> {
+    let before = diff_base()?;
+    let after = diff_base()?;
+    after.grant("m@x.io", "acme/a", "admin", None, None, None)?; // changed
+    after.grant("m@x.io", "acme/b", "viewer", None, None, None)?; // gained
+    after.revoke("n@x.io", "acme/b", None)?; // lost
+    let got: Vec<DiffRow> = before
+        .diff(&after)
+        .into_iter()
+        .map(|c| (c.user, c.project, c.before, c.after, c.kind))
+        .collect();
+    let s = |x: &str| x.to_owned();
+    assert_eq!(
+        got,
+        vec![
+            (
+                s("m@x.io"),
+                s("acme/a"),
+                Some(ProjectRole::Viewer),
+                Some(ProjectRole::Admin),
+                accessgraph::eval::diff::ChangeKind::Changed
+            ),
+            (
+                s("m@x.io"),
+                s("acme/b"),
+                None,
+                Some(ProjectRole::Viewer),
+                accessgraph::eval::diff::ChangeKind::Gained
+            ),
+            (
+                s("n@x.io"),
+                s("acme/b"),
+                Some(ProjectRole::Member),
+                None,
+                accessgraph::eval::diff::ChangeKind::Lost
+            ),
+        ]
+    );
+    assert!(before.diff(&before).is_empty());
+    assert!(after.diff(&after).is_empty());
+    Ok(())
+}

@@ -5,15 +5,6 @@ use serde_json::Value;
 
 use super::event::{random_bytes, sha256_hex, Event};
 
-/// True for a pseudonym as [`pseudonym`] makes them: `erased:` and 16 lower-case hex digits.
-pub fn is_pseudonym(s: &str) -> bool {
-    s.strip_prefix("erased:").is_some_and(|h| {
-        h.len() == 16
-            && h.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
-
 /// A fresh pseudonym for `email`: `erased:` and 16 hex digits of a salted hash (the salt
 /// is thrown away, so the pseudonym cannot be tested against guessed emails).
 pub fn pseudonym(email: &str) -> String {

@@ -41,7 +41,6 @@ use super::journal::{Fresh, Header, JournalStore, Record};
 use super::log::{Log, Pending, PrefixLoader};
 use super::{replay, Audit, AuditError, Session};
 use crate::error::Error;
-use crate::graph::Graph;
 use crate::state::State;
 
 /// The first key of every advisory lock the library takes (`"AGJL"`).
@@ -412,9 +411,7 @@ fn parse_row(target: &Target, base_seq: u64, seq: i64, text: &str) -> Result<Rec
 }
 
 fn state_from_json(target: &Target, text: &str, what: &str) -> Result<State, AuditError> {
-    crate::registry::json::from_json(text)
-        .map(Graph::into_state)
-        .map_err(|e| journal_err(target, 1, format!("{what}: {e}")))
+    crate::state::snapshot::read(text).map_err(|e| journal_err(target, 1, format!("{what}: {e}")))
 }
 
 /// What reading a graph from the database gives.

@@ -50,14 +50,11 @@ fn sidecar(path: &Path, ext: &str) -> PathBuf {
 
 fn state_from_json(v: &Value, what: &str) -> Result<State> {
     let text = v.to_string();
-    crate::registry::json::from_json(&text)
-        .map(Graph::into_state)
-        .map_err(|e| AuditError::Io(format!("{what}: {e}")).into())
+    crate::state::snapshot::read(&text).map_err(|e| AuditError::Io(format!("{what}: {e}")).into())
 }
 
 fn state_to_json(st: &State) -> Result<Value> {
-    let g = Graph::from_state(st.clone());
-    let text = crate::registry::json::to_json(&g)?;
+    let text = crate::state::snapshot::write(st)?;
     serde_json::from_str(&text).map_err(|e| AuditError::Io(e.to_string()).into())
 }
 

@@ -56,7 +56,7 @@ impl Graph {
             let log = self.audit.log.read();
             (log.last_seq(), log.last_hash().to_owned())
         };
-        let state = crate::registry::json::to_json(&Graph::from_state((*guard).clone()))?;
+        let state = crate::state::snapshot::write(&guard)?;
         drop(guard);
         self.audit
             .with_postgres(|pg| pg.write_snapshot(seq, &hash, &state))

@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod change;
 pub mod queries;
+pub mod snapshot;
 pub mod tables;
 
 pub use change::{Change, GrantAttrs, MemberAttrs, OrgAttrs, UserAttrs};
