@@ -15,7 +15,7 @@
 //! - Approving replaces any grant the user held on the target, as `grant` does.
 
 use crate::error::{ConflictError, Error, NotFoundError, Result};
-use crate::graph::mutations::{
+use crate::graph::rules::{
     authorize_grant, denied, existing_grant, grantee, opt_text, require_rank, resolve_grant_target,
     same,
 };

@@ -32,7 +32,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value};
 
 use crate::error::{ConflictError, Error, Result};
-use crate::graph::mutations::{
+use crate::graph::rules::{
     authorize_grant, authorize_grant_to, authorize_invite, authorize_role_change,
     check_owner_expiry, membership, plan_remove_member, same,
 };

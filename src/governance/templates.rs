@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{ConflictError, Error, Result};
-use crate::graph::mutations::{
+use crate::graph::rules::{
     authorize_grant_to, authorize_invite, check_owner_expiry, denied, membership, opt_text,
 };
 use crate::graph::Graph;

@@ -16,8 +16,8 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-use super::mutations::{authorize, denied, org_role, same};
-use super::Graph;
+use super::front::Graph;
+use super::rules::{authorize, denied, org_role, same};
 use crate::decision::Decision;
 use crate::error::{ConflictError, Error, NotFoundError, Result};
 use crate::eval::{self, Principal, PrincipalKind, Subject};

@@ -16,9 +16,9 @@
 
 use std::collections::BTreeSet;
 
+use super::front::Graph;
 use super::keys::revoke_all;
-use super::mutations::{authorize, denied, plan_remove_member, same};
-use super::Graph;
+use super::rules::{authorize, denied, plan_remove_member, same};
 use crate::error::{ConflictError, Error, NotFoundError, Result};
 use crate::ids::{self, email_key};
 use crate::state::Change;
@@ -104,7 +104,7 @@ pub(super) fn plan_erasure(
             .map(|u| u.memberships.as_slice())
             .unwrap_or_default();
         for m in orgs {
-            let role = super::mutations::org_role(st, at, a, m.org);
+            let role = super::rules::org_role(st, at, a, m.org);
             if role != Some(crate::roles::OrgRole::Owner) {
                 let org = st.org(m.org).map_or("", |o| &*o.slug);
                 return Err(denied(
@@ -222,7 +222,7 @@ fn plan(
             let org = org_of(r);
             let live = st
                 .org_id(org)
-                .and_then(|oid| super::mutations::membership(st, to, oid))
+                .and_then(|oid| super::rules::membership(st, to, oid))
                 .is_some_and(|m| at.alive(m.expires));
             if !live {
                 return Err(ConflictError::NotMember {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use parking_lot::RwLock;
 use postgres::fallible_iterator::FallibleIterator;
 
-use super::Graph;
+use super::front::Graph;
 use crate::audit::postgres::{self as pg, PgJournal, Target};
 use crate::audit::{Audit, Durability};
 use crate::error::AuditError;

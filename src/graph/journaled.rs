@@ -1,21 +1,18 @@
-//! The graph's audit side: opening a journal, catching up with other processes,
-//! snapshots, time travel, application events and erasure.
+//! A graph on a journal: opening it (snapshot first, then the events after it), the
+//! recorder's store, catching up with other processes, and snapshot files.
 
 use std::path::{Path, PathBuf};
 
 use parking_lot::{RwLock, RwLockUpgradableReadGuard};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::{Change, Graph};
-use crate::audit::erase::{self, Redaction};
+use super::front::Graph;
 use crate::audit::journal::{FileJournal, Fresh, Header, Record, Resume};
-use crate::audit::{replay, Audit, Durability, Event, Filter, Log, Session};
+use crate::audit::{replay, Audit, Durability, Log, Session};
 use crate::error::AuditError;
-use crate::error::{Error, NotFoundError, Result};
-use crate::ids;
+use crate::error::{Error, Result};
 use crate::state::State;
-use crate::time::{At, Instant};
 
 /// How a journal is opened.
 #[derive(Debug, Clone, Default)]
@@ -42,23 +39,23 @@ struct SnapshotFile {
     state: Value,
 }
 
-fn sidecar(path: &Path, ext: &str) -> PathBuf {
+pub(super) fn sidecar(path: &Path, ext: &str) -> PathBuf {
     let mut p = path.as_os_str().to_owned();
     p.push(ext);
     PathBuf::from(p)
 }
 
-fn state_from_json(v: &Value, what: &str) -> Result<State> {
+pub(super) fn state_from_json(v: &Value, what: &str) -> Result<State> {
     let text = v.to_string();
     crate::state::snapshot::read(&text).map_err(|e| AuditError::Io(format!("{what}: {e}")).into())
 }
 
-fn state_to_json(st: &State) -> Result<Value> {
+pub(super) fn state_to_json(st: &State) -> Result<Value> {
     let text = crate::state::snapshot::write(st)?;
     serde_json::from_str(&text).map_err(|e| AuditError::Io(e.to_string()).into())
 }
 
-fn journal_error(path: &Path, line: u64, reason: String) -> Error {
+pub(super) fn journal_error(path: &Path, line: u64, reason: String) -> Error {
     AuditError::Journal {
         path: path.display().to_string(),
         line,
@@ -288,7 +285,7 @@ impl Graph {
     }
 
     /// Loads events a snapshot let `open` skip, verifying them.
-    fn full_log(&self) -> Result<parking_lot::RwLockReadGuard<'_, Log>> {
+    pub(super) fn full_log(&self) -> Result<parking_lot::RwLockReadGuard<'_, Log>> {
         self.need_log()?;
         {
             let log = self.audit.log.read();
@@ -306,7 +303,7 @@ impl Graph {
         self.audit.keeps_log()
     }
 
-    fn need_log(&self) -> Result<()> {
+    pub(super) fn need_log(&self) -> Result<()> {
         if self.audit.keeps_log() {
             return Ok(());
         }
@@ -352,7 +349,7 @@ impl Graph {
         Ok(seq)
     }
 
-    fn erasures(&self) -> Result<u64> {
+    pub(super) fn erasures(&self) -> Result<u64> {
         let Some((path, _)) = &self.audit.source else {
             return Ok(0);
         };
@@ -366,248 +363,5 @@ impl Graph {
         let h: Header =
             serde_json::from_str(&json).map_err(|e| journal_error(path, 1, e.to_string()))?;
         Ok(h.erasures)
-    }
-
-    /// A read-only graph as it was at `when`, rebuilt from the audit log; its clock is
-    /// frozen at `when`.
-    pub fn as_of(&self, when: Instant) -> Result<Graph> {
-        let log = self.full_log()?;
-        if let Some(first) = log.events.first() {
-            if log.base_seq > 0 && when < first.at {
-                return Err(Error::rule(format!(
-                    "the audit log was pruned: history before {} is gone",
-                    first.at.to_iso()
-                )));
-            }
-        }
-        let state = log.state_at(when)?;
-        drop(log);
-        Ok(Graph::read_only(
-            state,
-            Some(when),
-            format!("a view of the past (as_of {})", when.to_iso()),
-        ))
-    }
-
-    /// The events `filter` selects.
-    pub fn audit_events(&self, filter: &Filter) -> Result<Vec<Event>> {
-        Ok(self.full_log()?.select(filter))
-    }
-
-    /// Number of events held.
-    pub fn audit_len(&self) -> usize {
-        let log = self.audit.log.read();
-        usize::try_from(log.last_seq() - log.true_base_seq()).unwrap_or(usize::MAX)
-    }
-
-    /// Recomputes the chain.
-    pub fn audit_verify(&self) -> Result<()> {
-        Ok(self.full_log()?.verify()?)
-    }
-
-    /// Runs `f` on the whole log.
-    pub fn with_audit_log<R>(&self, f: impl FnOnce(&Log) -> R) -> Result<R> {
-        let log = self.full_log()?;
-        Ok(f(&log))
-    }
-
-    /// Records an application event (`data.exported`, `feature_flag.changed` …).
-    pub fn record(
-        &self,
-        actor: &str,
-        action: &str,
-        target: &str,
-        details: Map<String, Value>,
-    ) -> Result<u64> {
-        let actor = if actor == crate::audit::event::SYSTEM || actor.starts_with("key:") {
-            actor.to_owned()
-        } else {
-            ids::email("actor", actor)?
-        };
-        let dotted = action.split('.').count() >= 2
-            && action.split('.').all(|part| {
-                !part.is_empty()
-                    && part
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            });
-        if !dotted {
-            return Err(Error::invalid(
-                "action",
-                action,
-                "a dotted lower-case name such as `data.exported` or `feature_flag.changed`",
-            ));
-        }
-        if crate::audit::is_builtin(action) {
-            return Err(Error::invalid(
-                "action",
-                action,
-                "an application action: built-in actions are recorded by the graph itself",
-            ));
-        }
-        if target.trim().is_empty() {
-            return Err(Error::invalid("target", target, "a non-empty identifier"));
-        }
-        if let Some(why) = &self.read_only {
-            return Err(crate::error::ConflictError::ReadOnly(why.clone()).into());
-        }
-        self.need_log()?;
-        self.audit.admit()?;
-        let guard = self.state.upgradable_read();
-        let mut session = self.audit.begin()?;
-        let guard = self.catch_up(guard, &mut session)?;
-        let now = self.clock.now();
-        let who = (actor != crate::audit::event::SYSTEM).then_some(actor.as_str());
-        let events = self.audit.prepare(
-            vec![(action.to_owned(), target.to_owned(), details)],
-            who,
-            now,
-        )?;
-        let seq = events.last().map_or(0, |e| e.seq);
-        self.append_only(guard, session, events)?;
-        Ok(seq)
-    }
-
-    /// Drops events before `before` (retention), keeping the rest verifiable; a journal
-    /// is rewritten with the state they leave as its base. Returns how many went.
-    pub fn audit_prune(&self, before: Instant) -> Result<usize> {
-        if let Some(why) = &self.read_only {
-            return Err(crate::error::ConflictError::ReadOnly(why.clone()).into());
-        }
-        self.audit.admit()?;
-        let guard = self.state.upgradable_read();
-        let mut session = self.audit.begin()?;
-        let guard = self.catch_up(guard, &mut session)?;
-        drop(self.full_log()?);
-        let mut log = self.audit.log.read().clone();
-        let n = log.prune(before)?;
-        if n > 0 {
-            self.rewrite(&mut session, &log, 0)?;
-            *self.audit.log.write() = log;
-        }
-        drop(guard);
-        Ok(n)
-    }
-
-    /// Rewrites the journal to hold `log` (header with its base), `extra_erasures` more.
-    fn rewrite(&self, session: &mut Session<'_>, log: &Log, extra_erasures: u64) -> Result<()> {
-        if !session.is_journaled() {
-            return Ok(());
-        }
-        let header = Header {
-            accessgraph_journal: 1,
-            graph_id: self.audit.graph_id.clone(),
-            base_seq: log.base_seq,
-            anchor: log.anchor.clone(),
-            base_state: log.base_state.as_ref().map(state_to_json).transpose()?,
-            erasures: self.erasures()? + extra_erasures,
-        };
-        let mut text = header.to_line();
-        for e in &log.events {
-            text.push_str(&e.to_line());
-        }
-        session.replace(&text).map_err(|e| {
-            Error::from(AuditError::Failed(format!(
-                "rewriting the journal failed: {e}"
-            )))
-        })?;
-        if let Some(last) = log.events.last() {
-            session
-                .checkpoint(last.seq, &last.hash)
-                .map_err(|e| AuditError::Io(e.to_string()))?;
-        }
-        Ok(())
-    }
-
-    /// Erases a user (GDPR, SPEC 3.4 and 9): offboards them (memberships, grants and
-    /// personal keys go; resources they own pass to `transfer_to`; the offboarding
-    /// events), records `user.erased`, then redacts their email, name and title — and any
-    /// text naming them — from the audit log and the journal behind a pseudonym, which it
-    /// returns. The chain still verifies. The actor must be an owner of every org the user
-    /// belongs to (or the system); nothing changes otherwise.
-    pub fn erase_user(
-        &self,
-        email: &str,
-        actor: Option<&str>,
-        reason: Option<&str>,
-        transfer_to: Option<&str>,
-    ) -> Result<String> {
-        let email = ids::email("user", email)?;
-        let transfer_to = transfer_to
-            .map(|t| ids::email("transfer_to", t))
-            .transpose()?;
-        self.admit(actor)?;
-        let guard = self.state.upgradable_read();
-        let mut session = self.audit.begin()?;
-        let guard = self.catch_up(guard, &mut session)?;
-        if self.audit.keeps_log() {
-            drop(self.full_log()?);
-        }
-        let now = self.clock.now();
-        let key = actor.map(ids::email_key);
-        let actor = key.as_deref();
-        let current_name = {
-            let uid = guard
-                .user_id(&email)
-                .ok_or_else(|| NotFoundError::User(email.clone()))?;
-            let rec = guard
-                .user(uid)
-                .ok_or_else(|| NotFoundError::User(email.clone()))?;
-            vec![rec.name.clone()]
-        };
-        let mut at = At::new(Some(now), &self.clock);
-        let planned = super::offboard::plan_erasure(
-            &guard,
-            &mut at,
-            actor,
-            &email,
-            transfer_to.as_deref(),
-            reason.map(str::to_owned),
-        );
-        let mut changes = match planned {
-            Ok(changes) => changes,
-            Err(Error::Permission(p)) => return Err(self.refuse(guard, session, p, actor, now)),
-            Err(e) => return Err(e),
-        };
-        super::keys::complete(&guard, &mut changes)?;
-        let pseudonym = erase::pseudonym(&email);
-        changes.push(Change::UserErased {
-            user: email.clone(),
-            pseudonym: pseudonym.clone(),
-            reason: reason.map(str::to_owned),
-        });
-        if !self.audit.keeps_log() {
-            // No history to redact: the removals and the pseudonym are the whole job.
-            let events = self.audit.events_of(&changes, actor, now)?;
-            let stamp = crate::state::Stamp { at: now, actor };
-            self.commit(guard, session, events, |st| {
-                changes.iter().try_for_each(|c| st.apply(c, stamp))
-            })?;
-            return Ok(pseudonym);
-        }
-        let events = self.audit.prepare(Audit::describe(&changes), actor, now)?;
-        let mut log = self.audit.log.read().clone();
-        log.events.extend(events);
-        let redaction = Redaction::new(&email, &current_name, &log.events, pseudonym.clone());
-        for e in &mut log.events {
-            redaction.event(e);
-        }
-        if let Some(base) = &log.base_state {
-            let mut v = state_to_json(base)?;
-            redaction.json(&mut v);
-            log.base_state = Some(state_from_json(&v, "redacted base state")?);
-        }
-        // The state is rebuilt from the redacted log, so it holds exactly what a replay
-        // of the journal gives.
-        let mut state = log.base_state.clone().unwrap_or_default();
-        for e in &log.events {
-            replay::apply(&mut state, e)
-                .map_err(|reason| AuditError::Integrity { seq: e.seq, reason })?;
-        }
-        self.rewrite(&mut session, &log, 1)?;
-        let mut st = RwLockUpgradableReadGuard::upgrade(guard);
-        *st = state;
-        *self.audit.log.write() = log;
-        Ok(pseudonym)
     }
 }
