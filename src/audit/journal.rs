@@ -101,7 +101,7 @@ pub trait JournalStore: Send {
     }
     /// After `read_fresh` said `Replaced`, the journal read again whole (state and log) by
     /// a store that is not a file; `None`: the graph reopens its file itself.
-    fn reload(&mut self) -> Result<Option<(crate::state::State, super::Log)>, AuditError> {
+    fn reload(&mut self) -> Result<Option<(crate::state::State, super::log::Log)>, AuditError> {
         Ok(None)
     }
     /// The store itself, for what only one kind of store does (database snapshots).

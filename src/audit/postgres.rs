@@ -39,7 +39,9 @@ use postgres::{Client, NoTls, Statement};
 use super::event::{parse_event, strip_crc};
 use super::journal::{Fresh, Header, JournalStore, Record};
 use super::log::{Log, Pending, PrefixLoader};
-use super::{replay, Audit, AuditError, Session};
+use super::recorder::{Audit, Session};
+use super::replay;
+use crate::error::AuditError;
 use crate::error::Error;
 use crate::state::State;
 

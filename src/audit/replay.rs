@@ -110,3 +110,40 @@ pub fn apply(state: &mut State, ev: &Event) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The actions the graph records itself: applications cannot `record` them.
+pub const BUILTIN_ACTIONS: &[&str] = &[
+    "org.created",
+    "org.deleted",
+    "org.updated",
+    "project.created",
+    "project.deleted",
+    "project.updated",
+    "member.added",
+    "member.role_changed",
+    "member.updated",
+    "member.removed",
+    "user.updated",
+    "grant.added",
+    "grant.changed",
+    "grant.removed",
+    "resource.created",
+    "resource.transferred",
+    "action.defined",
+    "template.defined",
+    "api_key.created",
+    "api_key.rotated",
+    "api_key.revoked",
+    "project_key.rotated",
+    "access_request.created",
+    "access_request.approved",
+    "access_request.denied",
+    "user.offboarded",
+    "user.erased",
+    "access.denied",
+];
+
+/// True for an action the graph records itself.
+pub fn is_builtin(action: &str) -> bool {
+    BUILTIN_ACTIONS.contains(&action)
+}

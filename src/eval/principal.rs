@@ -8,7 +8,7 @@
 //! nothing else. A denial by the key's scope or project restriction has the source
 //! `api_key_scope`.
 
-use super::{locate, validate_target};
+use super::evaluate::{locate, validate_target};
 use crate::decision::{Decision, Source};
 use crate::error::Result;
 use crate::model::actions::{ActionDef, Need};

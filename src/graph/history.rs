@@ -86,7 +86,7 @@ impl Graph {
                 "a dotted lower-case name such as `data.exported` or `feature_flag.changed`",
             ));
         }
-        if crate::audit::is_builtin(action) {
+        if crate::audit::replay::is_builtin(action) {
             return Err(Error::invalid(
                 "action",
                 action,

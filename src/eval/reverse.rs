@@ -1,0 +1,194 @@
+//! The reverse lookups: every permission of a user, who may do an action, which projects
+//! a user reaches, and the access matrix of an org.
+
+use super::evaluate::{
+    effective_role, evaluate, evaluate_user, live_membership, locate, validate_target,
+};
+use crate::decision::Source;
+use crate::error::Result;
+use crate::model::actions::Need;
+use crate::model::HotProject;
+use crate::roles::{OrgRole, ProjectRole};
+use crate::state::{State, TargetRef};
+use crate::time::{At, Instant};
+
+/// Every action `user` may perform on `target`, in catalogue order.
+pub fn permissions<'s>(st: &'s State, user: &str, target: &str, at: &mut At<'_>) -> Vec<&'s str> {
+    let (Some(u), Some(t)) = (st.hot_user(user), st.target(target)) else {
+        return Vec::new();
+    };
+    let on_org = matches!(t, TargetRef::Org(_));
+    st.catalog
+        .iter()
+        .filter(|d| !(on_org && matches!(d.need, Need::Project { .. })))
+        .filter(|d| evaluate_user(st, u, d, t, at).allowed)
+        .map(|d| d.name.as_str())
+        .collect()
+}
+
+/// The users allowed `action` on `target`, emails sorted.
+pub fn who_can<'s>(
+    st: &'s State,
+    action: &str,
+    target: &str,
+    at: &mut At<'_>,
+) -> Result<Vec<&'s str>> {
+    let def = st.catalog.require(action)?;
+    let t = st.target(target);
+    validate_target(def, target, t)?;
+    let Some((t, (oid, _, _))) = t.and_then(|t| locate(st, t).map(|l| (t, l))) else {
+        return Ok(Vec::new());
+    };
+    let Some(org) = st.org(oid) else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<&str> = org
+        .members
+        .iter()
+        .filter(|&&uid| evaluate(st, uid, def, t, at).allowed)
+        .filter_map(|&uid| st.user(uid).map(|u| &*u.email))
+        .collect();
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// The projects where `user` may perform `action`, ids sorted.
+pub fn accessible<'s>(
+    st: &'s State,
+    user: &str,
+    action: &str,
+    org: Option<&str>,
+    at: &mut At<'_>,
+) -> Result<Vec<&'s str>> {
+    let def = st.catalog.require(action)?;
+    let Some(uid) = st.user_id(user) else {
+        return Ok(Vec::new());
+    };
+    let only = match org {
+        Some(o) => match st.org_id(o) {
+            Some(id) => Some(id),
+            None => return Ok(Vec::new()),
+        },
+        None => None,
+    };
+    let mut out = Vec::new();
+    if let Some(u) = st.user(uid) {
+        for m in &u.memberships {
+            if only.is_some_and(|o| o != m.org) {
+                continue;
+            }
+            for &pid in st.org(m.org).map(|o| &o.projects).into_iter().flatten() {
+                if evaluate(st, uid, def, TargetRef::Project(pid), at).allowed {
+                    if let Some(p) = st.project(pid) {
+                        out.push(&*p.id);
+                    }
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// One row of the access matrix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatrixRow {
+    /// Email.
+    pub user: String,
+    /// Org slug.
+    pub org: String,
+    /// Org role.
+    pub org_role: OrgRole,
+    /// Project id, `None` for a member who can access no project.
+    pub project: Option<String>,
+    /// Effective project role.
+    pub project_role: Option<ProjectRole>,
+    /// Source of that role.
+    pub source: Option<Source>,
+    /// Expiry of that source.
+    pub expires: Option<Instant>,
+    /// Reason of that source.
+    pub reason: Option<String>,
+}
+
+/// The access matrix: one row per unexpired member and project they can access, plus one
+/// row with no project for a member who can access none. Sorted by org, user, project.
+pub fn access_matrix(st: &State, org: Option<&str>, at: &mut At<'_>) -> Vec<MatrixRow> {
+    let mut rows = Vec::new();
+    let mut orgs: Vec<(u32, &crate::model::OrgRec)> = st
+        .orgs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| {
+            o.as_ref()
+                .map(|o| (u32::try_from(i).unwrap_or(u32::MAX), o))
+        })
+        .filter(|(_, o)| org.is_none_or(|s| &*o.slug == s))
+        .collect();
+    orgs.sort_by(|a, b| a.1.slug.cmp(&b.1.slug));
+    for (oid, o) in orgs {
+        let mut users: Vec<(u32, &str)> = o
+            .members
+            .iter()
+            .filter_map(|&u| st.user(u).map(|r| (u, &*r.email)))
+            .collect();
+        users.sort_by(|a, b| a.1.cmp(b.1));
+        let mut projects: Vec<(u32, &crate::model::ProjectRec, &HotProject)> = o
+            .projects
+            .iter()
+            .filter_map(|&p| Some((p, st.project(p)?, st.hot_project(p)?)))
+            .collect();
+        projects.sort_by(|a, b| a.1.id.cmp(&b.1.id));
+        for (uid, email) in users {
+            let Some(hot) = st.hot_by_id(uid) else {
+                continue;
+            };
+            let Ok(hm) = live_membership(hot, oid, at) else {
+                continue;
+            };
+            // The records, for the reasons and expiries the check path does not keep.
+            let Some(m) = st.user(uid).and_then(|u| u.membership(oid)) else {
+                continue;
+            };
+            let before = rows.len();
+            for &(pid, p, hp) in &projects {
+                let Some((role, source)) = effective_role(hm, hp, pid, at) else {
+                    continue;
+                };
+                let (expires, reason) = match source {
+                    Source::ExplicitMember => m
+                        .grant(pid)
+                        .map_or((None, None), |g| (g.expires, g.reason().map(str::to_owned))),
+                    Source::OrgWideGrant => m
+                        .org_wide
+                        .as_ref()
+                        .map_or((None, None), |g| (g.expires, g.reason().map(str::to_owned))),
+                    _ => (m.expires, m.reason.clone()),
+                };
+                rows.push(MatrixRow {
+                    user: email.to_owned(),
+                    org: o.slug.to_string(),
+                    org_role: m.role,
+                    project: Some(p.id.to_string()),
+                    project_role: Some(role),
+                    source: Some(source),
+                    expires,
+                    reason,
+                });
+            }
+            if rows.len() == before {
+                rows.push(MatrixRow {
+                    user: email.to_owned(),
+                    org: o.slug.to_string(),
+                    org_role: m.role,
+                    project: None,
+                    project_role: None,
+                    source: None,
+                    expires: m.expires,
+                    reason: m.reason.clone(),
+                });
+            }
+        }
+    }
+    rows
+}
