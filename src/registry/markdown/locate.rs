@@ -1,0 +1,271 @@
+//! Where things are in a line — headings, list items, parenthesised items, keywords, a
+//! grant's target and role — and which listed project a grant names.
+
+use crate::error::{RegistryError, Result};
+use crate::ids::Map;
+use crate::roles::ProjectRole;
+use crate::time::Instant;
+
+/// How a date is written, for error messages.
+pub(super) const DATE_HINT: &str =
+    "an ISO-8601 date such as `2024-06-01` or `2024-06-01T12:00:00Z`";
+
+/// One line of the document, for error positions.
+pub(super) struct Ln<'a> {
+    pub(super) no: usize,
+    pub(super) text: &'a str,
+}
+
+impl Ln<'_> {
+    /// An error at `at`, which must be a sub-slice of this line.
+    pub(super) fn err(&self, at: &str, message: impl Into<String>) -> RegistryError {
+        RegistryError {
+            line: self.no,
+            column: column(self.text, at),
+            message: message.into(),
+        }
+    }
+}
+
+/// Byte offset of the sub-slice `inner` in `outer`.
+pub(super) fn offset(outer: &str, inner: &str) -> usize {
+    (inner.as_ptr() as usize)
+        .saturating_sub(outer.as_ptr() as usize)
+        .min(outer.len())
+}
+
+/// 1-based character column of the sub-slice `at` in `line`.
+pub(super) fn column(line: &str, at: &str) -> usize {
+    line.get(..offset(line, at))
+        .map_or(1, |s| s.chars().count() + 1)
+}
+
+/// A heading's level and text, if `body` is an ATX heading.
+pub(super) fn heading(body: &str) -> Option<(usize, &str)> {
+    let level = body.chars().take_while(|&c| c == '#').count();
+    let rest = body.get(level..)?;
+    if level == 0 || !(rest.is_empty() || rest.starts_with(char::is_whitespace)) {
+        return None;
+    }
+    let text = rest.trim();
+    let text = text.trim_end_matches('#').trim_end();
+    Some((level, text))
+}
+
+/// The text of a list item (`- `, `* ` or `+ `), if `body` is one.
+pub(super) fn list_item(body: &str) -> Option<&str> {
+    let rest = body
+        .strip_prefix('-')
+        .or_else(|| body.strip_prefix('*'))
+        .or_else(|| body.strip_prefix('+'))?;
+    if rest.is_empty() || rest.starts_with(char::is_whitespace) {
+        Some(rest.trim_start())
+    } else {
+        None
+    }
+}
+
+pub(super) fn strip_suffix_ci<'t>(text: &'t str, suffix: &str) -> Option<&'t str> {
+    let cut = text.len().checked_sub(suffix.len())?;
+    let (head, tail) = text.split_at_checked(cut)?;
+    (tail.eq_ignore_ascii_case(suffix) && (head.is_empty() || head.ends_with(char::is_whitespace)))
+        .then_some(head)
+}
+
+/// The byte index of the `(` matching a `)` just after the end of `before`.
+pub(super) fn matching_open(before: &str) -> Option<usize> {
+    let mut depth = 1usize;
+    for (i, c) in before.char_indices().rev() {
+        match c {
+            ')' => depth += 1,
+            '(' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The comma-separated items of parentheses, trimmed (sub-slices of `inner`); with
+/// `reason`, an item starting with the keyword `reason` takes the rest, commas included.
+pub(super) fn items(inner: &str, reason: bool) -> Vec<&str> {
+    let mut out = Vec::new();
+    if inner.trim().is_empty() {
+        return out;
+    }
+    let mut rest = inner;
+    loop {
+        let start = rest.trim_start();
+        if reason && keyword(start, "reason").is_some() {
+            out.push(start.trim_end());
+            break;
+        }
+        if let Some((item, tail)) = rest.split_once(',') {
+            out.push(item.trim());
+            rest = tail;
+        } else {
+            out.push(rest.trim());
+            break;
+        }
+    }
+    out
+}
+
+/// If `item` starts with the keyword `kw` as a whole word (any case), its value: the rest
+/// of the item, trimmed, with an optional `:` after the keyword.
+pub(super) fn keyword<'t>(item: &'t str, kw: &str) -> Option<&'t str> {
+    let head = item.get(..kw.len())?;
+    if !head.eq_ignore_ascii_case(kw) {
+        return None;
+    }
+    let tail = item.get(kw.len()..)?;
+    match tail.chars().next() {
+        None => Some(tail),
+        Some(c) if c.is_whitespace() || c == ':' => {
+            let t = tail.trim_start();
+            Some(t.strip_prefix(':').unwrap_or(t).trim())
+        }
+        Some(_) => None,
+    }
+}
+
+pub(super) struct GrantParts<'t> {
+    pub(super) target: &'t str,
+    pub(super) role: &'t str,
+    pub(super) inner: Option<&'t str>,
+}
+
+/// Splits `<target>: <role> [(<items>)]` at the first `:` that is followed by a single
+/// word and optional parentheses (so project names may contain `:`).
+pub(super) fn split_grant(item: &str) -> Option<GrantParts<'_>> {
+    for (i, _) in item.match_indices(':') {
+        let target = item.get(..i)?.trim();
+        let after = item.get(i + 1..)?.trim_start();
+        let word_len = after
+            .find(|c: char| !c.is_alphanumeric() && c != '_' && c != '-')
+            .unwrap_or(after.len());
+        let (role, rest) = after.split_at_checked(word_len)?;
+        if role.is_empty() {
+            continue;
+        }
+        let rest = rest.trim();
+        if rest.is_empty() {
+            return Some(GrantParts {
+                target,
+                role,
+                inner: None,
+            });
+        }
+        if let Some(inner) = rest.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+            return Some(GrantParts {
+                target,
+                role,
+                inner: Some(inner),
+            });
+        }
+    }
+    None
+}
+
+pub(super) fn project_role(ln: &Ln<'_>, text: &str) -> Result<ProjectRole, RegistryError> {
+    ProjectRole::ALL
+        .into_iter()
+        .find(|r| r.as_str().eq_ignore_ascii_case(text))
+        .ok_or_else(|| {
+            ln.err(
+                text,
+                format!("unknown role `{text}` (expected viewer, member or admin)"),
+            )
+        })
+}
+
+pub(super) fn date_time(ln: &Ln<'_>, text: &str) -> Result<Instant, RegistryError> {
+    Instant::parse("expires", text).map_err(|_| {
+        ln.err(
+            text,
+            format!("invalid date `{text}` (expected {DATE_HINT})"),
+        )
+    })
+}
+
+pub(super) enum Resolved {
+    All,
+    Project(usize),
+    Ambiguous,
+    Unknown,
+}
+
+/// Projects by slug and by name (any case), for resolving grant targets.
+#[derive(Default)]
+pub(super) struct ProjectIndex {
+    pub(super) by_slug: Map<String, usize>,
+    pub(super) by_name: Map<String, Vec<usize>>,
+}
+
+impl ProjectIndex {
+    pub(super) fn add(&mut self, i: usize, slug: &str, name: &str) {
+        self.by_slug.insert(slug.to_owned(), i);
+        self.by_name.entry(name_key(name)).or_default().push(i);
+    }
+
+    /// `*` or `All projects`, then a slug, then a name in any case.
+    pub(super) fn resolve(&self, target: &str) -> Resolved {
+        let t = target.trim();
+        if t == "*" || name_key(t) == "all projects" {
+            return Resolved::All;
+        }
+        if let Some(&i) = self.by_slug.get(t) {
+            return Resolved::Project(i);
+        }
+        match self.by_name.get(&name_key(t)).map(Vec::as_slice) {
+            Some([i]) => Resolved::Project(*i),
+            Some([_, _, ..]) => Resolved::Ambiguous,
+            _ => Resolved::Unknown,
+        }
+    }
+}
+
+/// How names are compared: lower-case, runs of whitespace as one space.
+pub(super) fn name_key(name: &str) -> String {
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    pub(super) fn keywords_are_whole_words() {
+        assert_eq!(keyword("Expires 2024-06-01", "expires"), Some("2024-06-01"));
+        assert_eq!(
+            keyword("expires: 2024-06-01", "expires"),
+            Some("2024-06-01")
+        );
+        assert_eq!(keyword("pii", "pii"), Some(""));
+        assert_eq!(keyword("reasonable", "reason"), None);
+        assert_eq!(keyword("env", "environment"), None);
+    }
+
+    #[test]
+    pub(super) fn items_give_reason_the_rest() {
+        assert_eq!(
+            items("CTO, expires 2024-06-01, reason a, b (c)", true),
+            vec!["CTO", "expires 2024-06-01", "reason a, b (c)"]
+        );
+        assert_eq!(items(" ", true), Vec::<&str>::new());
+    }
+
+    #[test]
+    pub(super) fn grant_lines_split_at_the_role() {
+        let p = split_grant("Ops: EU: admin (reason x: y)").map(|p| (p.target, p.role, p.inner));
+        assert_eq!(p, Some(("Ops: EU", "admin", Some("reason x: y"))));
+        assert!(split_grant("Production admin").is_none());
+    }
+}

@@ -1,0 +1,46 @@
+//! The Markdown access registry (SPEC 5.1): parse and write.
+//!
+//! - [`types`]: the parsed document; [`parse`] and [`locate`]: reading it;
+//!   [`load`]: into a graph; [`write`]: an org back to a document.
+//!
+//! [`parse`] reads the whole document into a plain [`Registry`] value, validating every
+//! token and reporting the first problem with its 1-based line and column; nothing touches
+//! a graph until the whole document parsed, so a bad document imports nothing. [`import`]
+//! then creates the org, its projects, memberships and grants through the public mutation
+//! API (`actor=None`), and [`export`] writes an org back in the same grammar.
+//!
+//! Decisions beyond SPEC 5.1 and 9:
+//! - Errors of form (sections, emails, roles, dates, attributes, duplicate people) are
+//!   reported in document order; project references in grants are resolved once the whole
+//!   document is read (a `## Projects` section may come after the people), so an unknown
+//!   project is reported after every error of form.
+//! - A grant target is matched first as a project slug, then as a project name (any case);
+//!   `*` and `All projects` mean every project (`org/*`). A name that several listed
+//!   projects share is ambiguous: use the slug. Granting twice on the same project to the
+//!   same person is an error that names the first line.
+//! - A person's title may contain commas: it runs until the first item that starts with a
+//!   keyword (`expires`, `reviewed`, `reason`). An item that is exactly `external` marks an
+//!   external member outside `## External Access` (export writes it for external owners and
+//!   admins, who cannot be listed there).
+//! - Export: `## Viewers` holds the org members (not external) whose only grant is a plain
+//!   viewer grant on `org/*` (no expiry, no reason), written without nested grants; every
+//!   other member is under `## Members` with their grants nested (`All projects: viewer`
+//!   included). External members go to `## External Access`, with their grants. Empty
+//!   sections are left out; `## Projects` is written when the org has projects.
+//! - Import restores the recorded state, expired entries included: it is one batch of
+//!   elementary changes applied atomically by the system (`Graph::apply_batch`), not a
+//!   sequence of mutation calls, so the mutation API's refusal to grant to an expired
+//!   membership does not apply and a failing import changes nothing.
+
+mod load;
+mod locate;
+mod parse;
+mod types;
+mod write;
+
+pub use load::{changes, import, load};
+pub use parse::parse;
+pub use types::{
+    slugify, GrantScope, Registry, RegistryGrant, RegistryPerson, RegistryProject, Section,
+};
+pub use write::export;

@@ -1,0 +1,274 @@
+//! An org written back as a document, deterministically.
+
+use super::locate::{keyword, split_grant, ProjectIndex, Resolved};
+use super::parse::PERSON_KEYWORDS;
+use super::types::{slugify, Section};
+use crate::error::{Error, Result};
+use crate::graph::Graph;
+use crate::ids::{new_map, Map};
+use crate::model::{Grant, MemberInfo, ProjectInfo};
+use crate::roles::{OrgRole, ProjectRole};
+use crate::state::queries;
+use crate::time::Instant;
+
+/// Writes `org` of `graph` as a registry document (sections in SPEC order, people sorted
+/// by email). Text that the grammar cannot carry (a line break in a name, a title piece
+/// starting with a keyword, ...) raises `ValidationError`.
+pub fn export(graph: &Graph, org: &str) -> Result<String> {
+    graph.read(|st| {
+        let oid = st.need_org(org)?;
+        let name = st.org(oid).map(|o| o.name.clone()).unwrap_or_default();
+        let projects = queries::list_projects(st, Some(org))?;
+        let members = queries::list_members(st, org)?;
+        // A project's rank in `projects` (sorted by id) by its record id.
+        let rank: Map<u32, usize> = projects
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| st.project_id(&p.id).map(|pid| (pid, i)))
+            .collect();
+        // The org's grants straight from the membership records: listing every grant of
+        // the graph would cost the whole graph per org.
+        let mut grants: Map<&str, Vec<Granted>> = new_map();
+        for &uid in st.org(oid).map(|o| &o.members).into_iter().flatten() {
+            let Some(u) = st.user(uid) else { continue };
+            let Some(m) = u.membership(oid) else { continue };
+            let mut mine: Vec<Granted> = Vec::with_capacity(m.grants.len() + 1);
+            if let Some(g) = &m.org_wide {
+                mine.push(Granted::new(None, g)); // `org/*` sorts before `org/<slug>`
+            }
+            let mut listed: Vec<Granted> = m
+                .grants
+                .iter()
+                .filter_map(|(pid, g)| rank.get(pid).map(|&r| Granted::new(Some(r), g)))
+                .collect();
+            listed.sort_by_key(|g| g.project);
+            mine.extend(listed);
+            grants.insert(&u.email, mine);
+        }
+        write(&name, &projects, &members, &grants)
+    })
+}
+
+/// One grant of a member, as export needs it.
+struct Granted<'s> {
+    /// Rank in the org's project list; `None` for `org/*`.
+    project: Option<usize>,
+    role: ProjectRole,
+    expires: Option<Instant>,
+    reason: Option<&'s str>,
+}
+
+impl<'s> Granted<'s> {
+    fn new(project: Option<usize>, g: &'s Grant) -> Self {
+        Granted {
+            project,
+            role: g.role,
+            expires: g.expires,
+            reason: g.reason(),
+        }
+    }
+}
+
+fn write(
+    name: &str,
+    projects: &[ProjectInfo],
+    members: &[MemberInfo],
+    grants: &Map<&str, Vec<Granted<'_>>>,
+) -> Result<String> {
+    let mut out = String::with_capacity(64 * (members.len() + projects.len() + 1));
+    push_line(
+        &mut out,
+        &["# ", one_line("org name", name)?, " Access Registry"],
+    );
+    let mut index = ProjectIndex::default();
+    let slugs: Vec<&str> = projects
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let slug = p.id.split_once('/').map_or(p.id.as_str(), |(_, s)| s);
+            index.add(i, slug, &p.attrs.name);
+            slug
+        })
+        .collect();
+    // How each project is named in grants: by name when that reads back to it, else slug.
+    let mut grant_names: Vec<&str> = Vec::with_capacity(projects.len());
+    if !projects.is_empty() {
+        out.push_str("## Projects\n");
+    }
+    for (i, (p, slug)) in projects.iter().zip(&slugs).enumerate() {
+        let pname = one_line("project name", &p.attrs.name)?;
+        let by_name = matches!(index.resolve(pname), Resolved::Project(j) if j == i)
+            && split_grant(&format!("{pname}: viewer")).is_some_and(|g| g.target == pname);
+        grant_names.push(if by_name { pname } else { slug });
+        let mut attrs = Vec::new();
+        if slugify(pname) != *slug {
+            attrs.push(format!("slug {slug}"));
+        }
+        if let Some(env) = &p.attrs.environment {
+            attrs.push(format!("env {}", environment(env)?));
+        }
+        if p.attrs.restricted {
+            attrs.push("restricted".to_owned());
+        }
+        if p.attrs.pii {
+            attrs.push("pii".to_owned());
+        }
+        if let Some(r) = p.attrs.default_role {
+            attrs.push(format!("default {}", r.as_str()));
+        }
+        if attrs.is_empty() && !pname.ends_with(')') {
+            push_line(&mut out, &["- ", pname]);
+        } else {
+            push_line(&mut out, &["- ", pname, " (", &attrs.join(", "), ")"]);
+        }
+    }
+    let none = Vec::new();
+    let mut items: Vec<String> = Vec::new();
+    for section in Section::ALL {
+        let mut first = true;
+        for m in members {
+            let mine = grants.get(m.user.as_str()).unwrap_or(&none);
+            if section_of(m, mine) != section {
+                continue;
+            }
+            if first {
+                push_line(&mut out, &["## ", section.heading()]);
+                first = false;
+            }
+            items.clear();
+            if let Some(t) = &m.title {
+                items.push(title(t)?.to_owned());
+            }
+            if let Some(e) = m.expires {
+                items.push(format!("expires {}", when(e)));
+            }
+            if let Some(d) = m.reviewed {
+                items.push(format!("reviewed {d}"));
+            }
+            if m.external && section != Section::External {
+                items.push("external".to_owned());
+            }
+            if let Some(r) = &m.reason {
+                items.push(format!("reason {}", one_line("reason", r)?));
+            }
+            push_item(&mut out, &["- ", &m.user], &items);
+            if section == Section::Viewers {
+                continue; // the implied `org/*` viewer grant
+            }
+            for g in mine {
+                let target = match g.project {
+                    None => "All projects",
+                    Some(r) => grant_names.get(r).copied().unwrap_or_default(),
+                };
+                items.clear();
+                if let Some(e) = g.expires {
+                    items.push(format!("expires {}", when(e)));
+                }
+                if let Some(r) = g.reason {
+                    items.push(format!("reason {}", one_line("reason", r)?));
+                }
+                push_item(&mut out, &["  - ", target, ": ", g.role.as_str()], &items);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn push_line(out: &mut String, parts: &[&str]) {
+    for p in parts {
+        out.push_str(p);
+    }
+    out.push('\n');
+}
+
+/// A line made of `head`, then ` (items, ...)` when there are items.
+fn push_item(out: &mut String, head: &[&str], items: &[String]) {
+    for p in head {
+        out.push_str(p);
+    }
+    if let Some((first, rest)) = items.split_first() {
+        out.push_str(" (");
+        out.push_str(first);
+        for i in rest {
+            out.push_str(", ");
+            out.push_str(i);
+        }
+        out.push(')');
+    }
+    out.push('\n');
+}
+
+fn section_of(m: &MemberInfo, grants: &[Granted<'_>]) -> Section {
+    match m.role {
+        OrgRole::Owner => Section::Owners,
+        OrgRole::Admin => Section::Admins,
+        OrgRole::Member if m.external => Section::External,
+        OrgRole::Member => match grants {
+            [g] if g.project.is_none()
+                && g.role == ProjectRole::Viewer
+                && g.expires.is_none()
+                && g.reason.is_none() =>
+            {
+                Section::Viewers
+            }
+            _ => Section::Members,
+        },
+    }
+}
+
+/// A bare date at midnight UTC, else `2024-06-01T12:00:00Z`.
+fn when(i: Instant) -> String {
+    if i.is_midnight() {
+        i.date().to_string()
+    } else {
+        i.to_iso()
+    }
+}
+
+/// `text` trimmed, refused when empty or spread over several lines.
+fn one_line<'t>(field: &'static str, text: &'t str) -> Result<&'t str> {
+    let t = text.trim();
+    if t.is_empty() || t.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            field,
+            text,
+            "non-empty text on one line, so the Markdown registry can carry it",
+        ));
+    }
+    Ok(t)
+}
+
+fn title(text: &str) -> Result<&str> {
+    let t = one_line("title", text)?;
+    let ok = t.split(',').map(str::trim).all(|piece| {
+        !piece.is_empty()
+            && !piece.eq_ignore_ascii_case("external")
+            && PERSON_KEYWORDS.iter().all(|k| keyword(piece, k).is_none())
+    });
+    if ok {
+        Ok(t)
+    } else {
+        Err(Error::invalid(
+            "title",
+            text,
+            "a title the Markdown registry can carry: no comma-separated piece that is empty, `external`, or starts with `expires`, `reviewed` or `reason`",
+        ))
+    }
+}
+
+fn environment(text: &str) -> Result<&str> {
+    let t = one_line("environment", text)?;
+    let balanced = t.chars().try_fold(0usize, |depth, c| match c {
+        '(' => Some(depth + 1),
+        ')' => depth.checked_sub(1),
+        _ => Some(depth),
+    }) == Some(0);
+    if t.contains(',') || !balanced {
+        return Err(Error::invalid(
+            "environment",
+            text,
+            "an environment the Markdown registry can carry: no comma, balanced parentheses",
+        ));
+    }
+    Ok(t)
+}
