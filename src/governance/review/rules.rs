@@ -1,343 +1,12 @@
-//! Access review (SPEC 4.1): the current state judged against best practice at an
-//! instant, as a list of [`Finding`]s.
-//!
-//! Each rule is one function over a [`Ctx`] listed once in [`RULES`] with its stable id
-//! and severity; adding a rule is a function and a line. Findings come out sorted by
-//! severity (high first), then in rule order, then by org, user and target.
-//!
-//! Decisions beyond the spec (SPEC 4.1, 9):
-//! - "Members" are unexpired memberships. An expired membership or grant is reported by
-//!   `expired-access` only; the hygiene rules (`review-overdue`, `undocumented-access`,
-//!   `expiring-soon` …) look at live access, so one stale record gives one finding.
-//! - A grant inside an expired membership is not reported on its own: removing the
-//!   membership removes it.
-//! - `review-overdue` fires for a membership never reviewed or reviewed before
-//!   `at - review_days` (dates, UTC), and for a live grant whose `review_by` date has passed.
-//! - `expiring-soon` skips a grant whose membership ends no later than it (the
-//!   membership's finding covers both).
-//! - `external-above-viewer` reports an org role above member once (target: the org);
-//!   otherwise one finding per project where the effective role is above viewer.
-//! - `production-sprawl` looks at projects whose environment is `production`
-//!   (case-insensitive).
+//! The review's rules (SPEC 4.1): one function each, listed once in [`RULES`] with its
+//! stable id and severity.
 
-use std::cmp::Reverse;
+use chrono::TimeDelta;
 
-use chrono::{NaiveDate, TimeDelta};
-
-use crate::error::{Error, Result};
-use crate::eval::effective_role;
-use crate::graph::Graph;
-use crate::model::{Membership, ProjectRec, UserRec};
+use super::context::{grants_of, ratio, when, Ctx, Draft, Severity};
+use crate::model::ProjectRec;
 use crate::roles::{OrgRole, ProjectRole};
-use crate::state::State;
-use crate::time::{At, Clock, Instant};
-
-/// How serious a finding is: `info` < `low` < `medium` < `high`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    /// Worth knowing.
-    Info,
-    /// Hygiene.
-    Low,
-    /// Should be fixed this review cycle.
-    Medium,
-    /// Fix now.
-    High,
-}
-
-impl Severity {
-    /// The severity's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-        }
-    }
-
-    /// Parses a severity name, naming `field` in the error.
-    pub fn parse(field: &'static str, s: &str) -> Result<Self> {
-        match s {
-            "info" => Ok(Severity::Info),
-            "low" => Ok(Severity::Low),
-            "medium" => Ok(Severity::Medium),
-            "high" => Ok(Severity::High),
-            _ => Err(Error::invalid(field, s, "high, medium, low or info")),
-        }
-    }
-}
-
-/// One finding of a review.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Finding {
-    /// The rule's stable id (`expired-access`).
-    pub rule: &'static str,
-    /// How serious it is.
-    pub severity: Severity,
-    /// The org concerned.
-    pub org: Option<String>,
-    /// The user concerned, if one.
-    pub user: Option<String>,
-    /// The org, project or `org/*` concerned.
-    pub target: Option<String>,
-    /// What is wrong, in a sentence.
-    pub message: String,
-    /// What to do about it, in a sentence.
-    pub remediation: String,
-}
-
-/// The review's thresholds (SPEC 4.1), each settable by name.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Thresholds {
-    /// `owner-count` fires above this many owners.
-    pub max_owners: u32,
-    /// `admin-ratio` fires above this share of owners and admins.
-    pub max_admin_ratio: f64,
-    /// `review-overdue` fires after this many days without review.
-    pub review_days: i64,
-    /// `production-sprawl` fires above this share of members reaching production.
-    pub max_production_ratio: f64,
-    /// `expiring-soon` looks this many days ahead.
-    pub expiring_days: i64,
-    /// `stale-api-key` fires for keys not rotated for this many days.
-    pub key_days: i64,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Thresholds {
-            max_owners: 3,
-            max_admin_ratio: 0.25,
-            review_days: 90,
-            max_production_ratio: 0.5,
-            expiring_days: 14,
-            key_days: 90,
-        }
-    }
-}
-
-/// The thresholds' names, as keyword arguments.
-pub const THRESHOLDS: [&str; 6] = [
-    "max_owners",
-    "max_admin_ratio",
-    "review_days",
-    "max_production_ratio",
-    "expiring_days",
-    "key_days",
-];
-
-/// The largest day count accepted: about a hundred years.
-const MAX_DAYS: f64 = 36_500.0;
-
-impl Thresholds {
-    /// Sets the threshold `name`; an unknown name or a value out of range is a
-    /// `ValidationError` naming it.
-    pub fn set(&mut self, name: &str, value: f64) -> Result<()> {
-        let whole = |max: f64, what: &str| -> Result<f64> {
-            if value.is_finite() && value.fract() == 0.0 && (0.0..=max).contains(&value) {
-                Ok(value)
-            } else {
-                Err(Error::invalid(
-                    "threshold",
-                    format!("{name}={value}"),
-                    format!("{what} from 0 to {max}"),
-                ))
-            }
-        };
-        let ratio = || -> Result<f64> {
-            if value.is_finite() && (0.0..=1.0).contains(&value) {
-                Ok(value)
-            } else {
-                Err(Error::invalid(
-                    "threshold",
-                    format!("{name}={value}"),
-                    "a ratio from 0 to 1",
-                ))
-            }
-        };
-        #[expect(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            reason = "whole numbers checked to be in range just above"
-        )]
-        match name {
-            "max_owners" => self.max_owners = whole(f64::from(u32::MAX), "a whole number")? as u32,
-            "max_admin_ratio" => self.max_admin_ratio = ratio()?,
-            "review_days" => self.review_days = whole(MAX_DAYS, "a number of days")? as i64,
-            "max_production_ratio" => self.max_production_ratio = ratio()?,
-            "expiring_days" => self.expiring_days = whole(MAX_DAYS, "a number of days")? as i64,
-            "key_days" => self.key_days = whole(MAX_DAYS, "a number of days")? as i64,
-            _ => {
-                return Err(Error::invalid(
-                    "threshold",
-                    name,
-                    format!("one of {}", THRESHOLDS.join(", ")),
-                ))
-            }
-        }
-        Ok(())
-    }
-}
-
-/// What a rule looks at: the state, the instant, the thresholds, the orgs under review.
-pub struct Ctx<'s> {
-    /// The state.
-    pub st: &'s State,
-    /// The instant judged at.
-    pub at: Instant,
-    /// The thresholds.
-    pub t: &'s Thresholds,
-    /// The orgs under review (ids), sorted by slug.
-    pub orgs: Vec<u32>,
-    /// True when every org is under review (`review()` without `org`).
-    pub all_orgs: bool,
-    clock: Clock,
-}
-
-/// A member as rules see it.
-pub struct Member<'s> {
-    /// The user.
-    pub user: &'s UserRec,
-    /// Their membership of the org.
-    pub m: &'s Membership,
-}
-
-impl<'s> Ctx<'s> {
-    /// Is something with this expiry still valid at the instant?
-    pub fn alive(&self, expires: Option<Instant>) -> bool {
-        expires.is_none_or(|e| self.at < e)
-    }
-
-    /// The date of the instant (UTC).
-    pub fn today(&self) -> NaiveDate {
-        self.at.date()
-    }
-
-    /// The org's slug.
-    pub fn slug(&self, oid: u32) -> &'s str {
-        self.st.org(oid).map_or("", |o| &o.slug)
-    }
-
-    /// Every membership of the org (expired ones included), by email.
-    pub fn all_members(&self, oid: u32) -> Vec<Member<'s>> {
-        let st = self.st;
-        let mut out: Vec<Member<'s>> = st
-            .org(oid)
-            .map(|o| o.members.iter())
-            .into_iter()
-            .flatten()
-            .filter_map(|&uid| {
-                let user = st.user(uid)?;
-                Some(Member {
-                    user,
-                    m: user.membership(oid)?,
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| a.user.email.cmp(&b.user.email));
-        out
-    }
-
-    /// The unexpired memberships of the org, by email.
-    pub fn members(&self, oid: u32) -> Vec<Member<'s>> {
-        let mut out = self.all_members(oid);
-        out.retain(|x| self.alive(x.m.expires));
-        out
-    }
-
-    /// The org's projects, by id.
-    pub fn projects(&self, oid: u32) -> Vec<(u32, &'s ProjectRec)> {
-        let st = self.st;
-        let mut out: Vec<(u32, &ProjectRec)> = st
-            .org(oid)
-            .map(|o| o.projects.iter())
-            .into_iter()
-            .flatten()
-            .filter_map(|&p| Some((p, st.project(p)?)))
-            .collect();
-        out.sort_by(|a, b| a.1.id.cmp(&b.1.id));
-        out
-    }
-
-    /// The effective role of a (live) member on project `pid` at the instant.
-    pub fn role_on(&self, x: &Member<'_>, pid: u32) -> Option<ProjectRole> {
-        let p = self.st.hot_project(pid)?;
-        let hot = self.st.user_ids.get(&*x.user.email)?.membership(x.m.org)?;
-        let mut at = At::new(Some(self.at), &self.clock);
-        effective_role(hot, p, pid, &mut at).map(|(r, _)| r)
-    }
-}
-
-/// A finding as a rule writes it; the rule's id and severity are added from [`RULES`].
-#[derive(Debug, Clone)]
-pub struct Draft {
-    /// The org concerned.
-    pub org: Option<String>,
-    /// The user concerned, if one.
-    pub user: Option<String>,
-    /// The org, project or `org/*` concerned.
-    pub target: Option<String>,
-    /// What is wrong.
-    pub message: String,
-    /// What to do about it.
-    pub remediation: String,
-}
-
-impl Draft {
-    /// A finding about `org`, and maybe a user and a target in it.
-    pub fn new(
-        org: &str,
-        user: Option<&str>,
-        target: Option<&str>,
-        message: String,
-        remediation: String,
-    ) -> Self {
-        Draft {
-            org: Some(org.to_owned()),
-            user: user.map(str::to_owned),
-            target: target.map(str::to_owned),
-            message,
-            remediation,
-        }
-    }
-}
-
-/// A date, or an instant when it is not midnight UTC.
-fn when(at: Instant) -> String {
-    if at.is_midnight() {
-        at.date().format("%Y-%m-%d").to_string()
-    } else {
-        at.to_iso()
-    }
-}
-
-/// The `org/*` grant and the project grants of a membership, with their targets, by target.
-fn grants_of<'s>(
-    st: &'s State,
-    org: &str,
-    m: &'s Membership,
-) -> Vec<(String, &'s crate::model::Grant)> {
-    let mut out: Vec<(String, &crate::model::Grant)> = m
-        .grants
-        .iter()
-        .filter_map(|(pid, g)| Some((st.project(*pid)?.id.to_string(), g)))
-        .collect();
-    if let Some(g) = &m.org_wide {
-        out.push((format!("{org}/*"), g));
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
-fn ratio(part: usize, whole: usize) -> f64 {
-    #[expect(
-        clippy::cast_precision_loss,
-        reason = "member counts are far below 2^52"
-    )]
-    let r = part as f64 / whole as f64;
-    r
-}
+use crate::time::Instant;
 
 /// A rule: appends its findings.
 pub type Rule = fn(&Ctx<'_>, &mut Vec<Draft>);
@@ -372,7 +41,7 @@ pub const RULES: &[(&str, Severity, Rule)] = &[
     ("expiring-soon", Severity::Info, expiring_soon),
 ];
 
-fn expired_access(c: &Ctx<'_>, out: &mut Vec<Draft>) {
+pub(super) fn expired_access(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     for &oid in &c.orgs {
         let org = c.slug(oid);
         for x in c.all_members(oid) {
@@ -402,7 +71,7 @@ fn expired_access(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     }
 }
 
-fn external_without_expiry(c: &Ctx<'_>, out: &mut Vec<Draft>) {
+pub(super) fn external_without_expiry(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     for &oid in &c.orgs {
         let org = c.slug(oid);
         for x in c.members(oid) {
@@ -420,7 +89,7 @@ fn external_without_expiry(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     }
 }
 
-fn external_on_restricted(c: &Ctx<'_>, out: &mut Vec<Draft>) {
+pub(super) fn external_on_restricted(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     for &oid in &c.orgs {
         let org = c.slug(oid);
         let sensitive: Vec<(u32, &ProjectRec)> = c
@@ -450,14 +119,14 @@ fn external_on_restricted(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     }
 }
 
-fn role_article(role: ProjectRole) -> String {
+pub(super) fn role_article(role: ProjectRole) -> String {
     match role {
         ProjectRole::Admin => "an admin".to_owned(),
         r => format!("a {}", r.as_str()),
     }
 }
 
-fn owner_count(c: &Ctx<'_>, out: &mut Vec<Draft>) {
+pub(super) fn owner_count(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     for &oid in &c.orgs {
         let org = c.slug(oid);
         let owners = c
@@ -477,7 +146,7 @@ fn owner_count(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     }
 }
 
-fn admin_ratio(c: &Ctx<'_>, out: &mut Vec<Draft>) {
+pub(super) fn admin_ratio(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     for &oid in &c.orgs {
         let org = c.slug(oid);
         let members = c.members(oid);
@@ -503,7 +172,7 @@ fn admin_ratio(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     }
 }
 
-fn review_overdue(c: &Ctx<'_>, out: &mut Vec<Draft>) {
+pub(super) fn review_overdue(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     let cutoff = c.today() - TimeDelta::days(c.t.review_days);
     for &oid in &c.orgs {
         let org = c.slug(oid);
@@ -544,7 +213,7 @@ fn review_overdue(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     }
 }
 
-fn undocumented_access(c: &Ctx<'_>, out: &mut Vec<Draft>) {
+pub(super) fn undocumented_access(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     let blank = |r: Option<&str>| r.is_none_or(|r| r.trim().is_empty());
     for &oid in &c.orgs {
         let org = c.slug(oid);
@@ -574,7 +243,7 @@ fn undocumented_access(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     }
 }
 
-fn production_sprawl(c: &Ctx<'_>, out: &mut Vec<Draft>) {
+pub(super) fn production_sprawl(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     for &oid in &c.orgs {
         let org = c.slug(oid);
         let members = c.members(oid);
@@ -618,7 +287,7 @@ fn production_sprawl(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     }
 }
 
-fn broad_grant(c: &Ctx<'_>, out: &mut Vec<Draft>) {
+pub(super) fn broad_grant(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     for &oid in &c.orgs {
         let org = c.slug(oid);
         for x in c.members(oid) {
@@ -649,7 +318,7 @@ fn broad_grant(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     }
 }
 
-fn external_above_viewer(c: &Ctx<'_>, out: &mut Vec<Draft>) {
+pub(super) fn external_above_viewer(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     for &oid in &c.orgs {
         let org = c.slug(oid);
         let projects = c.projects(oid);
@@ -680,7 +349,7 @@ fn external_above_viewer(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     }
 }
 
-fn no_project_access(c: &Ctx<'_>, out: &mut Vec<Draft>) {
+pub(super) fn no_project_access(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     for &oid in &c.orgs {
         let org = c.slug(oid);
         let projects = c.projects(oid);
@@ -710,7 +379,7 @@ fn no_project_access(c: &Ctx<'_>, out: &mut Vec<Draft>) {
 /// key's user (SPEC 9): one per org under review they belong to (expired memberships
 /// included); a dead key of someone in no org at all is reported, without an org, when
 /// every org is reviewed.
-fn stale_api_key(c: &Ctx<'_>, out: &mut Vec<Draft>) {
+pub(super) fn stale_api_key(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     const DAY_US: i64 = 86_400_000_000;
     for k in c.st.keys.personal.iter().filter(|k| k.revoked_at.is_none()) {
         if k.expires.is_some_and(|e| e <= c.at) {
@@ -770,7 +439,7 @@ fn stale_api_key(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     }
 }
 
-fn expiring_soon(c: &Ctx<'_>, out: &mut Vec<Draft>) {
+pub(super) fn expiring_soon(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     let horizon = Instant(
         c.at.0
             .saturating_add(c.t.expiring_days.saturating_mul(86_400_000_000)),
@@ -803,62 +472,5 @@ fn expiring_soon(c: &Ctx<'_>, out: &mut Vec<Draft>) {
                 ));
             }
         }
-    }
-}
-
-/// Reviews the state at `at`: every org, or one.
-pub fn review(st: &State, org: Option<&str>, at: Instant, t: &Thresholds) -> Result<Vec<Finding>> {
-    let mut orgs: Vec<u32> = match org {
-        Some(o) => vec![st.need_org(o)?],
-        None => st
-            .orgs
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| o.is_some())
-            .filter_map(|(i, _)| u32::try_from(i).ok())
-            .collect(),
-    };
-    orgs.sort_by(|a, b| {
-        let slug = |id: &u32| st.org(*id).map(|o| o.slug.clone());
-        slug(a).cmp(&slug(b))
-    });
-    let ctx = Ctx {
-        st,
-        at,
-        t,
-        orgs,
-        all_orgs: org.is_none(),
-        clock: Clock::default(),
-    };
-    let mut out = Vec::new();
-    let mut drafts = Vec::new();
-    for &(id, severity, rule) in RULES {
-        rule(&ctx, &mut drafts);
-        out.extend(drafts.drain(..).map(|d| Finding {
-            rule: id,
-            severity,
-            org: d.org,
-            user: d.user,
-            target: d.target,
-            message: d.message,
-            remediation: d.remediation,
-        }));
-    }
-    // Stable: within a severity, rule order, then org, user, target as the rules wrote.
-    out.sort_by_key(|f| Reverse(f.severity));
-    Ok(out)
-}
-
-impl Graph {
-    /// Reviews access at `at` (default: the graph's clock) against best practice: every
-    /// org, or `org`.
-    pub fn review(
-        &self,
-        org: Option<&str>,
-        at: Option<Instant>,
-        thresholds: &Thresholds,
-    ) -> Result<Vec<Finding>> {
-        let at = at.unwrap_or_else(|| self.now());
-        self.read(|st| review(st, org, at, thresholds))
     }
 }
