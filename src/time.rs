@@ -59,6 +59,16 @@ impl Instant {
         self.0.rem_euclid(86_400_000_000) == 0
     }
 
+    /// A bare date (`2024-06-01`) at midnight UTC, else the instant ([`Instant::to_iso`]):
+    /// how registries, reviews and reports write an expiry.
+    pub fn to_date_or_iso(self) -> String {
+        if self.is_midnight() {
+            self.date().to_string()
+        } else {
+            self.to_iso()
+        }
+    }
+
     /// ISO-8601 text, `2024-06-01T12:00:00Z` (fractions only when present).
     pub fn to_iso(self) -> String {
         self.to_datetime()

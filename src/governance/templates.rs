@@ -57,14 +57,6 @@ pub struct OnboardingReport {
     pub manual: Vec<String>,
 }
 
-fn date_words(at: Instant) -> String {
-    if at.is_midnight() {
-        at.date().format("%Y-%m-%d").to_string()
-    } else {
-        at.to_iso()
-    }
-}
-
 /// The projects (ids) a template's grant key reaches in an org: by slug first (unless
 /// `env_only`), then by environment.
 fn resolve_key(st: &State, org: &str, oid: u32, key: &str, env_only: bool) -> Vec<String> {
@@ -214,7 +206,7 @@ impl Graph {
                 .unwrap_or_else(|| format!("onboarded with the {} template", t.name));
             let until = req
                 .expires
-                .map(|e| format!(" until {}", date_words(e)))
+                .map(|e| format!(" until {}", e.to_date_or_iso()))
                 .unwrap_or_default();
             let mut changes = vec![Change::MemberAdded {
                 org: org.to_owned(),
@@ -259,7 +251,7 @@ impl Graph {
             if let Some(e) = req.expires {
                 manual.push(format!(
                     "Set a reminder for the access expiry of {email} on {}.",
-                    date_words(e)
+                    e.to_date_or_iso()
                 ));
             }
             Ok((changes, OnboardingReport { done, manual }))

@@ -141,18 +141,9 @@ fn cells(r: &MatrixRow) -> [String; 8] {
             .unwrap_or_default()
             .to_owned(),
         r.source.map(Source::as_str).unwrap_or_default().to_owned(),
-        r.expires.map(when).unwrap_or_default(),
+        r.expires.map(Instant::to_date_or_iso).unwrap_or_default(),
         r.reason.clone().unwrap_or_default(),
     ]
-}
-
-/// A bare date at midnight UTC, else `2024-06-01T12:00:00Z`.
-fn when(i: Instant) -> String {
-    if i.is_midnight() {
-        i.date().to_string()
-    } else {
-        i.to_iso()
-    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -281,15 +281,6 @@ impl Draft {
     }
 }
 
-/// A date, or an instant when it is not midnight UTC.
-pub(super) fn when(at: Instant) -> String {
-    if at.is_midnight() {
-        at.date().format("%Y-%m-%d").to_string()
-    } else {
-        at.to_iso()
-    }
-}
-
 /// The `org/*` grant and the project grants of a membership, with their targets, by target.
 pub(super) fn grants_of<'s>(
     st: &'s State,

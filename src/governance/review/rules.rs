@@ -3,7 +3,7 @@
 
 use chrono::TimeDelta;
 
-use super::context::{grants_of, ratio, when, Ctx, Draft, Severity};
+use super::context::{grants_of, ratio, Ctx, Draft, Severity};
 use crate::model::ProjectRec;
 use crate::roles::{OrgRole, ProjectRole};
 use crate::time::Instant;
@@ -51,7 +51,7 @@ pub(super) fn expired_access(c: &Ctx<'_>, out: &mut Vec<Draft>) {
                     org,
                     Some(email),
                     Some(org),
-                    format!("{email}'s membership of {org} expired on {} but is still present", when(e)),
+                    format!("{email}'s membership of {org} expired on {} but is still present", e.to_date_or_iso()),
                     format!("Remove {email} from {org} (remove_member), or renew the membership with update_member(expires=...) if the access is still needed."),
                 ));
                 continue;
@@ -62,7 +62,7 @@ pub(super) fn expired_access(c: &Ctx<'_>, out: &mut Vec<Draft>) {
                         org,
                         Some(email),
                         Some(&target),
-                        format!("{email}'s {} grant on {target} expired on {} but is still present", g.role.as_str(), when(e)),
+                        format!("{email}'s {} grant on {target} expired on {} but is still present", g.role.as_str(), e.to_date_or_iso()),
                         "Revoke the grant (revoke), or grant it again with a new expiry if it is still needed.".to_owned(),
                     ));
                 }
@@ -454,7 +454,7 @@ pub(super) fn expiring_soon(c: &Ctx<'_>, out: &mut Vec<Draft>) {
                     org,
                     Some(email),
                     Some(org),
-                    format!("{email}'s membership of {org} expires on {}", when(e)),
+                    format!("{email}'s membership of {org} expires on {}", e.to_date_or_iso()),
                     "Renew it with update_member(expires=...) if the access is still needed; otherwise let it lapse and remove it then.".to_owned(),
                 ));
             }
@@ -467,7 +467,7 @@ pub(super) fn expiring_soon(c: &Ctx<'_>, out: &mut Vec<Draft>) {
                     org,
                     Some(email),
                     Some(&target),
-                    format!("{email}'s {} grant on {target} expires on {}", g.role.as_str(), when(e)),
+                    format!("{email}'s {} grant on {target} expires on {}", g.role.as_str(), e.to_date_or_iso()),
                     "Grant it again with a later expiry if it is still needed; otherwise let it lapse.".to_owned(),
                 ));
             }

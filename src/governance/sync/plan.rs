@@ -159,14 +159,6 @@ pub(super) fn grants_of<'s>(
     out
 }
 
-pub(super) fn when(at: Instant) -> String {
-    if at.is_midnight() {
-        at.date().format("%Y-%m-%d").to_string()
-    } else {
-        at.to_iso()
-    }
-}
-
 /// Plans a sync of `org` against the current state (no authority needed).
 pub fn plan(
     st: &State,
@@ -264,7 +256,7 @@ pub fn plan(
                 reason: format!(
                     "{}'s membership of {org} expired on {}: sync does not renew expiries (update_member renews it)",
                     p.email,
-                    m.expires.map(when).unwrap_or_default()
+                    m.expires.map(Instant::to_date_or_iso).unwrap_or_default()
                 ),
             });
             continue;

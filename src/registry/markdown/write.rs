@@ -140,7 +140,7 @@ fn write(
                 items.push(title(t)?.to_owned());
             }
             if let Some(e) = m.expires {
-                items.push(format!("expires {}", when(e)));
+                items.push(format!("expires {}", e.to_date_or_iso()));
             }
             if let Some(d) = m.reviewed {
                 items.push(format!("reviewed {d}"));
@@ -162,7 +162,7 @@ fn write(
                 };
                 items.clear();
                 if let Some(e) = g.expires {
-                    items.push(format!("expires {}", when(e)));
+                    items.push(format!("expires {}", e.to_date_or_iso()));
                 }
                 if let Some(r) = g.reason {
                     items.push(format!("reason {}", one_line("reason", r)?));
@@ -213,15 +213,6 @@ fn section_of(m: &MemberInfo, grants: &[Granted<'_>]) -> Section {
             }
             _ => Section::Members,
         },
-    }
-}
-
-/// A bare date at midnight UTC, else `2024-06-01T12:00:00Z`.
-fn when(i: Instant) -> String {
-    if i.is_midnight() {
-        i.date().to_string()
-    } else {
-        i.to_iso()
     }
 }
 
