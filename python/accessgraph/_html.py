@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 from accessgraph._plot import ROLE_COLOURS, ROLE_LEVELS
 
 if TYPE_CHECKING:
-    from accessgraph import Graph, Org
+    from accessgraph import Decision, Graph, Org
 
-__all__ = ["graph_html"]
+__all__ = ["decision_html", "graph_html"]
 
 MATRIX_MAX_USERS = 40
 """An org with at most this many members (and ``MATRIX_MAX_PROJECTS`` projects) is shown
@@ -85,4 +85,15 @@ def _matrix(graph: Graph, org: Org) -> str:
     return (
         f'<table class="accessgraph-matrix">{caption}<thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def decision_html(decision: Decision) -> str:
+    """A decision for a notebook cell: allowed or denied, what, where, who, and why."""
+    colour, word = ("#1a7f37", "allowed") if decision.allowed else ("#cf222e", "denied")
+    esc = html.escape
+    return (
+        f'<div><strong style="color:{colour}">{word}</strong> <code>{esc(decision.action)}</code>'
+        f" on <code>{esc(decision.target)}</code> for <code>{esc(decision.user)}</code>"
+        f"<br><small>{esc(decision.reason)}</small></div>"
     )

@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use super::convert::{datetime_py, json_py};
-use super::errors::IntoPyResult;
+use super::gil::detach;
 use crate::audit::{Event, Filter, Log};
 use crate::graph::Graph;
 
@@ -166,10 +166,7 @@ impl PyAuditFile {
     /// Reads the text of a JSON Lines export.
     #[staticmethod]
     fn parse(py: Python<'_>, text: &str) -> PyResult<Self> {
-        let log = py
-            .detach(|| Log::from_jsonl(text))
-            .map_err(crate::error::Error::from)
-            .py()?;
+        let log = detach(py, || Ok(Log::from_jsonl(text)?))?;
         Ok(PyAuditFile {
             log: Mutex::new(log),
         })
@@ -192,9 +189,7 @@ impl PyAuditFile {
 
     fn _verify(&self, py: Python<'_>) -> PyResult<()> {
         let log = self.log.lock();
-        py.detach(|| log.verify())
-            .map_err(crate::error::Error::from)
-            .py()
+        detach(py, || Ok(log.verify()?))
     }
 
     fn _jsonl(&self) -> String {
@@ -206,7 +201,7 @@ impl PyAuditFile {
             .lock()
             .to_csv()
             .map_err(crate::error::Error::from)
-            .py()
+            .map_err(PyErr::from)
     }
 
     fn _columns<'py>(
@@ -226,7 +221,7 @@ impl PyAuditFile {
             .lock()
             .prune(before)
             .map_err(crate::error::Error::from)
-            .py()
+            .map_err(PyErr::from)
     }
 }
 

@@ -6,7 +6,6 @@ use pyo3::types::{
     PyBool, PyDate, PyDateTime, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyTzInfo,
 };
 
-use super::errors::to_py;
 use crate::error::Error;
 use crate::time::{parse_date, Instant};
 
@@ -17,7 +16,9 @@ pub fn instant(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<
         return Ok(None);
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Instant::parse(field, s.to_str()?).map(Some).map_err(to_py);
+        return Instant::parse(field, s.to_str()?)
+            .map(Some)
+            .map_err(PyErr::from);
     }
     if let Ok(dt) = obj.cast::<PyDateTime>() {
         if dt.call_method0("utcoffset")?.is_none() {
@@ -27,7 +28,7 @@ pub fn instant(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<
         let utc = dt
             .call_method1("astimezone", (PyTzInfo::utc(obj.py())?,))
             .map_err(|_| {
-                to_py(Error::invalid(
+                PyErr::from(Error::invalid(
                     field,
                     repr(obj),
                     "a datetime that exists in UTC",
@@ -40,7 +41,7 @@ pub fn instant(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<
         let date: NaiveDate = d.extract()?;
         return Ok(Some(Instant::from_date(date)));
     }
-    Err(to_py(Error::invalid(
+    Err(PyErr::from(Error::invalid(
         field,
         repr(obj),
         "a datetime, a date or an ISO-8601 string",
@@ -54,7 +55,9 @@ pub fn date(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Opt
         return Ok(None);
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return parse_date(field, s.to_str()?).map(Some).map_err(to_py);
+        return parse_date(field, s.to_str()?)
+            .map(Some)
+            .map_err(PyErr::from);
     }
     if obj.cast::<PyDateTime>().is_ok() {
         return Ok(instant(field, Some(obj))?.map(Instant::date));
@@ -62,7 +65,7 @@ pub fn date(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Opt
     if let Ok(d) = obj.cast::<PyDate>() {
         return Ok(Some(d.extract()?));
     }
-    Err(to_py(Error::invalid(
+    Err(PyErr::from(Error::invalid(
         field,
         repr(obj),
         "a date or an ISO-8601 date string",
@@ -89,7 +92,11 @@ pub fn opt_text(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult
         Some(o) if o.is_none() => Ok(None),
         Some(o) => match o.cast::<PyString>() {
             Ok(s) => Ok(Some(s.to_str()?.to_owned())),
-            Err(_) => Err(to_py(Error::invalid(field, repr(o), "a string or None"))),
+            Err(_) => Err(PyErr::from(Error::invalid(
+                field,
+                repr(o),
+                "a string or None",
+            ))),
         },
     }
 }
@@ -98,7 +105,11 @@ pub fn opt_text(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult
 pub fn boolean(field: &'static str, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     match obj.cast::<PyBool>() {
         Ok(b) => Ok(b.is_true()),
-        Err(_) => Err(to_py(Error::invalid(field, repr(obj), "True or False"))),
+        Err(_) => Err(PyErr::from(Error::invalid(
+            field,
+            repr(obj),
+            "True or False",
+        ))),
     }
 }
 
@@ -135,7 +146,7 @@ pub fn json(field: &'static str, obj: &Bound<'_, PyAny>) -> PyResult<serde_json:
         let mut out = serde_json::Map::new();
         for (k, v) in d.iter() {
             let Ok(k) = k.cast::<PyString>() else {
-                return Err(to_py(Error::invalid(
+                return Err(PyErr::from(Error::invalid(
                     field,
                     repr(&k),
                     "a dict with str keys",
@@ -145,7 +156,7 @@ pub fn json(field: &'static str, obj: &Bound<'_, PyAny>) -> PyResult<serde_json:
         }
         return Ok(Value::Object(out));
     }
-    Err(to_py(Error::invalid(
+    Err(PyErr::from(Error::invalid(
         field,
         repr(obj),
         "a JSON-like value: None, bool, int, float, str, list or dict",
@@ -197,4 +208,29 @@ pub fn settings_py<'py>(
 pub fn repr(obj: &Bound<'_, PyAny>) -> String {
     obj.repr()
         .map_or_else(|_| "<unprintable>".to_owned(), |r| r.to_string())
+}
+
+/// The `at=` argument of a query.
+pub fn at_arg(at: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Instant>> {
+    instant("at", at)
+}
+
+/// A keyword that defaults to `False`: `True`, `False` or `None`; anything else is a
+/// `ValidationError` naming the field.
+pub fn opt_bool(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+    match obj {
+        Some(o) if !o.is_none() => boolean(field, o),
+        _ => Ok(false),
+    }
+}
+
+/// The keyword arguments as `(name, value)` pairs (non-`str` names are skipped).
+pub fn kwargs_iter<'py>(kwargs: Option<&Bound<'py, PyDict>>) -> Vec<(String, Bound<'py, PyAny>)> {
+    kwargs
+        .map(|d| {
+            d.iter()
+                .filter_map(|(k, v)| k.extract::<String>().ok().map(|k| (k, v)))
+                .collect()
+        })
+        .unwrap_or_default()
 }

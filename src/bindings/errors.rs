@@ -1,4 +1,6 @@
-//! The one mapping from core errors to the exception classes of `accessgraph.exceptions`.
+//! The one mapping from core errors to the exception classes of `accessgraph.exceptions`:
+//! `From<Error> for PyErr`, an exhaustive match, so a new variant cannot compile without
+//! its Python class. Every binding returns `PyResult` and lets `?` do the mapping.
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -35,10 +37,23 @@ exception!(registry_format_error, "RegistryFormatError");
 exception!(audit_integrity_error, "AuditIntegrityError");
 exception!(journal_error, "JournalError");
 exception!(journal_unavailable_error, "JournalUnavailableError");
+exception!(access_graph_error, "AccessGraphError");
 
-/// Converts a core error into the matching Python exception.
-pub fn to_py(err: Error) -> PyErr {
-    Python::attach(|py| build(py, err).unwrap_or_else(|e| e))
+impl From<Error> for PyErr {
+    fn from(err: Error) -> PyErr {
+        Python::attach(|py| build(py, err).unwrap_or_else(|e| e))
+    }
+}
+
+/// A bug in the core (a panic) as the base `AccessGraphError`, never as pyo3's
+/// `PanicException` (a `BaseException` that `except Exception` lets through).
+pub(super) fn internal(what: &str) -> PyErr {
+    Python::attach(|py| {
+        let message = format!("internal error in accessgraph (please report it): {what}");
+        access_graph_error(py)
+            .and_then(|class| class.call1((message,)))
+            .map_or_else(|e| e, PyErr::from_value)
+    })
 }
 
 fn build(py: Python<'_>, err: Error) -> PyResult<PyErr> {
@@ -104,17 +119,4 @@ fn build_registry(
     kwargs.set_item("path", path)?;
     let err = registry_format_error(py)?.call((message,), Some(&kwargs))?;
     Ok(PyErr::from_value(err))
-}
-
-/// `Result<T, Error>` → `PyResult<T>`.
-pub trait IntoPyResult<T> {
-    /// Maps the error to its Python exception.
-    fn py(self) -> PyResult<T>;
-}
-
-impl<T> IntoPyResult<T> for crate::error::Result<T> {
-    #[inline]
-    fn py(self) -> PyResult<T> {
-        self.map_err(to_py)
-    }
 }

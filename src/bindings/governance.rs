@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList};
 
 use super::convert::{self, instant, opt_datetime_py, opt_text};
-use super::errors::{to_py, IntoPyResult};
+use super::gil::detach;
 use super::graph::PyGraph;
 use super::values::{q, q_opt};
 use crate::error::Error;
@@ -273,7 +273,7 @@ fn number(name: &str, v: &Bound<'_, PyAny>) -> PyResult<f64> {
             return Ok(x);
         }
     }
-    Err(to_py(Error::invalid(
+    Err(PyErr::from(Error::invalid(
         "threshold",
         format!("{name}={}", convert::repr(v)),
         "a number",
@@ -305,11 +305,11 @@ impl PyGraph {
         if let Some(d) = thresholds {
             for (k, v) in d.iter() {
                 let name: String = k.extract()?;
-                t.set(&name, number(&name, &v)?).py()?;
+                t.set(&name, number(&name, &v)?)?;
             }
         }
         let g = &self.inner;
-        let findings = py.detach(|| g.review(org, at, &t)).py()?;
+        let findings = detach(py, || g.review(org, at, &t))?;
         Ok(findings
             .into_iter()
             .map(|inner| PyFinding { inner })
@@ -333,9 +333,8 @@ impl PyGraph {
             &grants.unwrap_or_default().into_iter().collect::<Vec<_>>(),
             external,
             requires_expiry,
-        )
-        .py()?;
-        self.inner.define_template(&def, actor).py()
+        )?;
+        self.inner.define_template(&def, actor).map_err(PyErr::from)
     }
 
     /// The names of the onboarding templates, built-in and custom, sorted.
@@ -367,7 +366,7 @@ impl PyGraph {
             expires: instant("expires", expires)?,
             reason: opt_text("reason", reason)?,
         };
-        let inner = self.inner.onboard(&req, actor).py()?;
+        let inner = self.inner.onboard(&req, actor)?;
         Ok(PyOnboardingReport { inner })
     }
 
@@ -383,8 +382,7 @@ impl PyGraph {
         let reason = opt_text("reason", reason)?;
         let inner = self
             .inner
-            .request_access(user, target, role, reason.as_deref())
-            .py()?;
+            .request_access(user, target, role, reason.as_deref())?;
         Ok(PyAccessRequest { inner })
     }
 
@@ -400,8 +398,7 @@ impl PyGraph {
         let expires = instant("expires", expires)?;
         let inner = self
             .inner
-            .approve(request_id, actor, expires, review_days)
-            .py()?;
+            .approve(request_id, actor, expires, review_days)?;
         Ok(PyAccessRequest { inner })
     }
 
@@ -414,7 +411,7 @@ impl PyGraph {
         reason: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyAccessRequest> {
         let reason = opt_text("reason", reason)?;
-        let inner = self.inner.deny(request_id, actor, reason.as_deref()).py()?;
+        let inner = self.inner.deny(request_id, actor, reason.as_deref())?;
         Ok(PyAccessRequest { inner })
     }
 
@@ -423,8 +420,7 @@ impl PyGraph {
     fn access_requests(&self, status: Option<&str>) -> PyResult<Vec<PyAccessRequest>> {
         Ok(self
             .inner
-            .access_requests(status)
-            .py()?
+            .access_requests(status)?
             .into_iter()
             .map(|inner| PyAccessRequest { inner })
             .collect())
@@ -442,19 +438,19 @@ impl PyGraph {
         dry_run: bool,
         deprovision: bool,
     ) -> PyResult<PySyncPlan> {
-        let people = sync::people_from_json(&json_list("people", people)?).py()?;
+        let people = sync::people_from_json(&json_list("people", people)?)?;
         let groups = match convert::json("groups", groups)? {
-            serde_json::Value::Object(m) => sync::groups_from_json(&m).py()?,
-            _ => return Err(to_py(Error::invalid(
+            serde_json::Value::Object(m) => sync::groups_from_json(&m)?,
+            _ => return Err(PyErr::from(Error::invalid(
                 "groups",
                 convert::repr(groups),
                 "a dict from directory group to an org role or {\"role\": ..., \"grants\": {...}}",
             ))),
         };
         let g = &self.inner;
-        let inner = py
-            .detach(|| g.sync_directory(org, &people, &groups, actor, dry_run, deprovision))
-            .py()?;
+        let inner = detach(py, || {
+            g.sync_directory(org, &people, &groups, actor, dry_run, deprovision)
+        })?;
         Ok(PySyncPlan { inner })
     }
 
@@ -468,7 +464,7 @@ impl PyGraph {
     ) -> PyResult<PySyncPlan> {
         let plan = &plan.get().inner;
         let g = &self.inner;
-        let inner = py.detach(|| g.apply_sync_plan(plan, actor)).py()?;
+        let inner = detach(py, || g.apply_sync_plan(plan, actor))?;
         Ok(PySyncPlan { inner })
     }
 }

@@ -3,11 +3,15 @@
 mod audit;
 mod convert;
 mod errors;
+mod gil;
 mod governance;
 mod graph;
+mod journal;
 mod keys;
+mod mutations;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod queries;
 mod values;
 
 /// The compiled core of the `accessgraph` package.
@@ -22,7 +26,7 @@ mod _core {
     #[pymodule_export]
     use super::graph::PyGraph;
     #[pymodule_export]
-    use super::keys::{PyApiKey, PyOffboardingReport, PyPrincipal};
+    use super::values::{PyApiKey, PyOffboardingReport, PyPrincipal};
     #[pymodule_export]
     use super::values::{PyDecision, PyGrant, PyMember, PyOrg, PyProject, PyResource, PyUser};
 

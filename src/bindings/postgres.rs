@@ -3,7 +3,7 @@
 use pyo3::prelude::*;
 
 use super::audit::PyPending;
-use super::errors::{to_py, IntoPyResult};
+use super::gil::detach;
 use super::graph::PyGraph;
 use crate::audit::postgres as store;
 use crate::error::AuditError;
@@ -20,13 +20,13 @@ impl PyGraph {
         url: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = cls.py();
-        let (graph, target) = py.detach(|| pg::open(url)).py()?;
+        let (graph, target) = detach(py, || pg::open(url))?;
         let pending = Bound::new(py, PyPending::new(graph))?;
         let obj = cls.call1((pending,))?;
         if target.follow {
             let weak = std::sync::Arc::downgrade(&obj.cast::<PyGraph>()?.get().inner);
             pg::follow(weak, target).map_err(|e| {
-                to_py(Error::from(AuditError::Io(format!(
+                PyErr::from(Error::from(AuditError::Io(format!(
                     "cannot start the follower thread: {e}"
                 ))))
             })?;
@@ -43,23 +43,22 @@ impl PyGraph {
     /// Stores a snapshot in the database; returns its revision.
     fn _snapshot_postgres(&self, py: Python<'_>) -> PyResult<u64> {
         let g = &self.inner;
-        py.detach(|| g.postgres_snapshot()).py()
+        detach(py, || g.postgres_snapshot())
     }
 
     /// Applies the schema migrations the database lacks; returns the versions applied.
     #[staticmethod]
     fn _postgres_migrate(py: Python<'_>, url: &str) -> PyResult<Vec<i32>> {
-        py.detach(|| store::migrate_url(url)).py()
+        detach(py, || store::migrate_url(url))
     }
 
     /// Copies a file journal into the database as a new graph; returns the events copied.
     #[staticmethod]
     #[allow(clippy::needless_pass_by_value, reason = "PyO3 extracts owned paths")]
     fn _postgres_import(py: Python<'_>, path: std::path::PathBuf, url: &str) -> PyResult<u64> {
-        py.detach(|| {
+        detach(py, || {
             let target = store::parse_url(url)?;
             store::import_file(&path, &target)
         })
-        .py()
     }
 }

@@ -1,4 +1,5 @@
-//! Frozen value objects handed to Python: `Decision` and the listing records.
+//! Frozen value objects handed to Python: `Decision`, the listing records, API keys'
+//! `Principal` and `ApiKey`, and the `OffboardingReport`.
 //! Each is immutable, comparable, hashable and has a readable `repr`.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -6,8 +7,15 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::convert::{datetime_py, opt_datetime_py, settings_py};
+use std::fmt::Write as _;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::types::PyString;
+
+use super::convert::{self, datetime_py, opt_datetime_py, settings_py};
 use crate::decision::Decision;
+use crate::eval::{Principal, Subject};
+use crate::graph::{KeyInfo, OffboardingReport};
 use crate::model::{GrantInfo, MemberInfo, OrgInfo, ProjectInfo, ResourceInfo, UserInfo};
 
 fn debug_hash(v: &impl std::fmt::Debug) -> u64 {
@@ -112,26 +120,13 @@ impl PyDecision {
             q_opt(d.source.map(crate::decision::Source::as_str)),
         )
     }
-    fn _repr_html_(&self) -> String {
-        let d = &self.inner;
-        let (colour, word) = if d.allowed {
-            ("#1a7f37", "allowed")
-        } else {
-            ("#cf222e", "denied")
-        };
-        format!(
-            "<div><strong style=\"color:{colour}\">{word}</strong> <code>{}</code> on <code>{}</code> for <code>{}</code><br><small>{}</small></div>",
-            html(&d.action), html(&d.target), html(&d.user), html(&d.reason)
-        )
+    /// Rendered in Python (`accessgraph._html`), where every HTML view lives.
+    fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
+        slf.py()
+            .import("accessgraph._html")?
+            .call_method1("decision_html", (slf,))?
+            .extract()
     }
-}
-
-/// Escapes text for HTML.
-pub fn html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// An organization.
@@ -450,5 +445,237 @@ impl PyResource {
             q(&self.inner.id),
             q(&self.inner.owner)
         )
+    }
+}
+
+/// Who a request authenticated as with an API key (see `Graph.authenticate`).
+#[pyclass(name = "Principal", module = "accessgraph._core", frozen, eq, hash)]
+#[derive(PartialEq, Eq, Hash)]
+pub struct PyPrincipal {
+    inner: Principal,
+}
+
+#[pymethods]
+impl PyPrincipal {
+    /// `"personal"` or `"project"`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.inner.kind.as_str()
+    }
+    /// The key's user (personal keys), else `None`.
+    #[getter]
+    fn user(&self) -> Option<&str> {
+        self.inner.user.as_deref()
+    }
+    /// `pk_<hex>` for a personal key; the project id for a project key.
+    #[getter]
+    fn key_id(&self) -> &str {
+        &self.inner.key_id
+    }
+    /// The key's project (project keys), else `None`.
+    #[getter]
+    fn project(&self) -> Option<&str> {
+        self.inner.project.as_deref()
+    }
+    fn __repr__(&self) -> String {
+        let p = &self.inner;
+        format!(
+            "Principal(kind={}, key_id={}, user={}, project={})",
+            q(p.kind.as_str()),
+            q(&p.key_id),
+            q_opt(p.user.as_deref()),
+            q_opt(p.project.as_deref()),
+        )
+    }
+}
+
+/// A personal API key as listed: never its secret.
+#[pyclass(name = "ApiKey", module = "accessgraph._core", frozen, eq, hash)]
+#[derive(PartialEq, Eq, Hash)]
+pub struct PyApiKey {
+    inner: KeyInfo,
+}
+
+#[pymethods]
+impl PyApiKey {
+    /// `pk_<hex>`.
+    #[getter]
+    fn id(&self) -> &str {
+        &self.inner.id
+    }
+    /// The key's user.
+    #[getter]
+    fn user(&self) -> &str {
+        &self.inner.user
+    }
+    /// What it is for.
+    #[getter]
+    fn label(&self) -> &str {
+        &self.inner.label
+    }
+    /// Scopes narrowing it, or `None` for an unnarrowed key.
+    #[getter]
+    fn scopes(&self) -> Option<Vec<String>> {
+        self.inner.scopes.clone()
+    }
+    /// Projects it is restricted to, or `None`.
+    #[getter]
+    fn projects(&self) -> Option<Vec<String>> {
+        self.inner.projects.clone()
+    }
+    /// When it was created (graph clock).
+    #[getter]
+    fn created_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        convert::datetime_py(py, self.inner.created_at)
+    }
+    /// When its secret was last rotated, or `None`.
+    #[getter]
+    fn rotated_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        opt_datetime_py(py, self.inner.rotated_at)
+    }
+    /// Its expiry, or `None`.
+    #[getter]
+    fn expires<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        opt_datetime_py(py, self.inner.expires)
+    }
+    /// When it was revoked, or `None`.
+    #[getter]
+    fn revoked_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        opt_datetime_py(py, self.inner.revoked_at)
+    }
+    /// `agp_...abcd`: enough to recognise it, never enough to use it.
+    #[getter]
+    fn mask(&self) -> &str {
+        &self.inner.mask
+    }
+    /// Revoked.
+    #[getter]
+    fn revoked(&self) -> bool {
+        self.inner.revoked_at.is_some()
+    }
+    /// Past its expiry (as of the listing).
+    #[getter]
+    fn expired(&self) -> bool {
+        self.inner.expired
+    }
+    /// Its user holds no unexpired membership: it can do nothing until revoked.
+    #[getter]
+    fn dead(&self) -> bool {
+        self.inner.dead
+    }
+    /// Usable: not revoked, expired or dead.
+    #[getter]
+    fn active(&self) -> bool {
+        self.inner.active()
+    }
+    fn __repr__(&self) -> String {
+        let k = &self.inner;
+        let state = if k.revoked_at.is_some() {
+            "revoked"
+        } else if k.expired {
+            "expired"
+        } else if k.dead {
+            "dead"
+        } else {
+            "active"
+        };
+        format!(
+            "ApiKey(id={}, user={}, label={}, mask={}, state={})",
+            q(&k.id),
+            q(&k.user),
+            q(&k.label),
+            q(&k.mask),
+            q(state)
+        )
+    }
+}
+
+/// What an offboarding did (`done`) and what it leaves to people (`manual`).
+#[pyclass(
+    name = "OffboardingReport",
+    module = "accessgraph._core",
+    frozen,
+    eq,
+    hash
+)]
+#[derive(PartialEq, Eq, Hash)]
+pub struct PyOffboardingReport {
+    inner: OffboardingReport,
+}
+
+#[pymethods]
+impl PyOffboardingReport {
+    /// The user offboarded.
+    #[getter]
+    fn user(&self) -> &str {
+        &self.inner.user
+    }
+    /// Each step done, as a sentence.
+    #[getter]
+    fn done(&self) -> Vec<String> {
+        self.inner.done.clone()
+    }
+    /// Each step left to people, as a sentence.
+    #[getter]
+    fn manual(&self) -> Vec<String> {
+        self.inner.manual.clone()
+    }
+    fn __str__(&self) -> String {
+        let r = &self.inner;
+        let mut out = format!("Offboarded {}\nDone:\n", r.user);
+        for s in &r.done {
+            let _ = writeln!(out, "  - {s}");
+        }
+        out.push_str("Left to do by hand:\n");
+        for s in &r.manual {
+            let _ = writeln!(out, "  - {s}");
+        }
+        out
+    }
+    fn __repr__(&self) -> String {
+        let r = &self.inner;
+        format!(
+            "OffboardingReport(user={}, done={}, manual={})",
+            q(&r.user),
+            r.done.len(),
+            r.manual.len()
+        )
+    }
+}
+
+/// The principal of a user argument that is not a `str`.
+pub(super) fn principal<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a Principal> {
+    match obj.cast::<PyPrincipal>() {
+        Ok(p) => Ok(&p.get().inner),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "user must be an email string or a Principal, not {}",
+            convert::repr(obj)
+        ))),
+    }
+}
+
+/// A user argument: an email (`str`) or an API key's `Principal`.
+pub(super) fn subject<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Subject<'a>> {
+    match obj.cast::<PyString>() {
+        Ok(s) => Ok(Subject::User(s.to_str()?)),
+        Err(_) => Ok(Subject::Key(principal(obj)?)),
+    }
+}
+
+impl From<Principal> for PyPrincipal {
+    fn from(inner: Principal) -> Self {
+        PyPrincipal { inner }
+    }
+}
+
+impl From<KeyInfo> for PyApiKey {
+    fn from(inner: KeyInfo) -> Self {
+        PyApiKey { inner }
+    }
+}
+
+impl From<OffboardingReport> for PyOffboardingReport {
+    fn from(inner: OffboardingReport) -> Self {
+        PyOffboardingReport { inner }
     }
 }

@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use super::front::Graph;
 use super::rules::{authorize, denied, org_role, same};
 use crate::decision::Decision;
-use crate::error::{ConflictError, Error, NotFoundError, Result};
+use crate::error::{ConflictError, Error, NotFoundError, PermissionError, Result};
 use crate::eval::{self, Principal, PrincipalKind, Subject};
 use crate::ids::{self, email_key};
 use crate::model::keys::{self as k, KeyRef, PersonalKey};
@@ -546,6 +546,39 @@ impl Graph {
     ) -> Result<Decision> {
         let st = self.state.read();
         eval::principal::explain(&st, principal, action, target, &mut self.at(at))
+    }
+
+    /// `explain` for either kind of subject: a user's email or an API key.
+    pub fn decide(
+        &self,
+        who: Subject<'_>,
+        action: &str,
+        target: &str,
+        at: Option<Instant>,
+    ) -> Result<Decision> {
+        match who {
+            Subject::User(u) => self.explain(u, action, target, at),
+            Subject::Key(p) => self.explain_as(p, action, target, at),
+        }
+    }
+
+    /// Like `check`, but a denial is an error: `Error::Permission` with the decision.
+    pub fn require(
+        &self,
+        who: Subject<'_>,
+        action: &str,
+        target: &str,
+        at: Option<Instant>,
+    ) -> Result<()> {
+        let decision = self.decide(who, action, target, at)?;
+        if decision.allowed {
+            Ok(())
+        } else {
+            Err(PermissionError {
+                decision: Box::new(decision),
+            }
+            .into())
+        }
     }
 
     /// `check_many` where each query is about a user or an API key.

@@ -1,0 +1,186 @@
+//! `Graph`'s journal and audit-log methods: opening a journal, snapshots, refresh, time
+//! travel, application events, erasure and the audit log's queries and exports.
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use super::audit::{columns, filter_arg, PyEvent, PyPending, Row};
+use super::convert::instant;
+use super::gil::detach;
+use super::graph::PyGraph;
+use crate::audit::{Durability, Log};
+use crate::graph::{Graph, OpenOptions};
+use crate::time::Instant;
+
+#[pymethods]
+impl PyGraph {
+    /// Opens (or creates) a journal; returns `(graph, recovered)` where `recovered`
+    /// describes a torn tail that was cut off.
+    #[classmethod]
+    #[pyo3(signature = (path, *, durability = "fsync", hmac_key = None, snapshot = None))]
+    #[allow(clippy::needless_pass_by_value, reason = "PyO3 extracts owned paths")]
+    fn _open<'py>(
+        cls: &Bound<'py, pyo3::types::PyType>,
+        path: std::path::PathBuf,
+        durability: &str,
+        hmac_key: Option<Vec<u8>>,
+        snapshot: Option<std::path::PathBuf>,
+    ) -> PyResult<(Bound<'py, PyAny>, Option<String>)> {
+        let durability = match durability {
+            "fsync" => Durability::Fsync,
+            "group" => Durability::Group,
+            "os" => Durability::Os,
+            other => {
+                return Err(PyErr::from(crate::error::Error::invalid(
+                    "durability",
+                    other,
+                    "\"fsync\" (the default), \"group\" or \"os\"",
+                )))
+            }
+        };
+        if hmac_key.as_ref().is_some_and(Vec::is_empty) {
+            return Err(PyErr::from(crate::error::Error::invalid(
+                "hmac_key",
+                "b''",
+                "a non-empty key",
+            )));
+        }
+        let opts = OpenOptions {
+            durability,
+            hmac_key,
+            snapshot,
+        };
+        let py = cls.py();
+        let (graph, recovered) = detach(py, || Graph::open(&path, &opts))?;
+        let pending = Bound::new(py, PyPending::new(graph))?;
+        Ok((cls.call1((pending,))?, recovered))
+    }
+
+    /// A read-only graph as it was at `when`, rebuilt from the audit log.
+    fn as_of<'py>(slf: &Bound<'py, Self>, when: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let when = instant("when", Some(when))?.ok_or_else(|| {
+            PyErr::from(crate::error::Error::invalid(
+                "when",
+                "None",
+                "a datetime, a date or an ISO-8601 string",
+            ))
+        })?;
+        let py = slf.py();
+        let this = slf.get();
+        let view = detach(py, || this.inner.as_of(when))?;
+        let pending = Bound::new(py, PyPending::new(view))?;
+        slf.get_type().call1((pending,))
+    }
+
+    /// Pulls in events other processes appended to the journal; returns how many.
+    fn refresh(&self, py: Python<'_>) -> PyResult<usize> {
+        let g = &self.inner;
+        detach(py, || g.refresh())
+    }
+
+    /// Writes a snapshot (the state at the current revision) that `open` starts from.
+    #[allow(clippy::needless_pass_by_value, reason = "PyO3 extracts owned paths")]
+    fn _snapshot(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<u64> {
+        let g = &self.inner;
+        detach(py, || g.snapshot(&path))
+    }
+
+    /// The `seq` of the last applied event.
+    #[getter]
+    fn revision(&self) -> u64 {
+        self.inner.revision()
+    }
+
+    /// The journal's path, or `None` for a graph kept in memory.
+    #[getter]
+    fn journal_path(&self) -> Option<String> {
+        self.inner.journal_path().map(|p| p.display().to_string())
+    }
+
+    /// The graph's identity (its journal's first record names it).
+    #[getter]
+    fn graph_id(&self) -> &str {
+        self.inner.graph_id()
+    }
+
+    /// Records an application event; returns its `seq`.
+    #[pyo3(signature = (actor, action, target, details))]
+    fn _record(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        details: &Bound<'_, PyAny>,
+    ) -> PyResult<u64> {
+        let details = match super::convert::json("details", details)? {
+            serde_json::Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
+        self.inner
+            .record(actor, action, target, details)
+            .map_err(PyErr::from)
+    }
+
+    /// Erases a user (GDPR); returns the pseudonym.
+    #[pyo3(signature = (email, *, actor, reason, transfer_to = None))]
+    fn erase_user(
+        &self,
+        py: Python<'_>,
+        email: &str,
+        actor: Option<&str>,
+        reason: Option<&str>,
+        transfer_to: Option<&str>,
+    ) -> PyResult<String> {
+        let g = &self.inner;
+        detach(py, || g.erase_user(email, actor, reason, transfer_to))
+    }
+
+    fn _audit_len(&self) -> usize {
+        self.inner.audit_len()
+    }
+
+    fn _audit_events(&self, filter: &Bound<'_, PyAny>) -> PyResult<Vec<PyEvent>> {
+        let f = filter_arg(filter)?;
+        Ok(self
+            .inner
+            .audit_events(&f)?
+            .into_iter()
+            .map(PyEvent::from)
+            .collect())
+    }
+
+    fn _audit_columns<'py>(
+        &self,
+        py: Python<'py>,
+        filter: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let f = filter_arg(filter)?;
+        let g = &self.inner;
+        let rows = detach(py, || {
+            g.with_audit_log(|log| log.matching(&f).map(Row::of).collect::<Vec<_>>())
+        })?;
+        columns(py, &rows)
+    }
+
+    fn _audit_verify(&self, py: Python<'_>) -> PyResult<()> {
+        let g = &self.inner;
+        detach(py, || g.audit_verify())
+    }
+
+    fn _audit_jsonl(&self, py: Python<'_>) -> PyResult<String> {
+        let g = &self.inner;
+        detach(py, || g.with_audit_log(Log::to_jsonl))
+    }
+
+    fn _audit_csv(&self, py: Python<'_>) -> PyResult<String> {
+        let g = &self.inner;
+        detach(py, || g.with_audit_log(Log::to_csv))?
+            .map_err(|e| PyErr::from(crate::error::Error::from(e)))
+    }
+
+    fn _audit_prune(&self, py: Python<'_>, before: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let before = instant("before", Some(before))?.unwrap_or(Instant::MAX);
+        let g = &self.inner;
+        detach(py, || g.audit_prune(before))
+    }
+}

@@ -1,0 +1,260 @@
+//! `Graph`'s mutations: each converts its arguments and calls the core's mutation.
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use super::convert::{self, instant, kwargs_iter, opt_bool, opt_text};
+use super::graph::PyGraph;
+use crate::error::Error;
+use crate::graph::{MemberPatch, NewMember, NewProject, ProjectPatch};
+
+#[pymethods]
+impl PyGraph {
+    /// Creates an org with `owner` as its first owner.
+    #[pyo3(signature = (slug, *, owner, name = None, actor = None))]
+    fn add_org(
+        &self,
+        slug: &str,
+        owner: &str,
+        name: Option<&str>,
+        actor: Option<&str>,
+    ) -> PyResult<()> {
+        self.inner
+            .add_org(slug, name, owner, actor)
+            .map_err(PyErr::from)
+    }
+
+    /// Creates a project `org/slug`.
+    #[pyo3(signature = (project, *, name = None, environment = None, restricted = None, pii = None, default_role = None, settings = None, actor = None))]
+    fn add_project(
+        &self,
+        project: &str,
+        name: Option<&Bound<'_, PyAny>>,
+        environment: Option<&Bound<'_, PyAny>>,
+        restricted: Option<&Bound<'_, PyAny>>,
+        pii: Option<&Bound<'_, PyAny>>,
+        default_role: Option<&str>,
+        settings: Option<&Bound<'_, PyDict>>,
+        actor: Option<&str>,
+    ) -> PyResult<()> {
+        let mut s = crate::model::Settings::new();
+        for (k, v) in kwargs_iter(settings) {
+            s.insert(k, convert::json("settings", &v)?);
+        }
+        let new = NewProject {
+            name: opt_text("name", name)?,
+            environment: opt_text("environment", environment)?,
+            restricted: opt_bool("restricted", restricted)?,
+            pii: opt_bool("pii", pii)?,
+            default_role: default_role.map(str::to_owned),
+            settings: s,
+        };
+        self.inner
+            .add_project(project, new, actor)
+            .map_err(PyErr::from)
+    }
+
+    /// Adds `user` to `org` with an org role.
+    #[pyo3(signature = (user, org, role = "member", *, actor = None, name = None, title = None, expires = None, reason = None, reviewed = None, external = None))]
+    fn add_member(
+        &self,
+        user: &str,
+        org: &str,
+        role: &str,
+        actor: Option<&str>,
+        name: Option<&Bound<'_, PyAny>>,
+        title: Option<&Bound<'_, PyAny>>,
+        expires: Option<&Bound<'_, PyAny>>,
+        reason: Option<&Bound<'_, PyAny>>,
+        reviewed: Option<&Bound<'_, PyAny>>,
+        external: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let new = NewMember {
+            role: Some(role.to_owned()),
+            name: opt_text("name", name)?,
+            title: opt_text("title", title)?,
+            expires: instant("expires", expires)?,
+            reason: opt_text("reason", reason)?,
+            reviewed: convert::date("reviewed", reviewed)?,
+            external: opt_bool("external", external)?,
+        };
+        self.inner
+            .add_member(user, org, new, actor)
+            .map_err(PyErr::from)
+    }
+
+    /// Changes `user`'s org role.
+    #[pyo3(signature = (user, org, role, *, actor))]
+    fn set_org_role(&self, user: &str, org: &str, role: &str, actor: Option<&str>) -> PyResult<()> {
+        self.inner
+            .set_org_role(user, org, role, actor)
+            .map_err(PyErr::from)
+    }
+
+    /// Removes `user` from `org` with their grants there; anyone may leave.
+    #[pyo3(signature = (user, org, *, actor))]
+    fn remove_member(&self, user: &str, org: &str, actor: Option<&str>) -> PyResult<()> {
+        self.inner
+            .remove_member(user, org, actor)
+            .map_err(PyErr::from)
+    }
+
+    /// Renews, documents or marks reviewed a membership; only the keywords given change.
+    #[pyo3(signature = (user, org, *, actor, **changes))]
+    fn update_member(
+        &self,
+        user: &str,
+        org: &str,
+        actor: Option<&str>,
+        changes: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let mut patch = MemberPatch::default();
+        for (k, v) in kwargs_iter(changes) {
+            match k.as_str() {
+                "expires" => patch.expires = Some(instant("expires", Some(&v))?),
+                "reason" => patch.reason = Some(opt_text("reason", Some(&v))?),
+                "reviewed" => patch.reviewed = Some(convert::date("reviewed", Some(&v))?),
+                "external" => patch.external = Some(convert::boolean("external", &v)?),
+                "title" => patch.title = Some(opt_text("title", Some(&v))?),
+                "name" => patch.name = Some(opt_text("name", Some(&v))?),
+                other => {
+                    return Err(PyErr::from(Error::invalid(
+                        "keyword",
+                        other,
+                        "one of expires, reason, reviewed, external, title, name",
+                    )))
+                }
+            }
+        }
+        self.inner
+            .update_member(user, org, patch, actor)
+            .map_err(PyErr::from)
+    }
+
+    /// Grants a project role on `org/project` or `org/*`, replacing any grant there.
+    #[pyo3(signature = (user, target, role, *, actor = None, expires = None, reason = None))]
+    fn grant(
+        &self,
+        user: &str,
+        target: &str,
+        role: &str,
+        actor: Option<&str>,
+        expires: Option<&Bound<'_, PyAny>>,
+        reason: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let expires = instant("expires", expires)?;
+        let reason = opt_text("reason", reason)?;
+        self.inner
+            .grant(user, target, role, expires, reason, actor)
+            .map_err(PyErr::from)
+    }
+
+    /// Revokes `user`'s grant on `target`.
+    #[pyo3(signature = (user, target, *, actor))]
+    fn revoke(&self, user: &str, target: &str, actor: Option<&str>) -> PyResult<()> {
+        self.inner.revoke(user, target, actor).map_err(PyErr::from)
+    }
+
+    /// Changes a project's attributes; other keywords are merged into its settings.
+    #[pyo3(signature = (project, *, actor, **changes))]
+    fn update_project(
+        &self,
+        project: &str,
+        actor: Option<&str>,
+        changes: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let mut patch = ProjectPatch::default();
+        for (k, v) in kwargs_iter(changes) {
+            match k.as_str() {
+                "name" => {
+                    patch.name = Some(opt_text("name", Some(&v))?.ok_or_else(|| {
+                        PyErr::from(Error::invalid("name", "None", "a non-empty name"))
+                    })?);
+                }
+                "environment" => patch.environment = Some(opt_text("environment", Some(&v))?),
+                "restricted" => patch.restricted = Some(convert::boolean("restricted", &v)?),
+                "pii" => patch.pii = Some(convert::boolean("pii", &v)?),
+                "default_role" => patch.default_role = Some(opt_text("default_role", Some(&v))?),
+                _ => {
+                    let value = if v.is_none() {
+                        None
+                    } else {
+                        Some(convert::json("settings", &v)?)
+                    };
+                    patch.settings.push((k, value));
+                }
+            }
+        }
+        self.inner
+            .update_project(project, patch, actor)
+            .map_err(PyErr::from)
+    }
+
+    /// Deletes a project with its grants and resources.
+    #[pyo3(signature = (project, *, actor))]
+    fn remove_project(&self, project: &str, actor: Option<&str>) -> PyResult<()> {
+        self.inner
+            .remove_project(project, actor)
+            .map_err(PyErr::from)
+    }
+
+    /// Changes an org's name; other keywords are merged into its settings.
+    #[pyo3(signature = (org, *, actor, name = None, **settings))]
+    fn update_org(
+        &self,
+        org: &str,
+        actor: Option<&str>,
+        name: Option<&Bound<'_, PyAny>>,
+        settings: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let mut s = Vec::new();
+        for (k, v) in kwargs_iter(settings) {
+            let value = if v.is_none() {
+                None
+            } else {
+                Some(convert::json("settings", &v)?)
+            };
+            s.push((k, value));
+        }
+        self.inner
+            .update_org(org, opt_text("name", name)?, s, actor)
+            .map_err(PyErr::from)
+    }
+
+    /// Deletes an org with its projects, memberships and grants.
+    #[pyo3(signature = (org, *, actor))]
+    fn remove_org(&self, org: &str, actor: Option<&str>) -> PyResult<()> {
+        self.inner.remove_org(org, actor).map_err(PyErr::from)
+    }
+
+    /// Registers a resource; returns its id `org/project/kind/id`.
+    #[pyo3(signature = (project, kind, id, *, owner = None, actor = None))]
+    fn add_resource(
+        &self,
+        project: &str,
+        kind: &str,
+        id: &Bound<'_, PyAny>,
+        owner: Option<&str>,
+        actor: Option<&str>,
+    ) -> PyResult<String> {
+        let id = id.str()?.to_string();
+        self.inner
+            .add_resource(project, kind, &id, owner, actor)
+            .map_err(PyErr::from)
+    }
+
+    /// Adds a custom action `resource:verb`.
+    #[pyo3(signature = (name, scope = "project", min_role = "member", owner_role = None, *, actor = None))]
+    fn define_action(
+        &self,
+        name: &str,
+        scope: &str,
+        min_role: &str,
+        owner_role: Option<&str>,
+        actor: Option<&str>,
+    ) -> PyResult<()> {
+        self.inner
+            .define_action(name, scope, min_role, owner_role, actor)
+            .map_err(PyErr::from)
+    }
+}
