@@ -44,7 +44,7 @@ from accessgraph._core import (
 from accessgraph._diff import AccessChange, AccessDiff
 from accessgraph._review import Review
 from accessgraph._roles import OrgRole, ProjectRole
-from accessgraph._table import Table
+from accessgraph._table import MATRIX_COLUMNS, Table
 from accessgraph.exceptions import (
     AccessGraphError,
     AuditIntegrityError,
@@ -130,7 +130,7 @@ class Graph(_core.Graph):
         One row per unexpired member and project they can access, plus one row with an
         empty project for a member who can access none.
         """
-        return Table(self._access_matrix_rows(org, at), columns=_MATRIX_COLUMNS)
+        return Table(self._access_matrix_rows(org, at), columns=MATRIX_COLUMNS)
 
     @classmethod
     def load(
@@ -357,15 +357,3 @@ def _format_of(path: str | os.PathLike[str], format: str | None) -> str:
             "(expected .md, .json or .csv, or pass format=)"
         )
     return _FORMATS[suffix]
-
-
-_MATRIX_COLUMNS = (
-    "user",
-    "org",
-    "org_role",
-    "project",
-    "project_role",
-    "source",
-    "expires",
-    "reason",
-)
