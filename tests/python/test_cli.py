@@ -16,13 +16,12 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES, POSTHOG
 
 import accessgraph as ag
 
-ROOT = Path(__file__).resolve().parents[2]
-REGISTRY = ROOT / "examples" / "acme_registry.md"
+REGISTRY = EXAMPLES / "acme_registry.md"
 ACME = ("--org", "acme")  # the registry's title makes the slug `acme-corp`
-POSTHOG = ROOT / "tests" / "fixtures" / "posthog"
 AT = "2024-05-01"
 ANSI = "\x1b["
 
@@ -669,7 +668,7 @@ def _on_a_terminal(*args: str | Path, **env: str) -> str:
 
 
 def test_colour_on_a_terminal_unless_no_color() -> None:
-    args = ("diff", REGISTRY, ROOT / "examples" / "seed_registry.md", "--org", "acme", "--at", AT)
+    args = ("diff", REGISTRY, EXAMPLES / "seed_registry.md", "--org", "acme", "--at", AT)
     coloured = _on_a_terminal(*args)
     assert f"{ANSI}31mlost{ANSI}0m" in coloured
     assert f"{ANSI}1m" in coloured  # bold header

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from conftest import SEED_MARKDOWN
 
 import accessgraph as ag
 
-SEED = (Path(__file__).resolve().parents[2] / "examples" / "seed_registry.md").read_text()
-
 
 def test_drift_between_the_registry_and_the_live_graph() -> None:
-    documented = ag.Graph.from_markdown(SEED, org="acme")
-    live = ag.Graph.from_markdown(SEED, org="acme")
+    documented = ag.Graph.from_markdown(SEED_MARKDOWN, org="acme")
+    live = ag.Graph.from_markdown(SEED_MARKDOWN, org="acme")
     for g in (documented, live):
         g.set_time("2024-05-01")
     live.add_project("acme/web", actor=None)  # owners and admins gain admin on it

@@ -10,10 +10,9 @@ import warnings
 from pathlib import Path
 
 import pytest
+from conftest import POSTHOG
 
 import accessgraph as ag
-
-POSTHOG = Path(__file__).resolve().parents[1] / "fixtures" / "posthog"
 
 
 def _journal(path: Path) -> ag.Graph:
