@@ -36,6 +36,17 @@ def readme_block(heading: str) -> str:
     return after.split("```python\n", 1)[1].split("```", 1)[0]
 
 
+def small_journal(path: Path, hmac_key: bytes | None = None) -> ag.Graph:
+    """A journal at ``path`` holding five events: org acme of jane@example.com, project
+    acme/prod, bob@example.com a member with viewer on it. Returns the graph, still open."""
+    g = ag.Graph.open(path, hmac_key=hmac_key)
+    g.add_org("acme", name="Acme", owner="jane@example.com")
+    g.add_project("acme/prod", name="Prod")
+    g.add_member("bob@example.com", "acme", actor="jane@example.com")
+    g.grant("bob@example.com", "acme/prod", "viewer", actor="jane@example.com")
+    return g
+
+
 def grants(g: ag.Graph, user: str) -> dict[str, str]:
     """``user``'s grants as ``{target: role}``."""
     return {x.target: x.role for x in g.grants(user=user)}

@@ -16,7 +16,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, POSTHOG
+from conftest import EXAMPLES, POSTHOG, small_journal
 
 import accessgraph as ag
 
@@ -369,12 +369,7 @@ def test_diff_with_differences_exits_1_in_every_format(tmp_path: Path) -> None:
 
 def _journal(tmp_path: Path, hmac_key: bytes | None = None) -> tuple[Path, ag.Graph]:
     path = tmp_path / "access.journal"
-    g = ag.Graph.open(path, hmac_key=hmac_key)
-    g.add_org("acme", name="Acme", owner="jane@example.com")
-    g.add_project("acme/prod", name="Prod")
-    g.add_member("bob@example.com", "acme", actor="jane@example.com")
-    g.grant("bob@example.com", "acme/prod", "viewer", actor="jane@example.com")
-    return path, g
+    return path, small_journal(path, hmac_key)
 
 
 def test_audit_verify_an_intact_journal(tmp_path: Path) -> None:

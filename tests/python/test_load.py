@@ -10,19 +10,9 @@ import warnings
 from pathlib import Path
 
 import pytest
-from conftest import POSTHOG
+from conftest import POSTHOG, small_journal
 
 import accessgraph as ag
-
-
-def _journal(path: Path) -> ag.Graph:
-    g = ag.Graph.open(path)
-    g.set_time("2024-05-01")
-    g.add_org("acme", name="Acme", owner="jane@example.com")
-    g.add_project("acme/prod", name="Prod")
-    g.add_member("bob@example.com", "acme", actor="jane@example.com")
-    g.grant("bob@example.com", "acme/prod", "viewer", actor="jane@example.com")
-    return g
 
 
 def _people(g: ag.Graph) -> list[tuple[str, str]]:
@@ -35,7 +25,7 @@ def _files(folder: Path) -> dict[str, str]:
 
 def test_a_journal_is_read_whatever_its_name_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "access.log"
-    writer = _journal(path)  # still open: loading takes no lock
+    writer = small_journal(path)  # still open: loading takes no lock
     writer.snapshot()
     writer.remove_member("bob@example.com", "acme", actor="jane@example.com")
     before = _files(tmp_path)
@@ -52,7 +42,7 @@ def test_a_torn_journal_loads_without_its_last_record_and_says_which_line(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "access.journal"
-    expected = _journal(path).to_json()
+    expected = small_journal(path).to_json()
     complete = path.read_bytes()
     torn = len(complete.splitlines()) + 1
     path.write_bytes(complete + b'{"seq":6,"torn')
@@ -71,7 +61,7 @@ def test_a_torn_journal_loads_without_its_last_record_and_says_which_line(
 
 def test_a_damaged_journal_names_the_file_not_the_copy(tmp_path: Path) -> None:
     path = tmp_path / "access.journal"
-    _journal(path)
+    small_journal(path)
     path.write_text(path.read_text().replace('"role":"viewer"', '"role":"admin"'))
     with pytest.raises(ag.JournalError) as info:
         ag.Graph.load(path)
@@ -98,7 +88,7 @@ def test_a_posthog_export_is_detected_and_needs_its_org(tmp_path: Path) -> None:
 
 def test_arguments_that_do_not_fit_the_format(tmp_path: Path) -> None:
     path = tmp_path / "access.journal"
-    _journal(path)
+    small_journal(path)
     snapshot = tmp_path / "acme.json"
     ag.Graph.load(path).save(snapshot)
     with pytest.raises(ag.ValidationError, match="only a Markdown registry or a PostHog"):

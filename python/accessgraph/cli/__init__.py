@@ -20,13 +20,13 @@ public name.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import accessgraph as ag
 from accessgraph.cli.arguments import build_parser
+from accessgraph.cli.commands import Command
 from accessgraph.cli.context import EXIT_OK, EXIT_USAGE, CliError, Context
 from accessgraph.cli.render import Painter, wants_colour
 
@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stdout = sys.stdout
     colour = wants_colour(getattr(args, "color", "never"), stdout)
     ctx = Context(stdout=stdout, paint=Painter(colour))
-    func: Callable[[argparse.Namespace, Context], int] = args.func
+    func: Command = args.func
     try:
         return func(args, ctx)
     except CliError as e:

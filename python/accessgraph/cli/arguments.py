@@ -7,11 +7,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import accessgraph as ag
 from accessgraph._review import SEVERITIES
 from accessgraph.cli import commands
 from accessgraph.cli.render import FORMATS
+
+if TYPE_CHECKING:
+    _Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 __all__ = ["build_parser"]
 
@@ -38,8 +42,13 @@ def _threshold(text: str) -> tuple[str, float]:
         ) from None
 
 
-def _add_registry(p: argparse.ArgumentParser, name: str = "registry", *, helps: str) -> None:
-    p.add_argument(name, help=helps)
+def _command(
+    sub: _Commands, name: str, func: commands.Command, *, help: str, description: str
+) -> argparse.ArgumentParser:
+    """A (sub)command ``name`` run by ``func``."""
+    p = sub.add_parser(name, help=help, description=description)
+    p.set_defaults(func=func)
+    return p
 
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
@@ -92,40 +101,44 @@ def _add_format(p: argparse.ArgumentParser, choices: Sequence[str] = FORMATS) ->
 _REGISTRY_HELP = "a registry: .md, .json, .csv, a PostHog members export, or a journal"
 
 
-def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def _add_check(sub: _Commands) -> None:
+    p = _command(
+        sub,
         "check",
+        commands.check,
         help="may USER do ACTION on TARGET? (exit 0 allowed, 1 denied)",
         description="Print the decision and why; exit 0 when allowed, 1 when denied.",
     )
-    _add_registry(p, helps=_REGISTRY_HELP)
+    p.add_argument("registry", help=_REGISTRY_HELP)
     p.add_argument("user", help="an email")
     p.add_argument("action", help="an action such as insight:create")
     p.add_argument("target", help="an org, project (org/slug) or resource")
     _add_at(p)
     _add_format(p)
     _add_input_options(p)
-    p.set_defaults(func=commands.check)
 
 
-def _add_who_can(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def _add_who_can(sub: _Commands) -> None:
+    p = _command(
+        sub,
         "who-can",
+        commands.who_can,
         help="who may do ACTION on TARGET, with their role and its source",
         description="List the users allowed ACTION on TARGET (exit 0).",
     )
-    _add_registry(p, helps=_REGISTRY_HELP)
+    p.add_argument("registry", help=_REGISTRY_HELP)
     p.add_argument("action")
     p.add_argument("target")
     _add_at(p)
     _add_format(p)
     _add_input_options(p)
-    p.set_defaults(func=commands.who_can)
 
 
-def _add_convert(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def _add_convert(sub: _Commands) -> None:
+    p = _command(
+        sub,
         "convert",
+        commands.convert,
         help="convert between .md, .json and .csv (formats from the extensions)",
         description="Read INPUT and write OUTPUT; formats come from the extensions. "
         "A PostHog export or a journal may be the input.",
@@ -139,12 +152,13 @@ def _add_convert(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="the instant a .csv output is judged at (default: now)",
     )
     _add_input_options(p)
-    p.set_defaults(func=commands.convert)
 
 
-def _add_diff(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def _add_diff(sub: _Commands) -> None:
+    p = _command(
+        sub,
         "diff",
+        commands.diff,
         help="who gains, loses or changes which role from OLD to NEW (exit 1 if any)",
         description="Compare effective project roles; exit 0 when equal, 1 when not.",
     )
@@ -153,12 +167,13 @@ def _add_diff(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_at(p)
     _add_format(p)
     _add_input_options(p)
-    p.set_defaults(func=commands.diff)
 
 
-def _add_review(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+def _add_review(sub: _Commands) -> None:
+    p = _command(
+        sub,
         "review",
+        commands.review,
         help="review access against best practice (exit 1 with --fail-on when findings)",
         description="Run every review rule (SPEC 4.1) over the registry. Exit 0, or 1 when "
         "--fail-on is given and a finding of that severity or worse exists (for CI).",
@@ -186,7 +201,6 @@ def _add_review(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="a rule threshold, e.g. max_owners=2, review_days=180 (repeatable)",
     )
     _add_input_options(p)
-    p.set_defaults(func=commands.review)
 
 
 def _add_hmac(p: argparse.ArgumentParser) -> None:
@@ -197,7 +211,7 @@ def _add_hmac(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_audit(sub: _Commands) -> None:
     audit = sub.add_parser(
         "audit",
         help="verify or export an audit journal",
@@ -206,8 +220,10 @@ def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     actions = audit.add_subparsers(dest="audit_command", metavar="{verify,export}")
     actions.required = True
-    v = actions.add_parser(
+    v = _command(
+        actions,
         "verify",
+        commands.audit_verify,
         help="recompute the hash chain (exit 0 intact, 1 damaged)",
         description="Replay and verify a journal, or verify an export; exit 0 when intact, "
         "1 when damaged, 2 when unreadable. A torn final line counts as damage.",
@@ -215,10 +231,11 @@ def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     v.add_argument("journal", help="a journal or a JSON Lines audit export")
     _add_hmac(v)
     _add_format(v, ("text", "json"))
-    v.set_defaults(func=commands.audit_verify)
 
-    e = actions.add_parser(
+    e = _command(
+        actions,
         "export",
+        commands.audit_export,
         help="write the events as JSON Lines or CSV",
         description="Verify, then write every event (to stdout unless --output).",
     )
@@ -226,7 +243,6 @@ def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     _add_format(e, ("jsonl", "csv"))
     e.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     _add_hmac(e)
-    e.set_defaults(func=commands.audit_export)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,6 +5,7 @@ hands it to ``ctx.emit``."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,19 @@ from accessgraph.cli.context import EXIT_FOUND, EXIT_OK, CliError, Context
 from accessgraph.cli.load import is_journal, load_graph, mention, open_audit, readable_file
 from accessgraph.cli.render import Painter, Report
 
-__all__ = ["audit_export", "audit_verify", "check", "convert", "diff", "review", "who_can"]
+__all__ = [
+    "Command",
+    "audit_export",
+    "audit_verify",
+    "check",
+    "convert",
+    "diff",
+    "review",
+    "who_can",
+]
+
+Command = Callable[[argparse.Namespace, Context], int]
+"""A command: its parsed arguments and the context in, the exit code out."""
 
 
 def _counted(n: int, noun: str) -> str:
