@@ -22,7 +22,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
-from accessgraph import _core
+from accessgraph import _core, _formats
 from accessgraph._audit import AuditLog, _GraphBackend
 from accessgraph._core import (
     AccessRequest,
@@ -44,7 +44,7 @@ from accessgraph._core import (
 from accessgraph._diff import AccessChange, AccessDiff
 from accessgraph._review import Review
 from accessgraph._roles import OrgRole, ProjectRole
-from accessgraph._table import Table
+from accessgraph._table import MATRIX_COLUMNS, Table
 from accessgraph.exceptions import (
     AccessGraphError,
     AuditIntegrityError,
@@ -130,27 +130,62 @@ class Graph(_core.Graph):
         One row per unexpired member and project they can access, plus one row with an
         empty project for a member who can access none.
         """
-        return Table(self._access_matrix_rows(org, at), columns=_MATRIX_COLUMNS)
+        return Table(self._access_matrix_rows(org, at), columns=MATRIX_COLUMNS)
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike[str], *, format: str | None = None, org: str | None = None
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        format: str | None = None,
+        org: str | None = None,
+        projects: Mapping[str, str | os.PathLike[str]] | None = None,
     ) -> Self:
-        """A graph read from a file: ``.md`` (the access registry, for ``org``), ``.json``
-        (a snapshot) or ``.csv`` (the access matrix). ``format`` (``"markdown"``,
-        ``"json"`` or ``"csv"``) overrides the extension. The document is where the
-        graph's history starts: its audit log is empty, and records the changes after."""
-        kind = _format_of(path, format)
+        """A graph read from a file, whose format ``format`` names or is detected, in
+        this order:
+
+        - ``"journal"``: a file that starts with a journal header (:meth:`open` writes
+          them, whatever their name). The graph holds the state its records lead to,
+          replayed and verified from a private copy: the file, its snapshot and its lock
+          are left alone, and a torn final record is left out with a
+          ``JournalRecoveredWarning`` (:meth:`open` would cut it off). The graph is kept
+          in memory, not attached to the journal.
+        - ``"posthog"``: a ``.json`` file that is a PostHog members response, a list or an
+          object with ``results`` and no ``format`` (see :meth:`from_posthog`). It needs
+          ``org``; ``projects`` maps a project name to the file of its
+          ``explicit_members`` response.
+        - ``"markdown"`` (``.md``, ``.markdown``): the access registry; ``org`` is its
+          org's slug (default: the slugified title).
+        - ``"json"`` (``.json``): a snapshot; ``"csv"`` (``.csv``): the access matrix.
+
+        Only Markdown and PostHog take ``org`` and only PostHog takes ``projects``
+        (``ValidationError`` otherwise). The document is where the graph's history
+        starts: its audit log is empty, and records the changes after."""
+        kind = _formats.detect(path, format)
+        if org is not None and kind not in ("markdown", "posthog"):
+            raise ValidationError(
+                f"invalid org `{org}`: only a Markdown registry or a PostHog export takes org="
+            )
+        if projects is not None and kind != "posthog":
+            raise ValidationError("invalid projects: only a PostHog members export takes projects=")
+        if kind == "journal":
+            return _formats.read_journal(cls, Path(path))
         text = Path(path).read_text(encoding="utf-8")
         if kind == "markdown":
             return cls.from_markdown(text, org=org)
         if kind == "csv":
-            if org is not None:
-                raise ValidationError(f"invalid org `{org}`: only a Markdown registry takes org=")
             return cls.from_csv(text)
-        if org is not None:
-            raise ValidationError(f"invalid org `{org}`: only a Markdown registry takes org=")
-        return cls.from_json(text)
+        if kind == "json":
+            return cls.from_json(text)
+        if org is None:
+            raise ValidationError(
+                f"invalid org `None`: the PostHog members export `{path}` names no org, "
+                "pass its slug with org="
+            )
+        pages = {
+            name: Path(file).read_text(encoding="utf-8") for name, file in (projects or {}).items()
+        }
+        return cls.from_posthog(text, org=org, projects=pages)
 
     def save(
         self, path: str | os.PathLike[str], *, format: str | None = None, org: str | None = None
@@ -158,7 +193,7 @@ class Graph(_core.Graph):
         """Write the graph to a file: ``.json`` (the whole graph), ``.csv`` (the access
         matrix) or ``.md`` (the registry of ``org``, which may be left out when the graph
         has a single org)."""
-        kind = _format_of(path, format)
+        kind = _formats.savable(path, format)
         if kind == "csv":
             self.to_csv(path)
             return
@@ -275,7 +310,8 @@ class Graph(_core.Graph):
             os.fspath(path), durability=durability, hmac_key=hmac_key, snapshot=snap
         )
         if recovered is not None:
-            warnings.warn(recovered, JournalRecoveredWarning, stacklevel=2)
+            line = _formats.recovered_line(recovered)
+            warnings.warn(JournalRecoveredWarning(recovered, line), stacklevel=2)
         return graph
 
     @property
@@ -340,32 +376,3 @@ class Graph(_core.Graph):
         from accessgraph._html import graph_html
 
         return graph_html(self)
-
-
-_FORMATS = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".csv": "csv"}
-
-
-def _format_of(path: str | os.PathLike[str], format: str | None) -> str:
-    if format is not None:
-        if format not in ("markdown", "json", "csv"):
-            raise ValidationError(f"invalid format `{format}`: expected markdown, json or csv")
-        return format
-    suffix = Path(path).suffix.lower()
-    if suffix not in _FORMATS:
-        raise ValidationError(
-            f"invalid path `{path}`: cannot tell the format from `{suffix}` "
-            "(expected .md, .json or .csv, or pass format=)"
-        )
-    return _FORMATS[suffix]
-
-
-_MATRIX_COLUMNS = (
-    "user",
-    "org",
-    "org_role",
-    "project",
-    "project_role",
-    "source",
-    "expires",
-    "reason",
-)

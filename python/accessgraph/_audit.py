@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from accessgraph._core import AuditFile, Event
+from accessgraph._extras import needs
 
 if TYPE_CHECKING:
     When = datetime | date | str
@@ -120,12 +121,8 @@ class AuditLog:
     def to_pandas(self, **criteria: Any) -> Any:
         """The events as a pandas DataFrame (``at`` a UTC ``datetime64`` column);
         keyword arguments filter as in :meth:`events`. Needs the ``pandas`` extra."""
-        try:
+        with needs("pandas", "AuditLog.to_pandas()"):
             import pandas as pd
-        except ImportError as e:  # pragma: no cover - exercised without pandas only
-            raise ImportError(
-                "AuditLog.to_pandas() needs pandas: pip install 'accessgraph[pandas]'"
-            ) from e
         # A million small dicts would otherwise trigger the cyclic collector over and
         # over (it was a third of the time); none of these objects can form a cycle.
         paused = gc.isenabled()

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
+
+from accessgraph._extras import needs
+from accessgraph._render import html_table, markdown_table
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["AccessChange", "AccessDiff"]
+__all__ = ["KINDS", "AccessChange", "AccessDiff"]
+
+KINDS = ("gained", "lost", "changed")
+"""The kinds of change, in the order summaries list them."""
+_HEADER = ("user", "project", "before", "after", "change")
 
 
 class AccessChange(NamedTuple):
@@ -51,7 +57,7 @@ class AccessDiff:
         return hash(self._changes)
 
     def __repr__(self) -> str:
-        counts = {k: sum(1 for c in self._changes if c.kind == k) for k in _KINDS}
+        counts = {k: sum(1 for c in self._changes if c.kind == k) for k in KINDS}
         return "<AccessDiff " + " ".join(f"{k}={n}" for k, n in counts.items()) + ">"
 
     def filter(self, *, kind: str | None = None, user: str | None = None) -> AccessDiff:
@@ -64,31 +70,15 @@ class AccessDiff:
 
     def to_pandas(self) -> pd.DataFrame:
         """The changes as a pandas DataFrame (needs the ``pandas`` extra)."""
-        try:
+        with needs("pandas", "AccessDiff.to_pandas()"):
             import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "AccessDiff.to_pandas() needs pandas: pip install 'accessgraph[pandas]'"
-            ) from exc
         return pd.DataFrame(list(self._changes), columns=list(AccessChange._fields))
 
     def to_markdown(self) -> str:
         """A Markdown table of the changes."""
-        lines = ["| user | project | before | after | change |", "|---|---|---|---|---|"]
-        for c in self._changes:
-            lines.append(
-                f"| {c.user} | {c.project} | {c.before or '-'} | {c.after or '-'} | {c.kind} |"
-            )
-        return "\n".join(lines) + "\n"
+        return markdown_table(
+            _HEADER, ((c.user, c.project, c.before or "-", c.after or "-", c.kind) for c in self)
+        )
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{html.escape(c.user)}</td><td>{html.escape(c.project)}</td>"
-            f"<td>{c.before or ''}</td><td>{c.after or ''}</td><td>{c.kind}</td></tr>"
-            for c in self._changes
-        )
-        head = "<tr><th>user</th><th>project</th><th>before</th><th>after</th><th>change</th></tr>"
-        return f"<table><thead>{head}</thead><tbody>{rows}</tbody></table>"
-
-
-_KINDS = ("gained", "lost", "changed")
+        return html_table(_HEADER, self._changes)

@@ -6,6 +6,7 @@ import html
 from typing import TYPE_CHECKING
 
 from accessgraph._plot import ROLE_COLOURS, ROLE_LEVELS
+from accessgraph._render import Html, html_table
 
 if TYPE_CHECKING:
     from accessgraph import Decision, Graph, Org
@@ -31,22 +32,19 @@ def graph_html(graph: Graph) -> str:
         projects = graph.projects(org.slug)
         restricted = sum(1 for p in projects if p.restricted)
         rows.append(
-            f"<tr><td><code>{html.escape(org.slug)}</code></td><td>{html.escape(org.name)}</td>"
-            f"<td>{by_role['owner']}</td><td>{by_role['admin']}</td><td>{by_role['member']}</td>"
-            f"<td>{external}</td><td>{len(projects)} ({restricted} restricted)</td></tr>"
+            [
+                Html(f"<code>{html.escape(org.slug)}</code>"),
+                org.name,
+                *by_role.values(),
+                external,
+                f"{len(projects)} ({restricted} restricted)",
+            ]
         )
         if 0 < len(projects) <= MATRIX_MAX_PROJECTS and len(members) <= MATRIX_MAX_USERS:
             matrices.append(_matrix(graph, org))
-    head = (
-        "<tr><th>org</th><th>name</th><th>owners</th><th>admins</th><th>members</th>"
-        "<th>external</th><th>projects</th></tr>"
-    )
-    caption = (
-        f"<caption>Graph: {len(orgs)} org{'s' * (len(orgs) != 1)}, "
-        f"{len(graph.users())} users</caption>"
-    )
-    summary = f"<table>{caption}<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
-    return summary + "".join(matrices)
+    header = ("org", "name", "owners", "admins", "members", "external", "projects")
+    caption = f"Graph: {len(orgs)} org{'s' * (len(orgs) != 1)}, {len(graph.users())} users"
+    return html_table(header, rows, caption=caption) + "".join(matrices)
 
 
 def _matrix(graph: Graph, org: Org) -> str:
@@ -59,33 +57,30 @@ def _matrix(graph: Graph, org: Org) -> str:
         if r["project"]:
             roles[(r["user"], r["project"])] = r["project_role"]
     external = {m.user for m in graph.members(org.slug) if m.external}
-    head = "<th>user</th><th>org role</th>" + "".join(
-        f'<th title="{html.escape(p.id)}">{html.escape(p.name)}'
-        f"{'&nbsp;&#128274;' if p.restricted else ''}</th>"
-        for p in projects
-    )
-    body = []
+    header = [
+        "user",
+        "org role",
+        *(
+            Html(
+                f"{html.escape(p.name)}{'&nbsp;&#128274;' if p.restricted else ''}",
+                f'title="{html.escape(p.id)}"',
+            )
+            for p in projects
+        ),
+    ]
+    rows = []
     for user in sorted(org_role):
         tag = " <small>(external)</small>" if user in external else ""
-        cells = []
+        cells: list[object] = [Html(f"{html.escape(user)}{tag}"), org_role[user]]
         for p in projects:
             role = roles.get((user, p.id))
             level = ROLE_LEVELS.get(role or "", 0)
             colour = "white" if level >= 2 else "black"
-            cells.append(
-                f'<td style="background:{ROLE_COLOURS[level]};color:{colour};'
-                f'text-align:center">{role or ""}</td>'
-            )
-        body.append(
-            f"<tr><td>{html.escape(user)}{tag}</td><td>{html.escape(org_role[user])}</td>"
-            + "".join(cells)
-            + "</tr>"
-        )
-    caption = f"<caption>Project roles in <code>{html.escape(org.slug)}</code></caption>"
-    return (
-        f'<table class="accessgraph-matrix">{caption}<thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
-    )
+            style = f'style="background:{ROLE_COLOURS[level]};color:{colour};text-align:center"'
+            cells.append(Html(role or "", style))
+        rows.append(cells)
+    caption = f"Project roles in <code>{html.escape(org.slug)}</code>"
+    return html_table(header, rows, caption=caption, attrs='class="accessgraph-matrix"')
 
 
 def decision_html(decision: Decision) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from accessgraph._extras import needs
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -21,14 +23,6 @@ ROLE_COLOURS = ("#f2f2f2", "#c6dbef", "#6baed6", "#08519c")
 
 _NAMES = ("no access", "viewer", "member", "admin")
 _ANNOTATE_UP_TO = 600  # cells; beyond that the letters are unreadable anyway
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("plotting needs matplotlib: pip install 'accessgraph[plot]'") from exc
-    return plt
 
 
 def access_heatmap(
@@ -58,11 +52,13 @@ def access_heatmap(
             level = ROLE_LEVELS.get(str(r.get("project_role")), 0)
             grid[i][j] = max(grid[i][j], level)
 
-    from matplotlib.colors import BoundaryNorm, ListedColormap
-    from matplotlib.patches import Patch
+    with needs("plot", "plotting"):
+        from matplotlib.colors import BoundaryNorm, ListedColormap
+        from matplotlib.patches import Patch
 
     if ax is None:
-        plt = _pyplot()
+        with needs("plot", "plotting"):
+            import matplotlib.pyplot as plt
         width = min(2.5 + 0.7 * max(len(projects), 1) + 2.0, 24.0)
         height = min(1.5 + 0.32 * max(len(users), 1), 40.0)
         _, ax = plt.subplots(figsize=(width, height), layout="constrained")

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, overload
 
 from accessgraph._core import Finding
+from accessgraph._extras import needs
+from accessgraph._render import Html, html_table, markdown_table
 from accessgraph.exceptions import ValidationError
 
 if TYPE_CHECKING:
@@ -19,10 +21,10 @@ SEVERITIES: tuple[str, ...] = ("high", "medium", "low", "info")
 
 _RANK = {s: len(SEVERITIES) - i for i, s in enumerate(SEVERITIES)}
 _COLUMNS = ("rule", "severity", "org", "user", "target", "message", "remediation")
-
-
-def _cell(value: str | None) -> str:
-    return "" if value is None else value.replace("|", "\\|").replace("\n", " ")
+_SHOWN = ("severity", "rule", "org", "user", "target", "message", "remediation")
+"""The order of the columns in the Markdown and HTML views."""
+_HEADER = tuple("finding" if c == "message" else c for c in _SHOWN)
+_COLOURS = {"high": "#cf222e", "medium": "#bf8700", "low": "#0969da", "info": "#57606a"}
 
 
 class Review(Sequence[Finding]):
@@ -100,45 +102,30 @@ class Review(Sequence[Finding]):
 
     def to_pandas(self) -> pd.DataFrame:
         """The findings as a pandas DataFrame (needs the ``pandas`` extra)."""
-        try:
+        with needs("pandas", "Review.to_pandas()"):
             import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "Review.to_pandas() needs pandas: pip install 'accessgraph[pandas]'"
-            ) from exc
         return pd.DataFrame(self.to_records(), columns=list(_COLUMNS))
 
     def to_markdown(self) -> str:
         """A Markdown report: a table of the findings, most serious first."""
         if not self._findings:
             return "No findings.\n"
-        lines = [
-            "| severity | rule | org | user | target | finding | remediation |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for f in self._findings:
-            cells = (f.severity, f.rule, f.org, f.user, f.target, f.message, f.remediation)
-            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-        return "\n".join(lines) + "\n"
+        return markdown_table(_HEADER, ([getattr(f, c) for c in _SHOWN] for f in self._findings))
 
     def _repr_html_(self) -> str:
-        colours = {"high": "#cf222e", "medium": "#bf8700", "low": "#0969da", "info": "#57606a"}
         summary = ", ".join(f"{n} {s}" for s, n in self.counts.items() if n)
-        head = "".join(
-            f"<th>{c}</th>"
-            for c in ("severity", "rule", "org", "user", "target", "finding", "remediation")
-        )
-        rows = "".join(
-            "<tr>"
-            f'<td style="color:{colours[f.severity]}"><strong>{f.severity}</strong></td>'
-            f"<td><code>{html.escape(f.rule)}</code></td>"
-            + "".join(
-                f"<td>{html.escape(v or '')}</td>"
-                for v in (f.org, f.user, f.target, f.message, f.remediation)
-            )
-            + "</tr>"
+        rows = (
+            [
+                Html(f"<strong>{f.severity}</strong>", f'style="color:{_COLOURS[f.severity]}"'),
+                Html(f"<code>{html.escape(f.rule)}</code>"),
+                f.org,
+                f.user,
+                f.target,
+                f.message,
+                f.remediation,
+            ]
             for f in self._findings
         )
-        caption = f"<caption>Access review: {len(self._findings)} findings"
-        caption += f" ({summary})</caption>" if summary else "</caption>"
-        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        caption = f"Access review: {len(self._findings)} findings"
+        caption += f" ({summary})" if summary else ""
+        return html_table(_HEADER, rows, caption=caption)

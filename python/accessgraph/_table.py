@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, overload
+
+from accessgraph._extras import needs
+from accessgraph._render import Html, html_table
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["Table"]
+__all__ = ["MATRIX_COLUMNS", "Table"]
+
+MATRIX_COLUMNS = (
+    "user",
+    "org",
+    "org_role",
+    "project",
+    "project_role",
+    "source",
+    "expires",
+    "reason",
+)
+"""The columns of the access matrix (``Graph.access_matrix``, ``Graph.to_csv``), in order."""
 
 
 class Table(Sequence[dict[str, Any]]):
@@ -56,12 +69,8 @@ class Table(Sequence[dict[str, Any]]):
 
     def to_pandas(self) -> pd.DataFrame:
         """The rows as a pandas DataFrame (needs the ``pandas`` extra)."""
-        try:
+        with needs("pandas", "Table.to_pandas()"):
             import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "Table.to_pandas() needs pandas: pip install 'accessgraph[pandas]'"
-            ) from exc
         return pd.DataFrame(list(self._rows), columns=list(self._columns))
 
     def plot(self, *, ax: Axes | None = None, title: str | None = None) -> Axes:
@@ -79,32 +88,21 @@ class Table(Sequence[dict[str, Any]]):
         return access_heatmap(self._rows, ax=ax, title=title)
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in self._columns)
         shown = self._rows[:_HTML_ROWS]
-        body = "".join(
-            "<tr>" + "".join(f"<td>{_html_cell(r.get(c))}</td>" for c in self._columns) + "</tr>"
-            for r in shown
-        )
+        rows: list[Sequence[Any]] = [[r.get(c) for c in self._columns] for r in shown]
         if len(self._rows) > len(shown):
             more = len(self._rows) - len(shown)
-            body += (
-                f'<tr><td colspan="{len(self._columns)}">&hellip; {more} more rows '
-                "(<code>.to_pandas()</code> for all)</td></tr>"
+            rows.append(
+                [
+                    Html(
+                        f"&hellip; {more} more rows (<code>.to_pandas()</code> for all)",
+                        f'colspan="{len(self._columns)}"',
+                    )
+                ]
             )
-        caption = f"<caption>{len(self._rows)} rows &times; {len(self._columns)} columns</caption>"
-        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        caption = f"{len(self._rows)} rows &times; {len(self._columns)} columns"
+        return html_table(self._columns, rows, caption=caption)
 
 
 _HTML_ROWS = 100
 """Rows a notebook shows before it says how many more there are."""
-
-
-def _html_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        v = value.astimezone(UTC)
-        if (v.hour, v.minute, v.second, v.microsecond) == (0, 0, 0, 0):
-            return v.date().isoformat()
-        return v.isoformat(timespec="seconds").replace("+00:00", "Z")
-    return html.escape(str(value))

@@ -105,4 +105,9 @@ class JournalUnavailableError(JournalError):
 
 
 class JournalRecoveredWarning(RuntimeWarning):
-    """A torn final journal line (a crash mid-write) was cut off."""
+    """A torn final journal line (a crash mid-write) was cut off (``Graph.open``) or left
+    out (``Graph.load``); ``line`` is its line number."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import EXAMPLES, POSTHOG
 
 import accessgraph as ag
 
@@ -247,11 +248,10 @@ def test_a_graph_without_audit_log_checks_authority_and_refuses_history_calls() 
 
 
 def test_a_loaded_document_starts_the_history_with_an_empty_log(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parents[2]
-    md = ag.Graph.load(root / "examples" / "acme_registry.md")
+    md = ag.Graph.load(EXAMPLES / "acme_registry.md")
     md.save(tmp_path / "acme.json")
     md.save(tmp_path / "acme.csv")
-    members = json.loads((root / "tests/fixtures/posthog/org_members.json").read_text())
+    members = json.loads((POSTHOG / "org_members.json").read_text())
     loaded = [
         md,
         ag.Graph.load(tmp_path / "acme.json"),

@@ -14,8 +14,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from conftest import ROOT
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+BENCHMARKS = ROOT / "benchmarks"
 USERS = 300
 QUERIES = 2000
 TINY = ("--users", str(USERS), "--queries", str(QUERIES), "--repeat", "1")

@@ -16,13 +16,12 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES, POSTHOG, small_journal
 
 import accessgraph as ag
 
-ROOT = Path(__file__).resolve().parents[2]
-REGISTRY = ROOT / "examples" / "acme_registry.md"
+REGISTRY = EXAMPLES / "acme_registry.md"
 ACME = ("--org", "acme")  # the registry's title makes the slug `acme-corp`
-POSTHOG = ROOT / "tests" / "fixtures" / "posthog"
 AT = "2024-05-01"
 ANSI = "\x1b["
 
@@ -370,12 +369,7 @@ def test_diff_with_differences_exits_1_in_every_format(tmp_path: Path) -> None:
 
 def _journal(tmp_path: Path, hmac_key: bytes | None = None) -> tuple[Path, ag.Graph]:
     path = tmp_path / "access.journal"
-    g = ag.Graph.open(path, hmac_key=hmac_key)
-    g.add_org("acme", name="Acme", owner="jane@example.com")
-    g.add_project("acme/prod", name="Prod")
-    g.add_member("bob@example.com", "acme", actor="jane@example.com")
-    g.grant("bob@example.com", "acme/prod", "viewer", actor="jane@example.com")
-    return path, g
+    return path, small_journal(path, hmac_key)
 
 
 def test_audit_verify_an_intact_journal(tmp_path: Path) -> None:
@@ -669,7 +663,7 @@ def _on_a_terminal(*args: str | Path, **env: str) -> str:
 
 
 def test_colour_on_a_terminal_unless_no_color() -> None:
-    args = ("diff", REGISTRY, ROOT / "examples" / "seed_registry.md", "--org", "acme", "--at", AT)
+    args = ("diff", REGISTRY, EXAMPLES / "seed_registry.md", "--org", "acme", "--at", AT)
     coloured = _on_a_terminal(*args)
     assert f"{ANSI}31mlost{ANSI}0m" in coloured
     assert f"{ANSI}1m" in coloured  # bold header

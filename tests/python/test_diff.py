@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from conftest import SEED_MARKDOWN
 
 import accessgraph as ag
 
-SEED = (Path(__file__).resolve().parents[2] / "examples" / "seed_registry.md").read_text()
-
 
 def test_drift_between_the_registry_and_the_live_graph() -> None:
-    documented = ag.Graph.from_markdown(SEED, org="acme")
-    live = ag.Graph.from_markdown(SEED, org="acme")
+    documented = ag.Graph.from_markdown(SEED_MARKDOWN, org="acme")
+    live = ag.Graph.from_markdown(SEED_MARKDOWN, org="acme")
     for g in (documented, live):
         g.set_time("2024-05-01")
     live.add_project("acme/web", actor=None)  # owners and admins gain admin on it
@@ -56,3 +54,18 @@ def test_changed_roles_and_expiry_at_each_clock() -> None:
     ]
     b.set_time("2024-07-01")  # b's membership has expired by b's clock
     assert [(c.before, c.after, c.kind) for c in a.diff(b)] == [("viewer", None, "lost")]
+
+
+def test_markdown_and_html_views_escape_what_the_user_wrote() -> None:
+    # An email may hold a pipe (RFC 5322): it must not split the Markdown row.
+    a = ag.Graph()
+    a.add_org("acme", owner="o@x.io")
+    a.add_project("acme/p")
+    b = ag.Graph.from_json(a.to_json())
+    b.add_member("a|b@x.io", "acme")
+    b.grant("a|b@x.io", "acme/p", "viewer")
+    lines = a.diff(b).to_markdown().splitlines()
+    assert lines[2] == "| a\\|b@x.io | acme/p | - | viewer | gained |"
+    b.add_member("tom&jerry@x.io", "acme")
+    b.grant("tom&jerry@x.io", "acme/p", "viewer")
+    assert "<td>tom&amp;jerry@x.io</td>" in a.diff(b)._repr_html_()

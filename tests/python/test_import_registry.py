@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES
 
 import accessgraph as ag
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def state(g: ag.Graph) -> tuple[object, ...]:

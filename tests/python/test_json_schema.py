@@ -5,15 +5,14 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SCHEMA_PATH
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 import accessgraph as ag
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "accessgraph.schema.json"
 SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
 VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
 

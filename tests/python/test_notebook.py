@@ -6,10 +6,10 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import matplotlib
+from conftest import EXAMPLES
 
 matplotlib.use("Agg")
 
@@ -21,7 +21,6 @@ from nbclient import NotebookClient
 
 import accessgraph as ag
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import readme_block
 
 import accessgraph as ag
 
@@ -15,16 +16,6 @@ BETA_OWNER = "owner@beta.io"
 ADMIN = "alice@example.com"
 LEAVER = "charlie@example.com"
 HEIR = "diana@example.com"
-
-
-README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def readme_block(heading: str) -> str:
-    """The first Python block under ``heading`` in the README."""
-    text = README.read_text(encoding="utf-8")
-    after = text.split(f"\n{heading}\n", 1)[1]
-    return after.split("```python\n", 1)[1].split("```", 1)[0]
 
 
 def graph(path: Path | None = None) -> ag.Graph:

@@ -7,31 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import ADMIN, MEMBER, OWNER, grants
 
 import accessgraph as ag
 
-OWNER = "owner@acme.io"
-ADMIN = "admin@acme.io"
-MEMBER = "member@acme.io"
-
-
-@pytest.fixture
-def g() -> ag.Graph:
-    g = ag.Graph()
-    g.set_time("2024-05-01")
-    g.add_org("acme", name="Acme", owner=OWNER)
-    g.add_member(ADMIN, "acme", role="admin")
-    g.add_member(MEMBER, "acme")
-    g.add_project(
-        "acme/production", name="Production", environment="production", restricted=True, pii=True
-    )
-    g.add_project("acme/staging", name="Staging", environment="staging")
-    g.add_project("acme/development", name="Development", environment="development")
-    return g
-
-
-def grants(g: ag.Graph, user: str) -> dict[str, str]:
-    return {x.target: x.role for x in g.grants(user=user)}
+# The fixture `g` (conftest): acme with an owner, an admin, a member and Production,
+# Staging and Development.
 
 
 def test_engineer(g: ag.Graph) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from importlib.metadata import entry_points
-from pathlib import Path
 
 import pytest
+from conftest import SEED_MARKDOWN
 
 import accessgraph as ag
 import accessgraph.pytest_plugin
@@ -21,8 +21,6 @@ from accessgraph.testing import (
 )
 
 pytest_plugins = ["pytester"]
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 # --- the plugin is installed, once ------------------------------------------------------
@@ -48,7 +46,7 @@ def test_the_fixtures_reach_this_suite(acme_graph: ag.Graph, access_graph: ag.Gr
 
 
 def test_the_packaged_seed_is_the_example_registry() -> None:
-    assert (REPO / "examples" / "seed_registry.md").read_text(encoding="utf-8") == SEED_REGISTRY
+    assert SEED_MARKDOWN == SEED_REGISTRY
 
 
 def test_empty_graph() -> None:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from conftest import SEED_MARKDOWN
 
 import accessgraph as ag
 
-SEED = (Path(__file__).resolve().parents[2] / "examples" / "seed_registry.md").read_text()
-
 
 def test_seed_registry_verbatim() -> None:
-    g = ag.Graph.from_markdown(SEED, org="acme")
+    g = ag.Graph.from_markdown(SEED_MARKDOWN, org="acme")
     assert isinstance(g, ag.Graph)
     assert [(o.slug, o.name) for o in g.orgs()] == [("acme", "PostHog")]
     roles = {m.user: (m.role, m.title, m.external) for m in g.members("acme")}
@@ -42,12 +39,12 @@ def test_seed_registry_verbatim() -> None:
 
 
 def test_without_org_the_slug_comes_from_the_title() -> None:
-    g = ag.Graph.from_markdown(SEED)
+    g = ag.Graph.from_markdown(SEED_MARKDOWN)
     assert [o.slug for o in g.orgs()] == ["posthog"]
 
 
 def test_round_trip_is_exact() -> None:
-    g = ag.Graph.from_markdown(SEED, org="acme")
+    g = ag.Graph.from_markdown(SEED_MARKDOWN, org="acme")
     text = g.to_markdown("acme")
     again = ag.Graph.from_markdown(text, org="acme")
     assert again.to_markdown("acme") == text

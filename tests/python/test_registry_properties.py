@@ -19,13 +19,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from conftest import SEED_MARKDOWN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import accessgraph as ag
-
-ROOT = Path(__file__).resolve().parents[2]
-SEED_MARKDOWN = (ROOT / "examples" / "seed_registry.md").read_text()
 
 BUILD_CLOCK = "2000-01-01T00:00:00Z"  # every generated expiry is after it
 AUDIT_CLOCK = "2024-05-01T00:00:00Z"  # "past" and "future" are relative to this one

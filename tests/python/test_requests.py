@@ -10,15 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ADMIN, MEMBER, OWNER, SCHEMA_PATH
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 import accessgraph as ag
 
-OWNER = "owner@acme.io"
-ADMIN = "admin@acme.io"
-MEMBER = "member@acme.io"
 PEER = "peer@acme.io"
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "accessgraph.schema.json"
 
 
 def build(g: ag.Graph) -> ag.Graph:

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ADMIN, EXAMPLES, OWNER, readme_block
 
 import accessgraph as ag
 
-OWNER = "owner@acme.io"
-ADMIN = "admin@acme.io"
 CONTRACTOR = "contractor@agency.io"
 REVIEWED = "2024-04-15"
 
@@ -279,19 +278,14 @@ def test_the_readme_governance_sections_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The README's review, contractor and directory-sync examples run as written."""
-    root = Path(__file__).resolve().parents[2]
-    readme = (root / "README.md").read_text(encoding="utf-8")
     titles = (
         "## Running a quarterly access review",
         "## Contractors",
         "## Syncing from your identity provider",
     )
-    code = []
-    for title in titles:
-        section = readme.split(title, 1)[1]
-        code.append(section.split("```python\n", 1)[1].split("```", 1)[0])
+    code = [readme_block(title) for title in titles]
     (tmp_path / "examples").mkdir()
-    shutil.copy(root / "examples" / "acme_registry.md", tmp_path / "examples")
+    shutil.copy(EXAMPLES / "acme_registry.md", tmp_path / "examples")
     monkeypatch.chdir(tmp_path)
     ns: dict[str, Any] = {}
     exec(code[0], ns)

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ADMIN, MEMBER, OWNER, grants
 
 import accessgraph as ag
 
-OWNER = "owner@acme.io"
-ADMIN = "admin@acme.io"
-MEMBER = "member@acme.io"
+# The fixture `g` (conftest): acme with an owner, an admin, a member and Production,
+# Staging and Development.
 
 GROUPS: dict[str, Any] = {
     "Engineering": {
@@ -25,27 +25,10 @@ GROUPS: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def g() -> ag.Graph:
-    g = ag.Graph()
-    g.set_time("2024-05-01")
-    g.add_org("acme", name="Acme", owner=OWNER)
-    g.add_member(ADMIN, "acme", role="admin")
-    g.add_member(MEMBER, "acme")
-    g.add_project("acme/production", environment="production", restricted=True)
-    g.add_project("acme/staging", environment="staging")
-    g.add_project("acme/development", environment="development")
-    return g
-
-
 def change(
     op: str, user: str, target: str, before: str | None, after: str | None
 ) -> dict[str, Any]:
     return {"op": op, "user": user, "target": target, "before": before, "after": after}
-
-
-def grants(g: ag.Graph, user: str) -> dict[str, str]:
-    return {x.target: x.role for x in g.grants(user=user)}
 
 
 PEOPLE = [

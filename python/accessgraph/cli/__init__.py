@@ -1,0 +1,62 @@
+"""The ``accessgraph`` command line (also ``python -m accessgraph``).
+
+Every command reads registries (Markdown, JSON, CSV, a PostHog members export or a
+journal) through the public API and prints either for people (aligned text, coloured on
+a terminal) or for machines (``--format json|csv|markdown``). Exit codes (SPEC 9):
+0 allowed / no differences / intact; 1 denied / differences / damaged; 2 usage or input
+error, with a one-line message on stderr (a registry that does not parse names its file,
+line and column) and never a traceback.
+
+A folder by concern, read top-down: :mod:`~accessgraph.cli.arguments` declares the
+commands and their options; :mod:`~accessgraph.cli.commands` holds one function
+``(args, ctx) -> exit code`` per command, which builds a
+:class:`~accessgraph.cli.render.Report` and hands it to ``ctx.emit``;
+:mod:`~accessgraph.cli.load` reads the inputs (``Graph.load`` tells the formats apart)
+and words their errors; :mod:`~accessgraph.cli.render` prints a report in the four
+formats; :mod:`~accessgraph.cli.context` holds the exit codes and what commands share.
+:func:`main`, here, runs one command and turns errors into exit codes; it is the only
+public name.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import accessgraph as ag
+from accessgraph.cli.arguments import build_parser
+from accessgraph.cli.commands import Command
+from accessgraph.cli.context import EXIT_OK, EXIT_USAGE, CliError, Context
+from accessgraph.cli.render import Painter, wants_colour
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    stdout = sys.stdout
+    colour = wants_colour(getattr(args, "color", "never"), stdout)
+    ctx = Context(stdout=stdout, paint=Painter(colour))
+    func: Command = args.func
+    try:
+        return func(args, ctx)
+    except CliError as e:
+        return _fail(str(e))
+    except ag.AccessGraphError as e:
+        # An unknown action, a malformed target ...: the input is wrong.
+        return _fail(str(e))
+    except BrokenPipeError:
+        # `accessgraph ... | head`: stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    finally:
+        ctx.close()
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"accessgraph: error: {message}\n")
+    return EXIT_USAGE

@@ -1,0 +1,131 @@
+"""The command line's inputs: registries (read by ``Graph.load``, which tells their
+formats apart), journals and audit exports; and the one-line errors that name the file,
+and the line or JSON path, where an input breaks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import accessgraph as ag
+from accessgraph._formats import detect, is_journal, open_journal_copy
+from accessgraph.cli.context import CliError, Context
+
+__all__ = ["is_journal", "load_graph", "mention", "open_audit", "readable_file"]
+
+
+def readable_file(path: str) -> Path:
+    """``path``, unless it is missing, a directory or unreadable (:class:`CliError`)."""
+    p = Path(path)
+    if not p.exists():
+        raise CliError(f"{path}: no such file")
+    if p.is_dir():
+        raise CliError(f"{path}: is a directory, not a file")
+    if not os.access(p, os.R_OK):
+        raise CliError(f"{path}: permission denied")
+    return p
+
+
+def mention(path: str, message: str) -> str:
+    """``message``, prefixed with ``path`` unless it names it already."""
+    return message if path in message else f"{path}: {message}"
+
+
+def _where(path: str, e: ag.RegistryFormatError) -> str:
+    """``file:line:column: message`` (or ``file: $.json.path: message``)."""
+    message = str(e)
+    if e.line is not None:
+        column = e.column if e.column is not None else 1
+        prefix = f"line {e.line}, column {column}: "
+        message = message.removeprefix(prefix)
+        return f"{path}:{e.line}:{column}: {message}"
+    return f"{path}: {message}"
+
+
+def load_graph(path: str, args: argparse.Namespace) -> ag.Graph:
+    """The graph in ``path``, read by ``Graph.load``: a Markdown/JSON/CSV registry, a
+    PostHog members export (``--posthog`` or detected) or a journal (a torn final record
+    is left out, with a warning on stderr). ``--org`` goes to the formats that take one;
+    ``--at`` sets the graph's clock. Raises :class:`CliError` on bad input."""
+    p = readable_file(path)
+    org: str | None = getattr(args, "org", None)
+    pages: dict[str, str] = {}
+    try:
+        kind = detect(p, "posthog" if getattr(args, "posthog", False) else None)
+        if kind == "posthog":
+            pages = _posthog_pages(p, org, getattr(args, "posthog_project", None) or [])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ag.JournalRecoveredWarning)
+            graph = ag.Graph.load(
+                p,
+                format=kind,
+                org=org if kind in ("markdown", "posthog") else None,
+                projects=pages if kind == "posthog" else None,
+            )
+        for w in caught:
+            if issubclass(w.category, ag.JournalRecoveredWarning):
+                sys.stderr.write(f"accessgraph: warning: {w.message}; it is left out here\n")
+            else:  # pragma: no cover - no other warning is expected here
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    except ag.RegistryFormatError as e:
+        # A project page's errors are placed under `$["<name>"]`: name its file instead.
+        where = path
+        for name, file in pages.items():
+            if (e.path or "").startswith(f"$[{json.dumps(name)}]"):
+                where = file
+        raise CliError(_where(where, e)) from e
+    except UnicodeDecodeError as e:
+        raise CliError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from e
+    except (ag.ValidationError, ag.JournalError) as e:
+        raise CliError(mention(path, str(e))) from e
+    except OSError as e:
+        raise CliError(f"{e.filename or path}: {e.strerror or e}") from e
+    at = getattr(args, "at", None)
+    if at is not None:
+        graph.set_time(at)
+    return graph
+
+
+def _posthog_pages(p: Path, org: str | None, specs: Sequence[str]) -> dict[str, str]:
+    """``--posthog-project NAME=FILE`` as ``{name: file}``; the export needs ``--org``."""
+    if org is None:
+        raise CliError(f"{p}: a PostHog members export needs its org slug: pass --org SLUG")
+    pages: dict[str, str] = {}
+    for spec in specs:
+        name, sep, file = spec.partition("=")
+        if not sep or not name or not file:
+            raise CliError(f"--posthog-project `{spec}`: expected NAME=FILE")
+        readable_file(file)
+        pages[name] = file
+    return pages
+
+
+def open_audit(path: str, args: argparse.Namespace, ctx: Context) -> ag.AuditLog:
+    """The audit log of a journal (replayed and verified from a private copy; a torn
+    final record counts as damage) or of a JSON Lines export. Damage raises the
+    library's ``JournalError`` / ``AuditIntegrityError``; a file that is neither raises
+    :class:`CliError`."""
+    p = readable_file(path)
+    try:
+        if not is_journal(p):
+            with p.open(encoding="utf-8") as f:
+                first = next((line for line in f if line.strip()), "")
+            if not first.lstrip().startswith("{"):
+                raise CliError(f"{path}: neither a journal nor a JSON Lines audit export")
+            return ag.AuditLog.load(p)
+        key = None
+        if args.hmac_key_file is not None:
+            key = readable_file(args.hmac_key_file).read_bytes()
+        graph, torn = open_journal_copy(
+            ag.Graph, p, ctx.scratch_file(".journal"), hmac_key=key, snapshot=False
+        )
+    except UnicodeDecodeError as e:
+        raise CliError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from e
+    if torn is not None:
+        raise torn
+    return graph.audit

@@ -1,0 +1,107 @@
+"""``Graph.load`` tells the formats apart: a journal by its header (read from a private
+copy, the file untouched), a PostHog members export by its shape, the registry formats
+by their extensions; ``format=`` overrides."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+from conftest import POSTHOG, small_journal
+
+import accessgraph as ag
+
+
+def _people(g: ag.Graph) -> list[tuple[str, str]]:
+    return [(m.user, m.role) for m in g.members("acme")]
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+def test_a_journal_is_read_whatever_its_name_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "access.log"
+    writer = small_journal(path)  # still open: loading takes no lock
+    writer.snapshot()
+    writer.remove_member("bob@example.com", "acme", actor="jane@example.com")
+    before = _files(tmp_path)
+    g = ag.Graph.load(path)
+    assert g.to_json() == writer.to_json()
+    assert (g.journal_path, len(g.audit), g.revision) == (None, 0, 0)
+    g.add_member("new@example.com", "acme", actor="jane@example.com")
+    assert [e.action for e in g.audit] == ["member.added"]
+    assert _files(tmp_path) == before
+    assert ag.Graph.load(path, format="journal").to_json() == writer.to_json()
+
+
+def test_a_torn_journal_loads_without_its_last_record_and_says_which_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "access.journal"
+    expected = small_journal(path).to_json()
+    complete = path.read_bytes()
+    torn = len(complete.splitlines()) + 1
+    path.write_bytes(complete + b'{"seq":6,"torn')
+    with pytest.warns(ag.JournalRecoveredWarning) as caught:
+        g = ag.Graph.load(path)
+    (w,) = caught
+    assert isinstance(w.message, ag.JournalRecoveredWarning) and w.message.line == torn
+    assert str(w.message).startswith(f"{path}: a torn final record at line {torn}")
+    assert g.to_json() == expected
+    assert path.read_bytes() == complete + b'{"seq":6,"torn'  # not cut off
+    with pytest.warns(ag.JournalRecoveredWarning) as opened:
+        ag.Graph.open(path)
+    assert opened[0].message.line == torn  # type: ignore[union-attr]
+    assert path.read_bytes() == complete  # Graph.open cuts it off
+
+
+def test_a_damaged_journal_names_the_file_not_the_copy(tmp_path: Path) -> None:
+    path = tmp_path / "access.journal"
+    small_journal(path)
+    path.write_text(path.read_text().replace('"role":"viewer"', '"role":"admin"'))
+    with pytest.raises(ag.JournalError) as info:
+        ag.Graph.load(path)
+    assert info.value.line == 6
+    assert str(path) in str(info.value) and "accessgraph-" not in str(info.value)
+
+
+def test_a_posthog_export_is_detected_and_needs_its_org(tmp_path: Path) -> None:
+    members, prod = POSTHOG / "org_members.json", POSTHOG / "production_explicit_members.json"
+    g = ag.Graph.load(members, org="acme", projects={"Production": prod})
+    expected = ag.Graph.from_posthog(
+        members.read_text(), org="acme", projects={"Production": prod.read_text()}
+    )
+    assert _people(g) == _people(expected) and _people(g)
+    grants = [(x.user, x.target, x.role) for x in g.grants()]
+    assert grants == [(x.user, x.target, x.role) for x in expected.grants()] and grants
+    with pytest.raises(ag.ValidationError, match="org="):
+        ag.Graph.load(members)
+    renamed = tmp_path / "members.txt"
+    shutil.copyfile(members, renamed)
+    forced = ag.Graph.load(renamed, format="posthog", org="acme")
+    assert _people(forced) == _people(expected)
+
+
+def test_arguments_that_do_not_fit_the_format(tmp_path: Path) -> None:
+    path = tmp_path / "access.journal"
+    small_journal(path)
+    snapshot = tmp_path / "acme.json"
+    ag.Graph.load(path).save(snapshot)
+    with pytest.raises(ag.ValidationError, match="only a Markdown registry or a PostHog"):
+        ag.Graph.load(path, org="acme")
+    with pytest.raises(ag.ValidationError, match="projects="):
+        ag.Graph.load(snapshot, projects={"Prod": snapshot})
+    with pytest.raises(ag.ValidationError, match="posthog or journal"):
+        ag.Graph.load(snapshot, format="yaml")
+    with pytest.raises(ag.ValidationError, match="expected markdown, json or csv"):
+        ag.Graph.load(snapshot).save(tmp_path / "x.json", format="journal")
+    # A snapshot is not mistaken for an export, nor a missing file for anything.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ag.Graph.load(snapshot).to_json() == snapshot.read_text()
+    with pytest.raises(FileNotFoundError):
+        ag.Graph.load(tmp_path / "missing.json")
