@@ -8,6 +8,9 @@ misconfiguration (see ``settings.py``).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +80,25 @@ def setup() -> None:
     from django.db import connection
 
     connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+
+
+def manage(
+    *args: str, variant: str = "", env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python -m django ARGS`` on the test project (``settings.py``, ``variant``)."""
+    path = [str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]
+    environ = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "django_app.settings",
+        "DJANGO_APP_VARIANT": variant,
+        "PYTHONPATH": os.pathsep.join(p for p in path if p),
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "django", *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=REPO,
+        timeout=timeout,
+    )

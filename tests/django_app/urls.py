@@ -19,7 +19,7 @@ urlpatterns = [
     path("<slug:project>/can-view/", views.can_view),
     path("api/<slug:project>/insights/", api.Insights.as_view()),
     path("api/billing/", api.OrgBilling.as_view()),
-    path("api/flags/", api.Flags.as_view()),
+    path("api/feature-flags/", api.Flags.as_view()),
     path("api/dashboards/<int:pk>/", api.DashboardDetail.as_view()),
     path("api/no-action/", api.NoAction.as_view()),
 ]

@@ -325,7 +325,9 @@ def test_has_access_on_an_api_view(graph: ag.Graph) -> None:
     assert api_status("post", "/api/staging/insights/", "ceo@example.com") == 403  # viewer
     assert api_status("head", "/api/staging/insights/", "ceo@example.com") == 200  # as GET
     assert api_status("delete", "/api/staging/insights/", "jane@example.com") == 405  # no handler
-    assert api_status("delete", "/api/flags/", "jane@example.com") == 403  # handler, unmapped
+    assert (
+        api_status("delete", "/api/feature-flags/", "jane@example.com") == 403
+    )  # handler, unmapped
     assert api_status("get", "/api/staging/insights/") == 403  # anonymous
     assert api_status("get", "/api/billing/", "jane@example.com") == 200
     assert api_status("get", "/api/billing/", "alice@example.com") == 403  # owners only

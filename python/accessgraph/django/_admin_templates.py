@@ -29,7 +29,7 @@ MATRIX = (
 each cell is the effective project role and its source (hover for expiry and reason).</p>
 <table class="accessgraph-matrix"><thead><tr><th>User</th><th>Org role</th>
 {% for p in projects %}<th>{{ p }}</th>{% endfor %}</tr></thead><tbody>
-{% for row in rows %}<tr><td>{{ row.user }}</td><td>{{ row.org_role }}</td>
+{% for row in rows %}<tr><td>{{ row.user }}{% if row.external %} <small>(external)</small>{% endif %}</td><td>{{ row.org_role }}{% if row.expires %} <small>until {{ row.expires }}</small>{% endif %}</td>
 {% for cell in row.cells %}<td{% if cell %} title="{{ cell.title }}"{% endif %}>{% if cell %}{{ cell.role }} <small>({{ cell.source }})</small>{% if cell.expires %} <small>until {{ cell.expires }}</small>{% endif %}{% else %}&mdash;{% endif %}</td>{% endfor %}
 </tr>{% empty %}<tr><td colspan="{{ projects|length|add:2 }}">No members match.</td></tr>{% endfor %}
 </tbody></table>

@@ -131,6 +131,12 @@ def page(
         got = [e for e in log.events(since=wide, until=upper, **criteria) if below(e)]
     older = since is None or wide > since
     more = older and bool(log.events(since=since, until=wide, limit=1, **criteria))
+    if len(got) < size and more:
+        # The window held events already shown (a cursor inside a burst): go on below it.
+        rest = page(log, size=size - len(got), now=now, since=since, until=wide, **criteria)
+        got.sort(key=lambda e: (e.at, e.seq), reverse=True)
+        events = [*got, *rest.events]
+        return Page(events, rest.older)
     return _cut(got, size, more=more)
 
 

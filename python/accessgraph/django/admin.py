@@ -116,6 +116,7 @@ class AccessMatrixAdmin(_Page):
         if org is None:
             return {"org": None, "orgs": orgs, "q": q}
         projects = [p.id for p in graph.projects(org)]
+        memberships = {m.user: m for m in graph.members(org)}
         members: dict[str, dict[str, Any]] = {}
         for row in graph.access_matrix(org):
             if q and q not in row["user"]:
@@ -125,14 +126,19 @@ class AccessMatrixAdmin(_Page):
                 member["cells"][row["project"]] = _matrix_cell(row)
         paginator = Paginator(sorted(members), PAGE_SIZE)
         page = paginator.get_page(request.GET.get("page"))
-        rows = [
-            {
-                "user": user,
-                "org_role": members[user]["org_role"],
-                "cells": [members[user]["cells"].get(p) for p in projects],
-            }
-            for user in page.object_list
-        ]
+        rows = []
+        for user in page.object_list:
+            membership = memberships.get(user)
+            expires = None if membership is None else membership.expires
+            rows.append(
+                {
+                    "user": user,
+                    "org_role": members[user]["org_role"],
+                    "external": membership is not None and membership.external,
+                    "expires": None if expires is None else f"{expires.astimezone(UTC):%Y-%m-%d}",
+                    "cells": [members[user]["cells"].get(p) for p in projects],
+                }
+            )
         return {
             "org": org,
             "orgs": orgs,

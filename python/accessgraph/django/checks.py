@@ -75,7 +75,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     except conf.ConfigError as exc:
         return [
             Error(
-                str(exc),
+                exc.message,
                 hint='e.g. ACCESSGRAPH = {"REGISTRY": BASE_DIR / "access.md", "ORG": "acme"}; '
                 "see docs/django.md",
                 id="accessgraph.E001",
@@ -96,7 +96,7 @@ def check_graph(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             return []  # E003 says why
         return [
             Error(
-                str(exc),
+                exc.message,
                 hint="fix the file (the message names the line), or point REGISTRY/JOURNAL at "
                 "the right one; `accessgraph audit verify JOURNAL` inspects a journal",
                 id="accessgraph.E002",

@@ -55,12 +55,14 @@ _KEYS = ("REGISTRY", "JOURNAL", "ORG", "DEFAULT_ORG", "USER_FIELD", "UNKNOWN_ACT
 
 
 class ConfigError(ImproperlyConfigured):
-    """A setting the app cannot work with; ``id`` is the system check that reports it
-    (``accessgraph.E001`` shape, ``E002`` load, ``E003`` identity field)."""
+    """A setting the app cannot work with. ``id`` is the system check that reports it
+    (``accessgraph.E001`` shape, ``E002`` load, ``E003`` identity field) and starts the
+    message, so that a start-up traceback says which one to read up on."""
 
     def __init__(self, id: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(f"{id}: {message}")
         self.id = id
+        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
