@@ -52,12 +52,37 @@ class DashboardDetail(APIView):
 
     permission_classes = [HasAccess]
     access_action = "dashboard:edit"
-    access_target = None
+    access_per_object = True
 
     def get(self, request: Request, pk: int) -> Response:
         dashboard = DASHBOARDS[pk]
         self.check_object_permissions(request, dashboard)
         return Response({"id": dashboard.id, "project": dashboard.project})
+
+
+class Flags(APIView):
+    """Handlers for GET and DELETE; the action map names GET only."""
+
+    permission_classes = [HasAccess]
+    access_action = {"GET": "feature_flag:view"}
+    access_target = "acme/staging"
+
+    def get(self, request: Request) -> Response:
+        return Response({"flags": []})
+
+    def delete(self, request: Request) -> Response:
+        return Response(status=204)
+
+
+class EveryDashboard(APIView):
+    """Fails closed: no target, no per-object opt-in, and it never calls get_object()."""
+
+    permission_classes = [HasAccess]
+    access_action = "dashboard:view"
+    access_target = None
+
+    def get(self, request: Request) -> Response:
+        return Response([d.id for d in DASHBOARDS.values()])
 
 
 class NoAction(APIView):

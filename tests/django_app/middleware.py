@@ -1,4 +1,7 @@
-"""Who is asking: the ``X-User`` header names an unsaved user (``X-Inactive: 1``)."""
+"""Who is asking: the ``X-User`` header names an unsaved account (``X-Inactive: 1``).
+
+Without the header, the session's user (``Client.force_login``) stays.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +9,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction
-from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import sync_and_async_middleware
 
 
 def _attach(request: HttpRequest) -> None:
     email = request.headers.get("X-User")
-    user: Any = (
-        User(username=email, email=email, is_active=request.headers.get("X-Inactive") != "1")
-        if email
-        else AnonymousUser()
+    if not email:
+        return
+    from django_app.models import Account
+
+    user: Any = Account(
+        username=email, email=email, is_active=request.headers.get("X-Inactive") != "1"
     )
     request.user = user
 

@@ -36,3 +36,23 @@ async def can_view(request: HttpRequest, project: str) -> JsonResponse:
     user = await request.auser()
     allowed = await user.ahas_perm("accessgraph.insight:view", f"acme/{project}")
     return JsonResponse({"allowed": allowed})
+
+
+@require_access("org:manage_settings", target="acme", login_url="/sign-in/")
+def org_settings_custom_login(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("settings")
+
+
+@require_access("org:manage_settings", target="acme", raise_exception=True)
+def org_settings_api_style(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("settings")
+
+
+@require_access("org:manage_roles", target="acme")
+def revoke_grant(request: HttpRequest, user: str, project: str) -> HttpResponse:
+    """A view that changes access (announced by ``access_changed`` as the request ends)."""
+    from accessgraph.django import get_graph
+
+    actor = request.user.email  # type: ignore[union-attr]
+    get_graph().revoke(user, f"acme/{project}", actor=actor)
+    return HttpResponse("revoked")

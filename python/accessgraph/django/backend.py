@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from accessgraph.django import signals
 from accessgraph.django._access import PREFIX, action_of, decide, identity, object_target
 from accessgraph.django.conf import config, get_graph
 from accessgraph.exceptions import NotFoundError
@@ -22,6 +23,8 @@ class AccessGraphBackend:
     ``perm`` is an action, optionally prefixed ``accessgraph.``
     (``"feature_flag:manage"`` or ``"accessgraph.feature_flag:manage"``); another app's
     permission (``"auth.change_user"``) is ``False`` here so the next backend decides.
+    ``accessgraph.view_access`` (no ``:``) is the Django permission of the admin pages,
+    also left to ``ModelBackend``.
     ``obj`` is a target string (``"acme/production"``), an object with an
     ``access_target`` attribute, or ``None`` for ``settings.ACCESSGRAPH["DEFAULT_ORG"]``.
     Anonymous and inactive users are always denied.
@@ -55,8 +58,12 @@ class AccessGraphBackend:
         return decide(user_obj, action, obj)
 
     async def ahas_perm(self, user_obj: object, perm: str, obj: object = None) -> bool:
-        """:meth:`has_perm` for async code."""
-        return self.has_perm(user_obj, perm, obj)
+        """:meth:`has_perm` for async code (``access_changed`` is sent with ``asend``)."""
+        action = action_of(perm)
+        if action is None:
+            return False
+        await signals.asend_changes(get_graph())
+        return decide(user_obj, action, obj, announce=False)
 
     def has_module_perms(self, user_obj: object, app_label: str) -> bool:
         """For ``"accessgraph"``: has the user an unexpired membership of any org?"""

@@ -14,7 +14,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from accessgraph.django._access import decide, identity, object_target
+from accessgraph.django._access import identity, judge, log_refusal, object_target
 
 __all__ = ["HasAccess"]
 
@@ -28,24 +28,40 @@ class HasAccess(BasePermission):
     method to action (``{"GET": "insight:view", "POST": "insight:create"}``; a method it
     does not name is denied, ``HEAD`` falls back to ``GET``), or a method
     ``get_access_action(request)``. And where: a method ``get_access_target(request)``
-    or an attribute ``access_target`` (a string). A target of ``None`` leaves the
-    decision to the object check (``get_object()`` in DRF's generic views), which uses the
-    object's ``access_target``, else ``view.get_access_target(request, obj=obj)``.
-    Anonymous and inactive users are denied. Like ``require_access``, this asks the graph,
-    not ``user.has_perm``, so a Django superuser gets no more than the graph gives.
+    or an attribute ``access_target`` (a string).
+
+    It fails closed: a target of ``None`` denies the request, unless the view says
+    ``access_per_object = True`` — then the view-level check only refuses users who may
+    never do anything, and the decision is left to the object check (``get_object()``
+    in DRF's generic views, or ``check_object_permissions``), which uses the object's
+    ``access_target``, else ``view.get_access_target(request, obj=obj)``. Such a view
+    must check every object it returns: a list endpoint needs a real target.
+
+    A method the view has no handler for passes here, so that DRF answers 405, not 403.
+    Anonymous and inactive users are denied. Like ``require_access``, this asks the
+    graph, not ``user.has_perm``, so a Django superuser gets no more than the graph
+    gives; a refusal is logged on ``accessgraph.django`` (INFO, the reason at DEBUG).
     """
 
     message = "You do not have access to do this here."
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         """The view-level check (every request)."""
+        if not _handles(request, view):
+            return True  # DRF raises MethodNotAllowed (405) next; no handler runs
         action = self._action(request, view)
         if action is None:
             return False
         target = _view_target(request, view)
         if target is None:
-            # Decided per object; still refuse who may never do anything.
-            return identity(request.user) is not None
+            if getattr(view, "access_per_object", False) is True:
+                # Decided per object; still refuse who may never do anything.
+                return identity(request.user) is not None
+            self.message = (
+                f"`{action}` has no target here: {type(view).__name__} names none and does "
+                "not check per object."
+            )
+            return False
         return self._decide(request, action, target)
 
     def has_object_permission(self, request: Request, view: APIView, obj: Any) -> bool:
@@ -71,8 +87,10 @@ class HasAccess(BasePermission):
         return self._decide(request, action, target)
 
     def _decide(self, request: Request, action: str, target: str) -> bool:
-        if decide(request.user, action, target):
+        verdict = judge(request.user, action, target)
+        if verdict.allowed:
             return True
+        log_refusal(request, verdict)
         self.message = f"`{action}` on `{target}` is not allowed."
         return False
 
@@ -102,6 +120,15 @@ class HasAccess(BasePermission):
         return action
 
 
+def _handles(request: Request, view: APIView) -> bool:
+    """Has the view a handler for the request's method (as ``dispatch`` looks it up)?"""
+    names = getattr(view, "http_method_names", None)
+    if names is None:  # not a Django view: nothing to answer 405 with
+        return True
+    method = (request.method or "").lower()
+    return method in names and callable(getattr(view, method, None))
+
+
 def _view_target(request: Request, view: APIView) -> str | None:
     get_target = getattr(view, "get_access_target", None)
     if get_target is not None:
@@ -109,10 +136,12 @@ def _view_target(request: Request, view: APIView) -> str | None:
     else:
         target = getattr(view, "access_target", _UNSET)
         if target is _UNSET:
+            if getattr(view, "access_per_object", False) is True:
+                return None
             raise ImproperlyConfigured(
                 f"{type(view).__name__} uses HasAccess but says no target: set "
-                "`access_target` (None: decided per object) or define "
-                "get_access_target(request, obj=None)"
+                "`access_target`, define get_access_target(request, obj=None), or set "
+                "`access_per_object = True` when every object is checked (get_object())"
             )
     if target is not None and not isinstance(target, str):
         raise ImproperlyConfigured(
