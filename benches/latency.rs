@@ -5,16 +5,14 @@
 //! while a writer thread applies a grant or revoke every 100 µs.
 //! `cargo bench --bench latency` (add `-- --seconds 5` for a longer run).
 
-#![allow(
+#![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::indexing_slicing,
     clippy::cast_precision_loss,
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,
     clippy::many_single_char_names,
     clippy::similar_names,
-    missing_docs,
     reason = "a benchmark binary: short names and numeric casts for statistics"
 )]
 

@@ -3,11 +3,11 @@
 //! that hold even for the system actor, the order of checks, and that a denied or failing
 //! call changes nothing.
 
-#![allow(
+#![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    reason = "a test stops at the first surprise, loudly"
 )]
 
 use std::fmt::{Debug, Write as _};
@@ -17,6 +17,9 @@ use accessgraph::error::{ConflictError, NotFoundError, ValidationError};
 use accessgraph::graph::{MemberPatch, NewMember, NewProject, ProjectPatch};
 use accessgraph::roles::{OrgRole, ProjectRole, Role};
 use accessgraph::{Error, Graph, Instant, Result};
+
+mod common;
+use common::{at as t, nm};
 
 const OWNER: &str = "owner@acme.io";
 const ADMIN: &str = "admin@acme.io";
@@ -52,17 +55,6 @@ const USERS: &[&str] = &[
     "o3@acme.io",
 ];
 const TARGETS: &[&str] = &["acme", "other", "acme/web", "acme/prod", "acme/staging"];
-
-fn t(s: &str) -> Instant {
-    Instant::parse("at", s).unwrap()
-}
-
-fn nm(role: &str) -> NewMember {
-    NewMember {
-        role: Some(role.to_owned()),
-        ..NewMember::default()
-    }
-}
 
 fn nm_expiring(role: &str, expires: &str) -> NewMember {
     NewMember {

@@ -2,11 +2,10 @@
 //! roles, the default action catalogue, ownership, scopes, unknowns, custom actions and
 //! the reverse lookups (`who_can`, `permissions`, `accessible`, `explain`).
 
-#![allow(
+#![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    reason = "a test stops at the first surprise, loudly"
 )]
 
 use std::collections::BTreeSet;
@@ -15,6 +14,9 @@ use accessgraph::error::{ConflictError, ValidationError};
 use accessgraph::graph::{NewMember, NewProject, ProjectPatch};
 use accessgraph::roles::{OrgRole, ProjectRole, Role};
 use accessgraph::{Error, Graph, Instant, Source};
+
+mod common;
+use common::{at as t, nm};
 
 const OWNER: &str = "owner@acme.io";
 const ADMIN: &str = "admin@acme.io";
@@ -96,17 +98,6 @@ const OWNER_ACTIONS: &[&str] = &[
     "notebook:edit",
     "dashboard:delete",
 ];
-
-fn t(s: &str) -> Instant {
-    Instant::parse("at", s).unwrap()
-}
-
-fn nm(role: &str) -> NewMember {
-    NewMember {
-        role: Some(role.to_owned()),
-        ..NewMember::default()
-    }
-}
 
 fn project(restricted: bool, default_role: Option<&str>) -> NewProject {
     NewProject {
@@ -1284,6 +1275,7 @@ type Case<'a> = (
 );
 
 #[test]
+#[expect(clippy::too_many_lines, reason = "a table of cases spelled out")]
 fn decision_sources_use_posthog_vocabulary() {
     let g = fixture();
     let r = with_resources(&g);

@@ -3,11 +3,10 @@
 //! move the boundary; onboarding templates; access requests; directory sync; and every
 //! new change kind round-trips through the journal and the JSON snapshot.
 
-#![allow(
+#![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    reason = "a test stops at the first surprise, loudly"
 )]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,21 +21,16 @@ use accessgraph::model::requests::RequestStatus;
 use accessgraph::model::templates;
 use accessgraph::roles::ProjectRole;
 use accessgraph::state::State;
-use accessgraph::{Error, Graph, Instant};
+use accessgraph::{Error, Graph};
 use serde_json::{json, Value};
+
+mod common;
+use common::{at as t, date as d};
 
 const OWNER: &str = "owner@acme.io";
 const ADMIN: &str = "admin@acme.io";
 const CONTRACTOR: &str = "contractor@agency.io";
 const T0: &str = "2024-05-01T00:00:00Z";
-
-fn t(s: &str) -> Instant {
-    Instant::parse("at", s).unwrap()
-}
-
-fn d(s: &str) -> chrono::NaiveDate {
-    accessgraph::time::parse_date("date", s).unwrap()
-}
 
 fn m(i: usize) -> String {
     format!("m{i}@acme.io")

@@ -1,6 +1,9 @@
 //! The journal's storage contract without files: fail-stop when a write or fsync fails.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test stops at the first surprise, loudly"
+)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

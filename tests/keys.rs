@@ -4,11 +4,10 @@
 //! track events on their project only; every key mutation is audited, replays from the
 //! journal and survives the JSON snapshot.
 
-#![allow(
+#![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    reason = "a test stops at the first surprise, loudly"
 )]
 
 use std::path::PathBuf;
@@ -20,8 +19,9 @@ use accessgraph::graph::{NewKey, NewMember, NewProject, OpenOptions};
 use accessgraph::registry::json::{from_json, to_json};
 use accessgraph::{Error, Graph, Instant, Source};
 
-const DAY: i64 = 86_400_000_000;
-const T0: Instant = Instant(1_714_521_600_000_000); // 2024-05-01T00:00:00Z
+mod common;
+use common::{temp_dir, DAY, T0};
+
 const OWNER: &str = "owner@acme.io";
 const ADMIN: &str = "admin@acme.io";
 const DEV: &str = "dev@acme.io";
@@ -78,13 +78,7 @@ fn scoped(scopes: &[&str]) -> NewKey {
 }
 
 fn temp_journal(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "accessgraph-keys-{}-{name}-{}",
-        std::process::id(),
-        Instant::now().0
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("access.journal")
+    temp_dir(&format!("keys-{name}")).join("access.journal")
 }
 
 #[test]

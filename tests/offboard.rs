@@ -3,11 +3,11 @@
 //! `user.offboarded`, in that order; without authority in every org involved nothing
 //! changes.
 
-#![allow(
+#![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    reason = "a test stops at the first surprise, loudly"
 )]
 
 use accessgraph::audit::Filter;
@@ -16,7 +16,9 @@ use accessgraph::graph::{NewKey, NewMember, NewProject, OpenOptions};
 use accessgraph::registry::json::to_json;
 use accessgraph::{Error, Graph, Instant};
 
-const T0: Instant = Instant(1_714_521_600_000_000); // 2024-05-01T00:00:00Z
+mod common;
+use common::T0;
+
 const ACME_OWNER: &str = "owner@acme.io";
 const BETA_OWNER: &str = "owner@beta.io";
 const ADMIN: &str = "admin@acme.io";

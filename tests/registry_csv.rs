@@ -1,11 +1,11 @@
 //! The CSV access matrix (SPEC 5.3, SPEC 9 "Registry" and "Further decisions"): exact
 //! export of a crafted graph, round trips, and every error with its line and column.
 
-#![allow(
+#![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    reason = "a test stops at the first surprise, loudly"
 )]
 
 use accessgraph::graph::{NewMember, NewProject};
@@ -13,12 +13,11 @@ use accessgraph::registry::csv::{from_csv, to_csv, CsvError, COLUMNS};
 use accessgraph::roles::{OrgRole, ProjectRole};
 use accessgraph::{Error, Graph, Instant};
 
+mod common;
+use common::at;
+
 /// A grant as (user, target, role, expires, reason).
 type GrantRow = (String, String, ProjectRole, Option<Instant>, Option<String>);
-
-fn at(s: &str) -> Instant {
-    Instant::parse("at", s).unwrap()
-}
 
 fn now() -> Instant {
     at("2024-05-01")

@@ -2,11 +2,11 @@
 //! round trips of a rich graph, determinism, the recorded stamps restored as they were,
 //! and every error naming its JSON path.
 
-#![allow(
+#![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    reason = "a test stops at the first surprise, loudly"
 )]
 
 use accessgraph::graph::{MemberPatch, NewMember, NewProject};
@@ -15,16 +15,13 @@ use accessgraph::{Graph, Instant};
 use chrono::NaiveDate;
 use serde_json::{json, Value};
 
-const DAY: i64 = 86_400_000_000;
-const T0: Instant = Instant(1_714_521_600_000_000); // 2024-05-01T00:00:00Z
-
-fn t(days: i64) -> Instant {
-    Instant(T0.0 + days * DAY)
-}
+mod common;
+use common::{days as t, T0};
 
 /// Several orgs, restricted / pii / default-role projects, members with expiries,
 /// reasons, reviews and external flags, org-wide and project grants (expired ones
 /// included), resources, custom actions, a user who left, stamps by several actors.
+#[expect(clippy::too_many_lines, reason = "a fixture spelled out")]
 fn rich() -> Graph {
     let g = Graph::new();
     g.set_time(Some(T0));
@@ -707,6 +704,7 @@ fn syntax_errors_give_a_position() {
 type Edit = Box<dyn Fn(&mut Value)>;
 
 #[test]
+#[expect(clippy::too_many_lines, reason = "a table of cases spelled out")]
 fn records_that_do_not_fit_name_their_path() {
     let cases: Vec<(Edit, &str, &str)> = vec![
         (

@@ -2,11 +2,11 @@
 //! document verbatim, a richer document, byte-identical round trips, every error with its
 //! line and column, and atomicity.
 
-#![allow(
+#![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
+    clippy::indexing_slicing,
     clippy::panic,
-    clippy::indexing_slicing
+    reason = "a test stops at the first surprise, loudly"
 )]
 
 use accessgraph::error::RegistryError;
@@ -16,6 +16,9 @@ use accessgraph::registry::markdown::{
 };
 use accessgraph::roles::{OrgRole, ProjectRole};
 use accessgraph::{Graph, Instant};
+
+mod common;
+use common::at;
 
 const SEED: &str = "# PostHog Access Registry
 ## Owners
@@ -73,10 +76,6 @@ Engineers get staging by default.
   - Production: member (expires 2024-04-15)
 - guest@agency.io
 ";
-
-fn at(s: &str) -> Instant {
-    Instant::parse("at", s).unwrap()
-}
 
 fn person<'r>(reg: &'r Registry, email: &str) -> &'r RegistryPerson {
     reg.people.iter().find(|p| p.email == email).unwrap()

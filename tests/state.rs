@@ -2,12 +2,11 @@
 //! mirror: every kind of change keeps them equal to a fresh rebuild, and a batch that
 //! does not fit changes nothing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use accessgraph::graph::{NewMember, NewProject, ProjectPatch};
 use accessgraph::model::{HotUser, Membership};
 use accessgraph::state::State;
 use accessgraph::{Graph, Instant, Result};
+
 /// The check-path index equals a fresh rebuild from the records.
 fn hot_index_is_consistent(st: &State) -> bool {
     let users_ok = st.users.iter().enumerate().all(|(i, u)| {

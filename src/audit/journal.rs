@@ -386,7 +386,10 @@ impl FileJournal {
         })
     }
 
-    #[allow(clippy::type_complexity)]
+    #[expect(
+        clippy::type_complexity,
+        reason = "the loaded parts of a journal, named once where they are returned"
+    )]
     fn open_locked(
         path: &Path,
         file: &mut File,

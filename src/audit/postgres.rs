@@ -439,6 +439,10 @@ pub struct Loaded {
 /// event is still there) and the events after it, each checked against the chain and
 /// replayed. The events are read in one statement; if a rewrite happened meanwhile
 /// (the epoch moved), it starts again.
+#[expect(
+    clippy::too_many_lines,
+    reason = "reading a graph from the database is one sequence of queries, each checked in turn"
+)]
 pub fn load(
     client: &mut Client,
     target: &Target,

@@ -344,6 +344,10 @@ impl PyGraph {
 
     /// Onboards `user` into `org` with a template, atomically (SPEC 4.3).
     #[pyo3(signature = (user, org, template, *, actor, name = None, title = None, projects = None, expires = None, reason = None))]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the Python method's keyword arguments"
+    )]
     fn onboard(
         &self,
         user: &str,
@@ -428,6 +432,10 @@ impl PyGraph {
 
     /// Plans (and with `dry_run=False` applies) a directory sync of `org` (SPEC 4.5).
     #[pyo3(signature = (org, people, *, groups, actor, dry_run = true, deprovision = true))]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the Python method's keyword arguments"
+    )]
     fn sync_directory(
         &self,
         py: Python<'_>,

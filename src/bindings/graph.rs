@@ -32,7 +32,7 @@ fn adopt<'py>(cls: &Bound<'py, pyo3::types::PyType>, graph: Graph) -> PyResult<B
 impl PyGraph {
     #[new]
     #[pyo3(signature = (_pending = None, *, audit = true))]
-    #[allow(
+    #[expect(
         clippy::used_underscore_binding,
         reason = "the Python name marks it private"
     )]

@@ -18,7 +18,7 @@ impl PyGraph {
     /// describes a torn tail that was cut off.
     #[classmethod]
     #[pyo3(signature = (path, *, durability = "fsync", hmac_key = None, snapshot = None))]
-    #[allow(clippy::needless_pass_by_value, reason = "PyO3 extracts owned paths")]
+    #[expect(clippy::needless_pass_by_value, reason = "PyO3 extracts owned paths")]
     fn _open<'py>(
         cls: &Bound<'py, pyo3::types::PyType>,
         path: std::path::PathBuf,
@@ -79,7 +79,7 @@ impl PyGraph {
     }
 
     /// Writes a snapshot (the state at the current revision) that `open` starts from.
-    #[allow(clippy::needless_pass_by_value, reason = "PyO3 extracts owned paths")]
+    #[expect(clippy::needless_pass_by_value, reason = "PyO3 extracts owned paths")]
     fn _snapshot(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<u64> {
         let g = &self.inner;
         detach(py, || g.snapshot(&path))

@@ -26,6 +26,10 @@ impl PyGraph {
 
     /// Creates a project `org/slug`.
     #[pyo3(signature = (project, *, name = None, environment = None, restricted = None, pii = None, default_role = None, settings = None, actor = None))]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the Python method's keyword arguments"
+    )]
     fn add_project(
         &self,
         project: &str,
@@ -56,6 +60,10 @@ impl PyGraph {
 
     /// Adds `user` to `org` with an org role.
     #[pyo3(signature = (user, org, role = "member", *, actor = None, name = None, title = None, expires = None, reason = None, reviewed = None, external = None))]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the Python method's keyword arguments"
+    )]
     fn add_member(
         &self,
         user: &str,

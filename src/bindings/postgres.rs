@@ -54,7 +54,7 @@ impl PyGraph {
 
     /// Copies a file journal into the database as a new graph; returns the events copied.
     #[staticmethod]
-    #[allow(clippy::needless_pass_by_value, reason = "PyO3 extracts owned paths")]
+    #[expect(clippy::needless_pass_by_value, reason = "PyO3 extracts owned paths")]
     fn _postgres_import(py: Python<'_>, path: std::path::PathBuf, url: &str) -> PyResult<u64> {
         detach(py, || {
             let target = store::parse_url(url)?;

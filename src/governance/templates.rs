@@ -121,6 +121,10 @@ impl Graph {
 
     /// Onboards a user with a template: adds the membership and every grant the template
     /// gives, as one atomic change. The actor needs the authority of each change.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one plan read top to bottom: validation, authority, then the membership and each grant"
+    )]
     pub fn onboard(&self, req: &Onboarding, actor: Option<&str>) -> Result<OnboardingReport> {
         let email = ids::email("user", &req.user)?;
         ids::org_slug("org", &req.org)?;

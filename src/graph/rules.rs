@@ -97,6 +97,10 @@ pub(crate) fn opt_text(s: Option<String>) -> Option<String> {
 }
 
 /// Requires the actor to hold at least `rank` in the org, else `PermissionDenied`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the rule reads the whole request: who, to whom, where, which role, and when"
+)]
 pub(crate) fn require_rank(
     st: &State,
     at: &mut At<'_>,
@@ -209,6 +213,10 @@ pub(crate) fn authorize_invite(
 
 /// Authority to change `email`'s org role (SPEC 2.3): `org:manage_roles`, not one's own,
 /// on someone at most one's rank, to a role at most one's own.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the rule reads the whole request: who, to whom, where, which role, and when"
+)]
 pub(crate) fn authorize_role_change(
     st: &State,
     at: &mut At<'_>,

@@ -98,6 +98,10 @@ fn level(m: &Value, path: &str) -> Result<i64, JsonPathError> {
 }
 
 /// The changes that create org `org` (display name `name`) from PostHog's JSON.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one pass over the members, then each project's members"
+)]
 pub fn changes(
     members_json: &Value,
     org: &str,

@@ -35,6 +35,10 @@ pub(super) fn project_role_named(s: Option<&str>) -> Result<ProjectRole> {
 
 /// The elementary changes that apply `plan` to the current state: every change's
 /// authority first (SPEC 2.3), then that its `before` still holds.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one arm per planned operation, each checking that operation's authority and `before`"
+)]
 pub fn changes_for(
     st: &State,
     at: &mut At<'_>,

@@ -168,6 +168,10 @@ impl<'t> Parser<'t> {
         Ok(())
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one state of the line-by-line parser: every form a person line may take"
+    )]
     fn project(&mut self, ln: &Ln<'_>, item: &str) -> Result<(), RegistryError> {
         let item = item.trim_end();
         let (name, inner) = match item.strip_suffix(')') {
@@ -290,6 +294,10 @@ impl<'t> Parser<'t> {
         Ok(())
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one state of the line-by-line parser: every form a grant line may take"
+    )]
     fn person(&mut self, ln: &Ln<'_>, section: Section, item: &str) -> Result<(), RegistryError> {
         let end = item
             .find(|c: char| c.is_whitespace() || c == '(')

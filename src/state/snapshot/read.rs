@@ -150,6 +150,10 @@ impl Builder<'_> {
 /// rule is checked in document order and reported at the record's path, the records are
 /// written once, and the check-path indexes are built once at the end. Every reference
 /// is checked here, so nothing can fail afterwards.
+#[expect(
+    clippy::too_many_lines,
+    reason = "validates the document in one pass, in document order, so errors come in the order a reader meets them"
+)]
 fn build(doc: &Doc<'_>) -> Result<State, JsonPathError> {
     let mut b = Builder {
         st: State::new(),
