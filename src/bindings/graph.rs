@@ -297,34 +297,6 @@ impl PyGraph {
         adopt(cls, graph.py()?)
     }
 
-    /// A graph holding an org read from PostHog's REST API JSON (members, and explicit
-    /// project members by project name), given as JSON text.
-    #[classmethod]
-    #[pyo3(signature = (members, *, org, name = None, projects = None))]
-    fn _from_posthog_json<'py>(
-        cls: &Bound<'py, pyo3::types::PyType>,
-        members: &str,
-        org: &str,
-        name: Option<&str>,
-        projects: Option<Vec<(String, String)>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let parse = |text: &str, path: String| {
-            serde_json::from_str::<serde_json::Value>(text)
-                .map_err(|e| to_py(crate::registry::JsonPathError::new(path, e.to_string()).into()))
-        };
-        let members = parse(members, "$".to_owned())?;
-        let projects = projects
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(n, t)| {
-                let v = parse(&t, format!("$[{n:?}]"))?;
-                Ok((n, v))
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        let graph = crate::registry::posthog::import(&members, org, name, &projects).py()?;
-        adopt(cls, graph)
-    }
-
     /// A graph read from a JSON snapshot (SPEC 5.2).
     #[classmethod]
     fn from_json<'py>(

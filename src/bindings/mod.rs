@@ -8,6 +8,7 @@ mod graph;
 mod keys;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod posthog;
 mod values;
 
 /// The compiled core of the `accessgraph` package.
