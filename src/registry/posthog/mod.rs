@@ -341,7 +341,7 @@ pub fn import(
     org: &str,
     name: Option<&str>,
     options: Options,
-) -> crate::Result<(Graph, Report)> {
+) -> crate::error::Result<(Graph, Report)> {
     let (changes, report) = changes(input, org, name, options)?;
     let now = Instant::now();
     let mut st = State::new();
@@ -365,7 +365,7 @@ pub fn import_text(
     org: &str,
     name: Option<&str>,
     options: Options,
-) -> crate::Result<(Graph, Report)> {
+) -> crate::error::Result<(Graph, Report)> {
     let input = Input::from_text(members, projects, roles)?;
     import(&input, org, name, options)
 }
