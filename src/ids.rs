@@ -138,12 +138,27 @@ impl ProjectRole {
     }
 }
 
-/// Validates an email the way Django's `EmailValidator` does and returns it lower-cased.
+/// Validates an email the way Django's `EmailValidator` does (SPEC 1.1) and returns its
+/// canonical form, the one the graph stores and looks up.
+///
+/// Accepted: a dot-atom local part and a domain that is `localhost`, a host name — ASCII or
+/// internationalised (Django allows `\u{a1}`–`\u{ffff}` in labels) —, or an IP literal
+/// (`[192.0.2.1]`, `[::1]`); at most 320 characters. The one refusal beyond Django: a
+/// quoted local part (`"john doe"@example.com`), which exists to carry the whitespace and
+/// control characters SPEC 1.1 rules out and which the registry's line grammar cannot hold.
+///
+/// Canonical form: the local part lower-cased (ASCII letters), the domain lower-cased and,
+/// when internationalised, normalised with IDNA (UTS #46) to its Unicode form, so that
+/// `Juergen@XN--BCHER-KVA.example` and `juergen@Bücher.example` are one user
+/// (`juergen@bücher.example`).
 pub fn email(field: &'static str, s: &str) -> Result<String> {
-    if is_email(s) {
-        Ok(s.to_ascii_lowercase())
-    } else {
-        Err(Error::invalid(field, s, "an email address"))
+    match email_problem(s) {
+        None => Ok(canonical_email(s).into_owned()),
+        Some(why) => Err(Error::invalid(
+            field,
+            s,
+            format!("an email address as Django's EmailValidator accepts it: {why}"),
+        )),
     }
 }
 
@@ -156,52 +171,171 @@ pub fn is_pseudonym(s: &str) -> bool {
     })
 }
 
-/// The lookup form of an email: lower-cased, borrowed when it already is.
+/// The lookup form of an email: its canonical form (see [`email`]), borrowed when it
+/// already is. Does not validate.
 pub fn email_key(s: &str) -> Cow<'_, str> {
-    if s.bytes().any(|c| c.is_ascii_uppercase()) {
-        Cow::Owned(s.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(s)
-    }
+    canonical_email(s)
 }
 
-fn is_email(s: &str) -> bool {
-    if s.len() > 320 || !s.is_ascii() {
-        return false;
+/// What makes `s` no email, or `None`.
+fn email_problem(s: &str) -> Option<String> {
+    if s.is_empty() {
+        return Some("the text is empty".to_owned());
+    }
+    // Django counts characters, not bytes.
+    if s.len() > 320 && s.chars().count() > 320 {
+        return Some("longer than 320 characters".to_owned());
     }
     let Some((local, domain)) = s.rsplit_once('@') else {
-        return false;
+        return Some("there is no `@`".to_owned());
     };
-    is_dot_atom(local) && (domain.eq_ignore_ascii_case("localhost") || is_domain(domain))
+    if local.starts_with('"') {
+        return Some("a quoted local part (`\"…\"@`) is not accepted".to_owned());
+    }
+    if !is_dot_atom(local) {
+        return Some(if local.is_empty() {
+            "nothing before the `@`".to_owned()
+        } else {
+            format!(
+                "the part before the `@`, `{}`, is not letters, digits and ``!#$%&'*+/=?^_`{{|}}~-`` between single dots",
+                local.escape_debug()
+            )
+        });
+    }
+    // Django's allowlist is exactly `localhost`, case included.
+    if domain == "localhost" || is_domain(domain) || is_ip_literal(domain) {
+        return None;
+    }
+    Some(if domain.is_empty() {
+        "nothing after the `@`".to_owned()
+    } else {
+        format!(
+            "the domain `{}` is not a host name (`example.com`, `bücher.example`), `localhost` or an IP literal (`[192.0.2.1]`)",
+            domain.escape_debug()
+        )
+    })
 }
 
-fn is_atom_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~-".contains(&c)
-}
+/// The specials of a dot-atom besides letters and digits.
+const ATOM_SPECIALS: &str = "!#$%&'*+/=?^_`{|}~-";
 
+/// Django's dot-atom: atoms of letters, digits and [`ATOM_SPECIALS`] between single dots,
+/// matched case-insensitively — which in Python's `re` also admits `İ`, `ı`, `ſ` and the
+/// Kelvin sign `K`.
 fn is_dot_atom(s: &str) -> bool {
+    let atom_char = |c: char| {
+        c.is_ascii_alphanumeric()
+            || ATOM_SPECIALS.contains(c)
+            || matches!(c, '\u{130}' | '\u{131}' | '\u{17f}' | '\u{212a}')
+    };
     !s.is_empty()
         && s.split('.')
-            .all(|a| !a.is_empty() && a.bytes().all(is_atom_char))
+            .all(|a| !a.is_empty() && a.chars().all(atom_char))
 }
 
+/// A letter or digit of a host name in Django's pattern: ASCII, or `\u{a1}`–`\u{ffff}`.
+fn is_host_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || ('\u{a1}'..='\u{ffff}').contains(&c)
+}
+
+/// Django's `domain_regex`: a host name label, more labels, and a top-level domain of
+/// letters (2 to 63) or a punycode label `xn--…`. Labels have 1 to 63 characters and
+/// neither start nor end with `-`.
 fn is_domain(s: &str) -> bool {
-    let labels: Vec<&str> = s.split('.').collect();
-    if labels.len() < 2 {
+    let label = |l: &str| {
+        let n = l.chars().count();
+        (1..=63).contains(&n)
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c == '-' || is_host_char(c))
+    };
+    let tld = |l: &str| {
+        let n = l.chars().count();
+        let letters = (2..=63).contains(&n)
+            && l.chars().all(|c| {
+                c == '-' || c.is_ascii_alphabetic() || ('\u{a1}'..='\u{ffff}').contains(&c)
+            });
+        let punycode = l.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--"))
+            && l.get(4..).is_some_and(|r| {
+                (1..=59).contains(&r.len()) && r.bytes().all(|c| c.is_ascii_alphanumeric())
+            });
+        !l.starts_with('-') && !l.ends_with('-') && (letters || punycode)
+    };
+    let mut labels = s.split('.');
+    let Some(last) = labels.next_back() else {
         return false;
+    };
+    let mut count = 0;
+    for l in labels {
+        if !label(l) {
+            return false;
+        }
+        count += 1;
     }
-    let label_ok = |l: &str| {
-        let b = l.as_bytes();
-        !b.is_empty()
-            && b.len() <= 63
-            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-            && b.first() != Some(&b'-')
-            && b.last() != Some(&b'-')
-    };
-    let Some((tld, rest)) = labels.split_last() else {
+    count >= 1 && tld(last)
+}
+
+/// Django's `literal_regex` (`\[([A-F0-9:.]+)\]`, any case) holding an address that
+/// Python's `ipaddress` accepts: IPv4 in dotted decimal without leading zeros, or IPv6 of
+/// at most 39 characters.
+fn is_ip_literal(s: &str) -> bool {
+    let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) else {
         return false;
     };
-    rest.iter().all(|l| label_ok(l)) && label_ok(tld) && tld.len() >= 2
+    !inner.is_empty()
+        && inner
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.')
+        && (inner.parse::<std::net::Ipv4Addr>().is_ok()
+            || (inner.len() <= 39 && inner.parse::<std::net::Ipv6Addr>().is_ok()))
+}
+
+/// The canonical form of a (possibly invalid) email: see [`email`].
+fn canonical_email(s: &str) -> Cow<'_, str> {
+    let plain = !s.bytes().any(|c| !c.is_ascii() || c.is_ascii_uppercase());
+    // ASCII, lower-case and without a punycode label: canonical already (the check path).
+    if plain && !s.contains("xn--") {
+        return Cow::Borrowed(s);
+    }
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return Cow::Owned(s.to_ascii_lowercase());
+    };
+    let domain = canonical_domain(domain);
+    let mut out = String::with_capacity(s.len());
+    out.push_str(local);
+    out.make_ascii_lowercase();
+    out.push('@');
+    out.push_str(&domain);
+    if out == s {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(out)
+    }
+}
+
+/// A domain lower-cased; an internationalised one (non-ASCII, or with a punycode label)
+/// in its IDNA Unicode form when that form is itself a valid domain, else its ASCII form,
+/// else lower-cased as given — so the canonical form of a valid email is valid and its own
+/// canonical form.
+fn canonical_domain(d: &str) -> Cow<'_, str> {
+    let idn = !d.is_ascii()
+        || d.split('.')
+            .any(|l| l.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--")));
+    if !idn || d.starts_with('[') {
+        return if d.bytes().any(|c| c.is_ascii_uppercase()) {
+            Cow::Owned(d.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(d)
+        };
+    }
+    let (unicode, ok) = idna::domain_to_unicode(d);
+    if ok.is_ok() && is_domain(&unicode) {
+        return Cow::Owned(unicode);
+    }
+    match idna::domain_to_ascii(d) {
+        Ok(ascii) if is_domain(&ascii) => Cow::Owned(ascii),
+        _ => Cow::Owned(d.to_lowercase()),
+    }
 }
 
 #[cfg(test)]
@@ -225,8 +359,19 @@ mod tests {
             "jane@example.com",
             "J.Doe+x@Sub.Example.CO",
             "root@localhost",
+            "juergen@bücher.example",
+            "jane@例え.テスト",
+            "a@xn--bcher-kva.example",
+            "a@b.xn--p1ai",
+            "a@b.c-d",
+            "a@ex--ample.com",
+            "a@[127.0.0.1]",
+            "a@[::1]",
+            "a@[::ffff:1.2.3.4]",
+            "ſ@example.com",
+            "a@ex\u{ffff}ample.com",
         ] {
-            assert!(is_email(ok), "{ok}");
+            assert!(email_problem(ok).is_none(), "{ok}");
         }
         for bad in [
             "",
@@ -237,17 +382,71 @@ mod tests {
             "jane@example",
             "jane@exa mple.com",
             "jane@-x.com",
+            "jane@x-.com",
             "jane@x.c",
+            "jane@b.c1",
+            "jane@exa_mple.com",
             "a..b@example.com",
             "jane\n@example.com",
+            "jane@example.com\n",
             "jané@example.com",
+            "root@LOCALHOST",
+            "\"jane\"@example.com",
+            "a@1.2.3.4",
+            "a@[01.2.3.4]",
+            "a@[IPv6:::1]",
+            "a@[0000:0000:0000:0000:0000:ffff:255.255.255.255]",
+            "a@ex\u{a0}ample.com",
+            "a@ex\u{1f600}ample.com",
         ] {
-            assert!(!is_email(bad), "{bad}");
+            assert!(email_problem(bad).is_some(), "{bad:?}");
         }
-        assert_eq!(
-            email("user", "Jane@Example.com").ok().as_deref(),
-            Some("jane@example.com")
-        );
+        let long = format!("{}@example.com", "a".repeat(308));
+        assert!(email_problem(&long).is_none());
+        assert!(email_problem(&format!("a{long}")).is_some());
+        // 248 characters in 490 bytes: Django counts characters
+        let wide = format!("a@{}éé", format!("{}.", "ü".repeat(60)).repeat(4));
+        assert!(wide.len() > 320 && email_problem(&wide).is_none());
+    }
+
+    #[test]
+    fn canonical_emails_are_stable_and_valid() {
+        for (given, stored) in [
+            ("Jane@Example.com", "jane@example.com"),
+            ("Juergen@Bücher.example", "juergen@bücher.example"),
+            ("JUERGEN@BÜCHER.EXAMPLE", "juergen@bücher.example"),
+            ("juergen@XN--BCHER-KVA.example", "juergen@bücher.example"),
+            ("a@x.bücher\u{3002}example", "a@x.bücher.example"),
+            ("IP@[::FFFF:1.2.3.4]", "ip@[::ffff:1.2.3.4]"),
+            // punycode whose Unicode form Django would refuse keeps its ASCII form
+            ("a@xn--ls8h.la", "a@xn--ls8h.la"),
+            ("a@EX\u{ffff}AMPLE.com", "a@ex\u{ffff}ample.com"),
+        ] {
+            let once = email("user", given).ok();
+            assert_eq!(once.as_deref(), Some(stored), "{given}");
+            assert_eq!(email("user", stored).ok().as_deref(), Some(stored));
+            assert_eq!(email_key(given), stored);
+            assert_eq!(email_key(stored), stored);
+        }
+        assert!(matches!(email_key("jane@example.com"), Cow::Borrowed(_)));
+        assert!(matches!(
+            email_key("juergen@bücher.example"),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn email_errors_say_what_is_wrong() {
+        let why = |s: &str| {
+            email("user", s)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert!(why("jane@exa mple.com").contains("the domain `exa mple.com`"));
+        assert!(why("jane").contains("no `@`"));
+        assert!(why("ja ne@x.com").contains("before the `@`"));
+        assert!(why("\"j\"@x.com").contains("quoted"));
     }
 
     #[test]

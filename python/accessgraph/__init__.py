@@ -18,9 +18,10 @@ import json
 import os
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Self, cast
 
 from accessgraph import _core, _formats
 from accessgraph._audit import AuditLog, _GraphBackend
@@ -91,6 +92,9 @@ __all__ = [
     "Org",
     "OrgRole",
     "PermissionDenied",
+    "PostHogImportWarning",
+    "PostHogNote",
+    "PostHogReport",
     "Principal",
     "Project",
     "ProjectRole",
@@ -105,6 +109,46 @@ __all__ = [
     "ValidationError",
     "__version__",
 ]
+
+
+class PostHogImportWarning(UserWarning):
+    """A PostHog listing given to :meth:`Graph.from_posthog` is incomplete: a ``next``
+    page was not given, or a ``count`` disagrees with the members read."""
+
+
+@dataclass(frozen=True)
+class PostHogNote:
+    """One entry of a PostHog import report.
+
+    ``kind`` is ``"incomplete"`` (the JSON is not all there is), ``"unexpressed"``
+    (PostHog access the model cannot hold, left out or written another way),
+    ``"ignored"`` (data PostHog's resolver does not read either) or ``"assumed"`` (a fact
+    inferred from PostHog's rules); ``subject`` the member's email or role it concerns;
+    ``path`` the JSON path of the data; ``source`` the PostHog endpoint and object."""
+
+    kind: str
+    subject: str | None
+    message: str
+    path: str
+    source: str
+
+
+class PostHogReport:
+    """What :meth:`Graph.posthog_report` returns: the imported ``graph`` and the
+    ``notes`` on what it could not express."""
+
+    __slots__ = ("graph", "notes")
+
+    def __init__(self, graph: Graph, notes: tuple[PostHogNote, ...]) -> None:
+        self.graph = graph
+        self.notes = notes
+
+    def __repr__(self) -> str:
+        kinds: dict[str, int] = {}
+        for n in self.notes:
+            kinds[n.kind] = kinds.get(n.kind, 0) + 1
+        summary = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "no notes"
+        return f"<PostHogReport {summary}>"
 
 
 class Graph(_core.Graph):
@@ -234,23 +278,66 @@ class Graph(_core.Graph):
         org: str,
         name: str | None = None,
         projects: Mapping[str, object] | None = None,
+        roles: object = None,
+        strict: bool = False,
     ) -> Self:
-        """A graph of the org described by PostHog's REST API JSON (SPEC 5.4).
+        """A graph of the org described by PostHog's REST API JSON (SPEC 5.4), in which
+        every member holds, on every project, the role PostHog's resolver gives them.
 
-        ``members`` is the response of ``/api/organizations/:id/members/`` — a page
-        ``{"count", "next", "results": [...]}``, a list of pages, or a bare list — as parsed
-        JSON or as JSON text; levels 1, 8 and 15 become member, admin and owner.
-        ``projects`` maps a project name to its ``/explicit_members/`` response (levels 1
-        and 8: member, admin). Projects are created from their names (slugified), not
-        restricted. A value that does not fit raises ``RegistryFormatError`` whose
-        ``path`` names it (``$.results[3].level``).
+        ``members`` is ``/api/organizations/:id/members/``; ``projects`` maps a project
+        name to its ``/explicit_members/`` listing or to an object with any of
+        ``"project"`` (``/api/projects/:id/``), ``"explicit_members"``,
+        ``"access_controls"`` (``/api/projects/:id/access_controls``) and
+        ``"access_control_members"``; ``roles`` is ``/api/organizations/:id/roles/``.
+        Each is parsed JSON or JSON text, one page ``{"count", "next", "results"}``, a
+        list of pages or a bare list. Overlapping pages are merged by membership id.
+
+        A listing that is not all there is (a ``next`` page not given, a ``count`` that
+        disagrees) emits :class:`PostHogImportWarning`; ``strict=True`` raises
+        ``RegistryFormatError`` instead. What PostHog grants that the model cannot hold
+        is listed by :meth:`posthog_report`, which returns the same graph with its notes.
+        A value that does not fit raises ``RegistryFormatError`` whose ``path`` names it
+        (``$.results[3].level``). See docs/posthog.md. Releases the GIL.
         """
+        report = cls.posthog_report(
+            members, org=org, name=name, projects=projects, roles=roles, strict=strict
+        )
+        for note in report.notes:
+            if note.kind == "incomplete":
+                warnings.warn(f"{note.path}: {note.message}", PostHogImportWarning, stacklevel=2)
+        return cast(Self, report.graph)
+
+    @classmethod
+    def posthog_report(
+        cls,
+        members: object,
+        *,
+        org: str,
+        name: str | None = None,
+        projects: Mapping[str, object] | None = None,
+        roles: object = None,
+        strict: bool = False,
+    ) -> PostHogReport:
+        """Import PostHog's REST API JSON as :meth:`from_posthog` does and return the
+        report: ``.graph`` (the imported graph) and ``.notes``, a tuple of
+        :class:`PostHogNote` — what could not be expressed (per-tool and per-object
+        rules, guests, a default with exceptions), what PostHog itself ignores, what was
+        assumed and what is missing, each with its JSON path and PostHog source. Emits no
+        warning: incomplete listings are notes of kind ``"incomplete"``."""
 
         def text(value: object) -> str:
             return value if isinstance(value, str) else json.dumps(value)
 
         pairs = [(str(k), text(v)) for k, v in (projects or {}).items()]
-        return cls._from_posthog_json(text(members), org=org, name=name, projects=pairs)
+        graph, notes = cls._from_posthog(
+            text(members),
+            org=org,
+            name=name,
+            projects=pairs,
+            roles=None if roles is None else text(roles),
+            strict=strict,
+        )
+        return PostHogReport(graph, tuple(PostHogNote(*n) for n in notes))
 
     def review(
         self, org: str | None = None, *, at: When | None = None, **thresholds: float

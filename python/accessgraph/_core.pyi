@@ -457,14 +457,16 @@ class Graph:
     def from_markdown(cls, text: str, org: str | None = None) -> Self:
         """A graph holding the org of a Markdown access registry (SPEC 5.1)."""
     @classmethod
-    def _from_posthog_json(
+    def _from_posthog(
         cls,
         members: str,
         *,
         org: str,
         name: str | None = None,
         projects: list[tuple[str, str]] | None = None,
-    ) -> Self: ...
+        roles: str | None = None,
+        strict: bool = False,
+    ) -> tuple[Self, list[tuple[str, str | None, str, str, str]]]: ...
     @classmethod
     def from_json(cls, text: str) -> Self:
         """A graph read from a JSON snapshot (``"format": "accessgraph"``, version 1)."""

@@ -19,7 +19,10 @@ pub struct PyGraph {
 }
 
 /// A new instance of `cls` (Graph or a subclass) holding `graph`'s state.
-fn adopt<'py>(cls: &Bound<'py, pyo3::types::PyType>, graph: Graph) -> PyResult<Bound<'py, PyAny>> {
+pub(super) fn adopt<'py>(
+    cls: &Bound<'py, pyo3::types::PyType>,
+    graph: Graph,
+) -> PyResult<Bound<'py, PyAny>> {
     let obj = cls.call0()?;
     obj.cast::<PyGraph>()?
         .get()
@@ -81,38 +84,6 @@ impl PyGraph {
             let registry = markdown::parse(text, org)?;
             markdown::load(&registry, Instant::now())
         })?;
-        adopt(cls, graph)
-    }
-
-    /// A graph holding an org read from PostHog's REST API JSON (members, and explicit
-    /// project members by project name), given as JSON text.
-    #[classmethod]
-    #[pyo3(signature = (members, *, org, name = None, projects = None))]
-    fn _from_posthog_json<'py>(
-        cls: &Bound<'py, pyo3::types::PyType>,
-        members: &str,
-        org: &str,
-        name: Option<&str>,
-        projects: Option<Vec<(String, String)>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let parse = |text: &str, path: String| {
-            serde_json::from_str::<serde_json::Value>(text).map_err(|e| {
-                PyErr::from(crate::error::Error::from(crate::error::JsonPathError::new(
-                    path,
-                    e.to_string(),
-                )))
-            })
-        };
-        let members = parse(members, "$".to_owned())?;
-        let projects = projects
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(n, t)| {
-                let v = parse(&t, format!("$[{n:?}]"))?;
-                Ok((n, v))
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        let graph = crate::registry::posthog::import(&members, org, name, &projects)?;
         adopt(cls, graph)
     }
 

@@ -11,6 +11,7 @@ mod keys;
 mod mutations;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod posthog;
 mod queries;
 mod values;
 

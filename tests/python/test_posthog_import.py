@@ -30,8 +30,10 @@ def test_org_members_and_project_members() -> None:
     }
     assert g.user("jane@example.com").name == "Jane Doe"
     assert g.user("alice@example.com").name == "Alice"
+    # explicit members exist only while a project's access_control is on
+    # (ExplicitTeamMemberSerializer.validate): the project is private
     prod = g.project("acme/production")
-    assert prod.name == "Production" and not prod.restricted
+    assert prod.name == "Production" and prod.restricted
     assert g.role("charlie@example.com", "acme/production") == "admin"
     assert g.role("diana@example.com", "acme/production") == "member"
     assert g.who_can("feature_flag:manage", "acme/production") == [
