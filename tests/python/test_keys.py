@@ -18,7 +18,7 @@ DEV = "charlie@example.com"
 VIEWER = "ceo@example.com"
 
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "keys.md"
 
 
 def readme_block(heading: str) -> str:
@@ -367,7 +367,7 @@ def test_key_state_survives_journal_reopen_and_json(tmp_path: Path) -> None:
 
 def test_the_readme_section_runs_as_written() -> None:
     ns: dict[str, object] = {}
-    exec(readme_block("## API keys"), ns)
+    exec(readme_block("## Using keys"), ns)
     g = ns["g"]
     assert isinstance(g, ag.Graph)
     principal = ns["principal"]

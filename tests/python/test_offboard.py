@@ -17,7 +17,7 @@ LEAVER = "charlie@example.com"
 HEIR = "diana@example.com"
 
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "governance.md"
 
 
 def readme_block(heading: str) -> str:
