@@ -29,9 +29,10 @@ ADMIN = "admin@acme.io"
 MEMBER = "member@acme.io"
 
 
-def readme_block(heading: str) -> str:
-    """The first Python block under the ``heading`` line of the README."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def readme_block(heading: str, doc: str = "README.md") -> str:
+    """The first Python block under the ``heading`` line of ``doc`` (a path from the
+    repository root: the README, or a page under docs/)."""
+    text = (ROOT / doc).read_text(encoding="utf-8")
     after = text.split(f"\n{heading}\n", 1)[1]
     return after.split("```python\n", 1)[1].split("```", 1)[0]
 

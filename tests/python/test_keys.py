@@ -358,7 +358,7 @@ def test_key_state_survives_journal_reopen_and_json(tmp_path: Path) -> None:
 
 def test_the_readme_section_runs_as_written() -> None:
     ns: dict[str, object] = {}
-    exec(readme_block("## API keys"), ns)
+    exec(readme_block("## Using keys", "docs/keys.md"), ns)
     g = ns["g"]
     assert isinstance(g, ag.Graph)
     principal = ns["principal"]

@@ -157,7 +157,7 @@ def test_offboarding_replays_from_the_journal(tmp_path: Path) -> None:
 
 def test_the_readme_section_runs_as_written(capsys: pytest.CaptureFixture[str]) -> None:
     ns: dict[str, object] = {}
-    exec(readme_block("## Offboarding someone"), ns)
+    exec(readme_block("## Offboarding someone", "docs/governance.md"), ns)
     g, report = ns["g"], ns["report"]
     assert isinstance(g, ag.Graph) and isinstance(report, ag.OffboardingReport)
     assert [e.action for e in g.audit][-4:] == [

@@ -283,7 +283,7 @@ def test_the_readme_governance_sections_run(
         "## Contractors",
         "## Syncing from your identity provider",
     )
-    code = [readme_block(title) for title in titles]
+    code = [readme_block(title, "docs/governance.md") for title in titles]
     (tmp_path / "examples").mkdir()
     shutil.copy(EXAMPLES / "acme_registry.md", tmp_path / "examples")
     monkeypatch.chdir(tmp_path)
