@@ -6,7 +6,7 @@ use super::audit::PyPending;
 use super::errors::{to_py, IntoPyResult};
 use super::graph::PyGraph;
 use crate::audit::postgres as store;
-use crate::audit::AuditError;
+use crate::audit::{AuditError, Durability};
 use crate::error::Error;
 use crate::graph::postgres as pg;
 
@@ -15,12 +15,28 @@ impl PyGraph {
     /// Opens (or creates) the graph a `postgresql://` URL names and starts its follower
     /// thread (unless the URL says `follow=off`).
     #[classmethod]
+    #[pyo3(signature = (url, *, durability = "fsync", hmac_key = None))]
     fn _open_postgres<'py>(
         cls: &Bound<'py, pyo3::types::PyType>,
         url: &str,
+        durability: &str,
+        hmac_key: Option<Vec<u8>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        // The same choices as a journal file's (`Graph._open`).
+        let durability = match durability {
+            "fsync" => Durability::Fsync,
+            "group" => Durability::Group,
+            "os" => Durability::Os,
+            other => {
+                return Err(to_py(Error::invalid(
+                    "durability",
+                    other,
+                    "\"fsync\" (the default), \"group\" or \"os\"",
+                )))
+            }
+        };
         let py = cls.py();
-        let (graph, target) = py.detach(|| pg::open(url)).py()?;
+        let (graph, target) = py.detach(|| pg::open(url, durability, hmac_key)).py()?;
         let pending = Bound::new(py, PyPending::new(graph))?;
         let obj = cls.call1((pending,))?;
         if target.follow {
@@ -54,12 +70,24 @@ impl PyGraph {
 
     /// Copies a file journal into the database as a new graph; returns the events copied.
     #[staticmethod]
+    #[pyo3(signature = (path, url, *, hmac_key = None))]
     #[allow(clippy::needless_pass_by_value, reason = "PyO3 extracts owned paths")]
-    fn _postgres_import(py: Python<'_>, path: std::path::PathBuf, url: &str) -> PyResult<u64> {
+    fn _postgres_import(
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        url: &str,
+        hmac_key: Option<Vec<u8>>,
+    ) -> PyResult<u64> {
         py.detach(|| {
             let target = store::parse_url(url)?;
-            store::import_file(&path, &target)
+            store::import_file(&path, &target, hmac_key.as_deref())
         })
         .py()
+    }
+
+    /// The URL with every password hidden: the one redaction of the package.
+    #[staticmethod]
+    fn _postgres_redact(url: &str) -> String {
+        store::redact(url)
     }
 }

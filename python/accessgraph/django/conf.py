@@ -22,7 +22,6 @@ makes the next :func:`get_graph` load again.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -35,6 +34,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
 import accessgraph as ag
+from accessgraph.postgres import redact
 
 __all__ = ["Config", "config", "get_graph", "override_graph", "set_graph"]
 
@@ -213,7 +213,7 @@ def _open_journal(path: Path | str) -> ag.Graph:
         return ag.Graph.open(path)
     except (ag.AccessGraphError, OSError) as exc:
         # A URL's password stays out of the message.
-        shown = re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:***@", str(path))
+        shown = redact(path) if isinstance(path, str) else str(path)
         raise ImproperlyConfigured(
             f"settings.ACCESSGRAPH['JOURNAL'] `{shown}` does not open: {exc}"
         ) from exc

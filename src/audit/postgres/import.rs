@@ -4,15 +4,23 @@ use std::io;
 use std::path::Path;
 
 use super::super::journal::FileJournal;
-use super::{connect, migrate, split_lines, unavailable, AuditError, Target};
+use super::{checkpoint, connect, migrate, split_lines, unavailable, AuditError, Target};
 use crate::error::Error;
 
 /// Copies a file journal into the database as a new graph named by the URL, keeping its
 /// `graph_id`, header and every record as they are (so the chain, erasures and `as_of`
-/// carry over). The file is verified first. Returns the number of events copied.
-pub fn import_file(path: &Path, target: &Target) -> Result<u64, Error> {
-    let opened = FileJournal::open(path, None, None)?;
+/// carry over). The file is verified first (with `hmac_key`, against its signed
+/// checkpoint too, and the database then keeps one). Returns the number of events copied.
+pub fn import_file(path: &Path, target: &Target, hmac_key: Option<&[u8]>) -> Result<u64, Error> {
+    if hmac_key.is_some_and(<[u8]>::is_empty) {
+        return Err(Error::invalid("hmac_key", "b''", "a non-empty key"));
+    }
+    let opened = FileJournal::open(path, hmac_key, None)?;
     let count = opened.records.len();
+    let last = opened.records.last().map_or_else(
+        || (opened.header.base_seq, opened.header.anchor.clone()),
+        |r| (r.event.seq, r.event.hash.clone()),
+    );
     let text = std::fs::read_to_string(path)
         .map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
     let mut lines = text.split_terminator('\n');
@@ -20,7 +28,7 @@ pub fn import_file(path: &Path, target: &Target) -> Result<u64, Error> {
     let graph_id = opened.header.graph_id.clone();
     drop(opened);
     let err = |e: postgres::Error| unavailable(target, "importing the journal", &e);
-    let mut client = connect(target).map_err(err)?;
+    let mut client = connect(target)?;
     migrate(&mut client, target)?;
     let mut tx = client.transaction().map_err(err)?;
     let clash: Option<String> = tx
@@ -76,6 +84,11 @@ pub fn import_file(path: &Path, target: &Target) -> Result<u64, Error> {
         io::Write::write_all(&mut w, buf.as_bytes())
             .map_err(|e| AuditError::Unavailable(format!("{}: {e}", target.display)))?;
         w.finish().map_err(err)?;
+    }
+    if let Some(key) = hmac_key {
+        let record = checkpoint::record(key, &graph_id, last.0, &last.1);
+        tx.execute(checkpoint::UPSERT_SQL, &[&graph_id, &record])
+            .map_err(err)?;
     }
     tx.commit().map_err(err)?;
     Ok(count as u64)

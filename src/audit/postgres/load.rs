@@ -125,6 +125,8 @@ pub struct Loaded {
     pub seq: u64,
     /// The header's `base_seq`.
     pub base_seq: u64,
+    /// The header's anchor (the hash event `base_seq + 1` follows).
+    pub anchor: String,
     /// The snapshot started from, if any.
     pub snapshot: Option<u64>,
 }
@@ -271,6 +273,7 @@ pub fn load(
             epoch,
             seq,
             base_seq: header.base_seq,
+            anchor: header.anchor.clone(),
             snapshot: snapshot.map(|s| s.0),
         });
     }
@@ -317,7 +320,7 @@ fn latest_snapshot(
 fn prefix_loader(target: Target, graph_id: String, epoch: i64, base_seq: u64) -> PrefixLoader {
     PrefixLoader(Arc::new(move |end: u64| {
         let err = |e: postgres::Error| unavailable(&target, "reading the journal", &e);
-        let mut client = connect(&target).map_err(err)?;
+        let mut client = connect(&target)?;
         let now: i64 = client
             .query_one(
                 "SELECT epoch FROM accessgraph_graphs WHERE graph_id = $1",

@@ -26,6 +26,7 @@
 //! is applied in memory; a commit whose answer was lost is read back by the next catch-up
 //! if it happened) and the next call reconnects: the store is not fail-stop.
 
+mod checkpoint;
 mod import;
 mod load;
 mod schema;
@@ -39,8 +40,8 @@ pub use import::import_file;
 pub use load::{load, Loaded};
 pub use schema::{migrate, migrate_url, LOCK_CLASS, MIGRATIONS};
 pub use store::PgJournal;
-pub use tls::connect;
-pub use url::{is_url, parse_url, Target};
+pub use tls::{connect, SslMode, Tls};
+pub use url::{is_url, parse_url, redact, Target};
 
 use load::{find_or_create, parse_header, parse_row};
 use store::split_lines;

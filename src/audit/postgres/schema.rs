@@ -12,9 +12,10 @@ const MIGRATION_KEY: i32 = 0;
 
 /// The schema, one step per version; a database records the steps it has had in
 /// `accessgraph_schema`, and opening applies the missing ones under an advisory lock.
-pub const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "CREATE TABLE accessgraph_graphs (
+pub const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE accessgraph_graphs (
         graph_id   text PRIMARY KEY,
         name       text NOT NULL UNIQUE,
         header     text NOT NULL,
@@ -36,7 +37,16 @@ pub const MIGRATIONS: &[(i32, &str)] = &[(
         created_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (graph_id, seq)
     );",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE accessgraph_checkpoints (
+        graph_id   text PRIMARY KEY REFERENCES accessgraph_graphs (graph_id) ON DELETE CASCADE,
+        record     text NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+    );",
+    ),
+];
 
 /// Applies the migrations the database lacks, under the migration lock; returns the
 /// versions applied (none when the schema is current).
@@ -94,6 +104,6 @@ pub fn migrate(client: &mut Client, target: &Target) -> Result<Vec<i32>, AuditEr
 /// Connects and applies the missing migrations; returns the versions applied.
 pub fn migrate_url(url: &str) -> Result<Vec<i32>, Error> {
     let target = parse_url(url)?;
-    let mut client = connect(&target).map_err(|e| unavailable(&target, "cannot connect", &e))?;
+    let mut client = connect(&target)?;
     Ok(migrate(&mut client, &target)?)
 }

@@ -10,8 +10,9 @@ use postgres::{Client, Statement};
 use super::super::journal::{Fresh, JournalStore};
 use super::super::log::Log;
 use super::super::{Audit, Session};
+use super::checkpoint::{self, load_checked};
 use super::{
-    connect, connection_lost, describe, find_or_create, journal_err, load, migrate, parse_header,
+    connect, connection_lost, describe, find_or_create, journal_err, migrate, parse_header,
     parse_row, unavailable, AuditError, Loaded, Target, LOCK_CLASS,
 };
 use crate::graph::State;
@@ -53,8 +54,8 @@ struct Conn {
 }
 
 impl Conn {
-    fn open(target: &Target) -> Result<Conn, postgres::Error> {
-        Conn::prepare(connect(target)?)
+    fn open(target: &Target) -> Result<Conn, AuditError> {
+        Conn::prepare(connect(target)?).map_err(|e| unavailable(target, "preparing statements", &e))
     }
 
     fn prepare(mut client: Client) -> Result<Conn, postgres::Error> {
@@ -85,6 +86,10 @@ pub struct PgJournal {
     prefetched: Option<FreshRows>,
     /// The process that made `conn`: a child of `fork` must not use (nor close) it.
     pid: u32,
+    /// The key of the signed checkpoint (`hmac_key`), if any.
+    hmac_key: Option<Vec<u8>>,
+    /// The event the checkpoint in the database names, when this process wrote it.
+    checkpointed: Option<(u64, String)>,
 }
 
 impl Drop for PgJournal {
@@ -125,9 +130,13 @@ fn graph_lock_key(graph_id: &str) -> i32 {
 
 impl PgJournal {
     /// Connects, migrates the schema, finds (or creates) the graph named by the URL and
-    /// reads it (from its latest snapshot when there is one).
-    pub fn open(target: &Target) -> Result<(PgJournal, Loaded), AuditError> {
-        let mut client = connect(target).map_err(|e| unavailable(target, "cannot connect", &e))?;
+    /// reads it (from its latest snapshot when there is one). With `hmac_key`, the signed
+    /// checkpoint in the database must hold (see `checkpoint`), and each commit rewrites it.
+    pub fn open(
+        target: &Target,
+        hmac_key: Option<Vec<u8>>,
+    ) -> Result<(PgJournal, Loaded), AuditError> {
+        let mut client = connect(target)?;
         migrate(&mut client, target)?;
         let graph_id = find_or_create(&mut client, target)?;
         if graph_id.is_empty() || !graph_id.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -137,7 +146,7 @@ impl PgJournal {
                 format!("graph id `{graph_id}` is not hexadecimal"),
             ));
         }
-        let loaded = load(&mut client, target, &graph_id, true)?;
+        let loaded = load_checked(&mut client, target, &graph_id, hmac_key.as_deref())?;
         let conn =
             Conn::prepare(client).map_err(|e| unavailable(target, "preparing statements", &e))?;
         let store = PgJournal {
@@ -156,6 +165,8 @@ impl PgJournal {
             seq: loaded.seq,
             base_seq: loaded.base_seq,
             epoch: loaded.epoch,
+            hmac_key,
+            checkpointed: None,
         };
         Ok((store, loaded))
     }
@@ -229,10 +240,7 @@ impl PgJournal {
         }
         loop {
             if self.conn.is_none() {
-                self.conn = Some(
-                    Conn::open(&self.target)
-                        .map_err(|e| unavailable(&self.target, "cannot connect", &e))?,
-                );
+                self.conn = Some(Conn::open(&self.target)?);
                 fresh_conn = true;
             }
             let Some(conn) = self.conn.as_mut() else {
@@ -405,6 +413,17 @@ impl JournalStore for PgJournal {
 
     fn append(&mut self, lines: &str) -> io::Result<u64> {
         let (seqs, texts) = split_lines(lines)?;
+        // The signed checkpoint commits with the events it vouches for.
+        let signed = match (&self.hmac_key, seqs.last().zip(texts.last())) {
+            (Some(key), Some((&seq, text))) => {
+                let event = parse_row(&self.target, self.base_seq, seq, text)
+                    .map_err(|e| io::Error::other(e.to_string()))?
+                    .event;
+                let record = checkpoint::record(key, &self.graph_id, event.seq, &event.hash);
+                Some((event.seq, event.hash, record))
+            }
+            _ => None,
+        };
         let (first, last) = (
             seqs.first().copied().unwrap_or(0),
             seqs.last().copied().unwrap_or(0),
@@ -420,8 +439,8 @@ impl JournalStore for PgJournal {
                 "{display}: {which} not written: the connection was lost"
             )));
         };
-        if texts.iter().all(|t| quotable(t)) {
-            // One round trip: insert, notify, commit.
+        if texts.iter().all(|t| quotable(t)) && signed.as_ref().is_none_or(|s| quotable(&s.2)) {
+            // One round trip: insert, checkpoint, notify, commit.
             let mut sql = String::with_capacity(lines.len() + 64 * seqs.len() + 160);
             sql.push_str("INSERT INTO accessgraph_events (graph_id, seq, record) VALUES ");
             for (i, (seq, text)) in seqs.iter().zip(&texts).enumerate() {
@@ -429,6 +448,15 @@ impl JournalStore for PgJournal {
                     sql.push(',');
                 }
                 let _ = write!(sql, "('{}', {seq}, {TAG}{text}{TAG})", self.graph_id);
+            }
+            if let Some((_, _, record)) = &signed {
+                let _ = write!(
+                    sql,
+                    "; INSERT INTO accessgraph_checkpoints (graph_id, record) \
+                     VALUES ('{}', {TAG}{record}{TAG}) ON CONFLICT (graph_id) DO UPDATE \
+                     SET record = EXCLUDED.record, updated_at = now()",
+                    self.graph_id
+                );
             }
             let _ = write!(
                 sql,
@@ -442,10 +470,24 @@ impl JournalStore for PgJournal {
             }
             self.in_tx = false;
             self.seq = u64::try_from(last).unwrap_or(0);
+            self.checkpointed = signed
+                .map(|(seq, hash, _)| (seq, hash))
+                .or(self.checkpointed.take());
             return Ok(self.seq);
         }
         let params: [&(dyn ToSql + Sync); 4] = [&self.graph_id, &seqs, &texts, &self.channel];
-        if let Err(e) = conn.client.query(&conn.insert, &params) {
+        let written =
+            conn.client
+                .query(&conn.insert, &params)
+                .map(drop)
+                .and_then(|()| match &signed {
+                    Some((_, _, record)) => conn
+                        .client
+                        .execute(checkpoint::UPSERT_SQL, &[&self.graph_id, record])
+                        .map(drop),
+                    None => Ok(()),
+                });
+        if let Err(e) = written {
             let msg = format!("{display}: {which} not written: {}", describe(&e));
             self.after_error(&e);
             return Err(io::Error::other(msg));
@@ -457,6 +499,9 @@ impl JournalStore for PgJournal {
         }
         self.in_tx = false;
         self.seq = u64::try_from(last).unwrap_or(0);
+        self.checkpointed = signed
+            .map(|(seq, hash, _)| (seq, hash))
+            .or(self.checkpointed.take());
         Ok(self.seq)
     }
 
@@ -473,6 +518,21 @@ impl JournalStore for PgJournal {
             parse_header(&self.target, header_line).map_err(|e| io::Error::other(e.to_string()))?;
         let rest: String = lines.flat_map(|l| [l, "\n"]).collect();
         let (seqs, texts) = split_lines(&rest)?;
+        // The checkpoint of the rewritten journal commits with it: its last event (or,
+        // none left, the event its header starts after).
+        let last = match seqs.last().zip(texts.last()) {
+            Some((&seq, text)) => {
+                let event = parse_row(&self.target, header.base_seq, seq, text)
+                    .map_err(|e| io::Error::other(e.to_string()))?
+                    .event;
+                (event.seq, event.hash)
+            }
+            None => (header.base_seq, header.anchor.clone()),
+        };
+        let signed = self
+            .hmac_key
+            .as_ref()
+            .map(|key| checkpoint::record(key, &self.graph_id, last.0, &last.1));
         let display = self.target.display.clone();
         let graph_id = self.graph_id.clone();
         let channel = self.channel.clone();
@@ -522,6 +582,11 @@ impl JournalStore for PgJournal {
                     &[&graph_id],
                 )
                 .map_err(db)?;
+            if let Some(record) = &signed {
+                conn.client
+                    .execute(checkpoint::UPSERT_SQL, &[&graph_id, record])
+                    .map_err(db)?;
+            }
             conn.client
                 .execute("SELECT pg_notify($1, 'rewritten')", &[&channel])
                 .map_err(db)?;
@@ -533,10 +598,10 @@ impl JournalStore for PgJournal {
                 self.in_tx = false;
                 self.epoch = epoch;
                 self.base_seq = header.base_seq;
-                self.seq = seqs
-                    .last()
-                    .and_then(|s| u64::try_from(*s).ok())
-                    .unwrap_or(header.base_seq);
+                self.seq = last.0;
+                if signed.is_some() {
+                    self.checkpointed = Some(last);
+                }
                 Ok(())
             }
             Err(e) => {
@@ -551,8 +616,27 @@ impl JournalStore for PgJournal {
         }
     }
 
-    fn checkpoint(&mut self, _seq: u64, _hash: &str) -> io::Result<()> {
-        // No signed checkpoint: the database's own access control guards the events.
+    fn checkpoint(&mut self, seq: u64, hash: &str) -> io::Result<()> {
+        // `append` and `replace` wrote it with the events: only a checkpoint they did not
+        // write (none so far) takes a statement of its own.
+        let Some(key) = self.hmac_key.clone() else {
+            return Ok(());
+        };
+        if self
+            .checkpointed
+            .as_ref()
+            .is_some_and(|(s, h)| *s == seq && h == hash)
+        {
+            return Ok(());
+        }
+        let record = checkpoint::record(&key, &self.graph_id, seq, hash);
+        let graph_id = self.graph_id.clone();
+        self.run("writing the signed checkpoint", |c| {
+            c.client
+                .execute(checkpoint::UPSERT_SQL, &[&graph_id, &record])
+        })
+        .map_err(|e| io::Error::other(e.to_string()))?;
+        self.checkpointed = Some((seq, hash.to_owned()));
         Ok(())
     }
 
@@ -575,8 +659,14 @@ impl JournalStore for PgJournal {
     fn reload(&mut self) -> Result<Option<(State, Log)>, AuditError> {
         let graph_id = self.graph_id.clone();
         let target = self.target.clone();
+        let key = self.hmac_key.clone();
         let loaded = self.run("reading the rewritten journal", |c| {
-            Ok(load(&mut c.client, &target, &graph_id, true))
+            Ok(load_checked(
+                &mut c.client,
+                &target,
+                &graph_id,
+                key.as_deref(),
+            ))
         })??;
         self.epoch = loaded.epoch;
         self.seq = loaded.seq;
