@@ -358,7 +358,9 @@ def test_the_default_files_in_the_home_directory_are_used(
     open_graph(c, "home-cert").add_org("acme", owner=OWNER)
 
 
-def test_a_der_root_file_is_read(tls: pg_tls.TlsCluster, home: Path, tmp_path: Path) -> None:
+def test_a_der_root_file_is_refused_as_libpq_does(
+    tls: pg_tls.TlsCluster, home: Path, tmp_path: Path
+) -> None:
     der = tmp_path / "ca.der"
     subprocess.run(
         ["openssl", "x509", "-in", str(tls.pki.ca), "-outform", "DER", "-out", str(der)],
@@ -369,8 +371,10 @@ def test_a_der_root_file_is_read(tls: pg_tls.TlsCluster, home: Path, tmp_path: P
     u = tls.tls_url(
         "postgres", "localhost", "postgres", sslmode="verify-full", sslrootcert=str(der)
     )
-    assert libpq_connects(u)[0]
-    open_graph(u, "der").add_org("acme", owner=OWNER)
+    # libpq reads root certificates as PEM only.
+    assert not libpq_connects(u)[0]
+    with pytest.raises(ag.ValidationError, match=r"invalid sslrootcert .*PEM"):
+        open_graph(u, "der")
 
 
 def test_system_roots_are_the_platforms(
@@ -600,6 +604,36 @@ def test_hmac_key_keeps_a_signed_checkpoint_in_the_database(
         ag.Graph.open(u, hmac_key=b"k1")
     with pytest.raises(ag.ValidationError, match="hmac_key"):
         ag.Graph.open(u, hmac_key=b"")
+
+
+def test_signed_processes_follow_each_others_rewrites(tls: pg_tls.TlsCluster, home: Path) -> None:
+    base = tls.tls_url("postgres", "localhost", "postgres", sslmode="require")
+    u = base + "&graph=rewrites&follow=off"
+    a = ag.Graph.open(u + "&application_name=rewrites_a", hmac_key=b"k")
+    b = ag.Graph.open(u + "&application_name=rewrites_b", hmac_key=b"k")
+    a.add_org("acme", owner=OWNER)
+    a.add_member("bob@example.com", "acme", actor=OWNER)
+    # A record the one-round-trip append cannot quote goes the other way, checkpoint too.
+    a.record(OWNER, "note.added", "acme", text="ends in $agr$")
+    assert b.refresh() == a.revision
+    a.erase_user("bob@example.com", actor=OWNER, reason="left")
+    # B meets the rewrite when it takes the writers' lock: it reloads and checks the
+    # checkpoint inside its own transaction, which must stay open until its commit.
+    b.add_member("carol@example.com", "acme", actor=OWNER)
+    a.refresh()
+    assert a.revision == b.revision and a.to_json() == b.to_json()
+    b.audit.verify()
+    # A refresh (no writer's transaction) meets the next rewrite.
+    a.erase_user("carol@example.com", actor=OWNER, reason="left")
+    b.refresh()
+    assert b.to_json() == a.to_json()
+    assert ag.Graph.open(u, hmac_key=b"k").revision == a.revision
+    log = (tls.data.parent / "server.log").read_text()
+    assert not [
+        line
+        for line in log.splitlines()
+        if " rewrites_" in line and ("WARNING" in line or "ERROR" in line)
+    ]
 
 
 def test_durability_sets_synchronous_commit(tls: pg_tls.TlsCluster, home: Path) -> None:

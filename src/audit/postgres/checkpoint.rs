@@ -110,30 +110,38 @@ pub(super) fn check(
     }
 }
 
-/// Reads the graph (see [`load`]); with `key`, in one snapshot of the database together
-/// with its checkpoint, which must hold (a writer committing meanwhile would otherwise
-/// look like a cut).
+/// Reads the graph (see [`load`]); with `key`, together with its checkpoint, which must
+/// hold. Both are read in one snapshot of the database (a writer committing meanwhile
+/// would otherwise look like a cut), or, `in_writers_tx`, in the writer's transaction,
+/// whose lock keeps every other writer out (and which must not be ended here).
 pub(super) fn load_checked(
     client: &mut Client,
     target: &Target,
     graph_id: &str,
     key: Option<&[u8]>,
+    in_writers_tx: bool,
 ) -> Result<Loaded, AuditError> {
     let Some(key) = key else {
         return load(client, target, graph_id, true);
     };
+    let read = |client: &mut Client| {
+        load(client, target, graph_id, true).and_then(|loaded| {
+            let reach = Reach {
+                graph_id,
+                base: (loaded.base_seq, &loaded.anchor),
+                last: (loaded.seq, loaded.log.last_hash()),
+            };
+            check(client, target, key, &reach).map(|()| loaded)
+        })
+    };
+    if in_writers_tx {
+        return read(client);
+    }
     let err = |e: postgres::Error| unavailable(target, "reading the journal", &e);
     client
         .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .map_err(err)?;
-    let read = load(client, target, graph_id, true).and_then(|loaded| {
-        let reach = Reach {
-            graph_id,
-            base: (loaded.base_seq, &loaded.anchor),
-            last: (loaded.seq, loaded.log.last_hash()),
-        };
-        check(client, target, key, &reach).map(|()| loaded)
-    });
+    let read = read(client);
     match read {
         Ok(loaded) => {
             client.batch_execute("COMMIT").map_err(err)?;

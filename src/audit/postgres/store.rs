@@ -146,7 +146,7 @@ impl PgJournal {
                 format!("graph id `{graph_id}` is not hexadecimal"),
             ));
         }
-        let loaded = load_checked(&mut client, target, &graph_id, hmac_key.as_deref())?;
+        let loaded = load_checked(&mut client, target, &graph_id, hmac_key.as_deref(), false)?;
         let conn =
             Conn::prepare(client).map_err(|e| unavailable(target, "preparing statements", &e))?;
         let store = PgJournal {
@@ -660,12 +660,15 @@ impl JournalStore for PgJournal {
         let graph_id = self.graph_id.clone();
         let target = self.target.clone();
         let key = self.hmac_key.clone();
+        // Called from `lock` (inside the writer's transaction) or from a refresh.
+        let in_tx = self.in_tx;
         let loaded = self.run("reading the rewritten journal", |c| {
             Ok(load_checked(
                 &mut c.client,
                 &target,
                 &graph_id,
                 key.as_deref(),
+                in_tx,
             ))
         })??;
         self.epoch = loaded.epoch;

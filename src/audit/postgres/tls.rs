@@ -348,18 +348,10 @@ fn system_roots() -> Result<RootCertStore, FileError> {
 
 fn read_certs(field: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, FileError> {
     let bytes = std::fs::read(path).map_err(|e| FileError::new(field, path, e.to_string()))?;
-    let pem: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&bytes).collect();
-    match pem {
-        Ok(certs) if !certs.is_empty() => Ok(certs),
-        // Not PEM: one DER certificate, as libpq also reads.
-        Ok(_) if bytes.first() == Some(&0x30) => Ok(vec![CertificateDer::from(bytes)]),
-        Ok(_) => Ok(Vec::new()),
-        Err(e) => Err(FileError::new(
-            field,
-            path,
-            format!("a PEM file of certificates ({e})"),
-        )),
-    }
+    // PEM only, as libpq reads certificates (it tries DER for a key only).
+    CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| FileError::new(field, path, format!("a PEM file of certificates ({e})")))
 }
 
 /// The client key, refused (as libpq does) when others may read it.

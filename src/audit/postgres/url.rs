@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{AuditError, Tls};
+use super::{describe, AuditError, Tls};
 use crate::error::Error;
 
 /// Where a `postgresql://` URL points, and the accessgraph parameters it carries.
@@ -226,7 +226,7 @@ pub fn parse_url(url: &str) -> Result<Target, Error> {
         Error::invalid(
             "url",
             display.clone(),
-            format!("a PostgreSQL connection URL ({e})"),
+            format!("a PostgreSQL connection URL ({})", describe(&e)),
         )
     })?;
     if config.get_application_name().is_none() {
@@ -312,6 +312,9 @@ mod tests {
                 .map(|e| e.to_string())
                 .unwrap_or_default();
             assert!(e.contains(&format!("invalid {field}")), "{url}: {e}");
+            if url.contains("sslcrl") {
+                assert!(e.contains("unknown option `sslcrl`"), "{e}");
+            }
         }
     }
 
