@@ -1,9 +1,12 @@
 """PostgreSQL journal benchmark (issue 8): durable mutations/s with 1, 2 and 4 writer
 processes; propagation latency from a commit in one process to its visibility in another
-(p50/p99); start-up time of a process joining a log of 1,000,000 events, with and without
-a snapshot in the database.
+(p50/p99); staleness with 4 processes that all commit and all watch (issue 15: LISTEN/
+NOTIFY must keep it under 100 ms p99), in plaintext and over TLS (verify-full); start-up
+time of a process joining a log of 1,000,000 events, with and without a snapshot in the
+database.
 
     python benchmarks/bench_postgres.py [--events 1000000] [--json benchmarks/results/postgres.json]
+    python benchmarks/bench_postgres.py --only staleness [--rounds 5] [--pings 100]
 
 It starts its own PostgreSQL cluster on loopback (tests/pg_cluster.py) with fsync ON, so
 the rates are those of durable commits on this machine's disk; ``--url`` uses a running
@@ -102,6 +105,49 @@ def role_reader(url: str, until: int) -> None:
     print(json.dumps(seen), flush=True)
 
 
+def role_peer(url: str, name: str, count: int, until: int) -> None:
+    """One of the processes of the staleness run: commits `count` events at random
+    intervals while a thread watches the revision (the follower thread brings the others'
+    commits); prints when each of its events was acknowledged and when every revision
+    became visible here (monotonic ns: one clock for all processes on a machine)."""
+    import random
+    import threading
+
+    g = ag.Graph.open(url)
+    rng = random.Random(name)
+    seen: dict[int, int] = {}
+    stop = threading.Event()
+
+    def watch() -> None:
+        last = g.revision
+        while not stop.is_set():
+            rev = g.revision
+            if rev != last:
+                now = time.monotonic_ns()
+                for r in range(last + 1, rev + 1):
+                    seen[r] = now
+                last = rev
+            else:
+                time.sleep(0.0002)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    print("ready", flush=True)
+    input()  # the parent says go once every process is ready
+    acked = []
+    for i in range(count):
+        seq = g.record(OWNER, "bench.ping", f"acme/p{i % 20}", peer=name, n=i)
+        acked.append((seq, time.monotonic_ns()))
+        time.sleep(rng.uniform(0.005, 0.03))
+    deadline = time.monotonic() + 60
+    while g.revision < until and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    stop.set()
+    watcher.join()
+    print(json.dumps({"acked": acked, "seen": seen}), flush=True)
+
+
 def role_join(url: str) -> None:
     """Opens the graph (a process joining) and uses its audit log once."""
     t = time.perf_counter()
@@ -172,6 +218,66 @@ def propagation(base_url: str, count: int) -> dict[str, float]:
     }
 
 
+def staleness(base_url: str, graph: str, processes: int, count: int, rounds: int) -> dict[str, Any]:
+    """`rounds` runs of `processes` processes that each commit `count` events and watch
+    the others': commit (acknowledged in one process) to visibility (in each other one)."""
+    url = f"{base_url}{'&' if '?' in base_url else '?'}graph={graph}"
+    setup = ag.Graph.open(url + "&follow=off")
+    seed(setup)
+    per_round: list[dict[str, float]] = []
+    everything: list[float] = []
+    for _ in range(rounds):
+        setup.refresh()
+        until = setup.revision + processes * count
+        peers = [child("peer", url, f"p{i}", str(count), str(until)) for i in range(processes)]
+        for p in peers:
+            assert p.stdout is not None
+            assert p.stdout.readline().strip() == "ready"
+        for p in peers:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        results = [
+            json.loads(p.communicate(timeout=300)[0].strip().splitlines()[-1]) for p in peers
+        ]
+        lat: list[float] = []
+        for i, mine in enumerate(results):
+            for j, other in enumerate(results):
+                if i == j:
+                    continue
+                seen = {int(k): v for k, v in other["seen"].items()}
+                lat += [(seen[seq] - t) / 1e6 for seq, t in mine["acked"] if seq in seen]
+        expected = processes * count * (processes - 1)
+        assert len(lat) == expected, f"{len(lat)} visibilities of {expected}"
+        lat.sort()
+        q = statistics.quantiles(lat, n=100, method="inclusive")
+        per_round.append({"p50_ms": q[49], "p99_ms": q[98], "max_ms": lat[-1]})
+        everything += lat
+    everything.sort()
+    q = statistics.quantiles(everything, n=100, method="inclusive")
+    return {
+        "processes": processes,
+        "samples": len(everything),
+        "p50_ms": q[49],
+        "p99_ms": q[98],
+        "max_ms": everything[-1],
+        "rounds": per_round,
+        "p99_ms_range": [min(r["p99_ms"] for r in per_round), max(r["p99_ms"] for r in per_round)],
+        "p50_ms_range": [min(r["p50_ms"] for r in per_round), max(r["p50_ms"] for r in per_round)],
+    }
+
+
+def tls_server(base: Path) -> tuple[Any, str]:
+    """A TLS-only server (tests/pg_tls.py) and a verify-full URL to it."""
+    import pg_tls
+
+    c = pg_tls.start(base / "tls", free_port())
+    c.psql("CREATE DATABASE bench")
+    return c, c.tls_url(
+        "postgres", "localhost", "bench", sslmode="verify-full", sslrootcert=str(c.pki.ca)
+    )
+
+
 def build_big(path: Path, events: int) -> ag.Graph:
     """A file journal of `events` events (the journal benchmark's workload)."""
     g = ag.Graph.open(path, durability="os")
@@ -211,6 +317,9 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--pings", type=int, default=400)
+    ap.add_argument("--rounds", type=int, default=5, help="staleness runs")
+    ap.add_argument("--peer-pings", type=int, default=100, help="commits per staleness peer")
+    ap.add_argument("--only", choices=["staleness"], default=None)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     if args.role:
@@ -223,6 +332,8 @@ def main() -> None:
             role_reader(rest[0], int(rest[1]))
         elif role == "join":
             role_join(rest[0])
+        elif role == "peer":
+            role_peer(rest[0], rest[1], int(rest[2]), int(rest[3]))
         return
 
     import pg_cluster
@@ -230,6 +341,7 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="ag-bench-pg-"))
     base.chmod(0o755)  # the server runs as the postgres user when we are root
     cluster = None
+    tls = None
     try:
         if args.url:
             server = args.url
@@ -241,10 +353,26 @@ def main() -> None:
             cluster.psql("CREATE DATABASE bench")
             server = cluster.url("bench")
         out: dict[str, Any] = {"note": "fsync on; server, writers and readers on one machine"}
+        if args.only == "staleness":
+            out["staleness_4_processes"] = staleness(
+                server, "stale", 4, args.peer_pings, args.rounds
+            )
+            print(json.dumps(out, indent=2), flush=True)
+            tls, tls_url = tls_server(base)
+            out["staleness_4_processes_tls_verify_full"] = staleness(
+                tls_url, "stale", 4, args.peer_pings, args.rounds
+            )
+            out["note_tls"] = "TLS server with fsync off (tests/pg_tls.py)"
+            print(json.dumps(out, indent=2), flush=True)
+            if args.json:
+                Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+                Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+            return
         for n in (1, 2, 4):
             out[f"mutations_per_s_{n}_writers"] = writers_rate(server, f"w{n}", n, args.seconds)
             print(json.dumps(out, indent=2), flush=True)
         out.update(propagation(server, args.pings))
+        out["staleness_4_processes"] = staleness(server, "stale", 4, args.peer_pings, args.rounds)
         print(json.dumps(out, indent=2), flush=True)
 
         journal = base / "big.journal"
@@ -273,6 +401,8 @@ def main() -> None:
     finally:
         if cluster is not None:
             cluster.stop("fast")
+        if tls is not None:
+            tls.stop("fast")
         shutil.rmtree(base, ignore_errors=True)
 
 

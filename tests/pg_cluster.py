@@ -69,6 +69,9 @@ class Cluster:
         self.durable = durable
         self.bin = bindir()
         self.owner = _owner()
+        # Where psql reaches the server: TCP on loopback, or a socket directory (a cluster
+        # that refuses plaintext TCP).
+        self.admin_host = "127.0.0.1"
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = list(args)
@@ -145,7 +148,7 @@ class Cluster:
                 "-v",
                 "ON_ERROR_STOP=1",
                 "-h",
-                "127.0.0.1",
+                self.admin_host,
                 "-p",
                 str(self.port),
                 "-U",

@@ -26,6 +26,9 @@ __all__ = [
     "User",
     "_Pending",
     "__version__",
+    "postgres_import",
+    "postgres_migrate",
+    "postgres_redact",
 ]
 
 __version__: Final[str]
@@ -413,15 +416,13 @@ class Graph:
         """Pull in events other processes appended to the journal; returns how many."""
     def _snapshot(self, path: str) -> int: ...
     @classmethod
-    def _open_postgres(cls, url: str) -> Self: ...
+    def _open_postgres(
+        cls, url: str, *, durability: str = "fsync", hmac_key: bytes | None = None
+    ) -> Self: ...
     @property
     def journal_url(self) -> str | None:
         """The journal's URL (password hidden) when it lives in PostgreSQL, else ``None``."""
     def _snapshot_postgres(self) -> int: ...
-    @staticmethod
-    def _postgres_migrate(url: str) -> list[int]: ...
-    @staticmethod
-    def _postgres_import(path: str, url: str) -> int: ...
     @property
     def revision(self) -> int:
         """The ``seq`` of the last applied event."""
@@ -726,3 +727,12 @@ class Graph:
         what the directory's groups map to."""
     def apply(self, plan: SyncPlan, *, actor: str | None) -> SyncPlan:
         """Apply a reviewed ``SyncPlan`` atomically; a stale plan changes nothing."""
+
+def postgres_migrate(url: str) -> list[int]:
+    """Apply the schema migrations the database lacks; returns the versions applied."""
+
+def postgres_import(path: str, url: str, *, hmac_key: bytes | None = None) -> int:
+    """Copy a file journal into the database as a new graph; returns the events copied."""
+
+def postgres_redact(url: str) -> str:
+    """The URL with every password hidden: the one redaction of the package."""

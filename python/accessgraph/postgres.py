@@ -13,12 +13,27 @@ notification comes); :meth:`Graph.refresh` catches up at once.
 URL parameters besides libpq's own: ``graph`` (the graph's name in the database, default
 ``default``; letters, digits, ``_``, ``-``, ``.``), ``poll`` (seconds, default 1) and
 ``follow`` (``on``/``off``; ``off`` leaves catching up to mutations and ``refresh()``).
-Connections are made without TLS (the compiled-in client has no TLS support): reach a
-remote server through a private network or a TLS tunnel.
+
+TLS follows libpq's meaning of the URL: ``sslmode`` (``disable``, ``allow``, ``prefer`` —
+the default —, ``require``, ``verify-ca``, ``verify-full``), ``sslrootcert`` (a file, or
+``system`` for the platform's roots), ``sslcert`` and ``sslkey`` (a client certificate),
+``sslnegotiation=direct`` and ``sslsni``; the defaults in ``~/.postgresql/`` are read as
+libpq reads them. Use ``sslmode=verify-full`` against a server across a network. The
+client is rustls, compiled into the wheel (docs/postgres.md says what differs from libpq).
+A password, in the URL's user part or as ``?password=``, never appears in a message, a
+``repr`` or :attr:`Graph.journal_url`: :func:`redact` hides it.
+
+``Graph.open(url, durability=, hmac_key=)`` take the values they take for a file:
+``durability`` sets the session's ``synchronous_commit`` (``"fsync"`` and ``"group"``:
+each commit is flushed by the server before the call returns; ``"os"``: it is not waited
+for, so a server crash may lose the last commits), and ``hmac_key`` keeps the signed
+checkpoint in ``accessgraph_checkpoints``, written in the transaction of the events it
+vouches for: opening with another key, or a journal cut short or rewritten, raises
+:class:`~accessgraph.JournalError`.
 
 The library creates its tables itself on first use (the database user needs the right to
 create tables in the schema on its ``search_path``) and migrates them under an advisory
-lock; :func:`migrate` does it up front. Schema version 1::
+lock; :func:`migrate` does it up front. Schema version 2::
 
     accessgraph_schema    (version integer PRIMARY KEY, applied_at timestamptz)
     accessgraph_graphs    (graph_id text PRIMARY KEY, name text UNIQUE, header text,
@@ -27,6 +42,8 @@ lock; :func:`migrate` does it up front. Schema version 1::
                            PRIMARY KEY (graph_id, seq))
     accessgraph_snapshots (graph_id text, seq bigint, hash text, epoch bigint, state text,
                            created_at timestamptz, PRIMARY KEY (graph_id, seq))
+    accessgraph_checkpoints (graph_id text PRIMARY KEY, record text,
+                             updated_at timestamptz)                  -- version 2
 
 ``header`` and ``record`` are exactly the lines of a file journal (canonical JSON with its
 CRC), so ``audit.verify()``, ``as_of`` and erasure work unchanged; ``epoch`` counts the
@@ -49,7 +66,7 @@ from accessgraph.exceptions import ValidationError
 if TYPE_CHECKING:
     from accessgraph import Graph
 
-__all__ = ["import_journal", "is_url", "migrate"]
+__all__ = ["import_journal", "is_url", "migrate", "redact"]
 
 _G = TypeVar("_G", bound="Graph")
 
@@ -59,23 +76,33 @@ def is_url(path: object) -> bool:
     return isinstance(path, str) and path.startswith(("postgresql://", "postgres://"))
 
 
+def redact(url: str) -> str:
+    """``url`` with every password hidden (``***``): the one in the user part and any
+    ``?password=`` or ``?sslpassword=``. Everything that shows a URL uses it."""
+    from accessgraph import _core
+
+    return _core.postgres_redact(url)
+
+
 def migrate(url: str) -> list[int]:
     """Create or upgrade the schema in the database ``url`` names; returns the versions
     applied (``[]`` when it is current). Opening a graph does the same by itself."""
     from accessgraph import _core
 
-    return _core.Graph._postgres_migrate(url)
+    return _core.postgres_migrate(url)
 
 
-def import_journal(path: str | os.PathLike[str], url: str) -> int:
+def import_journal(path: str | os.PathLike[str], url: str, *, hmac_key: bytes | None = None) -> int:
     """Copy the file journal at ``path`` into the database as the graph ``url`` names
     (``?graph=``), which must not exist yet: the header and every record as they are, so
-    the chain, erasures and time travel carry over. The file is verified first. Returns
-    the number of events copied. This is how a deployment moves from one machine to many.
+    the chain, erasures and time travel carry over. The file is verified first; with
+    ``hmac_key`` against its signed checkpoint too, and the database then keeps one.
+    Returns the number of events copied. This is how a deployment moves from one machine
+    to many.
     """
     from accessgraph import _core
 
-    return _core.Graph._postgres_import(os.fspath(path), url)
+    return _core.postgres_import(os.fspath(path), url, hmac_key=hmac_key)
 
 
 def _open(
@@ -86,23 +113,12 @@ def _open(
     hmac_key: bytes | None,
     snapshot: str | os.PathLike[str] | None,
 ) -> _G:
-    if durability != "fsync":
-        raise ValidationError(
-            f"invalid durability `{durability}`: a PostgreSQL journal commits every mutation "
-            "before the call returns (the server's synchronous_commit decides when that is "
-            'on disk); leave durability at "fsync"'
-        )
-    if hmac_key is not None:
-        raise ValidationError(
-            "invalid hmac_key: a PostgreSQL journal keeps no signed checkpoint (the "
-            "database's own access control guards its rows); leave hmac_key=None"
-        )
     if snapshot is not None:
         raise ValidationError(
             f"invalid snapshot `{snapshot}`: a PostgreSQL journal keeps its snapshot in the "
             "database"
         )
-    return cls._open_postgres(url)
+    return cls._open_postgres(url, durability=durability, hmac_key=hmac_key)
 
 
 def _snapshot(graph: Graph, path: str | os.PathLike[str] | None) -> int:

@@ -199,13 +199,52 @@ fn sync_dir(path: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// The signed checkpoint: the journal of `graph_id` reaches event `seq` with `hash`.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Checkpoint {
-    graph_id: String,
-    seq: u64,
-    hash: String,
+pub(crate) struct Checkpoint {
+    pub(crate) graph_id: String,
+    pub(crate) seq: u64,
+    pub(crate) hash: String,
     hmac: String,
+}
+
+impl Checkpoint {
+    /// The record a store keeps (a file beside the journal, a row in a database).
+    pub(crate) fn signed(key: &[u8], graph_id: &str, seq: u64, hash: &str) -> String {
+        let cp = Checkpoint {
+            hmac: sign(key, graph_id, seq, hash),
+            graph_id: graph_id.to_owned(),
+            seq,
+            hash: hash.to_owned(),
+        };
+        serde_json::to_string(&cp).unwrap_or_default()
+    }
+
+    /// Reads a record; `Err` says why it cannot be trusted (unreadable, or not signed
+    /// with `key`).
+    pub(crate) fn verified(key: &[u8], text: &str) -> Result<Checkpoint, String> {
+        let cp: Checkpoint =
+            serde_json::from_str(text).map_err(|e| format!("signed checkpoint unreadable: {e}"))?;
+        let good = hex::decode(&cp.hmac).is_ok_and(|tag| {
+            <Hmac<Sha256> as KeyInit>::new_from_slice(key).is_ok_and(|mut mac| {
+                mac.update(
+                    format!(
+                        "accessgraph/checkpoint/v1\0{}\0{}\0{}",
+                        cp.graph_id, cp.seq, cp.hash
+                    )
+                    .as_bytes(),
+                );
+                mac.verify_slice(&tag).is_ok()
+            })
+        });
+        if !good || sign(key, &cp.graph_id, cp.seq, &cp.hash).is_empty() {
+            return Err(
+                "the signed checkpoint does not verify with this key (wrong key or forged)".into(),
+            );
+        }
+        Ok(cp)
+    }
 }
 
 fn sign(key: &[u8], graph_id: &str, seq: u64, hash: &str) -> String {
@@ -516,28 +555,7 @@ impl FileJournal {
             }
             Err(e) => return Err(io_err(&cp_path, &e)),
         };
-        let cp: Checkpoint = serde_json::from_str(&text)
-            .map_err(|e| journal_err(path, 1, format!("signed checkpoint unreadable: {e}")))?;
-        let expected = sign(key, &cp.graph_id, cp.seq, &cp.hash);
-        let good = hex::decode(&cp.hmac).is_ok_and(|tag| {
-            <Hmac<Sha256> as KeyInit>::new_from_slice(key).is_ok_and(|mut mac| {
-                mac.update(
-                    format!(
-                        "accessgraph/checkpoint/v1\0{}\0{}\0{}",
-                        cp.graph_id, cp.seq, cp.hash
-                    )
-                    .as_bytes(),
-                );
-                mac.verify_slice(&tag).is_ok()
-            })
-        });
-        if !good || expected.is_empty() {
-            return Err(journal_err(
-                path,
-                1,
-                "the signed checkpoint does not verify with this key (wrong key or forged)",
-            ));
-        }
+        let cp = Checkpoint::verified(key, &text).map_err(|why| journal_err(path, 1, why))?;
         if cp.graph_id != header.graph_id {
             return Err(journal_err(
                 path,
@@ -680,17 +698,12 @@ impl JournalStore for FileJournal {
         let Some(key) = &self.hmac_key else {
             return Ok(());
         };
-        let cp = Checkpoint {
-            hmac: sign(key, &self.graph_id, seq, hash),
-            graph_id: self.graph_id.clone(),
-            seq,
-            hash: hash.to_owned(),
-        };
+        let record = Checkpoint::signed(key, &self.graph_id, seq, hash);
         let path = checkpoint_path(&self.path);
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
-        std::fs::write(&tmp, serde_json::to_string(&cp).unwrap_or_default())?;
+        std::fs::write(&tmp, record)?;
         // Not fsync'd: a checkpoint lost in a crash is an older one, which the journal
         // (synced first) still reaches.
         std::fs::rename(&tmp, &path)

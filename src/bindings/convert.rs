@@ -234,3 +234,27 @@ pub fn kwargs_iter<'py>(kwargs: Option<&Bound<'py, PyDict>>) -> Vec<(String, Bou
         })
         .unwrap_or_default()
 }
+
+/// A `durability=` argument: `"fsync"` (the default), `"group"` or `"os"`.
+pub fn durability(s: &str) -> PyResult<crate::audit::Durability> {
+    use crate::audit::Durability;
+    match s {
+        "fsync" => Ok(Durability::Fsync),
+        "group" => Ok(Durability::Group),
+        "os" => Ok(Durability::Os),
+        other => Err(Error::invalid(
+            "durability",
+            other,
+            "\"fsync\" (the default), \"group\" or \"os\"",
+        )
+        .into()),
+    }
+}
+
+/// An `hmac_key=` argument: `None` or non-empty bytes.
+pub fn hmac_key(key: Option<Vec<u8>>) -> PyResult<Option<Vec<u8>>> {
+    match key {
+        Some(k) if k.is_empty() => Err(Error::invalid("hmac_key", "b''", "a non-empty key").into()),
+        other => Ok(other),
+    }
+}

@@ -5,10 +5,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::audit::{columns, filter_arg, PyEvent, PyPending, Row};
-use super::convert::instant;
+use super::convert::{self, instant};
 use super::gil::detach;
 use super::graph::PyGraph;
-use crate::audit::{Durability, Log};
+use crate::audit::Log;
 use crate::graph::{Graph, OpenOptions};
 use crate::time::Instant;
 
@@ -26,25 +26,8 @@ impl PyGraph {
         hmac_key: Option<Vec<u8>>,
         snapshot: Option<std::path::PathBuf>,
     ) -> PyResult<(Bound<'py, PyAny>, Option<String>)> {
-        let durability = match durability {
-            "fsync" => Durability::Fsync,
-            "group" => Durability::Group,
-            "os" => Durability::Os,
-            other => {
-                return Err(PyErr::from(crate::error::Error::invalid(
-                    "durability",
-                    other,
-                    "\"fsync\" (the default), \"group\" or \"os\"",
-                )))
-            }
-        };
-        if hmac_key.as_ref().is_some_and(Vec::is_empty) {
-            return Err(PyErr::from(crate::error::Error::invalid(
-                "hmac_key",
-                "b''",
-                "a non-empty key",
-            )));
-        }
+        let durability = convert::durability(durability)?;
+        let hmac_key = convert::hmac_key(hmac_key)?;
         let opts = OpenOptions {
             durability,
             hmac_key,

@@ -26,6 +26,9 @@ mod _core {
     use super::governance::{PyAccessRequest, PyFinding, PyOnboardingReport, PySyncPlan};
     #[pymodule_export]
     use super::graph::PyGraph;
+    #[cfg(feature = "postgres")]
+    #[pymodule_export]
+    use super::postgres::{postgres_import, postgres_migrate, postgres_redact};
     #[pymodule_export]
     use super::values::{PyApiKey, PyOffboardingReport, PyPrincipal};
     #[pymodule_export]

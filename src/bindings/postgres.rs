@@ -1,4 +1,6 @@
-//! `Graph` methods for a journal in PostgreSQL (feature `postgres`).
+//! A journal in PostgreSQL (feature `postgres`): `Graph`'s methods for it, and the
+//! module functions `postgres_migrate`, `postgres_import` and `postgres_redact` that
+//! `accessgraph.postgres` wraps.
 
 use pyo3::prelude::*;
 
@@ -6,8 +8,7 @@ use super::audit::PyPending;
 use super::gil::detach;
 use super::graph::PyGraph;
 use crate::audit::postgres as store;
-use crate::error::AuditError;
-use crate::error::Error;
+use crate::error::{AuditError, Error};
 use crate::graph::postgres as pg;
 
 #[pymethods]
@@ -15,20 +16,25 @@ impl PyGraph {
     /// Opens (or creates) the graph a `postgresql://` URL names and starts its follower
     /// thread (unless the URL says `follow=off`).
     #[classmethod]
+    #[pyo3(signature = (url, *, durability = "fsync", hmac_key = None))]
     fn _open_postgres<'py>(
         cls: &Bound<'py, pyo3::types::PyType>,
         url: &str,
+        durability: &str,
+        hmac_key: Option<Vec<u8>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let durability = super::convert::durability(durability)?;
+        let hmac_key = super::convert::hmac_key(hmac_key)?;
         let py = cls.py();
-        let (graph, target) = detach(py, || pg::open(url))?;
+        let (graph, target) = detach(py, || pg::open(url, durability, hmac_key))?;
         let pending = Bound::new(py, PyPending::new(graph))?;
         let obj = cls.call1((pending,))?;
         if target.follow {
             let weak = std::sync::Arc::downgrade(&obj.cast::<PyGraph>()?.get().inner);
             pg::follow(weak, target).map_err(|e| {
-                PyErr::from(Error::from(AuditError::Io(format!(
+                Error::from(AuditError::Io(format!(
                     "cannot start the follower thread: {e}"
-                ))))
+                )))
             })?;
         }
         Ok(obj)
@@ -45,20 +51,32 @@ impl PyGraph {
         let g = &self.inner;
         detach(py, || g.postgres_snapshot())
     }
+}
 
-    /// Applies the schema migrations the database lacks; returns the versions applied.
-    #[staticmethod]
-    fn _postgres_migrate(py: Python<'_>, url: &str) -> PyResult<Vec<i32>> {
-        detach(py, || store::migrate_url(url))
-    }
+/// Applies the schema migrations the database lacks; returns the versions applied.
+#[pyfunction]
+pub fn postgres_migrate(py: Python<'_>, url: &str) -> PyResult<Vec<i32>> {
+    detach(py, || store::migrate_url(url))
+}
 
-    /// Copies a file journal into the database as a new graph; returns the events copied.
-    #[staticmethod]
-    #[expect(clippy::needless_pass_by_value, reason = "PyO3 extracts owned paths")]
-    fn _postgres_import(py: Python<'_>, path: std::path::PathBuf, url: &str) -> PyResult<u64> {
-        detach(py, || {
-            let target = store::parse_url(url)?;
-            store::import_file(&path, &target)
-        })
-    }
+/// Copies a file journal into the database as a new graph; returns the events copied.
+#[pyfunction]
+#[pyo3(signature = (path, url, *, hmac_key = None))]
+#[expect(clippy::needless_pass_by_value, reason = "PyO3 extracts owned paths")]
+pub fn postgres_import(
+    py: Python<'_>,
+    path: std::path::PathBuf,
+    url: &str,
+    hmac_key: Option<Vec<u8>>,
+) -> PyResult<u64> {
+    detach(py, || {
+        let target = store::parse_url(url)?;
+        store::import_file(&path, &target, hmac_key.as_deref())
+    })
+}
+
+/// The URL with every password hidden: the one redaction of the package.
+#[pyfunction]
+pub fn postgres_redact(url: &str) -> String {
+    store::redact(url)
 }

@@ -23,15 +23,32 @@ use crate::error::{Error, Result};
 
 /// Opens (or creates) the graph a `postgresql://` URL names: migrates the schema, reads
 /// the latest snapshot and the events after it. Returns the graph and the parsed URL
-/// (for [`follow`]).
-pub fn open(url: &str) -> Result<(Graph, Target)> {
-    let target = pg::parse_url(url)?;
-    let (store, loaded) = PgJournal::open(&target)?;
+/// (for [`follow`]). `durability` sets the session's `synchronous_commit` ("fsync" and
+/// "group": each commit flushed by the server before the call returns, PostgreSQL sharing
+/// flushes between concurrent commits itself; "os": not waited for); `hmac_key` keeps a
+/// signed checkpoint in the database, as beside a journal file.
+pub fn open(
+    url: &str,
+    durability: Durability,
+    hmac_key: Option<Vec<u8>>,
+) -> Result<(Graph, Target)> {
+    let mut target = pg::parse_url(url)?;
+    if hmac_key.as_ref().is_some_and(Vec::is_empty) {
+        return Err(Error::invalid("hmac_key", "b''", "a non-empty key"));
+    }
+    target.synchronous_commit = durability != Durability::Os;
+    let (store, loaded) = PgJournal::open(&target, hmac_key)?;
+    // The server syncs each commit (or not): the audit has no file to sync, and
+    // group commit's waiting for one does not apply.
+    let audit_durability = match durability {
+        Durability::Os => Durability::Os,
+        Durability::Fsync | Durability::Group => Durability::Fsync,
+    };
     let audit = Audit::journaled(
         loaded.graph_id,
         loaded.log,
         Box::new(store),
-        Durability::Fsync,
+        audit_durability,
         None,
     );
     let g = Graph {
@@ -83,10 +100,12 @@ struct Listener {
 }
 
 impl Listener {
-    fn connect(target: &Target, channel: &str) -> std::result::Result<Listener, postgres::Error> {
+    fn connect(target: &Target, channel: &str) -> std::result::Result<Listener, AuditError> {
         let mut client = pg::connect(target)?;
         // The channel is `ag_` and the hexadecimal graph id: a plain identifier.
-        client.batch_execute(&format!("LISTEN {channel}"))?;
+        client
+            .batch_execute(&format!("LISTEN {channel}"))
+            .map_err(|e| AuditError::Unavailable(e.to_string()))?;
         Ok(Listener { client })
     }
 
@@ -172,9 +191,10 @@ fn follow_loop(graph: &Weak<Graph>, target: &Target, channel: &str) {
     }
 }
 
-/// Opens the graph and starts its follower unless the URL says `follow=off`.
+/// Opens the graph (durable commits, no checkpoint) and starts its follower unless the
+/// URL says `follow=off`.
 pub fn open_following(url: &str) -> Result<Arc<Graph>> {
-    let (g, target) = open(url)?;
+    let (g, target) = open(url, Durability::Fsync, None)?;
     let g = Arc::new(g);
     if target.follow {
         follow(Arc::downgrade(&g), target)

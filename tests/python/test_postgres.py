@@ -121,15 +121,16 @@ def test_migration_creates_the_schema_and_is_a_noop_the_second_time(
     cluster: pg_cluster.Cluster, db: str
 ) -> None:
     assert cluster.psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", db) == "0"
-    assert agpg.migrate(url(cluster, db)) == [1]
+    assert agpg.migrate(url(cluster, db)) == [1, 2]
     dump = schema_dump(cluster, db)
     assert "accessgraph_events|seq|bigint|NO" in dump
     assert "accessgraph_events|record|text|NO" in dump
     assert "accessgraph_graphs|epoch|bigint|NO" in dump
     assert "accessgraph_events_pkey: CREATE UNIQUE INDEX accessgraph_events_pkey ON " in dump
     assert "(graph_id, seq)" in dump
+    assert "accessgraph_checkpoints|record|text|NO" in dump
     versions = cluster.psql("SELECT version, applied_at FROM accessgraph_schema", db)
-    assert versions.startswith("1|")
+    assert [v.split("|")[0] for v in versions.splitlines()] == ["1", "2"]
 
     assert agpg.migrate(url(cluster, db)) == []
     assert schema_dump(cluster, db) == dump
@@ -151,7 +152,7 @@ def test_processes_starting_together_migrate_once(cluster: pg_cluster.Cluster, d
     ]
     outs = [p.communicate(timeout=60)[0].strip() for p in procs]
     assert all(p.returncode == 0 for p in procs)
-    assert sorted(outs) == ["[1]", "[]", "[]", "[]"]
+    assert sorted(outs) == ["[1, 2]", "[]", "[]", "[]"]
 
 
 # --- one process, two graphs ----------------------------------------------------------
@@ -310,12 +311,35 @@ def test_a_file_journal_moves_into_the_database(
     assert g.revision == f.revision + 1
 
 
+def test_a_signed_file_journal_moves_in_with_its_checkpoint(
+    cluster: pg_cluster.Cluster, db: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "signed.journal"
+    f = ag.Graph.open(path, hmac_key=b"key")
+    seed(f)
+    u = url(cluster, db, graph="signed", follow="off")
+    with pytest.raises(ag.JournalError, match="wrong key"):
+        agpg.import_journal(path, u, hmac_key=b"other")
+    assert agpg.import_journal(path, u, hmac_key=b"key") == f.revision
+    g = ag.Graph.open(u, hmac_key=b"key")
+    assert g.revision == f.revision
+    g.add_member("new@example.com", "acme", actor=OWNER)
+    with pytest.raises(ag.JournalError, match="wrong key"):
+        ag.Graph.open(u, hmac_key=b"other")
+    # Imported without the key, the database has no checkpoint to hold it to.
+    unsigned = url(cluster, db, graph="unsigned", follow="off")
+    cluster.psql("DELETE FROM accessgraph_graphs WHERE name = 'signed'", db)
+    agpg.import_journal(path, unsigned)
+    with pytest.raises(ag.JournalError, match="missing"):
+        ag.Graph.open(unsigned, hmac_key=b"key")
+
+
 def test_bad_arguments_are_validation_errors(cluster: pg_cluster.Cluster, db: str) -> None:
     u = url(cluster, db)
     with pytest.raises(ag.ValidationError, match="durability"):
-        ag.Graph.open(u, durability="os")
+        ag.Graph.open(u, durability="sometimes")
     with pytest.raises(ag.ValidationError, match="hmac_key"):
-        ag.Graph.open(u, hmac_key=b"k")
+        ag.Graph.open(u, hmac_key=b"")
     with pytest.raises(ag.ValidationError, match="snapshot"):
         ag.Graph.open(u, snapshot="x.snapshot")
     with pytest.raises(ag.ValidationError, match="invalid graph `a b`"):

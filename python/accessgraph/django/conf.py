@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -39,6 +38,7 @@ from django.core.signals import setting_changed
 
 import accessgraph as ag
 from accessgraph.django import signals
+from accessgraph.postgres import redact
 
 __all__ = [
     "Config",
@@ -265,7 +265,7 @@ def _open_journal(path: Path | str) -> ag.Graph:
         return ag.Graph.open(path)
     except (ag.AccessGraphError, OSError) as exc:
         # A URL's password stays out of the message.
-        shown = re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:***@", str(path))
+        shown = redact(path) if isinstance(path, str) else str(path)
         raise ConfigError(
             "accessgraph.E002", f"settings.ACCESSGRAPH['JOURNAL'] `{shown}` does not open: {exc}"
         ) from exc

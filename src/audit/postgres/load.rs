@@ -1,0 +1,366 @@
+//! Reading a graph from the database: its row, header, latest snapshot and events, each
+//! checked against the chain and replayed.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::ToSql;
+use postgres::Client;
+
+use super::connect::{connect, unavailable};
+use super::url::{journal_err, Target};
+use crate::audit::event::{parse_event, strip_crc};
+use crate::audit::journal::{Header, Record};
+use crate::audit::log::{Log, Pending, PrefixLoader};
+use crate::audit::replay;
+use crate::error::AuditError;
+use crate::state::State;
+
+/// The graph's row, created with a new header when the name is new; returns its id.
+pub(super) fn find_or_create(client: &mut Client, target: &Target) -> Result<String, AuditError> {
+    let err = |e: postgres::Error| unavailable(target, "finding the graph", &e);
+    let id = hex::encode(
+        super::super::event::random_bytes(16)
+            .map_err(|e| AuditError::Io(format!("cannot draw a graph id: {e}")))?,
+    );
+    let header = Header {
+        accessgraph_journal: 1,
+        anchor: super::super::event::genesis(&id),
+        graph_id: id.clone(),
+        base_seq: 0,
+        base_state: None,
+        erasures: 0,
+    };
+    let line = header.to_line();
+    client
+        .execute(
+            "INSERT INTO accessgraph_graphs (graph_id, name, header) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO NOTHING",
+            &[&id, &target.name, &line.trim_end_matches('\n')],
+        )
+        .map_err(err)?;
+    client
+        .query_one(
+            "SELECT graph_id FROM accessgraph_graphs WHERE name = $1",
+            &[&target.name],
+        )
+        .and_then(|r| r.try_get(0))
+        .map_err(err)
+}
+
+pub(super) fn parse_header(target: &Target, text: &str) -> Result<Header, AuditError> {
+    let json = strip_crc(text).map_err(|_| {
+        journal_err(
+            target,
+            1,
+            "the header's checksum does not match (altered or damaged)",
+        )
+    })?;
+    let header: Header = serde_json::from_str(&json)
+        .map_err(|e| journal_err(target, 1, format!("not an accessgraph journal header: {e}")))?;
+    if header.accessgraph_journal != 1 {
+        return Err(journal_err(
+            target,
+            1,
+            format!(
+                "journal format {} is not supported (expected 1)",
+                header.accessgraph_journal
+            ),
+        ));
+    }
+    Ok(header)
+}
+
+/// One event row read back: checksum, format, and that the row's `seq` is the event's.
+/// Its "line" is the one it would have in a file journal with the same header.
+pub(super) fn parse_row(
+    target: &Target,
+    base_seq: u64,
+    seq: i64,
+    text: &str,
+) -> Result<Record, AuditError> {
+    let seq = u64::try_from(seq).unwrap_or(0);
+    let line = seq.saturating_sub(base_seq) + 1;
+    let json = strip_crc(text).map_err(|_| {
+        journal_err(
+            target,
+            line,
+            format!("event {seq}: the record's checksum does not match (altered or damaged)"),
+        )
+    })?;
+    let event = parse_event(&json).map_err(|e| {
+        journal_err(
+            target,
+            line,
+            format!("event {seq}: not an audit event: {e:?}"),
+        )
+    })?;
+    if event.seq != seq {
+        return Err(journal_err(
+            target,
+            line,
+            format!("the row of event {seq} holds event {}", event.seq),
+        ));
+    }
+    Ok(Record { line, event })
+}
+
+fn state_from_json(target: &Target, text: &str, what: &str) -> Result<State, AuditError> {
+    crate::state::snapshot::read(text).map_err(|e| journal_err(target, 1, format!("{what}: {e}")))
+}
+
+/// What reading a graph from the database gives.
+pub struct Loaded {
+    /// The graph's id.
+    pub graph_id: String,
+    /// The state after the last event.
+    pub state: State,
+    /// The events (those after the snapshot, when one was used; the rest load on first
+    /// use of the audit log).
+    pub log: Log,
+    /// The events' epoch.
+    pub epoch: i64,
+    /// The last event's `seq`.
+    pub seq: u64,
+    /// The header's `base_seq`.
+    pub base_seq: u64,
+    /// The header's anchor (the hash event `base_seq + 1` follows).
+    pub anchor: String,
+    /// The snapshot started from, if any.
+    pub snapshot: Option<u64>,
+}
+
+/// Reads a graph: the latest snapshot of the current epoch (when `use_snapshot` and its
+/// event is still there) and the events after it, each checked against the chain and
+/// replayed. The events are read in one statement; if a rewrite happened meanwhile
+/// (the epoch moved), it starts again.
+#[expect(
+    clippy::too_many_lines,
+    reason = "reading a graph from the database is one sequence of queries, each checked in turn"
+)]
+pub fn load(
+    client: &mut Client,
+    target: &Target,
+    graph_id: &str,
+    use_snapshot: bool,
+) -> Result<Loaded, AuditError> {
+    let err = |e: postgres::Error| unavailable(target, "reading the journal", &e);
+    for _ in 0..5 {
+        let row = client
+            .query_opt(
+                "SELECT header, epoch FROM accessgraph_graphs WHERE graph_id = $1",
+                &[&graph_id],
+            )
+            .map_err(err)?
+            .ok_or_else(|| {
+                journal_err(
+                    target,
+                    1,
+                    format!("graph {graph_id} is no longer in the database"),
+                )
+            })?;
+        let header_text: String = row.try_get(0).map_err(err)?;
+        let epoch: i64 = row.try_get(1).map_err(err)?;
+        let header = parse_header(target, &header_text)?;
+        if header.graph_id != graph_id {
+            return Err(journal_err(
+                target,
+                1,
+                format!(
+                    "the header names graph {} but the row is graph {graph_id}",
+                    header.graph_id
+                ),
+            ));
+        }
+        let base_state = header
+            .base_state
+            .as_ref()
+            .map(|v| state_from_json(target, &v.to_string(), "journal base state"))
+            .transpose()?;
+        let snapshot = if use_snapshot {
+            latest_snapshot(client, target, graph_id, epoch, header.base_seq)?
+        } else {
+            None
+        };
+        let (mut state, mut seq, mut hash) = match &snapshot {
+            Some((s_seq, s_hash, text)) => (
+                state_from_json(target, text, "snapshot state")?,
+                *s_seq,
+                s_hash.clone(),
+            ),
+            None => (
+                base_state.clone().unwrap_or_default(),
+                header.base_seq,
+                header.anchor.clone(),
+            ),
+        };
+        let start = seq;
+        let mut events = Vec::new();
+        {
+            let start_param = i64::try_from(start).unwrap_or(i64::MAX);
+            let params: [&(dyn ToSql + Sync); 2] = [&graph_id, &start_param];
+            let mut rows = client
+                .query_raw(
+                    "SELECT seq, record FROM accessgraph_events \
+                     WHERE graph_id = $1 AND seq > $2 ORDER BY seq",
+                    params,
+                )
+                .map_err(err)?;
+            while let Some(row) = rows.next().map_err(err)? {
+                let row_seq: i64 = row.try_get(0).map_err(err)?;
+                let text: &str = row.try_get(1).map_err(err)?;
+                let r = parse_row(target, header.base_seq, row_seq, text)?;
+                let ev = r.event;
+                if ev.seq != seq + 1 || ev.prev_hash != hash {
+                    return Err(journal_err(
+                        target,
+                        r.line,
+                        format!(
+                            "event {} does not follow event {seq} (events missing, or spliced)",
+                            ev.seq
+                        ),
+                    ));
+                }
+                ev.check()
+                    .map_err(|b| journal_err(target, r.line, format!("event {}: {b}", ev.seq)))?;
+                replay::apply(&mut state, &ev).map_err(|m| journal_err(target, r.line, m))?;
+                seq = ev.seq;
+                hash.clone_from(&ev.hash);
+                events.push(ev);
+            }
+        }
+        let now: Option<i64> = client
+            .query_opt(
+                "SELECT epoch FROM accessgraph_graphs WHERE graph_id = $1",
+                &[&graph_id],
+            )
+            .map_err(err)?
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(err)?;
+        if now != Some(epoch) {
+            continue;
+        }
+        let log = match &snapshot {
+            Some((s_seq, s_hash, _)) => Log {
+                anchor: s_hash.clone(),
+                base_seq: *s_seq,
+                base_state: None,
+                events,
+                pending: Some(Pending {
+                    path: PathBuf::from(&target.display),
+                    end: *s_seq,
+                    base_seq: header.base_seq,
+                    anchor: header.anchor.clone(),
+                    base_state,
+                    loader: Some(prefix_loader(
+                        target.clone(),
+                        graph_id.to_owned(),
+                        epoch,
+                        header.base_seq,
+                    )),
+                }),
+            },
+            None => Log {
+                anchor: header.anchor.clone(),
+                base_seq: header.base_seq,
+                base_state,
+                events,
+                pending: None,
+            },
+        };
+        return Ok(Loaded {
+            graph_id: graph_id.to_owned(),
+            state,
+            log,
+            epoch,
+            seq,
+            base_seq: header.base_seq,
+            anchor: header.anchor.clone(),
+            snapshot: snapshot.map(|s| s.0),
+        });
+    }
+    Err(AuditError::Unavailable(format!(
+        "{}: the journal kept being rewritten while it was read",
+        target.display
+    )))
+}
+
+/// The latest snapshot of this epoch whose event is still in the journal with its hash.
+fn latest_snapshot(
+    client: &mut Client,
+    target: &Target,
+    graph_id: &str,
+    epoch: i64,
+    base_seq: u64,
+) -> Result<Option<(u64, String, String)>, AuditError> {
+    let err = |e: postgres::Error| unavailable(target, "reading the snapshot", &e);
+    let Some(row) = client
+        .query_opt(
+            "SELECT s.seq, s.hash, s.state, e.record FROM accessgraph_snapshots s \
+             JOIN accessgraph_events e ON e.graph_id = s.graph_id AND e.seq = s.seq \
+             WHERE s.graph_id = $1 AND s.epoch = $2 ORDER BY s.seq DESC LIMIT 1",
+            &[&graph_id, &epoch],
+        )
+        .map_err(err)?
+    else {
+        return Ok(None);
+    };
+    let seq: i64 = row.try_get(0).map_err(err)?;
+    let hash: String = row.try_get(1).map_err(err)?;
+    let state: String = row.try_get(2).map_err(err)?;
+    let record: &str = row.try_get(3).map_err(err)?;
+    let event = parse_row(target, base_seq, seq, record)?.event;
+    if event.hash != hash {
+        // A snapshot that does not lead to the journal as it is: replay from the start.
+        return Ok(None);
+    }
+    Ok(Some((event.seq, hash, state)))
+}
+
+/// Reads the events before a snapshot when the audit log is first used, on a connection
+/// of its own.
+fn prefix_loader(target: Target, graph_id: String, epoch: i64, base_seq: u64) -> PrefixLoader {
+    PrefixLoader(Arc::new(move |end: u64| {
+        let err = |e: postgres::Error| unavailable(&target, "reading the journal", &e);
+        let mut client = connect(&target)?;
+        let now: i64 = client
+            .query_one(
+                "SELECT epoch FROM accessgraph_graphs WHERE graph_id = $1",
+                &[&graph_id],
+            )
+            .and_then(|r| r.try_get(0))
+            .map_err(err)?;
+        if now != epoch {
+            return Err(AuditError::Integrity {
+                seq: end,
+                reason: "the journal was rewritten (pruned or erased) since this graph read it: refresh() and try again".into(),
+            });
+        }
+        let lo = i64::try_from(base_seq).unwrap_or(i64::MAX);
+        let hi = i64::try_from(end).unwrap_or(i64::MAX);
+        let params: [&(dyn ToSql + Sync); 3] = [&graph_id, &lo, &hi];
+        let mut rows = client
+            .query_raw(
+                "SELECT seq, record FROM accessgraph_events \
+                 WHERE graph_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
+                params,
+            )
+            .map_err(err)?;
+        let mut out = Vec::with_capacity(usize::try_from(end - base_seq).unwrap_or(0));
+        while let Some(row) = rows.next().map_err(err)? {
+            let seq: i64 = row.try_get(0).map_err(err)?;
+            let text: &str = row.try_get(1).map_err(err)?;
+            out.push(
+                parse_row(&target, base_seq, seq, text)
+                    .map_err(|e| AuditError::Integrity {
+                        seq: u64::try_from(seq).unwrap_or(0),
+                        reason: e.to_string(),
+                    })?
+                    .event,
+            );
+        }
+        Ok(out)
+    }))
+}

@@ -1,0 +1,111 @@
+//! The tables the library keeps, and their migrations.
+
+use postgres::Client;
+
+use super::connect::{connect, unavailable};
+use super::url::{journal_err, parse_url, Target};
+use crate::error::AuditError;
+use crate::error::Error;
+
+/// The first key of every advisory lock the library takes (`"AGJL"`).
+pub const LOCK_CLASS: i32 = 0x4147_4A4C;
+/// The second key of the migration lock (graph locks use `LOCK_CLASS + 1`).
+const MIGRATION_KEY: i32 = 0;
+
+/// The schema, one step per version; a database records the steps it has had in
+/// `accessgraph_schema`, and opening applies the missing ones under an advisory lock.
+pub const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE accessgraph_graphs (
+        graph_id   text PRIMARY KEY,
+        name       text NOT NULL UNIQUE,
+        header     text NOT NULL,
+        epoch      bigint NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE accessgraph_events (
+        graph_id text   NOT NULL REFERENCES accessgraph_graphs (graph_id) ON DELETE CASCADE,
+        seq      bigint NOT NULL CHECK (seq > 0),
+        record   text   NOT NULL,
+        PRIMARY KEY (graph_id, seq)
+    );
+    CREATE TABLE accessgraph_snapshots (
+        graph_id   text   NOT NULL REFERENCES accessgraph_graphs (graph_id) ON DELETE CASCADE,
+        seq        bigint NOT NULL,
+        hash       text   NOT NULL,
+        epoch      bigint NOT NULL,
+        state      text   NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (graph_id, seq)
+    );",
+    ),
+    (
+        2,
+        "CREATE TABLE accessgraph_checkpoints (
+        graph_id   text PRIMARY KEY REFERENCES accessgraph_graphs (graph_id) ON DELETE CASCADE,
+        record     text NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+    );",
+    ),
+];
+
+/// Applies the migrations the database lacks, under the migration lock; returns the
+/// versions applied (none when the schema is current).
+pub fn migrate(client: &mut Client, target: &Target) -> Result<Vec<i32>, AuditError> {
+    let err = |e: postgres::Error| unavailable(target, "migrating the schema", &e);
+    let mut tx = client.transaction().map_err(err)?;
+    tx.batch_execute(&format!(
+        "SELECT pg_advisory_xact_lock({LOCK_CLASS}, {MIGRATION_KEY})"
+    ))
+    .map_err(err)?;
+    let exists: bool = tx
+        .query_one("SELECT to_regclass('accessgraph_schema') IS NOT NULL", &[])
+        .and_then(|r| r.try_get(0))
+        .map_err(err)?;
+    if !exists {
+        tx.batch_execute(
+            "CREATE TABLE accessgraph_schema (
+                version    integer PRIMARY KEY,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )",
+        )
+        .map_err(err)?;
+    }
+    let current: i32 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM accessgraph_schema",
+            &[],
+        )
+        .and_then(|r| r.try_get(0))
+        .map_err(err)?;
+    let latest = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > latest {
+        return Err(journal_err(
+            target,
+            1,
+            format!(
+                "the database schema is at version {current}, newer than this accessgraph knows ({latest}): upgrade accessgraph"
+            ),
+        ));
+    }
+    let mut applied = Vec::new();
+    for &(version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        tx.batch_execute(sql).map_err(err)?;
+        tx.execute(
+            "INSERT INTO accessgraph_schema (version) VALUES ($1)",
+            &[&version],
+        )
+        .map_err(err)?;
+        applied.push(version);
+    }
+    tx.commit().map_err(err)?;
+    Ok(applied)
+}
+
+/// Connects and applies the missing migrations; returns the versions applied.
+pub fn migrate_url(url: &str) -> Result<Vec<i32>, Error> {
+    let target = parse_url(url)?;
+    let mut client = connect(&target)?;
+    Ok(migrate(&mut client, &target)?)
+}

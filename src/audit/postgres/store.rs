@@ -1,0 +1,727 @@
+//! The journal store: the writers' lock, catch-up, append, rewrite and snapshots of one
+//! graph, on a connection it keeps (and makes again when it is lost).
+
+use std::fmt::Write as _;
+use std::io;
+
+use postgres::types::ToSql;
+use postgres::{Client, Statement};
+
+use super::checkpoint::{self, load_checked};
+use super::connect::{connect, connection_lost, unavailable};
+use super::load::{find_or_create, parse_header, parse_row, Loaded};
+use super::schema::{migrate, LOCK_CLASS};
+use super::tls::describe;
+use super::url::{journal_err, Target};
+use crate::audit::journal::{Fresh, JournalStore};
+use crate::audit::log::Log;
+use crate::audit::{Audit, Session};
+use crate::error::AuditError;
+use crate::state::State;
+
+/// The events after `$2`, and the graph's epoch (one row with NULL `seq` when none).
+const FRESH_SQL: &str = "SELECT g.epoch, e.seq, e.record FROM accessgraph_graphs g \
+     LEFT JOIN accessgraph_events e ON e.graph_id = g.graph_id AND e.seq > $2 \
+     WHERE g.graph_id = $1 ORDER BY e.seq";
+
+/// Inserts events and notifies the graph's channel with the last `seq`.
+const INSERT_SQL: &str = "WITH ins AS (\
+     INSERT INTO accessgraph_events (graph_id, seq, record) \
+     SELECT $1, t.seq, t.record FROM unnest($2::int8[], $3::text[]) AS t(seq, record) \
+     RETURNING seq) \
+     SELECT pg_notify($4, (SELECT max(seq) FROM ins)::text)";
+
+/// The record lines of one append: their `seq`s and texts (without the newline).
+pub(super) fn split_lines(lines: &str) -> io::Result<(Vec<i64>, Vec<&str>)> {
+    let mut seqs = Vec::new();
+    let mut texts = Vec::new();
+    for line in lines.split_terminator('\n') {
+        // Records start `{"seq":N,` (the event's first field).
+        let seq = line
+            .strip_prefix("{\"seq\":")
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse::<i64>().ok())
+            .ok_or_else(|| io::Error::other("a record without its seq"))?;
+        seqs.push(seq);
+        texts.push(line);
+    }
+    Ok((seqs, texts))
+}
+
+/// A connection and its prepared statements.
+struct Conn {
+    client: Client,
+    fresh: Statement,
+    insert: Statement,
+}
+
+impl Conn {
+    fn open(target: &Target) -> Result<Conn, AuditError> {
+        Conn::prepare(connect(target)?).map_err(|e| unavailable(target, "preparing statements", &e))
+    }
+
+    fn prepare(mut client: Client) -> Result<Conn, postgres::Error> {
+        let fresh = client.prepare(FRESH_SQL)?;
+        let insert = client.prepare(INSERT_SQL)?;
+        Ok(Conn {
+            client,
+            fresh,
+            insert,
+        })
+    }
+}
+
+/// A graph's journal in PostgreSQL (see the module docs).
+pub struct PgJournal {
+    target: Target,
+    graph_id: String,
+    channel: String,
+    lock_sql: String,
+    conn: Option<Conn>,
+    /// A writer's transaction is open (between `lock` and `append` or `unlock`).
+    in_tx: bool,
+    /// The last event read or written.
+    seq: u64,
+    base_seq: u64,
+    epoch: i64,
+    /// What `lock` read in the same round trip as the lock, for the catch-up.
+    prefetched: Option<FreshRows>,
+    /// The process that made `conn`: a child of `fork` must not use (nor close) it.
+    pid: u32,
+    /// The key of the signed checkpoint (`hmac_key`), if any.
+    hmac_key: Option<Vec<u8>>,
+    /// The event the checkpoint in the database names, when this process wrote it.
+    checkpointed: Option<(u64, String)>,
+}
+
+impl Drop for PgJournal {
+    fn drop(&mut self) {
+        self.forget_if_forked();
+    }
+}
+
+/// The graph's epoch (`None`: the graph is gone) and the new events' `seq` and record.
+type FreshRows = (Option<i64>, Vec<(i64, String)>);
+
+/// Quotes records in the one-round-trip append (records are JSON: they end in `}`).
+const TAG: &str = "$agr$";
+
+/// True when `text` between two `TAG`s reads back as itself.
+fn quotable(text: &str) -> bool {
+    !text.contains(TAG) && !text.ends_with('$') && !text.ends_with("$agr")
+}
+
+impl std::fmt::Debug for PgJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgJournal")
+            .field("target", &self.target.display)
+            .field("graph_id", &self.graph_id)
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The advisory lock of a graph: its id's first 32 bits.
+fn graph_lock_key(graph_id: &str) -> i32 {
+    let h = graph_id
+        .get(..8)
+        .and_then(|h| u32::from_str_radix(h, 16).ok())
+        .unwrap_or(0);
+    i32::from_ne_bytes(h.to_ne_bytes())
+}
+
+impl PgJournal {
+    /// Connects, migrates the schema, finds (or creates) the graph named by the URL and
+    /// reads it (from its latest snapshot when there is one). With `hmac_key`, the signed
+    /// checkpoint in the database must hold (see `checkpoint`), and each commit rewrites it.
+    pub fn open(
+        target: &Target,
+        hmac_key: Option<Vec<u8>>,
+    ) -> Result<(PgJournal, Loaded), AuditError> {
+        let mut client = connect(target)?;
+        migrate(&mut client, target)?;
+        let graph_id = find_or_create(&mut client, target)?;
+        if graph_id.is_empty() || !graph_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(journal_err(
+                target,
+                1,
+                format!("graph id `{graph_id}` is not hexadecimal"),
+            ));
+        }
+        let loaded = load_checked(&mut client, target, &graph_id, hmac_key.as_deref(), false)?;
+        let conn =
+            Conn::prepare(client).map_err(|e| unavailable(target, "preparing statements", &e))?;
+        let store = PgJournal {
+            target: target.clone(),
+            channel: format!("ag_{graph_id}"),
+            lock_sql: format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({}, {})",
+                LOCK_CLASS + 1,
+                graph_lock_key(&graph_id)
+            ),
+            graph_id,
+            conn: Some(conn),
+            in_tx: false,
+            prefetched: None,
+            pid: std::process::id(),
+            seq: loaded.seq,
+            base_seq: loaded.base_seq,
+            epoch: loaded.epoch,
+            hmac_key,
+            checkpointed: None,
+        };
+        Ok((store, loaded))
+    }
+
+    /// The URL, password hidden.
+    pub fn display(&self) -> &str {
+        &self.target.display
+    }
+
+    /// The channel the graph's commits notify.
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// In a child of `fork`, leaves the parent's connection alone: closing it would send
+    /// the server a goodbye on the parent's socket. The child connects anew.
+    fn forget_if_forked(&mut self) {
+        if self.pid != std::process::id() {
+            if let Some(conn) = self.conn.take() {
+                std::mem::forget(conn);
+            }
+            self.in_tx = false;
+            self.prefetched = None;
+            self.pid = std::process::id();
+        }
+    }
+
+    /// Drops a connection that failed in a way that may have lost it; rolls back a
+    /// transaction the server refused to go on with.
+    fn after_error(&mut self, e: &postgres::Error) {
+        let lost = self
+            .conn
+            .as_ref()
+            .is_none_or(|c| connection_lost(e, &c.client));
+        if lost {
+            self.conn = None;
+            self.in_tx = false;
+        } else {
+            self.finish();
+        }
+    }
+
+    /// Ends a transaction left open (a mutation refused after the catch-up).
+    fn finish(&mut self) {
+        self.forget_if_forked();
+        self.prefetched = None;
+        if !self.in_tx {
+            return;
+        }
+        self.in_tx = false;
+        if let Some(c) = self.conn.as_mut() {
+            if c.client.batch_execute("ROLLBACK").is_err() {
+                self.conn = None;
+            }
+        }
+    }
+
+    /// Runs `f` on a connection, connecting first if need be. Outside a transaction, a
+    /// connection found dead (the server restarted since it was last used) is replaced
+    /// and `f` runs once more.
+    fn run<T>(
+        &mut self,
+        what: &str,
+        mut f: impl FnMut(&mut Conn) -> Result<T, postgres::Error>,
+    ) -> Result<T, AuditError> {
+        let mut fresh_conn = false;
+        self.forget_if_forked();
+        if self.conn.as_ref().is_some_and(|c| c.client.is_closed()) {
+            self.conn = None;
+            self.in_tx = false;
+        }
+        loop {
+            if self.conn.is_none() {
+                self.conn = Some(Conn::open(&self.target)?);
+                fresh_conn = true;
+            }
+            let Some(conn) = self.conn.as_mut() else {
+                continue;
+            };
+            match f(conn) {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    let in_tx = self.in_tx;
+                    let lost = connection_lost(&e, &conn.client);
+                    let out = unavailable(&self.target, what, &e);
+                    self.after_error(&e);
+                    if lost && !in_tx && !fresh_conn {
+                        continue;
+                    }
+                    return Err(out);
+                }
+            }
+        }
+    }
+
+    /// The events after the last one seen, read on their own (a refresh).
+    fn query_fresh(&mut self) -> Result<FreshRows, AuditError> {
+        let graph_id = self.graph_id.clone();
+        let after = i64::try_from(self.seq).unwrap_or(i64::MAX);
+        let rows = self.run("reading new events", |c| {
+            c.client.query(&c.fresh, &[&graph_id, &after])
+        })?;
+        let err = |e: postgres::Error| unavailable(&self.target, "reading new events", &e);
+        let mut epoch = None;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            epoch = Some(row.try_get::<_, i64>(0).map_err(err)?);
+            let seq: Option<i64> = row.try_get(1).map_err(err)?;
+            let text: Option<String> = row.try_get(2).map_err(err)?;
+            if let (Some(seq), Some(text)) = (seq, text) {
+                out.push((seq, text));
+            }
+        }
+        Ok((epoch, out))
+    }
+
+    /// Stores a snapshot: the state (JSON) after event `seq` with `hash`, replacing older
+    /// ones. Refused when the journal was rewritten since this process read it.
+    pub fn write_snapshot(&mut self, seq: u64, hash: &str, state: &str) -> Result<(), AuditError> {
+        self.finish();
+        let graph_id = self.graph_id.clone();
+        let epoch = self.epoch;
+        let seq_param = i64::try_from(seq).unwrap_or(i64::MAX);
+        let written = self.run("writing the snapshot", |c| {
+            let mut tx = c.client.transaction()?;
+            let n = tx.execute(
+                "INSERT INTO accessgraph_snapshots (graph_id, seq, hash, epoch, state) \
+                 SELECT graph_id, $2, $3, epoch, $4 FROM accessgraph_graphs \
+                 WHERE graph_id = $1 AND epoch = $5 \
+                 ON CONFLICT (graph_id, seq) DO UPDATE SET hash = EXCLUDED.hash, \
+                 epoch = EXCLUDED.epoch, state = EXCLUDED.state, created_at = now()",
+                &[&graph_id, &seq_param, &hash, &state, &epoch],
+            )?;
+            tx.execute(
+                "DELETE FROM accessgraph_snapshots WHERE graph_id = $1 AND seq < $2",
+                &[&graph_id, &seq_param],
+            )?;
+            tx.commit()?;
+            Ok(n)
+        })?;
+        if written == 0 {
+            return Err(journal_err(
+                &self.target,
+                1,
+                "the journal was rewritten (pruned or erased) by another process: refresh() and snapshot again",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The message of a failed commit: when the connection went down during it, the events
+/// may have been committed (and are applied on reconnecting); otherwise they were not.
+fn commit_failed(
+    display: &str,
+    which: &str,
+    e: &postgres::Error,
+    client: &Client,
+    otherwise: &str,
+) -> String {
+    if connection_lost(e, client) {
+        format!(
+            "{display}: the connection was lost while committing {which} ({}): \
+             it may have been committed; if so this process applies it when it reconnects",
+            describe(e)
+        )
+    } else {
+        format!("{display}: {which} {otherwise}: {}", describe(e))
+    }
+}
+
+impl JournalStore for PgJournal {
+    fn lock(&mut self) -> Result<(), AuditError> {
+        self.finish();
+        // One round trip: open the transaction, wait for the lock, read what the others
+        // committed (the literals are a hexadecimal id and a number).
+        let sql = format!(
+            "{}; SELECT g.epoch, e.seq, e.record FROM accessgraph_graphs g \
+             LEFT JOIN accessgraph_events e ON e.graph_id = g.graph_id AND e.seq > {} \
+             WHERE g.graph_id = '{}' ORDER BY e.seq",
+            self.lock_sql, self.seq, self.graph_id
+        );
+        let result = self.run("taking the writers' lock", |c| c.client.simple_query(&sql));
+        // BEGIN may have gone through before the lock failed (a lock timeout).
+        self.in_tx = true;
+        let messages = match result {
+            Ok(m) => m,
+            Err(e) => {
+                self.finish();
+                return Err(e);
+            }
+        };
+        let mut epoch = None;
+        let mut rows = Vec::new();
+        for m in messages {
+            let postgres::SimpleQueryMessage::Row(row) = m else {
+                continue;
+            };
+            if row.len() != 3 {
+                continue;
+            }
+            epoch = row.get(0).and_then(|e| e.parse::<i64>().ok());
+            if let (Some(seq), Some(record)) = (row.get(1), row.get(2)) {
+                rows.push((seq.parse::<i64>().unwrap_or(0), record.to_owned()));
+            }
+        }
+        self.prefetched = Some((epoch, rows));
+        Ok(())
+    }
+
+    fn lock_shared(&mut self) -> Result<(), AuditError> {
+        self.finish();
+        Ok(())
+    }
+
+    fn unlock(&mut self) {
+        self.finish();
+    }
+
+    fn read_fresh(&mut self, _repair: bool) -> Result<Fresh, AuditError> {
+        let (epoch, rows) = match self.prefetched.take() {
+            Some(p) => p,
+            None => self.query_fresh()?,
+        };
+        let Some(epoch) = epoch else {
+            return Err(journal_err(
+                &self.target,
+                1,
+                format!("graph {} is no longer in the database", self.graph_id),
+            ));
+        };
+        if epoch != self.epoch {
+            return Ok(Fresh::Replaced);
+        }
+        let mut records = Vec::with_capacity(rows.len());
+        for (seq, text) in &rows {
+            records.push(parse_row(&self.target, self.base_seq, *seq, text)?);
+        }
+        if let Some(last) = records.last() {
+            self.seq = last.event.seq;
+        }
+        Ok(Fresh::Records(records))
+    }
+
+    fn append(&mut self, lines: &str) -> io::Result<u64> {
+        let (seqs, texts) = split_lines(lines)?;
+        // The signed checkpoint commits with the events it vouches for.
+        let signed = match (&self.hmac_key, seqs.last().zip(texts.last())) {
+            (Some(key), Some((&seq, text))) => {
+                let event = parse_row(&self.target, self.base_seq, seq, text)
+                    .map_err(|e| io::Error::other(e.to_string()))?
+                    .event;
+                let record = checkpoint::record(key, &self.graph_id, event.seq, &event.hash);
+                Some((event.seq, event.hash, record))
+            }
+            _ => None,
+        };
+        let (first, last) = (
+            seqs.first().copied().unwrap_or(0),
+            seqs.last().copied().unwrap_or(0),
+        );
+        let which = if first == last {
+            format!("event {first}")
+        } else {
+            format!("events {first}..{last}")
+        };
+        let display = self.target.display.clone();
+        let Some(conn) = self.conn.as_mut().filter(|_| self.in_tx) else {
+            return Err(io::Error::other(format!(
+                "{display}: {which} not written: the connection was lost"
+            )));
+        };
+        if texts.iter().all(|t| quotable(t)) && signed.as_ref().is_none_or(|s| quotable(&s.2)) {
+            // One round trip: insert, checkpoint, notify, commit.
+            let mut sql = String::with_capacity(lines.len() + 64 * seqs.len() + 160);
+            sql.push_str("INSERT INTO accessgraph_events (graph_id, seq, record) VALUES ");
+            for (i, (seq, text)) in seqs.iter().zip(&texts).enumerate() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                let _ = write!(sql, "('{}', {seq}, {TAG}{text}{TAG})", self.graph_id);
+            }
+            if let Some((_, _, record)) = &signed {
+                let _ = write!(
+                    sql,
+                    "; INSERT INTO accessgraph_checkpoints (graph_id, record) \
+                     VALUES ('{}', {TAG}{record}{TAG}) ON CONFLICT (graph_id) DO UPDATE \
+                     SET record = EXCLUDED.record, updated_at = now()",
+                    self.graph_id
+                );
+            }
+            let _ = write!(
+                sql,
+                "; SELECT pg_notify('{}', '{last}'); COMMIT",
+                self.channel
+            );
+            if let Err(e) = conn.client.batch_execute(&sql) {
+                let msg = commit_failed(&display, &which, &e, &conn.client, "not written");
+                self.after_error(&e);
+                return Err(io::Error::other(msg));
+            }
+            self.in_tx = false;
+            self.seq = u64::try_from(last).unwrap_or(0);
+            self.checkpointed = signed
+                .map(|(seq, hash, _)| (seq, hash))
+                .or(self.checkpointed.take());
+            return Ok(self.seq);
+        }
+        let params: [&(dyn ToSql + Sync); 4] = [&self.graph_id, &seqs, &texts, &self.channel];
+        let written =
+            conn.client
+                .query(&conn.insert, &params)
+                .map(drop)
+                .and_then(|()| match &signed {
+                    Some((_, _, record)) => conn
+                        .client
+                        .execute(checkpoint::UPSERT_SQL, &[&self.graph_id, record])
+                        .map(drop),
+                    None => Ok(()),
+                });
+        if let Err(e) = written {
+            let msg = format!("{display}: {which} not written: {}", describe(&e));
+            self.after_error(&e);
+            return Err(io::Error::other(msg));
+        }
+        if let Err(e) = conn.client.batch_execute("COMMIT") {
+            let msg = commit_failed(&display, &which, &e, &conn.client, "not committed");
+            self.after_error(&e);
+            return Err(io::Error::other(msg));
+        }
+        self.in_tx = false;
+        self.seq = u64::try_from(last).unwrap_or(0);
+        self.checkpointed = signed
+            .map(|(seq, hash, _)| (seq, hash))
+            .or(self.checkpointed.take());
+        Ok(self.seq)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        // `append` committed: the server's own settings (synchronous_commit) decide when
+        // a commit is on disk.
+        Ok(())
+    }
+
+    fn replace(&mut self, contents: &str) -> io::Result<()> {
+        let mut lines = contents.split_terminator('\n');
+        let header_line = lines.next().unwrap_or_default();
+        let mut header =
+            parse_header(&self.target, header_line).map_err(|e| io::Error::other(e.to_string()))?;
+        let rest: String = lines.flat_map(|l| [l, "\n"]).collect();
+        let (seqs, texts) = split_lines(&rest)?;
+        // The checkpoint of the rewritten journal commits with it: its last event (or,
+        // none left, the event its header starts after).
+        let last = match seqs.last().zip(texts.last()) {
+            Some((&seq, text)) => {
+                let event = parse_row(&self.target, header.base_seq, seq, text)
+                    .map_err(|e| io::Error::other(e.to_string()))?
+                    .event;
+                (event.seq, event.hash)
+            }
+            None => (header.base_seq, header.anchor.clone()),
+        };
+        let signed = self
+            .hmac_key
+            .as_ref()
+            .map(|key| checkpoint::record(key, &self.graph_id, last.0, &last.1));
+        let display = self.target.display.clone();
+        let graph_id = self.graph_id.clone();
+        let channel = self.channel.clone();
+        let Some(conn) = self.conn.as_mut().filter(|_| self.in_tx) else {
+            return Err(io::Error::other(format!(
+                "{display}: the rewrite was not done: the connection was lost"
+            )));
+        };
+        let target = self.target.clone();
+        let mut rewrite = || -> Result<i64, AuditError> {
+            let db = |e: postgres::Error| unavailable(&target, "rewriting the journal", &e);
+            let old: String = conn
+                .client
+                .query_one(
+                    "SELECT header FROM accessgraph_graphs WHERE graph_id = $1",
+                    &[&graph_id],
+                )
+                .and_then(|r| r.try_get(0))
+                .map_err(db)?;
+            // The graph counts only the erasures of this rewrite (it reads no header
+            // file): add those already made.
+            header.erasures += parse_header(&target, &old)?.erasures;
+            let header_text = header.to_line();
+            conn.client
+                .execute(
+                    "DELETE FROM accessgraph_events WHERE graph_id = $1",
+                    &[&graph_id],
+                )
+                .map_err(db)?;
+            for (s, t) in seqs.chunks(10_000).zip(texts.chunks(10_000)) {
+                let (s, t) = (s.to_vec(), t.to_vec());
+                let params: [&(dyn ToSql + Sync); 4] = [&graph_id, &s, &t, &channel];
+                conn.client.query(&conn.insert, &params).map_err(db)?;
+            }
+            let epoch: i64 = conn
+                .client
+                .query_one(
+                    "UPDATE accessgraph_graphs SET header = $2, epoch = epoch + 1 \
+                     WHERE graph_id = $1 RETURNING epoch",
+                    &[&graph_id, &header_text.trim_end_matches('\n')],
+                )
+                .and_then(|r| r.try_get(0))
+                .map_err(db)?;
+            conn.client
+                .execute(
+                    "DELETE FROM accessgraph_snapshots WHERE graph_id = $1",
+                    &[&graph_id],
+                )
+                .map_err(db)?;
+            if let Some(record) = &signed {
+                conn.client
+                    .execute(checkpoint::UPSERT_SQL, &[&graph_id, record])
+                    .map_err(db)?;
+            }
+            conn.client
+                .execute("SELECT pg_notify($1, 'rewritten')", &[&channel])
+                .map_err(db)?;
+            conn.client.batch_execute("COMMIT").map_err(db)?;
+            Ok(epoch)
+        };
+        match rewrite() {
+            Ok(epoch) => {
+                self.in_tx = false;
+                self.epoch = epoch;
+                self.base_seq = header.base_seq;
+                self.seq = last.0;
+                if signed.is_some() {
+                    self.checkpointed = Some(last);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                if self.conn.as_ref().is_none_or(|c| c.client.is_closed()) {
+                    self.conn = None;
+                    self.in_tx = false;
+                } else {
+                    self.finish();
+                }
+                Err(io::Error::other(e.to_string()))
+            }
+        }
+    }
+
+    fn checkpoint(&mut self, seq: u64, hash: &str) -> io::Result<()> {
+        // `append` and `replace` wrote it with the events: only a checkpoint they did not
+        // write (none so far) takes a statement of its own.
+        let Some(key) = self.hmac_key.clone() else {
+            return Ok(());
+        };
+        if self
+            .checkpointed
+            .as_ref()
+            .is_some_and(|(s, h)| *s == seq && h == hash)
+        {
+            return Ok(());
+        }
+        let record = checkpoint::record(&key, &self.graph_id, seq, hash);
+        let graph_id = self.graph_id.clone();
+        self.run("writing the signed checkpoint", |c| {
+            c.client
+                .execute(checkpoint::UPSERT_SQL, &[&graph_id, &record])
+        })
+        .map_err(|e| io::Error::other(e.to_string()))?;
+        self.checkpointed = Some((seq, hash.to_owned()));
+        Ok(())
+    }
+
+    fn sync_handle(&self) -> Option<std::fs::File> {
+        None
+    }
+
+    fn offset(&self) -> u64 {
+        self.seq
+    }
+
+    fn lines(&self) -> u64 {
+        self.seq.saturating_sub(self.base_seq) + 1
+    }
+
+    fn fail_stop(&self) -> bool {
+        false
+    }
+
+    fn reload(&mut self) -> Result<Option<(State, Log)>, AuditError> {
+        let graph_id = self.graph_id.clone();
+        let target = self.target.clone();
+        let key = self.hmac_key.clone();
+        // Called from `lock` (inside the writer's transaction) or from a refresh.
+        let in_tx = self.in_tx;
+        let loaded = self.run("reading the rewritten journal", |c| {
+            Ok(load_checked(
+                &mut c.client,
+                &target,
+                &graph_id,
+                key.as_deref(),
+                in_tx,
+            ))
+        })??;
+        self.epoch = loaded.epoch;
+        self.seq = loaded.seq;
+        self.base_seq = loaded.base_seq;
+        Ok(Some((loaded.state, loaded.log)))
+    }
+
+    fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
+        Some(self)
+    }
+}
+
+impl Session<'_> {
+    /// The PostgreSQL store behind this session, when that is the journal.
+    pub fn postgres(&mut self) -> Option<&mut PgJournal> {
+        self.store
+            .as_mut()?
+            .as_any_mut()?
+            .downcast_mut::<PgJournal>()
+    }
+}
+
+impl Audit {
+    /// Runs `f` on the PostgreSQL store, when that is the journal (no lock is taken
+    /// across processes).
+    pub fn with_postgres<R>(&self, f: impl FnOnce(&mut PgJournal) -> R) -> Option<R> {
+        let mut store = self.store.lock();
+        let pg = store.as_mut()?.as_any_mut()?.downcast_mut::<PgJournal>()?;
+        Some(f(pg))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_records_that_read_back_are_dollar_quoted() {
+        assert!(quotable("{\"seq\":1,\"crc\":\"00000000\"}"));
+        assert!(!quotable("a $agr$ b"));
+        assert!(!quotable("ends in $agr"));
+        assert!(!quotable("ends in $"));
+    }
+
+    #[test]
+    fn record_lines_give_their_seq() {
+        let (s, t) = split_lines("{\"seq\":7,\"a\":1}\n{\"seq\":8,\"b\":\"x\"}\n")
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(s, vec![7, 8]);
+        assert_eq!(t, vec!["{\"seq\":7,\"a\":1}", "{\"seq\":8,\"b\":\"x\"}"]);
+        assert!(split_lines("{\"sq\":1}\n").is_err());
+    }
+}
