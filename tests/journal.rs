@@ -8,16 +8,19 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use accessgraph::audit::journal::{Fresh, JournalStore};
+use accessgraph::audit::journal::{Fresh, Header, JournalStore};
+use accessgraph::audit::Event;
 use accessgraph::audit::{Durability, Filter};
 use accessgraph::error::AuditError;
 use accessgraph::graph::NewMember;
 use accessgraph::{Error, Graph};
 
-/// Keeps records in memory; fails every append (or sync) after `ok` successful ones.
+/// Keeps batches in memory; fails every append (or sync) after `ok` successful ones, and
+/// counts the batches it holds so a test sees a failed one cut back.
 struct Flaky {
     ok: usize,
     appends: Arc<AtomicUsize>,
+    held: Arc<AtomicUsize>,
     fail_sync: bool,
     bytes: u64,
 }
@@ -33,13 +36,19 @@ impl JournalStore for Flaky {
     fn read_fresh(&mut self, _repair: bool) -> Result<Fresh, AuditError> {
         Ok(Fresh::Records(Vec::new()))
     }
-    fn append(&mut self, lines: &str) -> std::io::Result<u64> {
+    fn append(&mut self, batch: &[Event]) -> std::io::Result<u64> {
         let n = self.appends.fetch_add(1, Ordering::SeqCst);
+        // A failed write still leaves a partial batch behind, as a full disk can.
+        self.held.fetch_add(1, Ordering::SeqCst);
         if n >= self.ok && !self.fail_sync {
             return Err(std::io::Error::other("disk full"));
         }
-        self.bytes += lines.len() as u64;
+        self.bytes += batch.len() as u64;
         Ok(self.bytes)
+    }
+    fn rollback(&mut self) -> std::io::Result<()> {
+        self.held.fetch_sub(1, Ordering::SeqCst);
+        Ok(())
     }
     fn sync(&mut self) -> std::io::Result<()> {
         if self.fail_sync && self.appends.load(Ordering::SeqCst) > self.ok {
@@ -47,13 +56,16 @@ impl JournalStore for Flaky {
         }
         Ok(())
     }
-    fn replace(&mut self, _contents: &str) -> std::io::Result<()> {
+    fn replace(&mut self, _header: &Header, _events: &[Event]) -> std::io::Result<()> {
         Err(std::io::Error::other("read-only"))
     }
     fn checkpoint(&mut self, _seq: u64, _hash: &str) -> std::io::Result<()> {
         Ok(())
     }
-    fn sync_handle(&self) -> Option<std::fs::File> {
+    fn position(&self) -> (u64, u64) {
+        (0, self.bytes)
+    }
+    fn sync_handle(&self) -> Option<Arc<std::fs::File>> {
         None
     }
     fn offset(&self) -> u64 {
@@ -64,14 +76,16 @@ impl JournalStore for Flaky {
     }
 }
 
-fn graph(ok: usize, fail_sync: bool) -> Graph {
+fn graph(ok: usize, fail_sync: bool) -> (Graph, Arc<AtomicUsize>) {
+    let held = Arc::new(AtomicUsize::new(0));
     let store = Flaky {
         ok,
         appends: Arc::new(AtomicUsize::new(0)),
+        held: Arc::clone(&held),
         fail_sync,
         bytes: 0,
     };
-    Graph::with_store(Box::new(store), Durability::Fsync)
+    (Graph::with_store(Box::new(store), Durability::Fsync), held)
 }
 
 fn member() -> NewMember {
@@ -86,7 +100,7 @@ fn failed(e: &Error) -> bool {
 fn a_failed_write_stops_mutations_and_applies_nothing() {
     for fail_sync in [false, true] {
         // add_org is the first append; the second (add_member) fails.
-        let g = graph(1, fail_sync);
+        let (g, held) = graph(1, fail_sync);
         g.add_org("acme", None, "jane@example.com", None).unwrap();
         let before = accessgraph::registry::json::to_json(&g).unwrap();
         let err = g
@@ -94,6 +108,9 @@ fn a_failed_write_stops_mutations_and_applies_nothing() {
             .unwrap_err();
         assert!(failed(&err), "{err}");
         assert!(err.to_string().contains("no more mutations"), "{err}");
+        // The failed batch was cut back out of the journal: only add_org's is left.
+        assert_eq!(held.load(Ordering::SeqCst), 1);
+        assert!(err.to_string().contains("cut back"), "{err}");
         // Nothing applied, nothing logged beyond the first call.
         assert_eq!(accessgraph::registry::json::to_json(&g).unwrap(), before);
         assert_eq!(g.revision(), 2);
@@ -115,12 +132,12 @@ fn a_failed_write_stops_mutations_and_applies_nothing() {
     }
 }
 
-/// Opening from a snapshot reads the header, the one record the snapshot ends with and
+/// Opening from a snapshot reads the header, the one batch the snapshot ends with and
 /// what follows; a record longer than the first read window is still found whole, and a
 /// resume point that does not hold falls back to reading everything.
 #[test]
 fn resuming_reads_from_the_snapshot_offset() {
-    use accessgraph::audit::journal::{FileJournal, Resume};
+    use accessgraph::audit::file::{FileJournal, Resume};
     use accessgraph::graph::OpenOptions;
 
     let dir = std::env::temp_dir().join(format!("ag-resume-{}", std::process::id()));
@@ -142,7 +159,7 @@ fn resuming_reads_from_the_snapshot_offset() {
 
     let resume = Resume {
         offset,
-        lines: 4,
+        lines: 3,
         seq: 3,
         hash: last.hash.clone(),
     };
@@ -153,7 +170,7 @@ fn resuming_reads_from_the_snapshot_offset() {
         .iter()
         .map(|r| (r.line, r.event.seq))
         .collect();
-    assert_eq!(after, vec![(5, 4)]);
+    assert_eq!(after, vec![(4, 4)]);
     drop(opened);
 
     let wrong = Resume {

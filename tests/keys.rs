@@ -587,7 +587,9 @@ fn secrets_never_leave_the_call_that_made_them() {
     let g = graph();
     let secrets = secrets_of(&g);
     let json = to_json(&g).unwrap();
-    let jsonl = g.with_audit_log(accessgraph::audit::Log::to_jsonl).unwrap();
+    let jsonl = g
+        .with_audit_log(|l| l.to_jsonl(g.graph_id(), None))
+        .unwrap();
     let csv = g
         .with_audit_log(accessgraph::audit::Log::to_csv)
         .unwrap()

@@ -397,8 +397,8 @@ class Graph(_core.Graph):
             os.fspath(path), durability=durability, hmac_key=hmac_key, snapshot=snap
         )
         if recovered is not None:
-            line = _formats.recovered_line(recovered)
-            warnings.warn(JournalRecoveredWarning(recovered, line), stacklevel=2)
+            line, message = recovered
+            warnings.warn(JournalRecoveredWarning(message, line), stacklevel=2)
         return graph
 
     @property

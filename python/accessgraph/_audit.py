@@ -71,10 +71,16 @@ class AuditLog:
         self._backend = backend
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> AuditLog:
-        """Read a JSON Lines export (``to_jsonl``) or a journal's records back, e.g. to
-        :meth:`verify` it. The chain is anchored at the first event's ``prev_hash``."""
-        return cls(AuditFile.parse(Path(path).read_text(encoding="utf-8")))
+    def load(cls, path: str | os.PathLike[str], *, hmac_key: bytes | None = None) -> AuditLog:
+        """Read a JSON Lines export (:meth:`to_jsonl`) back, e.g. to :meth:`verify` it.
+
+        The export's last line (its trailer) records the chain's anchor, how many events
+        it holds and the last one's hash: an export missing its first or last events, or
+        its trailer, raises ``AuditIntegrityError``. With ``hmac_key`` (the journal's key,
+        which signed the trailer) a trailer forged along with the events is refused too.
+        """
+        text = Path(path).read_text(encoding="utf-8")
+        return cls(AuditFile.parse(text, hmac_key=hmac_key))
 
     def __len__(self) -> int:
         return self._backend._len()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import warnings
@@ -28,7 +27,6 @@ __all__ = [
     "is_journal",
     "open_journal_copy",
     "read_journal",
-    "recovered_line",
     "savable",
 ]
 
@@ -102,12 +100,6 @@ def _looks_like_posthog(path: Path) -> bool:
     return isinstance(data, dict) and "results" in data and "format" not in data
 
 
-def recovered_line(message: str) -> int | None:
-    """The line a journal's recovery message (a torn final record cut off) names."""
-    found = re.search(r"line (\d+)", message)
-    return int(found.group(1)) if found else None
-
-
 def open_journal_copy(
     cls: type[_G],
     path: Path,
@@ -140,8 +132,8 @@ def open_journal_copy(
         raise JournalError(message, e.line) from e
     if recovered is None:
         return graph, None
-    line = recovered_line(recovered)
-    where = "" if line is None else f" at line {line}"
+    line, _ = recovered
+    where = f" at line {line}"
     torn = JournalError(
         f"{path}: a torn final record{where} (a write interrupted by a crash; "
         "Graph.open cuts it off, keeping every complete record)",

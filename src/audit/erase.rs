@@ -1,123 +1,149 @@
-//! Erasure (SPEC 3.4): a user's personal data redacted from every event behind a stable
-//! pseudonym, commitments sealed so the chain still verifies.
+//! Erasure (SPEC 3.4): a user's personal data sealed behind a stable pseudonym in every
+//! event, the chain still verifying.
+//!
+//! A personal field (see [`super::personal`]) that names the user — their email anywhere
+//! in it, a name or title they went by as a whole word, or any name or title field of an
+//! event about them — is *sealed*: its whole value becomes the pseudonym and its
+//! commitment moves into `sealed`, its salt dropped, so the hash is unchanged and the old
+//! value cannot be tested against guesses. The `user.erased` event lists every field it
+//! seals, so a seal added later (a forged value beside a kept commitment) is refused.
 
 use serde_json::Value;
 
-use super::event::{random_bytes, sha256_hex, Event};
+use super::event::{sha256_hex, Event};
+use super::personal;
 
 /// A fresh pseudonym for `email`: `erased:` and 16 hex digits of a salted hash (the salt
-/// is thrown away, so the pseudonym cannot be tested against guessed emails).
-pub fn pseudonym(email: &str) -> String {
-    let salt = random_bytes(16).unwrap_or_default();
-    let mut input = salt;
+/// is thrown away, so the pseudonym cannot be tested against guessed emails). Fails when
+/// the operating system's random source does.
+pub fn pseudonym(email: &str) -> std::io::Result<String> {
+    let mut input = super::random::bytes(16)?;
     input.extend_from_slice(email.as_bytes());
     let h = sha256_hex(&input);
-    format!("erased:{}", h.get(..16).unwrap_or(&h))
+    Ok(format!("erased:{}", h.get(..16).unwrap_or(&h)))
 }
 
-/// What to redact: the email, the names the user went by, and the pseudonym for both.
+/// What to seal: the email, the names and titles the user went by, and the pseudonym.
 #[derive(Debug, Clone)]
 pub struct Redaction {
     /// The lower-case email.
     pub email: String,
-    /// Names (and other identifying text) to replace wherever they occur, longest first.
+    /// Names and titles the user went by (three characters or more), longest first.
     pub names: Vec<String>,
     /// `erased:<hash>`.
     pub pseudonym: String,
 }
 
-fn replace_ci(text: &str, needle: &str, with: &str) -> Option<String> {
-    if needle.is_empty() {
-        return None;
+/// Does `needle` occur in `text` as a whole word, ignoring case?
+fn has_word(text: &str, needle: &str) -> bool {
+    let (text, needle) = (text.to_lowercase(), needle.to_lowercase());
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    text.match_indices(&needle).any(|(i, _)| {
+        let before = text.get(..i).and_then(|s| s.chars().next_back());
+        let after = text.get(i + needle.len()..).and_then(|s| s.chars().next());
+        !word(before) && !word(after)
+    })
+}
+
+/// The names and titles an event gives the user it is about (`name`, `title`, and
+/// those under `before` / `after`).
+fn names_in(ev: &Event, out: &mut Vec<String>) {
+    let mut take = |v: Option<&Value>| {
+        if let Some(Value::String(s)) = v {
+            out.push(s.clone());
+        }
+    };
+    for key in ["name", "title"] {
+        take(ev.details.get(key));
+        for side in ["before", "after"] {
+            take(ev.details.get(side).and_then(|m| m.get(key)));
+        }
     }
-    let lower = text.to_lowercase();
-    let n = needle.to_lowercase();
-    if lower.len() != text.len() || !lower.contains(&n) {
-        // Case folding changed byte lengths: fall back to an exact match.
-        return text.contains(needle).then(|| text.replace(needle, with));
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while let Some(pos) = lower.get(i..).and_then(|rest| rest.find(&n)) {
-        out.push_str(text.get(i..i + pos).unwrap_or_default());
-        out.push_str(with);
-        i += pos + n.len();
-    }
-    out.push_str(text.get(i..).unwrap_or_default());
-    Some(out)
 }
 
 impl Redaction {
-    /// Collects the names `email` went by in `events` (`name`/`title` details of events
-    /// about them) besides `current`.
-    pub fn new(
+    /// The redaction of `email`: the names and titles it went by are those given
+    /// (`current`: the user's record now) and those the events about it carry.
+    pub fn new<'e>(
         email: &str,
         current: &[Option<String>],
-        events: &[Event],
+        events: impl IntoIterator<Item = &'e Event>,
         pseudonym: String,
     ) -> Self {
+        let email = email.to_ascii_lowercase();
         let mut names: Vec<String> = current.iter().flatten().cloned().collect();
-        for e in events.iter().filter(|e| e.user() == Some(email)) {
-            for key in ["name", "after", "before"] {
-                match e.details.get(key) {
-                    Some(Value::String(s)) if key == "name" => names.push(s.clone()),
-                    Some(Value::Object(m)) => {
-                        if let Some(Value::String(s)) = m.get("name") {
-                            names.push(s.clone());
-                        }
-                    }
-                    _ => {}
-                }
+        for e in events {
+            if Self::about(&email, e) {
+                names_in(e, &mut names);
             }
         }
-        // Very short names would redact unrelated words; the exact fields still go.
+        // Very short words would seal unrelated text; the exact fields still go.
         names.retain(|n| n.chars().count() >= 3);
         names.sort_by_key(|n| std::cmp::Reverse(n.len()));
         names.dedup();
         Redaction {
-            email: email.to_owned(),
+            email,
             names,
             pseudonym,
         }
     }
 
-    /// The redacted form of one string, if it changes.
-    pub fn text(&self, s: &str) -> Option<String> {
-        if s.eq_ignore_ascii_case(&self.email) {
-            return Some(self.pseudonym.clone());
-        }
-        let mut out: Option<String> = None;
-        for needle in std::iter::once(&self.email).chain(&self.names) {
-            let cur = out.as_deref().unwrap_or(s);
-            if let Some(r) = replace_ci(cur, needle, &self.pseudonym) {
-                out = Some(r);
-            }
-        }
+    /// Is the event about the user (their membership, grant, record or offboarding)?
+    fn about(email: &str, e: &Event) -> bool {
+        e.user().is_some_and(|u| u.eq_ignore_ascii_case(email))
+            || (personal::is_personal(&e.action, "/target") && e.target.eq_ignore_ascii_case(email))
+    }
+
+    /// Does this personal string name the user?
+    pub fn names_user(&self, s: &str) -> bool {
+        s.to_ascii_lowercase().contains(&self.email) || self.names.iter().any(|n| has_word(s, n))
+    }
+
+    /// The personal fields of `ev` that must be sealed, in path order.
+    pub fn fields(&self, ev: &Event) -> Vec<String> {
+        let mut out = self.fields_of(&ev.action, &ev.actor, &ev.target, &ev.details);
+        out.retain(|p| ev.sealed.get(p).is_none());
         out
     }
 
-    /// Redacts one event: every string naming the user, and the `name`/`title` fields of
-    /// events about them. Returns whether it changed.
-    pub fn event(&self, ev: &mut Event) -> bool {
-        let about = ev
-            .user()
+    /// The personal fields an event with these fields would have sealed.
+    pub fn fields_of(
+        &self,
+        action: &str,
+        actor: &str,
+        target: &str,
+        details: &serde_json::Map<String, Value>,
+    ) -> Vec<String> {
+        let about = details
+            .get("user")
+            .and_then(Value::as_str)
             .is_some_and(|u| u.eq_ignore_ascii_case(&self.email))
-            || ev.target.eq_ignore_ascii_case(&self.email);
-        ev.redact(&|path: &str, s: &str| {
-            if about && (path.ends_with("/name") || path.ends_with("/title")) {
-                return Some(self.pseudonym.clone());
+            || (personal::is_personal(action, "/target")
+                && target.eq_ignore_ascii_case(&self.email));
+        let mut out = Vec::new();
+        personal::for_each(action, actor, target, details, &mut |p, s| {
+            let own_name = about && (p.ends_with("/name") || p.ends_with("/title"));
+            if s != self.pseudonym && (own_name || self.names_user(s)) {
+                out.push(p.to_owned());
             }
-            self.text(s)
-        })
+        });
+        out
     }
 
-    /// Redacts a JSON document (a snapshot of the state): every string naming the user;
-    /// the user's own `name` and `title` become null.
+    /// Seals `paths` of `ev`.
+    pub fn seal(&self, ev: &mut Event, paths: &[String]) {
+        for p in paths {
+            ev.seal(p, &self.pseudonym);
+        }
+    }
+
+    /// Redacts a JSON document (a state snapshot): every string naming the user becomes
+    /// the pseudonym; the user's own `name` and `title` become null.
     pub fn json(&self, v: &mut Value) {
         match v {
             Value::String(s) => {
-                if let Some(r) = self.text(s) {
-                    *s = r;
+                if self.names_user(s) {
+                    s.clone_from(&self.pseudonym);
                 }
             }
             Value::Array(items) => items.iter_mut().for_each(|i| self.json(i)),
@@ -136,5 +162,24 @@ impl Redaction {
             }
             Value::Null | Value::Bool(_) | Value::Number(_) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_not_parts_of_words() {
+        assert!(has_word("approved by the CTO today", "cto"));
+        assert!(!has_word("doctor's note", "cto"));
+        assert!(has_word("Ann Lee, on call", "ann lee"));
+    }
+
+    #[test]
+    fn pseudonyms_differ_for_one_email() -> std::io::Result<()> {
+        assert_ne!(pseudonym("a@x.io")?, pseudonym("a@x.io")?);
+        assert!(crate::ids::is_pseudonym(&pseudonym("a@x.io")?));
+        Ok(())
     }
 }

@@ -1,36 +1,37 @@
-//! Audit events: their fields, the salted commitments that keep personal text erasable,
-//! the hash chain, and the checksummed record line of journals and exports.
+//! Audit events (format 2): their fields, the salted commitments that keep personal data
+//! erasable, the hash chain, and the JSON forms of journals and exports.
+//! `docs/journal-format.md` describes all of it for an independent verifier.
 //!
 //! # Canonical form and hashes
 //!
-//! Every string of an event that may carry personal data — `actor`, `target` and every
-//! string anywhere inside `details` — enters the hash only through a *commitment*:
+//! Only personal fields ([`super::personal`]) are committed; each has a salt of its own
+//! (16 random bytes, stored beside the cleartext in `salts`):
 //!
 //! ```text
-//! commit(path, value) = SHA-256("accessgraph/commit/v1\0" ‖ salt ‖ path ‖ "\0" ‖ value)
+//! commit(path, value) = SHA-256("accessgraph/commit/v2\0" ‖ salt ‖ path ‖ "\0" ‖ value)
 //! ```
 //!
-//! where `path` is the JSON Pointer of the string (`/actor`, `/details/before/reason`) and
-//! `salt` is 16 random bytes of its own, stored beside the cleartext in `salts`. The
-//! canonical form is the compact JSON (keys sorted, no spaces, UTF-8, `serde_json`'s number
-//! formatting) of `{action, actor, at, details, seq, target}` with each such string
-//! replaced by `"#" + hex(commit)`; then
+//! The canonical form is the compact JSON (keys sorted, no spaces, `serde_json`'s string
+//! and number formatting) of `{action, actor, at, details, seq, target}` with each
+//! personal string replaced by `"#" + hex(commit)`; every other value stands as it is.
 //!
 //! ```text
-//! hash = hex(SHA-256(prev_hash ‖ "\n" ‖ canonical))
+//! hash = hex(SHA-256("accessgraph/event/v2\n" ‖ prev_hash ‖ "\n" ‖ canonical))
 //! ```
 //!
-//! Erasure replaces a string by a pseudonym and moves its commitment into `sealed` (the
-//! salt is dropped, so the commitment cannot be tested against guessed emails): the hash
-//! is unchanged and the chain still verifies.
+//! Erasure replaces a personal string by the user's pseudonym (`erased:<16 hex>`) and
+//! moves its commitment into `sealed`, dropping the salt: the hash is unchanged. A sealed
+//! value must be a pseudonym, and (checked over the whole log, see `log::verify_chain`)
+//! one that a `user.erased` event names, listing this very field.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::personal;
+use crate::ids::is_pseudonym;
 use crate::time::Instant;
 
 /// The actor of changes made without one (`actor=None`).
@@ -52,10 +53,11 @@ pub struct Event {
     pub target: String,
     /// Before/after values, the user concerned, reasons …
     pub details: Map<String, Value>,
-    /// Salt (hex) of each committed string that still holds its cleartext, by JSON Pointer.
+    /// Salt (32 hex digits) of each personal string that holds its cleartext, by JSON
+    /// Pointer.
     #[serde(default, skip_serializing_if = "Paths::is_empty")]
     pub salts: Paths,
-    /// Commitment (hex) of each string whose cleartext was erased, by JSON Pointer.
+    /// Commitment (64 hex digits) of each personal string that was erased, by JSON Pointer.
     #[serde(default, skip_serializing_if = "Paths::is_empty")]
     pub sealed: Paths,
     /// The previous event's hash (or the chain's anchor).
@@ -65,9 +67,7 @@ pub struct Event {
 }
 
 /// A small map from JSON Pointer to hex text (salts, sealed commitments), sorted by path
-/// and written as a JSON object. A sorted vector rather than a `BTreeMap`: an event has a
-/// handful of entries, and a B-tree's first node holds room for eleven, which made the
-/// salts the largest part of an event kept in memory.
+/// and written as a JSON object.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Paths(Vec<(Box<str>, Box<str>)>);
 
@@ -75,6 +75,11 @@ impl Paths {
     /// No entries.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// How many entries.
+    pub fn len(&self) -> usize {
+        self.0.len()
     }
 
     /// The text at `path`.
@@ -103,6 +108,11 @@ impl Paths {
         if let Ok(i) = self.0.binary_search_by(|(p, _)| (**p).cmp(path)) {
             self.0.remove(i);
         }
+    }
+
+    /// The entries, in path order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(p, v)| (&**p, &**v))
     }
 
     /// The paths, in order.
@@ -144,100 +154,72 @@ impl<'de> Deserialize<'de> for Paths {
     }
 }
 
-/// Why an event does not verify.
+/// Why an event does not verify on its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Broken {
     /// The stored hash is not the hash of the fields.
     Hash,
-    /// A committed string has neither a salt nor a sealed commitment, or a bad one.
+    /// A personal string has neither a salt nor a sealed commitment, or a malformed one.
     Commitment(String),
+    /// A salt or sealed commitment for a field the schema does not commit.
+    NotPersonal(String),
+    /// A sealed field whose value is not a pseudonym.
+    SealedValue(String),
 }
 
 impl std::fmt::Display for Broken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Broken::Hash => f.write_str("its hash does not match its fields"),
-            Broken::Commitment(p) => write!(f, "the commitment of `{p}` is missing or malformed"),
+            Broken::Commitment(p) => {
+                write!(f, "the commitment of `{p}` is missing or malformed")
+            }
+            Broken::NotPersonal(p) => write!(
+                f,
+                "`{p}` carries a salt or a seal but is not a personal field: only personal fields are committed"
+            ),
+            Broken::SealedValue(p) => write!(
+                f,
+                "`{p}` is sealed but does not hold an erased user's pseudonym"
+            ),
         }
     }
 }
 
-fn escape_token(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
-}
-
-/// Calls `f(path, string)` for every committed string of an event, in a fixed order.
-fn for_each_string(
-    actor: &str,
-    target: &str,
-    details: &Map<String, Value>,
-    f: &mut impl FnMut(&str, &str),
-) {
-    fn walk(path: &mut String, v: &Value, f: &mut impl FnMut(&str, &str)) {
-        match v {
-            Value::String(s) => f(path, s),
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    let len = path.len();
-                    path.push('/');
-                    path.push_str(&i.to_string());
-                    walk(path, item, f);
-                    path.truncate(len);
-                }
-            }
-            Value::Object(map) => {
-                for (k, item) in map {
-                    let len = path.len();
-                    path.push('/');
-                    path.push_str(&escape_token(k));
-                    walk(path, item, f);
-                    path.truncate(len);
-                }
-            }
-            Value::Null | Value::Bool(_) | Value::Number(_) => {}
-        }
-    }
-    f("/actor", actor);
-    f("/target", target);
-    let mut path = String::from("/details");
-    for (k, v) in details {
-        let len = path.len();
-        path.push('/');
-        path.push_str(&escape_token(k));
-        walk(&mut path, v, f);
-        path.truncate(len);
-    }
-}
-
-/// The commitment to one string.
+/// The commitment to one personal string.
 pub fn commit(salt: &[u8], path: &str, value: &str) -> String {
     let digest = Sha256::new()
-        .chain_update(b"accessgraph/commit/v1\0")
+        .chain_update(b"accessgraph/commit/v2\0")
         .chain_update(salt)
         .chain_update(path.as_bytes())
-        .chain_update([0u8])
+        .chain_update([0_u8])
         .chain_update(value.as_bytes())
         .finalize();
     to_hex(&digest)
 }
 
-/// Lower-case hex of `bytes`. `hex::encode` collects chars one by one, which showed up
-/// as the largest single cost of replaying a journal; this writes into one buffer.
+/// Lower-case hex of `bytes`, written into one buffer.
 pub fn to_hex(bytes: &[u8]) -> String {
-    let mut buf = vec![0_u8; bytes.len() * 2];
-    // The buffer is exactly twice the input, the only way encode_to_slice can fail.
-    if hex::encode_to_slice(bytes, &mut buf).is_err() {
-        return hex::encode(bytes);
+    let digit = |n: u8| char::from(if n < 10 { b'0' + n } else { b'a' + n - 10 });
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(digit(b >> 4));
+        out.push(digit(b & 0xf));
     }
-    String::from_utf8(buf).unwrap_or_else(|_| hex::encode(bytes))
+    out
 }
 
-/// A salt's 16 bytes from its hex, or `None` when it is not 32 hex digits.
+/// True for `n` lower-case hex digits.
+pub fn is_hex(s: &str, n: usize) -> bool {
+    s.len() == n
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A salt's 16 bytes from its hex, or `None` when it is not 32 lower-case hex digits.
 fn salt_bytes(hex_salt: &str) -> Option<[u8; 16]> {
     let mut salt = [0_u8; 16];
-    hex::decode_to_slice(hex_salt, &mut salt)
-        .ok()
-        .map(|()| salt)
+    (is_hex(hex_salt, 32) && hex::decode_to_slice(hex_salt, &mut salt).is_ok()).then_some(salt)
 }
 
 /// SHA-256 of `bytes`, hex.
@@ -247,18 +229,30 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The anchor of a new chain: the `prev_hash` of event 1 of graph `graph_id`.
 pub fn genesis(graph_id: &str) -> String {
-    sha256_hex(format!("accessgraph/genesis/v1\0{graph_id}").as_bytes())
+    sha256_hex(format!("accessgraph/genesis/v2\0{graph_id}").as_bytes())
 }
 
-/// Random bytes from the operating system.
-pub fn random_bytes(n: usize) -> std::io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; n];
-    getrandom::fill(&mut buf).map_err(std::io::Error::other)?;
-    Ok(buf)
+/// Writes `s` as a JSON string, the way `serde_json` does.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// The details with each committed path's string replaced by its `#commitment`.
+fn committed_details(details: &Map<String, Value>, commits: &[(String, String)]) -> Value {
+    let mut v = Value::Object(details.clone());
+    for (path, c) in commits {
+        if let Some(rest) = path.strip_prefix("/details") {
+            if let Some(slot) = v.pointer_mut(rest) {
+                *slot = Value::String(format!("#{c}"));
+            }
+        }
+    }
+    v
 }
 
 impl Event {
-    /// A new event chained after `prev_hash`, every string given a fresh salt.
+    /// A new event chained after `prev_hash`, every personal string given a fresh salt.
     pub fn new(
         seq: u64,
         at: Instant,
@@ -269,10 +263,10 @@ impl Event {
         prev_hash: String,
     ) -> std::io::Result<Self> {
         let mut paths = Vec::new();
-        for_each_string(&actor, &target, &details, &mut |p, _| {
+        personal::for_each(&action, &actor, &target, &details, &mut |p, _| {
             paths.push(p.to_owned());
         });
-        let random = random_bytes(16 * paths.len())?;
+        let random = super::random::bytes(16 * paths.len())?;
         let salts = paths
             .into_iter()
             .zip(random.chunks_exact(16))
@@ -296,62 +290,95 @@ impl Event {
         Ok(ev)
     }
 
-    /// The canonical serialisation (see the module docs).
-    pub fn canonical(&self) -> Result<String, Broken> {
-        let mut commits: BTreeMap<String, String> = BTreeMap::new();
-        let mut bad: Option<String> = None;
-        for_each_string(&self.actor, &self.target, &self.details, &mut |p, s| {
-            let c = if let Some(c) = self.sealed.get(p) {
-                (c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit())).then(|| c.to_owned())
-            } else {
-                self.salts
-                    .get(p)
-                    .and_then(salt_bytes)
-                    .map(|salt| commit(&salt, p, s))
-            };
-            match c {
-                Some(c) => {
-                    commits.insert(p.to_owned(), format!("#{c}"));
+    /// Each personal field's commitment, checking the event's salts and seals against
+    /// the schema: every personal string has exactly one, nothing else has any, and a
+    /// sealed value is a pseudonym.
+    pub fn commitments(&self) -> Result<Vec<(String, String)>, Broken> {
+        let mut out: Vec<(String, String)> = Vec::with_capacity(self.salts.len() + 1);
+        let mut bad: Option<Broken> = None;
+        personal::for_each(
+            &self.action,
+            &self.actor,
+            &self.target,
+            &self.details,
+            &mut |p, s| {
+                if bad.is_some() {
+                    return;
                 }
-                None => {
-                    bad.get_or_insert_with(|| p.to_owned());
+                let c = match (self.sealed.get(p), self.salts.get(p)) {
+                    (Some(c), None) => {
+                        if !is_pseudonym(s) {
+                            bad = Some(Broken::SealedValue(p.to_owned()));
+                            return;
+                        }
+                        is_hex(c, 64).then(|| c.to_owned())
+                    }
+                    (None, Some(salt)) => salt_bytes(salt).map(|salt| commit(&salt, p, s)),
+                    _ => None,
+                };
+                match c {
+                    Some(c) => out.push((p.to_owned(), c)),
+                    None => bad = Some(Broken::Commitment(p.to_owned())),
                 }
-            }
-        });
-        if let Some(p) = bad {
-            return Err(Broken::Commitment(p));
+            },
+        );
+        if let Some(b) = bad {
+            return Err(b);
         }
-        // Every salt and seal must belong to a string of the event: a stray one would be
-        // data outside the hash.
+        // A salt or seal on anything else would be data the schema does not commit.
         if let Some(p) = self
             .salts
             .keys()
             .chain(self.sealed.keys())
-            .find(|p| !commits.contains_key(*p))
+            .find(|p| !out.iter().any(|(q, _)| q == p))
         {
-            return Err(Broken::Commitment(p.to_owned()));
+            return Err(Broken::NotPersonal(p.to_owned()));
         }
-        let take = |p: &str| Value::String(commits.get(p).cloned().unwrap_or_default());
-        let mut details = Value::Object(self.details.clone());
-        replace_strings(&mut details, "/details", &commits);
-        let mut doc = Map::new();
-        doc.insert("action".into(), Value::String(self.action.clone()));
-        doc.insert("actor".into(), take("/actor"));
-        doc.insert("at".into(), Value::String(self.at.to_iso()));
-        doc.insert("details".into(), details);
-        doc.insert("seq".into(), Value::from(self.seq));
-        doc.insert("target".into(), take("/target"));
-        Ok(Value::Object(doc).to_string())
+        Ok(out)
+    }
+
+    /// The canonical serialisation (see the module docs).
+    pub fn canonical(&self) -> Result<Vec<u8>, Broken> {
+        let commits = self.commitments()?;
+        let take = |p: &str| commits.iter().find(|(q, _)| q == p).map(|(_, c)| c);
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(b"{\"action\":");
+        push_json_str(&mut out, &self.action);
+        out.extend_from_slice(b",\"actor\":");
+        match take("/actor") {
+            Some(c) => push_json_str(&mut out, &format!("#{c}")),
+            None => push_json_str(&mut out, &self.actor),
+        }
+        out.extend_from_slice(b",\"at\":");
+        push_json_str(&mut out, &self.at.to_iso());
+        out.extend_from_slice(b",\"details\":");
+        if commits.iter().any(|(p, _)| p.starts_with("/details")) {
+            let v = committed_details(&self.details, &commits);
+            let _ = serde_json::to_writer(&mut out, &v);
+        } else {
+            let _ = serde_json::to_writer(&mut out, &self.details);
+        }
+        out.extend_from_slice(b",\"seq\":");
+        out.extend_from_slice(self.seq.to_string().as_bytes());
+        out.extend_from_slice(b",\"target\":");
+        match take("/target") {
+            Some(c) => push_json_str(&mut out, &format!("#{c}")),
+            None => push_json_str(&mut out, &self.target),
+        }
+        out.push(b'}');
+        Ok(out)
     }
 
     /// The hash this event's fields and `prev_hash` give.
     pub fn compute_hash(&self) -> Result<String, Broken> {
         let canonical = self.canonical()?;
-        let mut h = Sha256::new();
-        h.update(self.prev_hash.as_bytes());
-        h.update(b"\n");
-        h.update(canonical.as_bytes());
-        Ok(to_hex(&h.finalize()))
+        let digest = Sha256::new()
+            .chain_update(b"accessgraph/event/v2\n")
+            .chain_update(self.prev_hash.as_bytes())
+            .chain_update(b"\n")
+            .chain_update(&canonical)
+            .finalize();
+        Ok(to_hex(&digest))
     }
 
     /// Checks the stored hash against the fields.
@@ -363,59 +390,99 @@ impl Event {
         }
     }
 
-    /// The JSON text of the event (one line, no checksum): the export form.
+    /// The pseudonyms this event's sealed fields hold, with their paths.
+    pub fn seals(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if self.sealed.is_empty() {
+            return out;
+        }
+        personal::for_each(
+            &self.action,
+            &self.actor,
+            &self.target,
+            &self.details,
+            &mut |p, s| {
+                if self.sealed.get(p).is_some() {
+                    out.push((p.to_owned(), s.to_owned()));
+                }
+            },
+        );
+        out
+    }
+
+    /// The JSON text of the event (one line, no newline): the export form.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// The journal record: the JSON text with a CRC-32 of it as its last field, and `\n`.
-    pub fn to_line(&self) -> String {
-        with_crc(self.to_json())
+    /// The journal form: the export form without `prev_hash` and `hash` (the chain gives
+    /// both).
+    pub fn to_journal(&self) -> Value {
+        let mut doc = Map::new();
+        doc.insert("seq".into(), Value::from(self.seq));
+        doc.insert("at".into(), Value::String(self.at.to_iso()));
+        doc.insert("actor".into(), Value::String(self.actor.clone()));
+        doc.insert("action".into(), Value::String(self.action.clone()));
+        doc.insert("target".into(), Value::String(self.target.clone()));
+        doc.insert("details".into(), Value::Object(self.details.clone()));
+        if !self.salts.is_empty() {
+            doc.insert("salts".into(), paths_json(&self.salts));
+        }
+        if !self.sealed.is_empty() {
+            doc.insert("sealed".into(), paths_json(&self.sealed));
+        }
+        Value::Object(doc)
     }
 
-    /// Replaces every committed string for which `f` returns a new value, sealing its
-    /// commitment so the hash stays the same. Returns whether anything changed.
-    pub fn redact(&mut self, f: &impl Fn(&str, &str) -> Option<String>) -> bool {
-        let mut changes: Vec<(String, String)> = Vec::new();
-        for_each_string(&self.actor, &self.target, &self.details, &mut |p, s| {
-            if let Some(new) = f(p, s) {
-                if new != s {
-                    changes.push((p.to_owned(), new));
-                }
-            }
-        });
-        if changes.is_empty() {
-            return false;
+    /// An event from its journal form, chained after `prev_hash` (its hash computed).
+    pub fn from_journal(v: Value, prev_hash: &str) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Stored {
+            seq: u64,
+            at: Instant,
+            actor: String,
+            action: String,
+            target: String,
+            details: Map<String, Value>,
+            #[serde(default)]
+            salts: Paths,
+            #[serde(default)]
+            sealed: Paths,
         }
-        let Ok(_) = self.canonical() else {
+        let s: Stored = serde_json::from_value(v).map_err(|e| e.to_string())?;
+        let mut ev = Event {
+            seq: s.seq,
+            at: s.at,
+            actor: s.actor,
+            action: s.action,
+            target: s.target,
+            details: s.details,
+            salts: s.salts,
+            sealed: s.sealed,
+            prev_hash: prev_hash.to_owned(),
+            hash: String::new(),
+        };
+        ev.hash = ev
+            .compute_hash()
+            .map_err(|b| format!("event {}: {b}", ev.seq))?;
+        Ok(ev)
+    }
+
+    /// Seals the personal string at `path`: its value becomes `pseudonym` and its
+    /// commitment moves into `sealed`, so the hash stays the same. False when `path` is
+    /// not a committed string of this event.
+    pub fn seal(&mut self, path: &str, pseudonym: &str) -> bool {
+        let Ok(commits) = self.commitments() else {
             return false;
         };
-        for (p, new) in changes {
-            let old = self.string_at(&p).unwrap_or_default();
-            let c = match self.sealed.get(&p) {
-                Some(c) => c.to_owned(),
-                None => match self.salts.get(&p).and_then(|s| hex::decode(s).ok()) {
-                    Some(salt) => commit(&salt, &p, &old),
-                    None => continue,
-                },
-            };
-            self.salts.remove(&p);
-            self.sealed.insert(&p, &c);
-            self.set_string_at(&p, new);
-        }
+        let Some((_, c)) = commits.into_iter().find(|(p, _)| p == path) else {
+            return false;
+        };
+        self.salts.remove(path);
+        self.sealed.insert(path, &c);
+        self.set_string_at(path, pseudonym.to_owned());
         true
-    }
-
-    fn string_at(&self, path: &str) -> Option<String> {
-        match path {
-            "/actor" => Some(self.actor.clone()),
-            "/target" => Some(self.target.clone()),
-            _ => {
-                let rest = path.strip_prefix("/details")?;
-                let v = Value::Object(self.details.clone());
-                v.pointer(rest).and_then(Value::as_str).map(str::to_owned)
-            }
-        }
     }
 
     fn set_string_at(&mut self, path: &str, new: String) {
@@ -442,66 +509,17 @@ impl Event {
     }
 }
 
-fn replace_strings(v: &mut Value, path: &str, commits: &BTreeMap<String, String>) {
-    match v {
-        Value::String(s) => {
-            if let Some(c) = commits.get(path) {
-                c.clone_into(s);
-            }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter_mut().enumerate() {
-                replace_strings(item, &format!("{path}/{i}"), commits);
-            }
-        }
-        Value::Object(map) => {
-            for (k, item) in map.iter_mut() {
-                replace_strings(item, &format!("{path}/{}", escape_token(k)), commits);
-            }
-        }
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
-    }
+fn paths_json(p: &Paths) -> Value {
+    Value::Object(
+        p.iter()
+            .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
+            .collect(),
+    )
 }
 
-/// Appends `,"crc":"xxxxxxxx"}` and a newline to a JSON object's text.
-pub fn with_crc(mut json: String) -> String {
-    let crc = crc32fast::hash(json.as_bytes());
-    json.pop();
-    let _ = writeln!(json, ",\"crc\":\"{crc:08x}\"}}");
-    json
-}
-
-/// Why a record line is unreadable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LineError {
-    /// No checksum, or one that does not match: torn or altered.
-    Checksum,
-    /// Checksum fine, content not a record of this format.
-    Format(String),
-}
-
-/// Strips and checks the checksum of one record line (without its `\n`), returning the
-/// JSON text it covers.
-pub fn strip_crc(line: &str) -> Result<String, LineError> {
-    let pos = line.rfind(",\"crc\":\"").ok_or(LineError::Checksum)?;
-    let (body, tail) = line.split_at(pos);
-    let hex_part = tail
-        .strip_prefix(",\"crc\":\"")
-        .and_then(|t| t.strip_suffix("\"}"))
-        .ok_or(LineError::Checksum)?;
-    let stored = u32::from_str_radix(hex_part, 16).map_err(|_| LineError::Checksum)?;
-    let mut json = String::with_capacity(body.len() + 1);
-    json.push_str(body);
-    json.push('}');
-    if hex_part.len() != 8 || crc32fast::hash(json.as_bytes()) != stored {
-        return Err(LineError::Checksum);
-    }
-    Ok(json)
-}
-
-/// Reads an event from its JSON text (export form or a checksum-stripped record).
-pub fn parse_event(json: &str) -> Result<Event, LineError> {
-    serde_json::from_str(json).map_err(|e| LineError::Format(e.to_string()))
+/// Reads an event from its export form.
+pub fn parse_event(json: &str) -> Result<Event, String> {
+    serde_json::from_str(json).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -512,65 +530,61 @@ mod tests {
         let mut d = Map::new();
         d.insert("user".into(), Value::from("alice@example.com"));
         d.insert("role".into(), Value::from("viewer"));
-        d.insert(
-            "reason".into(),
-            Value::from("on-call for alice@example.com"),
-        );
+        d.insert("reason".into(), Value::from("on-call"));
         Event::new(
             1,
             Instant(0),
-            "jane@example.com".into(),
+            "bob@example.com".into(),
             "grant.added".into(),
-            "acme/production".into(),
+            "acme/prod".into(),
             d,
             genesis("g"),
         )
-        .unwrap_or_else(|_| unreachable!())
+        .unwrap_or_else(|e| unreachable!("{e}"))
     }
 
     #[test]
-    fn a_new_event_verifies_and_any_field_change_breaks_it() {
+    fn only_personal_fields_are_salted() {
         let e = ev();
+        assert_eq!(
+            e.salts.keys().collect::<Vec<_>>(),
+            ["/actor", "/details/reason", "/details/user"]
+        );
         assert_eq!(e.check(), Ok(()));
-        let mut t = e.clone();
-        t.target = "acme/staging".into();
-        assert_eq!(t.check(), Err(Broken::Hash));
-        let mut t = e.clone();
-        t.seq = 2;
-        assert_eq!(t.check(), Err(Broken::Hash));
-        let mut t = e.clone();
-        t.details.insert("role".into(), Value::from("admin"));
-        assert_eq!(t.check(), Err(Broken::Hash));
-        let mut t = e;
-        t.salts.insert("/details/extra", &"00".repeat(16));
-        assert!(matches!(t.check(), Err(Broken::Commitment(_))));
     }
 
     #[test]
-    fn redaction_keeps_the_hash() {
+    fn a_role_edit_breaks_the_hash() {
+        let mut e = ev();
+        e.details.insert("role".into(), Value::from("admin"));
+        assert_eq!(e.check(), Err(Broken::Hash));
+    }
+
+    #[test]
+    fn sealing_keeps_the_hash_and_needs_a_pseudonym() {
         let mut e = ev();
         let before = e.hash.clone();
-        let changed = e.redact(&|_, s| {
-            s.contains("alice@example.com")
-                .then(|| s.replace("alice@example.com", "erased:1"))
-        });
-        assert!(changed);
-        assert_eq!(e.user(), Some("erased:1"));
-        assert!(!e.to_json().contains("alice"));
-        assert_eq!(e.hash, before);
-        assert_eq!(e.check(), Ok(()));
+        assert!(e.seal("/details/user", "erased:0123456789abcdef"));
+        assert_eq!(e.compute_hash().as_deref(), Ok(before.as_str()));
+        // A forger writing other cleartext beside the kept commitment is refused.
+        e.details
+            .insert("user".into(), Value::from("mallory@example.com"));
+        assert_eq!(e.check(), Err(Broken::SealedValue("/details/user".into())));
     }
 
     #[test]
-    fn the_record_line_round_trips_and_detects_damage() {
+    fn a_non_personal_field_cannot_be_sealed() {
+        let mut e = ev();
+        assert!(!e.seal("/details/role", "erased:0123456789abcdef"));
+        // ... nor can a file claim it is.
+        e.sealed.insert("/details/role", &"0".repeat(64));
+        assert_eq!(e.check(), Err(Broken::NotPersonal("/details/role".into())));
+    }
+
+    #[test]
+    fn the_journal_form_round_trips() {
         let e = ev();
-        let line = e.to_line();
-        let body = line.trim_end_matches('\n');
-        let json = strip_crc(body).unwrap_or_default();
-        assert_eq!(parse_event(&json), Ok(e));
-        let damaged = body.replacen("viewer", "admin!", 1);
-        assert_eq!(strip_crc(&damaged), Err(LineError::Checksum));
-        let torn = body.get(..body.len() - 3).unwrap_or_default();
-        assert_eq!(strip_crc(torn), Err(LineError::Checksum));
+        let back = Event::from_journal(e.to_journal(), &e.prev_hash);
+        assert_eq!(back.as_ref(), Ok(&e));
     }
 }

@@ -1,9 +1,14 @@
 //! The audit log held in memory: events in `seq` order, queries, verification, exports and
 //! retention.
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::event::{parse_event, strip_crc, Event, LineError};
+use super::checkpoint::{mac, mac_ok};
+use super::event::{parse_event, Event};
+use super::store::EventStore;
 use crate::error::AuditError;
 use crate::state::State;
 use crate::time::Instant;
@@ -20,7 +25,7 @@ pub struct Log {
     /// for rebuilding the state after an erasure.
     pub base_state: Option<State>,
     /// The events, `base_seq + 1` onwards.
-    pub events: Vec<Event>,
+    pub events: EventStore,
     /// Events a snapshot let `Graph::open` skip, loaded on first use.
     pub pending: Option<Pending>,
 }
@@ -28,25 +33,20 @@ pub struct Log {
 /// The part of a journal before a snapshot's resume point, not yet read.
 #[derive(Debug, Clone)]
 pub struct Pending {
-    /// The journal.
-    pub path: std::path::PathBuf,
-    /// Byte offset just past the snapshot's event.
-    pub end: u64,
+    /// Reads and verifies the events `base_seq + 1 ..= end` of the journal.
+    pub loader: PrefixLoader,
     /// The journal's own base.
     pub base_seq: u64,
     /// The journal's own anchor.
     pub anchor: String,
     /// The journal's own base state.
     pub base_state: Option<State>,
-    /// Reads the events when the journal is not the file at `path` (PostgreSQL); `end`
-    /// is then the snapshot's `seq`, not a byte offset.
-    pub loader: Option<PrefixLoader>,
 }
 
-/// Reads the events `base_seq + 1 ..= end` of a journal that is not a file.
+/// Reads the events of a journal up to the snapshot's resume point.
 #[derive(Clone)]
 pub struct PrefixLoader(
-    pub std::sync::Arc<dyn Fn(u64) -> Result<Vec<Event>, AuditError> + Send + Sync>,
+    pub std::sync::Arc<dyn Fn() -> Result<Vec<Event>, AuditError> + Send + Sync>,
 );
 
 impl std::fmt::Debug for PrefixLoader {
@@ -96,12 +96,63 @@ impl Filter {
     }
 }
 
+/// The last line of a JSON Lines export: what the events before it must add up to, so a
+/// missing first or last event is noticed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trailer {
+    /// Format (2).
+    pub accessgraph_export: u32,
+    /// The graph.
+    pub graph_id: String,
+    /// `prev_hash` of the first event.
+    pub anchor: String,
+    /// `seq` before the first event.
+    pub base_seq: u64,
+    /// How many events.
+    pub count: u64,
+    /// The last event's hash (the anchor when there are none).
+    pub last_hash: String,
+    /// With a key: an HMAC-SHA-256 over the fields above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+}
+
+impl Trailer {
+    fn fields(&self) -> [String; 5] {
+        [
+            self.graph_id.clone(),
+            self.anchor.clone(),
+            self.base_seq.to_string(),
+            self.count.to_string(),
+            self.last_hash.clone(),
+        ]
+    }
+}
+
 impl Log {
     /// A log for a new chain.
     pub fn new(anchor: String) -> Self {
         Log {
             anchor,
             ..Log::default()
+        }
+    }
+
+    /// How many events are held.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// No events held.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Appends events (already chained after the last one).
+    pub fn extend(&mut self, events: impl IntoIterator<Item = Event>) {
+        for e in events {
+            self.events.push(e);
         }
     }
 
@@ -115,36 +166,25 @@ impl Log {
         let Some(p) = self.pending.take() else {
             return Ok(());
         };
-        let bytes = match &p.loader {
-            Some(_) => Vec::new(),
-            None => std::fs::read(&p.path)
-                .map_err(|e| AuditError::Io(format!("{}: {e}", p.path.display())))?,
-        };
-        let end = usize::try_from(p.end)
-            .unwrap_or(usize::MAX)
-            .min(bytes.len());
-        let text = String::from_utf8_lossy(bytes.get(..end).unwrap_or_default()).into_owned();
-        let mut prefix = Vec::new();
-        for (i, line) in text.lines().enumerate().skip(1) {
-            let line_no = i as u64 + 1;
-            let json = strip_crc(line).map_err(|e| bad_line(line_no, &e))?;
-            prefix.push(parse_event(&json).map_err(|e| bad_line(line_no, &e))?);
-        }
-        if let Some(load) = &p.loader {
-            prefix = (load.0)(p.end)?;
-        }
+        let prefix = (p.loader.0)()?;
         verify_chain(&p.anchor, p.base_seq, &prefix)?;
-        let reaches = prefix.last().map_or((p.base_seq, p.anchor.as_str()), |e| {
-            (e.seq, e.hash.as_str())
-        });
-        if reaches != (self.base_seq, self.anchor.as_str()) {
+        let reaches = prefix
+            .last()
+            .map_or((p.base_seq, p.anchor.clone()), |e| (e.seq, e.hash.clone()));
+        if reaches != (self.base_seq, self.anchor.clone()) {
             return Err(AuditError::Integrity {
                 seq: self.base_seq,
                 reason: "the journal no longer leads to the snapshot it was opened from".into(),
             });
         }
-        prefix.append(&mut self.events);
-        self.events = prefix;
+        let mut events = EventStore::default();
+        for e in prefix {
+            events.push(e);
+        }
+        for e in self.events.iter() {
+            events.push(e);
+        }
+        self.events = events;
         self.base_seq = p.base_seq;
         self.anchor = p.anchor;
         self.base_state = p.base_state;
@@ -153,39 +193,65 @@ impl Log {
 
     /// The `seq` of the last event (the graph's revision).
     pub fn last_seq(&self) -> u64 {
-        self.events.last().map_or(self.base_seq, |e| e.seq)
+        self.base_seq + self.events.len() as u64
     }
 
     /// The hash the next event chains to.
-    pub fn last_hash(&self) -> &str {
-        self.events.last().map_or(self.anchor.as_str(), |e| &e.hash)
+    pub fn last_hash(&self) -> String {
+        self.events
+            .last_hash()
+            .unwrap_or_else(|| self.anchor.clone())
+    }
+
+    /// Every event, in `seq` order.
+    pub fn iter(&self) -> impl Iterator<Item = Event> + '_ {
+        self.events.iter()
     }
 
     /// The events `filter` selects, in `seq` order.
     pub fn select(&self, filter: &Filter) -> Vec<Event> {
-        self.matching(filter).cloned().collect()
+        self.matching(filter).collect()
     }
 
-    /// The events `filter` selects, in `seq` order, borrowed.
-    pub fn matching<'a>(&'a self, filter: &'a Filter) -> impl Iterator<Item = &'a Event> + 'a {
+    /// The events `filter` selects, in `seq` order.
+    pub fn matching<'a>(&'a self, filter: &'a Filter) -> impl Iterator<Item = Event> + 'a {
         self.events
             .iter()
             .filter(|e| filter.matches(e))
             .take(filter.limit.unwrap_or(usize::MAX))
     }
 
-    /// Recomputes the chain from the anchor; the error names the first bad `seq`.
+    /// Recomputes the chain from the anchor and checks every seal against the erasures;
+    /// the error names the first bad `seq`.
     pub fn verify(&self) -> Result<(), AuditError> {
-        verify_chain(&self.anchor, self.base_seq, &self.events)
+        let events: Vec<Event> = self.events.iter().collect();
+        verify_chain(&self.anchor, self.base_seq, &events)
     }
 
-    /// JSON Lines, one event per line (the form `AuditLog.load` reads back).
-    pub fn to_jsonl(&self) -> String {
+    /// JSON Lines, one event per line, then the [`Trailer`] (signed with `key`): the form
+    /// `AuditLog.load` reads back.
+    pub fn to_jsonl(&self, graph_id: &str, key: Option<&[u8]>) -> String {
         let mut out = String::new();
-        for e in &self.events {
+        for e in self.events.iter() {
             out.push_str(&e.to_json());
             out.push('\n');
         }
+        let mut trailer = Trailer {
+            accessgraph_export: 2,
+            graph_id: graph_id.to_owned(),
+            anchor: self.anchor.clone(),
+            base_seq: self.base_seq,
+            count: self.events.len() as u64,
+            last_hash: self.last_hash(),
+            mac: None,
+        };
+        if let Some(key) = key {
+            let f = trailer.fields();
+            let parts: Vec<&str> = f.iter().map(String::as_str).collect();
+            trailer.mac = Some(mac(key, "accessgraph/export/v2", &parts));
+        }
+        out.push_str(&serde_json::to_string(&trailer).unwrap_or_default());
+        out.push('\n');
         out
     }
 
@@ -205,7 +271,7 @@ impl Log {
             "hash",
         ])
         .map_err(io)?;
-        for e in &self.events {
+        for e in self.events.iter() {
             let details = Value::Object(e.details.clone()).to_string();
             w.write_record([
                 e.seq.to_string().as_str(),
@@ -224,53 +290,103 @@ impl Log {
         String::from_utf8(bytes).map_err(|e| AuditError::Io(e.to_string()))
     }
 
-    /// Reads a JSON Lines export (lines with or without a journal checksum); the chain is
-    /// anchored at the first event's `prev_hash`. Malformed lines name their number.
-    pub fn from_jsonl(text: &str) -> Result<Self, AuditError> {
-        let mut events = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            let line_no = i as u64 + 1;
-            if line.trim().is_empty() {
-                continue;
+    /// Reads a JSON Lines export: the events, then its trailer, which must account for
+    /// the first and the last event (and, with `key`, verify). Malformed lines name
+    /// their number; an export without its trailer is refused (cut short).
+    pub fn from_jsonl(text: &str, key: Option<&[u8]>) -> Result<(Self, Trailer), AuditError> {
+        let lines: Vec<(u64, &str)> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| (i as u64 + 1, l))
+            .collect();
+        let trailer: Trailer = match lines.last() {
+            Some((_, l)) if l.contains("\"accessgraph_export\"") => serde_json::from_str(l)
+                .map_err(|e| integrity(0, format!("the export's trailer is unreadable: {e}")))?,
+            _ => {
+                return Err(integrity(
+                    0,
+                    "the export has no trailer: it was cut short (its last events may be missing) or is not an accessgraph export",
+                ))
             }
-            let json = if line.contains(",\"crc\":\"") {
-                strip_crc(line).map_err(|e| bad_line(line_no, &e))?
-            } else {
-                line.to_owned()
-            };
-            let ev = parse_event(&json).map_err(|e| bad_line(line_no, &e))?;
+        };
+        if trailer.accessgraph_export != 2 {
+            return Err(integrity(
+                0,
+                format!(
+                    "export format {} is not supported",
+                    trailer.accessgraph_export
+                ),
+            ));
+        }
+        if let Some(key) = key {
+            let f = trailer.fields();
+            let parts: Vec<&str> = f.iter().map(String::as_str).collect();
+            let ok = trailer
+                .mac
+                .as_deref()
+                .is_some_and(|t| mac_ok(key, "accessgraph/export/v2", &parts, t));
+            if !ok {
+                return Err(integrity(
+                    0,
+                    "the export's trailer does not verify with this key (unsigned, another key, or altered)",
+                ));
+            }
+        }
+        let mut events = EventStore::default();
+        for (line_no, line) in lines.iter().take(lines.len().saturating_sub(1)) {
+            let ev = parse_event(line)
+                .map_err(|m| integrity(0, format!("line {line_no}: not an audit event: {m}")))?;
             events.push(ev);
         }
-        let (anchor, base_seq) = events
-            .first()
-            .map(|e| (e.prev_hash.clone(), e.seq.saturating_sub(1)))
-            .unwrap_or_default();
-        Ok(Log {
-            anchor,
-            base_seq,
+        let log = Log {
+            anchor: trailer.anchor.clone(),
+            base_seq: trailer.base_seq,
             base_state: None,
             events,
             pending: None,
-        })
+        };
+        if log.events.len() as u64 != trailer.count {
+            return Err(integrity(
+                log.last_seq() + 1,
+                format!(
+                    "the export holds {} events but its trailer counts {}: events were removed or added",
+                    log.events.len(),
+                    trailer.count
+                ),
+            ));
+        }
+        if log.last_hash() != trailer.last_hash {
+            return Err(integrity(
+                log.last_seq(),
+                "the last event is not the one the export's trailer records: events were cut or altered",
+            ));
+        }
+        Ok((log, trailer))
     }
 
     /// Drops the events before `before` (a prefix of the log), advancing the anchor and
     /// the base state so the rest still verifies and replays. Returns how many went.
     pub fn prune(&mut self, before: Instant) -> Result<usize, AuditError> {
-        let n = self.events.iter().take_while(|e| e.at < before).count();
+        let all: Vec<Event> = self.events.iter().collect();
+        let n = all.iter().take_while(|e| e.at < before).count();
         if n == 0 {
             return Ok(0);
         }
         let mut state = self.base_state.take().unwrap_or_default();
-        let dropped: Vec<Event> = self.events.drain(..n).collect();
-        for e in &dropped {
+        for e in all.iter().take(n) {
             super::replay::apply(&mut state, e)
                 .map_err(|reason| AuditError::Integrity { seq: e.seq, reason })?;
         }
-        if let Some(last) = dropped.last() {
+        if let Some(last) = n.checked_sub(1).and_then(|i| all.get(i)) {
             self.anchor.clone_from(&last.hash);
             self.base_seq = last.seq;
         }
+        let mut kept = EventStore::default();
+        for e in all.into_iter().skip(n) {
+            kept.push(e);
+        }
+        self.events = kept;
         self.base_state = Some(state);
         Ok(n)
     }
@@ -279,41 +395,98 @@ impl Log {
     pub fn state_at(&self, when: Instant) -> Result<State, AuditError> {
         let mut state = self.base_state.clone().unwrap_or_default();
         for e in self.events.iter().take_while(|e| e.at <= when) {
-            super::replay::apply(&mut state, e)
+            super::replay::apply(&mut state, &e)
                 .map_err(|reason| AuditError::Integrity { seq: e.seq, reason })?;
         }
         Ok(state)
     }
 }
 
-fn bad_line(line: u64, e: &LineError) -> AuditError {
+fn integrity(seq: u64, reason: impl Into<String>) -> AuditError {
     AuditError::Integrity {
-        seq: 0,
-        reason: match e {
-            LineError::Checksum => format!("line {line}: checksum does not match"),
-            LineError::Format(m) => format!("line {line}: not an audit event: {m}"),
-        },
+        seq,
+        reason: reason.into(),
     }
 }
 
-/// Checks `events` chain from `anchor`, numbered from `base_seq + 1`.
+/// Checks `events` chain from `anchor`, numbered from `base_seq + 1`, each one's hash,
+/// and every seal against the erasures ([`check_seals`]).
 pub fn verify_chain(anchor: &str, base_seq: u64, events: &[Event]) -> Result<(), AuditError> {
     let mut prev = anchor;
     for (expect, e) in (base_seq + 1..).zip(events) {
-        let fail = |reason: String| AuditError::Integrity { seq: e.seq, reason };
         if e.seq != expect {
-            return Err(AuditError::Integrity {
-                seq: expect,
-                reason: format!("expected event {expect}, found event {}", e.seq),
-            });
-        }
-        if e.prev_hash != prev {
-            return Err(fail(
-                "its prev_hash is not the hash of the event before it".into(),
+            return Err(integrity(
+                expect,
+                format!("expected event {expect}, found event {}", e.seq),
             ));
         }
-        e.check().map_err(|b| fail(b.to_string()))?;
+        if e.prev_hash != prev {
+            return Err(integrity(
+                e.seq,
+                "its prev_hash is not the hash of the event before it",
+            ));
+        }
+        e.check().map_err(|b| integrity(e.seq, b.to_string()))?;
         prev = &e.hash;
+    }
+    check_seals(base_seq, events)
+}
+
+/// The seals a `user.erased` event lists: `[[seq, path], …]` in its `sealed` detail.
+fn listed_seals(ev: &Event) -> Option<Vec<(u64, String)>> {
+    let list = ev.details.get("sealed")?.as_array()?;
+    list.iter()
+        .map(|item| {
+            let pair = item.as_array()?;
+            Some((pair.first()?.as_u64()?, pair.get(1)?.as_str()?.to_owned()))
+        })
+        .collect()
+}
+
+/// Every sealed field must hold the pseudonym of a `user.erased` event at or after it,
+/// and each `user.erased` event must list exactly the fields sealed with its pseudonym
+/// (those of events before `base_seq + 1` are gone with retention and not checked).
+pub fn check_seals(base_seq: u64, events: &[Event]) -> Result<(), AuditError> {
+    let mut seals: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
+    for e in events {
+        for (path, pseudonym) in e.seals() {
+            seals.entry(pseudonym).or_default().push((e.seq, path));
+        }
+        if e.action == "user.erased" {
+            let Some(p) = e.details.get("pseudonym").and_then(Value::as_str) else {
+                return Err(integrity(
+                    e.seq,
+                    "a `user.erased` event without its pseudonym",
+                ));
+            };
+            let mut listed = listed_seals(e).ok_or_else(|| {
+                integrity(
+                    e.seq,
+                    "a `user.erased` event without the list of what it sealed",
+                )
+            })?;
+            listed.retain(|(seq, _)| *seq > base_seq);
+            listed.sort();
+            let mut found = seals.remove(p).unwrap_or_default();
+            found.sort();
+            if listed != found {
+                return Err(integrity(
+                    e.seq,
+                    format!(
+                        "the fields sealed with `{p}` are not the ones this erasure lists: a field was sealed (or unsealed) after the fact"
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some((p, places)) = seals.into_iter().next() {
+        let seq = places.first().map_or(0, |(s, _)| *s);
+        return Err(integrity(
+            seq,
+            format!(
+                "a field is sealed with `{p}`, which no later `user.erased` event names: its value was replaced"
+            ),
+        ));
     }
     Ok(())
 }

@@ -1,23 +1,32 @@
-//! The audit log and the journal (SPEC 3): one hash-chained event per elementary change,
-//! written to the journal before the change is applied.
+//! The audit log and the journal (SPEC 3, issue 14): one hash-chained event per
+//! elementary change, each mutation's events one batch, written to the journal before
+//! the change is applied. `docs/journal-format.md` describes the format.
 //!
-//! - [`event`]: the event, salted commitments for personal text, the hash, the record line.
+//! - [`personal`]: which fields are personal (committed, erasable); the rest are hashed
+//!   as they are.
+//! - [`event`]: the event, its commitments, its hash, its journal and export forms.
 //! - [`log`]: the events in memory: queries, verification, exports, retention.
-//! - [`journal`]: the durable file and the [`journal::JournalStore`] trait behind it.
+//! - [`journal`]: the journal's format (header, batches) and the [`JournalStore`] trait.
+//! - [`file`]: the journal as a file; [`checkpoint`]: its signed checkpoint; [`files`]:
+//!   private files and atomic replacement; [`random`]: the OS's random bytes.
 //! - [`replay`]: changes as events and back.
-//! - [`erase`]: redaction for data-subject erasure.
-//! - [`recorder`]: a graph's [`Audit`]: the log in memory and the journal store behind it,
-//!   written before each change is applied.
+//! - [`erase`]: sealing a user's personal data behind a pseudonym.
+//! - [`recorder`]: a graph's [`Audit`]: the log in memory and the store behind it.
 
+pub mod checkpoint;
 pub mod erase;
 pub mod event;
+pub mod file;
+pub mod files;
 pub mod journal;
 pub mod log;
+pub mod personal;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-pub mod replay;
-
+pub mod random;
 pub mod recorder;
+pub mod replay;
+pub mod store;
 
 pub use event::Event;
 pub use journal::{Durability, JournalStore};

@@ -1,8 +1,12 @@
 //! A graph's audit recorder: the events in memory ([`Log`]) and, when the graph is
-//! journaled, the store they are written to before a change is applied — the writers'
-//! lock, fail-stop after a failed write, group commit and the signed checkpoint.
+//! journaled, the store they are written to before a change is applied.
+//!
+//! Each mutation's events are one batch, written in one `append`. A write, sync or
+//! checkpoint that fails is cut back from the journal while the writers' lock is still
+//! held — nobody reads it — and the graph stops accepting mutations (fail-stop): it
+//! never reports a change as done that may not be on disk, and never keeps one in
+//! memory that is not in the journal.
 
-use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -10,28 +14,23 @@ use parking_lot::{Mutex, MutexGuard, RwLock};
 use serde_json::{Map, Value};
 
 use super::event::{self, Event};
-use super::journal::{self, Durability, JournalStore};
+use super::journal::{self, Durability, Header, JournalStore};
 use super::log::Log;
 use super::replay;
 use crate::error::AuditError;
 use crate::state::Change;
 use crate::time::Instant;
 
-/// What a caller waits for after a write: the journal offset and the last event written.
+/// What a caller waits for after a write: where the batch ends in which generation of
+/// the journal, and its last event.
 #[derive(Debug)]
 pub struct Durable {
+    generation: u64,
     offset: u64,
     last: Option<(u64, String)>,
 }
 
-/// Group commit: one `fdatasync` covers every record written before it started.
-struct GroupSync {
-    file: File,
-    /// Bytes known durable.
-    synced: Mutex<u64>,
-}
-
-/// A graph's audit log and, when opened from a file, its journal.
+/// A graph's audit log and, when opened from a journal, the store behind it.
 pub struct Audit {
     /// The graph's identity, named by its journal's first record.
     pub graph_id: String,
@@ -39,7 +38,8 @@ pub struct Audit {
     pub log: RwLock<Log>,
     pub(super) store: Mutex<Option<Box<dyn JournalStore>>>,
     durability: Durability,
-    group: Option<GroupSync>,
+    /// Group commit: what the last shared sync covered (generation, offset).
+    synced: Mutex<(u64, u64)>,
     failed: RwLock<Option<String>>,
     /// Where the journal is and its checkpoint key, for reloading after a rewrite.
     pub source: Option<(PathBuf, Option<Vec<u8>>)>,
@@ -47,13 +47,15 @@ pub struct Audit {
     keep: bool,
     /// Changes made while no events are kept (they still advance the revision).
     unlogged: AtomicU64,
+    /// Snapshot files this graph read or wrote: an erasure removes them.
+    snapshots: Mutex<Vec<PathBuf>>,
 }
 
 impl std::fmt::Debug for Audit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Audit")
             .field("graph_id", &self.graph_id)
-            .field("events", &self.log.read().events.len())
+            .field("events", &self.log.read().len())
             .finish_non_exhaustive()
     }
 }
@@ -92,10 +94,10 @@ impl Session<'_> {
         self.store.as_ref().map(|s| (s.offset(), s.lines()))
     }
 
-    /// Atomically rewrites the journal.
-    pub fn replace(&mut self, contents: &str) -> std::io::Result<()> {
+    /// Atomically rewrites the journal: `header`, then `events`.
+    pub fn replace(&mut self, header: &Header, events: &[Event]) -> std::io::Result<()> {
         match self.store.as_mut() {
-            Some(s) => s.replace(contents),
+            Some(s) => s.replace(header, events),
             None => Ok(()),
         }
     }
@@ -103,14 +105,6 @@ impl Session<'_> {
     /// True when the graph has a journal.
     pub fn is_journaled(&self) -> bool {
         self.store.is_some()
-    }
-
-    /// Updates the signed checkpoint (no-op without a key).
-    pub fn checkpoint(&mut self, seq: u64, hash: &str) -> std::io::Result<()> {
-        match self.store.as_mut() {
-            Some(s) => s.checkpoint(seq, hash),
-            None => Ok(()),
-        }
     }
 
     /// The journal read again whole by a store that is not a file (see
@@ -122,6 +116,19 @@ impl Session<'_> {
         }
     }
 
+    /// Cuts the last batch back out of the journal (it was written but not applied).
+    pub fn rollback(&mut self) -> std::io::Result<()> {
+        match self.store.as_mut() {
+            Some(s) => s.rollback(),
+            None => Ok(()),
+        }
+    }
+
+    /// The store itself (to drop it before the file is reopened).
+    pub fn store_mut(&mut self) -> &mut Option<Box<dyn JournalStore>> {
+        &mut self.store
+    }
+
     /// Swaps in a reopened store, taking its writers' lock.
     pub fn swap(&mut self, mut store: Box<dyn JournalStore>) -> Result<(), AuditError> {
         store.lock()?;
@@ -130,24 +137,29 @@ impl Session<'_> {
     }
 }
 
-fn random_id() -> String {
-    event::random_bytes(16).map_or_else(|_| format!("{:032x}", Instant::now().0), hex::encode)
-}
-
 impl Audit {
-    /// An audit log kept in memory only.
+    /// An audit log kept in memory only. If the operating system's random source fails,
+    /// the graph refuses mutations (an event's salts need it) rather than use weaker
+    /// randomness.
     pub fn in_memory() -> Self {
-        let graph_id = random_id();
+        let (graph_id, failed) = match super::random::hex_id() {
+            Ok(id) => (id, None),
+            Err(e) => (
+                "0".repeat(32),
+                Some(format!("the operating system's random source failed: {e}")),
+            ),
+        };
         Audit {
             log: RwLock::new(Log::new(event::genesis(&graph_id))),
             graph_id,
             store: Mutex::new(None),
             durability: Durability::Os,
-            group: None,
-            failed: RwLock::new(None),
+            synced: Mutex::new((0, 0)),
+            failed: RwLock::new(failed),
             source: None,
             keep: true,
             unlogged: AtomicU64::new(0),
+            snapshots: Mutex::new(Vec::new()),
         }
     }
 
@@ -174,23 +186,18 @@ impl Audit {
         durability: Durability,
         source: Option<(PathBuf, Option<Vec<u8>>)>,
     ) -> Self {
-        let group = (durability == Durability::Group)
-            .then(|| store.sync_handle())
-            .flatten()
-            .map(|file| GroupSync {
-                file,
-                synced: Mutex::new(store.offset()),
-            });
+        let synced = store.position();
         Audit {
             graph_id,
             log: RwLock::new(log),
             store: Mutex::new(Some(store)),
             durability,
-            group,
+            synced: Mutex::new(synced),
             failed: RwLock::new(None),
             source,
             keep: true,
             unlogged: AtomicU64::new(0),
+            snapshots: Mutex::new(Vec::new()),
         }
     }
 
@@ -202,7 +209,8 @@ impl Audit {
         }
     }
 
-    fn fail(&self, why: String) -> AuditError {
+    /// Stops the graph for writes (fail-stop); returns the error to raise.
+    pub fn fail(&self, why: String) -> AuditError {
         let mut f = self.failed.write();
         f.get_or_insert(why.clone());
         AuditError::Failed(why)
@@ -229,6 +237,11 @@ impl Audit {
     /// True when a journal backs this log.
     pub fn is_journaled(&self) -> bool {
         self.store.lock().is_some()
+    }
+
+    /// True when mutations wait for a shared sync (group commit).
+    pub fn group_commit(&self) -> bool {
+        self.durability == Durability::Group
     }
 
     /// The revision: the `seq` of the last event (or, without a log, the number of
@@ -265,7 +278,8 @@ impl Audit {
         }
         let log = self.log.read();
         let mut seq = log.last_seq();
-        let mut prev = log.last_hash().to_owned();
+        let mut prev = log.last_hash();
+        drop(log);
         let actor = actor.unwrap_or(event::SYSTEM).to_owned();
         let mut out = Vec::with_capacity(items.len());
         for (action, target, details) in items {
@@ -279,7 +293,7 @@ impl Audit {
                 details,
                 prev.clone(),
             )
-            .map_err(|e| AuditError::Io(format!("cannot draw random salts: {e}")))?;
+            .map_err(|e| self.fail(format!("cannot draw random salts: {e}")))?;
             prev.clone_from(&ev.hash);
             out.push(ev);
         }
@@ -300,8 +314,9 @@ impl Audit {
             .collect()
     }
 
-    /// Writes `events` to the journal (and syncs, unless group commit defers it).
-    /// Returns what a group-commit caller must wait for. A failure stops the graph.
+    /// Writes `events` to the journal as one batch and, unless group commit defers it,
+    /// syncs it and signs the checkpoint. Returns what a group-commit caller must wait
+    /// for. On failure the batch is cut back from the journal first.
     pub fn write(
         &self,
         session: &mut Session<'_>,
@@ -310,72 +325,126 @@ impl Audit {
         let last = events.last().map(|e| (e.seq, e.hash.clone()));
         let Some(store) = session.store.as_mut() else {
             return Ok(Durable {
+                generation: 0,
                 offset: 0,
                 last: None,
             });
         };
-        let mut lines = String::new();
-        for e in events {
-            lines.push_str(&e.to_line());
+        if events.is_empty() {
+            let (generation, offset) = store.position();
+            return Ok(Durable {
+                generation,
+                offset,
+                last: None,
+            });
         }
         // A database decides itself what committed: its failures stop only this call.
-        let fail_stop = store.fail_stop();
-        let fail = |what: &str, e: std::io::Error| {
-            if fail_stop {
-                self.fail(format!("{what} failed: {e}"))
-            } else {
-                AuditError::Unavailable(e.to_string())
-            }
-        };
-        let end = store.append(&lines).map_err(|e| fail("write", e))?;
-        if self.durability == Durability::Fsync {
-            store.sync().map_err(|e| fail("fsync", e))?;
+        if !store.fail_stop() {
+            store
+                .append(events)
+                .map_err(|e| AuditError::Unavailable(e.to_string()))?;
+            let (generation, offset) = store.position();
+            return Ok(Durable {
+                generation,
+                offset,
+                last: None,
+            });
         }
-        if let Some((seq, hash)) = &last {
-            if self.durability != Durability::Group {
+        let undo = |what: &str, e: &std::io::Error, store: &mut Box<dyn JournalStore>| {
+            let cut = match store.rollback() {
+                Ok(()) => "the batch was cut back from the journal".to_owned(),
+                Err(r) => format!(
+                    "cutting the batch back failed too ({r}): the journal's tail is in doubt"
+                ),
+            };
+            self.fail(format!("{what} failed: {e}; {cut}"))
+        };
+        store.append(events).map_err(|e| undo("write", &e, store))?;
+        if self.durability == Durability::Fsync {
+            store.sync().map_err(|e| undo("fsync", &e, store))?;
+        }
+        if self.durability != Durability::Group {
+            if let Some((seq, hash)) = &last {
                 store
                     .checkpoint(*seq, hash)
-                    .map_err(|e| self.fail(format!("checkpoint write failed: {e}")))?;
+                    .map_err(|e| undo("checkpoint write", &e, store))?;
             }
         }
-        Ok(Durable { offset: end, last })
+        let (generation, offset) = store.position();
+        Ok(Durable {
+            generation,
+            offset,
+            last,
+        })
     }
 
     /// Group commit: returns once everything up to the write is on disk (at once in the
-    /// other modes, where `write` synced already).
-    pub fn wait_durable(&self, d: Durable) -> Result<(), AuditError> {
-        let Some(g) = &self.group else {
+    /// other modes, where `write` synced already). One sync covers every batch written
+    /// before it started; it syncs the journal as it is now, so a journal rewritten in
+    /// the meantime (itself synced by the rewrite) is never confused with the old file.
+    /// On failure the graph stops, and the caller must undo what was not made durable
+    /// ([`Audit::cut_unsynced`]).
+    pub fn wait_durable(&self, d: &Durable) -> Result<(), AuditError> {
+        if self.durability != Durability::Group || d.last.is_none() {
             return Ok(());
-        };
+        }
         {
-            let mut synced = g.synced.lock();
-            if *synced < d.offset {
-                // Everything written before this fsync starts is covered by it.
-                let end = self.store_offset().unwrap_or(d.offset).max(d.offset);
-                g.file
-                    .sync_data()
-                    .map_err(|e| self.fail(format!("fsync failed: {e}")))?;
-                *synced = end;
+            let mut synced = self.synced.lock();
+            let covered =
+                synced.0 > d.generation || (synced.0 == d.generation && synced.1 >= d.offset);
+            if !covered {
+                let (handle, position) = {
+                    let store = self.store.lock();
+                    let Some(s) = store.as_ref() else {
+                        return Ok(());
+                    };
+                    (s.sync_handle(), s.position())
+                };
+                if position.0 > d.generation {
+                    // Rewritten since: the rewrite synced everything, ours included.
+                    *synced = position;
+                } else if let Some(file) = handle {
+                    file.sync_data()
+                        .map_err(|e| self.fail(format!("fsync failed: {e}")))?;
+                    *synced = position;
+                }
             }
         }
-        if let Some((seq, hash)) = d.last {
+        if let Some((seq, hash)) = &d.last {
             let mut store = self.store.lock();
             if let Some(s) = store.as_mut() {
-                s.checkpoint(seq, &hash)
+                s.checkpoint(*seq, hash)
                     .map_err(|e| self.fail(format!("checkpoint write failed: {e}")))?;
             }
         }
         Ok(())
     }
 
-    fn store_offset(&self) -> Option<u64> {
-        self.store
-            .try_lock()
-            .and_then(|s| s.as_ref().map(|s| s.offset()))
+    /// After a failed group sync: what was written since the last good sync is cut from
+    /// the journal (under the writers' lock); the caller reloads the state from it.
+    pub fn cut_unsynced(&self, session: &mut Session<'_>) -> std::io::Result<()> {
+        let synced = *self.synced.lock();
+        match session.store.as_mut() {
+            Some(s) => s.cut_to(synced),
+            None => Ok(()),
+        }
+    }
+
+    /// Remembers a snapshot file of this graph's journal.
+    pub fn remember_snapshot(&self, path: PathBuf) {
+        let mut known = self.snapshots.lock();
+        if !known.contains(&path) {
+            known.push(path);
+        }
+    }
+
+    /// The snapshot files this graph read or wrote.
+    pub fn snapshot_paths(&self) -> Vec<PathBuf> {
+        self.snapshots.lock().clone()
     }
 
     /// Adds written events to the log in memory.
     pub fn push(&self, events: Vec<Event>) {
-        self.log.write().events.extend(events);
+        self.log.write().extend(events);
     }
 }

@@ -108,17 +108,17 @@ pub struct Row {
 }
 
 impl Row {
-    /// Copies the columns of `e`.
-    pub fn of(e: &Event) -> Self {
+    /// The columns of `e`.
+    pub fn of(e: Event) -> Self {
         Row {
             seq: e.seq,
             at: e.at.0,
-            actor: e.actor.clone(),
-            action: e.action.clone(),
-            target: e.target.clone(),
-            details: e.details.clone(),
-            prev_hash: e.prev_hash.clone(),
-            hash: e.hash.clone(),
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            details: e.details,
+            prev_hash: e.prev_hash,
+            hash: e.hash,
         }
     }
 }
@@ -159,21 +159,26 @@ pub fn columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, PyDict
 #[pyclass(name = "AuditFile", module = "accessgraph._core", frozen)]
 pub struct PyAuditFile {
     log: Mutex<Log>,
+    graph_id: String,
 }
 
 #[pymethods]
 impl PyAuditFile {
-    /// Reads the text of a JSON Lines export.
+    /// Reads the text of a JSON Lines export; its trailer must account for its first
+    /// and last event (and, with `hmac_key`, verify).
     #[staticmethod]
-    fn parse(py: Python<'_>, text: &str) -> PyResult<Self> {
-        let log = detach(py, || Ok(Log::from_jsonl(text)?))?;
+    #[pyo3(signature = (text, *, hmac_key = None))]
+    fn parse(py: Python<'_>, text: &str, hmac_key: Option<Vec<u8>>) -> PyResult<Self> {
+        let key = super::convert::hmac_key(hmac_key)?;
+        let (log, trailer) = detach(py, || Ok(Log::from_jsonl(text, key.as_deref())?))?;
         Ok(PyAuditFile {
             log: Mutex::new(log),
+            graph_id: trailer.graph_id,
         })
     }
 
     fn _len(&self) -> usize {
-        self.log.lock().events.len()
+        self.log.lock().len()
     }
 
     fn _events(&self, filter: &Bound<'_, PyAny>) -> PyResult<Vec<PyEvent>> {
@@ -193,7 +198,7 @@ impl PyAuditFile {
     }
 
     fn _jsonl(&self) -> String {
-        self.log.lock().to_jsonl()
+        self.log.lock().to_jsonl(&self.graph_id, None)
     }
 
     fn _csv(&self) -> PyResult<String> {

@@ -12,10 +12,13 @@ use crate::audit::Log;
 use crate::graph::{Graph, OpenOptions};
 use crate::time::Instant;
 
+/// A torn tail that opening cut off: its line and what was cut.
+type Recovered = (u64, String);
+
 #[pymethods]
 impl PyGraph {
-    /// Opens (or creates) a journal; returns `(graph, recovered)` where `recovered`
-    /// describes a torn tail that was cut off.
+    /// Opens (or creates) a journal; returns `(graph, recovered)` where `recovered` is
+    /// the line and description of a torn tail that was cut off.
     #[classmethod]
     #[pyo3(signature = (path, *, durability = "fsync", hmac_key = None, snapshot = None))]
     #[expect(clippy::needless_pass_by_value, reason = "PyO3 extracts owned paths")]
@@ -25,7 +28,7 @@ impl PyGraph {
         durability: &str,
         hmac_key: Option<Vec<u8>>,
         snapshot: Option<std::path::PathBuf>,
-    ) -> PyResult<(Bound<'py, PyAny>, Option<String>)> {
+    ) -> PyResult<(Bound<'py, PyAny>, Option<Recovered>)> {
         let durability = convert::durability(durability)?;
         let hmac_key = convert::hmac_key(hmac_key)?;
         let opts = OpenOptions {
@@ -152,7 +155,7 @@ impl PyGraph {
 
     fn _audit_jsonl(&self, py: Python<'_>) -> PyResult<String> {
         let g = &self.inner;
-        detach(py, || g.with_audit_log(Log::to_jsonl))
+        detach(py, || g.audit_jsonl())
     }
 
     fn _audit_csv(&self, py: Python<'_>) -> PyResult<String> {

@@ -2,6 +2,7 @@
 //! catch up, plan under the upgradable lock, record the events, apply the plan whole.
 
 use super::front::Graph;
+use crate::audit::recorder::Durable;
 use crate::audit::{journal::Fresh, Session};
 use crate::error::{ConflictError, Error, Result};
 use crate::state::{Change, Stamp, State};
@@ -113,11 +114,36 @@ impl Graph {
     ) -> Result<()> {
         let durable = self.audit.write(&mut session, &events)?;
         let mut st = RwLockUpgradableReadGuard::upgrade(guard);
-        apply(&mut st)?;
+        if let Err(e) = apply(&mut st) {
+            // Planning checked every rule, so this is a bug; the state may be half
+            // changed: stop for writes, and take the batch back out of the journal.
+            let _ = session.rollback();
+            let _ = self
+                .audit
+                .fail(format!("a planned change did not apply: {e}"));
+            return Err(e);
+        }
         self.audit.push(events);
         drop(st);
         drop(session);
-        Ok(self.audit.wait_durable(durable)?)
+        self.durable(&durable)
+    }
+
+    /// Waits for a group commit's sync; when it fails, what was not made durable is cut
+    /// from the journal and the state read back from it, so memory never holds a change
+    /// the journal lost.
+    fn durable(&self, d: &Durable) -> Result<()> {
+        let Err(e) = self.audit.wait_durable(d) else {
+            return Ok(());
+        };
+        let guard = self.state.upgradable_read();
+        if let Ok(mut session) = self.audit.begin() {
+            if self.audit.cut_unsynced(&mut session).is_ok() {
+                let mut st = RwLockUpgradableReadGuard::upgrade(guard);
+                let _ = self.reload(&mut st, &mut session);
+            }
+        }
+        Err(e.into())
     }
 
     /// Events that change no state (an application event): written, published and
@@ -132,7 +158,7 @@ impl Graph {
         self.audit.push(events);
         drop(guard);
         drop(session);
-        Ok(self.audit.wait_durable(durable)?)
+        self.durable(&durable)
     }
 
     /// Records a refused mutation as an `access.denied` event and returns the refusal

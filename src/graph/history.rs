@@ -7,8 +7,10 @@ use serde_json::{Map, Value};
 use super::front::Graph;
 use super::journaled::{state_from_json, state_to_json};
 use crate::audit::erase::{self, Redaction};
+use crate::audit::event::SYSTEM;
 use crate::audit::journal::Header;
-use crate::audit::{replay, Audit, Event, Filter, Log, Session};
+use crate::audit::log::check_seals;
+use crate::audit::{files, personal, replay, Audit, Event, Filter, Log, Session};
 use crate::error::AuditError;
 use crate::error::{Error, NotFoundError, Result};
 use crate::ids;
@@ -20,7 +22,7 @@ impl Graph {
     /// frozen at `when`.
     pub fn as_of(&self, when: Instant) -> Result<Graph> {
         let log = self.full_log()?;
-        if let Some(first) = log.events.first() {
+        if let Some(first) = log.iter().next() {
             if log.base_seq > 0 && when < first.at {
                 return Err(Error::rule(format!(
                     "the audit log was pruned: history before {} is gone",
@@ -53,6 +55,13 @@ impl Graph {
         Ok(self.full_log()?.verify()?)
     }
 
+    /// The whole log as JSON Lines with its trailer, signed with the journal's key when
+    /// it has one.
+    pub fn audit_jsonl(&self) -> Result<String> {
+        let key = self.audit.source.as_ref().and_then(|(_, k)| k.clone());
+        self.with_audit_log(|log| log.to_jsonl(&self.audit.graph_id, key.as_deref()))
+    }
+
     /// Runs `f` on the whole log.
     pub fn with_audit_log<R>(&self, f: impl FnOnce(&Log) -> R) -> Result<R> {
         let log = self.full_log()?;
@@ -67,7 +76,7 @@ impl Graph {
         target: &str,
         details: Map<String, Value>,
     ) -> Result<u64> {
-        let actor = if actor == crate::audit::event::SYSTEM || actor.starts_with("key:") {
+        let actor = if actor == SYSTEM || actor.starts_with("key:") {
             actor.to_owned()
         } else {
             ids::email("actor", actor)?
@@ -86,7 +95,7 @@ impl Graph {
                 "a dotted lower-case name such as `data.exported` or `feature_flag.changed`",
             ));
         }
-        if crate::audit::replay::is_builtin(action) {
+        if personal::is_builtin(action) {
             return Err(Error::invalid(
                 "action",
                 action,
@@ -105,7 +114,7 @@ impl Graph {
         let mut session = self.audit.begin()?;
         let guard = self.catch_up(guard, &mut session)?;
         let now = self.clock.now();
-        let who = (actor != crate::audit::event::SYSTEM).then_some(actor.as_str());
+        let who = (actor != SYSTEM).then_some(actor.as_str());
         let events = self.audit.prepare(
             vec![(action.to_owned(), target.to_owned(), details)],
             who,
@@ -138,41 +147,45 @@ impl Graph {
     }
 
     /// Rewrites the journal to hold `log` (header with its base), `extra_erasures` more.
+    /// Atomic: a crash leaves the old journal or the new one. A failure changes nothing.
     fn rewrite(&self, session: &mut Session<'_>, log: &Log, extra_erasures: u64) -> Result<()> {
         if !session.is_journaled() {
             return Ok(());
         }
+        // A database store adds the erasures it already counts itself.
+        let earlier = match self.audit.source {
+            Some(_) => self.header()?.erasures,
+            None => 0,
+        };
         let header = Header {
-            accessgraph_journal: 1,
+            accessgraph_journal: crate::audit::journal::FORMAT,
             graph_id: self.audit.graph_id.clone(),
             base_seq: log.base_seq,
             anchor: log.anchor.clone(),
             base_state: log.base_state.as_ref().map(state_to_json).transpose()?,
-            erasures: self.erasures()? + extra_erasures,
+            erasures: earlier + extra_erasures,
         };
-        let mut text = header.to_line();
-        for e in &log.events {
-            text.push_str(&e.to_line());
-        }
-        session.replace(&text).map_err(|e| {
-            Error::from(AuditError::Failed(format!(
-                "rewriting the journal failed: {e}"
+        let events: Vec<Event> = log.iter().collect();
+        session.replace(&header, &events).map_err(|e| {
+            Error::from(AuditError::Io(format!(
+                "rewriting the journal failed (the journal was left as it was): {e}"
             )))
         })?;
-        if let Some(last) = log.events.last() {
-            session
-                .checkpoint(last.seq, &last.hash)
-                .map_err(|e| AuditError::Io(e.to_string()))?;
-        }
         Ok(())
     }
 
     /// Erases a user (GDPR, SPEC 3.4 and 9): offboards them (memberships, grants and
     /// personal keys go; resources they own pass to `transfer_to`; the offboarding
-    /// events), records `user.erased`, then redacts their email, name and title — and any
-    /// text naming them — from the audit log and the journal behind a pseudonym, which it
-    /// returns. The chain still verifies. The actor must be an owner of every org the user
-    /// belongs to (or the system); nothing changes otherwise.
+    /// events), records `user.erased` listing every field it seals, and seals their
+    /// email, name and title — and any personal field naming them — behind a pseudonym,
+    /// which it returns. The chain still verifies. The journal is rewritten in one atomic
+    /// step (the new events never reach the disk in clear), and snapshot files and
+    /// temporary files beside it are removed. The actor must be an owner of every org the
+    /// user belongs to (or the system); nothing changes otherwise.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one atomic step: plan, list the seals, seal, rebuild, rewrite, in that order"
+    )]
     pub fn erase_user(
         &self,
         email: &str,
@@ -194,14 +207,14 @@ impl Graph {
         let now = self.clock.now();
         let key = actor.map(ids::email_key);
         let actor = key.as_deref();
-        let current_name = {
+        let current = {
             let uid = guard
                 .user_id(&email)
                 .ok_or_else(|| NotFoundError::User(email.clone()))?;
             let rec = guard
                 .user(uid)
                 .ok_or_else(|| NotFoundError::User(email.clone()))?;
-            vec![rec.name.clone()]
+            vec![rec.name.clone(), rec.title.clone()]
         };
         let mut at = At::new(Some(now), &self.clock);
         let planned = super::offboard::plan_erasure(
@@ -218,14 +231,17 @@ impl Graph {
             Err(e) => return Err(e),
         };
         super::keys::complete(&guard, &mut changes)?;
-        let pseudonym = erase::pseudonym(&email);
-        changes.push(Change::UserErased {
+        let pseudonym = erase::pseudonym(&email)
+            .map_err(|e| AuditError::Io(format!("cannot draw a pseudonym's salt: {e}")))?;
+        let erased = |sealed: Vec<(u64, String)>| Change::UserErased {
             user: email.clone(),
             pseudonym: pseudonym.clone(),
             reason: reason.map(str::to_owned),
-        });
+            sealed,
+        };
         if !self.audit.keeps_log() {
-            // No history to redact: the removals and the pseudonym are the whole job.
+            // No history to seal: the removals and the pseudonym are the whole job.
+            changes.push(erased(Vec::new()));
             let events = self.audit.events_of(&changes, actor, now)?;
             let stamp = crate::state::Stamp { at: now, actor };
             self.commit(guard, session, events, |st| {
@@ -233,29 +249,81 @@ impl Graph {
             })?;
             return Ok(pseudonym);
         }
-        let events = self.audit.prepare(Audit::describe(&changes), actor, now)?;
         let mut log = self.audit.log.read().clone();
-        log.events.extend(events);
-        let redaction = Redaction::new(&email, &current_name, &log.events, pseudonym.clone());
-        for e in &mut log.events {
-            redaction.event(e);
+        let mut history: Vec<Event> = log.iter().collect();
+        let redaction = Redaction::new(&email, &current, history.iter(), pseudonym.clone());
+        // What the erasure seals: fields of the history, of the offboarding's events (their
+        // seqs follow the log's), and of the `user.erased` event itself.
+        let who = actor.unwrap_or(SYSTEM);
+        let mut sealed: Vec<(u64, String)> = history
+            .iter()
+            .flat_map(|e| redaction.fields(e).into_iter().map(|p| (e.seq, p)))
+            .collect();
+        let mut next = log.last_seq();
+        for (action, target, details) in Audit::describe(&changes) {
+            next += 1;
+            sealed.extend(
+                redaction
+                    .fields_of(&action, who, &target, &details)
+                    .into_iter()
+                    .map(|p| (next, p)),
+            );
         }
+        let draft = Audit::describe(&[erased(Vec::new())]);
+        for (action, target, details) in draft {
+            sealed.extend(
+                redaction
+                    .fields_of(&action, who, &target, &details)
+                    .into_iter()
+                    .map(|p| (next + 1, p)),
+            );
+        }
+        sealed.sort();
+        changes.push(erased(sealed));
+        let events = self.audit.prepare(Audit::describe(&changes), actor, now)?;
+        history.extend(events);
+        for e in &mut history {
+            let paths = redaction.fields(e);
+            redaction.seal(e, &paths);
+        }
+        check_seals(log.base_seq, &history)?;
         if let Some(base) = &log.base_state {
             let mut v = state_to_json(base)?;
             redaction.json(&mut v);
             log.base_state = Some(state_from_json(&v, "redacted base state")?);
         }
-        // The state is rebuilt from the redacted log, so it holds exactly what a replay
-        // of the journal gives.
+        // The state is rebuilt from the sealed log, so it holds exactly what a replay of
+        // the journal gives.
         let mut state = log.base_state.clone().unwrap_or_default();
-        for e in &log.events {
+        for e in &history {
             replay::apply(&mut state, e)
                 .map_err(|reason| AuditError::Integrity { seq: e.seq, reason })?;
         }
+        log.events = crate::audit::store::EventStore::default();
+        log.extend(history);
         self.rewrite(&mut session, &log, 1)?;
         let mut st = RwLockUpgradableReadGuard::upgrade(guard);
         *st = state;
         *self.audit.log.write() = log;
+        drop(st);
+        drop(session);
+        self.forget_cleartext()?;
         Ok(pseudonym)
+    }
+
+    /// After an erasure: snapshot files (they hold the state before it) and temporary
+    /// files a crash may have left beside the journal go.
+    fn forget_cleartext(&self) -> Result<()> {
+        let Some((path, _)) = &self.audit.source else {
+            return Ok(());
+        };
+        let io = |p: &std::path::Path, e: std::io::Error| {
+            Error::from(AuditError::Io(format!("{}: {e}", p.display())))
+        };
+        for snap in self.audit.snapshot_paths() {
+            files::remove(&snap).map_err(|e| io(&snap, e))?;
+        }
+        files::remove_leftovers(path).map_err(|e| io(path, e))?;
+        Ok(())
     }
 }

@@ -1,4 +1,4 @@
-//! A graph on a journal: opening it (snapshot first, then the events after it), the
+//! A graph on a journal: opening it (a snapshot first, then the batches after it), the
 //! recorder's store, catching up with other processes, and snapshot files.
 
 use std::path::{Path, PathBuf};
@@ -8,8 +8,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::front::Graph;
-use crate::audit::journal::{FileJournal, Fresh, Header, Record, Resume};
-use crate::audit::{replay, Audit, Durability, Log, Session};
+use crate::audit::checkpoint::{mac, mac_ok};
+use crate::audit::event::sha256_hex;
+use crate::audit::file::{read_prefix, FileJournal, Resume};
+use crate::audit::journal::{Fresh, Header, Record};
+use crate::audit::log::{check_seals, Pending, PrefixLoader};
+use crate::audit::{files, replay, Audit, Durability, Log, Session};
 use crate::error::AuditError;
 use crate::error::{Error, Result};
 use crate::state::State;
@@ -19,13 +23,14 @@ use crate::state::State;
 pub struct OpenOptions {
     /// When records reach the disk.
     pub durability: Durability,
-    /// Key of the signed checkpoint kept beside the journal (`<journal>.checkpoint`).
+    /// Key of the signed checkpoint kept beside the journal (`<journal>.checkpoint`), of
+    /// each batch's MAC and of snapshots.
     pub hmac_key: Option<Vec<u8>>,
     /// A snapshot to start from (default: `<journal>.snapshot` when it exists).
     pub snapshot: Option<PathBuf>,
 }
 
-/// A snapshot file: the state at one event of one journal.
+/// A snapshot file: the state at one batch of one journal (format 2).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SnapshotFile {
@@ -36,13 +41,46 @@ struct SnapshotFile {
     offset: u64,
     lines: u64,
     erasures: u64,
+    /// SHA-256 of the journal's header line when the snapshot was taken.
+    header: String,
     state: Value,
+    /// With `hmac_key`: an HMAC over everything above (the state by its SHA-256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mac: Option<String>,
 }
 
-pub(super) fn sidecar(path: &Path, ext: &str) -> PathBuf {
-    let mut p = path.as_os_str().to_owned();
-    p.push(ext);
-    PathBuf::from(p)
+impl SnapshotFile {
+    fn signed_fields(&self) -> Vec<String> {
+        vec![
+            self.graph_id.clone(),
+            self.seq.to_string(),
+            self.hash.clone(),
+            self.offset.to_string(),
+            self.lines.to_string(),
+            self.erasures.to_string(),
+            self.header.clone(),
+            sha256_hex(self.state.to_string().as_bytes()),
+        ]
+    }
+
+    fn sign(&mut self, key: &[u8]) {
+        let f = self.signed_fields();
+        let parts: Vec<&str> = f.iter().map(String::as_str).collect();
+        self.mac = Some(mac(key, "accessgraph/snapshot/v2", &parts));
+    }
+
+    fn verifies(&self, key: &[u8]) -> bool {
+        let f = self.signed_fields();
+        let parts: Vec<&str> = f.iter().map(String::as_str).collect();
+        self.mac
+            .as_deref()
+            .is_some_and(|t| mac_ok(key, "accessgraph/snapshot/v2", &parts, t))
+    }
+}
+
+/// `<journal>.snapshot`, where `Graph.snapshot()` writes by default.
+pub(super) fn default_snapshot(path: &Path) -> PathBuf {
+    files::sidecar(path, ".snapshot")
 }
 
 pub(super) fn state_from_json(v: &Value, what: &str) -> Result<State> {
@@ -64,27 +102,41 @@ pub(super) fn journal_error(path: &Path, line: u64, reason: String) -> Error {
     .into()
 }
 
-/// Replays `records` onto `state`, each checked against the chain; errors name the line.
+/// Replays `records` onto `state`, each checked against the chain and every seal among
+/// them against the erasures; errors name the line.
 fn replay_records(
     path: &Path,
     state: &mut State,
     log: &mut Log,
     records: Vec<Record>,
 ) -> Result<()> {
+    let first = log.last_seq();
+    let mut batch: Vec<crate::audit::Event> = Vec::with_capacity(records.len());
+    let mut prev = log.last_hash();
     for r in records {
         let ev = &r.event;
-        if ev.seq != log.last_seq() + 1 || ev.prev_hash != log.last_hash() {
+        if ev.seq != first + batch.len() as u64 + 1 || ev.prev_hash != prev {
             return Err(journal_error(
                 path,
                 r.line,
-                format!("event {} does not follow event {}", ev.seq, log.last_seq()),
+                format!(
+                    "event {} does not follow event {}",
+                    ev.seq,
+                    first + batch.len() as u64
+                ),
             ));
         }
-        ev.check()
-            .map_err(|b| journal_error(path, r.line, format!("event {}: {b}", ev.seq)))?;
         replay::apply(state, ev).map_err(|m| journal_error(path, r.line, m))?;
-        log.events.push(r.event);
+        prev.clone_from(&ev.hash);
+        batch.push(r.event);
     }
+    check_seals(first, &batch).map_err(|e| match e {
+        AuditError::Integrity { seq, reason } => {
+            journal_error(path, 0, format!("event {seq}: {reason}"))
+        }
+        other => other.into(),
+    })?;
+    log.extend(batch);
     Ok(())
 }
 
@@ -94,33 +146,54 @@ struct Loaded {
     log: Log,
     graph_id: String,
     journal: FileJournal,
-    recovered: Option<String>,
+    recovered: Option<(u64, String)>,
 }
 
-fn load_journal(path: &Path, opts: &OpenOptions, use_snapshot: bool) -> Result<Loaded> {
-    let snap_path = opts
-        .snapshot
-        .clone()
-        .unwrap_or_else(|| sidecar(path, ".snapshot"));
-    let text = if use_snapshot {
-        std::fs::read_to_string(&snap_path)
-    } else {
-        Err(std::io::ErrorKind::NotFound.into())
-    };
-    let snapshot: Option<SnapshotFile> = match text {
-        Ok(text) => Some(
-            serde_json::from_str(&text)
-                .map_err(|e| AuditError::Io(format!("snapshot {}: {e}", snap_path.display())))?,
-        ),
-        Err(e)
-            if e.kind() == std::io::ErrorKind::NotFound
-                && (opts.snapshot.is_none() || !use_snapshot) =>
-        {
-            None
-        }
+/// Reads the snapshot at `snap_path`, if there is one; with a key it must be signed.
+fn read_snapshot(
+    snap_path: &Path,
+    required: bool,
+    key: Option<&[u8]>,
+) -> Result<Option<SnapshotFile>> {
+    let text = match std::fs::read_to_string(snap_path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
         Err(e) => {
             return Err(AuditError::Io(format!("snapshot {}: {e}", snap_path.display())).into())
         }
+    };
+    let refuse = |why: &str| {
+        Error::from(AuditError::Journal {
+            path: snap_path.display().to_string(),
+            line: 1,
+            reason: why.to_owned(),
+        })
+    };
+    let snap: SnapshotFile = serde_json::from_str(&text)
+        .map_err(|e| refuse(&format!("not an accessgraph snapshot (format 2): {e}")))?;
+    if snap.accessgraph_snapshot != 2 {
+        return Err(refuse("snapshot format not supported (expected 2)"));
+    }
+    if let Some(key) = key {
+        if !snap.verifies(key) {
+            return Err(refuse(
+                "the snapshot does not verify with this key: altered, unsigned or another key's; delete it to replay the journal",
+            ));
+        }
+    }
+    Ok(Some(snap))
+}
+
+fn load_journal(path: &Path, opts: &OpenOptions, use_snapshot: bool) -> Result<Loaded> {
+    let key = opts.hmac_key.as_deref();
+    let snap_path = opts
+        .snapshot
+        .clone()
+        .unwrap_or_else(|| default_snapshot(path));
+    let snapshot = if use_snapshot {
+        read_snapshot(&snap_path, opts.snapshot.is_some(), key)?
+    } else {
+        None
     };
     let resume = snapshot.as_ref().map(|s| Resume {
         offset: s.offset,
@@ -128,31 +201,41 @@ fn load_journal(path: &Path, opts: &OpenOptions, use_snapshot: bool) -> Result<L
         seq: s.seq,
         hash: s.hash.clone(),
     });
-    let opened = FileJournal::open(path, opts.hmac_key.as_deref(), resume.as_ref())?;
+    let opened = FileJournal::open(path, key, resume.as_ref())?;
     let header = opened.header;
+    let header_digest = Header::digest(&header.to_line());
     let base_state = header
         .base_state
         .as_ref()
         .map(|v| state_from_json(v, "journal base state"))
         .transpose()?;
-    // A snapshot counts only if it is this graph's and no erasure happened since.
+    // A snapshot counts only if it is this graph's, of this very header (no erasure or
+    // pruning since), and the journal still holds its resume point.
     let snapshot = snapshot.filter(|s| {
-        opened.resumed && s.graph_id == header.graph_id && s.erasures == header.erasures
+        opened.resumed
+            && s.graph_id == header.graph_id
+            && s.erasures == header.erasures
+            && s.header == header_digest
     });
+    if snapshot.is_none() && opened.resumed {
+        // The snapshot was refused after the journal was read from it: read it whole.
+        drop(opened.journal);
+        return load_journal(path, opts, false);
+    }
     let (mut state, mut log) = if let Some(s) = &snapshot {
         let state = state_from_json(&s.state, "snapshot state")?;
+        let prefix_path = path.to_owned();
+        let end = s.offset;
         let log = Log {
             anchor: s.hash.clone(),
             base_seq: s.seq,
             base_state: None,
-            events: Vec::new(),
-            pending: Some(crate::audit::log::Pending {
-                path: path.to_owned(),
-                end: s.offset,
+            events: crate::audit::store::EventStore::default(),
+            pending: Some(Pending {
+                loader: PrefixLoader(std::sync::Arc::new(move || read_prefix(&prefix_path, end))),
                 base_seq: header.base_seq,
                 anchor: header.anchor.clone(),
                 base_state: base_state.clone(),
-                loader: None,
             }),
         };
         (state, log)
@@ -161,16 +244,11 @@ fn load_journal(path: &Path, opts: &OpenOptions, use_snapshot: bool) -> Result<L
             anchor: header.anchor.clone(),
             base_seq: header.base_seq,
             base_state: base_state.clone(),
-            events: Vec::new(),
+            events: crate::audit::store::EventStore::default(),
             pending: None,
         };
         (base_state.unwrap_or_default(), log)
     };
-    if snapshot.is_none() && opened.resumed {
-        // The snapshot was refused after the journal was read from it: read it whole.
-        drop(opened.journal);
-        return load_journal(path, opts, false);
-    }
     replay_records(path, &mut state, &mut log, opened.records)?;
     Ok(Loaded {
         state,
@@ -183,8 +261,9 @@ fn load_journal(path: &Path, opts: &OpenOptions, use_snapshot: bool) -> Result<L
 
 impl Graph {
     /// Opens (or creates) the journal at `path`: replays and verifies it. The second
-    /// value describes a torn tail that was cut off, if there was one.
-    pub fn open(path: &Path, opts: &OpenOptions) -> Result<(Graph, Option<String>)> {
+    /// value describes a torn tail that was cut off, if there was one: its line and what
+    /// was cut.
+    pub fn open(path: &Path, opts: &OpenOptions) -> Result<(Graph, Option<(u64, String)>)> {
         let loaded = load_journal(path, opts, true)?;
         let audit = Audit::journaled(
             loaded.graph_id,
@@ -192,6 +271,11 @@ impl Graph {
             Box::new(loaded.journal),
             opts.durability,
             Some((path.to_owned(), opts.hmac_key.clone())),
+        );
+        audit.remember_snapshot(
+            opts.snapshot
+                .clone()
+                .unwrap_or_else(|| default_snapshot(path)),
         );
         let g = Graph {
             state: RwLock::new(loaded.state),
@@ -226,6 +310,8 @@ impl Graph {
             hmac_key: key,
             ..OpenOptions::default()
         };
+        // The file was replaced: drop the old store (and its lock) before reopening.
+        *session.store_mut() = None;
         let loaded = load_journal(&path, &opts, false)?;
         *st = loaded.state;
         *self.audit.log.write() = loaded.log;
@@ -313,9 +399,9 @@ impl Graph {
         .into())
     }
 
-    /// Writes a snapshot of the state at the current revision to `path` (atomically);
-    /// `Graph::open` starts from it instead of replaying the journal from the start.
-    /// Returns the revision it holds.
+    /// Writes a snapshot of the state at the current revision to `path` (atomically, a
+    /// private file; signed with the journal's key); `Graph::open` starts from it instead
+    /// of replaying the journal from the start. Returns the revision it holds.
     pub fn snapshot(&self, path: &Path) -> Result<u64> {
         let guard = self.state.upgradable_read();
         let session = self.audit.begin_shared()?;
@@ -324,44 +410,45 @@ impl Graph {
         })?;
         let (seq, hash) = {
             let log = self.audit.log.read();
-            (log.last_seq(), log.last_hash().to_owned())
+            (log.last_seq(), log.last_hash())
         };
-        let erasures = self.erasures()?;
-        let doc = SnapshotFile {
-            accessgraph_snapshot: 1,
+        let header = self.header()?;
+        let mut doc = SnapshotFile {
+            accessgraph_snapshot: 2,
             graph_id: self.audit.graph_id.clone(),
             seq,
             hash,
             offset,
             lines,
-            erasures,
+            erasures: header.erasures,
+            header: Header::digest(&header.to_line()),
             state: state_to_json(&guard)?,
+            mac: None,
         };
         drop(session);
         drop(guard);
+        if let Some(key) = self.audit.source.as_ref().and_then(|(_, k)| k.as_deref()) {
+            doc.sign(key);
+        }
         let text = serde_json::to_string(&doc).map_err(|e| AuditError::Io(e.to_string()))?;
-        let io = |e: std::io::Error| AuditError::Io(format!("{}: {e}", path.display()));
-        let tmp = sidecar(path, ".tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(io)?;
+        files::replace(path, text.as_bytes())
+            .map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
+        self.audit.remember_snapshot(path.to_owned());
         Ok(seq)
     }
 
-    pub(super) fn erasures(&self) -> Result<u64> {
+    /// The journal's header (line 1), read again from the file.
+    pub(super) fn header(&self) -> Result<Header> {
         let Some((path, _)) = &self.audit.source else {
-            return Ok(0);
+            return Err(Error::rule("this graph has no journal file"));
         };
         // Only the header line: the journal may be hundreds of megabytes.
         let mut first = String::new();
         std::fs::File::open(path)
             .and_then(|f| std::io::BufRead::read_line(&mut std::io::BufReader::new(f), &mut first))
             .map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
-        let json = crate::audit::event::strip_crc(first.trim_end_matches('\n'))
+        let json = crate::audit::journal::strip_crc(first.trim_end_matches('\n'))
             .map_err(|_| journal_error(path, 1, "unreadable header".into()))?;
-        let h: Header =
-            serde_json::from_str(&json).map_err(|e| journal_error(path, 1, e.to_string()))?;
-        Ok(h.erasures)
+        serde_json::from_str(&json).map_err(|e| journal_error(path, 1, e.to_string()))
     }
 }

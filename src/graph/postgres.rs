@@ -71,7 +71,7 @@ impl Graph {
         let guard = self.state.upgradable_read();
         let (seq, hash) = {
             let log = self.audit.log.read();
-            (log.last_seq(), log.last_hash().to_owned())
+            (log.last_seq(), log.last_hash())
         };
         let state = crate::state::snapshot::write(&guard)?;
         drop(guard);

@@ -207,6 +207,10 @@ pub enum Change {
         pseudonym: String,
         /// Why (the data-subject request).
         reason: Option<String>,
+        /// Every field the erasure sealed, as `(seq, JSON Pointer)`: verification refuses
+        /// a seal that is not listed here (a value replaced after the fact).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sealed: Vec<(u64, String)>,
     },
     /// `action.defined`: a custom action.
     ActionDefined {

@@ -8,7 +8,8 @@ use super::connect::{connect, unavailable};
 use super::schema::migrate;
 use super::store::split_lines;
 use super::url::Target;
-use crate::audit::journal::FileJournal;
+use crate::audit::file::FileJournal;
+use crate::audit::journal::with_crc;
 use crate::error::AuditError;
 use crate::error::Error;
 
@@ -26,10 +27,17 @@ pub fn import_file(path: &Path, target: &Target, hmac_key: Option<&[u8]>) -> Res
         || (opened.header.base_seq, opened.header.anchor.clone()),
         |r| (r.event.seq, r.event.hash.clone()),
     );
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
-    let mut lines = text.split_terminator('\n');
-    let header_line = lines.next().unwrap_or_default();
+    let header_text = opened.header.to_line();
+    let header_line = header_text.trim_end_matches('\n');
+    let rows: Vec<String> = opened
+        .records
+        .iter()
+        .map(|r| {
+            with_crc(r.event.to_json())
+                .trim_end_matches('\n')
+                .to_owned()
+        })
+        .collect();
     let graph_id = opened.header.graph_id.clone();
     drop(opened);
     let err = |e: postgres::Error| unavailable(target, "importing the journal", &e);
@@ -62,7 +70,7 @@ pub fn import_file(path: &Path, target: &Target, hmac_key: Option<&[u8]>) -> Res
             .copy_in("COPY accessgraph_events (graph_id, seq, record) FROM STDIN")
             .map_err(err)?;
         let mut buf = String::with_capacity(1 << 20);
-        for line in lines.take(count) {
+        for line in rows.iter().take(count) {
             let seq = split_lines(line)
                 .ok()
                 .and_then(|(s, _)| s.first().copied())

@@ -1,7 +1,6 @@
 //! Reading a graph from the database: its row, header, latest snapshot and events, each
 //! checked against the chain and replayed.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use postgres::fallible_iterator::FallibleIterator;
@@ -10,8 +9,8 @@ use postgres::Client;
 
 use super::connect::{connect, unavailable};
 use super::url::{journal_err, Target};
-use crate::audit::event::{parse_event, strip_crc};
-use crate::audit::journal::{Header, Record};
+use crate::audit::event::parse_event;
+use crate::audit::journal::{strip_crc, Header, Record};
 use crate::audit::log::{Log, Pending, PrefixLoader};
 use crate::audit::replay;
 use crate::error::AuditError;
@@ -20,12 +19,10 @@ use crate::state::State;
 /// The graph's row, created with a new header when the name is new; returns its id.
 pub(super) fn find_or_create(client: &mut Client, target: &Target) -> Result<String, AuditError> {
     let err = |e: postgres::Error| unavailable(target, "finding the graph", &e);
-    let id = hex::encode(
-        super::super::event::random_bytes(16)
-            .map_err(|e| AuditError::Io(format!("cannot draw a graph id: {e}")))?,
-    );
+    let id = crate::audit::random::hex_id()
+        .map_err(|e| AuditError::Io(format!("cannot draw a graph id: {e}")))?;
     let header = Header {
-        accessgraph_journal: 1,
+        accessgraph_journal: crate::audit::journal::FORMAT,
         anchor: super::super::event::genesis(&id),
         graph_id: id.clone(),
         base_seq: 0,
@@ -59,12 +56,13 @@ pub(super) fn parse_header(target: &Target, text: &str) -> Result<Header, AuditE
     })?;
     let header: Header = serde_json::from_str(&json)
         .map_err(|e| journal_err(target, 1, format!("not an accessgraph journal header: {e}")))?;
-    if header.accessgraph_journal != 1 {
+    let format = crate::audit::journal::FORMAT;
+    if header.accessgraph_journal != format {
         return Err(journal_err(
             target,
             1,
             format!(
-                "journal format {} is not supported (expected 1)",
+                "journal format {} is not supported by this version (it reads format {format})",
                 header.accessgraph_journal
             ),
         ));
@@ -103,6 +101,9 @@ pub(super) fn parse_row(
             format!("the row of event {seq} holds event {}", event.seq),
         ));
     }
+    event
+        .check()
+        .map_err(|b| journal_err(target, line, format!("event {seq}: {b}")))?;
     Ok(Record { line, event })
 }
 
@@ -247,26 +248,25 @@ pub fn load(
                 anchor: s_hash.clone(),
                 base_seq: *s_seq,
                 base_state: None,
-                events,
+                events: store_of(events),
                 pending: Some(Pending {
-                    path: PathBuf::from(&target.display),
-                    end: *s_seq,
                     base_seq: header.base_seq,
                     anchor: header.anchor.clone(),
                     base_state,
-                    loader: Some(prefix_loader(
+                    loader: prefix_loader(
                         target.clone(),
                         graph_id.to_owned(),
                         epoch,
                         header.base_seq,
-                    )),
+                        *s_seq,
+                    ),
                 }),
             },
             None => Log {
                 anchor: header.anchor.clone(),
                 base_seq: header.base_seq,
                 base_state,
-                events,
+                events: store_of(events),
                 pending: None,
             },
         };
@@ -321,8 +321,14 @@ fn latest_snapshot(
 
 /// Reads the events before a snapshot when the audit log is first used, on a connection
 /// of its own.
-fn prefix_loader(target: Target, graph_id: String, epoch: i64, base_seq: u64) -> PrefixLoader {
-    PrefixLoader(Arc::new(move |end: u64| {
+fn prefix_loader(
+    target: Target,
+    graph_id: String,
+    epoch: i64,
+    base_seq: u64,
+    end: u64,
+) -> PrefixLoader {
+    PrefixLoader(Arc::new(move || {
         let err = |e: postgres::Error| unavailable(&target, "reading the journal", &e);
         let mut client = connect(&target)?;
         let now: i64 = client
@@ -363,4 +369,13 @@ fn prefix_loader(target: Target, graph_id: String, epoch: i64, base_seq: u64) ->
         }
         Ok(out)
     }))
+}
+
+/// The events read, as a log's store.
+fn store_of(events: Vec<crate::audit::Event>) -> crate::audit::store::EventStore {
+    let mut store = crate::audit::store::EventStore::default();
+    for e in events {
+        store.push(e);
+    }
+    store
 }

@@ -13,7 +13,8 @@ use super::load::{find_or_create, parse_header, parse_row, Loaded};
 use super::schema::{migrate, LOCK_CLASS};
 use super::tls::describe;
 use super::url::{journal_err, Target};
-use crate::audit::journal::{Fresh, JournalStore};
+use crate::audit::event::Event;
+use crate::audit::journal::{with_crc, Fresh, Header, JournalStore};
 use crate::audit::log::Log;
 use crate::audit::{Audit, Session};
 use crate::error::AuditError;
@@ -30,6 +31,11 @@ const INSERT_SQL: &str = "WITH ins AS (\
      SELECT $1, t.seq, t.record FROM unnest($2::int8[], $3::text[]) AS t(seq, record) \
      RETURNING seq) \
      SELECT pg_notify($4, (SELECT max(seq) FROM ins)::text)";
+
+/// The rows of `events`: each event's export form with a checksum, one per line.
+fn rows_of(events: &[Event]) -> String {
+    events.iter().map(|e| with_crc(e.to_json())).collect()
+}
 
 /// The record lines of one append: their `seq`s and texts (without the newline).
 pub(super) fn split_lines(lines: &str) -> io::Result<(Vec<i64>, Vec<&str>)> {
@@ -413,7 +419,9 @@ impl JournalStore for PgJournal {
         Ok(Fresh::Records(records))
     }
 
-    fn append(&mut self, lines: &str) -> io::Result<u64> {
+    fn append(&mut self, batch: &[Event]) -> io::Result<u64> {
+        let lines = rows_of(batch);
+        let lines = lines.as_str();
         let (seqs, texts) = split_lines(lines)?;
         // The signed checkpoint commits with the events it vouches for.
         let signed = match (&self.hmac_key, seqs.last().zip(texts.last())) {
@@ -513,12 +521,14 @@ impl JournalStore for PgJournal {
         Ok(())
     }
 
-    fn replace(&mut self, contents: &str) -> io::Result<()> {
-        let mut lines = contents.split_terminator('\n');
-        let header_line = lines.next().unwrap_or_default();
-        let mut header =
-            parse_header(&self.target, header_line).map_err(|e| io::Error::other(e.to_string()))?;
-        let rest: String = lines.flat_map(|l| [l, "\n"]).collect();
+    fn rollback(&mut self) -> io::Result<()> {
+        // A failed append committed nothing.
+        Ok(())
+    }
+
+    fn replace(&mut self, header: &Header, events: &[Event]) -> io::Result<()> {
+        let mut header = header.clone();
+        let rest = rows_of(events);
         let (seqs, texts) = split_lines(&rest)?;
         // The checkpoint of the rewritten journal commits with it: its last event (or,
         // none left, the event its header starts after).
@@ -642,7 +652,11 @@ impl JournalStore for PgJournal {
         Ok(())
     }
 
-    fn sync_handle(&self) -> Option<std::fs::File> {
+    fn position(&self) -> (u64, u64) {
+        (u64::try_from(self.epoch).unwrap_or(0), self.seq)
+    }
+
+    fn sync_handle(&self) -> Option<std::sync::Arc<std::fs::File>> {
         None
     }
 

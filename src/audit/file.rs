@@ -1,0 +1,750 @@
+//! The journal as a file (`Graph.open(path)`): opened and verified under the writers'
+//! lock, appended one batch per mutation, cut back when a write fails, replaced
+//! atomically by erasure and retention, and — with `hmac_key` — checked against the
+//! signed checkpoint and each batch's MAC.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::checkpoint::{Checkpoint, CheckpointFile};
+use super::event::{genesis, Event};
+use super::files;
+use super::journal::{
+    batch_end, batch_mac_ok, decode_batch, encode_batch, BatchError, Fresh, Header, JournalStore,
+    Record, FORMAT,
+};
+use crate::error::AuditError;
+
+/// Where a snapshot says to start reading.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    /// Byte offset just past the snapshot's last batch.
+    pub offset: u64,
+    /// Lines up to that offset.
+    pub lines: u64,
+    /// That batch's last `seq`.
+    pub seq: u64,
+    /// That event's hash.
+    pub hash: String,
+}
+
+/// The state of the file before the last append, to cut it back to.
+#[derive(Debug, Clone)]
+struct Mark {
+    offset: u64,
+    lines: u64,
+    last: (u64, String),
+}
+
+/// A journal file.
+pub struct FileJournal {
+    path: PathBuf,
+    file: Arc<File>,
+    ino: (u64, u64),
+    generation: u64,
+    offset: u64,
+    lines: u64,
+    /// The last event read or written: where the chain goes on.
+    last: (u64, String),
+    before_append: Option<Mark>,
+    key: Option<Vec<u8>>,
+    checkpoint: Option<CheckpointFile>,
+    header_digest: String,
+    trusted_from: u64,
+    graph_id: String,
+}
+
+impl std::fmt::Debug for FileJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileJournal")
+            .field("path", &self.path)
+            .field("offset", &self.offset)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What opening a journal found.
+#[derive(Debug)]
+pub struct Opened {
+    /// The store, positioned after the last batch.
+    pub journal: FileJournal,
+    /// Line 1.
+    pub header: Header,
+    /// The events read (all, or those after the snapshot's).
+    pub records: Vec<Record>,
+    /// A torn tail that was cut off: its line and what was cut.
+    pub recovered: Option<(u64, String)>,
+    /// True when reading started at the snapshot's resume point.
+    pub resumed: bool,
+}
+
+fn io_err(path: &Path, e: &std::io::Error) -> AuditError {
+    AuditError::Io(format!("{}: {e}", path.display()))
+}
+
+fn journal_err(path: &Path, line: u64, reason: impl Into<String>) -> AuditError {
+    AuditError::Journal {
+        path: path.display().to_string(),
+        line,
+        reason: reason.into(),
+    }
+}
+
+fn batch_err(path: &Path, line: u64, e: BatchError) -> AuditError {
+    journal_err(
+        path,
+        line,
+        match e {
+            BatchError::Checksum => {
+                "the record's checksum does not match (altered or damaged)".to_owned()
+            }
+            BatchError::Format(m) | BatchError::Chain(m) => m,
+        },
+    )
+}
+
+/// Splits `buf` into complete lines (each ending in `\n`) and a trailing partial line.
+fn complete_lines(buf: &[u8]) -> (Vec<&[u8]>, &[u8]) {
+    let mut lines = Vec::new();
+    let mut rest = buf;
+    while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
+        let (line, after) = rest.split_at(pos);
+        lines.push(line);
+        rest = after.get(1..).unwrap_or_default();
+    }
+    (lines, rest)
+}
+
+/// Bytes `[start, end)` of the file.
+fn read_at(mut file: &File, start: u64, end: u64) -> std::io::Result<Vec<u8>> {
+    file.seek(SeekFrom::Start(start))?;
+    let mut buf = Vec::with_capacity(usize::try_from(end.saturating_sub(start)).unwrap_or(0));
+    Read::by_ref(&mut file)
+        .take(end.saturating_sub(start))
+        .read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// Line 1 without its newline, or `None` when it is incomplete.
+fn read_header_line(mut file: &File) -> std::io::Result<Option<Vec<u8>>> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut line = Vec::new();
+    BufReader::new(Read::by_ref(&mut file)).read_until(b'\n', &mut line)?;
+    Ok(line.pop().filter(|&b| b == b'\n').map(|_| line))
+}
+
+/// Does the batch ending at the snapshot's offset end with the snapshot's `seq` and
+/// hash? Reads only that line: a window before the offset, widened until it holds the
+/// line's start.
+fn resume_point_holds(file: &File, body_start: u64, len: u64, r: &Resume) -> std::io::Result<bool> {
+    let end = r.offset;
+    if end <= body_start || end > len {
+        return Ok(false);
+    }
+    let holds = |raw: &[u8]| {
+        std::str::from_utf8(raw)
+            .ok()
+            .and_then(batch_end)
+            .is_some_and(|(seq, hash)| seq == r.seq && hash == r.hash)
+    };
+    let mut window = 4096_u64;
+    loop {
+        let from = end.saturating_sub(window).max(body_start);
+        let buf = read_at(file, from, end)?;
+        let Some((&b'\n', head)) = buf.split_last() else {
+            return Ok(false);
+        };
+        match head.iter().rposition(|&b| b == b'\n') {
+            Some(p) => return Ok(holds(head.get(p + 1..).unwrap_or_default())),
+            None if from == body_start => return Ok(holds(head)),
+            None => window = window.saturating_mul(8),
+        }
+    }
+}
+
+/// The chain read so far and what reading the batches needs to check them.
+struct Reader<'a> {
+    path: &'a Path,
+    graph_id: &'a str,
+    key: Option<&'a [u8]>,
+    trusted_from: u64,
+}
+
+impl Reader<'_> {
+    /// Reads complete batch lines numbered from `first_line`, chained after `last`.
+    fn batches(
+        &self,
+        first_line: u64,
+        lines: &[&[u8]],
+        last: &mut (u64, String),
+    ) -> Result<Vec<Record>, AuditError> {
+        let mut out = Vec::new();
+        for (i, raw) in lines.iter().enumerate() {
+            let line = first_line + i as u64;
+            let text = std::str::from_utf8(raw)
+                .map_err(|_| journal_err(self.path, line, "the record is not UTF-8"))?;
+            let batch =
+                decode_batch(text, last.0, &last.1).map_err(|e| batch_err(self.path, line, e))?;
+            if let Some(key) = self.key {
+                let end = batch.events.last().map_or(0, |e| e.seq);
+                if end > self.trusted_from && !batch_mac_ok(key, self.graph_id, &batch) {
+                    return Err(journal_err(
+                        self.path,
+                        line,
+                        format!(
+                            "the batch ending at event {end} carries no valid MAC for this key: written without the key, forged or from another journal"
+                        ),
+                    ));
+                }
+            }
+            if let Some(e) = batch.events.last() {
+                *last = (e.seq, e.hash.clone());
+            }
+            out.extend(batch.events.into_iter().map(|event| Record { line, event }));
+        }
+        Ok(out)
+    }
+}
+
+impl FileJournal {
+    /// Opens (or creates) the journal at `path` under the writers' lock: repairs a torn
+    /// tail, verifies every batch read, and checks the signed checkpoint when a key is
+    /// given (creating it on the first keyed open: trust on first use). Any damage other
+    /// than a torn tail leaves the file byte-identical.
+    pub fn open(
+        path: &Path,
+        key: Option<&[u8]>,
+        resume: Option<&Resume>,
+    ) -> Result<Opened, AuditError> {
+        let file = files::open_append(path).map_err(|e| io_err(path, &e))?;
+        file.lock().map_err(|e| io_err(path, &e))?;
+        let result = Self::open_locked(path, &file, key, resume);
+        let _ = file.unlock();
+        let mut opened = result?;
+        let meta = file.metadata().map_err(|e| io_err(path, &e))?;
+        opened.journal.file = Arc::new(file);
+        opened.journal.ino = (meta.dev(), meta.ino());
+        Ok(opened)
+    }
+
+    #[expect(
+        clippy::too_many_lines,
+        reason = "opening is one sequence of checks, each refusing with the line it names"
+    )]
+    fn open_locked(
+        path: &Path,
+        file: &File,
+        key: Option<&[u8]>,
+        resume: Option<&Resume>,
+    ) -> Result<Opened, AuditError> {
+        let len = file.metadata().map_err(|e| io_err(path, &e))?.len();
+        let (mut cp_file, slots) = match key {
+            Some(k) => {
+                let (f, s) = CheckpointFile::read(path, k).map_err(|e| io_err(path, &e))?;
+                (Some(f), Some(s))
+            }
+            None => (None, None),
+        };
+        if len == 0 {
+            if slots.as_ref().is_some_and(|s| s.exists) {
+                return Err(journal_err(
+                    path,
+                    1,
+                    "the journal is empty but a signed checkpoint exists beside it: the journal was truncated or replaced",
+                ));
+            }
+            return Self::create(path, file, key, cp_file);
+        }
+        let head = read_header_line(file)
+            .map_err(|e| io_err(path, &e))?
+            .ok_or_else(|| {
+                journal_err(
+                    path,
+                    1,
+                    "the header line is incomplete: not a journal, or torn at creation",
+                )
+            })?;
+        let head_text = std::str::from_utf8(&head)
+            .map_err(|_| journal_err(path, 1, "the header is not UTF-8"))?;
+        let header_json = super::journal::strip_crc(head_text).map_err(|_| {
+            journal_err(
+                path,
+                1,
+                "the header's checksum does not match (altered or damaged)",
+            )
+        })?;
+        let version = serde_json::from_str::<serde_json::Value>(&header_json)
+            .ok()
+            .and_then(|v| {
+                v.get("accessgraph_journal")
+                    .and_then(serde_json::Value::as_u64)
+            });
+        if version != Some(u64::from(FORMAT)) {
+            return Err(journal_err(
+                path,
+                1,
+                match version {
+                    Some(v) => format!(
+                        "journal format {v} is not supported by this version (it reads format {FORMAT}); `accessgraph audit upgrade` converts a format-1 journal"
+                    ),
+                    None => "not an accessgraph journal header".to_owned(),
+                },
+            ));
+        }
+        let header: Header = serde_json::from_str(&header_json)
+            .map_err(|e| journal_err(path, 1, format!("not an accessgraph journal header: {e}")))?;
+        let header_digest = Header::digest(head_text);
+        // With a key: the newest valid checkpoint that vouches for this very header.
+        let checkpoint = match &slots {
+            Some(s) if s.exists => {
+                let mine: Vec<&Checkpoint> = s
+                    .valid
+                    .iter()
+                    .filter(|c| c.graph_id == header.graph_id)
+                    .collect();
+                if mine.is_empty() {
+                    return Err(journal_err(
+                        path,
+                        1,
+                        "the signed checkpoint does not verify with this key (wrong key, forged, or another graph's)",
+                    ));
+                }
+                let vouching = mine.into_iter().find(|c| c.header == header_digest);
+                Some(vouching.cloned().ok_or_else(|| {
+                    journal_err(
+                        path,
+                        1,
+                        "the journal's header (base state, anchor, base seq or erasures) is not the one the signed checkpoint vouches for: altered or rolled back",
+                    )
+                })?)
+            }
+            _ => None,
+        };
+        let trusted_from = checkpoint.as_ref().map_or(u64::MAX, |c| c.trusted_from);
+        let body_start = head.len() as u64 + 1;
+        let resume = match resume {
+            Some(r)
+                if resume_point_holds(file, body_start, len, r)
+                    .map_err(|e| io_err(path, &e))? =>
+            {
+                Some(r)
+            }
+            _ => None,
+        };
+        let resumed = resume.is_some();
+        let (start, first_line, mut last) = match resume {
+            Some(r) => (r.offset, r.lines + 1, (r.seq, r.hash.clone())),
+            None => (body_start, 2, (header.base_seq, header.anchor.clone())),
+        };
+        let body = read_at(file, start, len).map_err(|e| io_err(path, &e))?;
+        let (lines, tail) = complete_lines(&body);
+        let reader = Reader {
+            path,
+            graph_id: &header.graph_id,
+            // Without a checkpoint yet (first keyed open), nothing is checked: trust on
+            // first use.
+            key: key.filter(|_| checkpoint.is_some()),
+            trusted_from,
+        };
+        let records = reader.batches(first_line, &lines, &mut last)?;
+        if let Some(cp) = &checkpoint {
+            Self::reaches(path, cp, &records, &last, resume)?;
+        }
+        let complete = start + (body.len() - tail.len()) as u64;
+        let line_count = first_line - 1 + lines.len() as u64;
+        let recovered = if tail.is_empty() {
+            None
+        } else {
+            file.set_len(complete)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| io_err(path, &e))?;
+            Some((
+                line_count + 1,
+                format!(
+                    "{}: cut off a torn record of {} bytes at line {} (a write interrupted by a crash); every complete record was kept",
+                    path.display(),
+                    tail.len(),
+                    line_count + 1
+                ),
+            ))
+        };
+        let trusted_from = match (&mut cp_file, checkpoint) {
+            // Trust on first use: from here on, every batch carries a MAC.
+            (Some(f), None) => {
+                let cp = Checkpoint {
+                    accessgraph_checkpoint: 2,
+                    graph_id: header.graph_id.clone(),
+                    seq: last.0,
+                    hash: last.1.clone(),
+                    header: header_digest.clone(),
+                    trusted_from: last.0,
+                    mac: String::new(),
+                };
+                f.write(cp).map_err(|e| io_err(path, &e))?;
+                last.0
+            }
+            (_, Some(cp)) => cp.trusted_from,
+            (None, None) => 0,
+        };
+        let graph_id = header.graph_id.clone();
+        Ok(Opened {
+            journal: FileJournal {
+                path: path.to_owned(),
+                file: Arc::new(file.try_clone().map_err(|e| io_err(path, &e))?),
+                ino: (0, 0),
+                generation: 0,
+                offset: complete,
+                lines: line_count,
+                last,
+                before_append: None,
+                key: key.map(<[u8]>::to_vec),
+                checkpoint: cp_file,
+                header_digest,
+                trusted_from,
+                graph_id,
+            },
+            header,
+            records,
+            recovered,
+            resumed,
+        })
+    }
+
+    /// Writes the header of a new journal (and, with a key, its first checkpoint).
+    fn create(
+        path: &Path,
+        mut file: &File,
+        key: Option<&[u8]>,
+        mut cp_file: Option<CheckpointFile>,
+    ) -> Result<Opened, AuditError> {
+        let graph_id = super::random::hex_id()
+            .map_err(|e| AuditError::Io(format!("cannot draw a random graph id: {e}")))?;
+        let header = Header {
+            accessgraph_journal: FORMAT,
+            anchor: genesis(&graph_id),
+            graph_id: graph_id.clone(),
+            base_seq: 0,
+            base_state: None,
+            erasures: 0,
+        };
+        let line = header.to_line();
+        file.write_all(line.as_bytes())
+            .and_then(|()| file.sync_all())
+            .and_then(|()| files::sync_dir(path))
+            .map_err(|e| io_err(path, &e))?;
+        let header_digest = Header::digest(&line);
+        if let Some(f) = &mut cp_file {
+            f.write(Checkpoint {
+                accessgraph_checkpoint: 2,
+                graph_id: graph_id.clone(),
+                seq: 0,
+                hash: header.anchor.clone(),
+                header: header_digest.clone(),
+                trusted_from: 0,
+                mac: String::new(),
+            })
+            .map_err(|e| io_err(path, &e))?;
+        }
+        Ok(Opened {
+            journal: FileJournal {
+                path: path.to_owned(),
+                file: Arc::new(file.try_clone().map_err(|e| io_err(path, &e))?),
+                ino: (0, 0),
+                generation: 0,
+                offset: line.len() as u64,
+                lines: 1,
+                last: (0, header.anchor.clone()),
+                before_append: None,
+                key: key.map(<[u8]>::to_vec),
+                checkpoint: cp_file,
+                header_digest,
+                trusted_from: 0,
+                graph_id,
+            },
+            header,
+            records: Vec::new(),
+            recovered: None,
+            resumed: false,
+        })
+    }
+
+    /// Does the journal reach the signed checkpoint? A journal that ends before it was
+    /// cut; one whose event at the checkpoint's `seq` has another hash was rewritten.
+    fn reaches(
+        path: &Path,
+        cp: &Checkpoint,
+        records: &[Record],
+        last: &(u64, String),
+        resume: Option<&Resume>,
+    ) -> Result<(), AuditError> {
+        let end_line = records.last().map_or(1, |r| r.line);
+        if cp.seq > last.0 {
+            return Err(journal_err(
+                path,
+                end_line + 1,
+                format!(
+                    "the journal ends at event {} but its signed checkpoint records event {}: events were cut off",
+                    last.0, cp.seq
+                ),
+            ));
+        }
+        let found = if cp.seq == last.0 {
+            Some(last.1.as_str())
+        } else {
+            records
+                .iter()
+                .find(|r| r.event.seq == cp.seq)
+                .map(|r| r.event.hash.as_str())
+                .or_else(|| resume.filter(|r| r.seq == cp.seq).map(|r| r.hash.as_str()))
+        };
+        match found {
+            Some(h) if h == cp.hash => Ok(()),
+            // Before a snapshot's resume point: vouched for by the signed snapshot.
+            None if resume.is_some_and(|r| cp.seq < r.seq) => Ok(()),
+            _ => {
+                let line = records
+                    .iter()
+                    .find(|r| r.event.seq == cp.seq)
+                    .map_or(1, |r| r.line);
+                Err(journal_err(
+                    path,
+                    line,
+                    format!(
+                        "event {} differs from the signed checkpoint: the chain was rewritten",
+                        cp.seq
+                    ),
+                ))
+            }
+        }
+    }
+
+    fn identity_changed(&self) -> bool {
+        std::fs::metadata(&self.path).map_or(true, |m| (m.dev(), m.ino()) != self.ino)
+    }
+
+    /// The journal's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn reader(&self) -> Reader<'_> {
+        Reader {
+            path: &self.path,
+            graph_id: &self.graph_id,
+            key: self.key.as_deref(),
+            trusted_from: self.trusted_from,
+        }
+    }
+}
+
+impl JournalStore for FileJournal {
+    fn lock(&mut self) -> Result<(), AuditError> {
+        self.file.lock().map_err(|e| io_err(&self.path, &e))
+    }
+
+    fn lock_shared(&mut self) -> Result<(), AuditError> {
+        self.file.lock_shared().map_err(|e| io_err(&self.path, &e))
+    }
+
+    fn unlock(&mut self) {
+        let _ = self.file.unlock();
+    }
+
+    fn read_fresh(&mut self, repair: bool) -> Result<Fresh, AuditError> {
+        if self.identity_changed() {
+            return Ok(Fresh::Replaced);
+        }
+        let len = self
+            .file
+            .metadata()
+            .map_err(|e| io_err(&self.path, &e))?
+            .len();
+        if len < self.offset {
+            return Ok(Fresh::Replaced);
+        }
+        if len == self.offset {
+            return Ok(Fresh::Records(Vec::new()));
+        }
+        let buf = read_at(&self.file, self.offset, len).map_err(|e| io_err(&self.path, &e))?;
+        let (lines, tail) = complete_lines(&buf);
+        let mut last = self.last.clone();
+        let records = self.reader().batches(self.lines + 1, &lines, &mut last)?;
+        let consumed = (buf.len() - tail.len()) as u64;
+        if repair && !tail.is_empty() {
+            // Under the writers' lock nobody is writing: this is a crashed writer's tail.
+            self.file
+                .set_len(self.offset + consumed)
+                .and_then(|()| self.file.sync_all())
+                .map_err(|e| io_err(&self.path, &e))?;
+        }
+        self.offset += consumed;
+        self.lines += lines.len() as u64;
+        self.last = last;
+        Ok(Fresh::Records(records))
+    }
+
+    fn append(&mut self, batch: &[Event]) -> std::io::Result<u64> {
+        let Some(end) = batch.last() else {
+            return Ok(self.offset);
+        };
+        let line = encode_batch(batch, self.key.as_deref(), &self.graph_id);
+        self.before_append = Some(Mark {
+            offset: self.offset,
+            lines: self.lines,
+            last: self.last.clone(),
+        });
+        (&*self.file).write_all(line.as_bytes())?;
+        self.offset += line.len() as u64;
+        self.lines += 1;
+        self.last = (end.seq, end.hash.clone());
+        Ok(self.offset)
+    }
+
+    fn rollback(&mut self) -> std::io::Result<()> {
+        let Some(mark) = self.before_append.take() else {
+            return Ok(());
+        };
+        self.file.set_len(mark.offset)?;
+        self.file.sync_all()?;
+        self.offset = mark.offset;
+        self.lines = mark.lines;
+        self.last = mark.last;
+        Ok(())
+    }
+
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.file.sync_data()
+    }
+
+    fn cut_to(&mut self, to: (u64, u64)) -> std::io::Result<()> {
+        if to.0 == self.generation && to.1 < self.offset {
+            self.file.set_len(to.1)?;
+            self.file.sync_all()?;
+            // The counters no longer match the file: the graph reopens it.
+            self.offset = to.1;
+            self.before_append = None;
+        }
+        Ok(())
+    }
+
+    fn replace(&mut self, header: &Header, events: &[Event]) -> std::io::Result<()> {
+        let head = header.to_line();
+        let mut text = head.clone();
+        for e in events {
+            text.push_str(&encode_batch(
+                std::slice::from_ref(e),
+                self.key.as_deref(),
+                &self.graph_id,
+            ));
+        }
+        let digest = Header::digest(&head);
+        let last = events
+            .last()
+            .map_or((header.base_seq, header.anchor.clone()), |e| {
+                (e.seq, e.hash.clone())
+            });
+        // The new checkpoint goes first, into the slot not holding the newest one: until
+        // the rename, the old slot still vouches for the old journal.
+        if let Some(cp) = &mut self.checkpoint {
+            cp.write(Checkpoint {
+                accessgraph_checkpoint: 2,
+                graph_id: self.graph_id.clone(),
+                seq: last.0,
+                hash: last.1.clone(),
+                header: digest.clone(),
+                trusted_from: header.base_seq,
+                mac: String::new(),
+            })?;
+        }
+        files::replace(&self.path, text.as_bytes())?;
+        let file = files::open_append(&self.path)?;
+        // Keep holding the writers' lock on the new file (the caller unlocks it).
+        file.lock()?;
+        let _ = self.file.unlock();
+        let meta = file.metadata()?;
+        self.file = Arc::new(file);
+        self.ino = (meta.dev(), meta.ino());
+        self.generation += 1;
+        self.offset = text.len() as u64;
+        self.lines = 1 + events.len() as u64;
+        self.last = last;
+        self.before_append = None;
+        self.header_digest = digest;
+        self.trusted_from = header.base_seq;
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, seq: u64, hash: &str) -> std::io::Result<()> {
+        let Some(cp) = &mut self.checkpoint else {
+            return Ok(());
+        };
+        cp.write(Checkpoint {
+            accessgraph_checkpoint: 2,
+            graph_id: self.graph_id.clone(),
+            seq,
+            hash: hash.to_owned(),
+            header: self.header_digest.clone(),
+            trusted_from: self.trusted_from,
+            mac: String::new(),
+        })
+    }
+
+    fn position(&self) -> (u64, u64) {
+        (self.generation, self.offset)
+    }
+
+    fn sync_handle(&self) -> Option<Arc<File>> {
+        Some(Arc::clone(&self.file))
+    }
+
+    fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    fn lines(&self) -> u64 {
+        self.lines
+    }
+}
+
+/// The events of the journal at `path` up to byte `end` (a snapshot's resume point),
+/// chained from its header; errors are `AuditError::Integrity` (this runs when the audit
+/// log is first used, not on open).
+pub fn read_prefix(path: &Path, end: u64) -> Result<Vec<Event>, AuditError> {
+    let bytes = std::fs::read(path).map_err(|e| io_err(path, &e))?;
+    let end = usize::try_from(end).unwrap_or(usize::MAX).min(bytes.len());
+    let (lines, _) = complete_lines(bytes.get(..end).unwrap_or_default());
+    let bad = |line: u64, reason: String| AuditError::Integrity {
+        seq: 0,
+        reason: format!("{}, line {line}: {reason}", path.display()),
+    };
+    let mut lines = lines.into_iter();
+    let head = lines
+        .next()
+        .and_then(|l| std::str::from_utf8(l).ok())
+        .and_then(|l| super::journal::strip_crc(l).ok())
+        .and_then(|j| serde_json::from_str::<Header>(&j).ok())
+        .ok_or_else(|| bad(1, "unreadable header".into()))?;
+    let mut last = (head.base_seq, head.anchor);
+    let mut out = Vec::new();
+    for (i, raw) in lines.enumerate() {
+        let line = i as u64 + 2;
+        let text = std::str::from_utf8(raw).map_err(|_| bad(line, "not UTF-8".into()))?;
+        let batch = decode_batch(text, last.0, &last.1).map_err(|e| {
+            bad(
+                line,
+                match e {
+                    BatchError::Checksum => "checksum does not match".to_owned(),
+                    BatchError::Format(m) | BatchError::Chain(m) => m,
+                },
+            )
+        })?;
+        if let Some(e) = batch.events.last() {
+            last = (e.seq, e.hash.clone());
+        }
+        out.extend(batch.events);
+    }
+    Ok(out)
+}
