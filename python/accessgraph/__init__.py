@@ -42,6 +42,8 @@ from accessgraph._core import (
     User,
 )
 from accessgraph._diff import AccessChange, AccessDiff
+from accessgraph._progress import Progress, Steps
+from accessgraph._report import ReviewSource
 from accessgraph._review import Review
 from accessgraph._roles import OrgRole, ProjectRole
 from accessgraph._table import MATRIX_COLUMNS, Table
@@ -253,7 +255,12 @@ class Graph(_core.Graph):
         return cls._from_posthog_json(text(members), org=org, name=name, projects=pairs)
 
     def review(
-        self, org: str | None = None, *, at: When | None = None, **thresholds: float
+        self,
+        org: str | None = None,
+        *,
+        at: When | None = None,
+        progress: Progress | None = None,
+        **thresholds: float,
     ) -> Review:
         """Review access against best practice (SPEC 4.1): every org, or ``org``.
 
@@ -261,8 +268,17 @@ class Graph(_core.Graph):
         Thresholds are keyword arguments: ``max_owners`` (3), ``max_admin_ratio`` (0.25),
         ``review_days`` (90), ``max_production_ratio`` (0.5), ``expiring_days`` (14),
         ``key_days`` (90); an unknown name raises ``ValidationError``. Releases the GIL.
+        ``progress(done, total)`` counts orgs (today it hears the start and the end: see
+        :mod:`accessgraph._progress`). The review remembers this graph and instant for its
+        HTML report (:meth:`Review.to_html`).
         """
-        return Review(self._review(org, at, thresholds))
+        instant = self.now() if at is None else _instant(at)
+        revision = self.revision
+        steps = Steps(progress, 1 if org is not None else len(self.orgs()))
+        findings = self._review(org, instant, thresholds)
+        steps.finish()
+        source = ReviewSource(self, org, instant, revision, dict(thresholds))
+        return Review._of(findings, source)
 
     def diff(self, other: _core.Graph) -> AccessDiff:
         """Access drift: who gains, loses or changes which effective project role.
@@ -376,3 +392,10 @@ class Graph(_core.Graph):
         from accessgraph._html import graph_html
 
         return graph_html(self)
+
+
+def _instant(when: When) -> datetime:
+    """``when`` as the core reads it (a date is 00:00 UTC; a string is ISO 8601)."""
+    probe = _core.Graph(audit=False)
+    probe.set_time(when)
+    return probe.now()

@@ -168,6 +168,11 @@ def review(args: argparse.Namespace, ctx: Context) -> int:
         empty="no findings",
     )
     ctx.emit(report, args.format)
+    if args.html:
+        try:
+            found.to_html(args.html)
+        except OSError as e:
+            raise CliError(f"{args.html}: {e.strerror or e}") from e
     if args.fail_on is None:
         return EXIT_OK
     failing = found.filter(severity=args.fail_on)
