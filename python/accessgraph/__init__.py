@@ -22,7 +22,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
-from accessgraph import _core, _formats
+from accessgraph import _core, _formats, _log, _mutations
 from accessgraph._audit import AuditLog, _GraphBackend
 from accessgraph._core import (
     AccessRequest,
@@ -327,6 +327,7 @@ class Graph(_core.Graph):
         )
         if recovered is not None:
             line = _formats.recovered_line(recovered)
+            _log.recovered(os.fspath(path), line, "cut off")
             warnings.warn(JournalRecoveredWarning(recovered, line), stacklevel=2)
         return graph
 
@@ -392,6 +393,9 @@ class Graph(_core.Graph):
         from accessgraph._html import graph_html
 
         return graph_html(self)
+
+
+_mutations.install(Graph)
 
 
 def _instant(when: When) -> datetime:
