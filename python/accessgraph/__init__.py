@@ -142,6 +142,7 @@ class Graph(_core.Graph):
         format: str | None = None,
         org: str | None = None,
         projects: Mapping[str, str | os.PathLike[str]] | None = None,
+        progress: Progress | None = None,
     ) -> Self:
         """A graph read from a file, whose format ``format`` names or is detected, in
         this order:
@@ -162,7 +163,24 @@ class Graph(_core.Graph):
 
         Only Markdown and PostHog take ``org`` and only PostHog takes ``projects``
         (``ValidationError`` otherwise). The document is where the graph's history
-        starts: its audit log is empty, and records the changes after."""
+        starts: its audit log is empty, and records the changes after.
+
+        ``progress(done, total)`` counts the file's bytes (see
+        :mod:`accessgraph._progress`)."""
+        steps = Steps(progress, _size(path))
+        graph = cls._load(path, format=format, org=org, projects=projects)
+        steps.finish()
+        return graph
+
+    @classmethod
+    def _load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        format: str | None,
+        org: str | None,
+        projects: Mapping[str, str | os.PathLike[str]] | None,
+    ) -> Self:
         kind = _formats.detect(path, format)
         if org is not None and kind not in ("markdown", "posthog"):
             raise ValidationError(
@@ -212,7 +230,13 @@ class Graph(_core.Graph):
             text = self.to_markdown(org)
         Path(path).write_text(text, encoding="utf-8")
 
-    def import_registry(self, path: str | os.PathLike[str], *, org: str | None = None) -> int:
+    def import_registry(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        org: str | None = None,
+        progress: Progress | None = None,
+    ) -> int:
         """Make ``org`` match the Markdown registry at ``path``, atomically.
 
         The org's access becomes exactly what the document says — its name, its projects'
@@ -220,8 +244,12 @@ class Graph(_core.Graph):
         changes, each one an audit event (and a journal record); projects the document does
         not list are kept, without the grants it does not give. An org the graph does not
         have is created. Returns the number of changes applied (0: already in sync).
+        ``progress(done, total)`` counts the document's bytes.
         """
-        return self._import_registry_text(Path(path).read_text(encoding="utf-8"), org=org)
+        steps = Steps(progress, _size(path))
+        changes = self._import_registry_text(Path(path).read_text(encoding="utf-8"), org=org)
+        steps.finish()
+        return changes
 
     def to_csv(self, path: str | os.PathLike[str], *, at: When | None = None) -> None:
         """Write the access matrix as CSV (for spreadsheets; JSON is the lossless format):
@@ -296,6 +324,7 @@ class Graph(_core.Graph):
         durability: str = "fsync",
         hmac_key: bytes | None = None,
         snapshot: str | os.PathLike[str] | None = None,
+        progress: Progress | None = None,
     ) -> Self:
         """Open (or create) the journal at ``path``: replay and verify it, then append
         every mutation to it before applying it.
@@ -316,11 +345,19 @@ class Graph(_core.Graph):
         ``path`` may instead be a ``postgresql://`` URL: the journal then lives in
         PostgreSQL, shared by processes on many machines (see
         :mod:`accessgraph.postgres`).
+
+        ``progress(done, total)`` counts the bytes of the journal (and of its snapshot)
+        replayed; a database journal counts one step.
         """
         if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
             from accessgraph.postgres import _open
 
-            return _open(cls, path, durability=durability, hmac_key=hmac_key, snapshot=snapshot)
+            steps = Steps(progress, 1)
+            graph = _open(cls, path, durability=durability, hmac_key=hmac_key, snapshot=snapshot)
+            steps.finish()
+            return graph
+        beside = os.fspath(path) + ".snapshot" if snapshot is None else snapshot
+        steps = Steps(progress, _size(path) + _size(beside))
         snap = None if snapshot is None else os.fspath(snapshot)
         graph, recovered = cls._open(
             os.fspath(path), durability=durability, hmac_key=hmac_key, snapshot=snap
@@ -329,6 +366,7 @@ class Graph(_core.Graph):
             line = _formats.recovered_line(recovered)
             _log.recovered(os.fspath(path), line, "cut off")
             warnings.warn(JournalRecoveredWarning(recovered, line), stacklevel=2)
+        steps.finish()
         return graph
 
     @property
@@ -396,6 +434,14 @@ class Graph(_core.Graph):
 
 
 _mutations.install(Graph)
+
+
+def _size(path: str | os.PathLike[str]) -> int:
+    """The size of the file at ``path`` in bytes; 0 when it is missing or unreadable."""
+    try:
+        return os.stat(path).st_size
+    except (OSError, ValueError):
+        return 0
 
 
 def _instant(when: When) -> datetime:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from accessgraph._core import AuditFile, Event
 from accessgraph._extras import needs
+from accessgraph._progress import Progress, Steps
 
 if TYPE_CHECKING:
     When = datetime | date | str
@@ -104,19 +105,26 @@ class AuditLog:
         """
         return self._backend._events(_filter(actor, user, action, target, since, until, limit))
 
-    def verify(self) -> None:
+    def verify(self, *, progress: Progress | None = None) -> None:
         """Recompute the hash chain; raises ``AuditIntegrityError`` naming the first bad
-        ``seq``."""
+        ``seq``. ``progress(done, total)`` counts events."""
+        steps = Steps(progress, len(self) if progress is not None else 0)
         self._backend._verify()
+        steps.finish()
 
-    def to_jsonl(self, path: str | os.PathLike[str]) -> None:
-        """Write one JSON object per line (``AuditLog.load`` reads it back)."""
+    def to_jsonl(self, path: str | os.PathLike[str], *, progress: Progress | None = None) -> None:
+        """Write one JSON object per line (``AuditLog.load`` reads it back).
+        ``progress(done, total)`` counts events."""
+        steps = Steps(progress, len(self) if progress is not None else 0)
         Path(path).write_text(self._backend._jsonl(), encoding="utf-8")
+        steps.finish()
 
-    def to_csv(self, path: str | os.PathLike[str]) -> None:
+    def to_csv(self, path: str | os.PathLike[str], *, progress: Progress | None = None) -> None:
         """Write ``seq,at,actor,action,target,user,details,prev_hash,hash`` rows
-        (``details`` as JSON)."""
+        (``details`` as JSON). ``progress(done, total)`` counts events."""
+        steps = Steps(progress, len(self) if progress is not None else 0)
         Path(path).write_text(self._backend._csv(), encoding="utf-8", newline="")
+        steps.finish()
 
     def to_pandas(self, **criteria: Any) -> Any:
         """The events as a pandas DataFrame (``at`` a UTC ``datetime64`` column);
