@@ -413,18 +413,32 @@ class Graph(_core.Graph):
         *,
         at: When | None = None,
         ax: Axes | None = None,
+        expiring_days: float = 14,
     ) -> Axes:
         """An access heat map: one row per member, one column per project of ``org`` (or of
-        every org), each cell coloured by the effective project role at ``at``. Needs the
-        ``plot`` extra (matplotlib); draws on ``ax`` or a new figure and returns the axes."""
-        from accessgraph._plot import access_heatmap
+        every org), each cell coloured by the effective project role at ``at``. Carries the
+        markers of the HTML views: restricted projects and external members are labelled
+        so, and a cell whose access ends within ``expiring_days`` is marked ``*``. Needs
+        the ``plot`` extra (matplotlib); draws on ``ax`` or a new figure and returns the
+        axes."""
+        from accessgraph._plot import access_heatmap, ending_cells
 
         title = f"Project access in {org}" if org is not None else "Project access"
+        instant = self.now() if at is None else _instant(at)
+        rows = self._access_matrix_rows(org, instant)
+        orgs = [org] if org is not None else [o.slug for o in self.orgs()]
+        members = [m for slug in orgs for m in self.members(slug)]
+        projects = self.projects(org)
+        expiry = {m.user: m.expires for m in members}
         return access_heatmap(
-            self._access_matrix_rows(org, at),
-            projects=[p.id for p in self.projects(org)],
+            rows,
+            projects=[p.id for p in projects],
             ax=ax,
             title=title,
+            restricted={p.id for p in projects if p.restricted},
+            external={m.user for m in members if m.external},
+            ending=ending_cells(rows, expiry, instant, expiring_days),
+            ending_days=expiring_days,
         )
 
     def _repr_html_(self) -> str:

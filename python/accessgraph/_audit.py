@@ -127,8 +127,9 @@ class AuditLog:
         steps.finish()
 
     def to_pandas(self, **criteria: Any) -> Any:
-        """The events as a pandas DataFrame (``at`` a UTC ``datetime64`` column);
-        keyword arguments filter as in :meth:`events`. Needs the ``pandas`` extra."""
+        """The events as a pandas DataFrame (``at`` a UTC ``datetime64`` column, ``seq``
+        int64, ``details`` dicts, the others text, also when no event matches); keyword
+        arguments filter as in :meth:`events`. Needs the ``pandas`` extra."""
         with needs("pandas", "AuditLog.to_pandas()"):
             import pandas as pd
         # A million small dicts would otherwise trigger the cyclic collector over and
@@ -138,13 +139,20 @@ class AuditLog:
         try:
             cols = self._backend._columns(_filter(**criteria))
             at = pd.to_datetime(pd.Series(cols.pop("at_us"), dtype="int64"), unit="us", utc=True)
+            # the text columns' dtype stated, so that an empty log has the dtypes of a full one
+            text = "str" if int(pd.__version__.split(".", 1)[0]) >= 3 else object
+
+            def strings(name: str) -> Any:
+                return pd.Series(cols[name], dtype=text)
+
             return pd.DataFrame(
                 {
                     "seq": pd.Series(cols["seq"], dtype="int64"),
                     "at": at,
-                    **{k: cols[k] for k in ("actor", "action", "target", "user", "details")},
-                    "prev_hash": cols["prev_hash"],
-                    "hash": cols["hash"],
+                    **{k: strings(k) for k in ("actor", "action", "target", "user")},
+                    "details": pd.Series(cols["details"], dtype=object),
+                    "prev_hash": strings("prev_hash"),
+                    "hash": strings("hash"),
                 }
             )
         finally:
