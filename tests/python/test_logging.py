@@ -238,3 +238,16 @@ def test_the_logger_prints_nothing_until_the_application_configures_logging() ->
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert proc.stderr == "" and proc.stdout == ""
+
+
+def test_the_docs_show_the_line_the_code_writes(logs: pytest.LogCaptureFixture) -> None:
+    from conftest import ROOT
+
+    g = ag.Graph()
+    g.add_org("acme", owner=OWNER)
+    g.add_member("bob@example.com", "acme")
+    with pytest.raises(ag.PermissionDenied):
+        g.add_member("eve@example.com", "acme", actor="bob@example.com")
+    (record,) = _ours(logs)
+    doc = (ROOT / "docs" / "observability.md").read_text(encoding="utf-8")
+    assert f"\nWARNING accessgraph {record.getMessage()}\n" in doc
