@@ -353,7 +353,13 @@ class Graph(_core.Graph):
             from accessgraph.postgres import _open
 
             steps = Steps(progress, 1)
-            graph = _open(cls, path, durability=durability, hmac_key=hmac_key, snapshot=snapshot)
+            try:
+                graph = _open(
+                    cls, path, durability=durability, hmac_key=hmac_key, snapshot=snapshot
+                )
+            except JournalUnavailableError as e:
+                _log.unreachable(path, e)
+                raise
             steps.finish()
             return graph
         beside = os.fspath(path) + ".snapshot" if snapshot is None else snapshot

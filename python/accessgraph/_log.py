@@ -133,6 +133,11 @@ def journal_error(graph: Graph, method: str, error: BaseException) -> None:
         )
 
 
+def unreachable(url: str, error: BaseException) -> None:
+    """``Graph.open`` could not reach the database ``url``."""
+    emit(logging.WARNING, "journal.unavailable", method="open", journal=url, error=str(error))
+
+
 def went_through(graph: Graph, method: str) -> None:
     """A call that reached the journal: after an unavailable one, it reconnected."""
     gid = graph.graph_id

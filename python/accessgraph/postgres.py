@@ -41,11 +41,10 @@ from memory, and the next call reconnects and catches up.
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import TYPE_CHECKING, TypeVar
 
-from accessgraph.exceptions import JournalUnavailableError, ValidationError
+from accessgraph.exceptions import ValidationError
 
 if TYPE_CHECKING:
     from accessgraph import Graph
@@ -103,14 +102,7 @@ def _open(
             f"invalid snapshot `{snapshot}`: a PostgreSQL journal keeps its snapshot in the "
             "database"
         )
-    try:
-        graph = cls._open_postgres(url)
-    except JournalUnavailableError as e:
-        from accessgraph import _log
-
-        _log.emit(logging.WARNING, "journal.unavailable", method="open", journal=url, error=str(e))
-        raise
-    return graph
+    return cls._open_postgres(url)
 
 
 def _snapshot(graph: Graph, path: str | os.PathLike[str] | None) -> int:
