@@ -564,7 +564,7 @@ def _expiry(orgs: Sequence[_OrgView], source: ReviewSource | None, days: float) 
     for o in orgs:
         for e in o.expiries:
             left = (e.expires - at).total_seconds() / 86_400
-            when = f"expired {_ago(-left)}" if e.status == "expired" else f"in {_ago(left)}"
+            when = f"{_ago(-left)} ago" if e.status == "expired" else f"in {_ago(left)}"
             rows.append(
                 f'<tr data-status="{e.status}">'
                 f'<td data-sort="{1 if e.status == "expired" else 2}">'

@@ -119,7 +119,7 @@ def test_the_report_holds_the_findings_the_heat_map_and_the_expiry_table(acme: a
         ("expiring", "consultant@agency.com", "membership of acme"),
     ]
     assert len(expiry) == len(rules)
-    assert expiry[0][5] == "2024-05-15" and expiry[0][6] == "expired 5 days"
+    assert expiry[0][5] == "2024-05-15" and expiry[0][6] == "5 days ago"
 
 
 def test_markers_restricted_pii_external_and_expiring(acme: ag.Graph) -> None:
