@@ -23,7 +23,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Self, cast
 
-from accessgraph import _core, _formats
+from accessgraph import _core, _formats, _log, _mutations
 from accessgraph._audit import AuditLog, _GraphBackend
 from accessgraph._core import (
     AccessRequest,
@@ -43,6 +43,8 @@ from accessgraph._core import (
     User,
 )
 from accessgraph._diff import AccessChange, AccessDiff
+from accessgraph._progress import Progress, Steps
+from accessgraph._report import ReviewSource
 from accessgraph._review import Review
 from accessgraph._roles import OrgRole, ProjectRole
 from accessgraph._table import MATRIX_COLUMNS, Table
@@ -184,6 +186,7 @@ class Graph(_core.Graph):
         format: str | None = None,
         org: str | None = None,
         projects: Mapping[str, str | os.PathLike[str]] | None = None,
+        progress: Progress | None = None,
     ) -> Self:
         """A graph read from a file, whose format ``format`` names or is detected, in
         this order:
@@ -204,7 +207,24 @@ class Graph(_core.Graph):
 
         Only Markdown and PostHog take ``org`` and only PostHog takes ``projects``
         (``ValidationError`` otherwise). The document is where the graph's history
-        starts: its audit log is empty, and records the changes after."""
+        starts: its audit log is empty, and records the changes after.
+
+        ``progress(done, total)`` counts the file's bytes (see
+        :mod:`accessgraph._progress`)."""
+        steps = Steps(progress, _size(path))
+        graph = cls._load(path, format=format, org=org, projects=projects)
+        steps.finish()
+        return graph
+
+    @classmethod
+    def _load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        format: str | None,
+        org: str | None,
+        projects: Mapping[str, str | os.PathLike[str]] | None,
+    ) -> Self:
         kind = _formats.detect(path, format)
         if org is not None and kind not in ("markdown", "posthog"):
             raise ValidationError(
@@ -254,7 +274,13 @@ class Graph(_core.Graph):
             text = self.to_markdown(org)
         Path(path).write_text(text, encoding="utf-8")
 
-    def import_registry(self, path: str | os.PathLike[str], *, org: str | None = None) -> int:
+    def import_registry(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        org: str | None = None,
+        progress: Progress | None = None,
+    ) -> int:
         """Make ``org`` match the Markdown registry at ``path``, atomically.
 
         The org's access becomes exactly what the document says — its name, its projects'
@@ -262,8 +288,12 @@ class Graph(_core.Graph):
         changes, each one an audit event (and a journal record); projects the document does
         not list are kept, without the grants it does not give. An org the graph does not
         have is created. Returns the number of changes applied (0: already in sync).
+        ``progress(done, total)`` counts the document's bytes.
         """
-        return self._import_registry_text(Path(path).read_text(encoding="utf-8"), org=org)
+        steps = Steps(progress, _size(path))
+        changes = self._import_registry_text(Path(path).read_text(encoding="utf-8"), org=org)
+        steps.finish()
+        return changes
 
     def to_csv(self, path: str | os.PathLike[str], *, at: When | None = None) -> None:
         """Write the access matrix as CSV (for spreadsheets; JSON is the lossless format):
@@ -340,7 +370,12 @@ class Graph(_core.Graph):
         return PostHogReport(graph, tuple(PostHogNote(*n) for n in notes))
 
     def review(
-        self, org: str | None = None, *, at: When | None = None, **thresholds: float
+        self,
+        org: str | None = None,
+        *,
+        at: When | None = None,
+        progress: Progress | None = None,
+        **thresholds: float,
     ) -> Review:
         """Review access against best practice (SPEC 4.1): every org, or ``org``.
 
@@ -348,8 +383,17 @@ class Graph(_core.Graph):
         Thresholds are keyword arguments: ``max_owners`` (3), ``max_admin_ratio`` (0.25),
         ``review_days`` (90), ``max_production_ratio`` (0.5), ``expiring_days`` (14),
         ``key_days`` (90); an unknown name raises ``ValidationError``. Releases the GIL.
+        ``progress(done, total)`` counts orgs (today it hears the start and the end: see
+        :mod:`accessgraph._progress`). The review remembers this graph and instant for its
+        HTML report (:meth:`Review.to_html`).
         """
-        return Review(self._review(org, at, thresholds))
+        instant = self.now() if at is None else _instant(at)
+        revision = self.revision
+        steps = Steps(progress, 1 if org is not None else len(self.orgs()))
+        findings = self._review(org, instant, thresholds)
+        steps.finish()
+        source = ReviewSource(self, org, instant, revision, dict(thresholds))
+        return Review._of(findings, source)
 
     def diff(self, other: _core.Graph) -> AccessDiff:
         """Access drift: who gains, loses or changes which effective project role.
@@ -367,6 +411,7 @@ class Graph(_core.Graph):
         durability: str = "fsync",
         hmac_key: bytes | None = None,
         snapshot: str | os.PathLike[str] | None = None,
+        progress: Progress | None = None,
     ) -> Self:
         """Open (or create) the journal at ``path``: replay and verify it, then append
         every mutation to it before applying it.
@@ -387,18 +432,34 @@ class Graph(_core.Graph):
         ``path`` may instead be a ``postgresql://`` URL: the journal then lives in
         PostgreSQL, shared by processes on many machines (see
         :mod:`accessgraph.postgres`).
+
+        ``progress(done, total)`` counts the bytes of the journal (and of its snapshot)
+        replayed; a database journal counts one step.
         """
         if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
             from accessgraph.postgres import _open
 
-            return _open(cls, path, durability=durability, hmac_key=hmac_key, snapshot=snapshot)
+            steps = Steps(progress, 1)
+            try:
+                graph = _open(
+                    cls, path, durability=durability, hmac_key=hmac_key, snapshot=snapshot
+                )
+            except JournalUnavailableError as e:
+                _log.unreachable(path, e)
+                raise
+            steps.finish()
+            return graph
+        beside = os.fspath(path) + ".snapshot" if snapshot is None else snapshot
+        steps = Steps(progress, _size(path) + _size(beside))
         snap = None if snapshot is None else os.fspath(snapshot)
         graph, recovered = cls._open(
             os.fspath(path), durability=durability, hmac_key=hmac_key, snapshot=snap
         )
         if recovered is not None:
             line, message = recovered
+            _log.recovered(os.fspath(path), line, "cut off")
             warnings.warn(JournalRecoveredWarning(message, line), stacklevel=2)
+        steps.finish()
         return graph
 
     @property
@@ -445,21 +506,53 @@ class Graph(_core.Graph):
         *,
         at: When | None = None,
         ax: Axes | None = None,
+        expiring_days: float = 14,
     ) -> Axes:
         """An access heat map: one row per member, one column per project of ``org`` (or of
-        every org), each cell coloured by the effective project role at ``at``. Needs the
-        ``plot`` extra (matplotlib); draws on ``ax`` or a new figure and returns the axes."""
-        from accessgraph._plot import access_heatmap
+        every org), each cell coloured by the effective project role at ``at``. Carries the
+        markers of the HTML views: restricted projects and external members are labelled
+        so, and a cell whose access ends within ``expiring_days`` is marked ``*``. Needs
+        the ``plot`` extra (matplotlib); draws on ``ax`` or a new figure and returns the
+        axes."""
+        from accessgraph._plot import access_heatmap, ending_cells
 
         title = f"Project access in {org}" if org is not None else "Project access"
+        instant = self.now() if at is None else _instant(at)
+        rows = self._access_matrix_rows(org, instant)
+        orgs = [org] if org is not None else [o.slug for o in self.orgs()]
+        members = [m for slug in orgs for m in self.members(slug)]
+        projects = self.projects(org)
+        expiry = {m.user: m.expires for m in members}
         return access_heatmap(
-            self._access_matrix_rows(org, at),
-            projects=[p.id for p in self.projects(org)],
+            rows,
+            projects=[p.id for p in projects],
             ax=ax,
             title=title,
+            restricted={p.id for p in projects if p.restricted},
+            external={m.user for m in members if m.external},
+            ending=ending_cells(rows, expiry, instant, expiring_days),
+            ending_days=expiring_days,
         )
 
     def _repr_html_(self) -> str:
         from accessgraph._html import graph_html
 
         return graph_html(self)
+
+
+_mutations.install(Graph)
+
+
+def _size(path: str | os.PathLike[str]) -> int:
+    """The size of the file at ``path`` in bytes; 0 when it is missing or unreadable."""
+    try:
+        return os.stat(path).st_size
+    except (OSError, ValueError):
+        return 0
+
+
+def _instant(when: When) -> datetime:
+    """``when`` as the core reads it (a date is 00:00 UTC; a string is ISO 8601)."""
+    probe = _core.Graph(audit=False)
+    probe.set_time(when)
+    return probe.now()

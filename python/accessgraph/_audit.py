@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from accessgraph._core import AuditFile, Event
 from accessgraph._extras import needs
+from accessgraph._progress import Progress, Steps
 
 if TYPE_CHECKING:
     When = datetime | date | str
@@ -110,23 +111,31 @@ class AuditLog:
         """
         return self._backend._events(_filter(actor, user, action, target, since, until, limit))
 
-    def verify(self) -> None:
+    def verify(self, *, progress: Progress | None = None) -> None:
         """Recompute the hash chain; raises ``AuditIntegrityError`` naming the first bad
-        ``seq``."""
+        ``seq``. ``progress(done, total)`` counts events."""
+        steps = Steps(progress, len(self) if progress is not None else 0)
         self._backend._verify()
+        steps.finish()
 
-    def to_jsonl(self, path: str | os.PathLike[str]) -> None:
-        """Write one JSON object per line (``AuditLog.load`` reads it back)."""
+    def to_jsonl(self, path: str | os.PathLike[str], *, progress: Progress | None = None) -> None:
+        """Write one JSON object per line (``AuditLog.load`` reads it back).
+        ``progress(done, total)`` counts events."""
+        steps = Steps(progress, len(self) if progress is not None else 0)
         Path(path).write_text(self._backend._jsonl(), encoding="utf-8")
+        steps.finish()
 
-    def to_csv(self, path: str | os.PathLike[str]) -> None:
+    def to_csv(self, path: str | os.PathLike[str], *, progress: Progress | None = None) -> None:
         """Write ``seq,at,actor,action,target,user,details,prev_hash,hash`` rows
-        (``details`` as JSON)."""
+        (``details`` as JSON). ``progress(done, total)`` counts events."""
+        steps = Steps(progress, len(self) if progress is not None else 0)
         Path(path).write_text(self._backend._csv(), encoding="utf-8", newline="")
+        steps.finish()
 
     def to_pandas(self, **criteria: Any) -> Any:
-        """The events as a pandas DataFrame (``at`` a UTC ``datetime64`` column);
-        keyword arguments filter as in :meth:`events`. Needs the ``pandas`` extra."""
+        """The events as a pandas DataFrame (``at`` a UTC ``datetime64`` column, ``seq``
+        int64, ``details`` dicts, the others text, also when no event matches); keyword
+        arguments filter as in :meth:`events`. Needs the ``pandas`` extra."""
         with needs("pandas", "AuditLog.to_pandas()"):
             import pandas as pd
         # A million small dicts would otherwise trigger the cyclic collector over and
@@ -136,13 +145,20 @@ class AuditLog:
         try:
             cols = self._backend._columns(_filter(**criteria))
             at = pd.to_datetime(pd.Series(cols.pop("at_us"), dtype="int64"), unit="us", utc=True)
+            # the text columns' dtype stated, so that an empty log has the dtypes of a full one
+            text = "str" if int(pd.__version__.split(".", 1)[0]) >= 3 else object
+
+            def strings(name: str) -> Any:
+                return pd.Series(cols[name], dtype=text)
+
             return pd.DataFrame(
                 {
                     "seq": pd.Series(cols["seq"], dtype="int64"),
                     "at": at,
-                    **{k: cols[k] for k in ("actor", "action", "target", "user", "details")},
-                    "prev_hash": cols["prev_hash"],
-                    "hash": cols["hash"],
+                    **{k: strings(k) for k in ("actor", "action", "target", "user")},
+                    "details": pd.Series(cols["details"], dtype=object),
+                    "prev_hash": strings("prev_hash"),
+                    "hash": strings("hash"),
                 }
             )
         finally:

@@ -11,11 +11,13 @@ from accessgraph._render import html_table, markdown_table
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["KINDS", "AccessChange", "AccessDiff"]
+__all__ = ["KINDS", "NO_ACCESS", "AccessChange", "AccessDiff"]
 
 KINDS = ("gained", "lost", "changed")
 """The kinds of change, in the order summaries list them."""
 _HEADER = ("user", "project", "before", "after", "change")
+NO_ACCESS = "no access"
+"""What the pandas and notebook views of a diff show for a missing role."""
 
 
 class AccessChange(NamedTuple):
@@ -69,10 +71,19 @@ class AccessDiff:
         )
 
     def to_pandas(self) -> pd.DataFrame:
-        """The changes as a pandas DataFrame (needs the ``pandas`` extra)."""
+        """The changes as a pandas DataFrame (needs the ``pandas`` extra): ``user``,
+        ``project``, ``before``, ``after``, ``kind``. Where the user had (``before``) or has
+        (``after``) no role on the project, the cell says :data:`NO_ACCESS`
+        (``"no access"``), not a bare ``NaN``."""
         with needs("pandas", "AccessDiff.to_pandas()"):
             import pandas as pd
-        return pd.DataFrame(list(self._changes), columns=list(AccessChange._fields))
+        rows = [
+            (c.user, c.project, c.before or NO_ACCESS, c.after or NO_ACCESS, c.kind)
+            for c in self._changes
+        ]
+        text = "str" if int(pd.__version__.split(".", 1)[0]) >= 3 else object
+        frame = pd.DataFrame(rows, columns=list(AccessChange._fields))
+        return frame.astype(dict.fromkeys(AccessChange._fields, text))
 
     def to_markdown(self) -> str:
         """A Markdown table of the changes."""
@@ -81,4 +92,10 @@ class AccessDiff:
         )
 
     def _repr_html_(self) -> str:
-        return html_table(_HEADER, self._changes)
+        return html_table(
+            _HEADER,
+            (
+                (c.user, c.project, c.before or NO_ACCESS, c.after or NO_ACCESS, c.kind)
+                for c in self._changes
+            ),
+        )

@@ -1,4 +1,5 @@
-"""The optional dependencies (the ``pandas`` and ``plot`` extras), imported only when used.
+"""The optional dependencies (the ``pandas``, ``plot``, ``otel`` and ``progress`` extras),
+imported only when used.
 
 Importing accessgraph never imports them; a method that needs one imports it inside
 :func:`needs`, which turns a missing package into an ``ImportError`` that names the
@@ -12,7 +13,12 @@ from contextlib import contextmanager
 
 __all__ = ["needs"]
 
-_PACKAGES = {"pandas": "pandas", "plot": "matplotlib"}
+_PACKAGES = {
+    "pandas": "pandas",
+    "plot": "matplotlib",
+    "otel": "opentelemetry-api",
+    "progress": "rich",
+}
 """Each extra and the package it installs."""
 
 

@@ -151,5 +151,8 @@ def read_journal(cls: type[_G], path: Path) -> _G:
         text = graph.to_json()
         del graph  # closes the copy before its folder goes
     if torn is not None:
+        from accessgraph import _log
+
+        _log.recovered(str(path), torn.line, "left out")
         warnings.warn(JournalRecoveredWarning(str(torn), torn.line), stacklevel=3)
     return cls.from_json(text)

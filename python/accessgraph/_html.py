@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
-from accessgraph._plot import ROLE_COLOURS, ROLE_LEVELS
-from accessgraph._render import Html, html_table
+from accessgraph._plot import ENDING_MARK, ROLE_COLOURS, ROLE_LEVELS, ending_cells
+from accessgraph._render import Html, html_table, instant_text
 
 if TYPE_CHECKING:
     from accessgraph import Decision, Graph, Org
@@ -17,6 +17,9 @@ MATRIX_MAX_USERS = 40
 """An org with at most this many members (and ``MATRIX_MAX_PROJECTS`` projects) is shown
 as a users x projects matrix too; larger ones only as counts."""
 MATRIX_MAX_PROJECTS = 15
+ENDING_DAYS = 14
+"""A matrix cell whose access ends within this many days of the graph's clock is marked
+``*`` (the review's ``expiring_days`` default)."""
 
 
 def graph_html(graph: Graph) -> str:
@@ -52,11 +55,14 @@ def _matrix(graph: Graph, org: Org) -> str:
     projects = graph.projects(org.slug)
     roles: dict[tuple[str, str], str] = {}
     org_role: dict[str, str] = {}
-    for r in graph.access_matrix(org.slug):
+    matrix = graph.access_matrix(org.slug)
+    for r in matrix:
         org_role[r["user"]] = r["org_role"]
         if r["project"]:
             roles[(r["user"], r["project"])] = r["project_role"]
-    external = {m.user for m in graph.members(org.slug) if m.external}
+    members = graph.members(org.slug)
+    external = {m.user for m in members if m.external}
+    ending = ending_cells(matrix, {m.user: m.expires for m in members}, graph.now(), ENDING_DAYS)
     header = [
         "user",
         "org role",
@@ -77,7 +83,12 @@ def _matrix(graph: Graph, org: Org) -> str:
             level = ROLE_LEVELS.get(role or "", 0)
             colour = "white" if level >= 2 else "black"
             style = f'style="background:{ROLE_COLOURS[level]};color:{colour};text-align:center"'
-            cells.append(Html(role or "", style))
+            ends = ending.get((user, p.id))
+            if ends is None:
+                cells.append(Html(html.escape(role or ""), style))
+            else:
+                mark = f'<span title="ends {instant_text(ends)}">{ENDING_MARK}</span>'
+                cells.append(Html(f"{html.escape(role or '')}{mark}", style))
         rows.append(cells)
     caption = f"Project roles in <code>{html.escape(org.slug)}</code>"
     return html_table(header, rows, caption=caption, attrs='class="accessgraph-matrix"')

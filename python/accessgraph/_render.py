@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
@@ -22,6 +23,7 @@ __all__ = [
     "Paint",
     "cell_text",
     "csv_table",
+    "fit_widths",
     "html_table",
     "instant_text",
     "markdown_table",
@@ -77,25 +79,92 @@ def text_table(
     *,
     paint: Paint = _plain,
     style: Callable[[int, Any], str | None] | None = None,
+    width: int | None = None,
 ) -> str:
     """Aligned columns for a terminal: a bold header, then one line per row, columns two
     spaces apart, an empty cell shown as a dim ``-``. ``style(column, value)`` names the
-    style of a cell from its column's index and its value."""
+    style of a cell from its column's index and its value.
+
+    With ``width`` (the terminal's), a table wider than that is fitted: the widest
+    columns are narrowed, as evenly as it takes, and their cells wrapped onto more lines
+    (at spaces where they can); a row is then several lines. Without it (output piped to
+    a file or a program), every row stays one line."""
     cells = [[cell_text(v) or "-" for v in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
+    if width is not None:
+        # a column without a space in it holds identifiers: wrap the prose first
+        prose = [any(" " in r[i] for r in cells) for i in range(len(widths))]
+        widths = fit_widths(
+            widths,
+            width - 2 * (len(widths) - 1),
+            [len(h) for h in header],
+            keep=[not p for p in prose],
+        )
     last = len(widths) - 1
 
     def pad(i: int, text: str) -> str:
         return text if i == last else text.ljust(widths[i])
 
-    lines = ["  ".join(paint(pad(i, h), "bold") for i, h in enumerate(header))]
+    def lines_of(texts: Sequence[str]) -> list[list[str]]:
+        wrapped = [_wrap(t, widths[i]) for i, t in enumerate(texts)]
+        height = max(len(w) for w in wrapped)
+        return [[w[k] if k < len(w) else "" for w in wrapped] for k in range(height)]
+
+    out = []
+    for line in lines_of(list(header)):
+        out.append("  ".join(paint(pad(i, h), "bold") for i, h in enumerate(line)).rstrip())
     for row, texts in zip(rows, cells, strict=True):
-        parts = []
-        for i, (value, text) in enumerate(zip(row, texts, strict=True)):
-            cell_style = "dim" if text == "-" else style(i, value) if style else None
-            parts.append(paint(pad(i, text), cell_style))
-        lines.append("  ".join(parts).rstrip())
-    return "\n".join(lines) + "\n"
+        for line in lines_of(texts):
+            parts = []
+            for i, (value, text) in enumerate(zip(row, line, strict=True)):
+                cell_style = "dim" if text == "-" else style(i, value) if style else None
+                parts.append(paint(pad(i, text), cell_style if text else None))
+            out.append("  ".join(parts).rstrip())
+    return "\n".join(out) + "\n"
+
+
+_MIN_WIDTH = 8
+"""A fitted column is not narrowed below this (or its header, or its content)."""
+
+
+def fit_widths(
+    widths: Sequence[int],
+    room: int,
+    floors: Sequence[int] = (),
+    keep: Sequence[bool] = (),
+) -> list[int]:
+    """Column widths summing to at most ``room``: every column wider than some cap is cut
+    to the cap, the largest cap that fits (narrow columns keep their width). Columns
+    marked in ``keep`` (identifiers: emails, ids, which read badly broken) keep their
+    width while the others can give enough; no column is cut below ``_MIN_WIDTH`` or its
+    ``floors`` entry (its header): when even that does not fit, the table is as narrow
+    as it can be, wider than ``room``."""
+    widths = list(widths)
+    if sum(widths) <= room:
+        return widths
+    n = len(widths)
+    given = [*floors, *[0] * (n - len(floors))]
+    kept = [*keep, *[False] * (n - len(keep))]
+    least = [min(w, max(_MIN_WIDTH, f)) for w, f in zip(widths, given, strict=True)]
+    gentle = [w if k else f for w, f, k in zip(widths, least, kept, strict=True)]
+    for floor in (gentle, least):
+        low, high = 0, max(widths)
+        while low < high:  # the largest cap whose table fits
+            cap = (low + high + 1) // 2
+            if sum(max(min(w, cap), f) for w, f in zip(widths, floor, strict=True)) <= room:
+                low = cap
+            else:
+                high = cap - 1
+        fitted = [max(min(w, low), f) for w, f in zip(widths, floor, strict=True)]
+        if sum(fitted) <= room:
+            return fitted
+    return fitted
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    if len(text) <= width:
+        return [text]
+    return textwrap.wrap(text, width=width, break_on_hyphens=False) or [""]
 
 
 def _markdown_escape(text: str) -> str:

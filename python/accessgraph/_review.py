@@ -12,7 +12,12 @@ from accessgraph._render import Html, html_table, markdown_table
 from accessgraph.exceptions import ValidationError
 
 if TYPE_CHECKING:
+    import os
+
     import pandas as pd
+
+    from accessgraph._progress import Progress
+    from accessgraph._report import ReviewSource
 
 __all__ = ["SEVERITIES", "Review"]
 
@@ -33,12 +38,23 @@ class Review(Sequence[Finding]):
     Each :class:`Finding` has ``rule`` (a stable id such as ``expired-access``),
     ``severity`` (``high``, ``medium``, ``low`` or ``info``), ``org``, ``user``,
     ``target``, ``message`` and ``remediation``.
+
+    A review made by :meth:`Graph.review` remembers its graph and instant, which its HTML
+    report (:meth:`to_html`) reads the access from; equality and hashing look at the
+    findings only.
     """
 
-    __slots__ = ("_findings",)
+    __slots__ = ("_findings", "_source")
 
     def __init__(self, findings: Iterable[Finding]) -> None:
         self._findings: tuple[Finding, ...] = tuple(findings)
+        self._source: ReviewSource | None = None
+
+    @classmethod
+    def _of(cls, findings: Iterable[Finding], source: ReviewSource | None) -> Review:
+        review = cls(findings)
+        review._source = source
+        return review
 
     def __len__(self) -> int:
         return len(self._findings)
@@ -49,7 +65,7 @@ class Review(Sequence[Finding]):
     def __getitem__(self, index: slice) -> Review: ...
     def __getitem__(self, index: int | slice) -> Finding | Review:
         if isinstance(index, slice):
-            return Review(self._findings[index])
+            return Review._of(self._findings[index], self._source)
         return self._findings[index]
 
     def __iter__(self) -> Iterator[Finding]:
@@ -87,12 +103,15 @@ class Review(Sequence[Finding]):
             raise ValidationError(f"invalid severity `{severity}`: one of {', '.join(SEVERITIES)}")
         floor = _RANK[severity] if severity is not None else 0
         who = user.lower() if user is not None else None
-        return Review(
-            f
-            for f in self._findings
-            if _RANK[f.severity] >= floor
-            and (rule is None or f.rule == rule)
-            and (who is None or f.user == who)
+        return Review._of(
+            (
+                f
+                for f in self._findings
+                if _RANK[f.severity] >= floor
+                and (rule is None or f.rule == rule)
+                and (who is None or f.user == who)
+            ),
+            self._source,
         )
 
     def to_records(self) -> list[dict[str, str | None]]:
@@ -111,6 +130,45 @@ class Review(Sequence[Finding]):
         if not self._findings:
             return "No findings.\n"
         return markdown_table(_HEADER, ([getattr(f, c) for c in _SHOWN] for f in self._findings))
+
+    def to_html(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        title: str | None = None,
+        max_people: int = 2000,
+        progress: Progress | None = None,
+    ) -> str:
+        """The review as one self-contained HTML file, for people and auditors: a summary a
+        manager reads in ten seconds, the findings by severity with their remediation,
+        per org the users x projects heat map of effective roles with their sources
+        (restricted, PII, external and expiring marked), and the access that expired or
+        expires within ``expiring_days``. Inline CSS and JavaScript, no network (it opens
+        offline, from a USB stick); sortable, filterable tables; a print stylesheet.
+
+        The heat map and the expiry table are read from the graph :meth:`Graph.review` was
+        called on, judged at the review's instant (a review built from bare findings shows
+        the findings only; a graph changed since the review is noted in the report). A heat
+        map shows at most ``max_people`` people per org. ``progress(done, total)`` hears
+        each org. Writes the file too when ``path`` is given; returns the HTML."""
+        from accessgraph import __version__
+        from accessgraph._report import review_html
+
+        if max_people < 1:
+            raise ValidationError(f"invalid max_people `{max_people}`: at least 1")
+        text = review_html(
+            self._findings,
+            self._source,
+            title=title,
+            max_people=max_people,
+            progress=progress,
+            version=__version__,
+        )
+        if path is not None:
+            from pathlib import Path
+
+            Path(path).write_text(text, encoding="utf-8")
+        return text
 
     def _repr_html_(self) -> str:
         summary = ", ".join(f"{n} {s}" for s, n in self.counts.items() if n)

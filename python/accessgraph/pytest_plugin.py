@@ -15,11 +15,18 @@ import pytest
 
 import accessgraph as ag
 from accessgraph import testing
-from accessgraph.testing import assert_can, assert_cannot, role_matrix, user_with_role
+from accessgraph.testing import (
+    assert_access,
+    assert_can,
+    assert_cannot,
+    role_matrix,
+    user_with_role,
+)
 
 __all__ = [
     "access_graph",
     "acme_graph",
+    "assert_access",
     "assert_can",
     "assert_cannot",
     "role_matrix",

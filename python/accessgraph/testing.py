@@ -5,7 +5,8 @@ Plain functions, usable from any test runner; the pytest plugin
 :func:`empty_graph` and :func:`acme_graph` as the fixtures ``access_graph`` and
 ``acme_graph``::
 
-    from accessgraph.testing import assert_can, assert_cannot, role_matrix, user_with_role
+    from accessgraph.testing import assert_access, assert_can, assert_cannot
+    from accessgraph.testing import role_matrix, user_with_role
 
     def test_viewers_cannot_edit(acme_graph):
         assert_can(acme_graph, "ceo@example.com", "insight:view", "acme/staging")
@@ -14,7 +15,10 @@ Plain functions, usable from any test runner; the pytest plugin
     @role_matrix([("viewer", "insight:view", True), ("viewer", "insight:create", False)])
     def test_roles(acme_graph, role, action, expected):
         user = user_with_role(acme_graph, role, "acme/staging")
-        assert acme_graph.check(user, action, "acme/staging") is expected
+        assert_access(acme_graph, user, action, "acme/staging", expected)
+
+Every failure says who, what, where and why (the graph's explanation): a bare
+``assert graph.check(...) is expected`` would say only ``assert False is True``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ __all__ = [
     "EMPTY_CLOCK",
     "SEED_REGISTRY",
     "acme_graph",
+    "assert_access",
     "assert_can",
     "assert_cannot",
     "empty_graph",
@@ -115,6 +120,29 @@ def assert_cannot(
     return decision
 
 
+def assert_access(
+    graph: ag.Graph,
+    user: str,
+    action: str,
+    target: str,
+    expected: bool,
+    *,
+    at: When | None = None,
+) -> ag.Decision:
+    """Fail unless the decision on ``user`` doing ``action`` on ``target`` is ``expected``
+    (``True``: allowed, ``False``: denied): :func:`assert_can` or :func:`assert_cannot`
+    by a flag, for tables of cases (:func:`role_matrix`). The failure says who, what,
+    where and the graph's explanation; returns the decision."""
+    __tracebackhide__ = True
+    if not isinstance(expected, bool):
+        raise TypeError(f"assert_access() expected must be True or False, not {expected!r}")
+    decision = graph.explain(user, action, target, at=at)
+    if decision.allowed != expected:
+        verdict = "may" if decision.allowed else "may not"
+        raise AssertionError(_message(verdict, user, action, target, at, decision))
+    return decision
+
+
 def _message(
     verdict: str, user: str, action: str, target: str, at: When | None, decision: ag.Decision
 ) -> str:
@@ -167,7 +195,7 @@ def role_matrix(
         })
         def test_project_roles(acme_graph, role, action, expected):
             user = user_with_role(acme_graph, role, "acme/staging")
-            assert acme_graph.check(user, action, "acme/staging") is expected
+            assert_access(acme_graph, user, action, "acme/staging", expected)
     """
     import pytest
 

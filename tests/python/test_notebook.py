@@ -58,8 +58,15 @@ def test_plot_access_has_a_row_per_user_and_a_column_per_project(registry: ag.Gr
     assert _png(ax).startswith(PNG)
     users = sorted({r["user"] for r in registry.access_matrix("acme")})
     projects = [p.id for p in registry.projects("acme")]
-    assert [t.get_text() for t in ax.get_yticklabels()] == users
-    assert [t.get_text() for t in ax.get_xticklabels()] == projects
+    # the markers of the HTML views: external members and restricted projects say so
+    external = {m.user for m in registry.members("acme") if m.external}
+    restricted = {p.id for p in registry.projects("acme") if p.restricted}
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        u + " (external)" * (u in external) for u in users
+    ]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        p + " (restricted)" * (p in restricted) for p in projects
+    ]
     grid = _grid(ax)
     assert len(grid) == len(users) == 10
     assert all(len(row) == len(projects) == 6 for row in grid)
@@ -72,10 +79,19 @@ def test_plot_access_has_a_row_per_user_and_a_column_per_project(registry: ag.Gr
     # every cell with access carries its role's initial, so colour is not the only cue
     letters = sorted(t.get_text() for t in ax.texts)
     assert len(letters) == sum(1 for row in grid for v in row if v)
-    assert set(letters) == {"A", "M", "V"}
+    assert {t.rstrip("*") for t in letters} == {"A", "M", "V"}
+    # the auditor's membership ends on 2024-05-15, within 14 days: both cells marked
+    ending = [t for t in ax.texts if t.get_text().endswith("*")]
+    assert [(t.get_text(), users[round(t.get_position()[1])]) for t in ending] == [
+        ("V*", "auditor@audit.example"),
+        ("V*", "auditor@audit.example"),
+    ]
     legend = ax.get_legend()
     assert legend is not None
-    assert [t.get_text() for t in legend.get_texts()] == ["no access", "viewer", "member", "admin"]
+    assert [t.get_text() for t in legend.get_texts()] == [
+        *("no access", "viewer", "member", "admin"),
+        "* ends within 14 days",
+    ]
 
 
 def test_table_plot_draws_the_matrix_it_holds(registry: ag.Graph) -> None:
@@ -207,7 +223,7 @@ def test_to_pandas_on_table_audit_log_and_diff(registry: ag.Graph) -> None:
             "user": "evan@example.com",
             "project": "acme/production",
             "before": "member",
-            "after": None,
+            "after": "no access",
             "kind": "lost",
         }
     ]

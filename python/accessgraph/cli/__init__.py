@@ -21,10 +21,13 @@ public name.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 import accessgraph as ag
+from accessgraph.cli import progress
 from accessgraph.cli.arguments import build_parser
 from accessgraph.cli.commands import Command
 from accessgraph.cli.context import EXIT_OK, EXIT_USAGE, CliError, Context
@@ -39,7 +42,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stdout = sys.stdout
     colour = wants_colour(getattr(args, "color", "never"), stdout)
-    ctx = Context(stdout=stdout, paint=Painter(colour))
+    ctx = Context(
+        stdout=stdout,
+        paint=Painter(colour),
+        width=table_width(stdout),
+        show_progress=progress.wanted(sys.stderr),
+    )
     func: Command = args.func
     try:
         return func(args, ctx)
@@ -55,6 +63,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     finally:
         ctx.close()
+
+
+def table_width(stream: TextIO) -> int | None:
+    """The width text tables fit: the terminal's (``COLUMNS`` when set); ``None`` when
+    output goes to a file or a program and ``COLUMNS`` is not set (rows stay whole)."""
+    isatty = getattr(stream, "isatty", None)
+    if os.environ.get("COLUMNS") or (isatty and isatty()):
+        return max(shutil.get_terminal_size().columns, 20)
+    return None
 
 
 def _fail(message: str) -> int:

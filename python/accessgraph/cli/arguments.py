@@ -200,6 +200,12 @@ def _add_review(sub: _Commands) -> None:
         metavar="NAME=NUMBER",
         help="a rule threshold, e.g. max_owners=2, review_days=180 (repeatable)",
     )
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write the report as one self-contained HTML file (summary, findings, "
+        "heat map of who reaches what, expiring access; opens offline, prints well)",
+    )
     _add_input_options(p)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import accessgraph as ag
 from accessgraph._diff import KINDS
 from accessgraph._formats import savable
+from accessgraph._progress import Steps
 from accessgraph.cli.context import EXIT_FOUND, EXIT_OK, CliError, Context
 from accessgraph.cli.load import is_journal, load_graph, mention, open_audit, readable_file
 from accessgraph.cli.render import Painter, Report
@@ -41,7 +42,7 @@ def _summary(counts: dict[str, int]) -> str:
 
 def check(args: argparse.Namespace, ctx: Context) -> int:
     """``check``: exit 0 when allowed, 1 when denied."""
-    graph = load_graph(args.registry, args)
+    graph = load_graph(args.registry, args, ctx)
     d = graph.explain(args.user, args.action, args.target, at=args.at)
     row = {
         "allowed": d.allowed,
@@ -70,12 +71,16 @@ def check(args: argparse.Namespace, ctx: Context) -> int:
 
 def who_can(args: argparse.Namespace, ctx: Context) -> int:
     """``who-can``: exit 0."""
-    graph = load_graph(args.registry, args)
+    graph = load_graph(args.registry, args, ctx)
     users = graph.who_can(args.action, args.target, at=args.at)
     rows = []
-    for user in users:
-        d = graph.explain(user, args.action, args.target, at=args.at)
-        rows.append({"user": user, "role": d.role, "source": d.source})
+    with ctx.progress(f"explaining {len(users)} users") as progress:
+        steps = Steps(progress, len(users))
+        for user in users:
+            d = graph.explain(user, args.action, args.target, at=args.at)
+            rows.append({"user": user, "role": d.role, "source": d.source})
+            steps.advance()
+        steps.finish()
     empty = "(nobody)"
     if not rows and not _is_known(graph, args.target):
         empty = f"(nobody: {args.target} is not a known org, project or resource)"
@@ -108,7 +113,7 @@ def convert(args: argparse.Namespace, ctx: Context) -> int:
         raise CliError(
             f"{out}: cannot tell the format from `{out.suffix}` (use .md, .json or .csv)"
         ) from None
-    graph = load_graph(args.input, args)
+    graph = load_graph(args.input, args, ctx)
     org = args.org
     if markdown and org is None:
         slugs = [o.slug for o in graph.orgs()]
@@ -133,8 +138,8 @@ def convert(args: argparse.Namespace, ctx: Context) -> int:
 
 def diff(args: argparse.Namespace, ctx: Context) -> int:
     """``diff``: exit 0 when there is no difference, 1 when there is."""
-    old = load_graph(args.old, args)
-    new = load_graph(args.new, args)
+    old = load_graph(args.old, args, ctx)
+    new = load_graph(args.new, args, ctx)
     changes = old.diff(new)
     rows = [c._asdict() for c in changes]
     counts = {k: sum(1 for c in changes if c.kind == k) for k in KINDS}
@@ -152,8 +157,9 @@ def diff(args: argparse.Namespace, ctx: Context) -> int:
 
 def review(args: argparse.Namespace, ctx: Context) -> int:
     """``review``: exit 0, or 1 with ``--fail-on`` when such a finding exists."""
-    graph = load_graph(args.registry, args)
-    found = graph.review(**dict(args.threshold or ()))
+    graph = load_graph(args.registry, args, ctx)
+    with ctx.progress("reviewing") as progress:
+        found = graph.review(progress=progress, **dict(args.threshold or ()))
     if args.min_severity:
         found = found.filter(severity=args.min_severity)
     columns = ("severity", "rule", "org", "user", "target", "message", "remediation")
@@ -168,6 +174,12 @@ def review(args: argparse.Namespace, ctx: Context) -> int:
         empty="no findings",
     )
     ctx.emit(report, args.format)
+    if args.html:
+        try:
+            with ctx.progress(f"writing {args.html}") as progress:
+                found.to_html(args.html, progress=progress)
+        except OSError as e:
+            raise CliError(f"{args.html}: {e.strerror or e}") from e
     if args.fail_on is None:
         return EXIT_OK
     failing = found.filter(severity=args.fail_on)
@@ -182,7 +194,8 @@ def audit_verify(args: argparse.Namespace, ctx: Context) -> int:
     kind = "journal" if is_journal(readable_file(args.journal)) else "export"
     try:
         log = open_audit(args.journal, args, ctx)
-        log.verify()
+        with ctx.progress("verifying the hash chain") as progress:
+            log.verify(progress=progress)
         events = len(log)
         last = log.events()[-1] if events else None
     except ag.JournalError as e:
@@ -224,10 +237,11 @@ def audit_export(args: argparse.Namespace, ctx: Context) -> int:
         raise CliError(mention(args.journal, str(e))) from e
     target = Path(args.output) if args.output else ctx.scratch_file(f".{args.format}")
     try:
-        if args.format == "csv":
-            log.to_csv(target)
-        else:
-            log.to_jsonl(target)
+        with ctx.progress(f"writing {target.name}") as progress:
+            if args.format == "csv":
+                log.to_csv(target, progress=progress)
+            else:
+                log.to_jsonl(target, progress=progress)
     except OSError as e:
         raise CliError(f"{target}: {e.strerror or e}") from e
     if not args.output:

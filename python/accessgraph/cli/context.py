@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from accessgraph._progress import Progress
+from accessgraph.cli import progress
 from accessgraph.cli.render import Painter, Report, render
 
 __all__ = ["EXIT_FOUND", "EXIT_OK", "EXIT_USAGE", "CliError", "Context"]
@@ -30,12 +34,21 @@ class Context:
 
     stdout: TextIO
     paint: Painter
+    width: int | None = None
+    """The terminal's width that text tables fit (``None``: piped, rows stay one line)."""
+    show_progress: bool = False
+    """Whether long work draws a progress bar on stderr."""
     _scratch: tempfile.TemporaryDirectory[str] | None = None
     _files: int = 0
 
     def emit(self, report: Report, fmt: str) -> None:
         """Print ``report`` as ``fmt``."""
-        self.stdout.write(render(report, fmt, self.paint))
+        self.stdout.write(render(report, fmt, self.paint, width=self.width))
+
+    def progress(self, label: str) -> AbstractContextManager[Progress | None]:
+        """A ``progress(done, total)`` callback for the work of the block (a bar on
+        stderr), or ``None``."""
+        return progress.bar(sys.stderr, label, enabled=self.show_progress)
 
     def scratch(self) -> Path:
         """A private directory removed when the command ends."""

@@ -10,10 +10,12 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 import accessgraph as ag
 from accessgraph._formats import detect, is_journal, open_journal_copy
+from accessgraph._progress import Steps
 from accessgraph.cli.context import CliError, Context
 
 __all__ = ["is_journal", "load_graph", "mention", "open_audit", "readable_file"]
@@ -47,11 +49,12 @@ def _where(path: str, e: ag.RegistryFormatError) -> str:
     return f"{path}: {message}"
 
 
-def load_graph(path: str, args: argparse.Namespace) -> ag.Graph:
+def load_graph(path: str, args: argparse.Namespace, ctx: Context | None = None) -> ag.Graph:
     """The graph in ``path``, read by ``Graph.load``: a Markdown/JSON/CSV registry, a
     PostHog members export (``--posthog`` or detected) or a journal (a torn final record
     is left out, with a warning on stderr). ``--org`` goes to the formats that take one;
-    ``--at`` sets the graph's clock. Raises :class:`CliError` on bad input."""
+    ``--at`` sets the graph's clock. Raises :class:`CliError` on bad input. With
+    ``ctx``, a progress bar may show the reading."""
     p = readable_file(path)
     org: str | None = getattr(args, "org", None)
     pages: dict[str, str] = {}
@@ -59,13 +62,15 @@ def load_graph(path: str, args: argparse.Namespace) -> ag.Graph:
         kind = detect(p, "posthog" if getattr(args, "posthog", False) else None)
         if kind == "posthog":
             pages = _posthog_pages(p, org, getattr(args, "posthog_project", None) or [])
-        with warnings.catch_warnings(record=True) as caught:
+        shown = ctx.progress(f"reading {path}") if ctx is not None else nullcontext(None)
+        with warnings.catch_warnings(record=True) as caught, shown as progress:
             warnings.simplefilter("always", ag.JournalRecoveredWarning)
             graph = ag.Graph.load(
                 p,
                 format=kind,
                 org=org if kind in ("markdown", "posthog") else None,
                 projects=pages if kind == "posthog" else None,
+                progress=progress,
             )
         for w in caught:
             if issubclass(w.category, ag.JournalRecoveredWarning):
@@ -121,9 +126,12 @@ def open_audit(path: str, args: argparse.Namespace, ctx: Context) -> ag.AuditLog
         key = None
         if args.hmac_key_file is not None:
             key = readable_file(args.hmac_key_file).read_bytes()
-        graph, torn = open_journal_copy(
-            ag.Graph, p, ctx.scratch_file(".journal"), hmac_key=key, snapshot=False
-        )
+        with ctx.progress(f"replaying {path}") as progress:
+            steps = Steps(progress, p.stat().st_size)
+            graph, torn = open_journal_copy(
+                ag.Graph, p, ctx.scratch_file(".journal"), hmac_key=key, snapshot=False
+            )
+            steps.finish()
     except UnicodeDecodeError as e:
         raise CliError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from e
     if torn is not None:

@@ -95,8 +95,9 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def render(report: Report, fmt: str, paint: Painter) -> str:
-    """The report as ``fmt`` (text, json, csv or markdown), ending with a newline."""
+def render(report: Report, fmt: str, paint: Painter, *, width: int | None = None) -> str:
+    """The report as ``fmt`` (text, json, csv or markdown), ending with a newline; a text
+    table fits ``width`` columns when given (see ``text_table``)."""
     if fmt == "json":
         if report.single:
             body: dict[str, Any] = {**report.meta, **(report.rows[0] if report.rows else {})}
@@ -118,4 +119,4 @@ def render(report: Report, fmt: str, paint: Painter) -> str:
     def style(column: int, value: Any) -> str | None:
         return _CELL_STYLES.get(columns[column], {}).get(value)
 
-    return headline + text_table(columns, rows, paint=paint, style=style)
+    return headline + text_table(columns, rows, paint=paint, style=style, width=width)

@@ -1,0 +1,214 @@
+"""Long work shows progress: the ``progress=(done, total)`` callback of the Python API, the
+command line's bar on stderr (``rich``, only on a terminal), and text tables fitted to the
+terminal's width (whole lines when piped)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, ROOT
+
+import accessgraph as ag
+from accessgraph._progress import Steps
+from accessgraph._render import fit_widths, text_table
+
+REGISTRY = EXAMPLES / "acme_registry.md"
+
+
+class Calls(list[tuple[int, int]]):
+    def __call__(self, done: int, total: int) -> None:
+        self.append((done, total))
+
+    def check(self, total: int) -> None:
+        """The contract: (0, total) first, done growing, (total, total) last and once."""
+        assert self[0] == (0, total), self
+        assert self[-1] == (total, total), self
+        assert all(t == total for _, t in self), self
+        dones = [d for d, _ in self]
+        assert dones == sorted(dones), self
+        assert dones.count(total) == 1 or total == 0, self
+
+
+# --- the Python API ----------------------------------------------------------------------
+
+
+def test_steps_report_a_python_loop() -> None:
+    calls = Calls()
+    steps = Steps(calls, 3)
+    for _ in range(3):
+        steps.advance()
+    steps.finish()
+    assert calls == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    calls.check(3)
+    # a core hook reporting in its own unit is scaled, clamped, and never goes back
+    calls = Calls()
+    steps = Steps(calls, 100)
+    for done in (10, 5, 30, 200):
+        steps.hook(done, 50)
+    steps.finish()
+    assert calls == [(0, 100), (20, 100), (20, 100), (60, 100), (100, 100)]
+    Steps(None, 10).advance()  # no callback: nothing to call
+
+
+def test_load_open_import_verify_and_export_report_progress(tmp_path: Path) -> None:
+    size = REGISTRY.stat().st_size
+    calls = Calls()
+    g = ag.Graph.load(REGISTRY, org="acme", progress=calls)
+    assert calls == [(0, size), (size, size)]
+
+    journal = tmp_path / "access.journal"
+    opened = ag.Graph.open(journal)
+    calls = Calls()
+    assert opened.import_registry(REGISTRY, org="acme", progress=calls) > 0
+    calls.check(size)
+    del opened
+    calls = Calls()
+    opened = ag.Graph.open(journal, progress=calls)
+    calls.check(journal.stat().st_size)
+    events = len(opened.audit)
+    for run in (
+        lambda c: opened.audit.verify(progress=c),
+        lambda c: opened.audit.to_jsonl(tmp_path / "a.jsonl", progress=c),
+        lambda c: opened.audit.to_csv(tmp_path / "a.csv", progress=c),
+    ):
+        calls = Calls()
+        run(calls)
+        calls.check(events)
+    calls = Calls()
+    g.review(progress=calls)
+    calls.check(1)
+
+
+def test_a_callback_that_raises_stops_the_work(tmp_path: Path) -> None:
+    def stop(done: int, total: int) -> None:
+        raise KeyboardInterrupt  # the user pressed ^C in the callback's terminal
+
+    with pytest.raises(KeyboardInterrupt):
+        ag.Graph.load(REGISTRY, org="acme", progress=stop)
+    g = ag.Graph()
+    with pytest.raises(KeyboardInterrupt):
+        g.import_registry(REGISTRY, org="acme", progress=stop)
+    assert g.orgs() == []  # stopped before anything was applied
+
+
+def test_a_failed_load_never_reports_the_end(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.md"
+    bad.write_text("# Acme\n## Owners\n- not an email\n", encoding="utf-8")
+    calls = Calls()
+    with pytest.raises(ag.RegistryFormatError):
+        ag.Graph.load(bad, progress=calls)
+    assert calls == [(0, bad.stat().st_size)]
+
+
+# --- tables that fit ------------------------------------------------------------------
+
+
+def test_fit_widths_narrows_the_widest_columns_and_respects_the_floors() -> None:
+    assert fit_widths([5, 10, 40], 100) == [5, 10, 40]  # fits: unchanged
+    fitted = fit_widths([5, 30, 60, 60], 80)
+    assert sum(fitted) <= 80 and fitted[0] == 5
+    assert fitted[2] == fitted[3]  # the widest cut alike
+    kept = fit_widths([8, 25, 70, 70], 80, keep=[True, True, False, False])
+    assert kept[:2] == [8, 25] and sum(kept) <= 80  # identifiers whole, prose wrapped
+    # nothing fits: every column at its floor, wider than asked
+    assert fit_widths([20, 20, 20], 10, floors=[9, 12, 3]) == [9, 12, 8]
+
+
+def test_text_table_fits_a_width_and_keeps_every_word() -> None:
+    header = ("user", "message")
+    rows = [
+        ("jane@example.com", "a long sentence that will not fit in forty columns at all"),
+        ("bob@example.com", None),
+    ]
+    text = text_table(header, rows, width=40)
+    lines = text.splitlines()
+    assert all(len(line) <= 40 for line in lines), lines
+    assert lines[1].startswith("jane@example.com  a long sentence")
+    words = " ".join(line[18:] for line in lines[1:-1]).split()
+    assert words == rows[0][1].split()  # type: ignore[union-attr]
+    assert lines[-1] == "bob@example.com   -"
+    whole = text_table(header, rows)
+    assert len(whole.splitlines()) == 3  # no width: one line per row
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | (env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "accessgraph", *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def test_cli_tables_fit_columns_and_stay_whole_when_piped() -> None:
+    review = ("review", str(REGISTRY), "--org", "acme", "--at", "2024-05-20")
+    piped = _cli(*review)
+    assert max(len(line) for line in piped.stdout.splitlines()) > 200  # whole rows
+    fitted = _cli(*review, env={"COLUMNS": "120"})
+    assert fitted.returncode == piped.returncode == 0
+    assert max(len(line) for line in fitted.stdout.splitlines()) <= 120
+    assert len(fitted.stdout.splitlines()) > len(piped.stdout.splitlines())  # wrapped
+    # nothing cut off: wrapping only moved the text (every character but spaces is there)
+    assert sorted("".join(fitted.stdout.split())) == sorted("".join(piped.stdout.split()))
+    # identifiers stay whole at this width; the prose columns took the wrapping
+    assert "auditor@audit.example" in fitted.stdout
+
+
+# --- the bar on stderr ----------------------------------------------------------------
+
+
+def _with_pty_stderr(args: list[str], env: dict[str, str]) -> tuple[str, bytes]:
+    """Run the command line with stderr on a pseudo-terminal; its stdout and what the
+    terminal received."""
+    master, slave = pty.openpty()
+    full = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "NO_COLOR")} | env
+    proc = subprocess.Popen(
+        [sys.executable, *args], stdout=subprocess.PIPE, stderr=slave, env=full, cwd=ROOT
+    )
+    os.close(slave)
+    out, _ = proc.communicate(timeout=60)
+    received = b""
+    while select.select([master], [], [], 0.5)[0]:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        received += data
+    os.close(master)
+    assert proc.returncode == 0
+    return out.decode(), received
+
+
+REVIEW = ["-m", "accessgraph", "review", str(REGISTRY), "--org", "acme", "--at", "2024-05-20"]
+
+
+def test_a_bar_on_a_terminal_and_nothing_else_changes() -> None:
+    out, terminal = _with_pty_stderr(REVIEW, {})
+    assert b"reading " in terminal and "\u2501".encode() in terminal  # rich's bar
+    assert out == _cli(*REVIEW[2:]).stdout  # stdout is the report, bar or not
+
+
+def test_no_bar_when_opted_out_or_without_rich() -> None:
+    _, terminal = _with_pty_stderr(REVIEW, {"ACCESSGRAPH_NO_PROGRESS": "1"})
+    assert terminal == b""
+    no_rich = [
+        "-c",
+        "import sys; sys.modules['rich'] = None; "
+        "from accessgraph.cli import main; sys.exit(main(sys.argv[1:]))",
+        *REVIEW[2:],
+    ]
+    out, terminal = _with_pty_stderr(no_rich, {})
+    assert terminal == b""
+    assert out == _cli(*REVIEW[2:]).stdout
