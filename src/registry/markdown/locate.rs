@@ -104,7 +104,10 @@ pub(super) fn items(inner: &str, reason: bool) -> Vec<&str> {
             out.push(start.trim_end());
             break;
         }
-        if let Some((item, tail)) = rest.split_once(',') {
+        // A comma escaped in a title (`\,`) separates nothing.
+        if let Some((item, tail)) =
+            super::escape::next_comma(rest).and_then(|i| Some((rest.get(..i)?, rest.get(i + 1..)?)))
+        {
             out.push(item.trim());
             rest = tail;
         } else {

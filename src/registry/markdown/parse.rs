@@ -1,6 +1,7 @@
 //! Parsing a document: one pass over its lines, validating every token and reporting the first
 //! problem with its line and column.
 
+use super::escape::read_title;
 use super::locate::{
     column, date_time, heading, items, keyword, list_item, matching_open, offset, project_role,
     split_grant, strip_suffix_ci, Ln, ProjectIndex, Resolved, DATE_HINT,
@@ -397,11 +398,15 @@ impl<'t> Parser<'t> {
                 _ => person.external = true,
             }
         }
-        person.title = title
+        if let Some(written) = title
             .and_then(|(s, e)| inner.get(s..e))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .map(str::to_owned);
+        {
+            let read = read_title(written)
+                .map_err(|(at, message)| ln.err(written.get(at..).unwrap_or(written), message))?;
+            person.title = Some(read.into_owned());
+        }
         self.emails.insert(email, ln.no);
         self.current = Some(self.people.len());
         self.people.push(person);
