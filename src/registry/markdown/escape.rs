@@ -11,8 +11,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use super::locate::keyword;
-use super::parse::PERSON_KEYWORDS;
+use super::locate::{keyword, PERSON_KEYWORDS};
 
 /// True when `piece` would be read as an attribute rather than as (part of) a title.
 fn attribute(piece: &str) -> bool {
@@ -53,20 +52,6 @@ pub(super) fn write_title(title: &str) -> Cow<'_, str> {
         out.insert(second, '\\');
     }
     Cow::Owned(out)
-}
-
-/// The byte offset of the first `,` in `text` that is not escaped.
-pub(super) fn next_comma(text: &str) -> Option<usize> {
-    let mut escaped = false;
-    for (i, c) in text.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' => escaped = true,
-            ',' => return Some(i),
-            _ => {}
-        }
-    }
-    None
 }
 
 /// The title a written one stands for: escapes undone. An error says what is wrong and
@@ -153,13 +138,6 @@ mod tests {
                 "{written:?}"
             );
         }
-    }
-
-    #[test]
-    fn commas_split_unless_escaped() {
-        assert_eq!(next_comma("a\\, b, c"), Some(5));
-        assert_eq!(next_comma("a\\\\, b"), Some(3));
-        assert_eq!(next_comma("a\\,"), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::escape::read_title;
 use super::locate::{
     column, date_time, heading, items, keyword, list_item, matching_open, offset, project_role,
-    split_grant, strip_suffix_ci, Ln, ProjectIndex, Resolved, DATE_HINT,
+    split_grant, strip_suffix_ci, Ln, ProjectIndex, Resolved, DATE_HINT, PERSON_KEYWORDS,
 };
 use super::types::{
     slugify, GrantScope, Registry, RegistryGrant, RegistryPerson, RegistryProject, Section,
@@ -14,7 +14,6 @@ use crate::ids::{self, new_map, Map};
 use crate::roles::{OrgRole, ProjectRole};
 use crate::time::{self, Instant};
 
-pub(super) const PERSON_KEYWORDS: [&str; 3] = ["expires", "reviewed", "reason"];
 pub(super) const PROJECT_KEYWORDS: [&str; 5] = ["restricted", "pii", "env", "default", "slug"];
 
 /// Parses a registry document. `org` overrides the org slug (else the slugified name of
