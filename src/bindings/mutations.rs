@@ -43,7 +43,7 @@ impl PyGraph {
     ) -> PyResult<()> {
         let mut s = crate::model::Settings::new();
         for (k, v) in kwargs_iter(settings) {
-            s.insert(k, convert::json("settings", &v)?);
+            s.insert(k, convert::setting(&v)?);
         }
         let new = NewProject {
             name: opt_text("name", name)?,
@@ -187,7 +187,7 @@ impl PyGraph {
                     let value = if v.is_none() {
                         None
                     } else {
-                        Some(convert::json("settings", &v)?)
+                        Some(convert::setting(&v)?)
                     };
                     patch.settings.push((k, value));
                 }
@@ -220,7 +220,7 @@ impl PyGraph {
             let value = if v.is_none() {
                 None
             } else {
-                Some(convert::json("settings", &v)?)
+                Some(convert::setting(&v)?)
             };
             s.push((k, value));
         }
