@@ -331,7 +331,10 @@ class Graph(_core.Graph):
 
         ``actor`` is ``"system"``, an email or ``"key:<id>"``; ``action`` a dotted
         lower-case name that is not one of the built-in actions; ``details`` must be
-        JSON-serialisable (``ValidationError`` naming the value otherwise).
+        JSON-serialisable, nested at most 64 levels deep (the ``details`` dict counts as
+        one) and without a value that contains itself (``ValidationError`` naming the
+        value otherwise). Settings (``settings=``, ``update_org``, ``update_project``)
+        follow the same rule.
         """
         return self._record(actor, action, target, details)
 

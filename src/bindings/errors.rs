@@ -37,25 +37,11 @@ exception!(registry_format_error, "RegistryFormatError");
 exception!(audit_integrity_error, "AuditIntegrityError");
 exception!(journal_error, "JournalError");
 exception!(journal_unavailable_error, "JournalUnavailableError");
-exception!(access_graph_error, "AccessGraphError");
 
 impl From<Error> for PyErr {
     fn from(err: Error) -> PyErr {
         Python::attach(|py| build(py, err).unwrap_or_else(|e| e))
     }
-}
-
-/// A bug in the core (a panic) as the base `AccessGraphError`, never as pyo3's
-/// `PanicException` (a `BaseException` that `except Exception` lets through).
-pub(super) fn internal(what: &str) -> PyErr {
-    Python::attach(|py| {
-        let message = shown(&format!(
-            "internal error in accessgraph (please report it): {what}"
-        ));
-        access_graph_error(py)
-            .and_then(|class| class.call1((message,)))
-            .map_or_else(|e| e, PyErr::from_value)
-    })
 }
 
 /// What an exception says: any API secret in it masked, clipped to a readable length

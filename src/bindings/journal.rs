@@ -6,19 +6,19 @@ use pyo3::types::PyDict;
 
 use super::audit::{columns, filter_arg, PyEvent, PyPending, Row};
 use super::convert::instant;
-use super::gil::detach;
+use super::gil::{detach, guarded};
 use super::graph::PyGraph;
 use crate::audit::{Durability, Log};
 use crate::graph::{Graph, OpenOptions};
 use crate::time::Instant;
 
+guarded! {
 #[pymethods]
 impl PyGraph {
     /// Opens (or creates) a journal; returns `(graph, recovered)` where `recovered`
     /// describes a torn tail that was cut off.
     #[classmethod]
     #[pyo3(signature = (path, *, durability = "fsync", hmac_key = None, snapshot = None))]
-    #[expect(clippy::needless_pass_by_value, reason = "PyO3 extracts owned paths")]
     fn _open<'py>(
         cls: &Bound<'py, pyo3::types::PyType>,
         path: std::path::PathBuf,
@@ -79,7 +79,6 @@ impl PyGraph {
     }
 
     /// Writes a snapshot (the state at the current revision) that `open` starts from.
-    #[expect(clippy::needless_pass_by_value, reason = "PyO3 extracts owned paths")]
     fn _snapshot(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<u64> {
         let g = &self.inner;
         detach(py, || g.snapshot(&path))
@@ -107,6 +106,7 @@ impl PyGraph {
     #[pyo3(signature = (actor, action, target, details))]
     fn _record(
         &self,
+        py: Python<'_>,
         actor: &str,
         action: &str,
         target: &str,
@@ -116,9 +116,8 @@ impl PyGraph {
             serde_json::Value::Object(m) => m,
             _ => serde_json::Map::new(),
         };
-        self.inner
-            .record(actor, action, target, details)
-            .map_err(PyErr::from)
+        let g = &self.inner;
+        detach(py, || g.record(actor, action, target, details))
     }
 
     /// Erases a user (GDPR); returns the pseudonym.
@@ -183,4 +182,5 @@ impl PyGraph {
         let g = &self.inner;
         detach(py, || g.audit_prune(before))
     }
+}
 }

@@ -3,13 +3,14 @@
 use pyo3::prelude::*;
 
 use super::audit::PyPending;
-use super::gil::detach;
+use super::gil::{detach, guarded};
 use super::graph::PyGraph;
 use crate::audit::postgres as store;
 use crate::error::AuditError;
 use crate::error::Error;
 use crate::graph::postgres as pg;
 
+guarded! {
 #[pymethods]
 impl PyGraph {
     /// Opens (or creates) the graph a `postgresql://` URL names and starts its follower
@@ -54,11 +55,11 @@ impl PyGraph {
 
     /// Copies a file journal into the database as a new graph; returns the events copied.
     #[staticmethod]
-    #[expect(clippy::needless_pass_by_value, reason = "PyO3 extracts owned paths")]
     fn _postgres_import(py: Python<'_>, path: std::path::PathBuf, url: &str) -> PyResult<u64> {
         detach(py, || {
             let target = store::parse_url(url)?;
             store::import_file(&path, &target)
         })
     }
+}
 }

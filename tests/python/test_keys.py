@@ -412,7 +412,8 @@ def test_a_secret_passed_where_a_user_is_expected_is_masked_everywhere() -> None
             call()
         text = f"{info.value} {info.value!r} {info.value.args}"
         assert secret not in text and secret[4:20] not in text, text
-    denied = pytest.raises(ag.PermissionDenied, g.require, secret, "project:view", "acme/web")
+    with pytest.raises(ag.PermissionDenied) as denied:
+        g.require(secret, "project:view", "acme/web")
     assert denied.value.decision is not None
     assert masked in str(denied.value)
     decision = g.explain(secret, "project:view", "acme/web")
