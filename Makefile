@@ -72,6 +72,7 @@ lint:
 rust-test:
 	cargo test
 	cargo test --features postgres --lib postgres
+	cargo test --features python --lib bindings
 
 test:               ## the whole Python suite against the installed wheel
 	$(NEED_VENV)

@@ -124,11 +124,14 @@ pub struct JsonPathError {
 }
 
 impl JsonPathError {
-    /// An error at `path`.
+    /// An error at `path`. A path through a deeply nested document, and a message that
+    /// quotes a huge value, are clipped to a readable length ([`crate::text::clip`]).
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        use crate::text::{clip, MESSAGE, SHOWN};
+        let (path, message) = (path.into(), message.into());
         JsonPathError {
-            path: path.into(),
-            message: message.into(),
+            path: clip(&path, SHOWN).into_owned(),
+            message: clip(&message, MESSAGE).into_owned(),
         }
     }
 }
@@ -203,10 +206,13 @@ impl Error {
         value: impl Into<String>,
         expected: impl Into<String>,
     ) -> Self {
-        // Control characters are escaped so a message never breaks a log line.
+        // Control characters are escaped so a message never breaks a log line; an API
+        // secret passed by mistake is masked; a huge value is clipped.
+        let value = value.into().escape_debug().to_string();
+        let value = crate::text::mask_secrets(&value);
         ValidationError::Invalid {
             field,
-            value: value.into().escape_debug().to_string(),
+            value: crate::text::clip(&value, crate::text::SHOWN).into_owned(),
             expected: expected.into(),
         }
         .into()

@@ -16,6 +16,7 @@ pub mod model;
 pub mod registry;
 pub mod roles;
 pub mod state;
+pub mod text;
 pub mod time;
 
 #[cfg(feature = "python")]

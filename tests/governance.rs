@@ -176,6 +176,43 @@ fn expired_access_fires_for_memberships_and_grants_still_present() {
 }
 
 #[test]
+fn expired_access_lists_an_expired_grant_under_an_expired_membership() {
+    // SPEC 4.1: "a membership or grant has expired but is still present" — each of them.
+    let g = clean();
+    g.set_time(Some(t("2024-04-20")));
+    let temp = NewMember {
+        expires: Some(t("2024-04-28")),
+        ..documented("member")
+    };
+    g.add_member("temp@acme.io", "acme", temp, None).unwrap();
+    g.grant(
+        "temp@acme.io",
+        "acme/staging",
+        "member",
+        Some(t("2024-04-25")),
+        Some("release".into()),
+        None,
+    )
+    .unwrap();
+    grant(&g, "temp@acme.io", "acme/development", "viewer");
+    g.set_time(Some(t(T0)));
+    let findings = g.review(None, None, &Thresholds::default()).unwrap();
+    let expired: Vec<_> = findings
+        .iter()
+        .filter(|f| f.rule == "expired-access")
+        .map(|f| (f.user.as_deref(), f.target.as_deref()))
+        .collect();
+    assert_eq!(
+        expired,
+        [
+            (Some("temp@acme.io"), Some("acme")),
+            (Some("temp@acme.io"), Some("acme/staging")),
+        ],
+        "{findings:#?}"
+    );
+}
+
+#[test]
 fn external_without_expiry_fires() {
     let g = clean();
     let ext = NewMember {

@@ -538,3 +538,80 @@ fn restricted_is_inferred_from_an_org_wide_grant_that_does_not_reach() {
     assert!(!back.project("acme/open").unwrap().attrs.restricted);
     assert_eq!(to_csv(&back, Some(now())).unwrap(), text);
 }
+
+#[test]
+fn no_cell_starts_a_spreadsheet_formula_and_every_value_reads_back() {
+    // CWE-1236: a cell that starts with = + - @ TAB or CR is run by spreadsheets.
+    let reasons = [
+        "=HYPERLINK(\"http://evil.example\",\"click\")",
+        "+cmd|' /C calc'!A0",
+        "-2+3",
+        "@SUM(A1:A9)",
+        "\tindented",
+        "\rreturn",
+        "'=already quoted",
+        "'plain quote",
+        "fine = fine",
+    ];
+    let g = Graph::new();
+    g.set_time(Some(now()));
+    g.add_org("acme", None, "jane@acme.io", None).unwrap();
+    g.add_project("acme/web", NewProject::default(), None)
+        .unwrap();
+    // Each reason on a grant (its row carries it) and on a membership without grants
+    // (its row without a project carries it).
+    for (i, reason) in reasons.iter().enumerate() {
+        let (granted, alone) = (format!("g{i}@acme.io"), format!("m{i}@acme.io"));
+        g.add_member(&granted, "acme", member("member", None, None), None)
+            .unwrap();
+        g.grant(
+            &granted,
+            "acme/web",
+            "viewer",
+            None,
+            Some((*reason).to_owned()),
+            None,
+        )
+        .unwrap();
+        g.add_member(&alone, "acme", member("member", None, Some(reason)), None)
+            .unwrap();
+    }
+    g.add_member("=1+1@acme.io", "acme", member("member", None, None), None)
+        .unwrap();
+    let text = to_csv(&g, Some(now())).unwrap();
+    let mut rdr = ::csv::Reader::from_reader(text.as_bytes());
+    for rec in rdr.records() {
+        for cell in &rec.unwrap() {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{cell:?}"
+            );
+        }
+    }
+    assert!(text.contains("'=HYPERLINK("), "{text}");
+    assert!(text.contains("'=1+1@acme.io,"), "{text}");
+    let back = from_csv(&text).unwrap();
+    back.set_time(Some(now()));
+    assert_eq!(to_csv(&back, Some(now())).unwrap(), text);
+    let grants = |g: &Graph| -> Vec<(String, Option<String>)> {
+        g.grants(None, None)
+            .into_iter()
+            .map(|x| (x.user, x.reason))
+            .collect()
+    };
+    assert_eq!(grants(&back), grants(&g));
+    let reasons_back: Vec<Option<String>> = back
+        .members("acme")
+        .unwrap()
+        .into_iter()
+        .map(|m| m.reason)
+        .collect();
+    let reasons_there: Vec<Option<String>> = g
+        .members("acme")
+        .unwrap()
+        .into_iter()
+        .map(|m| m.reason)
+        .collect();
+    assert_eq!(reasons_back, reasons_there);
+    assert!(back.user("=1+1@acme.io").is_ok());
+}

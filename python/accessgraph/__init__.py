@@ -234,11 +234,13 @@ class Graph(_core.Graph):
             raise ValidationError("invalid projects: only a PostHog members export takes projects=")
         if kind == "journal":
             return _formats.read_journal(cls, Path(path))
+        if kind == "csv":
+            # newline="": a line break inside a quoted cell is part of its value.
+            with open(path, encoding="utf-8", newline="") as f:
+                return cls.from_csv(f.read())
         text = Path(path).read_text(encoding="utf-8")
         if kind == "markdown":
             return cls.from_markdown(text, org=org)
-        if kind == "csv":
-            return cls.from_csv(text)
         if kind == "json":
             return cls.from_json(text)
         if org is None:
@@ -477,7 +479,10 @@ class Graph(_core.Graph):
 
         ``actor`` is ``"system"``, an email or ``"key:<id>"``; ``action`` a dotted
         lower-case name that is not one of the built-in actions; ``details`` must be
-        JSON-serialisable (``ValidationError`` naming the value otherwise).
+        JSON-serialisable, nested at most 64 levels deep (the ``details`` dict counts as
+        one) and without a value that contains itself (``ValidationError`` naming the
+        value otherwise). Settings (``settings=``, ``update_org``, ``update_project``)
+        follow the same rule.
         """
         return self._record(actor, action, target, details)
 

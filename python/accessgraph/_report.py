@@ -186,27 +186,29 @@ def _expiries(
     graph: Graph, org: str, members: dict[str, Any], at: datetime, horizon: datetime
 ) -> list[_Expiry]:
     """The memberships and grants that expired (still listed) or expire by ``horizon``,
-    as the review's ``expired-access`` and ``expiring-soon`` rules see them: a grant in
-    an expired membership, or ending no earlier than its membership, is the membership's
-    row."""
+    as the review's ``expired-access`` and ``expiring-soon`` rules see them: an expired
+    grant has its own row, even in an expired membership; a grant expiring no earlier
+    than its (unexpired) membership is the membership's row."""
     out: list[_Expiry] = []
     grants: dict[str, list[Any]] = {}
     for g in graph.grants():
         if g.target.split("/", 1)[0] == org:
             grants.setdefault(g.user, []).append(g)
     for user, m in sorted(members.items()):
-        if m.expires is not None and m.expires <= at:
+        lapsed = m.expires is not None and m.expires <= at
+        if lapsed:
             out.append(
                 _Expiry("expired", user, org, f"membership of {org}", m.role, m.expires, m.reason)
             )
-            continue
-        if m.expires is not None and m.expires <= horizon:
+        elif m.expires is not None and m.expires <= horizon:
             out.append(
                 _Expiry("expiring", user, org, f"membership of {org}", m.role, m.expires, m.reason)
             )
         for g in sorted(grants.get(user, []), key=lambda g: g.target):
             if g.expires is None or g.expires > horizon:
                 continue
+            if lapsed and g.expires > at:
+                continue  # an expiring grant of an expired membership: nothing to add
             if g.expires > at and m.expires is not None and m.expires <= g.expires:
                 continue  # the membership ends first: its row says it
             status = "expired" if g.expires <= at else "expiring"

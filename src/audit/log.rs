@@ -273,7 +273,7 @@ impl Log {
         .map_err(io)?;
         for e in self.events.iter() {
             let details = Value::Object(e.details.clone()).to_string();
-            w.write_record([
+            w.write_record(crate::text::spreadsheet_row([
                 e.seq.to_string().as_str(),
                 &e.at.to_iso(),
                 &e.actor,
@@ -283,7 +283,7 @@ impl Log {
                 &details,
                 &e.prev_hash,
                 &e.hash,
-            ])
+            ]))
             .map_err(io)?;
         }
         let bytes = w.into_inner().map_err(|e| AuditError::Io(e.to_string()))?;

@@ -209,7 +209,8 @@ impl Audit {
         }
     }
 
-    /// Stops the graph for writes (fail-stop); returns the error to raise.
+    /// Stops mutations from now on, saying why (a failed write, or a bug that may have
+    /// left the state half-changed); the first reason given is kept.
     pub fn fail(&self, why: String) -> AuditError {
         let mut f = self.failed.write();
         f.get_or_insert(why.clone());

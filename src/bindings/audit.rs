@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use super::convert::{datetime_py, json_py};
-use super::gil::detach;
+use super::gil::{detach, guarded};
 use crate::audit::{Event, Filter, Log};
 use crate::graph::Graph;
 
@@ -21,6 +21,7 @@ impl From<Event> for PyEvent {
     }
 }
 
+guarded! {
 #[pymethods]
 impl PyEvent {
     /// 1, 2, 3 … contiguous.
@@ -93,6 +94,7 @@ impl PyEvent {
         u64::from_str_radix(self.inner.hash.get(..15).unwrap_or("0"), 16).unwrap_or(0)
     }
 }
+}
 
 /// One event's table columns: everything but its salts and seals, which a table has
 /// no use for and which made copying the events the slowest part of `to_pandas()`.
@@ -162,6 +164,7 @@ pub struct PyAuditFile {
     graph_id: String,
 }
 
+guarded! {
 #[pymethods]
 impl PyAuditFile {
     /// Reads the text of a JSON Lines export; its trailer must account for its first
@@ -192,21 +195,21 @@ impl PyAuditFile {
             .collect())
     }
 
+    // The lock is taken and let go inside the released call: holding it while waiting
+    // for the GIL would deadlock with a thread that holds the GIL and waits for it.
     fn _verify(&self, py: Python<'_>) -> PyResult<()> {
-        let log = self.log.lock();
-        detach(py, || Ok(log.verify()?))
+        let log = &self.log;
+        detach(py, || Ok(log.lock().verify()?))
     }
 
-    fn _jsonl(&self) -> String {
-        self.log.lock().to_jsonl(&self.graph_id, None)
+    fn _jsonl(&self, py: Python<'_>) -> PyResult<String> {
+        let (log, graph_id) = (&self.log, &self.graph_id);
+        detach(py, || Ok(log.lock().to_jsonl(graph_id, None)))
     }
 
-    fn _csv(&self) -> PyResult<String> {
-        self.log
-            .lock()
-            .to_csv()
-            .map_err(crate::error::Error::from)
-            .map_err(PyErr::from)
+    fn _csv(&self, py: Python<'_>) -> PyResult<String> {
+        let log = &self.log;
+        detach(py, || Ok(log.lock().to_csv()?))
     }
 
     fn _columns<'py>(
@@ -228,6 +231,7 @@ impl PyAuditFile {
             .map_err(crate::error::Error::from)
             .map_err(PyErr::from)
     }
+}
 }
 
 /// A graph built in Rust (opened journal, past view) waiting to be adopted by

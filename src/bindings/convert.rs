@@ -113,8 +113,34 @@ pub fn boolean(field: &'static str, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     }
 }
 
+/// How many levels a JSON-like argument may nest (`record(**details)`, `settings=`),
+/// its own dict included. Far more than any settings or details need, and low enough
+/// that the documents the graph writes around such a value (journal records, events,
+/// snapshots: a few levels each) stay within the 128 levels a JSON reader takes — a
+/// value one level deeper than that made a journal that no longer opened. Also far from
+/// the depth whose recursion would overflow the stack and kill the interpreter.
+pub const MAX_DEPTH: usize = 64;
+
 /// A Python value (None, bool, int, float, str, list/tuple, dict with str keys) → JSON.
+/// A value nested deeper than [`MAX_DEPTH`] or that contains itself is a
+/// `ValidationError` naming `field`.
 pub fn json(field: &'static str, obj: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
+    json_at(field, obj, &mut Vec::new(), 0)
+}
+
+/// [`json`] for one value of a settings dict, which is a level itself.
+pub fn setting(obj: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
+    json_at("settings", obj, &mut Vec::new(), 1)
+}
+
+/// [`json`] inside the containers `open` (their addresses, outermost first) and
+/// `above` levels the caller's own dict makes.
+fn json_at(
+    field: &'static str,
+    obj: &Bound<'_, PyAny>,
+    open: &mut Vec<usize>,
+    above: usize,
+) -> PyResult<serde_json::Value> {
     use serde_json::Value;
     if obj.is_none() {
         return Ok(Value::Null);
@@ -135,32 +161,58 @@ pub fn json(field: &'static str, obj: &Bound<'_, PyAny>) -> PyResult<serde_json:
     if let Ok(s) = obj.cast::<PyString>() {
         return Ok(Value::String(s.to_str()?.to_owned()));
     }
-    if obj.cast::<PyList>().is_ok() || obj.cast::<PyTuple>().is_ok() {
-        let mut out = Vec::new();
-        for item in obj.try_iter()? {
-            out.push(json(field, &item?)?);
-        }
-        return Ok(Value::Array(out));
+    let list = obj.cast::<PyList>().is_ok() || obj.cast::<PyTuple>().is_ok();
+    let dict = obj.cast::<PyDict>().ok();
+    if !list && dict.is_none() {
+        return Err(PyErr::from(Error::invalid(
+            field,
+            repr(obj),
+            "a JSON-like value: None, bool, int, float, str, list or dict",
+        )));
     }
-    if let Ok(d) = obj.cast::<PyDict>() {
-        let mut out = serde_json::Map::new();
-        for (k, v) in d.iter() {
-            let Ok(k) = k.cast::<PyString>() else {
-                return Err(PyErr::from(Error::invalid(
-                    field,
-                    repr(&k),
-                    "a dict with str keys",
-                )));
-            };
-            out.insert(k.to_str()?.to_owned(), json(field, &v)?);
-        }
-        return Ok(Value::Object(out));
+    // Neither repr() the value (it may be huge, or recurse without end) nor go deeper.
+    let shown = if list { "[...]" } else { "{...}" };
+    let address = obj.as_ptr() as usize;
+    if open.contains(&address) {
+        return Err(PyErr::from(Error::invalid(
+            field,
+            shown,
+            "a JSON-like value, but this one contains itself",
+        )));
     }
-    Err(PyErr::from(Error::invalid(
-        field,
-        repr(obj),
-        "a JSON-like value: None, bool, int, float, str, list or dict",
-    )))
+    if above + open.len() >= MAX_DEPTH {
+        return Err(PyErr::from(Error::invalid(
+            field,
+            shown,
+            format!("a JSON-like value nested at most {MAX_DEPTH} levels deep"),
+        )));
+    }
+    open.push(address);
+    let value = match dict {
+        None => {
+            let mut out = Vec::new();
+            for item in obj.try_iter()? {
+                out.push(json_at(field, &item?, open, above)?);
+            }
+            Value::Array(out)
+        }
+        Some(d) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in d.iter() {
+                let Ok(k) = k.cast::<PyString>() else {
+                    return Err(PyErr::from(Error::invalid(
+                        field,
+                        repr(&k),
+                        "a dict with str keys",
+                    )));
+                };
+                out.insert(k.to_str()?.to_owned(), json_at(field, &v, open, above)?);
+            }
+            Value::Object(out)
+        }
+    };
+    open.pop();
+    Ok(value)
 }
 
 /// JSON → Python value.
@@ -204,10 +256,13 @@ pub fn settings_py<'py>(
     Ok(d)
 }
 
-/// A short `repr()` for error messages.
+/// A `repr()` for error messages: API secrets masked, clipped to a readable length.
 pub fn repr(obj: &Bound<'_, PyAny>) -> String {
-    obj.repr()
-        .map_or_else(|_| "<unprintable>".to_owned(), |r| r.to_string())
+    use crate::text::{clip, mask_secrets, SHOWN};
+    obj.repr().map_or_else(
+        |_| "<unprintable>".to_owned(),
+        |r| clip(&mask_secrets(&r.to_string()), SHOWN).into_owned(),
+    )
 }
 
 /// The `at=` argument of a query.

@@ -37,7 +37,6 @@ exception!(registry_format_error, "RegistryFormatError");
 exception!(audit_integrity_error, "AuditIntegrityError");
 exception!(journal_error, "JournalError");
 exception!(journal_unavailable_error, "JournalUnavailableError");
-exception!(access_graph_error, "AccessGraphError");
 
 impl From<Error> for PyErr {
     fn from(err: Error) -> PyErr {
@@ -45,19 +44,15 @@ impl From<Error> for PyErr {
     }
 }
 
-/// A bug in the core (a panic) as the base `AccessGraphError`, never as pyo3's
-/// `PanicException` (a `BaseException` that `except Exception` lets through).
-pub(super) fn internal(what: &str) -> PyErr {
-    Python::attach(|py| {
-        let message = format!("internal error in accessgraph (please report it): {what}");
-        access_graph_error(py)
-            .and_then(|class| class.call1((message,)))
-            .map_or_else(|e| e, PyErr::from_value)
-    })
+/// What an exception says: any API secret in it masked, clipped to a readable length
+/// (the core masks and clips the values it quotes; this catches the rest).
+fn shown(text: &str) -> String {
+    use crate::text::{clip, mask_secrets, MESSAGE};
+    clip(&mask_secrets(text), MESSAGE).into_owned()
 }
 
 fn build(py: Python<'_>, err: Error) -> PyResult<PyErr> {
-    let message = err.to_string();
+    let message = shown(&err.to_string());
     let (class, args): (&Bound<'_, PyType>, Bound<'_, pyo3::types::PyTuple>) = match err {
         Error::Validation(ValidationError::UnknownAction(_)) => {
             (unknown_action_error(py)?, (message,).into_pyobject(py)?)
@@ -75,10 +70,11 @@ fn build(py: Python<'_>, err: Error) -> PyResult<PyErr> {
             | ConflictError::NotMember { .. }
             | ConflictError::Rule(_),
         ) => (conflict_error(py)?, (message,).into_pyobject(py)?),
-        Error::Registry(e) => {
-            return build_registry(py, Some((e.line, e.column)), None, &e.to_string())
+        Error::Registry(e) => return build_registry(py, Some((e.line, e.column)), None, &message),
+        Error::Json(e) => {
+            let path = shown(&e.path);
+            return build_registry(py, None, Some(&path), &message);
         }
-        Error::Json(e) => return build_registry(py, None, Some(&e.path), &e.to_string()),
         Error::Audit(AuditError::Integrity { seq, .. }) => (
             audit_integrity_error(py)?,
             (message, seq).into_pyobject(py)?,

@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList};
 
 use super::convert::{self, instant, opt_datetime_py, opt_text};
-use super::gil::detach;
+use super::gil::{detach, guarded};
 use super::graph::PyGraph;
 use super::values::{q, q_opt};
 use crate::error::Error;
@@ -23,6 +23,7 @@ pub struct PyFinding {
     inner: Finding,
 }
 
+guarded! {
 #[pymethods]
 impl PyFinding {
     /// The rule's stable id (`expired-access`).
@@ -81,6 +82,7 @@ impl PyFinding {
         )
     }
 }
+}
 
 /// What `onboard` did (`done`) and the steps a person still owes (`manual`).
 #[pyclass(
@@ -95,6 +97,7 @@ pub struct PyOnboardingReport {
     inner: OnboardingReport,
 }
 
+guarded! {
 #[pymethods]
 impl PyOnboardingReport {
     /// The steps done, as sentences (a fresh list).
@@ -115,6 +118,7 @@ impl PyOnboardingReport {
         )
     }
 }
+}
 
 /// An access request and its outcome.
 #[pyclass(name = "AccessRequest", module = "accessgraph._core", frozen, eq, hash)]
@@ -123,6 +127,7 @@ pub struct PyAccessRequest {
     inner: AccessRequest,
 }
 
+guarded! {
 #[pymethods]
 impl PyAccessRequest {
     /// `req_<n>`.
@@ -197,6 +202,7 @@ impl PyAccessRequest {
         )
     }
 }
+}
 
 /// A planned (or applied) directory sync.
 #[pyclass(name = "SyncPlan", module = "accessgraph._core", frozen, eq, hash)]
@@ -205,6 +211,7 @@ pub struct PySyncPlan {
     inner: SyncPlan,
 }
 
+guarded! {
 #[pymethods]
 impl PySyncPlan {
     /// The org synced.
@@ -265,6 +272,7 @@ impl PySyncPlan {
         self.inner.to_markdown()
     }
 }
+}
 
 /// A threshold value: an int or a float (not a bool).
 fn number(name: &str, v: &Bound<'_, PyAny>) -> PyResult<f64> {
@@ -289,6 +297,7 @@ fn json_list(field: &'static str, obj: &Bound<'_, PyAny>) -> PyResult<Vec<serde_
     Ok(out)
 }
 
+guarded! {
 #[pymethods]
 impl PyGraph {
     /// The findings of an access review (wrapped in a `Review` by `accessgraph.Graph`).
@@ -318,8 +327,13 @@ impl PyGraph {
 
     /// Adds a custom onboarding template (SPEC 4.3); only the system defines them.
     #[pyo3(signature = (name, *, org_role = "member", grants = None, external = false, requires_expiry = false, actor = None))]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the Python method's keyword arguments"
+    )]
     fn define_template(
         &self,
+        py: Python<'_>,
         name: &str,
         org_role: &str,
         grants: Option<std::collections::BTreeMap<String, String>>,
@@ -334,7 +348,8 @@ impl PyGraph {
             external,
             requires_expiry,
         )?;
-        self.inner.define_template(&def, actor).map_err(PyErr::from)
+        let g = &self.inner;
+        detach(py, || g.define_template(&def, actor))
     }
 
     /// The names of the onboarding templates, built-in and custom, sorted.
@@ -350,6 +365,7 @@ impl PyGraph {
     )]
     fn onboard(
         &self,
+        py: Python<'_>,
         user: &str,
         org: &str,
         template: &str,
@@ -370,7 +386,8 @@ impl PyGraph {
             expires: instant("expires", expires)?,
             reason: opt_text("reason", reason)?,
         };
-        let inner = self.inner.onboard(&req, actor)?;
+        let g = &self.inner;
+        let inner = detach(py, || g.onboard(&req, actor))?;
         Ok(PyOnboardingReport { inner })
     }
 
@@ -378,15 +395,15 @@ impl PyGraph {
     #[pyo3(signature = (user, target, role, *, reason))]
     fn request_access(
         &self,
+        py: Python<'_>,
         user: &str,
         target: &str,
         role: &str,
         reason: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyAccessRequest> {
         let reason = opt_text("reason", reason)?;
-        let inner = self
-            .inner
-            .request_access(user, target, role, reason.as_deref())?;
+        let g = &self.inner;
+        let inner = detach(py, || g.request_access(user, target, role, reason.as_deref()))?;
         Ok(PyAccessRequest { inner })
     }
 
@@ -394,15 +411,15 @@ impl PyGraph {
     #[pyo3(signature = (request_id, *, actor, expires = None, review_days = 90))]
     fn approve(
         &self,
+        py: Python<'_>,
         request_id: &str,
         actor: Option<&str>,
         expires: Option<&Bound<'_, PyAny>>,
         review_days: i64,
     ) -> PyResult<PyAccessRequest> {
         let expires = instant("expires", expires)?;
-        let inner = self
-            .inner
-            .approve(request_id, actor, expires, review_days)?;
+        let g = &self.inner;
+        let inner = detach(py, || g.approve(request_id, actor, expires, review_days))?;
         Ok(PyAccessRequest { inner })
     }
 
@@ -410,12 +427,14 @@ impl PyGraph {
     #[pyo3(signature = (request_id, *, actor, reason))]
     fn deny(
         &self,
+        py: Python<'_>,
         request_id: &str,
         actor: Option<&str>,
         reason: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyAccessRequest> {
         let reason = opt_text("reason", reason)?;
-        let inner = self.inner.deny(request_id, actor, reason.as_deref())?;
+        let g = &self.inner;
+        let inner = detach(py, || g.deny(request_id, actor, reason.as_deref()))?;
         Ok(PyAccessRequest { inner })
     }
 
@@ -475,4 +494,5 @@ impl PyGraph {
         let inner = detach(py, || g.apply_sync_plan(plan, actor))?;
         Ok(PySyncPlan { inner })
     }
+}
 }

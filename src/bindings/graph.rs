@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 
 use super::audit::PyPending;
 use super::convert::{self, at_arg, instant};
-use super::gil::detach;
+use super::gil::{detach, guarded};
 use crate::graph::Graph;
 use crate::time::Instant;
 
@@ -31,6 +31,7 @@ pub(super) fn adopt<'py>(
     Ok(obj)
 }
 
+guarded! {
 #[pymethods]
 impl PyGraph {
     #[new]
@@ -112,30 +113,41 @@ impl PyGraph {
         cls: &Bound<'py, pyo3::types::PyType>,
         text: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let graph = crate::registry::csv::from_csv(text)
-            .map_err(|e| PyErr::from(crate::error::Error::from(e)))?;
+        let graph = detach(cls.py(), || {
+            crate::registry::csv::from_csv(text).map_err(crate::error::Error::from)
+        })?;
         adopt(cls, graph)
     }
 
     /// The access matrix as CSV text (`user,org,org_role,project,project_role,source,
     /// expires,reason`).
     #[pyo3(signature = (at = None))]
-    fn _csv_text(&self, at: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
-        crate::registry::csv::to_csv(&self.inner, at_arg(at)?).map_err(PyErr::from)
+    fn _csv_text(&self, py: Python<'_>, at: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
+        let at = at_arg(at)?;
+        let g = &self.inner;
+        detach(py, || crate::registry::csv::to_csv(g, at))
     }
 
     /// Makes an org match a Markdown registry, atomically; returns the number of
     /// elementary changes applied.
     #[pyo3(signature = (text, org = None))]
-    fn _import_registry_text(&self, text: &str, org: Option<&str>) -> PyResult<usize> {
-        let registry = crate::registry::markdown::parse(text, org)
-            .map_err(|e| PyErr::from(crate::error::Error::from(e)))?;
-        Ok(crate::registry::reconcile::import_registry(&self.inner, &registry)?.len())
+    fn _import_registry_text(
+        &self,
+        py: Python<'_>,
+        text: &str,
+        org: Option<&str>,
+    ) -> PyResult<usize> {
+        let g = &self.inner;
+        detach(py, || {
+            let registry = crate::registry::markdown::parse(text, org)?;
+            Ok(crate::registry::reconcile::import_registry(g, &registry)?.len())
+        })
     }
 
     /// The Markdown access registry of `org`.
-    fn to_markdown(&self, org: &str) -> PyResult<String> {
-        crate::registry::markdown::export(&self.inner, org).map_err(PyErr::from)
+    fn to_markdown(&self, py: Python<'_>, org: &str) -> PyResult<String> {
+        let g = &self.inner;
+        detach(py, || crate::registry::markdown::export(g, org))
     }
 
     /// Every action of the catalogue, built-ins first.
@@ -157,4 +169,5 @@ impl PyGraph {
             "<{name} orgs={orgs} projects={projects} users={users}>"
         ))
     }
+}
 }

@@ -6,7 +6,7 @@ use pyo3::types::PyDict;
 
 use super::audit::{columns, filter_arg, PyEvent, PyPending, Row};
 use super::convert::{self, instant};
-use super::gil::detach;
+use super::gil::{detach, guarded};
 use super::graph::PyGraph;
 use crate::audit::Log;
 use crate::graph::{Graph, OpenOptions};
@@ -15,13 +15,13 @@ use crate::time::Instant;
 /// A torn tail that opening cut off: its line and what was cut.
 type Recovered = (u64, String);
 
+guarded! {
 #[pymethods]
 impl PyGraph {
     /// Opens (or creates) a journal; returns `(graph, recovered)` where `recovered` is
     /// the line and description of a torn tail that was cut off.
     #[classmethod]
     #[pyo3(signature = (path, *, durability = "fsync", hmac_key = None, snapshot = None))]
-    #[expect(clippy::needless_pass_by_value, reason = "PyO3 extracts owned paths")]
     fn _open<'py>(
         cls: &Bound<'py, pyo3::types::PyType>,
         path: std::path::PathBuf,
@@ -65,7 +65,6 @@ impl PyGraph {
     }
 
     /// Writes a snapshot (the state at the current revision) that `open` starts from.
-    #[expect(clippy::needless_pass_by_value, reason = "PyO3 extracts owned paths")]
     fn _snapshot(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<u64> {
         let g = &self.inner;
         detach(py, || g.snapshot(&path))
@@ -93,6 +92,7 @@ impl PyGraph {
     #[pyo3(signature = (actor, action, target, details))]
     fn _record(
         &self,
+        py: Python<'_>,
         actor: &str,
         action: &str,
         target: &str,
@@ -102,9 +102,8 @@ impl PyGraph {
             serde_json::Value::Object(m) => m,
             _ => serde_json::Map::new(),
         };
-        self.inner
-            .record(actor, action, target, details)
-            .map_err(PyErr::from)
+        let g = &self.inner;
+        detach(py, || g.record(actor, action, target, details))
     }
 
     /// Erases a user (GDPR); returns the pseudonym.
@@ -169,4 +168,5 @@ impl PyGraph {
         let g = &self.inner;
         detach(py, || g.audit_prune(before))
     }
+}
 }

@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use super::convert::{self, instant};
-use super::gil::detach;
+use super::gil::{detach, guarded};
 use super::graph::PyGraph;
 use super::values::{PyApiKey, PyOffboardingReport, PyPrincipal};
 use crate::error::Error;
@@ -46,12 +46,18 @@ fn str_list(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Opt
     Ok(Some(out))
 }
 
+guarded! {
 #[pymethods]
 impl PyGraph {
     /// Creates a personal API key; returns `(key_id, secret)`. The secret is shown once.
     #[pyo3(signature = (user, label, *, scopes = None, projects = None, expires = None, actor))]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the Python method's keyword arguments"
+    )]
     fn create_personal_key(
         &self,
+        py: Python<'_>,
         user: &str,
         label: &str,
         scopes: Option<&Bound<'_, PyAny>>,
@@ -65,25 +71,32 @@ impl PyGraph {
             projects: str_list("projects", projects)?,
             expires: instant("expires", expires)?,
         };
-        self.inner
-            .create_personal_key(user, new, actor)
-            .map_err(PyErr::from)
+        let g = &self.inner;
+        detach(py, || g.create_personal_key(user, new, actor))
     }
 
     /// Gives a personal key a new secret, which it returns; the old one stops at once.
     #[pyo3(signature = (key_id, *, actor))]
-    fn rotate_personal_key(&self, key_id: &str, actor: Option<&str>) -> PyResult<String> {
-        self.inner
-            .rotate_personal_key(key_id, actor)
-            .map_err(PyErr::from)
+    fn rotate_personal_key(
+        &self,
+        py: Python<'_>,
+        key_id: &str,
+        actor: Option<&str>,
+    ) -> PyResult<String> {
+        let g = &self.inner;
+        detach(py, || g.rotate_personal_key(key_id, actor))
     }
 
     /// Revokes a personal key.
     #[pyo3(signature = (key_id, *, actor))]
-    fn revoke_personal_key(&self, key_id: &str, actor: Option<&str>) -> PyResult<()> {
-        self.inner
-            .revoke_personal_key(key_id, actor)
-            .map_err(PyErr::from)
+    fn revoke_personal_key(
+        &self,
+        py: Python<'_>,
+        key_id: &str,
+        actor: Option<&str>,
+    ) -> PyResult<()> {
+        let g = &self.inner;
+        detach(py, || g.revoke_personal_key(key_id, actor))
     }
 
     /// The personal keys of `user` (or everyone's); revoked ones with `include_revoked`.
@@ -108,10 +121,14 @@ impl PyGraph {
 
     /// Gives a project a new public key, which it returns (`project_key:rotate`).
     #[pyo3(signature = (project, *, actor))]
-    fn rotate_project_key(&self, project: &str, actor: Option<&str>) -> PyResult<String> {
-        self.inner
-            .rotate_project_key(project, actor)
-            .map_err(PyErr::from)
+    fn rotate_project_key(
+        &self,
+        py: Python<'_>,
+        project: &str,
+        actor: Option<&str>,
+    ) -> PyResult<String> {
+        let g = &self.inner;
+        detach(py, || g.rotate_project_key(project, actor))
     }
 
     /// The principal a secret authenticates, or `None`.
@@ -134,4 +151,5 @@ impl PyGraph {
         let inner = detach(py, || g.offboard(user, actor, transfer_to, reason))?;
         Ok(inner.into())
     }
+}
 }

@@ -1,27 +1,31 @@
-//! `Graph`'s mutations: each converts its arguments and calls the core's mutation.
+//! `Graph`'s mutations: each converts its arguments and calls the core's mutation with
+//! the GIL released — a mutation may wait on another process's journal or database lock,
+//! and other Python threads run meanwhile (SPEC 6.2).
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::convert::{self, instant, kwargs_iter, opt_bool, opt_text};
+use super::gil::{detach, guarded};
 use super::graph::PyGraph;
 use crate::error::Error;
 use crate::graph::{MemberPatch, NewMember, NewProject, ProjectPatch};
 
+guarded! {
 #[pymethods]
 impl PyGraph {
     /// Creates an org with `owner` as its first owner.
     #[pyo3(signature = (slug, *, owner, name = None, actor = None))]
     fn add_org(
         &self,
+        py: Python<'_>,
         slug: &str,
         owner: &str,
         name: Option<&str>,
         actor: Option<&str>,
     ) -> PyResult<()> {
-        self.inner
-            .add_org(slug, name, owner, actor)
-            .map_err(PyErr::from)
+        let g = &self.inner;
+        detach(py, || g.add_org(slug, name, owner, actor))
     }
 
     /// Creates a project `org/slug`.
@@ -32,6 +36,7 @@ impl PyGraph {
     )]
     fn add_project(
         &self,
+        py: Python<'_>,
         project: &str,
         name: Option<&Bound<'_, PyAny>>,
         environment: Option<&Bound<'_, PyAny>>,
@@ -43,7 +48,7 @@ impl PyGraph {
     ) -> PyResult<()> {
         let mut s = crate::model::Settings::new();
         for (k, v) in kwargs_iter(settings) {
-            s.insert(k, convert::json("settings", &v)?);
+            s.insert(k, convert::setting(&v)?);
         }
         let new = NewProject {
             name: opt_text("name", name)?,
@@ -53,9 +58,8 @@ impl PyGraph {
             default_role: default_role.map(str::to_owned),
             settings: s,
         };
-        self.inner
-            .add_project(project, new, actor)
-            .map_err(PyErr::from)
+        let g = &self.inner;
+        detach(py, || g.add_project(project, new, actor))
     }
 
     /// Adds `user` to `org` with an org role.
@@ -66,6 +70,7 @@ impl PyGraph {
     )]
     fn add_member(
         &self,
+        py: Python<'_>,
         user: &str,
         org: &str,
         role: &str,
@@ -86,31 +91,29 @@ impl PyGraph {
             reviewed: convert::date("reviewed", reviewed)?,
             external: opt_bool("external", external)?,
         };
-        self.inner
-            .add_member(user, org, new, actor)
-            .map_err(PyErr::from)
+        let g = &self.inner;
+        detach(py, || g.add_member(user, org, new, actor))
     }
 
     /// Changes `user`'s org role.
     #[pyo3(signature = (user, org, role, *, actor))]
-    fn set_org_role(&self, user: &str, org: &str, role: &str, actor: Option<&str>) -> PyResult<()> {
-        self.inner
-            .set_org_role(user, org, role, actor)
-            .map_err(PyErr::from)
+    fn set_org_role(&self, py: Python<'_>, user: &str, org: &str, role: &str, actor: Option<&str>) -> PyResult<()> {
+        let g = &self.inner;
+        detach(py, || g.set_org_role(user, org, role, actor))
     }
 
     /// Removes `user` from `org` with their grants there; anyone may leave.
     #[pyo3(signature = (user, org, *, actor))]
-    fn remove_member(&self, user: &str, org: &str, actor: Option<&str>) -> PyResult<()> {
-        self.inner
-            .remove_member(user, org, actor)
-            .map_err(PyErr::from)
+    fn remove_member(&self, py: Python<'_>, user: &str, org: &str, actor: Option<&str>) -> PyResult<()> {
+        let g = &self.inner;
+        detach(py, || g.remove_member(user, org, actor))
     }
 
     /// Renews, documents or marks reviewed a membership; only the keywords given change.
     #[pyo3(signature = (user, org, *, actor, **changes))]
     fn update_member(
         &self,
+        py: Python<'_>,
         user: &str,
         org: &str,
         actor: Option<&str>,
@@ -134,15 +137,19 @@ impl PyGraph {
                 }
             }
         }
-        self.inner
-            .update_member(user, org, patch, actor)
-            .map_err(PyErr::from)
+        let g = &self.inner;
+        detach(py, || g.update_member(user, org, patch, actor))
     }
 
     /// Grants a project role on `org/project` or `org/*`, replacing any grant there.
     #[pyo3(signature = (user, target, role, *, actor = None, expires = None, reason = None))]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the Python method's keyword arguments"
+    )]
     fn grant(
         &self,
+        py: Python<'_>,
         user: &str,
         target: &str,
         role: &str,
@@ -152,21 +159,22 @@ impl PyGraph {
     ) -> PyResult<()> {
         let expires = instant("expires", expires)?;
         let reason = opt_text("reason", reason)?;
-        self.inner
-            .grant(user, target, role, expires, reason, actor)
-            .map_err(PyErr::from)
+        let g = &self.inner;
+        detach(py, || g.grant(user, target, role, expires, reason, actor))
     }
 
     /// Revokes `user`'s grant on `target`.
     #[pyo3(signature = (user, target, *, actor))]
-    fn revoke(&self, user: &str, target: &str, actor: Option<&str>) -> PyResult<()> {
-        self.inner.revoke(user, target, actor).map_err(PyErr::from)
+    fn revoke(&self, py: Python<'_>, user: &str, target: &str, actor: Option<&str>) -> PyResult<()> {
+        let g = &self.inner;
+        detach(py, || g.revoke(user, target, actor))
     }
 
     /// Changes a project's attributes; other keywords are merged into its settings.
     #[pyo3(signature = (project, *, actor, **changes))]
     fn update_project(
         &self,
+        py: Python<'_>,
         project: &str,
         actor: Option<&str>,
         changes: Option<&Bound<'_, PyDict>>,
@@ -187,29 +195,28 @@ impl PyGraph {
                     let value = if v.is_none() {
                         None
                     } else {
-                        Some(convert::json("settings", &v)?)
+                        Some(convert::setting(&v)?)
                     };
                     patch.settings.push((k, value));
                 }
             }
         }
-        self.inner
-            .update_project(project, patch, actor)
-            .map_err(PyErr::from)
+        let g = &self.inner;
+        detach(py, || g.update_project(project, patch, actor))
     }
 
     /// Deletes a project with its grants and resources.
     #[pyo3(signature = (project, *, actor))]
-    fn remove_project(&self, project: &str, actor: Option<&str>) -> PyResult<()> {
-        self.inner
-            .remove_project(project, actor)
-            .map_err(PyErr::from)
+    fn remove_project(&self, py: Python<'_>, project: &str, actor: Option<&str>) -> PyResult<()> {
+        let g = &self.inner;
+        detach(py, || g.remove_project(project, actor))
     }
 
     /// Changes an org's name; other keywords are merged into its settings.
     #[pyo3(signature = (org, *, actor, name = None, **settings))]
     fn update_org(
         &self,
+        py: Python<'_>,
         org: &str,
         actor: Option<&str>,
         name: Option<&Bound<'_, PyAny>>,
@@ -220,25 +227,27 @@ impl PyGraph {
             let value = if v.is_none() {
                 None
             } else {
-                Some(convert::json("settings", &v)?)
+                Some(convert::setting(&v)?)
             };
             s.push((k, value));
         }
-        self.inner
-            .update_org(org, opt_text("name", name)?, s, actor)
-            .map_err(PyErr::from)
+        let name = opt_text("name", name)?;
+        let g = &self.inner;
+        detach(py, || g.update_org(org, name, s, actor))
     }
 
     /// Deletes an org with its projects, memberships and grants.
     #[pyo3(signature = (org, *, actor))]
-    fn remove_org(&self, org: &str, actor: Option<&str>) -> PyResult<()> {
-        self.inner.remove_org(org, actor).map_err(PyErr::from)
+    fn remove_org(&self, py: Python<'_>, org: &str, actor: Option<&str>) -> PyResult<()> {
+        let g = &self.inner;
+        detach(py, || g.remove_org(org, actor))
     }
 
     /// Registers a resource; returns its id `org/project/kind/id`.
     #[pyo3(signature = (project, kind, id, *, owner = None, actor = None))]
     fn add_resource(
         &self,
+        py: Python<'_>,
         project: &str,
         kind: &str,
         id: &Bound<'_, PyAny>,
@@ -246,23 +255,23 @@ impl PyGraph {
         actor: Option<&str>,
     ) -> PyResult<String> {
         let id = id.str()?.to_string();
-        self.inner
-            .add_resource(project, kind, &id, owner, actor)
-            .map_err(PyErr::from)
+        let g = &self.inner;
+        detach(py, || g.add_resource(project, kind, &id, owner, actor))
     }
 
     /// Adds a custom action `resource:verb`.
     #[pyo3(signature = (name, scope = "project", min_role = "member", owner_role = None, *, actor = None))]
     fn define_action(
         &self,
+        py: Python<'_>,
         name: &str,
         scope: &str,
         min_role: &str,
         owner_role: Option<&str>,
         actor: Option<&str>,
     ) -> PyResult<()> {
-        self.inner
-            .define_action(name, scope, min_role, owner_role, actor)
-            .map_err(PyErr::from)
+        let g = &self.inner;
+        detach(py, || g.define_action(name, scope, min_role, owner_role, actor))
     }
+}
 }

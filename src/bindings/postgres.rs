@@ -5,12 +5,13 @@
 use pyo3::prelude::*;
 
 use super::audit::PyPending;
-use super::gil::detach;
+use super::gil::{detach, guard, guarded};
 use super::graph::PyGraph;
 use crate::audit::postgres as store;
 use crate::error::{AuditError, Error};
 use crate::graph::postgres as pg;
 
+guarded! {
 #[pymethods]
 impl PyGraph {
     /// Opens (or creates) the graph a `postgresql://` URL names and starts its follower
@@ -52,11 +53,12 @@ impl PyGraph {
         detach(py, || g.postgres_snapshot())
     }
 }
+}
 
 /// Applies the schema migrations the database lacks; returns the versions applied.
 #[pyfunction]
 pub fn postgres_migrate(py: Python<'_>, url: &str) -> PyResult<Vec<i32>> {
-    detach(py, || store::migrate_url(url))
+    guard(None, || detach(py, || store::migrate_url(url)))
 }
 
 /// Copies a file journal into the database as a new graph; returns the events copied.
@@ -69,9 +71,11 @@ pub fn postgres_import(
     url: &str,
     hmac_key: Option<Vec<u8>>,
 ) -> PyResult<u64> {
-    detach(py, || {
-        let target = store::parse_url(url)?;
-        store::import_file(&path, &target, hmac_key.as_deref())
+    guard(None, || {
+        detach(py, || {
+            let target = store::parse_url(url)?;
+            store::import_file(&path, &target, hmac_key.as_deref())
+        })
     })
 }
 

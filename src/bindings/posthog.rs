@@ -4,13 +4,14 @@
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
-use super::gil::detach;
+use super::gil::{detach, guarded};
 use super::graph::{adopt, PyGraph};
 use crate::registry::posthog::{self, Options};
 
 /// One note of the import report: `(kind, subject, message, path, source)`.
 type NoteRow = (&'static str, Option<String>, String, String, &'static str);
 
+guarded! {
 #[pymethods]
 impl PyGraph {
     /// A graph of the org described by PostHog's JSON, and the report's notes. Releases
@@ -38,4 +39,5 @@ impl PyGraph {
             .collect();
         Ok((obj, notes))
     }
+}
 }

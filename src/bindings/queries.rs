@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple};
 
 use super::convert::{self, at_arg};
-use super::gil::detach;
+use super::gil::{detach, guarded};
 use super::graph::PyGraph;
 use super::values::{
     principal, subject, PyDecision, PyGrant, PyMember, PyOrg, PyPrincipal, PyProject, PyResource,
@@ -45,6 +45,7 @@ type DiffRow = (
     &'static str,
 );
 
+guarded! {
 #[pymethods]
 impl PyGraph {
     /// May `user` perform `action` on `target`?
@@ -321,6 +322,7 @@ impl PyGraph {
             .map(Into::into)
             .collect())
     }
+}
 }
 
 /// `check_many` for a batch where some users are principals (the str-only batch keeps

@@ -13,6 +13,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::types::PyString;
 
 use super::convert::{self, datetime_py, opt_datetime_py, settings_py};
+use super::gil::guarded;
 use crate::decision::Decision;
 use crate::eval::{Principal, Subject};
 use crate::graph::{KeyInfo, OffboardingReport};
@@ -65,6 +66,7 @@ pub struct PyDecision {
 }
 value_object!(PyDecision, Decision);
 
+guarded! {
 #[pymethods]
 impl PyDecision {
     /// Whether the action is allowed.
@@ -128,6 +130,7 @@ impl PyDecision {
             .extract()
     }
 }
+}
 
 /// An organization.
 #[pyclass(name = "Org", module = "accessgraph._core", frozen, eq, hash)]
@@ -136,6 +139,7 @@ pub struct PyOrg {
 }
 value_object!(PyOrg, OrgInfo);
 
+guarded! {
 #[pymethods]
 impl PyOrg {
     /// Slug.
@@ -161,6 +165,7 @@ impl PyOrg {
         )
     }
 }
+}
 
 /// A project.
 #[pyclass(name = "Project", module = "accessgraph._core", frozen, eq, hash)]
@@ -169,6 +174,7 @@ pub struct PyProject {
 }
 value_object!(PyProject, ProjectInfo);
 
+guarded! {
 #[pymethods]
 impl PyProject {
     /// `org/slug`.
@@ -232,6 +238,7 @@ impl PyProject {
         )
     }
 }
+}
 
 /// A membership of an org.
 #[pyclass(name = "Member", module = "accessgraph._core", frozen, eq, hash)]
@@ -240,6 +247,7 @@ pub struct PyMember {
 }
 value_object!(PyMember, MemberInfo);
 
+guarded! {
 #[pymethods]
 impl PyMember {
     /// Email.
@@ -309,6 +317,7 @@ impl PyMember {
         )
     }
 }
+}
 
 /// A grant of a project role.
 #[pyclass(name = "Grant", module = "accessgraph._core", frozen, eq, hash)]
@@ -317,6 +326,7 @@ pub struct PyGrant {
 }
 value_object!(PyGrant, GrantInfo);
 
+guarded! {
 #[pymethods]
 impl PyGrant {
     /// Email.
@@ -370,6 +380,7 @@ impl PyGrant {
         )
     }
 }
+}
 
 /// A user.
 #[pyclass(name = "User", module = "accessgraph._core", frozen, eq, hash)]
@@ -378,6 +389,7 @@ pub struct PyUser {
 }
 value_object!(PyUser, UserInfo);
 
+guarded! {
 #[pymethods]
 impl PyUser {
     /// Lower-case email.
@@ -409,6 +421,7 @@ impl PyUser {
         )
     }
 }
+}
 
 /// A resource in a project.
 #[pyclass(name = "Resource", module = "accessgraph._core", frozen, eq, hash)]
@@ -417,6 +430,7 @@ pub struct PyResource {
 }
 value_object!(PyResource, ResourceInfo);
 
+guarded! {
 #[pymethods]
 impl PyResource {
     /// `org/project/kind/id`.
@@ -447,6 +461,7 @@ impl PyResource {
         )
     }
 }
+}
 
 /// Who a request authenticated as with an API key (see `Graph.authenticate`).
 #[pyclass(name = "Principal", module = "accessgraph._core", frozen, eq, hash)]
@@ -455,6 +470,7 @@ pub struct PyPrincipal {
     inner: Principal,
 }
 
+guarded! {
 #[pymethods]
 impl PyPrincipal {
     /// `"personal"` or `"project"`.
@@ -488,6 +504,7 @@ impl PyPrincipal {
         )
     }
 }
+}
 
 /// A personal API key as listed: never its secret.
 #[pyclass(name = "ApiKey", module = "accessgraph._core", frozen, eq, hash)]
@@ -496,6 +513,7 @@ pub struct PyApiKey {
     inner: KeyInfo,
 }
 
+guarded! {
 #[pymethods]
 impl PyApiKey {
     /// `pk_<hex>`.
@@ -589,6 +607,7 @@ impl PyApiKey {
         )
     }
 }
+}
 
 /// What an offboarding did (`done`) and what it leaves to people (`manual`).
 #[pyclass(
@@ -603,6 +622,7 @@ pub struct PyOffboardingReport {
     inner: OffboardingReport,
 }
 
+guarded! {
 #[pymethods]
 impl PyOffboardingReport {
     /// The user offboarded.
@@ -641,6 +661,7 @@ impl PyOffboardingReport {
             r.manual.len()
         )
     }
+}
 }
 
 /// The principal of a user argument that is not a `str`.

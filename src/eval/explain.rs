@@ -25,12 +25,14 @@ pub fn explain(
         (_, None) => Verdict::denied(Why::UnknownTarget),
         (Some(uid), Some(t)) => evaluate(st, uid, def, t, at),
     };
-    let reason = sentence(st, user, def, target, t, &verdict);
+    // An API secret passed as the user is masked, in the sentence as in `user`.
+    let reason = crate::text::mask_secrets(&sentence(st, user, def, target, t, &verdict)).into();
     Ok(Decision {
         allowed: verdict.allowed,
-        user: uid
-            .and_then(|u| st.user(u))
-            .map_or_else(|| user.to_owned(), |u| u.email.to_string()),
+        user: uid.and_then(|u| st.user(u)).map_or_else(
+            || crate::text::mask_secrets(user).into_owned(),
+            |u| u.email.to_string(),
+        ),
         action: action.to_owned(),
         target: target.to_owned(),
         role: verdict.role,

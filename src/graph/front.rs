@@ -98,6 +98,12 @@ impl Graph {
         g
     }
 
+    /// Refuses every mutation from now on (reads go on): a call failed in a way that may
+    /// have left the state half-changed (a panic, caught by the binding).
+    pub fn fail_stop(&self, why: String) {
+        let _stopped = self.audit.fail(why);
+    }
+
     /// Freezes the clock at `at`, or returns to the wall clock with `None`.
     pub fn set_time(&self, at: Option<Instant>) {
         self.clock.set(at);

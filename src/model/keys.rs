@@ -14,7 +14,7 @@ use crate::model::actions::Catalog;
 use crate::time::Instant;
 
 /// Prefix of a personal key's secret.
-pub const PERSONAL_PREFIX: &str = "agp_";
+pub const PERSONAL_PREFIX: &str = crate::text::SECRET_PREFIX;
 /// Prefix of a project key (a public token).
 pub const PROJECT_PREFIX: &str = "agc_";
 /// Prefix of a personal key's id.
@@ -139,14 +139,10 @@ pub fn is_hash(s: &str) -> bool {
         .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
 }
 
-/// `agp_...abcd`: how a secret is shown once it is gone.
+/// `agp_...abcd`: how a secret is shown once it is gone (the one mask,
+/// [`crate::text::mask_secret`], also used where a secret is echoed by mistake).
 pub fn mask(secret: &str) -> String {
-    let tail = secret
-        .len()
-        .checked_sub(4)
-        .and_then(|i| secret.get(i..))
-        .unwrap_or_default();
-    format!("{PERSONAL_PREFIX}...{tail}")
+    crate::text::mask_secret(secret)
 }
 
 fn random_hex(bytes: usize) -> Result<String> {

@@ -10,12 +10,16 @@
 //! - Export: rows as [`Graph::access_matrix`] gives them (sorted by org, user, project);
 //!   `source` as [`Source::as_str`]; `expires` as a bare date when the instant is midnight
 //!   UTC, else `2024-06-01T12:00:00Z` (as in Markdown); empty cells for absent values;
-//!   lines end with `\n`; values are written verbatim (quoted only where CSV needs it, no
-//!   spreadsheet-formula escaping, which would not read back).
+//!   lines end with `\n`; values are quoted only where CSV needs it. A value that a
+//!   spreadsheet would run as a formula — it starts with `=`, `+`, `-`, `@`, a tab or a
+//!   carriage return, after any `'` (CWE-1236, "CSV injection") — is written with one more
+//!   `'` in front ([`crate::text::spreadsheet_safe`]), which spreadsheets show as text.
+//!   Import takes that quote off again, so every value reads back as it was.
 //! - Import: the header is required; its names must be exactly the eight columns, in any
-//!   order, each once. A leading byte-order mark is skipped; rows whose cells are all
-//!   empty are skipped. Cells other than `reason` are trimmed; `reason` is kept verbatim
-//!   (an empty cell is no reason).
+//!   order, each once. Each cell is first read as export wrote it (the `'` before a
+//!   formula character taken off). A leading byte-order mark is skipped; rows whose cells
+//!   are all empty are skipped. Cells other than `reason` are trimmed; `reason` is kept
+//!   verbatim (an empty cell is no reason).
 //! - Errors ([`CsvError`]) carry the 1-based line where the CSV record starts (the header
 //!   is line 1) and the 1-based *field index* of the offending cell (`user` = the column
 //!   where `user` sits in the header); an unknown or duplicate header name is at its own
@@ -124,7 +128,8 @@ pub fn to_csv(graph: &Graph, at: Option<Instant>) -> Result<String> {
     let write_err = |e: &dyn std::fmt::Display| Error::rule(format!("cannot write CSV: {e}"));
     w.write_record(COLUMNS).map_err(|e| write_err(&e))?;
     for r in &rows {
-        w.write_record(cells(r)).map_err(|e| write_err(&e))?;
+        w.write_record(crate::text::spreadsheet_row(cells(r)))
+            .map_err(|e| write_err(&e))?;
     }
     let bytes = w.into_inner().map_err(|e| write_err(&e))?;
     String::from_utf8(bytes).map_err(|e| write_err(&e))
@@ -305,7 +310,7 @@ fn row(rec: &::csv::StringRecord, line: usize, cols: [usize; 8]) -> Result<Row, 
     let cell = |c: usize| -> &str {
         cols.get(c)
             .and_then(|i| rec.get(i.saturating_sub(1)))
-            .unwrap_or("")
+            .map_or("", crate::text::spreadsheet_value)
     };
     let at = |c: usize| cols.get(c).copied().unwrap_or(1);
     let bad = |c: usize, e: &Error| CsvError::new(line, at(c), e.to_string());

@@ -384,3 +384,44 @@ def test_erasure_revokes_the_users_keys() -> None:
     actions = [e.action for e in g.audit]
     assert actions[-3:] == ["api_key.revoked", "user.offboarded", "user.erased"]
     assert DEV not in g.to_json()
+
+
+def test_a_secret_passed_where_a_user_is_expected_is_masked_everywhere() -> None:
+    g = graph()
+    _, secret, _ = key(g)
+    masked = f"agp_...{secret[-4:]}"
+    calls = [
+        lambda: g.require(secret, "project:view", "acme/web"),
+        lambda: g.add_member(secret, "acme", actor=OWNER),
+        lambda: g.add_org("gamma", owner=secret),
+        lambda: g.grant(secret, "acme/web", "viewer", actor=OWNER),
+        lambda: g.revoke(secret, "acme/web", actor=OWNER),
+        lambda: g.remove_member(secret, "acme", actor=OWNER),
+        lambda: g.set_org_role(secret, "acme", "admin", actor=OWNER),
+        lambda: g.update_member(secret, "acme", actor=OWNER, reason="x"),
+        lambda: g.add_member("new@example.com", "acme", actor=secret),
+        lambda: g.user(secret),
+        lambda: g.request_access(secret, "acme/web", "viewer", reason="x"),
+        lambda: g.offboard(secret, actor=OWNER),
+        lambda: g.create_personal_key(secret, "x", actor=OWNER),
+        lambda: g.onboard(secret, "acme", "engineer", actor=OWNER),
+        lambda: g.check_many([(secret, "project:view")]),
+    ]
+    for call in calls:
+        with pytest.raises((ag.AccessGraphError, TypeError)) as info:
+            call()
+        text = f"{info.value} {info.value!r} {info.value.args}"
+        assert secret not in text and secret[4:20] not in text, text
+    with pytest.raises(ag.PermissionDenied) as denied:
+        g.require(secret, "project:view", "acme/web")
+    assert denied.value.decision is not None
+    assert masked in str(denied.value)
+    decision = g.explain(secret, "project:view", "acme/web")
+    assert not decision.allowed
+    for shown in (decision.user, decision.reason, str(decision), repr(decision)):
+        assert secret not in shown and secret[4:20] not in shown, shown
+    assert decision.user == masked and masked in decision.reason
+    # An ordinary email is shown as it is.
+    assert g.explain("nobody@example.com", "project:view", "acme/web").user == (
+        "nobody@example.com"
+    )

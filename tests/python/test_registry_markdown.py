@@ -87,3 +87,28 @@ def test_errors_name_line_and_column(text: str, line: int, column: int, words: s
     assert (err.line, err.column) == (line, column), str(err)
     assert words in str(err)
     assert isinstance(err, ag.ValidationError)
+
+
+def test_one_awkward_title_does_not_fail_the_whole_orgs_export() -> None:
+    g = ag.Graph()
+    g.add_org("acme", name="Acme", owner="jane@example.com")
+    titles = {
+        "a@acme.io": "Reason Lead",
+        "b@acme.io": "Expires: never",
+        "c@acme.io": "Head of Ops\nEU",
+        "d@acme.io": "Lead, reviewed",
+        "e@acme.io": "External",
+        "f@acme.io": "Founder, CEO",
+    }
+    for user, title in titles.items():
+        g.add_member(user, "acme", title=title, reason="team")
+    text = g.to_markdown("acme")
+    assert "- f@acme.io (Founder, CEO, reason team)\n" in text
+    assert "- a@acme.io (R\\eason Lead, reason team)\n" in text
+    assert "- c@acme.io (Head of Ops\\nEU, reason team)\n" in text
+    again = ag.Graph.from_markdown(text)
+    assert {m.user: m.title for m in again.members("acme")} == {
+        "jane@example.com": None,
+        **titles,
+    }
+    assert again.to_markdown("acme") == text

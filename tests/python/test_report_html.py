@@ -83,7 +83,7 @@ def test_the_report_holds_the_findings_the_heat_map_and_the_expiry_table(acme: a
     review = acme.review()
     page = _parse(review.to_html())
     findings = page.tables["findings-table"]
-    assert len(findings) == len(review) == 18
+    assert len(findings) == len(review) == 19
     # severity, rule, org, user, target, finding, remediation, most serious first
     assert [r[0] for r in findings] == [f.severity for f in review]
     assert findings[0][:5] == ["high", "expired-access", "acme", "auditor@audit.example", "acme"]
@@ -116,6 +116,7 @@ def test_the_report_holds_the_findings_the_heat_map_and_the_expiry_table(acme: a
     rules = [f for f in review if f.rule in ("expired-access", "expiring-soon")]
     assert [(r[0], r[1], r[3]) for r in expiry] == [
         ("expired", "auditor@audit.example", "membership of acme"),
+        ("expired", "auditor@audit.example", "grant on acme/production"),
         ("expiring", "consultant@agency.com", "membership of acme"),
     ]
     assert len(expiry) == len(rules)
@@ -138,21 +139,26 @@ def test_markers_restricted_pii_external_and_expiring(acme: ag.Graph) -> None:
     consultant = re.search(r'<tr data-flags="([^"]*)"><th[^>]*>consultant@agency.com', text)
     assert consultant is not None and consultant.group(1) == "external expiring"
     page = _parse(text)
-    assert len(page.tables["expiry-table"]) == 3  # + evan's grant within 30 days
+    # + the auditor's expired grant, and evan's grant within 30 days
+    assert len(page.tables["expiry-table"]) == 4
 
 
 def test_the_summary_a_manager_reads(acme: ag.Graph) -> None:
     text = acme.review().to_html()
     verdict = re.search(r'<p class="verdict verdict-(\w+)" id="verdict">(.*?)</p>', text)
     assert verdict is not None
-    assert verdict.groups() == ("high", "Action needed: 1 high-severity finding. Fix these first.")
+    assert verdict.groups() == (
+        "high",
+        "Action needed: 2 high-severity findings. Fix these first.",
+    )
     counts = dict(re.findall(r'data-count="(\w+)">([\d,]+)<', text))
-    assert counts == {"high": "1", "medium": "7", "low": "9", "info": "1"}
+    # the auditor's expired membership, and the expired grant inside it (SPEC 4.1)
+    assert counts == {"high": "2", "medium": "7", "low": "9", "info": "1"}
     tiles = dict(re.findall(r"<h3>([^<]+)</h3><p class=\"big\">([\d,]+)</p>", text))
     assert tiles == {
         "People with access": "9",
         "Projects": "4",
-        "Expired, still listed": "1",
+        "Expired, still listed": "2",
         "Expiring within 14 days": "1",
     }
     assert "<h1>Acme Corp (acme)</h1>" in text and "as of 2024-05-20" in text
@@ -211,13 +217,13 @@ def test_filtering_and_slicing_keep_the_graph_but_bare_findings_have_none(acme: 
     review = acme.review()
     high = review.filter(severity="high")
     page = _parse(high.to_html())
-    assert len(page.tables["findings-table"]) == 1
+    assert len(page.tables["findings-table"]) == 2
     assert "heatmap-acme" in page.tables  # the access is still shown
     assert review[:3] == ag.Review(list(review)[:3])  # equality ignores the graph
     bare = ag.Review(list(review)).to_html()
     assert "heatmap-acme" not in bare and "expiry-table" not in bare
     assert bare.count("Not available: this review was not made by") == 2
-    assert len(_parse(bare).tables["findings-table"]) == 18
+    assert len(_parse(bare).tables["findings-table"]) == 19
 
 
 def test_a_graph_changed_after_the_review_is_noted(acme: ag.Graph) -> None:
@@ -227,7 +233,7 @@ def test_a_graph_changed_after_the_review_is_noted(acme: ag.Graph) -> None:
     text = review.to_html()
     assert "The graph changed after the review" in text
     # the findings stay the review's; the access is read now, at the review's instant
-    assert len(_parse(text).tables["findings-table"]) == 18
+    assert len(_parse(text).tables["findings-table"]) == 19
     assert _parse(text).tables.get("expiry-table", []) != []
 
 
@@ -262,7 +268,7 @@ def test_cli_review_writes_the_html_report_and_keeps_its_exit_code(
     assert code == 1
     assert '"findings"' in capsys.readouterr().out
     page = _parse(out.read_text(encoding="utf-8"))
-    assert len(page.tables["findings-table"]) == 18
+    assert len(page.tables["findings-table"]) == 19
     assert len(page.tables["heatmap-acme"]) == 9
     code = main(["review", registry, "--org", "acme", "--html", str(tmp_path / "no" / "r.html")])
     assert code == 2

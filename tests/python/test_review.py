@@ -340,3 +340,18 @@ def test_stale_api_key_findings_carry_each_org_of_the_user() -> None:
     found = [(f.org, f.target) for f in g.review() if f.rule == "stale-api-key"]
     assert found == [("acme", f"key:{key_id}"), ("beta", f"key:{key_id}")]
     assert [f.org for f in g.review("beta") if f.rule == "stale-api-key"] == ["beta"]
+
+
+def test_an_expired_grant_is_listed_under_an_expired_membership() -> None:
+    # SPEC 4.1: "a membership or grant has expired but is still present" — each of them.
+    g = clean()
+    g.set_time("2024-04-20")
+    g.add_member("temp@acme.io", "acme", expires="2024-04-28", reason="x", reviewed=REVIEWED)
+    g.grant("temp@acme.io", "acme/staging", "member", expires="2024-04-25", reason="release")
+    g.grant("temp@acme.io", "acme/development", "viewer", reason="docs")
+    g.set_time("2024-05-01")
+    expired = [(f.user, f.target) for f in g.review() if f.rule == "expired-access"]
+    assert expired == [("temp@acme.io", "acme"), ("temp@acme.io", "acme/staging")]
+    # Between the two expiries, only the grant.
+    at = "2024-04-26"
+    assert [f.target for f in g.review(at=at) if f.rule == "expired-access"] == ["acme/staging"]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -201,3 +204,117 @@ def test_failed_calls_change_nothing(g: ag.Graph) -> None:
         with pytest.raises(ag.AccessGraphError):
             call()
         assert (g.members("acme"), g.grants(), g.projects()) == before
+
+
+def nested(depth: int, leaf: object = 1) -> object:
+    """`[[...[leaf]...]]`, `depth` lists deep."""
+    value = leaf
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+# How deep `details` and `settings` may nest: their own dict counts as a level.
+MAX_DEPTH = 64
+
+NESTED_CALLS = {
+    "record": lambda g, v: g.record("system", "data.exported", "acme", rows=v),
+    "add_project": lambda g, v: g.add_project("acme/deep", settings={"k": v}),
+    "update_project": lambda g, v: g.update_project("acme/prod", actor=None, k=v),
+    "update_org": lambda g, v: g.update_org("acme", actor=None, k=v),
+}
+
+
+@pytest.mark.parametrize("call", sorted(NESTED_CALLS))
+def test_values_nested_deeper_than_64_levels_are_refused(g: ag.Graph, call: str) -> None:
+    field = "details" if call == "record" else "settings"
+    with pytest.raises(ag.ValidationError, match=f"invalid {field} .*{MAX_DEPTH} levels"):
+        NESTED_CALLS[call](g, nested(MAX_DEPTH))
+    with pytest.raises(ag.ValidationError, match=field):
+        NESTED_CALLS[call](g, {"a": nested(MAX_DEPTH, {"b": 1})})
+    revision = g.revision
+    NESTED_CALLS[call](g, nested(MAX_DEPTH - 1))
+    assert g.revision > revision
+
+
+def test_the_deepest_value_accepted_reads_back_from_the_journal_and_the_snapshot(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "access.journal"
+    g = ag.Graph.open(path)
+    g.add_org("acme", owner="jane@example.com")
+    g.add_project("acme/prod")
+    for call in NESTED_CALLS.values():
+        call(g, nested(MAX_DEPTH - 1))
+    again = ag.Graph.open(path)
+    assert again.to_json() == g.to_json()
+    assert ag.Graph.from_json(g.to_json()).to_json() == g.to_json()
+    assert [e.details for e in again.audit] == [e.details for e in g.audit]
+    assert again.project("acme/deep").settings["k"] == nested(MAX_DEPTH - 1)
+
+
+@pytest.mark.parametrize("call", sorted(NESTED_CALLS))
+def test_values_that_contain_themselves_are_refused(g: ag.Graph, call: str) -> None:
+    field = "details" if call == "record" else "settings"
+    loop: list[object] = [1]
+    loop.append(loop)
+    knot: dict[str, object] = {}
+    knot["self"] = {"again": [knot]}
+    shared = [1, 2]
+    for value in (loop, knot):
+        with pytest.raises(ag.ValidationError, match=f"invalid {field} .*contains itself"):
+            NESTED_CALLS[call](g, value)
+    # The same list twice is not a cycle.
+    revision = g.revision
+    NESTED_CALLS[call](g, {"a": shared, "b": shared})
+    assert g.revision > revision
+
+
+DEEP_IN_A_SUBPROCESS = """
+import accessgraph as ag
+g = ag.Graph()
+g.add_org("acme", owner="jane@example.com")
+value = 1
+for _ in range(100_000):
+    value = [value]
+for call in (
+    lambda: g.record("system", "data.exported", "acme", rows=value),
+    lambda: g.add_project("acme/deep", settings={"k": value}),
+):
+    try:
+        call()
+    except ag.ValidationError as e:
+        print(type(e).__name__, len(str(e)))
+"""
+
+
+def test_a_value_100000_levels_deep_is_an_error_not_a_crash() -> None:
+    # In a child process: the interpreter used to die of a stack overflow (SIGSEGV).
+    done = subprocess.run(
+        [sys.executable, "-c", DEEP_IN_A_SUBPROCESS], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.split()
+    assert lines[0::2] == ["ValidationError", "ValidationError"], done.stdout
+    assert all(int(n) < 1000 for n in lines[1::2]), done.stdout
+
+
+def test_messages_repeat_at_most_a_few_hundred_characters_of_input(g: ag.Graph) -> None:
+    # A path through 100,000 nested objects, a value of 300,000 characters.
+    with pytest.raises(ag.RegistryFormatError) as deep:
+        ag.Graph.from_json('{"a":' * 100_000)
+    assert len(str(deep.value)) < 1000 and str(deep.value).startswith("$.a.a.a")
+    assert deep.value.path is not None and len(deep.value.path) < 1000
+    assert "characters)" in deep.value.path
+    huge = "x" * 300_000
+    for call in (
+        lambda: g.add_member(huge, "acme"),
+        lambda: g.add_project("acme/x", name=huge, environment=huge, settings={"k": object()}),
+        lambda: g.grant("bob@example.com", huge, "viewer"),
+        lambda: ag.Graph.from_json('{"format": "' + huge + '"}'),
+        lambda: g.record("system", "data.exported", "acme", rows={huge: object()}),
+    ):
+        with pytest.raises(ag.AccessGraphError) as info:
+            call()
+        # A value is clipped to 256 characters, a whole message to about 1,024.
+        assert len(str(info.value)) < 1100, str(info.value)[:300]

@@ -9,8 +9,8 @@
 //! - "Members" are unexpired memberships. An expired membership or grant is reported by
 //!   `expired-access` only; the hygiene rules (`review-overdue`, `undocumented-access`,
 //!   `expiring-soon` …) look at live access, so one stale record gives one finding.
-//! - A grant inside an expired membership is not reported on its own: removing the
-//!   membership removes it.
+//! - An expired grant is reported even inside an expired membership (SPEC 4.1: "a
+//!   membership or grant has expired"): renewing the membership would not renew it.
 //! - `review-overdue` fires for a membership never reviewed or reviewed before
 //!   `at - review_days` (dates, UTC), and for a live grant whose `review_by` date has passed.
 //! - `expiring-soon` skips a grant whose membership ends no later than it (the

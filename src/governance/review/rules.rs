@@ -54,8 +54,9 @@ pub(super) fn expired_access(c: &Ctx<'_>, out: &mut Vec<Draft>) {
                     format!("{email}'s membership of {org} expired on {} but is still present", e.to_date_or_iso()),
                     format!("Remove {email} from {org} (remove_member), or renew the membership with update_member(expires=...) if the access is still needed."),
                 ));
-                continue;
             }
+            // An expired grant is listed even under an expired membership (SPEC 4.1): it
+            // is a stale record of its own, which renewing the membership leaves behind.
             for (target, g) in grants_of(c.st, org, x.m) {
                 if let Some(e) = g.expires.filter(|_| !c.alive(g.expires)) {
                     out.push(Draft::new(

@@ -92,6 +92,9 @@ pub(super) fn matching_open(before: &str) -> Option<usize> {
 
 /// The comma-separated items of parentheses, trimmed (sub-slices of `inner`); with
 /// `reason`, an item starting with the keyword `reason` takes the rest, commas included.
+/// The keywords of a person's items (besides `external`, a whole item).
+pub(super) const PERSON_KEYWORDS: [&str; 3] = ["expires", "reviewed", "reason"];
+
 pub(super) fn items(inner: &str, reason: bool) -> Vec<&str> {
     let mut out = Vec::new();
     if inner.trim().is_empty() {
@@ -104,7 +107,10 @@ pub(super) fn items(inner: &str, reason: bool) -> Vec<&str> {
             out.push(start.trim_end());
             break;
         }
-        if let Some((item, tail)) = rest.split_once(',') {
+        // A comma escaped in a title (`\,`) separates nothing.
+        if let Some((item, tail)) =
+            next_comma(rest).and_then(|i| Some((rest.get(..i)?, rest.get(i + 1..)?)))
+        {
             out.push(item.trim());
             rest = tail;
         } else {
@@ -131,6 +137,21 @@ pub(super) fn keyword<'t>(item: &'t str, kw: &str) -> Option<&'t str> {
         }
         Some(_) => None,
     }
+}
+
+/// The byte offset of the first `,` in `text` that is not escaped (`\\,` in a title,
+/// see `escape`).
+pub(super) fn next_comma(text: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            ',' => return Some(i),
+            _ => {}
+        }
+    }
+    None
 }
 
 pub(super) struct GrantParts<'t> {
@@ -260,6 +281,13 @@ mod tests {
             vec!["CTO", "expires 2024-06-01", "reason a, b (c)"]
         );
         assert_eq!(items(" ", true), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn commas_split_unless_escaped() {
+        assert_eq!(next_comma("a\\, b, c"), Some(5));
+        assert_eq!(next_comma("a\\\\, b"), Some(3));
+        assert_eq!(next_comma("a\\,"), None);
     }
 
     #[test]

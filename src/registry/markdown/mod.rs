@@ -22,6 +22,10 @@
 //!   keyword (`expires`, `reviewed`, `reason`). An item that is exactly `external` marks an
 //!   external member outside `## External Access` (export writes it for external owners and
 //!   admins, who cannot be listed there).
+//! - A title the grammar cannot carry as it is (a line break, a piece that starts with a
+//!   keyword or is empty, a backslash, spaces at either end) is written with backslash
+//!   escapes ([`escape`]: `R\eason Lead`, `Lead\, reason: budget`, `Two\nlines`), which
+//!   the parser undoes; so in a title `\` escapes the next character.
 //! - Export: `## Viewers` holds the org members (not external) whose only grant is a plain
 //!   viewer grant on `org/*` (no expiry, no reason), written without nested grants; every
 //!   other member is under `## Members` with their grants nested (`All projects: viewer`
@@ -32,6 +36,7 @@
 //!   sequence of mutation calls, so the mutation API's refusal to grant to an expired
 //!   membership does not apply and a failing import changes nothing.
 
+mod escape;
 mod load;
 mod locate;
 mod parse;

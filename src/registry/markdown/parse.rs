@@ -1,9 +1,10 @@
 //! Parsing a document: one pass over its lines, validating every token and reporting the first
 //! problem with its line and column.
 
+use super::escape::read_title;
 use super::locate::{
     column, date_time, heading, items, keyword, list_item, matching_open, offset, project_role,
-    split_grant, strip_suffix_ci, Ln, ProjectIndex, Resolved, DATE_HINT,
+    split_grant, strip_suffix_ci, Ln, ProjectIndex, Resolved, DATE_HINT, PERSON_KEYWORDS,
 };
 use super::types::{
     slugify, GrantScope, Registry, RegistryGrant, RegistryPerson, RegistryProject, Section,
@@ -13,7 +14,6 @@ use crate::ids::{self, new_map, Map};
 use crate::roles::{OrgRole, ProjectRole};
 use crate::time::{self, Instant};
 
-pub(super) const PERSON_KEYWORDS: [&str; 3] = ["expires", "reviewed", "reason"];
 pub(super) const PROJECT_KEYWORDS: [&str; 5] = ["restricted", "pii", "env", "default", "slug"];
 
 /// Parses a registry document. `org` overrides the org slug (else the slugified name of
@@ -397,11 +397,15 @@ impl<'t> Parser<'t> {
                 _ => person.external = true,
             }
         }
-        person.title = title
+        if let Some(written) = title
             .and_then(|(s, e)| inner.get(s..e))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .map(str::to_owned);
+        {
+            let read = read_title(written)
+                .map_err(|(at, message)| ln.err(written.get(at..).unwrap_or(written), message))?;
+            person.title = Some(read.into_owned());
+        }
         self.emails.insert(email, ln.no);
         self.current = Some(self.people.len());
         self.people.push(person);

@@ -1,7 +1,7 @@
 //! An org written back as a document, deterministically.
 
-use super::locate::{keyword, split_grant, ProjectIndex, Resolved};
-use super::parse::PERSON_KEYWORDS;
+use super::escape::write_title;
+use super::locate::{split_grant, ProjectIndex, Resolved};
 use super::types::{slugify, Section};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
@@ -12,8 +12,9 @@ use crate::state::queries;
 use crate::time::Instant;
 
 /// Writes `org` of `graph` as a registry document (sections in SPEC order, people sorted
-/// by email). Text that the grammar cannot carry (a line break in a name, a title piece
-/// starting with a keyword, ...) raises `ValidationError`.
+/// by email). A title is escaped where the grammar cannot carry it as it is; other text
+/// that the grammar cannot carry (a line break in a name or a reason, ...) raises
+/// `ValidationError`.
 pub fn export(graph: &Graph, org: &str) -> Result<String> {
     graph.read(|st| {
         let oid = st.need_org(org)?;
@@ -137,7 +138,7 @@ fn write(
             }
             items.clear();
             if let Some(t) = &m.title {
-                items.push(title(t)?.to_owned());
+                items.push(write_title(t).into_owned());
             }
             if let Some(e) = m.expires {
                 items.push(format!("expires {}", e.to_date_or_iso()));
@@ -227,24 +228,6 @@ fn one_line<'t>(field: &'static str, text: &'t str) -> Result<&'t str> {
         ));
     }
     Ok(t)
-}
-
-fn title(text: &str) -> Result<&str> {
-    let t = one_line("title", text)?;
-    let ok = t.split(',').map(str::trim).all(|piece| {
-        !piece.is_empty()
-            && !piece.eq_ignore_ascii_case("external")
-            && PERSON_KEYWORDS.iter().all(|k| keyword(piece, k).is_none())
-    });
-    if ok {
-        Ok(t)
-    } else {
-        Err(Error::invalid(
-            "title",
-            text,
-            "a title the Markdown registry can carry: no comma-separated piece that is empty, `external`, or starts with `expires`, `reviewed` or `reason`",
-        ))
-    }
 }
 
 fn environment(text: &str) -> Result<&str> {
