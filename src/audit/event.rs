@@ -4,10 +4,12 @@
 //!
 //! # Canonical form and hashes
 //!
-//! Only personal fields ([`super::personal`]) are committed; each has a salt of its own
-//! (16 random bytes, stored beside the cleartext in `salts`):
+//! Only personal fields ([`super::personal`]) are committed; each has a salt of its own,
+//! 16 bytes derived from the event's random `seed` (or, once an erasure dropped the seed,
+//! stored in `salts`):
 //!
 //! ```text
+//! salt(path)          = SHA-256("accessgraph/salt/v2\0" ‖ seed ‖ path)[..16]
 //! commit(path, value) = SHA-256("accessgraph/commit/v2\0" ‖ salt ‖ path ‖ "\0" ‖ value)
 //! ```
 //!
@@ -20,7 +22,9 @@
 //! ```
 //!
 //! Erasure replaces a personal string by the user's pseudonym (`erased:<16 hex>`) and
-//! moves its commitment into `sealed`, dropping the salt: the hash is unchanged. A sealed
+//! moves its commitment into `sealed`; the seed is dropped (the other personal fields'
+//! salts are written out in `salts`), so the erased value's salt is gone and the hash is
+//! unchanged. A sealed
 //! value must be a pseudonym, and (checked over the whole log, see `log::verify_chain`)
 //! one that a `user.erased` event names, listing this very field.
 
@@ -53,8 +57,12 @@ pub struct Event {
     pub target: String,
     /// Before/after values, the user concerned, reasons …
     pub details: Map<String, Value>,
+    /// 32 hex digits: every personal field's salt derives from it (absent once an erasure
+    /// sealed a field of this event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<String>,
     /// Salt (32 hex digits) of each personal string that holds its cleartext, by JSON
-    /// Pointer.
+    /// Pointer, when the event has no seed.
     #[serde(default, skip_serializing_if = "Paths::is_empty")]
     pub salts: Paths,
     /// Commitment (64 hex digits) of each personal string that was erased, by JSON Pointer.
@@ -222,6 +230,18 @@ fn salt_bytes(hex_salt: &str) -> Option<[u8; 16]> {
     (is_hex(hex_salt, 32) && hex::decode_to_slice(hex_salt, &mut salt).is_ok()).then_some(salt)
 }
 
+/// The salt of the personal field at `path` of an event with `seed`.
+pub fn derive_salt(seed: &[u8; 16], path: &str) -> [u8; 16] {
+    let digest = Sha256::new()
+        .chain_update(b"accessgraph/salt/v2\0")
+        .chain_update(seed)
+        .chain_update(path.as_bytes())
+        .finalize();
+    let mut salt = [0_u8; 16];
+    salt.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
+    salt
+}
+
 /// SHA-256 of `bytes`, hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     to_hex(&Sha256::digest(bytes))
@@ -252,7 +272,8 @@ fn committed_details(details: &Map<String, Value>, commits: &[(String, String)])
 }
 
 impl Event {
-    /// A new event chained after `prev_hash`, every personal string given a fresh salt.
+    /// A new event chained after `prev_hash`, with a fresh random seed for its personal
+    /// fields' salts.
     pub fn new(
         seq: u64,
         at: Instant,
@@ -262,16 +283,8 @@ impl Event {
         details: Map<String, Value>,
         prev_hash: String,
     ) -> std::io::Result<Self> {
-        let mut paths = Vec::new();
-        personal::for_each(&action, &actor, &target, &details, &mut |p, _| {
-            paths.push(p.to_owned());
-        });
-        let random = super::random::bytes(16 * paths.len())?;
-        let salts = paths
-            .into_iter()
-            .zip(random.chunks_exact(16))
-            .map(|(p, s)| (p, to_hex(s)))
-            .collect();
+        let mut seed = [0_u8; 16];
+        super::random::fill(&mut seed)?;
         let mut ev = Event {
             seq,
             at,
@@ -279,7 +292,8 @@ impl Event {
             action,
             target,
             details,
-            salts,
+            seed: Some(to_hex(&seed)),
+            salts: Paths::default(),
             sealed: Paths::default(),
             prev_hash,
             hash: String::new(),
@@ -290,11 +304,28 @@ impl Event {
         Ok(ev)
     }
 
+    /// The event's seed, when it has a well-formed one.
+    fn seed_bytes(&self) -> Result<Option<[u8; 16]>, Broken> {
+        match &self.seed {
+            None => Ok(None),
+            Some(hex_seed) => salt_bytes(hex_seed)
+                .map(Some)
+                .ok_or_else(|| Broken::Commitment("/seed".into())),
+        }
+    }
+
     /// Each personal field's commitment, checking the event's salts and seals against
-    /// the schema: every personal string has exactly one, nothing else has any, and a
-    /// sealed value is a pseudonym.
+    /// the schema: every personal string has exactly one (its seed's salt, a salt of its
+    /// own, or a seal), nothing else has any, and a sealed value is a pseudonym. An event
+    /// with a seed has no salts nor seals of its own.
     pub fn commitments(&self) -> Result<Vec<(String, String)>, Broken> {
-        let mut out: Vec<(String, String)> = Vec::with_capacity(self.salts.len() + 1);
+        let seed = self.seed_bytes()?;
+        if seed.is_some() {
+            if let Some(p) = self.salts.keys().chain(self.sealed.keys()).next() {
+                return Err(Broken::Commitment(p.to_owned()));
+            }
+        }
+        let mut out: Vec<(String, String)> = Vec::with_capacity(self.salts.len() + 2);
         let mut bad: Option<Broken> = None;
         personal::for_each(
             &self.action,
@@ -303,6 +334,10 @@ impl Event {
             &self.details,
             &mut |p, s| {
                 if bad.is_some() {
+                    return;
+                }
+                if let Some(seed) = &seed {
+                    out.push((p.to_owned(), commit(&derive_salt(seed, p), p, s)));
                     return;
                 }
                 let c = match (self.sealed.get(p), self.salts.get(p)) {
@@ -425,6 +460,9 @@ impl Event {
         doc.insert("action".into(), Value::String(self.action.clone()));
         doc.insert("target".into(), Value::String(self.target.clone()));
         doc.insert("details".into(), Value::Object(self.details.clone()));
+        if let Some(seed) = &self.seed {
+            doc.insert("seed".into(), Value::String(seed.clone()));
+        }
         if !self.salts.is_empty() {
             doc.insert("salts".into(), paths_json(&self.salts));
         }
@@ -446,6 +484,8 @@ impl Event {
             target: String,
             details: Map<String, Value>,
             #[serde(default)]
+            seed: Option<String>,
+            #[serde(default)]
             salts: Paths,
             #[serde(default)]
             sealed: Paths,
@@ -458,6 +498,7 @@ impl Event {
             action: s.action,
             target: s.target,
             details: s.details,
+            seed: s.seed,
             salts: s.salts,
             sealed: s.sealed,
             prev_hash: prev_hash.to_owned(),
@@ -476,6 +517,25 @@ impl Event {
         let Ok(commits) = self.commitments() else {
             return false;
         };
+        if !commits.iter().any(|(p, _)| p == path) {
+            return false;
+        }
+        // The seed goes (the erased value's salt must not be derivable any more): the
+        // other cleartext fields keep their salts, written out.
+        if let Ok(Some(seed)) = self.seed_bytes() {
+            let mut salts = Vec::new();
+            personal::for_each(
+                &self.action,
+                &self.actor,
+                &self.target,
+                &self.details,
+                &mut |p, _| {
+                    salts.push((p.to_owned(), to_hex(&derive_salt(&seed, p))));
+                },
+            );
+            self.salts = salts.into_iter().collect();
+            self.seed = None;
+        }
         let Some((_, c)) = commits.into_iter().find(|(p, _)| p == path) else {
             return false;
         };
@@ -544,12 +604,29 @@ mod tests {
     }
 
     #[test]
-    fn only_personal_fields_are_salted() {
+    fn only_personal_fields_are_committed() {
         let e = ev();
+        assert!(e.seed.is_some() && e.salts.is_empty());
+        let paths: Vec<String> = e
+            .commitments()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(paths, ["/actor", "/details/reason", "/details/user"]);
+        assert_eq!(e.check(), Ok(()));
+    }
+
+    #[test]
+    fn sealing_drops_the_seed_and_writes_the_other_salts_out() {
+        let mut e = ev();
+        assert!(e.seal("/details/user", "erased:0123456789abcdef"));
+        assert!(e.seed.is_none());
         assert_eq!(
             e.salts.keys().collect::<Vec<_>>(),
-            ["/actor", "/details/reason", "/details/user"]
+            ["/actor", "/details/reason"]
         );
+        assert_eq!(e.sealed.keys().collect::<Vec<_>>(), ["/details/user"]);
         assert_eq!(e.check(), Ok(()));
     }
 
@@ -576,7 +653,11 @@ mod tests {
     fn a_non_personal_field_cannot_be_sealed() {
         let mut e = ev();
         assert!(!e.seal("/details/role", "erased:0123456789abcdef"));
-        // ... nor can a file claim it is.
+        // ... nor can a file claim it is (beside a seed, or with salts of their own).
+        e.sealed.insert("/details/role", &"0".repeat(64));
+        assert!(matches!(e.check(), Err(Broken::Commitment(_))));
+        e.sealed.remove("/details/role");
+        assert!(e.seal("/details/reason", "erased:0123456789abcdef"));
         e.sealed.insert("/details/role", &"0".repeat(64));
         assert_eq!(e.check(), Err(Broken::NotPersonal("/details/role".into())));
     }

@@ -152,7 +152,7 @@ impl Log {
     /// Appends events (already chained after the last one).
     pub fn extend(&mut self, events: impl IntoIterator<Item = Event>) {
         for e in events {
-            self.events.push(e);
+            self.events.push(&e);
         }
     }
 
@@ -179,10 +179,10 @@ impl Log {
         }
         let mut events = EventStore::default();
         for e in prefix {
-            events.push(e);
+            events.push(&e);
         }
-        for e in self.events.iter() {
-            events.push(e);
+        for e in self.events.iter(self.base_seq, &self.anchor) {
+            events.push(&e);
         }
         self.events = events;
         self.base_seq = p.base_seq;
@@ -205,7 +205,7 @@ impl Log {
 
     /// Every event, in `seq` order.
     pub fn iter(&self) -> impl Iterator<Item = Event> + '_ {
-        self.events.iter()
+        self.events.iter(self.base_seq, &self.anchor)
     }
 
     /// The events `filter` selects, in `seq` order.
@@ -213,26 +213,57 @@ impl Log {
         self.matching(filter).collect()
     }
 
-    /// The events `filter` selects, in `seq` order.
+    /// The events `filter` selects, in `seq` order: the fields a filter reads are read
+    /// from the rows, and only the events it keeps are rebuilt.
     pub fn matching<'a>(&'a self, filter: &'a Filter) -> impl Iterator<Item = Event> + 'a {
-        self.events
-            .iter()
-            .filter(|e| filter.matches(e))
+        let lower = |s: &Option<String>| s.as_deref().map(str::to_ascii_lowercase);
+        let (actor, user) = (lower(&filter.actor), lower(&filter.user));
+        (0..self.events.len())
+            .filter(move |&i| {
+                let Some((at, a, action, target)) = self.events.head(i) else {
+                    return false;
+                };
+                actor.as_deref().is_none_or(|x| a == x)
+                    && user
+                        .as_deref()
+                        .is_none_or(|u| a == u || self.events.user(i) == Some(u))
+                    && filter
+                        .action
+                        .as_deref()
+                        .is_none_or(|x| match x.strip_suffix('*') {
+                            Some(prefix) => action.starts_with(prefix),
+                            None => action == x,
+                        })
+                    && filter.target.as_deref().is_none_or(|t| target == t)
+                    && filter.since.is_none_or(|s| at >= s)
+                    && filter.until.is_none_or(|u| at < u)
+            })
             .take(filter.limit.unwrap_or(usize::MAX))
+            .filter_map(move |i| self.events.get(i, self.base_seq, &self.anchor))
     }
 
     /// Recomputes the chain from the anchor and checks every seal against the erasures;
     /// the error names the first bad `seq`.
     pub fn verify(&self) -> Result<(), AuditError> {
-        let events: Vec<Event> = self.events.iter().collect();
-        verify_chain(&self.anchor, self.base_seq, &events)
+        self.events
+            .verify(self.base_seq, &self.anchor)
+            .map_err(|(seq, b)| integrity(seq, b.to_string()))?;
+        // The seal rule reads only erasures and sealed events: rebuild just those.
+        let sealed: Vec<Event> = (0..self.events.len())
+            .filter(|&i| {
+                self.events.has_seals(i)
+                    || self.events.head(i).is_some_and(|h| h.2 == "user.erased")
+            })
+            .filter_map(|i| self.events.get(i, self.base_seq, &self.anchor))
+            .collect();
+        check_seals(self.base_seq, &sealed)
     }
 
     /// JSON Lines, one event per line, then the [`Trailer`] (signed with `key`): the form
     /// `AuditLog.load` reads back.
     pub fn to_jsonl(&self, graph_id: &str, key: Option<&[u8]>) -> String {
         let mut out = String::new();
-        for e in self.events.iter() {
+        for e in self.iter() {
             out.push_str(&e.to_json());
             out.push('\n');
         }
@@ -271,7 +302,7 @@ impl Log {
             "hash",
         ])
         .map_err(io)?;
-        for e in self.events.iter() {
+        for e in self.iter() {
             let details = Value::Object(e.details.clone()).to_string();
             w.write_record(crate::text::spreadsheet_row([
                 e.seq.to_string().as_str(),
@@ -337,7 +368,7 @@ impl Log {
         for (line_no, line) in lines.iter().take(lines.len().saturating_sub(1)) {
             let ev = parse_event(line)
                 .map_err(|m| integrity(0, format!("line {line_no}: not an audit event: {m}")))?;
-            events.push(ev);
+            events.push(&ev);
         }
         let log = Log {
             anchor: trailer.anchor.clone(),
@@ -368,7 +399,7 @@ impl Log {
     /// Drops the events before `before` (a prefix of the log), advancing the anchor and
     /// the base state so the rest still verifies and replays. Returns how many went.
     pub fn prune(&mut self, before: Instant) -> Result<usize, AuditError> {
-        let all: Vec<Event> = self.events.iter().collect();
+        let all: Vec<Event> = self.iter().collect();
         let n = all.iter().take_while(|e| e.at < before).count();
         if n == 0 {
             return Ok(0);
@@ -384,7 +415,7 @@ impl Log {
         }
         let mut kept = EventStore::default();
         for e in all.into_iter().skip(n) {
-            kept.push(e);
+            kept.push(&e);
         }
         self.events = kept;
         self.base_state = Some(state);
@@ -394,7 +425,7 @@ impl Log {
     /// The state after every event with `at <= when` (the longest such prefix).
     pub fn state_at(&self, when: Instant) -> Result<State, AuditError> {
         let mut state = self.base_state.clone().unwrap_or_default();
-        for e in self.events.iter().take_while(|e| e.at <= when) {
+        for e in self.iter().take_while(|e| e.at <= when) {
             super::replay::apply(&mut state, &e)
                 .map_err(|reason| AuditError::Integrity { seq: e.seq, reason })?;
         }

@@ -375,7 +375,7 @@ fn prefix_loader(
 fn store_of(events: Vec<crate::audit::Event>) -> crate::audit::store::EventStore {
     let mut store = crate::audit::store::EventStore::default();
     for e in events {
-        store.push(e);
+        store.push(&e);
     }
     store
 }
