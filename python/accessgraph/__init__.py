@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from accessgraph import _core, _formats
 from accessgraph._audit import AuditLog, _GraphBackend
@@ -103,6 +103,7 @@ __all__ = [
     "UnknownActionError",
     "User",
     "ValidationError",
+    "WhatIf",
     "__version__",
 ]
 
@@ -272,6 +273,24 @@ class Graph(_core.Graph):
         """
         return AccessDiff(AccessChange(*row) for row in self._diff_rows(other))
 
+    def what_if(
+        self, registry: str | os.PathLike[str] | None = None, *, org: str | None = None
+    ) -> WhatIf:
+        """A what-if overlay: a private copy of this graph to try changes on.
+
+        ``with g.what_if() as w:`` gives a :class:`WhatIf` with the whole ``Graph`` API.
+        Its mutations are checked as usual (authority rules apply; ``actor=None`` is the
+        system) but touch neither ``g``, nor its journal, nor its audit log;
+        :meth:`WhatIf.changes` lists them and :meth:`WhatIf.diff` shows who would gain or
+        lose what. Leaving the block discards it.
+
+        ``registry`` (Markdown text, or the path of a ``.md`` file) is imported into the
+        overlay first, as :meth:`import_registry` would: "what would this proposed
+        registry change do?". ``org`` is its org's slug (default: the slugified title).
+        """
+        text = None if registry is None else _registry_text(registry)
+        return self._what_if(WhatIf, text, org)
+
     @classmethod
     def open(
         cls,
@@ -376,3 +395,64 @@ class Graph(_core.Graph):
         from accessgraph._html import graph_html
 
         return graph_html(self)
+
+
+def _registry_text(registry: str | os.PathLike[str]) -> str:
+    """Registry text given as itself (it has a line break or starts with ``#``) or as
+    the path of a file."""
+    if isinstance(registry, str) and ("\n" in registry or registry.lstrip().startswith("#")):
+        return registry
+    return Path(registry).read_text(encoding="utf-8")
+
+
+class WhatIf(Graph):
+    """A what-if overlay (:meth:`Graph.what_if`): a private copy of a graph to try changes
+    on, with the whole ``Graph`` API.
+
+    Mutations are authority-checked as on the original and recorded in the overlay's own
+    audit log (``w.audit``), never in the original's or its journal. Checks read the
+    overlay's own copy with the same engine, so they cost what checks on the original do
+    however many changes were made. Leaving the ``with`` block (or :meth:`discard`) frees
+    the copy; using the overlay afterwards raises :class:`ConflictError`.
+    """
+
+    __slots__ = ()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+    def changes(self) -> list[Event]:
+        """What was done in the overlay, in order: its audit events, without the refused
+        attempts (``access.denied``)."""
+        return [e for e in self.audit.events() if e.action != "access.denied"]
+
+    def diff(self, other: _core.Graph) -> AccessDiff:
+        """Who would gain, lose or change which effective project role if the overlay
+        were real: ``other`` (the graph it came from) is before, the overlay after, each
+        judged at its own clock. (``g.diff(w)`` says the same.)"""
+        return AccessDiff(AccessChange(*row) for row in other._diff_rows(self))
+
+    def discard(self) -> None:
+        """Free the overlay's copy; using it afterwards raises :class:`ConflictError`."""
+        self._discard()
+        self.__class__ = _DiscardedWhatIf
+
+
+class _DiscardedWhatIf(WhatIf):
+    """A what-if overlay whose block has ended."""
+
+    __slots__ = ()
+
+    def __getattribute__(self, name: str) -> Any:
+        if name.startswith("__"):
+            return object.__getattribute__(self, name)
+        raise ConflictError(
+            "this what-if overlay was discarded when its block ended: start another with "
+            "graph.what_if()"
+        )
+
+    def __repr__(self) -> str:
+        return "<WhatIf (discarded)>"

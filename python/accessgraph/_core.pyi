@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, Final, Self, final
+from typing import Any, Final, Self, TypeVar, final
 
 from typing_extensions import disjoint_base
 
@@ -31,6 +31,7 @@ __all__ = [
 __version__: Final[str]
 
 _When = datetime | date | str
+_G = TypeVar("_G", bound="Graph")
 
 @final
 class Principal:
@@ -475,6 +476,8 @@ class Graph:
         """A graph rebuilt from the CSV access matrix (lossy: see the docs)."""
     def _csv_text(self, at: _When | None = None) -> str: ...
     def _import_registry_text(self, text: str, org: str | None = None) -> int: ...
+    def _what_if(self, cls: type[_G], text: str | None = None, org: str | None = None) -> _G: ...
+    def _discard(self) -> None: ...
     def to_markdown(self, org: str) -> str:
         """The Markdown access registry of ``org``, deterministic."""
     def set_time(self, when: _When | None) -> None:

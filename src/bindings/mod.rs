@@ -15,6 +15,7 @@ mod queries;
 mod values;
 
 /// The compiled core of the `accessgraph` package.
+mod whatif;
 #[pyo3::pymodule]
 mod _core {
     use pyo3::prelude::*;

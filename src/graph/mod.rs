@@ -17,6 +17,7 @@
 //! - [`keys`], [`offboard`]: API keys and offboarding.
 //! - [`journaled`] and [`history`]: opening a journal, snapshots, refresh; the audit log,
 //!   time travel, retention and erasure.
+//! - [`whatif`]: what-if overlays, private copies to try changes on.
 
 mod commit;
 pub mod front;
@@ -34,6 +35,7 @@ pub(crate) mod rules;
 
 pub use front::Graph;
 pub use journaled::OpenOptions;
+mod whatif;
 pub use keys::{KeyInfo, NewKey};
 pub use members::{MemberPatch, NewMember};
 pub use offboard::OffboardingReport;
