@@ -13,6 +13,7 @@ __all__ = [
     "Decision",
     "Event",
     "Finding",
+    "Fix",
     "Grant",
     "Graph",
     "Member",
@@ -131,11 +132,48 @@ class Decision:
         """``organization_admin``, ``organization_member``, ``explicit_member``,
         ``org_wide_grant``, ``default``, ``creator``, ``api_key_scope`` or ``None``."""
     @property
-    def reason(self) -> str: ...
+    def reason(self) -> str:
+        """The decision in words; for a denial, followed by the first fix."""
+    @property
+    def fixes(self) -> tuple[Fix, ...]:
+        """For a denial: the smallest changes that would allow it, least privilege first,
+        or one ``Fix(kind="impossible")`` saying why none would. Empty when allowed."""
     def __bool__(self) -> bool: ...
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
     def _repr_html_(self) -> str: ...
+
+@final
+class Fix:
+    """One way to allow a denied check (``Decision.fixes``): the change, the steps that
+    must come first, and who may make it under the delegation rules (SPEC 2.3)."""
+
+    @property
+    def kind(self) -> str:
+        """``grant``, ``org_role``, ``add_member``, ``renew`` or ``impossible``."""
+    @property
+    def user(self) -> str: ...
+    @property
+    def target(self) -> str | None:
+        """The project (a grant) or the org (the other kinds); ``None`` when impossible."""
+    @property
+    def role(self) -> str | None:
+        """The role given: a project role for a grant, an org role for ``org_role`` and
+        ``add_member``; ``None`` for ``renew`` and ``impossible``."""
+    @property
+    def expires(self) -> datetime | None:
+        """The expiry given: a grant to a member whose membership expires ends with it."""
+    @property
+    def requires(self) -> tuple[Fix, ...]:
+        """Steps that must come first (adding the user, renewing the membership)."""
+    @property
+    def by(self) -> tuple[str, ...]:
+        """Who may make the whole change, emails sorted."""
+    @property
+    def reason(self) -> str:
+        """The fix in words."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
 
 @final
 class Org:
@@ -491,7 +529,8 @@ class Graph:
     def require(self, user: _User, action: str, target: str, at: _When | None = None) -> None:
         """Raise ``PermissionDenied`` (carrying the decision) unless allowed."""
     def explain(self, user: _User, action: str, target: str, at: _When | None = None) -> Decision:
-        """The decision, with a sentence saying why."""
+        """The decision, with a sentence saying why and, for a denial, ``fixes``: the
+        smallest changes that would allow it and who may make them."""
     def check_many(
         self, queries: Iterable[tuple[_User, str, str]], at: _When | None = None
     ) -> list[bool]:

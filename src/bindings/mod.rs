@@ -3,6 +3,7 @@
 mod audit;
 mod convert;
 mod errors;
+mod fixes;
 mod gil;
 mod governance;
 mod graph;
@@ -13,15 +14,17 @@ mod mutations;
 mod postgres;
 mod queries;
 mod values;
+mod whatif;
 
 /// The compiled core of the `accessgraph` package.
-mod whatif;
 #[pyo3::pymodule]
 mod _core {
     use pyo3::prelude::*;
 
     #[pymodule_export]
     use super::audit::{PyAuditFile, PyEvent, PyPending};
+    #[pymodule_export]
+    use super::fixes::PyFix;
     #[pymodule_export]
     use super::governance::{PyAccessRequest, PyFinding, PyOnboardingReport, PySyncPlan};
     #[pymodule_export]

@@ -36,6 +36,7 @@ pub fn explain(
         role: verdict.role,
         source: verdict.source,
         reason,
+        fixes: Vec::new(),
     })
 }
 

@@ -107,12 +107,19 @@ def _add_check(sub: _Commands) -> None:
         "check",
         commands.check,
         help="may USER do ACTION on TARGET? (exit 0 allowed, 1 denied)",
-        description="Print the decision and why; exit 0 when allowed, 1 when denied.",
+        description="Print the decision and why (for a denial, the smallest change that "
+        "would allow it and who may make it); exit 0 when allowed, 1 when denied.",
     )
     p.add_argument("registry", help=_REGISTRY_HELP)
     p.add_argument("user", help="an email")
     p.add_argument("action", help="an action such as insight:create")
     p.add_argument("target", help="an org, project (org/slug) or resource")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="when denied, list every fix (the smallest changes that would allow it, least "
+        "privilege first) and who may make each; the reason names the first one anyway",
+    )
     _add_at(p)
     _add_format(p)
     _add_input_options(p)

@@ -43,7 +43,7 @@ def check(args: argparse.Namespace, ctx: Context) -> int:
     """``check``: exit 0 when allowed, 1 when denied."""
     graph = load_graph(args.registry, args)
     d = graph.explain(args.user, args.action, args.target, at=args.at)
-    row = {
+    row: dict[str, Any] = {
         "allowed": d.allowed,
         "user": d.user,
         "action": d.action,
@@ -52,10 +52,33 @@ def check(args: argparse.Namespace, ctx: Context) -> int:
         "source": d.source,
         "reason": d.reason,
     }
+    fixes: list[dict[str, Any]] = [
+        {
+            "kind": f.kind,
+            "target": f.target,
+            "role": f.role,
+            "expires": f.expires,
+            "requires": [
+                {"kind": r.kind, "target": r.target, "role": r.role, "by": list(r.by)}
+                for r in f.requires
+            ],
+            "by": list(f.by),
+            "reason": f.reason,
+        }
+        for f in d.fixes
+    ]
+    if args.explain:
+        # JSON keeps the structure; a table cell holds one fix per line.
+        reasons = "\n".join(str(f["reason"]) for f in fixes)
+        row["fixes"] = fixes if args.format == "json" else reasons
 
     def text(paint: Painter) -> str:
         word = paint("allowed", "green") if d.allowed else paint("denied", "red")
-        return f"{word}: {d.reason}\n"
+        out = f"{word}: {d.reason}\n"
+        if args.explain and fixes:
+            out += "how to allow it, least privilege first:\n"
+            out += "".join(f"  {i}. {f.reason}\n" for i, f in enumerate(d.fixes, 1))
+        return out
 
     report = Report(
         columns=tuple(row),
