@@ -161,18 +161,33 @@ def _add_convert(sub: _Commands) -> None:
     _add_input_options(p)
 
 
+_GIT_HELP = (
+    " — or REV:PATH, read from git (`git show REV:PATH`: PATH from the repository's root, "
+    "or ./PATH from the current directory)"
+)
+
+
 def _add_diff(sub: _Commands) -> None:
     p = _command(
         sub,
         "diff",
         commands.diff,
         help="who gains, loses or changes which role from OLD to NEW (exit 1 if any)",
-        description="Compare effective project roles; exit 0 when equal, 1 when not.",
+        description="Compare effective project roles. Exit 0 when equal, 1 when not "
+        "(--fail-on widen: only when some access widens), 2 on bad input. "
+        "--format github prints a Markdown summary for a pull request comment.",
     )
-    p.add_argument("old", help=_REGISTRY_HELP)
-    p.add_argument("new", help=_REGISTRY_HELP)
+    p.add_argument("old", help=_REGISTRY_HELP + _GIT_HELP)
+    p.add_argument("new", help=_REGISTRY_HELP + _GIT_HELP)
     _add_at(p)
-    _add_format(p)
+    _add_format(p, (*FORMATS, "github"))
+    p.add_argument(
+        "--fail-on",
+        choices=("any", "widen"),
+        default="any",
+        help="exit 1 on any difference (any, the default), or only when access widens: "
+        "someone gains access or a higher role (widen); a narrowing alone exits 0",
+    )
     _add_input_options(p)
 
 

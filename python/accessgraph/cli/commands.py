@@ -13,7 +13,15 @@ import accessgraph as ag
 from accessgraph._diff import KINDS
 from accessgraph._formats import savable
 from accessgraph.cli.context import EXIT_FOUND, EXIT_OK, CliError, Context
-from accessgraph.cli.load import is_journal, load_graph, mention, open_audit, readable_file
+from accessgraph.cli.github import github_comment, widening
+from accessgraph.cli.load import (
+    is_journal,
+    load_graph,
+    load_side,
+    mention,
+    open_audit,
+    readable_file,
+)
 from accessgraph.cli.render import Painter, Report
 
 __all__ = [
@@ -155,10 +163,16 @@ def convert(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def diff(args: argparse.Namespace, ctx: Context) -> int:
-    """``diff``: exit 0 when there is no difference, 1 when there is."""
-    old = load_graph(args.old, args)
-    new = load_graph(args.new, args)
+    """``diff``: exit 0 when there is no difference, 1 when there is (with ``--fail-on
+    widen``: only when some access widens)."""
+    old = load_side(args.old, args, ctx)
+    new = load_side(args.new, args, ctx)
     changes = old.diff(new)
+    widens = any(widening(c) for c in changes)
+    failed = widens if args.fail_on == "widen" else bool(changes)
+    if args.format == "github":
+        ctx.stdout.write(github_comment(changes, old=args.old, new=args.new))
+        return EXIT_FOUND if failed else EXIT_OK
     rows = [c._asdict() for c in changes]
     counts = {k: sum(1 for c in changes if c.kind == k) for k in KINDS}
     report = Report(
@@ -170,7 +184,7 @@ def diff(args: argparse.Namespace, ctx: Context) -> int:
         empty="no differences",
     )
     ctx.emit(report, args.format)
-    return EXIT_FOUND if changes else EXIT_OK
+    return EXIT_FOUND if failed else EXIT_OK
 
 
 def review(args: argparse.Namespace, ctx: Context) -> int:
