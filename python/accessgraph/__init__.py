@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from accessgraph import _core, _formats
 from accessgraph._audit import AuditLog, _GraphBackend
+from accessgraph._campaign import Campaign, CampaignItem, Evidence
 from accessgraph._core import (
     AccessRequest,
     ApiKey,
@@ -76,9 +77,12 @@ __all__ = [
     "ApiKey",
     "AuditIntegrityError",
     "AuditLog",
+    "Campaign",
+    "CampaignItem",
     "ConflictError",
     "Decision",
     "Event",
+    "Evidence",
     "Finding",
     "Fix",
     "Grant",
@@ -274,6 +278,33 @@ class Graph(_core.Graph):
         use is the registry document against the live graph.
         """
         return AccessDiff(AccessChange(*row) for row in self._diff_rows(other))
+
+    def start_campaign(
+        self,
+        org: str,
+        *,
+        reviewers: Iterable[str],
+        due: When,
+        actor: str | None,
+    ) -> Campaign:
+        """Start an access review campaign of ``org`` (SOC 2 CC6.2): its population —
+        every membership and grant, expired ones included — is frozen now as items for
+        ``reviewers`` (members of the org) to keep or reject by ``due``.
+
+        ``actor`` needs ``org:manage_roles``. Recorded as ``campaign.started``; see
+        :class:`Campaign` for deciding, closing and the evidence."""
+        if isinstance(reviewers, str):
+            reviewers = [reviewers]
+        raw = self._start_campaign(org, reviewers=list(reviewers), due=due, actor=actor)
+        return Campaign(self, raw)
+
+    def campaign(self, id: str) -> Campaign:
+        """The campaign ``id`` (``camp_1`` …); ``NotFoundError`` if there is none."""
+        return Campaign(self, self._campaign(id))
+
+    def campaigns(self, org: str | None = None) -> list[Campaign]:
+        """The campaigns of ``org`` (or of every org), in the order they were started."""
+        return [Campaign(self, raw) for raw in self._campaigns(org)]
 
     def what_if(
         self, registry: str | os.PathLike[str] | None = None, *, org: str | None = None

@@ -1,6 +1,7 @@
 //! The Python binding: the only place that names pyo3. Thin: convert, call, map errors.
 
 mod audit;
+mod campaigns;
 mod convert;
 mod errors;
 mod fixes;
