@@ -450,9 +450,8 @@ impl Ask<'_> {
             Step::Renew => format!("renewing {user}'s membership of {org} (clearing its expiry)"),
             Step::SetRole(r) => format!("the org role {} in {org}", r.as_str()),
             Step::Grant(r) => {
-                let until = expires.map_or_else(String::new, |e| {
-                    format!(" until {}", e.to_date_or_iso())
-                });
+                let until =
+                    expires.map_or_else(String::new, |e| format!(" until {}", e.to_date_or_iso()));
                 format!(
                     "{} {} grant on {}{until}",
                     article(r.as_str()),

@@ -268,3 +268,21 @@ def test_a_snapshot_with_campaigns_validates_against_the_schema() -> None:
     assert errors == []
     doc["campaigns"][0]["items"][0]["kind"] = "role"
     assert list(Draft202012Validator(schema).iter_errors(doc))
+
+
+def test_erasing_a_user_redacts_them_from_campaigns(tmp_path: Path) -> None:
+    path = tmp_path / "access.journal"
+    g = _org(ag.Graph.open(path))
+    c = g.start_campaign("acme", reviewers=[ALICE], due="2024-06-01", actor=JANE)
+    c.decide(2, keep=False, reason=f"{BOB} left the team", actor=ALICE)
+    g.set_time("2024-05-16")
+    as_of = g.as_of("2024-05-15T12:00:00Z")
+    assert as_of.campaign("camp_1").item(2).decision == "revoke"
+    pseudonym = g.erase_user(BOB, actor=JANE, reason="GDPR request")
+    item = g.campaign("camp_1").item(2)
+    assert (item.user, item.reason) == (pseudonym, f"{pseudonym} left the team")
+    assert BOB not in g.to_json() and BOB not in path.read_text()
+    assert list(ag.Graph.open(path).campaign("camp_1").evidence()) == list(
+        g.campaign("camp_1").evidence()
+    )
+    g.audit.verify()
