@@ -23,6 +23,7 @@
 //! suggested when they are the smallest change that helps. Removing `restricted` and
 //! raising a project's default role are never suggested: they change everyone's access.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use super::rules::{
@@ -74,6 +75,10 @@ struct Ask<'s> {
     /// The expiry of the user's grant on the project, when it has one and the grant is
     /// live both now and at the instant asked about: a fix that replaces it keeps it.
     kept_expiry: Option<Instant>,
+    /// Who may make each step, as worked out so far.
+    by_step: RefCell<Vec<(Step, BTreeSet<String>)>>,
+    /// The members allowed each action the rules start from, as worked out so far.
+    allowed: RefCell<Vec<(&'static str, Vec<u32>)>>,
 }
 
 /// Fills in `d.fixes` (and appends the first fix to `d.reason`) for a denied check of
@@ -194,6 +199,8 @@ fn suggest(
         project,
         current,
         kept_expiry,
+        by_step: RefCell::new(Vec::new()),
+        allowed: RefCell::new(Vec::new()),
     };
     let mut passing: Vec<Candidate> = ask
         .candidates(&mut At::new(Some(now), clock), &mut when)
@@ -396,9 +403,44 @@ impl Ask<'_> {
         out.unwrap_or_default()
     }
 
-    /// Who may make one step. A cheap check of the action the rule starts from comes
-    /// first, so that the full rule (which words its refusal) runs for few members.
+    /// Who may make one step, worked out once per step: `authorize_grant_to` takes no
+    /// role, so every grant role has the same answer.
     fn step_by(&self, s: Step, now: Instant, clock: &Clock) -> BTreeSet<String> {
+        let key = match s {
+            Step::Grant(_) => Step::Grant(ProjectRole::Viewer),
+            other => other,
+        };
+        if let Some((_, by)) = self.by_step.borrow().iter().find(|(k, _)| *k == key) {
+            return by.clone();
+        }
+        let by = self.who_may(key, now, clock);
+        self.by_step.borrow_mut().push((key, by.clone()));
+        by
+    }
+
+    /// The org's members allowed `action` on `target` now (the action each rule starts
+    /// from), worked out once per action with the evaluator's allocation-free verdict.
+    fn allowed(&self, action: &'static str, target: &str, now: Instant, clock: &Clock) -> Vec<u32> {
+        if let Some((_, uids)) = self.allowed.borrow().iter().find(|(a, _)| *a == action) {
+            return uids.clone();
+        }
+        let st = self.st;
+        let mut uids = Vec::new();
+        if let (Some(def), Some(t)) = (st.catalog.get(action), st.target(target)) {
+            let mut at = At::new(Some(now), clock);
+            for &uid in st.org(self.oid).map(|o| &o.members).into_iter().flatten() {
+                if eval::evaluate(st, uid, def, t, &mut at).allowed {
+                    uids.push(uid);
+                }
+            }
+        }
+        self.allowed.borrow_mut().push((action, uids.clone()));
+        uids
+    }
+
+    /// Who may make one step: the members allowed the action its rule starts from, then
+    /// the rule itself (the one the mutation calls) for each of them.
+    fn who_may(&self, s: Step, now: Instant, clock: &Clock) -> BTreeSet<String> {
         let st = self.st;
         let (action, target) = match s {
             Step::AddMember(_) => ("org:invite_member", self.org.as_str()),
@@ -408,16 +450,12 @@ impl Ask<'_> {
                 self.project.as_deref().unwrap_or_default(),
             ),
         };
-        let members = st.org(self.oid).map(|o| &o.members);
         let mut out = BTreeSet::new();
-        for &uid in members.into_iter().flatten() {
+        for uid in self.allowed(action, target, now, clock) {
             let Some(actor) = st.user(uid).map(|u| &*u.email) else {
                 continue;
             };
             let mut at = At::new(Some(now), clock);
-            if !eval::check(st, actor, action, target, &mut at).unwrap_or(false) {
-                continue;
-            }
             let (email, org, oid) = (self.email.as_str(), self.org.as_str(), self.oid);
             let ok = match s {
                 Step::AddMember(role) => authorize_invite(st, &mut at, actor, org, role).is_ok(),

@@ -31,6 +31,13 @@ def test_bench_whatif_runs_on_a_tiny_workload(tmp_path: Path) -> None:
     assert report["mismatches"] == 0
     results = report["results"]
     assert results["changes_applied"] == 20
-    for key in ("check_ratio", "check_many_ratio", "check_ns_graph", "check_ns_overlay"):
+    for key in (
+        "check_ratio",
+        "check_ratio_vs_fresh_overlay",
+        "check_many_ratio",
+        "check_ns_graph",
+        "check_ns_overlay",
+        "check_ns_fresh_overlay",
+    ):
         assert set(results[key]) == {"median", "min", "max"}
         assert 0 < results[key]["min"] <= results[key]["median"] <= results[key]["max"]
