@@ -31,7 +31,7 @@ use crate::graph::rules::{
 };
 use crate::graph::Graph;
 use crate::ids::{self, email_key};
-use crate::model::campaigns::{Campaign, CampaignItem, ItemKind, ItemSpec};
+use crate::model::campaigns::{Campaign, CampaignItem, ItemKind, ItemSpec, Reviewer};
 use crate::roles::{OrgRole, Role};
 use crate::state::campaigns::{find_campaign, need_campaign};
 use crate::state::{Change, State};
@@ -303,7 +303,10 @@ impl Graph {
                 vec![Change::CampaignStarted {
                     id: id.clone(),
                     org: org.to_owned(),
-                    reviewers: people.clone(),
+                    reviewers: people
+                        .iter()
+                        .map(|r| Reviewer { user: r.clone() })
+                        .collect(),
                     due,
                     items,
                 }],

@@ -44,6 +44,14 @@ pub struct ItemSpec {
     pub orphan: bool,
 }
 
+/// A reviewer as `campaign.started` records them: an object whose `user` key holds the
+/// email, so the audit log treats it as personal (erasable) data, as it does every `user`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Reviewer {
+    /// The reviewer's email.
+    pub user: String,
+}
+
 /// A reviewer's decision on an item (the last one made counts).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ItemDecision {

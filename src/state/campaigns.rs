@@ -50,7 +50,7 @@ pub(super) fn apply_campaign(st: &mut State, change: &Change, stamp: Stamp<'_>) 
             st.campaigns.push(Campaign {
                 id: id.clone(),
                 org: org.clone(),
-                reviewers: reviewers.clone(),
+                reviewers: reviewers.iter().map(|r| r.user.clone()).collect(),
                 due: *due,
                 started_by: stamp.actor.map(str::to_owned),
                 started_at: stamp.at,

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::model::actions::ActionDef;
-use crate::model::campaigns::ItemSpec;
+use crate::model::campaigns::{ItemSpec, Reviewer};
 use crate::model::templates::TemplateDef;
 use crate::model::{ProjectAttrs, Settings};
 use crate::roles::{OrgRole, ProjectRole};
@@ -321,8 +321,8 @@ pub enum Change {
         id: String,
         /// The org under review.
         org: String,
-        /// Who may decide items (emails, sorted).
-        reviewers: Vec<String>,
+        /// Who may decide items (sorted by email).
+        reviewers: Vec<Reviewer>,
         /// When the review is due.
         due: Instant,
         /// Every membership and grant of the org when it started.

@@ -66,6 +66,18 @@ def test_a_campaign_from_start_to_close_reopened_from_the_journal(tmp_path: Path
         (8, "grant", CAROL, "acme/web", "admin", False),
         (9, "grant", DAVE, "acme/web", "viewer", True),
     ]
+    # every email in the event sits under a `user` key, free text under `reason`: the keys
+    # the audit log commits as personal (erasable) data
+    started = g.audit.events(action="campaign.started")[0]
+    assert (started.target, started.actor) == ("acme", JANE)
+    assert started.details["reviewers"] == [{"user": ALICE}, {"user": CAROL}]
+    assert started.details["items"][8] == {
+        "kind": "grant",
+        "user": DAVE,
+        "target": "acme/web",
+        "role": "viewer",
+        "orphan": True,
+    }
     # later changes do not change the population
     g.grant(BOB, "acme/web", "member", actor=ALICE)
     assert len(c.items) == 9 and c.item(7).role == "viewer"
