@@ -64,8 +64,8 @@ lint:
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --features postgres -- -D warnings
 	cargo clippy --features python,postgres -- -D warnings
-	$(PY) -m ruff check python tests benchmarks examples
-	$(PY) -m ruff format --check python tests benchmarks examples
+	$(PY) -m ruff check python tests benchmarks examples scripts
+	$(PY) -m ruff format --check python tests benchmarks examples scripts
 	$(PY) -m mypy
 	$(PY) -m mypy.stubtest accessgraph._core
 

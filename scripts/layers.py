@@ -155,7 +155,8 @@ def main() -> int:
         # Paths that start with a child module's name (`keys::complete` in graph/mod.rs).
         children = MOD_RE.findall(text)
         if children:
-            child_re = re.compile(r"(?<![:\w])((?:%s)(?:::[A-Za-z_][A-Za-z0-9_]*)+)" % "|".join(children))
+            names = "|".join(children)
+            child_re = re.compile(rf"(?<![:\w])((?:{names})(?:::[A-Za-z_][A-Za-z0-9_]*)+)")
             paths.extend("self::" + m.group(1) for m in child_re.finditer(body))
             for m in USE_RE.finditer(text):
                 for q in expand(m.group(1)):
@@ -217,7 +218,8 @@ def main() -> int:
             strong(v)
 
     def show(m: tuple) -> str:
-        return "src/" + ("/".join(m) or "lib") + (".rs" if m in mods and mods[m].name != "mod.rs" else "/")
+        file = m in mods and mods[m].name != "mod.rs"
+        return "src/" + ("/".join(m) or "lib") + (".rs" if file else "/")
 
     n_imports = sum(len(o) for o in edges.values())
     print(f"{len(files)} files, {n_imports} file-to-file imports")

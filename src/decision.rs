@@ -64,6 +64,62 @@ pub struct Decision {
     pub role: Option<Role>,
     /// Where that role comes from.
     pub source: Option<Source>,
-    /// A sentence explaining the decision.
+    /// A sentence explaining the decision (for a denial, followed by the first fix).
+    pub reason: String,
+    /// For a denial: the smallest changes that would allow it, least privilege first,
+    /// or one [`FixKind::Impossible`] fix saying why none would. Empty when allowed, and
+    /// for the refusals of mutations.
+    pub fixes: Vec<Fix>,
+}
+
+/// What a [`Fix`] changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FixKind {
+    /// A project grant: `role` (a project role) on the project `target`.
+    Grant,
+    /// An org-role change: `role` (an org role) in the org `target`.
+    OrgRole,
+    /// Adding the user to the org `target` with the org role `role`.
+    AddMember,
+    /// Renewing the user's membership of the org `target`: its expiry cleared.
+    Renew,
+    /// No change anyone may make allows the check; `reason` says why.
+    Impossible,
+}
+
+impl FixKind {
+    /// The kind's name as Python sees it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FixKind::Grant => "grant",
+            FixKind::OrgRole => "org_role",
+            FixKind::AddMember => "add_member",
+            FixKind::Renew => "renew",
+            FixKind::Impossible => "impossible",
+        }
+    }
+}
+
+/// One way to allow a denied check: a change (with the steps it needs first), who may
+/// make it (SPEC 2.3), and the same in words.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Fix {
+    /// What the change is.
+    pub kind: FixKind,
+    /// The user it is about (lower-case email).
+    pub user: String,
+    /// The org or project it changes (empty for [`FixKind::Impossible`]).
+    pub target: String,
+    /// The role it gives (`None` for a renewal and for [`FixKind::Impossible`]).
+    pub role: Option<Role>,
+    /// The expiry it gives, in microseconds since the Unix epoch (a `time::Instant`'s
+    /// value); `None`: none.
+    pub expires: Option<i64>,
+    /// Steps that must come first (adding the user to the org, renewing the membership),
+    /// in order, each with who may make it.
+    pub requires: Vec<Fix>,
+    /// Who may make the whole change, emails sorted (empty for [`FixKind::Impossible`]).
+    pub by: Vec<String>,
+    /// The fix in words.
     pub reason: String,
 }

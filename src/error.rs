@@ -49,6 +49,9 @@ pub enum NotFoundError {
     /// No personal API key with that id.
     #[error("unknown API key `{0}`")]
     Key(String),
+    /// No access review campaign with that id.
+    #[error("unknown access review campaign `{0}`")]
+    Campaign(String),
     /// The user has no grant on that target.
     #[error("`{user}` has no grant on `{target}`")]
     Grant {

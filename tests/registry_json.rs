@@ -278,6 +278,7 @@ fn the_document_has_a_fixed_shape() {
         "api_keys",
         "templates",
         "access_requests",
+        "campaigns",
     ];
     // serde_json's map may sort keys; compare as sets and check the text order apart.
     expected.sort_unstable();
@@ -298,6 +299,7 @@ fn the_document_has_a_fixed_shape() {
         "api_keys",
         "templates",
         "access_requests",
+        "campaigns",
     ];
     assert!(order.windows(2).all(|w| pos(w[0]) < pos(w[1])));
     assert_eq!(v["api_keys"], json!([]));

@@ -91,3 +91,24 @@ def keys_tour() -> list[str]:
     g.add_member("bob@example.com", "acme")
     report: ag.OffboardingReport = g.offboard("bob@example.com", actor="jane@example.com")
     return [str(allowed), str(answers), keys[0].mask, new_secret[:4], token[:4], *report.done]
+
+
+def issue17_tour() -> list[str]:
+    g = ag.Graph()
+    g.set_time("2024-05-01")
+    g.add_org("acme", owner="jane@example.com")
+    g.add_project("acme/web")
+    g.add_member("bob@example.com", "acme")
+    fixes: tuple[ag.Fix, ...] = g.explain("bob@example.com", "insight:view", "acme/web").fixes
+    by: tuple[str, ...] = fixes[0].by
+    with g.what_if() as w:
+        overlay: ag.WhatIf = w
+        overlay.grant("bob@example.com", "acme/web", "viewer", actor="jane@example.com")
+        events: list[ag.Event] = overlay.changes()
+        diff: ag.AccessDiff = overlay.diff(g)
+    c: ag.Campaign = g.start_campaign(
+        "acme", reviewers=["jane@example.com"], due="2024-06-01", actor=None
+    )
+    item: ag.CampaignItem = c.decide(1, keep=True, reason="needed", actor="jane@example.com")
+    evidence: ag.Evidence = c.close(actor="jane@example.com")
+    return [*by, str(len(events)), str(len(diff)), item.user, evidence.to_csv()]

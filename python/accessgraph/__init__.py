@@ -17,20 +17,22 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Self, cast
+from typing import TYPE_CHECKING, Any, Self, cast
 
 from accessgraph import _core, _formats, _log, _mutations
 from accessgraph._audit import AuditLog, _GraphBackend
+from accessgraph._campaign import Campaign, CampaignItem, Evidence
 from accessgraph._core import (
     AccessRequest,
     ApiKey,
     Decision,
     Event,
     Finding,
+    Fix,
     Grant,
     Member,
     OffboardingReport,
@@ -78,10 +80,14 @@ __all__ = [
     "ApiKey",
     "AuditIntegrityError",
     "AuditLog",
+    "Campaign",
+    "CampaignItem",
     "ConflictError",
     "Decision",
     "Event",
+    "Evidence",
     "Finding",
+    "Fix",
     "Grant",
     "Graph",
     "JournalError",
@@ -109,6 +115,7 @@ __all__ = [
     "UnknownActionError",
     "User",
     "ValidationError",
+    "WhatIf",
     "__version__",
 ]
 
@@ -405,6 +412,51 @@ class Graph(_core.Graph):
         """
         return AccessDiff(AccessChange(*row) for row in self._diff_rows(other))
 
+    def start_campaign(
+        self,
+        org: str,
+        *,
+        reviewers: Iterable[str],
+        due: When,
+        actor: str | None,
+    ) -> Campaign:
+        """Start an access review campaign of ``org`` (SOC 2 CC6.2): its population —
+        every membership and grant, expired ones included — is frozen now as items for
+        ``reviewers`` (members of the org) to keep or reject by ``due``.
+
+        ``actor`` needs ``org:manage_roles``. Recorded as ``campaign.started``; see
+        :class:`Campaign` for deciding, closing and the evidence."""
+        if isinstance(reviewers, str):
+            reviewers = [reviewers]
+        raw = self._start_campaign(org, reviewers=list(reviewers), due=due, actor=actor)
+        return Campaign(self, raw)
+
+    def campaign(self, id: str) -> Campaign:
+        """The campaign ``id`` (``camp_1`` …); ``NotFoundError`` if there is none."""
+        return Campaign(self, self._campaign(id))
+
+    def campaigns(self, org: str | None = None) -> list[Campaign]:
+        """The campaigns of ``org`` (or of every org), in the order they were started."""
+        return [Campaign(self, raw) for raw in self._campaigns(org)]
+
+    def what_if(
+        self, registry: str | os.PathLike[str] | None = None, *, org: str | None = None
+    ) -> WhatIf:
+        """A what-if overlay: a private copy of this graph to try changes on.
+
+        ``with g.what_if() as w:`` gives a :class:`WhatIf` with the whole ``Graph`` API.
+        Its mutations are checked as usual (authority rules apply; ``actor=None`` is the
+        system) but touch neither ``g``, nor its journal, nor its audit log;
+        :meth:`WhatIf.changes` lists them and :meth:`WhatIf.diff` shows who would gain or
+        lose what. Leaving the block discards it.
+
+        ``registry`` (Markdown text, or the path of a ``.md`` file) is imported into the
+        overlay first, as :meth:`import_registry` would: "what would this proposed
+        registry change do?". ``org`` is its org's slug (default: the slugified title).
+        """
+        text = None if registry is None else _registry_text(registry)
+        return self._what_if(WhatIf, text, org)
+
     @classmethod
     def open(
         cls,
@@ -561,3 +613,64 @@ def _instant(when: When) -> datetime:
     probe = _core.Graph(audit=False)
     probe.set_time(when)
     return probe.now()
+
+
+def _registry_text(registry: str | os.PathLike[str]) -> str:
+    """Registry text given as itself (it has a line break or starts with ``#``) or as
+    the path of a file."""
+    if isinstance(registry, str) and ("\n" in registry or registry.lstrip().startswith("#")):
+        return registry
+    return Path(registry).read_text(encoding="utf-8")
+
+
+class WhatIf(Graph):
+    """A what-if overlay (:meth:`Graph.what_if`): a private copy of a graph to try changes
+    on, with the whole ``Graph`` API.
+
+    Mutations are authority-checked as on the original and recorded in the overlay's own
+    audit log (``w.audit``), never in the original's or its journal. Checks read the
+    overlay's own copy with the same engine, so they cost what checks on the original do
+    however many changes were made. Leaving the ``with`` block (or :meth:`discard`) frees
+    the copy; using the overlay afterwards raises :class:`ConflictError`.
+    """
+
+    __slots__ = ()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+    def changes(self) -> list[Event]:
+        """What was done in the overlay, in order: its audit events, without the refused
+        attempts (``access.denied``)."""
+        return [e for e in self.audit.events() if e.action != "access.denied"]
+
+    def diff(self, other: _core.Graph) -> AccessDiff:
+        """Who would gain, lose or change which effective project role if the overlay
+        were real: ``other`` (the graph it came from) is before, the overlay after, each
+        judged at its own clock. (``g.diff(w)`` says the same.)"""
+        return AccessDiff(AccessChange(*row) for row in other._diff_rows(self))
+
+    def discard(self) -> None:
+        """Free the overlay's copy; using it afterwards raises :class:`ConflictError`."""
+        self._discard()
+        self.__class__ = _DiscardedWhatIf
+
+
+class _DiscardedWhatIf(WhatIf):
+    """A what-if overlay whose block has ended."""
+
+    __slots__ = ()
+
+    def __getattribute__(self, name: str) -> Any:
+        if name.startswith("__"):
+            return object.__getattribute__(self, name)
+        raise ConflictError(
+            "this what-if overlay was discarded when its block ended: start another with "
+            "graph.what_if()"
+        )
+
+    def __repr__(self) -> str:
+        return "<WhatIf (discarded)>"

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, Final, Self, final
+from typing import Any, Final, Self, TypeVar, final
 
 from typing_extensions import disjoint_base
 
@@ -13,6 +13,7 @@ __all__ = [
     "Decision",
     "Event",
     "Finding",
+    "Fix",
     "Grant",
     "Graph",
     "Member",
@@ -34,6 +35,7 @@ __all__ = [
 __version__: Final[str]
 
 _When = datetime | date | str
+_G = TypeVar("_G", bound="Graph")
 
 @final
 class Principal:
@@ -133,11 +135,48 @@ class Decision:
         """``organization_admin``, ``organization_member``, ``explicit_member``,
         ``org_wide_grant``, ``default``, ``creator``, ``api_key_scope`` or ``None``."""
     @property
-    def reason(self) -> str: ...
+    def reason(self) -> str:
+        """The decision in words; for a denial, followed by the first fix."""
+    @property
+    def fixes(self) -> tuple[Fix, ...]:
+        """For a denial: the smallest changes that would allow it, least privilege first,
+        or one ``Fix(kind="impossible")`` saying why none would. Empty when allowed."""
     def __bool__(self) -> bool: ...
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
     def _repr_html_(self) -> str: ...
+
+@final
+class Fix:
+    """One way to allow a denied check (``Decision.fixes``): the change, the steps that
+    must come first, and who may make it under the delegation rules (SPEC 2.3)."""
+
+    @property
+    def kind(self) -> str:
+        """``grant``, ``org_role``, ``add_member``, ``renew`` or ``impossible``."""
+    @property
+    def user(self) -> str: ...
+    @property
+    def target(self) -> str | None:
+        """The project (a grant) or the org (the other kinds); ``None`` when impossible."""
+    @property
+    def role(self) -> str | None:
+        """The role given: a project role for a grant, an org role for ``org_role`` and
+        ``add_member``; ``None`` for ``renew`` and ``impossible``."""
+    @property
+    def expires(self) -> datetime | None:
+        """The expiry given: a grant to a member whose membership expires ends with it."""
+    @property
+    def requires(self) -> tuple[Fix, ...]:
+        """Steps that must come first (adding the user, renewing the membership)."""
+    @property
+    def by(self) -> tuple[str, ...]:
+        """Who may make the whole change, emails sorted."""
+    @property
+    def reason(self) -> str:
+        """The fix in words."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
 
 @final
 class Org:
@@ -478,6 +517,18 @@ class Graph:
         """A graph rebuilt from the CSV access matrix (lossy: see the docs)."""
     def _csv_text(self, at: _When | None = None) -> str: ...
     def _import_registry_text(self, text: str, org: str | None = None) -> int: ...
+    def _what_if(self, cls: type[_G], text: str | None = None, org: str | None = None) -> _G: ...
+    def _discard(self) -> None: ...
+    # access review campaigns (wrapped by accessgraph.Campaign)
+    def _start_campaign(
+        self, org: str, *, reviewers: list[str], due: _When, actor: str | None
+    ) -> dict[str, Any]: ...
+    def _decide_campaign_item(
+        self, id: str, item: int, *, keep: bool, reason: str | None, actor: str | None
+    ) -> dict[str, Any]: ...
+    def _close_campaign(self, id: str, *, actor: str | None) -> dict[str, Any]: ...
+    def _campaign(self, id: str) -> dict[str, Any]: ...
+    def _campaigns(self, org: str | None = None) -> list[dict[str, Any]]: ...
     def to_markdown(self, org: str) -> str:
         """The Markdown access registry of ``org``, deterministic."""
     def set_time(self, when: _When | None) -> None:
@@ -491,7 +542,8 @@ class Graph:
     def require(self, user: _User, action: str, target: str, at: _When | None = None) -> None:
         """Raise ``PermissionDenied`` (carrying the decision) unless allowed."""
     def explain(self, user: _User, action: str, target: str, at: _When | None = None) -> Decision:
-        """The decision, with a sentence saying why."""
+        """The decision, with a sentence saying why and, for a denial, ``fixes``: the
+        smallest changes that would allow it and who may make them."""
     def check_many(
         self, queries: Iterable[tuple[_User, str, str]], at: _When | None = None
     ) -> list[bool]:

@@ -95,11 +95,14 @@ def _matrix(graph: Graph, org: Org) -> str:
 
 
 def decision_html(decision: Decision) -> str:
-    """A decision for a notebook cell: allowed or denied, what, where, who, and why."""
+    """A decision for a notebook cell: allowed or denied, what, where, who, and why; for
+    a denial, the fixes in order."""
     colour, word = ("#1a7f37", "allowed") if decision.allowed else ("#cf222e", "denied")
     esc = html.escape
+    fixes = "".join(f"<li>{esc(f.reason)}</li>" for f in decision.fixes)
+    how = f"<br><small>How to allow it:</small><ol>{fixes}</ol>" if fixes else ""
     return (
         f'<div><strong style="color:{colour}">{word}</strong> <code>{esc(decision.action)}</code>'
         f" on <code>{esc(decision.target)}</code> for <code>{esc(decision.user)}</code>"
-        f"<br><small>{esc(decision.reason)}</small></div>"
+        f"<br><small>{esc(decision.reason)}</small>{how}</div>"
     )

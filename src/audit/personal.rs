@@ -40,6 +40,9 @@ pub const BUILTIN_ACTIONS: &[&str] = &[
     "access_request.denied",
     "user.offboarded",
     "user.erased",
+    "campaign.started",
+    "campaign.decided",
+    "campaign.closed",
     "access.denied",
 ];
 

@@ -16,7 +16,9 @@ fn target_key(action: &str) -> Option<&'static str> {
         | "member.added"
         | "member.role_changed"
         | "member.updated"
-        | "member.removed" => "org",
+        | "member.removed"
+        | "campaign.started"
+        | "campaign.closed" => "org",
         "project.created" | "project.updated" | "project.deleted" | "project_key.rotated" => {
             "project"
         }
@@ -25,7 +27,8 @@ fn target_key(action: &str) -> Option<&'static str> {
         | "grant.removed"
         | "access_request.created"
         | "access_request.approved"
-        | "access_request.denied" => "target",
+        | "access_request.denied"
+        | "campaign.decided" => "target",
         "resource.created" | "resource.transferred" => "resource",
         "user.updated" | "user.offboarded" => "user",
         "user.erased" => "pseudonym",

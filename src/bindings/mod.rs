@@ -1,8 +1,10 @@
 //! The Python binding: the only place that names pyo3. Thin: convert, call, map errors.
 
 mod audit;
+mod campaigns;
 mod convert;
 mod errors;
+mod fixes;
 mod gil;
 mod governance;
 mod graph;
@@ -14,6 +16,7 @@ mod postgres;
 mod posthog;
 mod queries;
 mod values;
+mod whatif;
 
 /// The compiled core of the `accessgraph` package.
 #[pyo3::pymodule]
@@ -22,6 +25,8 @@ mod _core {
 
     #[pymodule_export]
     use super::audit::{PyAuditFile, PyEvent, PyPending};
+    #[pymodule_export]
+    use super::fixes::PyFix;
     #[pymodule_export]
     use super::governance::{PyAccessRequest, PyFinding, PyOnboardingReport, PySyncPlan};
     #[pymodule_export]

@@ -66,6 +66,13 @@ pub struct PyDecision {
 }
 value_object!(PyDecision, Decision);
 
+impl PyDecision {
+    /// The decision itself (for the getters other files add, such as `fixes`).
+    pub(super) fn decision(&self) -> &Decision {
+        &self.inner
+    }
+}
+
 guarded! {
 #[pymethods]
 impl PyDecision {

@@ -38,6 +38,7 @@ pub fn explain(
         role: verdict.role,
         source: verdict.source,
         reason,
+        fixes: Vec::new(),
     })
 }
 

@@ -189,6 +189,21 @@ fn judge(
     }
 }
 
+/// The user whose own permissions decide a check made with this key, when the key's
+/// rules let the check through to them (`None`: the key decides by itself).
+pub fn lets_through(
+    st: &State,
+    p: &Principal,
+    def: &ActionDef,
+    target: &str,
+    at: &mut At<'_>,
+) -> Option<u32> {
+    match judge(st, p, def, st.target(target), at) {
+        Judged::AsUser(uid) => Some(uid),
+        Judged::Key(_) => None,
+    }
+}
+
 /// `check` for a principal.
 pub fn check(
     st: &State,
@@ -282,5 +297,6 @@ pub fn explain(
         role: None,
         source: scoped.then_some(Source::ApiKeyScope),
         reason,
+        fixes: Vec::new(),
     })
 }

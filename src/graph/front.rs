@@ -169,7 +169,8 @@ impl Graph {
         Ok(out)
     }
 
-    /// The decision for a check, with a sentence saying why.
+    /// The decision for a check, with a sentence saying why and, for a denial, the
+    /// smallest changes that would allow it (`Decision::fixes`).
     pub fn explain(
         &self,
         user: &str,
@@ -178,7 +179,9 @@ impl Graph {
         at: Option<Instant>,
     ) -> Result<Decision> {
         let st = self.state.read();
-        eval::explain(&st, user, action, target, &mut self.at(at))
+        let mut d = eval::explain(&st, user, action, target, &mut self.at(at))?;
+        super::fixes::attach(&st, &mut d, user, at, &self.clock);
+        Ok(d)
     }
 
     /// The effective role of `user` on `target`.

@@ -545,7 +545,9 @@ impl Graph {
         at: Option<Instant>,
     ) -> Result<Decision> {
         let st = self.state.read();
-        eval::principal::explain(&st, principal, action, target, &mut self.at(at))
+        let mut d = eval::principal::explain(&st, principal, action, target, &mut self.at(at))?;
+        super::fixes::attach_key(&st, &mut d, principal, at, &self.clock);
+        Ok(d)
     }
 
     /// `explain` for either kind of subject: a user's email or an API key.

@@ -9,12 +9,12 @@ use chrono::NaiveDate;
 
 use super::front::Graph;
 use super::rules::{
-    authorize, authorize_invite, authorize_role_change, check_owner_expiry, denied, membership,
-    opt_text, org_role, plan_remove_member, same,
+    authorize_invite, authorize_member_update, authorize_role_change, check_owner_expiry,
+    membership, opt_text, plan_remove_member,
 };
 use crate::error::{ConflictError, Error, Result};
-use crate::ids::{self, email_key};
-use crate::roles::{OrgRole, Role};
+use crate::ids;
+use crate::roles::OrgRole;
 use crate::state::queries::member_attrs;
 use crate::state::{Change, MemberAttrs, UserAttrs};
 use crate::time::Instant;
@@ -163,38 +163,50 @@ impl Graph {
                 check_owner_expiry(m.role, expires)?;
             }
             if let Some(a) = actor {
-                if same(a, &email) {
-                    return Err(denied(a, "org:manage_roles", org, None, format!(
-                        "{email} cannot update their own membership: renewals and reviews are done by someone else")));
-                }
-                authorize(st, at, a, "org:manage_roles", org)?;
-                let mine = org_role(st, at, a, oid).unwrap_or(OrgRole::Member);
-                if let Some(m) = current.filter(|m| m.role > mine) {
-                    return Err(denied(a, "org:manage_roles", org, Some(Role::Org(mine)), format!(
-                        "{} is an org {} of {org} and cannot update {email}, who is {}",
-                        email_key(a), mine.as_str(), m.role.as_str())));
-                }
+                authorize_member_update(st, at, a, &email, org, oid, current)?;
             }
-            let Some(m) = current else { return Err(Error::not_member(&email, org)) };
+            let Some(m) = current else {
+                return Err(Error::not_member(&email, org));
+            };
             let before = member_attrs(m);
             let mut after = before.clone();
-            if let Some(e) = patch.expires { after.expires = e; }
-            if let Some(r) = patch.reason { after.reason = opt_text(r); }
-            if let Some(r) = patch.reviewed { after.reviewed = r; }
-            if let Some(x) = patch.external { after.external = x; }
+            if let Some(e) = patch.expires {
+                after.expires = e;
+            }
+            if let Some(r) = patch.reason {
+                after.reason = opt_text(r);
+            }
+            if let Some(r) = patch.reviewed {
+                after.reviewed = r;
+            }
+            if let Some(x) = patch.external {
+                after.external = x;
+            }
             let mut changes = Vec::new();
             if after != before {
-                changes.push(Change::MemberUpdated { org: org.to_owned(), user: email.clone(), before, after });
+                changes.push(Change::MemberUpdated {
+                    org: org.to_owned(),
+                    user: email.clone(),
+                    before,
+                    after,
+                });
             }
             if patch.name.is_some() || patch.title.is_some() {
                 let u = st.user_id(&email).and_then(|u| st.user(u));
-                let before = UserAttrs { name: u.and_then(|u| u.name.clone()), title: u.and_then(|u| u.title.clone()) };
+                let before = UserAttrs {
+                    name: u.and_then(|u| u.name.clone()),
+                    title: u.and_then(|u| u.title.clone()),
+                };
                 let after = UserAttrs {
                     name: patch.name.map_or_else(|| before.name.clone(), opt_text),
                     title: patch.title.map_or_else(|| before.title.clone(), opt_text),
                 };
                 if after != before {
-                    changes.push(Change::UserUpdated { user: email.clone(), before, after });
+                    changes.push(Change::UserUpdated {
+                        user: email.clone(),
+                        before,
+                        after,
+                    });
                 }
             }
             Ok((changes, ()))

@@ -13,12 +13,16 @@
 //! - [`front`]: the [`Graph`] itself — its lock, clock and read-only queries.
 //! - [`commit`]: the one path every mutation takes (plan, record, apply).
 //! - [`rules`]: authority (SPEC 2.3) and the structural rules mutations share.
+//! - [`fixes`]: how to fix a denial: the smallest changes that would allow it, and who
+//!   may make them.
 //! - [`orgs`], [`members`], [`grants`], [`projects`]: the mutations, by what they change.
 //! - [`keys`], [`offboard`]: API keys and offboarding.
+//! - [`whatif`]: what-if overlays, private copies to try changes on.
 //! - [`journaled`] and [`history`]: opening a journal, snapshots, refresh; the audit log,
 //!   time travel, retention and erasure.
 
 mod commit;
+mod fixes;
 pub mod front;
 mod grants;
 mod history;
@@ -31,6 +35,7 @@ mod orgs;
 pub mod postgres;
 mod projects;
 pub(crate) mod rules;
+mod whatif;
 
 pub use front::Graph;
 pub use journaled::OpenOptions;

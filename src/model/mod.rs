@@ -1,7 +1,8 @@
 //! Plain data: the records the graph stores, API keys, the action catalogue, onboarding
-//! templates and access requests.
+//! templates, access requests and access review campaigns.
 
 pub mod actions;
+pub mod campaigns;
 pub mod keys;
 mod records;
 pub mod requests;

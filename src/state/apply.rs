@@ -360,6 +360,11 @@ impl State {
             Change::ResourceTransferred { .. } | Change::UserOffboarded { .. } => {
                 self.apply_offboarding_change(change)?;
             }
+            Change::CampaignStarted { .. }
+            | Change::CampaignDecided { .. }
+            | Change::CampaignClosed { .. } => {
+                super::campaigns::apply_campaign(self, change, stamp)?;
+            }
         }
         Ok(())
     }

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::model::actions::ActionDef;
+use crate::model::campaigns::{ItemSpec, Reviewer};
 use crate::model::templates::TemplateDef;
 use crate::model::{ProjectAttrs, Settings};
 use crate::roles::{OrgRole, ProjectRole};
@@ -318,6 +319,47 @@ pub enum Change {
         /// The new owner (email).
         to: String,
     },
+    /// `campaign.started`: an access review campaign of `org`, its population frozen.
+    CampaignStarted {
+        /// `camp_<n>`.
+        id: String,
+        /// The org under review.
+        org: String,
+        /// Who may decide items (sorted by email).
+        reviewers: Vec<Reviewer>,
+        /// When the review is due.
+        due: Instant,
+        /// Every membership and grant of the org when it started.
+        items: Vec<ItemSpec>,
+    },
+    /// `campaign.decided`: a reviewer keeps or rejects one item.
+    CampaignDecided {
+        /// The campaign.
+        id: String,
+        /// The item's number.
+        item: u32,
+        /// The item's user (email).
+        user: String,
+        /// The item's org, project or `org/*`.
+        target: String,
+        /// Keep it, or revoke it when the campaign closes.
+        keep: bool,
+        /// Why.
+        reason: Option<String>,
+    },
+    /// `campaign.closed`; the rejected items were revoked by the changes just before.
+    CampaignClosed {
+        /// The campaign.
+        id: String,
+        /// The org under review.
+        org: String,
+        /// The items revoked on closing.
+        revoked: Vec<u32>,
+        /// How many items were kept.
+        kept: u32,
+        /// How many items nobody decided.
+        undecided: u32,
+    },
     /// `user.offboarded`: the last step of an offboarding; changes no record.
     UserOffboarded {
         /// Email.
@@ -360,6 +402,9 @@ impl Change {
             Change::ProjectKeyRotated { .. } => "project_key.rotated",
             Change::ResourceTransferred { .. } => "resource.transferred",
             Change::UserOffboarded { .. } => "user.offboarded",
+            Change::CampaignStarted { .. } => "campaign.started",
+            Change::CampaignDecided { .. } => "campaign.decided",
+            Change::CampaignClosed { .. } => "campaign.closed",
         }
     }
 }

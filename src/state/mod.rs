@@ -6,6 +6,7 @@
 //! those around it, `eval/` reads it, `audit/` records and replays its changes.
 
 pub mod apply;
+pub mod campaigns;
 pub mod change;
 pub mod queries;
 pub mod snapshot;

@@ -61,6 +61,8 @@ pub struct State {
     pub requests: Vec<AccessRequest>,
     /// Personal and project API keys.
     pub keys: KeyStore,
+    /// Access review campaigns, in the order they were started (`camp_1`, `camp_2` …).
+    pub campaigns: Vec<crate::model::campaigns::Campaign>,
 }
 
 pub(crate) fn next_id(len: usize) -> u32 {

@@ -268,7 +268,7 @@ def test_assertions_in_a_suite_fail_with_the_explanation(pytester: pytest.Pytest
         [
             "E *AssertionError: ceo@example.com may not `insight:view` on `acme/production`: "
             "ceo@example.com is a member of acme but has no role on acme/production "
-            "(it is restricted*denied",
+            "(it is restricted*denied — a viewer grant on acme/production would allow it; *",
             "E *AssertionError: alice@example.com may `feature_flag:manage` on "
             "`acme/production`: *admin*allowed",
         ]

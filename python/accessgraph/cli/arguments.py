@@ -107,12 +107,19 @@ def _add_check(sub: _Commands) -> None:
         "check",
         commands.check,
         help="may USER do ACTION on TARGET? (exit 0 allowed, 1 denied)",
-        description="Print the decision and why; exit 0 when allowed, 1 when denied.",
+        description="Print the decision and why (for a denial, the smallest change that "
+        "would allow it and who may make it); exit 0 when allowed, 1 when denied.",
     )
     p.add_argument("registry", help=_REGISTRY_HELP)
     p.add_argument("user", help="an email")
     p.add_argument("action", help="an action such as insight:create")
     p.add_argument("target", help="an org, project (org/slug) or resource")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="when denied, list every fix (the smallest changes that would allow it, least "
+        "privilege first) and who may make each; the reason names the first one anyway",
+    )
     _add_at(p)
     _add_format(p)
     _add_input_options(p)
@@ -154,18 +161,33 @@ def _add_convert(sub: _Commands) -> None:
     _add_input_options(p)
 
 
+_GIT_HELP = (
+    " — or REV:PATH, read from git (`git show REV:PATH`: PATH from the repository's root, "
+    "or ./PATH from the current directory)"
+)
+
+
 def _add_diff(sub: _Commands) -> None:
     p = _command(
         sub,
         "diff",
         commands.diff,
         help="who gains, loses or changes which role from OLD to NEW (exit 1 if any)",
-        description="Compare effective project roles; exit 0 when equal, 1 when not.",
+        description="Compare effective project roles. Exit 0 when equal, 1 when not "
+        "(--fail-on widen: only when some access widens), 2 on bad input. "
+        "--format github prints a Markdown summary for a pull request comment.",
     )
-    p.add_argument("old", help=_REGISTRY_HELP)
-    p.add_argument("new", help=_REGISTRY_HELP)
+    p.add_argument("old", help=_REGISTRY_HELP + _GIT_HELP)
+    p.add_argument("new", help=_REGISTRY_HELP + _GIT_HELP)
     _add_at(p)
-    _add_format(p)
+    _add_format(p, (*FORMATS, "github"))
+    p.add_argument(
+        "--fail-on",
+        choices=("any", "widen"),
+        default="any",
+        help="exit 1 on any difference (any, the default), or only when access widens: "
+        "someone gains access or a higher role (widen); a narrowing alone exits 0",
+    )
     _add_input_options(p)
 
 

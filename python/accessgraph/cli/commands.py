@@ -14,7 +14,15 @@ from accessgraph._diff import KINDS
 from accessgraph._formats import savable
 from accessgraph._progress import Steps
 from accessgraph.cli.context import EXIT_FOUND, EXIT_OK, CliError, Context
-from accessgraph.cli.load import is_journal, load_graph, mention, open_audit, readable_file
+from accessgraph.cli.github import github_comment, widening
+from accessgraph.cli.load import (
+    is_journal,
+    load_graph,
+    load_side,
+    mention,
+    open_audit,
+    readable_file,
+)
 from accessgraph.cli.render import Painter, Report
 
 __all__ = [
@@ -44,7 +52,7 @@ def check(args: argparse.Namespace, ctx: Context) -> int:
     """``check``: exit 0 when allowed, 1 when denied."""
     graph = load_graph(args.registry, args, ctx)
     d = graph.explain(args.user, args.action, args.target, at=args.at)
-    row = {
+    row: dict[str, Any] = {
         "allowed": d.allowed,
         "user": d.user,
         "action": d.action,
@@ -53,10 +61,33 @@ def check(args: argparse.Namespace, ctx: Context) -> int:
         "source": d.source,
         "reason": d.reason,
     }
+    fixes: list[dict[str, Any]] = [
+        {
+            "kind": f.kind,
+            "target": f.target,
+            "role": f.role,
+            "expires": f.expires,
+            "requires": [
+                {"kind": r.kind, "target": r.target, "role": r.role, "by": list(r.by)}
+                for r in f.requires
+            ],
+            "by": list(f.by),
+            "reason": f.reason,
+        }
+        for f in d.fixes
+    ]
+    if args.explain:
+        # JSON keeps the structure; a table cell holds one fix per line.
+        reasons = "\n".join(str(f["reason"]) for f in fixes)
+        row["fixes"] = fixes if args.format == "json" else reasons
 
     def text(paint: Painter) -> str:
         word = paint("allowed", "green") if d.allowed else paint("denied", "red")
-        return f"{word}: {d.reason}\n"
+        out = f"{word}: {d.reason}\n"
+        if args.explain and fixes:
+            out += "how to allow it, least privilege first:\n"
+            out += "".join(f"  {i}. {f.reason}\n" for i, f in enumerate(d.fixes, 1))
+        return out
 
     report = Report(
         columns=tuple(row),
@@ -137,10 +168,16 @@ def convert(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def diff(args: argparse.Namespace, ctx: Context) -> int:
-    """``diff``: exit 0 when there is no difference, 1 when there is."""
-    old = load_graph(args.old, args, ctx)
-    new = load_graph(args.new, args, ctx)
+    """``diff``: exit 0 when there is no difference, 1 when there is (with ``--fail-on
+    widen``: only when some access widens)."""
+    old = load_side(args.old, args, ctx)
+    new = load_side(args.new, args, ctx)
     changes = old.diff(new)
+    widens = any(widening(c) for c in changes)
+    failed = widens if args.fail_on == "widen" else bool(changes)
+    if args.format == "github":
+        ctx.stdout.write(github_comment(changes, old=args.old, new=args.new))
+        return EXIT_FOUND if failed else EXIT_OK
     rows = [c._asdict() for c in changes]
     counts = {k: sum(1 for c in changes if c.kind == k) for k in KINDS}
     report = Report(
@@ -152,7 +189,7 @@ def diff(args: argparse.Namespace, ctx: Context) -> int:
         empty="no differences",
     )
     ctx.emit(report, args.format)
-    return EXIT_FOUND if changes else EXIT_OK
+    return EXIT_FOUND if failed else EXIT_OK
 
 
 def review(args: argparse.Namespace, ctx: Context) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import warnings
 from collections.abc import Sequence
@@ -18,7 +19,14 @@ from accessgraph._formats import detect, is_journal, open_journal_copy
 from accessgraph._progress import Steps
 from accessgraph.cli.context import CliError, Context
 
-__all__ = ["is_journal", "load_graph", "mention", "open_audit", "readable_file"]
+__all__ = [
+    "is_journal",
+    "load_graph",
+    "load_side",
+    "mention",
+    "open_audit",
+    "readable_file",
+]
 
 
 def readable_file(path: str) -> Path:
@@ -94,6 +102,33 @@ def load_graph(path: str, args: argparse.Namespace, ctx: Context | None = None) 
     if at is not None:
         graph.set_time(at)
     return graph
+
+
+def load_side(spec: str, args: argparse.Namespace, ctx: Context) -> ag.Graph:
+    """One side of ``diff``: a file, or ``REV:PATH`` read from git when no file of that
+    name exists (``git show REV:PATH`` in the current directory, written to the scratch
+    directory under the same suffix, then read like a file)."""
+    rev, sep, path = spec.partition(":")
+    if Path(spec).exists() or not sep or not rev or not path:
+        return load_graph(spec, args)
+    try:
+        shown = subprocess.run(
+            ["git", "show", f"{rev}:{path}"], capture_output=True, check=False, timeout=60
+        )
+    except FileNotFoundError:
+        raise CliError(f"{spec}: no such file, and git is not installed to read it") from None
+    except subprocess.TimeoutExpired:
+        raise CliError(f"{spec}: `git show` did not answer within 60 s") from None
+    if shown.returncode != 0:
+        why = shown.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = why[-1].removeprefix("fatal: ") if why else f"exit status {shown.returncode}"
+        raise CliError(f"{spec}: no such file, and git cannot read it: {detail}")
+    copy = ctx.scratch_file(Path(path).suffix)
+    copy.write_bytes(shown.stdout)
+    try:
+        return load_graph(str(copy), args)
+    except CliError as e:
+        raise CliError(str(e).replace(str(copy), spec)) from e
 
 
 def _posthog_pages(p: Path, org: str | None, specs: Sequence[str]) -> dict[str, str]:

@@ -211,6 +211,38 @@ pub(super) fn review_overdue(c: &Ctx<'_>, out: &mut Vec<Draft>) {
                 }
             }
         }
+        overdue_campaigns(c, org, out);
+    }
+}
+
+/// `review-overdue` for access review campaigns of `org` still open after their due
+/// date: the review itself is late.
+fn overdue_campaigns(c: &Ctx<'_>, org: &str, out: &mut Vec<Draft>) {
+    for camp in
+        c.st.campaigns
+            .iter()
+            .filter(|k| k.org == org && k.closed.is_none())
+    {
+        if camp.due > c.at {
+            continue;
+        }
+        let undecided = camp.undecided();
+        out.push(Draft::new(
+            org,
+            None,
+            Some(org),
+            format!(
+                "access review campaign `{}` of {org} was due on {} and is still open ({undecided} of {} items undecided)",
+                camp.id,
+                camp.due.to_date_or_iso(),
+                camp.items.len()
+            ),
+            format!(
+                "Have the reviewers ({}) decide the remaining items, then close it: graph.campaign(\"{}\").close(actor=...).",
+                camp.reviewers.join(", "),
+                camp.id
+            ),
+        ));
     }
 }
 

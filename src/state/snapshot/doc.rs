@@ -66,6 +66,9 @@ pub(super) struct Doc<'a> {
     /// Access requests, in the order they were made.
     #[serde(default)]
     pub(super) access_requests: Vec<RequestJson>,
+    /// Access review campaigns, in the order they were started.
+    #[serde(default)]
+    pub(super) campaigns: Vec<CampaignJson>,
 }
 
 // Records: a value equal to its default (`null`, `false`, empty settings) is left out when
@@ -225,6 +228,53 @@ pub(super) struct RequestJson {
     pub(super) expires: Option<Instant>,
     #[serde(default, with = "date_opt", skip_serializing_if = "Option::is_none")]
     pub(super) review_by: Option<NaiveDate>,
+}
+
+/// An access review campaign, with its frozen population and each item's decision.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a campaign object")]
+pub(super) struct CampaignJson {
+    pub(super) id: String,
+    pub(super) org: String,
+    pub(super) reviewers: Vec<String>,
+    #[serde(with = "iso")]
+    pub(super) due: Instant,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) started_by: Option<String>,
+    #[serde(with = "iso")]
+    pub(super) started_at: Instant,
+    #[serde(default)]
+    pub(super) items: Vec<CampaignItemJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) closed_by: Option<String>,
+    #[serde(default, with = "iso_opt", skip_serializing_if = "Option::is_none")]
+    pub(super) closed_at: Option<Instant>,
+    /// The items revoked on closing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) revoked: Vec<u32>,
+}
+
+/// One item of a campaign: what was under review and its decision (`keep` or `revoke`).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a campaign item object")]
+pub(super) struct CampaignItemJson {
+    pub(super) id: u32,
+    pub(super) kind: String,
+    pub(super) user: String,
+    pub(super) target: String,
+    pub(super) role: String,
+    #[serde(default, with = "iso_opt", skip_serializing_if = "Option::is_none")]
+    pub(super) expires: Option<Instant>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub(super) orphan: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) decision: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) decided_by: Option<String>,
+    #[serde(default, with = "iso_opt", skip_serializing_if = "Option::is_none")]
+    pub(super) decided_at: Option<Instant>,
 }
 
 /// A personal API key: the hash of its secret and its mask, never the secret.

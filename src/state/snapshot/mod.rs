@@ -38,6 +38,8 @@
 //! - `templates` holds the custom onboarding templates (by name) and `access_requests` the
 //!   access requests (in creation order, with their decision); a grant's `review_by` date
 //!   is written when an approved request set one. Snapshots without them still read.
+//! - `campaigns` holds the access review campaigns (in start order), each with its
+//!   frozen population and every item's last decision; snapshots without them still read.
 //! - Paths are found from the parser's position in the text, so a key is written as
 //!   `.key` when it is an identifier and `["key"]` otherwise.
 
@@ -46,6 +48,7 @@
 //! - [`write`] and [`read`]: state to text, text to state.
 //! - [`locate`]: the JSON path of a parse error.
 
+mod campaigns;
 mod doc;
 mod locate;
 mod read;

@@ -445,6 +445,7 @@ fn build(doc: &Doc<'_>) -> Result<State, JsonPathError> {
         api_key(&mut b, i, k)?;
     }
     governance(&mut b.st, doc)?;
+    super::campaigns::read(&mut b.st, &doc.campaigns)?;
 
     // Users without a membership (they left, or were removed) nor a resource.
     for i in 0..b.listed.len() {

@@ -143,6 +143,7 @@ fn snapshot(st: &State) -> crate::error::Result<Doc<'_>> {
         api_keys: api_keys_json(st),
         templates: st.templates.values().map(template_json).collect(),
         access_requests: st.requests.iter().map(request_json).collect(),
+        campaigns: super::campaigns::write(st),
     })
 }
 
