@@ -300,10 +300,10 @@ impl FileJournal {
         // With a key: the newest valid checkpoint that vouches for this very header.
         let checkpoint = match &slots {
             Some(s) if s.exists => {
-                let mine: Vec<&Checkpoint> = s
+                let mine: Vec<&(u64, Checkpoint)> = s
                     .valid
                     .iter()
-                    .filter(|c| c.graph_id == header.graph_id)
+                    .filter(|(_, c)| c.graph_id == header.graph_id)
                     .collect();
                 if mine.is_empty() {
                     return Err(journal_err(
@@ -312,14 +312,20 @@ impl FileJournal {
                         "the signed checkpoint does not verify with this key (wrong key, forged, or another graph's)",
                     ));
                 }
-                let vouching = mine.into_iter().find(|c| c.header == header_digest);
-                Some(vouching.cloned().ok_or_else(|| {
-                    journal_err(
-                        path,
-                        1,
-                        "the journal's header (base state, anchor, base seq or erasures) is not the one the signed checkpoint vouches for: altered or rolled back",
-                    )
-                })?)
+                let (slot, vouching) = mine
+                    .into_iter()
+                    .find(|(_, c)| c.header == header_digest)
+                    .ok_or_else(|| {
+                        journal_err(
+                            path,
+                            1,
+                            "the journal's header (base state, anchor, base seq or erasures) is not the one the signed checkpoint vouches for: altered or rolled back",
+                        )
+                    })?;
+                if let Some(f) = &mut cp_file {
+                    f.keep(*slot);
+                }
+                Some(vouching.clone())
             }
             _ => None,
         };
@@ -351,7 +357,8 @@ impl FileJournal {
         };
         let records = reader.batches(first_line, &lines, &mut last)?;
         if let Some(cp) = &checkpoint {
-            Self::reaches(path, cp, &records, &last, resume)?;
+            let base = (header.base_seq, header.anchor.as_str());
+            Self::reaches(path, cp, base, &records, &last, resume)?;
         }
         let complete = start + (body.len() - tail.len()) as u64;
         let line_count = first_line - 1 + lines.len() as u64;
@@ -476,6 +483,7 @@ impl FileJournal {
     fn reaches(
         path: &Path,
         cp: &Checkpoint,
+        base: (u64, &str),
         records: &[Record],
         last: &(u64, String),
         resume: Option<&Resume>,
@@ -493,6 +501,9 @@ impl FileJournal {
         }
         let found = if cp.seq == last.0 {
             Some(last.1.as_str())
+        } else if cp.seq == base.0 {
+            // The checkpoint of a journal with no events yet (a new one, or all pruned).
+            Some(base.1)
         } else {
             records
                 .iter()
