@@ -18,6 +18,15 @@ use super::journal::{
 };
 use crate::error::AuditError;
 
+/// Generations of journal files, unique in the process: a store opened again after
+/// another process's rewrite never reuses one, so a group commit's record of what it
+/// synced (generation, offset) cannot be mistaken for the new file's.
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn next_generation() -> u64 {
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+}
+
 /// Where a snapshot says to start reading.
 #[derive(Debug, Clone)]
 pub struct Resume {
@@ -402,7 +411,7 @@ impl FileJournal {
                 path: path.to_owned(),
                 file: Arc::new(file.try_clone().map_err(|e| io_err(path, &e))?),
                 ino: (0, 0),
-                generation: 0,
+                generation: next_generation(),
                 offset: complete,
                 lines: line_count,
                 last,
@@ -460,7 +469,7 @@ impl FileJournal {
                 path: path.to_owned(),
                 file: Arc::new(file.try_clone().map_err(|e| io_err(path, &e))?),
                 ino: (0, 0),
-                generation: 0,
+                generation: next_generation(),
                 offset: line.len() as u64,
                 lines: 1,
                 last: (0, header.anchor.clone()),
@@ -678,7 +687,7 @@ impl JournalStore for FileJournal {
         let meta = file.metadata()?;
         self.file = Arc::new(file);
         self.ino = (meta.dev(), meta.ino());
-        self.generation += 1;
+        self.generation = next_generation();
         self.offset = text.len() as u64;
         self.lines = 1 + events.len() as u64;
         self.last = last;
