@@ -588,6 +588,20 @@ impl JournalStore for FileJournal {
         if len == self.offset {
             return Ok(Fresh::Records(Vec::new()));
         }
+        // A batch read here may since have been cut back (another process's failed group
+        // sync) and the journal grown again: go on only if the line before our offset is
+        // still the batch we read last.
+        let ours = Resume {
+            offset: self.offset,
+            lines: self.lines,
+            seq: self.last.0,
+            hash: self.last.1.clone(),
+        };
+        if self.lines > 1
+            && !resume_point_holds(&self.file, 0, len, &ours).map_err(|e| io_err(&self.path, &e))?
+        {
+            return Ok(Fresh::Replaced);
+        }
         let buf = read_at(&self.file, self.offset, len).map_err(|e| io_err(&self.path, &e))?;
         let (lines, tail) = complete_lines(&buf);
         let mut last = self.last.clone();
