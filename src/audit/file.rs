@@ -305,6 +305,15 @@ impl FileJournal {
         }
         let header: Header = serde_json::from_str(&header_json)
             .map_err(|e| journal_err(path, 1, format!("not an accessgraph journal header: {e}")))?;
+        // Until retention cuts it, a chain starts at its graph's genesis: this binds the
+        // header's graph id to the events (and so to snapshots, MACs and exports).
+        if header.base_seq == 0 && header.anchor != genesis(&header.graph_id) {
+            return Err(journal_err(
+                path,
+                1,
+                "the header's anchor is not the genesis of its graph id (graph_id or anchor altered)",
+            ));
+        }
         let header_digest = Header::digest(head_text);
         // With a key: the newest valid checkpoint that vouches for this very header.
         let checkpoint = match &slots {
