@@ -110,7 +110,7 @@ fn batch_err(path: &Path, line: u64, e: BatchError) -> AuditError {
             BatchError::Checksum => {
                 "the record's checksum does not match (altered or damaged)".to_owned()
             }
-            BatchError::Format(m) | BatchError::Chain(m) => m,
+            BatchError::Format(m) | BatchError::Chain(m) | BatchError::Event(_, m) => m,
         },
     )
 }
@@ -759,8 +759,8 @@ pub fn read_prefix(path: &Path, end: u64) -> Result<Vec<Event>, AuditError> {
     let bytes = std::fs::read(path).map_err(|e| io_err(path, &e))?;
     let end = usize::try_from(end).unwrap_or(usize::MAX).min(bytes.len());
     let (lines, _) = complete_lines(bytes.get(..end).unwrap_or_default());
-    let bad = |line: u64, reason: String| AuditError::Integrity {
-        seq: 0,
+    let bad = |line: u64, seq: u64, reason: String| AuditError::Integrity {
+        seq,
         reason: format!("{}, line {line}: {reason}", path.display()),
     };
     let mut lines = lines.into_iter();
@@ -769,20 +769,17 @@ pub fn read_prefix(path: &Path, end: u64) -> Result<Vec<Event>, AuditError> {
         .and_then(|l| std::str::from_utf8(l).ok())
         .and_then(|l| super::journal::strip_crc(l).ok())
         .and_then(|j| serde_json::from_str::<Header>(&j).ok())
-        .ok_or_else(|| bad(1, "unreadable header".into()))?;
+        .ok_or_else(|| bad(1, 0, "unreadable header".into()))?;
     let mut last = (head.base_seq, head.anchor);
     let mut out = Vec::new();
     for (i, raw) in lines.enumerate() {
         let line = i as u64 + 2;
-        let text = std::str::from_utf8(raw).map_err(|_| bad(line, "not UTF-8".into()))?;
-        let batch = decode_batch(text, last.0, &last.1).map_err(|e| {
-            bad(
-                line,
-                match e {
-                    BatchError::Checksum => "checksum does not match".to_owned(),
-                    BatchError::Format(m) | BatchError::Chain(m) => m,
-                },
-            )
+        let first = last.0 + 1;
+        let text = std::str::from_utf8(raw).map_err(|_| bad(line, first, "not UTF-8".into()))?;
+        let batch = decode_batch(text, last.0, &last.1).map_err(|e| match e {
+            BatchError::Checksum => bad(line, first, "checksum does not match".to_owned()),
+            BatchError::Event(seq, m) => bad(line, seq, m),
+            BatchError::Format(m) | BatchError::Chain(m) => bad(line, first, m),
         })?;
         if let Some(e) = batch.events.last() {
             last = (e.seq, e.hash.clone());
