@@ -4,7 +4,9 @@
 //!
 //! The set depends on the event's action alone (the schema), never on what a file says:
 //! - `/actor`, always;
-//! - `/target` of the events about a user as a whole (`user.updated`, `user.offboarded`);
+//! - `/target` of the events about a user as a whole (`user.updated`, `user.offboarded`)
+//!   and of every application event (its target is whatever the application named: a
+//!   user's email as often as a resource);
 //! - in a built-in event's details, every string under a key in [`PERSONAL_KEYS`], at any
 //!   depth (`/details/user`, `/details/after/title`, `/details/reason`);
 //! - in an application event's details (`record`), every string.
@@ -86,7 +88,7 @@ pub fn for_each(
 ) {
     f("/actor", actor);
     let builtin = is_builtin(action);
-    if builtin && USER_TARGETS.contains(&action) {
+    if !builtin || USER_TARGETS.contains(&action) {
         f("/target", target);
     }
     let mut path = String::from("/details");
@@ -113,7 +115,7 @@ pub fn is_personal(action: &str, path: &str) -> bool {
     }
     let builtin = is_builtin(action);
     if path == "/target" {
-        return builtin && USER_TARGETS.contains(&action);
+        return !builtin || USER_TARGETS.contains(&action);
     }
     let Some(rest) = path.strip_prefix("/details/") else {
         return false;
@@ -199,12 +201,14 @@ mod tests {
             paths("data.exported", &d),
             [
                 "/actor",
+                "/target",
                 "/details/file",
                 "/details/tags/0",
                 "/details/tags/1"
             ]
         );
         assert!(is_personal("data.exported", "/details/anything"));
-        assert!(!is_personal("data.exported", "/target"));
+        // An application's target may be a user's email: erasure must be able to seal it.
+        assert!(is_personal("data.exported", "/target"));
     }
 }
