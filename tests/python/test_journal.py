@@ -458,6 +458,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.timeout(3600 if LONG else 300)
 def test_sigkill_at_random_moments_loses_no_acknowledged_event(tmp_path: Path) -> None:
     """A child making compound changes (onboard, offboard across two orgs) and erasures
     (whole-journal rewrites) is killed at random moments; each time the journal reopens
