@@ -556,6 +556,20 @@ def test_a_torn_checkpoint_slot_falls_back_to_the_other(tmp_path: Path, shim: Pa
     jv.verify_journal(path, KEY)
 
 
+def test_a_truncated_checkpoint_falls_back_to_its_first_slot(tmp_path: Path) -> None:
+    path = tmp_path / "j"
+    g = base_journal(path, KEY)
+    while True:  # until the newest checkpoint is in the second slot
+        g.add_project(f"acme/p{g.revision}")
+        s = slots(path)
+        if s[1] and s[0] and s[1]["seq"] > s[0]["seq"]:
+            break
+    cp = Path(f"{path}.checkpoint")
+    cp.write_bytes(cp.read_bytes()[: 512 + 100])
+    assert ag.Graph.open(path, hmac_key=KEY).revision == g.revision
+    jv.verify_journal(path, KEY)
+
+
 def test_the_fallback_slot_may_be_the_journals_first(tmp_path: Path) -> None:
     """A new keyed journal's checkpoint (seq 0) still vouches when the first mutation's
     checkpoint write is torn."""
