@@ -525,16 +525,17 @@ class Graph(_core.Graph):
             raise ConflictError("this graph keeps no audit log (it was created with audit=False)")
         return AuditLog(_GraphBackend(self))
 
-    def record(self, actor: str, action: str, target: str, **details: object) -> int:
+    def record(self, actor: str, action: str, target: str, /, **details: object) -> int:
         """Record an application event (``data.exported``, ``feature_flag.changed`` …) in
         the audit log (and journal); returns its ``seq``.
 
         ``actor`` is ``"system"``, an email or ``"key:<id>"``; ``action`` a dotted
         lower-case name that is not one of the built-in actions; ``details`` must be
-        JSON-serialisable, nested at most 64 levels deep (the ``details`` dict counts as
-        one) and without a value that contains itself (``ValidationError`` naming the
-        value otherwise). Settings (``settings=``, ``update_org``, ``update_project``)
-        follow the same rule.
+        JSON-serialisable (a detail may be named ``actor``, ``action`` or ``target``: the
+        first three arguments are positional), nested at most 64 levels deep (the
+        ``details`` dict counts as one) and without a value that contains itself
+        (``ValidationError`` naming the value otherwise). Settings (``settings=``,
+        ``update_org``, ``update_project``) follow the same rule.
         """
         return self._record(actor, action, target, details)
 

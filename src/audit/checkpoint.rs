@@ -104,8 +104,8 @@ impl Checkpoint {
 /// What reading the checkpoint file found.
 #[derive(Debug, Default)]
 pub struct Slots {
-    /// The slots whose MAC verifies, newest first.
-    pub valid: Vec<Checkpoint>,
+    /// The slots whose MAC verifies, newest first, each with its slot number.
+    pub valid: Vec<(u64, Checkpoint)>,
     /// Slots that hold something but do not verify (a torn write, another key, a forgery).
     pub invalid: usize,
     /// The file existed.
@@ -149,9 +149,10 @@ impl CheckpointFile {
                     }
                 }
                 found.sort_by_key(|(_, cp)| std::cmp::Reverse(cp.seq));
-                // The next write goes to the slot that does not hold the newest.
+                // The next write goes to the slot that does not hold the newest (the
+                // journal's opening then names the one that vouches: `keep`).
                 next = found.first().map_or(0, |(i, _)| 1 - i);
-                slots.valid = found.into_iter().map(|(_, cp)| cp).collect();
+                slots.valid = found;
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
@@ -167,7 +168,17 @@ impl CheckpointFile {
         ))
     }
 
-    /// Writes `cp` (signed here) to the next slot and syncs it.
+    /// The checkpoint in `slot` vouches for the journal as opened: the next write goes
+    /// to the other slot, so that a write torn by a crash leaves that one standing (the
+    /// newest slot need not be it: after a retention rewrite both hold the same `seq`,
+    /// and a crash between the new checkpoint and the rename leaves the old journal).
+    pub fn keep(&mut self, slot: u64) {
+        self.next = 1 - slot.min(1);
+    }
+
+    /// Writes `cp` (signed here) to the next slot and syncs it. A new file is written
+    /// whole beside the journal and renamed into place, so a checkpoint file that exists
+    /// always holds a complete slot.
     pub fn write(&mut self, cp: Checkpoint) -> std::io::Result<()> {
         let cp = cp.signed(&self.key);
         let mut text = serde_json::to_string(&cp).map_err(std::io::Error::other)?;
@@ -176,16 +187,21 @@ impl CheckpointFile {
         }
         text.extend(std::iter::repeat_n(' ', SLOT - 1 - text.len()));
         text.push('\n');
-        let created = self.file.is_none() && !self.path.exists();
+        if self.file.is_none() && !self.path.exists() {
+            let mut both = text.into_bytes();
+            both.extend(std::iter::repeat_n(b' ', SLOT - 1));
+            both.push(b'\n');
+            files::replace(&self.path, &both)?;
+            self.file = Some(files::open_rw(&self.path)?);
+            self.next = 1;
+            return Ok(());
+        }
         let file = match &mut self.file {
             Some(f) => f,
             slot => slot.insert(files::open_rw(&self.path)?),
         };
         file.write_all_at(text.as_bytes(), self.next * SLOT as u64)?;
         file.sync_data()?;
-        if created {
-            files::sync_dir(&self.path)?;
-        }
         self.next = 1 - self.next;
         Ok(())
     }
@@ -223,7 +239,7 @@ mod tests {
         f.write(cp(2))?;
         f.write(cp(3))?;
         let (_, s) = CheckpointFile::read(&j, b"k")?;
-        assert_eq!(s.valid.iter().map(|c| c.seq).collect::<Vec<_>>(), [3, 2]);
+        assert_eq!(s.valid.iter().map(|c| c.1.seq).collect::<Vec<_>>(), [3, 2]);
         // Tear the newest slot (slot 0 holds seq 3).
         let bytes = std::fs::read(path_of(&j))?;
         let mut torn = bytes.clone();
@@ -232,7 +248,7 @@ mod tests {
         }
         std::fs::write(path_of(&j), &torn)?;
         let (_, s) = CheckpointFile::read(&j, b"k")?;
-        assert_eq!(s.valid.iter().map(|c| c.seq).collect::<Vec<_>>(), [2]);
+        assert_eq!(s.valid.iter().map(|c| c.1.seq).collect::<Vec<_>>(), [2]);
         assert_eq!(s.invalid, 1);
         // Another key verifies nothing.
         let (_, s) = CheckpointFile::read(&j, b"other")?;

@@ -322,7 +322,11 @@ impl Event {
         let seed = self.seed_bytes()?;
         if seed.is_some() {
             if let Some(p) = self.salts.keys().chain(self.sealed.keys()).next() {
-                return Err(Broken::Commitment(p.to_owned()));
+                return Err(if personal::is_personal(&self.action, p) {
+                    Broken::Commitment(p.to_owned())
+                } else {
+                    Broken::NotPersonal(p.to_owned())
+                });
             }
         }
         let mut out: Vec<(String, String)> = Vec::with_capacity(self.salts.len() + 2);
@@ -655,7 +659,7 @@ mod tests {
         assert!(!e.seal("/details/role", "erased:0123456789abcdef"));
         // ... nor can a file claim it is (beside a seed, or with salts of their own).
         e.sealed.insert("/details/role", &"0".repeat(64));
-        assert!(matches!(e.check(), Err(Broken::Commitment(_))));
+        assert_eq!(e.check(), Err(Broken::NotPersonal("/details/role".into())));
         e.sealed.remove("/details/role");
         assert!(e.seal("/details/reason", "erased:0123456789abcdef"));
         e.sealed.insert("/details/role", &"0".repeat(64));

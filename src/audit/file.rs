@@ -18,6 +18,15 @@ use super::journal::{
 };
 use crate::error::AuditError;
 
+/// Generations of journal files, unique in the process: a store opened again after
+/// another process's rewrite never reuses one, so a group commit's record of what it
+/// synced (generation, offset) cannot be mistaken for the new file's.
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn next_generation() -> u64 {
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+}
+
 /// Where a snapshot says to start reading.
 #[derive(Debug, Clone)]
 pub struct Resume {
@@ -101,7 +110,7 @@ fn batch_err(path: &Path, line: u64, e: BatchError) -> AuditError {
             BatchError::Checksum => {
                 "the record's checksum does not match (altered or damaged)".to_owned()
             }
-            BatchError::Format(m) | BatchError::Chain(m) => m,
+            BatchError::Format(m) | BatchError::Chain(m) | BatchError::Event(_, m) => m,
         },
     )
 }
@@ -296,14 +305,23 @@ impl FileJournal {
         }
         let header: Header = serde_json::from_str(&header_json)
             .map_err(|e| journal_err(path, 1, format!("not an accessgraph journal header: {e}")))?;
+        // Until retention cuts it, a chain starts at its graph's genesis: this binds the
+        // header's graph id to the events (and so to snapshots, MACs and exports).
+        if header.base_seq == 0 && header.anchor != genesis(&header.graph_id) {
+            return Err(journal_err(
+                path,
+                1,
+                "the header's anchor is not the genesis of its graph id (graph_id or anchor altered)",
+            ));
+        }
         let header_digest = Header::digest(head_text);
         // With a key: the newest valid checkpoint that vouches for this very header.
         let checkpoint = match &slots {
             Some(s) if s.exists => {
-                let mine: Vec<&Checkpoint> = s
+                let mine: Vec<&(u64, Checkpoint)> = s
                     .valid
                     .iter()
-                    .filter(|c| c.graph_id == header.graph_id)
+                    .filter(|(_, c)| c.graph_id == header.graph_id)
                     .collect();
                 if mine.is_empty() {
                     return Err(journal_err(
@@ -312,14 +330,20 @@ impl FileJournal {
                         "the signed checkpoint does not verify with this key (wrong key, forged, or another graph's)",
                     ));
                 }
-                let vouching = mine.into_iter().find(|c| c.header == header_digest);
-                Some(vouching.cloned().ok_or_else(|| {
-                    journal_err(
-                        path,
-                        1,
-                        "the journal's header (base state, anchor, base seq or erasures) is not the one the signed checkpoint vouches for: altered or rolled back",
-                    )
-                })?)
+                let (slot, vouching) = mine
+                    .into_iter()
+                    .find(|(_, c)| c.header == header_digest)
+                    .ok_or_else(|| {
+                        journal_err(
+                            path,
+                            1,
+                            "the journal's header (base state, anchor, base seq or erasures) is not the one the signed checkpoint vouches for: altered or rolled back",
+                        )
+                    })?;
+                if let Some(f) = &mut cp_file {
+                    f.keep(*slot);
+                }
+                Some(vouching.clone())
             }
             _ => None,
         };
@@ -351,7 +375,8 @@ impl FileJournal {
         };
         let records = reader.batches(first_line, &lines, &mut last)?;
         if let Some(cp) = &checkpoint {
-            Self::reaches(path, cp, &records, &last, resume)?;
+            let base = (header.base_seq, header.anchor.as_str());
+            Self::reaches(path, cp, base, &records, &last, resume)?;
         }
         let complete = start + (body.len() - tail.len()) as u64;
         let line_count = first_line - 1 + lines.len() as u64;
@@ -395,7 +420,7 @@ impl FileJournal {
                 path: path.to_owned(),
                 file: Arc::new(file.try_clone().map_err(|e| io_err(path, &e))?),
                 ino: (0, 0),
-                generation: 0,
+                generation: next_generation(),
                 offset: complete,
                 lines: line_count,
                 last,
@@ -453,7 +478,7 @@ impl FileJournal {
                 path: path.to_owned(),
                 file: Arc::new(file.try_clone().map_err(|e| io_err(path, &e))?),
                 ino: (0, 0),
-                generation: 0,
+                generation: next_generation(),
                 offset: line.len() as u64,
                 lines: 1,
                 last: (0, header.anchor.clone()),
@@ -476,6 +501,7 @@ impl FileJournal {
     fn reaches(
         path: &Path,
         cp: &Checkpoint,
+        base: (u64, &str),
         records: &[Record],
         last: &(u64, String),
         resume: Option<&Resume>,
@@ -493,6 +519,9 @@ impl FileJournal {
         }
         let found = if cp.seq == last.0 {
             Some(last.1.as_str())
+        } else if cp.seq == base.0 {
+            // The checkpoint of a journal with no events yet (a new one, or all pruned).
+            Some(base.1)
         } else {
             records
                 .iter()
@@ -567,6 +596,20 @@ impl JournalStore for FileJournal {
         }
         if len == self.offset {
             return Ok(Fresh::Records(Vec::new()));
+        }
+        // A batch read here may since have been cut back (another process's failed group
+        // sync) and the journal grown again: go on only if the line before our offset is
+        // still the batch we read last.
+        let ours = Resume {
+            offset: self.offset,
+            lines: self.lines,
+            seq: self.last.0,
+            hash: self.last.1.clone(),
+        };
+        if self.lines > 1
+            && !resume_point_holds(&self.file, 0, len, &ours).map_err(|e| io_err(&self.path, &e))?
+        {
+            return Ok(Fresh::Replaced);
         }
         let buf = read_at(&self.file, self.offset, len).map_err(|e| io_err(&self.path, &e))?;
         let (lines, tail) = complete_lines(&buf);
@@ -667,7 +710,7 @@ impl JournalStore for FileJournal {
         let meta = file.metadata()?;
         self.file = Arc::new(file);
         self.ino = (meta.dev(), meta.ino());
-        self.generation += 1;
+        self.generation = next_generation();
         self.offset = text.len() as u64;
         self.lines = 1 + events.len() as u64;
         self.last = last;
@@ -716,8 +759,8 @@ pub fn read_prefix(path: &Path, end: u64) -> Result<Vec<Event>, AuditError> {
     let bytes = std::fs::read(path).map_err(|e| io_err(path, &e))?;
     let end = usize::try_from(end).unwrap_or(usize::MAX).min(bytes.len());
     let (lines, _) = complete_lines(bytes.get(..end).unwrap_or_default());
-    let bad = |line: u64, reason: String| AuditError::Integrity {
-        seq: 0,
+    let bad = |line: u64, seq: u64, reason: String| AuditError::Integrity {
+        seq,
         reason: format!("{}, line {line}: {reason}", path.display()),
     };
     let mut lines = lines.into_iter();
@@ -726,20 +769,17 @@ pub fn read_prefix(path: &Path, end: u64) -> Result<Vec<Event>, AuditError> {
         .and_then(|l| std::str::from_utf8(l).ok())
         .and_then(|l| super::journal::strip_crc(l).ok())
         .and_then(|j| serde_json::from_str::<Header>(&j).ok())
-        .ok_or_else(|| bad(1, "unreadable header".into()))?;
+        .ok_or_else(|| bad(1, 0, "unreadable header".into()))?;
     let mut last = (head.base_seq, head.anchor);
     let mut out = Vec::new();
     for (i, raw) in lines.enumerate() {
         let line = i as u64 + 2;
-        let text = std::str::from_utf8(raw).map_err(|_| bad(line, "not UTF-8".into()))?;
-        let batch = decode_batch(text, last.0, &last.1).map_err(|e| {
-            bad(
-                line,
-                match e {
-                    BatchError::Checksum => "checksum does not match".to_owned(),
-                    BatchError::Format(m) | BatchError::Chain(m) => m,
-                },
-            )
+        let first = last.0 + 1;
+        let text = std::str::from_utf8(raw).map_err(|_| bad(line, first, "not UTF-8".into()))?;
+        let batch = decode_batch(text, last.0, &last.1).map_err(|e| match e {
+            BatchError::Checksum => bad(line, first, "checksum does not match".to_owned()),
+            BatchError::Event(seq, m) => bad(line, seq, m),
+            BatchError::Format(m) | BatchError::Chain(m) => bad(line, first, m),
         })?;
         if let Some(e) = batch.events.last() {
             last = (e.seq, e.hash.clone());

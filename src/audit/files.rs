@@ -87,11 +87,17 @@ pub fn temp_beside(path: &Path) -> std::io::Result<(PathBuf, File)> {
 }
 
 /// Replaces `path` with `contents`, atomically and durably (see the module docs). The
+/// new file keeps the mode of the one it replaces (private when there is none). The
 /// temporary file is removed if anything fails.
 pub fn replace(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let (tmp, mut f) = temp_beside(path)?;
-    let written = f
-        .write_all(contents)
+    let mode = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => Some(m.permissions()),
+        _ => None,
+    };
+    let written = mode
+        .map_or(Ok(()), |m| f.set_permissions(m))
+        .and_then(|()| f.write_all(contents))
         .and_then(|()| f.sync_all())
         .and_then(|()| std::fs::rename(&tmp, path))
         .and_then(|()| sync_dir(path));
@@ -165,6 +171,10 @@ mod tests {
         replace(&p, b"new\n")?;
         assert_eq!(std::fs::read(&p)?, b"new\n");
         assert_eq!(std::fs::metadata(&p)?.permissions().mode() & 0o777, 0o600);
+        // A mode its owner gave the file survives a replacement.
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640))?;
+        replace(&p, b"newer\n")?;
+        assert_eq!(std::fs::metadata(&p)?.permissions().mode() & 0o777, 0o640);
         assert_eq!(std::fs::read_dir(&d)?.count(), 1);
         Ok(())
     }

@@ -229,6 +229,8 @@ pub enum BatchError {
     Checksum,
     /// Not a batch of this format.
     Format(String),
+    /// The event at this `seq` does not verify on its own (its commitments, its seals).
+    Event(u64, String),
     /// Its events do not follow the chain.
     Chain(String),
 }
@@ -258,7 +260,7 @@ pub fn decode_batch(line: &str, seq: u64, prev: &str) -> Result<Batch, BatchErro
     let mut events = Vec::with_capacity(stored.batch.len());
     let mut prev = prev.to_owned();
     for (expect, v) in (seq + 1..).zip(stored.batch) {
-        let ev = Event::from_journal(v, &prev).map_err(BatchError::Format)?;
+        let ev = Event::from_journal(v, &prev).map_err(|m| BatchError::Event(expect, m))?;
         if ev.seq != expect {
             return Err(BatchError::Chain(format!(
                 "expected event {expect}, found event {} (events missing, repeated or reordered)",

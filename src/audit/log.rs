@@ -368,6 +368,25 @@ impl Log {
         for (line_no, line) in lines.iter().take(lines.len().saturating_sub(1)) {
             let ev = parse_event(line)
                 .map_err(|m| integrity(0, format!("line {line_no}: not an audit event: {m}")))?;
+            // The store numbers events by position: a seq out of place is an edit.
+            let expected = trailer.base_seq + events.len() as u64 + 1;
+            if ev.seq != expected {
+                return Err(integrity(
+                    expected,
+                    format!(
+                        "line {line_no}: expected event {expected}, found event {}: events were removed, added, reordered or renumbered",
+                        ev.seq
+                    ),
+                ));
+            }
+            // Nor is `prev_hash` kept: it must be what the chain says it is.
+            let prev = events.last_hash().unwrap_or_else(|| trailer.anchor.clone());
+            if ev.prev_hash != prev {
+                return Err(integrity(
+                    expected,
+                    format!("line {line_no}: its prev_hash is not the hash of the event before it"),
+                ));
+            }
             events.push(&ev);
         }
         let log = Log {

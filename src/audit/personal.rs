@@ -4,7 +4,9 @@
 //!
 //! The set depends on the event's action alone (the schema), never on what a file says:
 //! - `/actor`, always;
-//! - `/target` of the events about a user as a whole (`user.updated`, `user.offboarded`);
+//! - `/target` of the events about a user as a whole (`user.updated`, `user.offboarded`)
+//!   and of every application event (its target is whatever the application named: a
+//!   user's email as often as a resource);
 //! - in a built-in event's details, every string under a key in [`PERSONAL_KEYS`], at any
 //!   depth (`/details/user`, `/details/after/title`, `/details/reason`);
 //! - in an application event's details (`record`), every string.
@@ -69,6 +71,12 @@ pub fn is_builtin(action: &str) -> bool {
     BUILTIN_ACTIONS.contains(&action)
 }
 
+/// True when the target of an event with `action` is personal: a user's email
+/// (`user.updated`, `user.offboarded`) or anything an application named (`record`).
+pub fn target_is_personal(action: &str) -> bool {
+    !is_builtin(action) || USER_TARGETS.contains(&action)
+}
+
 /// Escapes one JSON Pointer token (`~` → `~0`, `/` → `~1`).
 pub fn escape_token(key: &str) -> String {
     if key.contains(['~', '/']) {
@@ -89,7 +97,7 @@ pub fn for_each(
 ) {
     f("/actor", actor);
     let builtin = is_builtin(action);
-    if builtin && USER_TARGETS.contains(&action) {
+    if target_is_personal(action) {
         f("/target", target);
     }
     let mut path = String::from("/details");
@@ -114,10 +122,10 @@ pub fn is_personal(action: &str, path: &str) -> bool {
     if path == "/actor" {
         return true;
     }
-    let builtin = is_builtin(action);
     if path == "/target" {
-        return builtin && USER_TARGETS.contains(&action);
+        return target_is_personal(action);
     }
+    let builtin = is_builtin(action);
     let Some(rest) = path.strip_prefix("/details/") else {
         return false;
     };
@@ -202,12 +210,14 @@ mod tests {
             paths("data.exported", &d),
             [
                 "/actor",
+                "/target",
                 "/details/file",
                 "/details/tags/0",
                 "/details/tags/1"
             ]
         );
         assert!(is_personal("data.exported", "/details/anything"));
-        assert!(!is_personal("data.exported", "/target"));
+        // An application's target may be a user's email: erasure must be able to seal it.
+        assert!(is_personal("data.exported", "/target"));
     }
 }

@@ -449,3 +449,122 @@ impl Audit {
         self.log.write().extend(events);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::file::FileJournal;
+    use crate::time::Instant;
+    use std::os::unix::fs::MetadataExt;
+
+    type Res = Result<(), Box<dyn std::error::Error>>;
+
+    fn event(seq: u64, prev: &str) -> std::io::Result<Event> {
+        let mut details = Map::new();
+        details.insert("name".into(), Value::from(format!("Org {seq}")));
+        Event::new(
+            seq,
+            Instant(i64::try_from(seq).unwrap_or_default()),
+            event::SYSTEM.into(),
+            "org.created".into(),
+            format!("org{seq}"),
+            details,
+            prev.to_owned(),
+        )
+    }
+
+    fn journal(tag: &str) -> std::io::Result<PathBuf> {
+        let dir =
+            std::env::temp_dir().join(format!("accessgraph-rec-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir.join("j"))
+    }
+
+    /// Issue 14, finding 3: a group commit after a rewrite syncs the file the records go
+    /// to, never the old (deleted) one.
+    #[test]
+    fn after_a_rewrite_the_sync_handle_is_the_current_file() -> Res {
+        let path = journal("handle")?;
+        let opened = FileJournal::open(&path, None, None)?;
+        let mut j = opened.journal;
+        let header = opened.header;
+        j.lock()?;
+        let e1 = event(1, &header.anchor)?;
+        j.append(std::slice::from_ref(&e1))?;
+        let before = j.position();
+        j.replace(&header, std::slice::from_ref(&e1))?;
+        let handle = j.sync_handle().ok_or("a file store has a sync handle")?;
+        assert_eq!(handle.metadata()?.ino(), std::fs::metadata(&path)?.ino());
+        assert!(
+            j.position().0 > before.0,
+            "a rewrite starts a new generation"
+        );
+        j.unlock();
+        // A store opened afresh (after another process's rewrite) never reuses one.
+        let again = FileJournal::open(&path, None, None)?.journal;
+        assert!(again.position().0 > j.position().0);
+        Ok(())
+    }
+
+    /// Issue 14, finding 3: after another process rewrote the journal (a prune leaves it
+    /// shorter than what this graph had synced) and the graph reloaded it, the next
+    /// group commit still syncs: what it synced before is no cover for the new file.
+    #[test]
+    fn a_group_commit_after_another_process_rewrote_the_journal_syncs_again() -> Res {
+        let path = journal("group")?;
+        let opened = FileJournal::open(&path, None, None)?;
+        let header = opened.header;
+        let audit = Audit::journaled(
+            header.graph_id.clone(),
+            Log::new(header.anchor.clone()),
+            Box::new(opened.journal),
+            Durability::Group,
+            None,
+        );
+        let mut prev = header.anchor.clone();
+        let mut events = Vec::new();
+        for seq in 1..=20 {
+            let e = event(seq, &prev)?;
+            prev.clone_from(&e.hash);
+            let mut session = audit.begin()?;
+            let d = audit.write(&mut session, std::slice::from_ref(&e))?;
+            drop(session);
+            audit.wait_durable(&d)?;
+            events.push(e);
+        }
+        // Another process prunes: the journal becomes its header and the last event.
+        let mut other = FileJournal::open(&path, None, None)?.journal;
+        other.lock()?;
+        let last = events.last().ok_or("events")?.clone();
+        let pruned = Header {
+            base_seq: 19,
+            anchor: last.prev_hash.clone(),
+            ..header.clone()
+        };
+        other.replace(&pruned, std::slice::from_ref(&last))?;
+        other.unlock();
+        drop(other);
+        // This graph sees the rewrite and reloads the journal (as `Graph::reload` does).
+        let mut session = audit.begin()?;
+        assert!(matches!(session.fresh(true)?, journal::Fresh::Replaced));
+        *session.store_mut() = None;
+        let reopened = FileJournal::open(&path, None, None)?;
+        session.swap(Box::new(reopened.journal))?;
+        let e21 = event(21, &last.hash)?;
+        let d = audit.write(&mut session, std::slice::from_ref(&e21))?;
+        let written = session
+            .store
+            .as_ref()
+            .map(|s| s.position())
+            .ok_or("store")?;
+        drop(session);
+        audit.wait_durable(&d)?;
+        assert_eq!(
+            *audit.synced.lock(),
+            written,
+            "the new file was synced up to the new batch"
+        );
+        Ok(())
+    }
+}

@@ -15,7 +15,7 @@ use serde_json::{Map, Number, Value};
 use sha2::{Digest, Sha256};
 
 use super::event::{commit, derive_salt, to_hex, Broken, Event, Paths};
-use super::personal::{escape_token, is_builtin, PERSONAL_KEYS};
+use super::personal::{escape_token, is_builtin, target_is_personal, PERSONAL_KEYS};
 use crate::time::Instant;
 
 /// Strings stored once: an arena, each string's span in it, and a table of ids.
@@ -474,8 +474,8 @@ impl EventStore {
         let mut c = self.cursor(row);
         let details_at = c.at;
         Self::skip_object(&mut c);
-        let commits = Commits::read(self, &mut c);
-        let personal_target = builtin && matches!(action, "user.updated" | "user.offboarded");
+        let commits = Commits::read(&mut c);
+        let personal_target = target_is_personal(action);
         let json_str = |out: &mut Vec<u8>, s: &str| {
             let _ = serde_json::to_writer(&mut *out, s);
         };
@@ -606,8 +606,7 @@ enum Commits {
 }
 
 impl Commits {
-    fn read(store: &EventStore, c: &mut Cursor<'_>) -> Self {
-        let _ = store;
+    fn read(c: &mut Cursor<'_>) -> Self {
         if c.byte() == SEED {
             return Commits::Seed(c.take::<16>());
         }

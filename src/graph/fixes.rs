@@ -111,7 +111,7 @@ pub(super) fn attach_key(
         Some(u) => suggest(st, &u.email, &d.action, &d.target, at, clock),
         None => vec![impossible(
             &d.user,
-            format!(
+            &format!(
                 "no change of access widens an API key: {} refuses `{}` on {} by itself; a personal key whose scopes and projects cover it would be needed",
                 p.describe(),
                 d.action,
@@ -131,7 +131,7 @@ fn finish(d: &mut Decision, fixes: Vec<Fix>) {
 
 /// A fix that cannot be made. `user` may be anything a caller passed (an API secret by
 /// mistake), so it and the reason are masked as the decision's own text is.
-fn impossible(user: &str, reason: String) -> Fix {
+fn impossible(user: &str, reason: &str) -> Fix {
     use crate::text::mask_secrets;
     Fix {
         kind: FixKind::Impossible,
@@ -141,7 +141,7 @@ fn impossible(user: &str, reason: String) -> Fix {
         expires: None,
         requires: Vec::new(),
         by: Vec::new(),
-        reason: mask_secrets(&reason).into_owned(),
+        reason: mask_secrets(reason).into_owned(),
     }
 }
 
@@ -156,12 +156,12 @@ fn suggest(
 ) -> Vec<Fix> {
     let who = ids::email_key(user).into_owned();
     let Some(def) = st.catalog.get(action) else {
-        return vec![impossible(&who, format!("`{action}` is not an action"))];
+        return vec![impossible(&who, &format!("`{action}` is not an action"))];
     };
     let Some((t, oid, project)) = locate(st, target) else {
         return vec![impossible(
             &who,
-            format!("no change of access can allow it: {target} is not a known organization, project or resource"),
+            &format!("no change of access can allow it: {target} is not a known organization, project or resource"),
         )];
     };
     let hot = st.hot_user(user);
@@ -172,7 +172,7 @@ fn suggest(
             Err(_) => {
                 return vec![impossible(
                     &who,
-                    format!("no change of access can allow it: `{user}` is not a valid email"),
+                    &format!("no change of access can allow it: `{user}` is not a valid email"),
                 )]
             }
         },
@@ -180,7 +180,7 @@ fn suggest(
     let Some(org) = st.org(oid).map(|o| o.slug.to_string()) else {
         return vec![impossible(
             &who,
-            format!("{target} belongs to no organization"),
+            &format!("{target} belongs to no organization"),
         )];
     };
     let current = membership(st, &email, oid);
@@ -229,7 +229,7 @@ fn suggest(
             ),
             None => "no change of one user's access allows it".to_owned(),
         };
-        return vec![impossible(&ask.email, reason)];
+        return vec![impossible(&ask.email, &reason)];
     }
     kept.into_iter()
         .map(|(c, by)| ask.fix(c, by, now, clock))

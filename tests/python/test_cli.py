@@ -389,16 +389,16 @@ def test_audit_verify_an_intact_journal(tmp_path: Path) -> None:
 def test_audit_verify_a_tampered_journal_exits_1_naming_the_line(tmp_path: Path) -> None:
     path, _ = _journal(tmp_path)
     lines = path.read_text().splitlines(keepends=True)
-    assert '"role":"viewer"' in lines[5]
-    lines[5] = lines[5].replace('"role":"viewer"', '"role":"admin"')
+    assert '"role":"viewer"' in lines[4]  # the grant's batch: header, then 4 mutations
+    lines[4] = lines[4].replace('"role":"viewer"', '"role":"admin"')
     path.write_text("".join(lines))
     tampered = sha(path)
     r = run("audit", "verify", path)
     assert r.returncode == 1
     assert r.stdout.startswith("damaged: ")
-    assert f"journal {path}, line 6" in r.stdout
+    assert f"journal {path}, line 5" in r.stdout
     body = json.loads(run("audit", "verify", path, "--format", "json").stdout)
-    assert (body["ok"], body["line"], body["events"]) == (False, 6, None)
+    assert (body["ok"], body["line"], body["events"]) == (False, 5, None)
     assert sha(path) == tampered  # verification never repairs or rewrites
 
 
@@ -410,12 +410,12 @@ def test_audit_verify_a_torn_journal_exits_1_and_leaves_it_alone(tmp_path: Path)
     r = run("audit", "verify", path, "--format", "json")
     assert r.returncode == 1
     body = json.loads(r.stdout)
-    assert body["line"] == 6 and "torn final record" in body["error"]
+    assert body["line"] == 5 and "torn final record" in body["error"]
     assert sha(path) == torn
     # a reader still answers from the complete records, with a warning
     c = run("check", path, "jane@example.com", "org:view", "acme")
     assert c.returncode == 0
-    assert "warning" in c.stderr and "torn final record at line 6" in c.stderr
+    assert "warning" in c.stderr and "torn final record at line 5" in c.stderr
     assert sha(path) == torn
 
 
@@ -468,7 +468,7 @@ def test_audit_export_of_a_damaged_journal_is_an_input_error(tmp_path: Path) -> 
     path.write_text(path.read_text().replace('"role":"viewer"', '"role":"admin"'))
     r = run("audit", "export", path)
     assert (r.returncode, r.stdout) == (2, "")
-    assert "line 6" in r.stderr
+    assert "line 5" in r.stderr
 
 
 def test_audit_on_unreadable_input_exits_2(tmp_path: Path) -> None:

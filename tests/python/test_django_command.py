@@ -102,9 +102,9 @@ def test_audit_verify_and_export_on_a_journal(tmp_path: Path) -> None:
         assert code == 0 and "intact" in out and f"{len(g.audit)} events" in out
         code, out, _ = run("audit", "export")
         assert code == 0
-        assert [json.loads(line)["action"] for line in out.splitlines()] == [
-            e.action for e in g.audit
-        ]
+        *events, trailer = out.splitlines()
+        assert [json.loads(line)["action"] for line in events] == [e.action for e in g.audit]
+        assert json.loads(trailer)["count"] == len(g.audit)
         # the file on disk is what is verified: damage it
         lines = journal.read_text(encoding="utf-8").splitlines(keepends=True)
         lines[-1] = lines[-1].replace("acme/production", "acme/prodaction")

@@ -20,10 +20,12 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import journal_verifier as jv
 import pg_cluster  # tests/ is on pytest's pythonpath
 import pytest
 
@@ -181,15 +183,22 @@ def test_changes_reach_another_graph_and_the_chain_is_the_file_journals(
     assert a.check("bob@example.com", "project:view", "acme/web")
     assert digest(a) == digest(b)
     a.audit.verify()
-    # The records are the file journal's lines: exported, they verify as a file.
+    # The records are the events in their export form, each with its checksum; under the
+    # graph's header, one batch each (as a rewrite writes them), they are a file journal.
     assert [e.hash for e in a.audit] == [e.hash for e in b.audit]
     rows = cluster.psql("SELECT record FROM accessgraph_events ORDER BY seq", db).splitlines()
     assert len(rows) == 6
     assert all(re.search(r',"crc":"[0-9a-f]{8}"}$', r) for r in rows)
     assert json.loads(rows[0])["seq"] == 1
     header = cluster.psql("SELECT header FROM accessgraph_graphs", db)
+    batches = []
+    for row in rows:
+        event = json.loads(row)
+        del event["crc"], event["prev_hash"]
+        body = jv.canonical({"batch": [event], "hash": event.pop("hash")})
+        batches.append(body[:-1] + f',"crc":"{zlib.crc32(body.encode()):08x}"}}')
     journal = tmp_path / "copy.journal"
-    journal.write_text(header + "\n" + "\n".join(rows) + "\n")
+    journal.write_text(header + "\n" + "\n".join(batches) + "\n")
     f = ag.Graph.open(journal)
     assert f.graph_id == a.graph_id and digest(f) == digest(a)
     f.audit.verify()

@@ -235,7 +235,8 @@ def _add_hmac(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--hmac-key-file",
         metavar="FILE",
-        help="the journal's HMAC key (the file's raw bytes): also check its signed checkpoint",
+        help="the journal's HMAC key (the file's raw bytes): also check its signed checkpoint "
+        "and batch MACs, or an export's signed trailer",
     )
 
 

@@ -151,16 +151,17 @@ def open_audit(path: str, args: argparse.Namespace, ctx: Context) -> ag.AuditLog
     library's ``JournalError`` / ``AuditIntegrityError``; a file that is neither raises
     :class:`CliError`."""
     p = readable_file(path)
+    key = None
+    if getattr(args, "hmac_key_file", None) is not None:
+        key = readable_file(args.hmac_key_file).read_bytes()
     try:
         if not is_journal(p):
             with p.open(encoding="utf-8") as f:
                 first = next((line for line in f if line.strip()), "")
             if not first.lstrip().startswith("{"):
                 raise CliError(f"{path}: neither a journal nor a JSON Lines audit export")
-            return ag.AuditLog.load(p)
-        key = None
-        if args.hmac_key_file is not None:
-            key = readable_file(args.hmac_key_file).read_bytes()
+            # The journal's key also signed the export's trailer.
+            return ag.AuditLog.load(p, hmac_key=key)
         with ctx.progress(f"replaying {path}") as progress:
             steps = Steps(progress, p.stat().st_size)
             graph, torn = open_journal_copy(
