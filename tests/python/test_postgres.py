@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -181,18 +182,64 @@ def test_changes_reach_another_graph_and_the_chain_is_the_file_journals(
     assert a.check("bob@example.com", "project:view", "acme/web")
     assert digest(a) == digest(b)
     a.audit.verify()
-    # The records are the file journal's lines: exported, they verify as a file.
+    # Each row is one event's export form with its checksum: the rows read as an
+    # export, which verifies on its own, and as a file journal (the header row, then one
+    # batch per event), which opens to the same graph with the same hashes.
     assert [e.hash for e in a.audit] == [e.hash for e in b.audit]
     rows = cluster.psql("SELECT record FROM accessgraph_events ORDER BY seq", db).splitlines()
     assert len(rows) == 6
-    assert all(re.search(r',"crc":"[0-9a-f]{8}"}$', r) for r in rows)
-    assert json.loads(rows[0])["seq"] == 1
+    events = [strip_crc(r) for r in rows]
+    assert events == [e.to_json() for e in a.audit]
+    assert [json.loads(e)["seq"] for e in events] == list(range(1, 7))
+    export = tmp_path / "rows.jsonl"
+    export.write_text("\n".join([*events, trailer(a.graph_id, events)]) + "\n")
+    exported = ag.AuditLog.load(export)
+    exported.verify()
+    assert [e.hash for e in exported] == [e.hash for e in a.audit]
     header = cluster.psql("SELECT header FROM accessgraph_graphs", db)
     journal = tmp_path / "copy.journal"
-    journal.write_text(header + "\n" + "\n".join(rows) + "\n")
+    journal.write_text("\n".join([header, *(batch_line(e) for e in events)]) + "\n")
     f = ag.Graph.open(journal)
     assert f.graph_id == a.graph_id and digest(f) == digest(a)
     f.audit.verify()
+    assert [e.hash for e in f.audit] == [e.hash for e in a.audit]
+
+
+def with_crc(text: str) -> str:
+    """A JSON object's text with its checksum (docs/journal-format.md)."""
+    return text[:-1] + f',"crc":"{zlib.crc32(text.encode()):08x}"}}'
+
+
+def strip_crc(record: str) -> str:
+    """The JSON text a record's checksum covers, checked."""
+    body, _, crc = record.rpartition(',"crc":"')
+    text = body + "}"
+    assert crc == f'{zlib.crc32(text.encode()):08x}"}}', record
+    return text
+
+
+def trailer(graph_id: str, events: list[str]) -> str:
+    """The trailer of an export holding ``events`` (a chain from the graph's start)."""
+    anchor = hashlib.sha256(b"accessgraph/genesis/v2\0" + graph_id.encode()).hexdigest()
+    return json.dumps(
+        {
+            "accessgraph_export": 2,
+            "graph_id": graph_id,
+            "anchor": anchor,
+            "base_seq": 0,
+            "count": len(events),
+            "last_hash": json.loads(events[-1])["hash"] if events else anchor,
+        }
+    )
+
+
+def batch_line(event: str) -> str:
+    """A file journal's batch line holding one event (its export form without the hashes
+    the chain gives)."""
+    doc = json.loads(event)
+    last = doc.pop("hash")
+    doc.pop("prev_hash")
+    return with_crc(json.dumps({"batch": [doc], "hash": last}, separators=(",", ":")))
 
 
 def test_authority_is_checked_against_the_latest_state(
