@@ -313,6 +313,34 @@ def history_queries(server: str, base: Path, events: int, tries: int) -> dict[st
     }
 
 
+FILTER_INDEXES = {
+    "accessgraph_events_actor": "(graph_id, actor, seq)",
+    "accessgraph_events_action": "(graph_id, action, seq)",
+    "accessgraph_events_target": "(graph_id, target, seq)",
+    "accessgraph_events_user": "(graph_id, details_user, seq)",
+    "accessgraph_events_at": "(graph_id, at)",
+}
+
+
+def index_write_cost(server: str, psql: Any, seconds: float, rounds: int) -> dict[str, Any]:
+    """Durable mutations/s of one writer with the filter columns' indexes and without
+    them (dropped for the run, then made again), alternating, `rounds` times each."""
+    with_idx, without = [], []
+    for r in range(rounds):
+        with_idx.append(writers_rate(server, f"idx{r}", 1, seconds))
+        psql("DROP INDEX " + ", ".join(FILTER_INDEXES))
+        try:
+            without.append(writers_rate(server, f"noidx{r}", 1, seconds))
+        finally:
+            for name, cols in FILTER_INDEXES.items():
+                psql(f"CREATE INDEX {name} ON accessgraph_events {cols}")
+    return {
+        "with_indexes_per_s": spread(with_idx),
+        "without_indexes_per_s": spread(without),
+        "with_over_without_median": statistics.median(with_idx) / statistics.median(without),
+    }
+
+
 def role_join(url: str) -> None:
     """Opens the graph (a process joining) and uses its audit log once."""
     t = time.perf_counter()
@@ -525,6 +553,12 @@ def main() -> None:
             server = cluster.url("bench")
         out: dict[str, Any] = {"note": "fsync on; server, writers and readers on one machine"}
         if args.only == "history":
+            if cluster is not None:
+                c = cluster
+                out["index_write_cost"] = index_write_cost(
+                    server, lambda sql: c.psql(sql, "bench"), args.seconds, args.rounds
+                )
+                print(json.dumps(out, indent=2), flush=True)
             out["history_memory"] = history_memory(server, base, args.rounds, args.marks)
             print(json.dumps(out, indent=2), flush=True)
             out["history_queries"] = history_queries(server, base, args.events, args.queries)

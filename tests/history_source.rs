@@ -38,7 +38,7 @@ impl HistorySource for Stored {
                 serde_json::from_str(&accessgraph::state::snapshot::write(s).unwrap()).unwrap()
             }),
         };
-        if !visit(Scanned::Base(base))? {
+        if span.chain && !visit(Scanned::Base(base))? {
             return Ok(());
         }
         let mut n = 0;

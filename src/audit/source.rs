@@ -36,7 +36,8 @@ pub struct Base {
     pub state: Option<Value>,
 }
 
-/// What a scan delivers: the base first, then the events.
+/// What a scan delivers: the base first (when the span asks for the chain), then the
+/// events.
 #[derive(Debug)]
 pub enum Scanned {
     /// Where the chain starts, read in the same view as the events.
@@ -54,13 +55,17 @@ pub struct Span<'a> {
     pub after: u64,
     /// Only events up to this `seq` (the graph's revision: what it has applied).
     pub upto: u64,
+    /// The whole chain is read: the base comes first, read in the same view as the
+    /// events. Otherwise (a filter, a page) the base may be skipped.
+    pub chain: bool,
 }
 
 /// A store that answers the audit log's reads itself.
 pub trait HistorySource: Send + Sync {
-    /// Streams the base, then the events `span` selects, in `seq` order, read in pages
-    /// from one consistent view of the store, until `visit` returns `false`. Each event's
-    /// own hash is checked; with a key, so is what the key vouches for.
+    /// Streams the base (for a read of the chain), then the events `span` selects, in
+    /// `seq` order, read in pages from one consistent view of the store, until `visit`
+    /// returns `false`. Each event's own hash is checked; with a key, so is what the key
+    /// vouches for.
     fn scan(
         &self,
         span: Span<'_>,
@@ -170,6 +175,7 @@ fn chain(
             filter: &all,
             after: 0,
             upto,
+            chain: true,
         },
         &mut |item| match item {
             Scanned::Base(b) => {
@@ -217,6 +223,7 @@ pub fn each(
             filter,
             after: 0,
             upto,
+            chain: false,
         },
         &mut |item| {
             if let Scanned::Event(e) = item {
@@ -244,6 +251,7 @@ pub fn page(
             filter: &filter,
             after,
             upto,
+            chain: false,
         },
         &mut |item| {
             if let Scanned::Event(e) = item {

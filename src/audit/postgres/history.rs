@@ -4,12 +4,14 @@
 //! stream the rows in pages through a cursor, all on a connection of their own (so reads
 //! never wait for, nor enter, a writer's transaction).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use parking_lot::Mutex;
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
-use postgres::{Client, IsolationLevel, Transaction};
+use postgres::{Client, IsolationLevel, Statement, Transaction};
 
 use super::checkpoint;
 use super::connect::{connect, connection_lost, unavailable};
@@ -29,9 +31,8 @@ pub struct PgHistory {
     target: Target,
     graph_id: String,
     key: Option<Vec<u8>>,
-    /// The reading connection and the process that made it (a child of `fork` makes its
-    /// own).
-    conn: Mutex<Option<(u32, Client)>>,
+    /// The reading connection (a child of `fork` makes its own).
+    conn: Mutex<Option<Reader>>,
     /// The header's `base_seq`, as the store or a scan last read it.
     base_seq: AtomicU64,
 }
@@ -42,6 +43,37 @@ impl std::fmt::Debug for PgHistory {
             .field("target", &self.target.display)
             .field("graph_id", &self.graph_id)
             .finish_non_exhaustive()
+    }
+}
+
+/// The graph's header row: `$1` graph id.
+const HEADER_SQL: &str = "SELECT header FROM accessgraph_graphs WHERE graph_id = $1";
+
+/// The reading connection, the process that made it, and the statements prepared on it
+/// (one per shape of filter, a handful).
+struct Reader {
+    pid: u32,
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+impl Reader {
+    fn new(client: Client) -> Self {
+        Reader {
+            pid: std::process::id(),
+            client,
+            statements: HashMap::new(),
+        }
+    }
+
+    /// `sql` prepared on this connection (once).
+    fn statement(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        self.statements.insert(sql.to_owned(), s.clone());
+        Ok(s)
     }
 }
 
@@ -146,6 +178,20 @@ fn micros(t: SystemTime) -> Option<i64> {
     }
 }
 
+impl Drop for PgHistory {
+    fn drop(&mut self) {
+        // In a child of `fork`, closing the parent's connection would say goodbye on its
+        // socket: leave it alone.
+        if let Some(reader) = self.conn.get_mut().take() {
+            if reader.pid == std::process::id() {
+                drop(reader);
+            } else {
+                std::mem::forget(reader);
+            }
+        }
+    }
+}
+
 impl PgHistory {
     /// The history of graph `graph_id` at `target`, checked with `key` when given.
     pub(super) fn new(
@@ -168,37 +214,55 @@ impl PgHistory {
         self.base_seq.store(seq, Ordering::Release);
     }
 
-    /// One scan on `client`, in a read-only snapshot; `delivered` tells whether `visit`
-    /// saw anything (a scan that did may not be run again).
+    /// One scan on the reading connection; `delivered` tells whether `visit` saw
+    /// anything (a scan that did may not be run again). A read of the chain, or any read
+    /// with a key, runs in a read-only `REPEATABLE READ` transaction (the header, the
+    /// checkpoint and the rows in one view) through a cursor; a filter or a page without
+    /// a key is one statement, itself one view.
     fn scan_on(
         &self,
-        client: &mut Client,
+        reader: &mut Reader,
         span: Span<'_>,
         visit: &mut dyn FnMut(Scanned) -> Result<bool, AuditError>,
         delivered: &mut bool,
     ) -> Result<(), Stop> {
-        let mut tx = client
+        let (sql, extra) = query(span.filter);
+        let statement = reader.statement(&sql)?;
+        let after = i64::try_from(span.after).unwrap_or(i64::MAX);
+        let upto = i64::try_from(span.upto).unwrap_or(i64::MAX);
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.graph_id, &after, &upto];
+        params.extend(extra.iter().map(|p| &**p as &(dyn ToSql + Sync)));
+        if !span.chain && self.key.is_none() {
+            let header_base = self.base_seq.load(Ordering::Acquire);
+            let mut rows = reader.client.query_raw(&statement, params)?;
+            while let Some(row) = rows.next()? {
+                *delivered = true;
+                if !self.deliver(&row, header_base, None, span.filter, visit)? {
+                    return Ok(());
+                }
+            }
+            return Ok(());
+        }
+        let header = reader.statement(HEADER_SQL)?;
+        let mut tx = reader
+            .client
             .build_transaction()
             .isolation_level(IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()?;
-        let base = self.read_base(&mut tx)?;
+        let base = self.read_base(&mut tx, &header)?;
         let macs = match &self.key {
             Some(key) => Some(self.checkpoint(&mut tx, key, &base.1)?),
             None => None,
         };
         let header_base = base.0.seq;
         self.base_seq.store(header_base, Ordering::Release);
-        *delivered = true;
-        if !visit(Scanned::Base(base.0))? {
-            return Ok(());
+        if span.chain {
+            *delivered = true;
+            if !visit(Scanned::Base(base.0))? {
+                return Ok(());
+            }
         }
-        let (sql, extra) = query(span.filter);
-        let statement = tx.prepare(&sql)?;
-        let after = i64::try_from(span.after).unwrap_or(i64::MAX);
-        let upto = i64::try_from(span.upto).unwrap_or(i64::MAX);
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.graph_id, &after, &upto];
-        params.extend(extra.iter().map(|p| &**p as &(dyn ToSql + Sync)));
         let portal = tx.bind(&statement, &params)?;
         loop {
             let rows = tx.query_portal(&portal, PAGE)?;
@@ -206,48 +270,8 @@ impl PgHistory {
                 break;
             }
             for row in &rows {
-                let seq: i64 = row.try_get(0)?;
-                let text: &str = row.try_get(1)?;
-                let record = parse_row(&self.target, header_base, seq, text)?;
-                let e = record.event;
-                if let Some((m, cp)) = &macs {
-                    m.check(
-                        &self.target,
-                        &self.graph_id,
-                        record.line,
-                        &e,
-                        row.try_get(2)?,
-                    )?;
-                    if e.seq == cp.0 && e.hash != cp.1 {
-                        return Err(Stop::Audit(journal_err(
-                            &self.target,
-                            record.line,
-                            format!(
-                                "event {} differs from the signed checkpoint: the chain was rewritten",
-                                e.seq
-                            ),
-                        )));
-                    }
-                }
-                let at: Option<SystemTime> = row.try_get(7)?;
-                if !columns_agree(
-                    &e,
-                    row.try_get(3)?,
-                    row.try_get(4)?,
-                    row.try_get(5)?,
-                    row.try_get(6)?,
-                    at.and_then(micros),
-                ) {
-                    return Err(Stop::Audit(journal_err(
-                        &self.target,
-                        record.line,
-                        format!(
-                            "the columns of event {} (actor, action, target, details_user, at) disagree with its record: altered",
-                            e.seq
-                        ),
-                    )));
-                }
-                if span.filter.matches(&e) && !visit(Scanned::Event(e))? {
+                *delivered = true;
+                if !self.deliver(row, header_base, macs.as_ref(), span.filter, visit)? {
                     return Ok(());
                 }
             }
@@ -257,20 +281,76 @@ impl PgHistory {
         Ok(())
     }
 
-    /// The graph's header in this snapshot: the chain's base and the header's digest.
-    fn read_base(&self, tx: &mut Transaction<'_>) -> Result<(Base, String), Stop> {
-        let row = tx
-            .query_opt(
-                "SELECT header FROM accessgraph_graphs WHERE graph_id = $1",
-                &[&self.graph_id],
-            )?
-            .ok_or_else(|| {
-                journal_err(
+    /// Checks one row (its record, its columns, with a key its MAC and the checkpoint's
+    /// event) and gives its event to `visit` if the filter selects it; false: stop.
+    fn deliver(
+        &self,
+        row: &postgres::Row,
+        header_base: u64,
+        macs: Option<&(RowMacs<'_>, (u64, String))>,
+        filter: &Filter,
+        visit: &mut dyn FnMut(Scanned) -> Result<bool, AuditError>,
+    ) -> Result<bool, Stop> {
+        let seq: i64 = row.try_get(0)?;
+        let text: &str = row.try_get(1)?;
+        let record = parse_row(&self.target, header_base, seq, text)?;
+        let e = record.event;
+        if let Some((m, cp)) = macs {
+            m.check(
+                &self.target,
+                &self.graph_id,
+                record.line,
+                &e,
+                row.try_get(2)?,
+            )?;
+            if e.seq == cp.0 && e.hash != cp.1 {
+                return Err(Stop::Audit(journal_err(
                     &self.target,
-                    1,
-                    format!("graph {} is no longer in the database", self.graph_id),
-                )
-            })?;
+                    record.line,
+                    format!(
+                        "event {} differs from the signed checkpoint: the chain was rewritten",
+                        e.seq
+                    ),
+                )));
+            }
+        }
+        let at: Option<SystemTime> = row.try_get(7)?;
+        if !columns_agree(
+            &e,
+            row.try_get(3)?,
+            row.try_get(4)?,
+            row.try_get(5)?,
+            row.try_get(6)?,
+            at.and_then(micros),
+        ) {
+            return Err(Stop::Audit(journal_err(
+                &self.target,
+                record.line,
+                format!(
+                    "the columns of event {} (actor, action, target, details_user, at) disagree with its record: altered",
+                    e.seq
+                ),
+            )));
+        }
+        if !filter.matches(&e) {
+            return Ok(true);
+        }
+        Ok(visit(Scanned::Event(e))?)
+    }
+
+    /// The graph's header in this snapshot: the chain's base and the header's digest.
+    fn read_base(
+        &self,
+        tx: &mut Transaction<'_>,
+        header: &Statement,
+    ) -> Result<(Base, String), Stop> {
+        let row = tx.query_opt(header, &[&self.graph_id])?.ok_or_else(|| {
+            journal_err(
+                &self.target,
+                1,
+                format!("graph {} is no longer in the database", self.graph_id),
+            )
+        })?;
         let text: String = row.try_get(0)?;
         let header = parse_header(&self.target, &text)?;
         Ok((
@@ -316,34 +396,33 @@ impl HistorySource for PgHistory {
         visit: &mut dyn FnMut(Scanned) -> Result<bool, AuditError>,
     ) -> Result<(), AuditError> {
         let mut slot = self.conn.lock();
-        let pid = std::process::id();
-        if let Some((owner, client)) = slot.take() {
-            if owner == pid && !client.is_closed() {
-                *slot = Some((owner, client));
-            } else if owner != pid {
+        if let Some(reader) = slot.take() {
+            if reader.pid != std::process::id() {
                 // The parent's connection: neither used nor closed here.
-                std::mem::forget(client);
+                std::mem::forget(reader);
+            } else if !reader.client.is_closed() {
+                *slot = Some(reader);
             }
         }
         for attempt in 0..2 {
-            let (_, client) = match slot.as_mut() {
-                Some(c) => c,
-                None => slot.insert((pid, connect(&self.target)?)),
+            let reader = match slot.as_mut() {
+                Some(r) => r,
+                None => slot.insert(Reader::new(connect(&self.target)?)),
             };
             let mut delivered = false;
-            match self.scan_on(client, span, visit, &mut delivered) {
+            match self.scan_on(reader, span, visit, &mut delivered) {
                 Ok(()) => return Ok(()),
+                // A scan's transaction is rolled back when it is dropped.
                 Err(Stop::Audit(e)) => {
-                    // A scan stopped inside its transaction: end it before the next one.
-                    if client.batch_execute("ROLLBACK").is_err() {
+                    if reader.client.is_closed() {
                         *slot = None;
                     }
                     return Err(e);
                 }
                 Err(Stop::Db(e)) => {
-                    let lost = connection_lost(&e, client);
+                    let lost = connection_lost(&e, &reader.client);
                     let out = unavailable(&self.target, "reading the audit log", &e);
-                    if lost || client.batch_execute("ROLLBACK").is_err() {
+                    if lost {
                         *slot = None;
                     }
                     // A connection found dead (the server restarted) is made again once,
