@@ -58,7 +58,10 @@ struct Reader {
 }
 
 impl Reader {
-    fn new(client: Client) -> Self {
+    fn new(mut client: Client) -> Self {
+        // Each filter is planned for its values (a user's few events, or half the log
+        // behind `member.*`), never with a generic plan (PostgreSQL 12+; best effort).
+        let _ = client.batch_execute("SET plan_cache_mode = force_custom_plan");
         Reader {
             pid: std::process::id(),
             client,

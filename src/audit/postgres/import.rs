@@ -6,7 +6,7 @@ use std::path::Path;
 use super::checkpoint::{self, Point};
 use super::connect::{connect, unavailable};
 use super::rows::{self, Row, COLUMNS};
-use super::schema::migrate;
+use super::schema::{keep_statistics, migrate};
 use super::url::Target;
 use crate::audit::file::FileJournal;
 use crate::audit::journal::Header;
@@ -96,5 +96,7 @@ pub fn import_file(path: &Path, target: &Target, hmac_key: Option<&[u8]>) -> Res
             .map_err(err)?;
     }
     tx.commit().map_err(err)?;
+    // A bulk load: the planner must learn the new graph's size before its first query.
+    keep_statistics(&mut client, &graph_id, count as u64);
     Ok(count as u64)
 }

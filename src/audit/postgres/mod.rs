@@ -31,6 +31,7 @@ mod connect;
 mod history;
 mod import;
 mod load;
+mod rewrite;
 mod rows;
 mod schema;
 mod store;

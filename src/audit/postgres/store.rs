@@ -11,8 +11,9 @@ use super::checkpoint::{self, load_checked, Point};
 use super::connect::{connect, connection_lost, unavailable};
 use super::history::PgHistory;
 use super::load::{find_or_create, parse_row, snapshot_mac, Loaded, RowMacs};
-use super::rows::{self, rows_of, Row};
-use super::schema::{migrate, LOCK_CLASS};
+use super::rewrite::Rewrite;
+use super::rows::{self, rows_of};
+use super::schema::{keep_statistics, migrate, LOCK_CLASS};
 use super::tls::describe;
 use super::url::{journal_err, Target};
 use crate::audit::event::Event;
@@ -136,6 +137,8 @@ impl PgJournal {
             }
         }
         let trusted_from = cp.map_or(loaded.seq, |c| c.trusted_from);
+        // The audit log's filters need the planner to know how big this graph is.
+        keep_statistics(&mut client, &graph_id, loaded.seq - loaded.base_seq);
         let history = Arc::new(PgHistory::new(
             target.clone(),
             graph_id.clone(),
@@ -561,7 +564,13 @@ impl JournalStore for PgJournal {
             channel: &self.channel,
             key: key.as_deref(),
         };
-        match rewrite.run(conn, header, &rows, (last.0, &last.1)) {
+        match rewrite.run(
+            &mut conn.client,
+            &conn.insert,
+            header,
+            &rows,
+            (last.0, &last.1),
+        ) {
             Ok((epoch, digest)) => {
                 self.in_tx = false;
                 self.epoch = epoch;
@@ -666,95 +675,6 @@ impl JournalStore for PgJournal {
 
     fn as_any_mut(&mut self) -> Option<&mut dyn std::any::Any> {
         Some(self)
-    }
-}
-
-/// A rewrite of the whole journal (erasure, retention), inside the writer's transaction:
-/// the events replaced, the header (adding the erasures the database already counts), the
-/// snapshots dropped, the checkpoint re-signed, the other processes notified, committed.
-struct Rewrite<'a> {
-    target: &'a Target,
-    graph_id: &'a str,
-    channel: &'a str,
-    key: Option<&'a [u8]>,
-}
-
-impl Rewrite<'_> {
-    /// Returns the new epoch and the new header's digest.
-    fn run(
-        &self,
-        conn: &mut Conn,
-        header: &Header,
-        rows: &[Row],
-        last: (u64, &str),
-    ) -> Result<(i64, String), AuditError> {
-        let db = |e: postgres::Error| unavailable(self.target, "rewriting the journal", &e);
-        let graph_id = self.graph_id;
-        let old: String = conn
-            .client
-            .query_one(
-                "SELECT header FROM accessgraph_graphs WHERE graph_id = $1",
-                &[&graph_id],
-            )
-            .and_then(|r| r.try_get(0))
-            .map_err(db)?;
-        // The graph counts only the erasures of this rewrite (it reads no header file):
-        // add those already made.
-        let mut header = header.clone();
-        header.erasures += super::load::parse_header(self.target, &old)?.erasures;
-        let header_text = header.to_line();
-        let header_text = header_text.trim_end_matches('\n');
-        let digest = Header::digest(header_text);
-        conn.client
-            .execute(
-                "DELETE FROM accessgraph_events WHERE graph_id = $1",
-                &[&graph_id],
-            )
-            .map_err(db)?;
-        for chunk in rows.chunks(10_000) {
-            rows::insert(
-                &mut conn.client,
-                &conn.insert,
-                graph_id,
-                chunk,
-                self.channel,
-            )
-            .map_err(db)?;
-        }
-        let epoch: i64 = conn
-            .client
-            .query_one(
-                "UPDATE accessgraph_graphs SET header = $2, epoch = epoch + 1 \
-                 WHERE graph_id = $1 RETURNING epoch",
-                &[&graph_id, &header_text],
-            )
-            .and_then(|r| r.try_get(0))
-            .map_err(db)?;
-        conn.client
-            .execute(
-                "DELETE FROM accessgraph_snapshots WHERE graph_id = $1",
-                &[&graph_id],
-            )
-            .map_err(db)?;
-        if let Some(key) = self.key {
-            let record = checkpoint::record(
-                key,
-                graph_id,
-                &Point {
-                    last,
-                    header: &digest,
-                    trusted_from: header.base_seq,
-                },
-            );
-            conn.client
-                .execute(checkpoint::UPSERT_SQL, &[&graph_id, &record])
-                .map_err(db)?;
-        }
-        conn.client
-            .execute("SELECT pg_notify($1, 'rewritten')", &[&self.channel])
-            .map_err(db)?;
-        conn.client.batch_execute("COMMIT").map_err(db)?;
-        Ok((epoch, digest))
     }
 }
 
