@@ -12,6 +12,7 @@ through an index) against the same filter over the same events held in memory.
     python benchmarks/bench_postgres.py [--events 1000000] [--json benchmarks/results/postgres.json]
     python benchmarks/bench_postgres.py --only staleness [--rounds 5] [--pings 100]
     python benchmarks/bench_postgres.py --only history [--events 1000000] [--rounds 3]
+    python benchmarks/bench_postgres.py --only history-queries [--events 1000000]
 
 It starts its own PostgreSQL cluster on loopback (tests/pg_cluster.py) with fsync ON, so
 the rates are those of durable commits on this machine's disk; ``--url`` uses a running
@@ -512,7 +513,7 @@ def main() -> None:
     ap.add_argument("--pings", type=int, default=400)
     ap.add_argument("--rounds", type=int, default=5, help="staleness runs")
     ap.add_argument("--peer-pings", type=int, default=100, help="commits per staleness peer")
-    ap.add_argument("--only", choices=["staleness", "history"], default=None)
+    ap.add_argument("--only", choices=["staleness", "history", "history-queries"], default=None)
     ap.add_argument("--queries", type=int, default=30, help="users asked about (history)")
     ap.add_argument("--marks", default="20000,200000", help="events at which memory is read")
     ap.add_argument("--json", default=None)
@@ -552,6 +553,13 @@ def main() -> None:
             cluster.psql("CREATE DATABASE bench")
             server = cluster.url("bench")
         out: dict[str, Any] = {"note": "fsync on; server, writers and readers on one machine"}
+        if args.only == "history-queries":
+            out["history_queries"] = history_queries(server, base, args.events, args.queries)
+            print(json.dumps(out, indent=2), flush=True)
+            if args.json:
+                Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+                Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+            return
         if args.only == "history":
             if cluster is not None:
                 c = cluster
