@@ -3,10 +3,16 @@ processes; propagation latency from a commit in one process to its visibility in
 (p50/p99); staleness with 4 processes that all commit and all watch (issue 15: LISTEN/
 NOTIFY must keep it under 100 ms p99), in plaintext and over TLS (verify-full); start-up
 time of a process joining a log of 1,000,000 events, with and without a snapshot in the
-database.
+database; and (issue 14) the audit log read from the database: a process's resident
+memory after 20,000 and after 200,000 of its own mutations (the history stays in the
+database, so the two should be equal; a file journal's graph in the same run is the
+baseline), and the time of a filtered ``audit.events(user=...)`` on 1,000,000 events (SQL
+through an index) against the same filter over the same events held in memory.
 
     python benchmarks/bench_postgres.py [--events 1000000] [--json benchmarks/results/postgres.json]
     python benchmarks/bench_postgres.py --only staleness [--rounds 5] [--pings 100]
+    python benchmarks/bench_postgres.py --only history [--events 1000000] [--rounds 3]
+    python benchmarks/bench_postgres.py --only history-queries [--events 1000000]
 
 It starts its own PostgreSQL cluster on loopback (tests/pg_cluster.py) with fsync ON, so
 the rates are those of durable commits on this machine's disk; ``--url`` uses a running
@@ -17,6 +23,7 @@ share its cores.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -146,6 +153,193 @@ def role_peer(url: str, name: str, count: int, until: int) -> None:
     stop.set()
     watcher.join()
     print(json.dumps({"acked": acked, "seen": seen}), flush=True)
+
+
+def rss_bytes() -> int:
+    """This process's resident memory now, after a full collection and after giving freed
+    heap back to the system (so it counts what is live, not what malloc keeps)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+HISTORY_USERS = 500
+
+
+def role_rss(target: str, marks: str) -> None:
+    """Makes mutations that leave the state's size alone (grant flips over a fixed set of
+    users and projects) and prints the resident memory at each mark (a number of events):
+    what the growing history costs a long-running worker."""
+    is_url = agpg.is_url(target)
+    g = ag.Graph.open(target + "&follow=off" if is_url else target, durability="os")
+    seed(g)
+    for u in range(HISTORY_USERS):
+        g.add_member(f"h{u}@example.com", "acme", actor=OWNER)
+    wanted = sorted(int(m) for m in marks.split(","))
+    out: dict[str, Any] = {"backend": "postgres" if is_url else "file", "marks": {}}
+    i = 0
+    t = time.perf_counter()
+    for mark in wanted:
+        while g.revision < mark:
+            # The pair (user, project) comes back every 10,000 calls with the other role.
+            u, p = i % HISTORY_USERS, (i // HISTORY_USERS) % 20
+            role = ("viewer", "member")[(i // (HISTORY_USERS * 20)) % 2]
+            g.grant(f"h{u}@example.com", f"acme/p{p}", role, actor=OWNER)
+            i += 1
+        # Use the audit log as a service would, then measure.
+        assert len(g.audit) == g.revision
+        g.audit.events(user="h1@example.com", limit=5)
+        out["marks"][str(mark)] = {"rss": rss_bytes(), "elapsed_s": time.perf_counter() - t}
+    print(json.dumps(out), flush=True)
+
+
+def role_query(url: str, users: int, tries: int) -> None:
+    """A process opening a big graph and asking filtered questions of its audit log:
+    timings of ``events(user=...)`` (the first, then `tries` more users), a prefix
+    filter with a limit, ``len``, and the resident memory before and after."""
+    import random
+
+    t = time.perf_counter()
+    g = ag.Graph.open(url)
+    out: dict[str, Any] = {"open_s": time.perf_counter() - t, "revision": g.revision}
+    out["rss_after_open"] = rss_bytes()
+    rng = random.Random(11)
+    picks = [f"u{rng.randrange(users)}@example.com" for _ in range(tries + 1)]
+    times, found = [], []
+    for u in picks:
+        t = time.perf_counter()
+        found.append(len(g.audit.events(user=u)))
+        times.append(time.perf_counter() - t)
+    out["first_user_query_s"] = times[0]
+    out["user_query_s"] = times[1:]
+    out["user_query_events"] = found
+    t = time.perf_counter()
+    out["prefix_query_events"] = len(g.audit.events(action="member.*", limit=100))
+    out["prefix_query_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    out["len"] = len(g.audit)
+    out["len_s"] = time.perf_counter() - t
+    out["rss_after_queries"] = rss_bytes()
+    print(json.dumps(out), flush=True)
+
+
+def spread(xs: list[float]) -> dict[str, float]:
+    """Median, quartiles and extremes of a sample."""
+    xs = sorted(xs)
+    q = statistics.quantiles(xs, n=4, method="inclusive") if len(xs) > 1 else [xs[0]] * 3
+    return {"median": q[1], "q1": q[0], "q3": q[2], "min": xs[0], "max": xs[-1], "n": len(xs)}
+
+
+def history_memory(server: str, base: Path, rounds: int, marks: str) -> dict[str, Any]:
+    """Resident memory after the first and the last of `marks` (20,000 and 200,000
+    mutations) of one process: `rounds` processes on PostgreSQL, one on a file journal
+    (the baseline, same workload)."""
+    lo, hi = marks.split(",")[0], marks.split(",")[-1]
+    runs = []
+    for r in range(rounds):
+        url = f"{server}?graph=rss{r}"
+        out, _ = child("rss", url, marks).communicate(timeout=3600)
+        runs.append(json.loads(out.strip().splitlines()[-1]))
+    path = base / "rss.journal"
+    out, _ = child("rss", str(path), marks).communicate(timeout=3600)
+    file_run = json.loads(out.strip().splitlines()[-1])
+    for suffix in ("", ".checkpoint", ".snapshot"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+    def growth(run: dict[str, Any]) -> float:
+        m = run["marks"]
+        return (m[hi]["rss"] - m[lo]["rss"]) / (int(hi) - int(lo))
+
+    def mb(run: dict[str, Any], mark: str) -> float:
+        return float(run["marks"][mark]["rss"]) / 1e6
+
+    return {
+        "workload": f"grant flips over {HISTORY_USERS} users x 20 projects (state size constant)",
+        "marks": [int(lo), int(hi)],
+        "postgres_rss_low_mb": spread([mb(r, lo) for r in runs]),
+        "postgres_rss_high_mb": spread([mb(r, hi) for r in runs]),
+        "postgres_rss_high_over_low": spread([mb(r, hi) / mb(r, lo) for r in runs]),
+        "postgres_bytes_per_event_growth": spread([growth(r) for r in runs]),
+        "file_rss_low_mb": mb(file_run, lo),
+        "file_rss_high_mb": mb(file_run, hi),
+        "file_bytes_per_event_growth": growth(file_run),
+        "postgres_mutations_per_s": spread([int(hi) / r["marks"][hi]["elapsed_s"] for r in runs]),
+        "runs": runs,
+        "file_run": file_run,
+    }
+
+
+def history_queries(server: str, base: Path, events: int, tries: int) -> dict[str, Any]:
+    """Filtered audit queries on a graph of `events` events: in SQL (a process opening the
+    graph from PostgreSQL) against the same filter over the same events in memory."""
+    journal = base / "query.journal"
+    g = build_big(journal, events)
+    users = max(1, events // 10)
+    import random
+
+    rng = random.Random(11)
+    picks = [f"u{rng.randrange(users)}@example.com" for _ in range(tries)]
+    memory = []
+    for u in picks:
+        t = time.perf_counter()
+        g.audit.events(user=u)
+        memory.append(time.perf_counter() - t)
+    del g
+    url = f"{server}?graph=query&follow=off"
+    agpg.import_journal(journal, url)
+    for suffix in ("", ".checkpoint", ".snapshot"):
+        Path(str(journal) + suffix).unlink(missing_ok=True)
+    out, _ = child("query", url, str(users), str(tries)).communicate(timeout=3600)
+    sql = json.loads(out.strip().splitlines()[-1])
+    sql_ms = [t * 1e3 for t in sql["user_query_s"]]
+    mem_ms = [t * 1e3 for t in memory]
+    return {
+        "events": events,
+        "events_per_user": spread([float(n) for n in sql["user_query_events"][1:]]),
+        "sql_user_query_ms": spread(sql_ms),
+        "sql_first_user_query_ms": sql["first_user_query_s"] * 1e3,
+        "memory_user_query_ms": spread(mem_ms),
+        "sql_over_memory_median": statistics.median(sql_ms) / statistics.median(mem_ms),
+        "sql_prefix_limit_100_ms": sql["prefix_query_s"] * 1e3,
+        "open_s": sql["open_s"],
+        "rss_after_open_mb": sql["rss_after_open"] / 1e6,
+        "rss_after_queries_mb": sql["rss_after_queries"] / 1e6,
+    }
+
+
+FILTER_INDEXES = {
+    "accessgraph_events_actor": "(graph_id, actor, seq)",
+    "accessgraph_events_action": "(graph_id, action, seq)",
+    "accessgraph_events_target": "(graph_id, target, seq)",
+    "accessgraph_events_user": "(graph_id, details_user, seq)",
+    "accessgraph_events_at": "(graph_id, at)",
+}
+
+
+def index_write_cost(server: str, psql: Any, seconds: float, rounds: int) -> dict[str, Any]:
+    """Durable mutations/s of one writer with the filter columns' indexes and without
+    them (dropped for the run, then made again), alternating, `rounds` times each."""
+    with_idx, without = [], []
+    for r in range(rounds):
+        with_idx.append(writers_rate(server, f"idx{r}", 1, seconds))
+        psql("DROP INDEX " + ", ".join(FILTER_INDEXES))
+        try:
+            without.append(writers_rate(server, f"noidx{r}", 1, seconds))
+        finally:
+            for name, cols in FILTER_INDEXES.items():
+                psql(f"CREATE INDEX {name} ON accessgraph_events {cols}")
+    return {
+        "with_indexes_per_s": spread(with_idx),
+        "without_indexes_per_s": spread(without),
+        "with_over_without_median": statistics.median(with_idx) / statistics.median(without),
+    }
 
 
 def role_join(url: str) -> None:
@@ -319,7 +513,9 @@ def main() -> None:
     ap.add_argument("--pings", type=int, default=400)
     ap.add_argument("--rounds", type=int, default=5, help="staleness runs")
     ap.add_argument("--peer-pings", type=int, default=100, help="commits per staleness peer")
-    ap.add_argument("--only", choices=["staleness"], default=None)
+    ap.add_argument("--only", choices=["staleness", "history", "history-queries"], default=None)
+    ap.add_argument("--queries", type=int, default=30, help="users asked about (history)")
+    ap.add_argument("--marks", default="20000,200000", help="events at which memory is read")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     if args.role:
@@ -334,6 +530,10 @@ def main() -> None:
             role_join(rest[0])
         elif role == "peer":
             role_peer(rest[0], rest[1], int(rest[2]), int(rest[3]))
+        elif role == "rss":
+            role_rss(rest[0], rest[1])
+        elif role == "query":
+            role_query(rest[0], int(rest[1]), int(rest[2]))
         return
 
     import pg_cluster
@@ -353,6 +553,28 @@ def main() -> None:
             cluster.psql("CREATE DATABASE bench")
             server = cluster.url("bench")
         out: dict[str, Any] = {"note": "fsync on; server, writers and readers on one machine"}
+        if args.only == "history-queries":
+            out["history_queries"] = history_queries(server, base, args.events, args.queries)
+            print(json.dumps(out, indent=2), flush=True)
+            if args.json:
+                Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+                Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+            return
+        if args.only == "history":
+            if cluster is not None:
+                c = cluster
+                out["index_write_cost"] = index_write_cost(
+                    server, lambda sql: c.psql(sql, "bench"), args.seconds, args.rounds
+                )
+                print(json.dumps(out, indent=2), flush=True)
+            out["history_memory"] = history_memory(server, base, args.rounds, args.marks)
+            print(json.dumps(out, indent=2), flush=True)
+            out["history_queries"] = history_queries(server, base, args.events, args.queries)
+            print(json.dumps(out, indent=2), flush=True)
+            if args.json:
+                Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+                Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+            return
         if args.only == "staleness":
             out["staleness_4_processes"] = staleness(
                 server, "stale", 4, args.peer_pings, args.rounds

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     When = datetime | date | str
 
 
+_PAGE = 10_000
+"""Events per page when a graph's history is read from its store."""
+
+
 class _Backend(Protocol):
     def _len(self) -> int: ...
     def _events(self, filter: dict[str, object]) -> list[Event]: ...
@@ -40,6 +44,19 @@ class _GraphBackend:
 
     def _events(self, filter: dict[str, object]) -> list[Event]:
         return list(self._graph._audit_events(filter))
+
+    def _iter(self) -> Iterator[Event]:
+        # A graph that reads its history from its store (PostgreSQL) is iterated a page
+        # at a time; one that holds it in memory gives the whole list.
+        page = self._graph._audit_page(0, _PAGE)
+        if page is None:
+            yield from self._graph._audit_events({})
+            return
+        while page:
+            yield from page
+            if len(page) < _PAGE:
+                return
+            page = self._graph._audit_page(page[-1].seq, _PAGE)
 
     def _verify(self) -> None:
         self._graph._audit_verify()
@@ -87,6 +104,8 @@ class AuditLog:
         return self._backend._len()
 
     def __iter__(self) -> Iterator[Event]:
+        if isinstance(self._backend, _GraphBackend):
+            return self._backend._iter()
         return iter(self._backend._events({}))
 
     def __repr__(self) -> str:

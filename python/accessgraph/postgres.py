@@ -2,8 +2,11 @@
 
     g = ag.Graph.open("postgresql://app@db.internal/accessgraph?graph=main")
 
-Every process that opens the same URL holds the whole graph in memory and shares one
-hash-chained event log in the database. A mutation takes the graph's writers' lock (an
+Every process that opens the same URL holds the graph's state in memory and shares one
+hash-chained event log in the database. The history itself stays there: ``audit.events``
+filters in SQL (indexes on user, actor, action, target and time), and iteration, exports,
+``verify()`` and ``as_of`` read the rows in pages, so a process's memory does not grow
+with the history. A mutation takes the graph's writers' lock (an
 advisory lock inside its transaction), applies the events other processes committed
 since it last looked, checks authority against that latest state, inserts its events and
 commits; the call returns after the commit. A background thread in each process LISTENs
@@ -26,30 +29,35 @@ A password, in the URL's user part or as ``?password=``, never appears in a mess
 ``Graph.open(url, durability=, hmac_key=)`` take the values they take for a file:
 ``durability`` sets the session's ``synchronous_commit`` (``"fsync"`` and ``"group"``:
 each commit is flushed by the server before the call returns; ``"os"``: it is not waited
-for, so a server crash may lose the last commits), and ``hmac_key`` keeps the signed
-checkpoint in ``accessgraph_checkpoints``, written in the transaction of the events it
-vouches for: opening with another key, or a journal cut short or rewritten, raises
-:class:`~accessgraph.JournalError`.
+for, so a server crash may lose the last commits), and ``hmac_key`` signs every event row
+and keeps the signed checkpoint (over the last event and the header row) in
+``accessgraph_checkpoints``, written in the transaction of the events it vouches for:
+opening with another key, a journal cut short or rewritten, an edited header or a row
+written without the key raises :class:`~accessgraph.JournalError`. A graph without a
+checkpoint is trusted as found by the first keyed open (docs/postgres.md).
 
 The library creates its tables itself on first use (the database user needs the right to
 create tables in the schema on its ``search_path``) and migrates them under an advisory
-lock; :func:`migrate` does it up front. Schema version 2::
+lock; :func:`migrate` does it up front. Schema version 3::
 
     accessgraph_schema    (version integer PRIMARY KEY, applied_at timestamptz)
     accessgraph_graphs    (graph_id text PRIMARY KEY, name text UNIQUE, header text,
                            epoch bigint, created_at timestamptz)
-    accessgraph_events    (graph_id text, seq bigint, record text,
-                           PRIMARY KEY (graph_id, seq))
+    accessgraph_events    (graph_id text, seq bigint, record text, actor text,
+                           action text, target text, details_user text, at timestamptz,
+                           mac text, PRIMARY KEY (graph_id, seq))
     accessgraph_snapshots (graph_id text, seq bigint, hash text, epoch bigint, state text,
-                           created_at timestamptz, PRIMARY KEY (graph_id, seq))
+                           mac text, created_at timestamptz, PRIMARY KEY (graph_id, seq))
     accessgraph_checkpoints (graph_id text PRIMARY KEY, record text,
-                             updated_at timestamptz)                  -- version 2
+                             updated_at timestamptz)
 
-``header`` and ``record`` are exactly the lines of a file journal (canonical JSON with its
-CRC), so ``audit.verify()``, ``as_of`` and erasure work unchanged; ``epoch`` counts the
-rewrites of a graph's events (retention pruning, erasure), which the other processes
-notice and reload. :meth:`Graph.snapshot` (without a path) stores the state in
-``accessgraph_snapshots``, so a process joining replays only the events after it.
+``header`` is line 1 of a file journal; ``record`` is one event's export form with its
+CRC (journal format 2), so ``audit.verify()``, ``as_of`` and erasure work as for a file;
+``actor`` … ``at`` are taken from the record when it is written, each indexed, for
+``audit.events(...)``; ``epoch`` counts the rewrites of a graph's events (retention
+pruning, erasure), which the other processes notice and reload. :meth:`Graph.snapshot`
+(without a path) stores the state in ``accessgraph_snapshots``, so a process joining
+replays only the events after it.
 
 When the database cannot be reached, a mutation raises
 :class:`~accessgraph.JournalUnavailableError` (nothing acknowledged), checks keep answering

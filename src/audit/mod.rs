@@ -12,6 +12,8 @@
 //! - [`replay`]: changes as events and back.
 //! - [`erase`]: sealing a user's personal data behind a pseudonym.
 //! - [`recorder`]: a graph's [`Audit`]: the log in memory and the store behind it.
+//! - [`source`]: the history read from a store that keeps it (PostgreSQL) instead of
+//!   held in memory.
 
 pub mod checkpoint;
 pub mod erase;
@@ -26,6 +28,7 @@ pub mod postgres;
 pub mod random;
 pub mod recorder;
 pub mod replay;
+pub mod source;
 pub mod store;
 
 pub use event::Event;

@@ -49,6 +49,9 @@ pub struct Audit {
     unlogged: AtomicU64,
     /// Snapshot files this graph read or wrote: an erasure removes them.
     snapshots: Mutex<Vec<PathBuf>>,
+    /// Where the history is read from when the log keeps only its tail (PostgreSQL;
+    /// see `super::source`).
+    pub(super) history: Option<super::source::Source>,
 }
 
 impl std::fmt::Debug for Audit {
@@ -160,6 +163,7 @@ impl Audit {
             keep: true,
             unlogged: AtomicU64::new(0),
             snapshots: Mutex::new(Vec::new()),
+            history: None,
         }
     }
 
@@ -198,6 +202,7 @@ impl Audit {
             keep: true,
             unlogged: AtomicU64::new(0),
             snapshots: Mutex::new(Vec::new()),
+            history: None,
         }
     }
 
@@ -447,6 +452,33 @@ impl Audit {
     /// Adds written events to the log in memory.
     pub fn push(&self, events: Vec<Event>) {
         self.log.write().extend(events);
+        self.forget_held();
+    }
+}
+
+/// A graph whose history is read from its store (PostgreSQL): see `super::source`.
+impl Audit {
+    /// Reads the history from `source` rather than holding it: the log keeps its tail only.
+    #[must_use]
+    pub fn with_source(mut self, source: Option<super::source::Source>) -> Self {
+        if source.is_some() {
+            super::source::keep_tail(&mut self.log.write());
+        }
+        self.history = source;
+        self
+    }
+
+    /// The store the history is read from, when the graph does not hold it.
+    pub fn history_source(&self) -> Option<&dyn super::source::HistorySource> {
+        self.history.as_deref()
+    }
+
+    /// With a source: forgets the events held in memory (the store has them), keeping
+    /// where the chain ends. Called after events are added to the log.
+    pub fn forget_held(&self) {
+        if self.history.is_some() {
+            super::source::keep_tail(&mut self.log.write());
+        }
     }
 }
 

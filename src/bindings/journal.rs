@@ -8,7 +8,6 @@ use super::audit::{columns, filter_arg, PyEvent, PyPending, Row};
 use super::convert::{self, instant};
 use super::gil::{detach, guarded};
 use super::graph::PyGraph;
-use crate::audit::Log;
 use crate::graph::{Graph, OpenOptions};
 use crate::time::Instant;
 
@@ -126,12 +125,10 @@ impl PyGraph {
 
     fn _audit_events(&self, filter: &Bound<'_, PyAny>) -> PyResult<Vec<PyEvent>> {
         let f = filter_arg(filter)?;
-        Ok(self
-            .inner
-            .audit_events(&f)?
-            .into_iter()
-            .map(PyEvent::from)
-            .collect())
+        let g = &self.inner;
+        // A graph on PostgreSQL reads the events from the database: without the GIL.
+        let events = detach(filter.py(), || g.audit_events(&f))?;
+        Ok(events.into_iter().map(PyEvent::from).collect())
     }
 
     fn _audit_columns<'py>(
@@ -142,9 +139,19 @@ impl PyGraph {
         let f = filter_arg(filter)?;
         let g = &self.inner;
         let rows = detach(py, || {
-            g.with_audit_log(|log| log.matching(&f).map(Row::of).collect::<Vec<_>>())
+            let mut rows = Vec::new();
+            g.audit_each(&f, &mut |e| rows.push(Row::of(e)))
+                .map(|()| rows)
         })?;
         columns(py, &rows)
+    }
+
+    /// Up to `n` events after `after` for a graph that reads its history from its store
+    /// (PostgreSQL), for an iteration page by page; `None` for one that holds it.
+    fn _audit_page(&self, py: Python<'_>, after: u64, n: usize) -> PyResult<Option<Vec<PyEvent>>> {
+        let g = &self.inner;
+        let page = detach(py, || g.audit_page(after, n))?;
+        Ok(page.map(|events| events.into_iter().map(PyEvent::from).collect()))
     }
 
     fn _audit_verify(&self, py: Python<'_>) -> PyResult<()> {
@@ -159,8 +166,7 @@ impl PyGraph {
 
     fn _audit_csv(&self, py: Python<'_>) -> PyResult<String> {
         let g = &self.inner;
-        detach(py, || g.with_audit_log(Log::to_csv))?
-            .map_err(|e| PyErr::from(crate::error::Error::from(e)))
+        detach(py, || g.audit_csv())
     }
 
     fn _audit_prune(&self, py: Python<'_>, before: &Bound<'_, PyAny>) -> PyResult<usize> {

@@ -10,7 +10,7 @@ use crate::audit::erase::{self, Redaction};
 use crate::audit::event::SYSTEM;
 use crate::audit::journal::Header;
 use crate::audit::log::check_seals;
-use crate::audit::{files, personal, replay, Audit, Event, Filter, Log, Session};
+use crate::audit::{files, personal, replay, source, Audit, Event, Filter, Log, Session};
 use crate::error::AuditError;
 use crate::error::{Error, NotFoundError, Result};
 use crate::ids;
@@ -21,51 +21,112 @@ impl Graph {
     /// A read-only graph as it was at `when`, rebuilt from the audit log; its clock is
     /// frozen at `when`.
     pub fn as_of(&self, when: Instant) -> Result<Graph> {
+        if let Some(src) = self.audit.history_source() {
+            return match source::state_at(src, when, self.revision())? {
+                source::AsOf::State(state) => Ok(view_at(*state, when)),
+                source::AsOf::Pruned(first) => Err(pruned_before(first)),
+            };
+        }
         let log = self.full_log()?;
         if let Some(first) = log.iter().next() {
             if log.base_seq > 0 && when < first.at {
-                return Err(Error::rule(format!(
-                    "the audit log was pruned: history before {} is gone",
-                    first.at.to_iso()
-                )));
+                return Err(pruned_before(first.at));
             }
         }
         let state = log.state_at(when)?;
         drop(log);
-        Ok(Graph::read_only(
-            state,
-            Some(when),
-            format!("a view of the past (as_of {})", when.to_iso()),
-        ))
+        Ok(view_at(state, when))
     }
 
     /// The events `filter` selects.
     pub fn audit_events(&self, filter: &Filter) -> Result<Vec<Event>> {
+        if let Some(src) = self.audit.history_source() {
+            return Ok(source::select(src, filter, self.revision())?);
+        }
         Ok(self.full_log()?.select(filter))
+    }
+
+    /// Calls `f` on each event `filter` selects, in `seq` order (read from the store in
+    /// pages when the graph does not hold its history).
+    pub fn audit_each(&self, filter: &Filter, f: &mut dyn FnMut(Event)) -> Result<()> {
+        if let Some(src) = self.audit.history_source() {
+            return Ok(source::each(src, filter, self.revision(), f)?);
+        }
+        self.full_log()?.matching(filter).for_each(f);
+        Ok(())
+    }
+
+    /// Up to `n` events after `after`, when the graph reads its history from its store
+    /// (an iteration page by page); `None` for a graph that holds it.
+    pub fn audit_page(&self, after: u64, n: usize) -> Result<Option<Vec<Event>>> {
+        let Some(src) = self.audit.history_source() else {
+            return Ok(None);
+        };
+        Ok(Some(source::page(src, after, self.revision(), n)?))
     }
 
     /// Number of events held.
     pub fn audit_len(&self) -> usize {
+        if let Some(src) = self.audit.history_source() {
+            return usize::try_from(source::len(src, self.revision())).unwrap_or(usize::MAX);
+        }
         let log = self.audit.log.read();
         usize::try_from(log.last_seq() - log.true_base_seq()).unwrap_or(usize::MAX)
     }
 
+    /// The chain's end as this graph applied it: the last `seq` and hash.
+    fn tail(&self) -> (u64, String) {
+        let log = self.audit.log.read();
+        (log.last_seq(), log.last_hash())
+    }
+
     /// Recomputes the chain.
     pub fn audit_verify(&self) -> Result<()> {
+        if let Some(src) = self.audit.history_source() {
+            let (seq, hash) = self.tail();
+            return Ok(source::verify(src, (seq, &hash))?);
+        }
         Ok(self.full_log()?.verify()?)
     }
 
     /// The whole log as JSON Lines with its trailer, signed with the journal's key when
     /// it has one.
     pub fn audit_jsonl(&self) -> Result<String> {
+        if let Some(src) = self.audit.history_source() {
+            let rev = self.revision();
+            return Ok(source::to_jsonl(src, &self.audit.graph_id, rev)?);
+        }
         let key = self.audit.source.as_ref().and_then(|(_, k)| k.clone());
         self.with_audit_log(|log| log.to_jsonl(&self.audit.graph_id, key.as_deref()))
     }
 
-    /// Runs `f` on the whole log.
+    /// The whole log as CSV.
+    pub fn audit_csv(&self) -> Result<String> {
+        if let Some(src) = self.audit.history_source() {
+            return Ok(source::to_csv(src, self.revision())?);
+        }
+        Ok(self.with_audit_log(Log::to_csv)??)
+    }
+
+    /// Runs `f` on the whole log (read whole from the store, for a graph that does not
+    /// hold it: prefer the methods above, which stream).
     pub fn with_audit_log<R>(&self, f: impl FnOnce(&Log) -> R) -> Result<R> {
+        if self.audit.history_source().is_some() {
+            return Ok(f(&self.whole_log()?));
+        }
         let log = self.full_log()?;
         Ok(f(&log))
+    }
+
+    /// The whole log, owned: read from the store (verified) when the graph does not hold
+    /// it, else the log in memory (with any events a snapshot skipped loaded).
+    fn whole_log(&self) -> Result<Log> {
+        if let Some(src) = self.audit.history_source() {
+            let (seq, hash) = self.tail();
+            return Ok(source::whole(src, (seq, &hash))?);
+        }
+        drop(self.full_log()?);
+        Ok(self.audit.log.read().clone())
     }
 
     /// Records an application event (`data.exported`, `feature_flag.changed` …).
@@ -135,12 +196,12 @@ impl Graph {
         let guard = self.state.upgradable_read();
         let mut session = self.audit.begin()?;
         let guard = self.catch_up(guard, &mut session)?;
-        drop(self.full_log()?);
-        let mut log = self.audit.log.read().clone();
+        let mut log = self.whole_log()?;
         let n = log.prune(before)?;
         if n > 0 {
             self.rewrite(&mut session, &log, 0)?;
             *self.audit.log.write() = log;
+            self.audit.forget_held();
         }
         drop(guard);
         Ok(n)
@@ -201,9 +262,11 @@ impl Graph {
         let guard = self.state.upgradable_read();
         let mut session = self.audit.begin()?;
         let guard = self.catch_up(guard, &mut session)?;
-        if self.audit.keeps_log() {
-            drop(self.full_log()?);
-        }
+        let whole = if self.audit.keeps_log() {
+            Some(self.whole_log()?)
+        } else {
+            None
+        };
         let now = self.clock.now();
         let key = actor.map(ids::email_key);
         let actor = key.as_deref();
@@ -249,7 +312,7 @@ impl Graph {
             })?;
             return Ok(pseudonym);
         }
-        let mut log = self.audit.log.read().clone();
+        let mut log = whole.unwrap_or_else(|| self.audit.log.read().clone());
         let mut history: Vec<Event> = log.iter().collect();
         let redaction = Redaction::new(&email, &current, history.iter(), pseudonym.clone());
         // What the erasure seals: fields of the history, of the offboarding's events (their
@@ -305,6 +368,7 @@ impl Graph {
         let mut st = RwLockUpgradableReadGuard::upgrade(guard);
         *st = state;
         *self.audit.log.write() = log;
+        self.audit.forget_held();
         drop(st);
         drop(session);
         self.forget_cleartext()?;
@@ -326,4 +390,21 @@ impl Graph {
         files::remove_leftovers(path).map_err(|e| io(path, e))?;
         Ok(())
     }
+}
+
+/// The error of an `as_of` before what retention kept.
+fn pruned_before(first: Instant) -> Error {
+    Error::rule(format!(
+        "the audit log was pruned: history before {} is gone",
+        first.to_iso()
+    ))
+}
+
+/// The read-only view of the graph at `when`.
+fn view_at(state: crate::state::State, when: Instant) -> Graph {
+    Graph::read_only(
+        state,
+        Some(when),
+        format!("a view of the past (as_of {})", when.to_iso()),
+    )
 }

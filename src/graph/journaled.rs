@@ -327,7 +327,10 @@ impl Graph {
             .as_ref()
             .map_or_else(PathBuf::new, |(p, _)| p.clone());
         let mut log = self.audit.log.write();
-        replay_records(&path, st, &mut log, records)
+        replay_records(&path, st, &mut log, records)?;
+        drop(log);
+        self.audit.forget_held();
+        Ok(())
     }
 
     /// Pulls in events other processes appended to the journal; returns how many.

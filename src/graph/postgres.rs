@@ -44,13 +44,16 @@ pub fn open(
         Durability::Os => Durability::Os,
         Durability::Fsync | Durability::Group => Durability::Fsync,
     };
+    // The events stay in the database: the audit log's reads go there, in pages.
+    let history: crate::audit::source::Source = store.history();
     let audit = Audit::journaled(
         loaded.graph_id,
         loaded.log,
         Box::new(store),
         audit_durability,
         None,
-    );
+    )
+    .with_source(Some(history));
     let g = Graph {
         state: RwLock::new(loaded.state),
         audit,

@@ -10,6 +10,7 @@ a client certificate. Without PostgreSQL or openssl these tests ERROR; they neve
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -580,9 +581,11 @@ def test_hmac_key_keeps_a_signed_checkpoint_in_the_database(
     assert _checkpoint(tls, "signed") != first
     h.erase_user("bob@example.com", actor=OWNER, reason="left")
     assert ag.Graph.open(u, hmac_key=b"k1").revision == h.revision
-    # A graph opened without the key writes no checkpoint; the key's one is still reached.
+    # A graph opened without the key writes rows without a MAC, which the key's holders
+    # refuse, as a file journal's unsigned batches.
     ag.Graph.open(u).add_member("dave@example.com", "acme", actor=OWNER)
-    assert ag.Graph.open(u, hmac_key=b"k1").revision == h.revision + 1
+    with pytest.raises(ag.JournalError, match=f"event {h.revision + 1} carries no valid MAC"):
+        ag.Graph.open(u, hmac_key=b"k1")
     # Another key: refused.
     with pytest.raises(ag.JournalError, match="wrong key"):
         ag.Graph.open(u, hmac_key=b"k2")
@@ -595,13 +598,14 @@ def test_hmac_key_keeps_a_signed_checkpoint_in_the_database(
     assert ag.Graph.open(u).revision == cut
     with pytest.raises(ag.JournalError, match="cut off"):
         ag.Graph.open(u, hmac_key=b"k1")
-    # The checkpoint deleted: missing.
+    # The checkpoint deleted: the next keyed open trusts the journal as found (trust on
+    # first use, as for a file: docs/journal-format.md) and signs from there.
     tls.psql(
         "DELETE FROM accessgraph_checkpoints c USING accessgraph_graphs g WHERE "
         "c.graph_id = g.graph_id AND g.name = 'signed'"
     )
-    with pytest.raises(ag.JournalError, match="missing"):
-        ag.Graph.open(u, hmac_key=b"k1")
+    assert ag.Graph.open(u, hmac_key=b"k1").revision == cut
+    assert json.loads(_checkpoint(tls, "signed"))["trusted_from"] == cut
     with pytest.raises(ag.ValidationError, match="hmac_key"):
         ag.Graph.open(u, hmac_key=b"")
 

@@ -3,20 +3,21 @@
 use std::io;
 use std::path::Path;
 
-use super::checkpoint;
+use super::checkpoint::{self, Point};
 use super::connect::{connect, unavailable};
-use super::schema::migrate;
-use super::store::split_lines;
+use super::rows::{self, Row, COLUMNS};
+use super::schema::{keep_statistics, migrate};
 use super::url::Target;
 use crate::audit::file::FileJournal;
-use crate::audit::journal::with_crc;
+use crate::audit::journal::Header;
 use crate::error::AuditError;
 use crate::error::Error;
 
 /// Copies a file journal into the database as a new graph named by the URL, keeping its
-/// `graph_id`, header and every record as they are (so the chain, erasures and `as_of`
-/// carry over). The file is verified first (with `hmac_key`, against its signed
-/// checkpoint too, and the database then keeps one). Returns the number of events copied.
+/// `graph_id`, header and every event as they are (so the chain, erasures and `as_of`
+/// carry over), one row per event. The file is verified first (with `hmac_key`, against
+/// its signed checkpoint too; every row is then signed and the database keeps a
+/// checkpoint). Returns the number of events copied.
 pub fn import_file(path: &Path, target: &Target, hmac_key: Option<&[u8]>) -> Result<u64, Error> {
     if hmac_key.is_some_and(<[u8]>::is_empty) {
         return Err(Error::invalid("hmac_key", "b''", "a non-empty key"));
@@ -29,16 +30,14 @@ pub fn import_file(path: &Path, target: &Target, hmac_key: Option<&[u8]>) -> Res
     );
     let header_text = opened.header.to_line();
     let header_line = header_text.trim_end_matches('\n');
-    let rows: Vec<String> = opened
+    let base_seq = opened.header.base_seq;
+    let graph_id = opened.header.graph_id.clone();
+    let key = hmac_key.map(|k| (k, graph_id.as_str()));
+    let rows: Vec<Row> = opened
         .records
         .iter()
-        .map(|r| {
-            with_crc(r.event.to_json())
-                .trim_end_matches('\n')
-                .to_owned()
-        })
+        .map(|r| Row::of(&r.event, key))
         .collect();
-    let graph_id = opened.header.graph_id.clone();
     drop(opened);
     let err = |e: postgres::Error| unavailable(target, "importing the journal", &e);
     let mut client = connect(target)?;
@@ -67,27 +66,11 @@ pub fn import_file(path: &Path, target: &Target, hmac_key: Option<&[u8]>) -> Res
     .map_err(err)?;
     {
         let mut w = tx
-            .copy_in("COPY accessgraph_events (graph_id, seq, record) FROM STDIN")
+            .copy_in(&format!("COPY accessgraph_events ({COLUMNS}) FROM STDIN"))
             .map_err(err)?;
         let mut buf = String::with_capacity(1 << 20);
-        for line in rows.iter().take(count) {
-            let seq = split_lines(line)
-                .ok()
-                .and_then(|(s, _)| s.first().copied())
-                .unwrap_or(0);
-            buf.push_str(&graph_id);
-            buf.push('\t');
-            buf.push_str(&seq.to_string());
-            buf.push('\t');
-            for ch in line.chars() {
-                match ch {
-                    '\\' => buf.push_str("\\\\"),
-                    '\t' => buf.push_str("\\t"),
-                    '\r' => buf.push_str("\\r"),
-                    c => buf.push(c),
-                }
-            }
-            buf.push('\n');
+        for row in &rows {
+            rows::copy_line(&mut buf, &graph_id, row);
             if buf.len() >= 1 << 20 {
                 io::Write::write_all(&mut w, buf.as_bytes())
                     .map_err(|e| AuditError::Unavailable(format!("{}: {e}", target.display)))?;
@@ -99,10 +82,21 @@ pub fn import_file(path: &Path, target: &Target, hmac_key: Option<&[u8]>) -> Res
         w.finish().map_err(err)?;
     }
     if let Some(key) = hmac_key {
-        let record = checkpoint::record(key, &graph_id, last.0, &last.1);
+        // Every row was signed: the database trusts the whole journal with this key.
+        let record = checkpoint::record(
+            key,
+            &graph_id,
+            &Point {
+                last: (last.0, &last.1),
+                header: &Header::digest(header_line),
+                trusted_from: base_seq,
+            },
+        );
         tx.execute(checkpoint::UPSERT_SQL, &[&graph_id, &record])
             .map_err(err)?;
     }
     tx.commit().map_err(err)?;
+    // A bulk load: the planner must learn the new graph's size before its first query.
+    keep_statistics(&mut client, &graph_id, count as u64);
     Ok(count as u64)
 }

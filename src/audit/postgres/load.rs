@@ -1,17 +1,17 @@
 //! Reading a graph from the database: its row, header, latest snapshot and events, each
-//! checked against the chain and replayed.
-
-use std::sync::Arc;
+//! checked against the chain (and with `hmac_key`, its MAC) and replayed into the state;
+//! the events themselves are not kept (`super::history` reads them when asked).
 
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::Client;
 
-use super::connect::{connect, unavailable};
+use super::connect::unavailable;
 use super::url::{journal_err, Target};
-use crate::audit::event::parse_event;
+use crate::audit::checkpoint::{mac, mac_ok};
+use crate::audit::event::{parse_event, sha256_hex};
 use crate::audit::journal::{strip_crc, Header, Record};
-use crate::audit::log::{Log, Pending, PrefixLoader};
+use crate::audit::log::Log;
 use crate::audit::replay;
 use crate::error::AuditError;
 use crate::state::State;
@@ -111,14 +111,83 @@ fn state_from_json(target: &Target, text: &str, what: &str) -> Result<State, Aud
     crate::state::snapshot::read(text).map_err(|e| journal_err(target, 1, format!("{what}: {e}")))
 }
 
+/// With `hmac_key`: the key, and the `seq` after which every row must carry a valid MAC
+/// (the signed checkpoint's `trusted_from`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RowMacs<'a> {
+    /// The key.
+    pub key: &'a [u8],
+    /// Rows after this `seq` are checked.
+    pub trusted_from: u64,
+}
+
+impl RowMacs<'_> {
+    /// Checks the MAC of the row of `event` (its `line`), read with `mac`.
+    pub fn check(
+        &self,
+        target: &Target,
+        graph_id: &str,
+        line: u64,
+        event: &crate::audit::Event,
+        mac: Option<&str>,
+    ) -> Result<(), AuditError> {
+        if event.seq <= self.trusted_from {
+            return Ok(());
+        }
+        let ok = mac.is_some_and(|m| {
+            mac_ok(
+                self.key,
+                "accessgraph/batch/v2",
+                &[graph_id, &event.seq.to_string(), &event.hash],
+                m,
+            )
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(journal_err(
+                target,
+                line,
+                format!(
+                    "event {} carries no valid MAC for this key: written without the key, forged or from another graph",
+                    event.seq
+                ),
+            ))
+        }
+    }
+}
+
+/// The MAC of a snapshot row: the graph, the event it was taken at, the header it was
+/// taken under and the state's SHA-256 (`docs/postgres.md`).
+pub(super) fn snapshot_mac(
+    key: &[u8],
+    graph_id: &str,
+    seq: u64,
+    hash: &str,
+    header: &str,
+    state: &str,
+) -> String {
+    mac(
+        key,
+        "accessgraph/pg-snapshot/v2",
+        &[
+            graph_id,
+            &seq.to_string(),
+            hash,
+            header,
+            &sha256_hex(state.as_bytes()),
+        ],
+    )
+}
+
 /// What reading a graph from the database gives.
 pub struct Loaded {
     /// The graph's id.
     pub graph_id: String,
     /// The state after the last event.
     pub state: State,
-    /// The events (those after the snapshot, when one was used; the rest load on first
-    /// use of the audit log).
+    /// The log's tail: the last event's `seq` and hash, which the next event chains to
+    /// (the events stay in the database and are read from it: `super::PgHistory`).
     pub log: Log,
     /// The events' epoch.
     pub epoch: i64,
@@ -128,23 +197,27 @@ pub struct Loaded {
     pub base_seq: u64,
     /// The header's anchor (the hash event `base_seq + 1` follows).
     pub anchor: String,
+    /// SHA-256 of the header row: what the signed checkpoint vouches for.
+    pub header_digest: String,
     /// The snapshot started from, if any.
     pub snapshot: Option<u64>,
 }
 
 /// Reads a graph: the latest snapshot of the current epoch (when `use_snapshot` and its
-/// event is still there) and the events after it, each checked against the chain and
-/// replayed. The events are read in one statement; if a rewrite happened meanwhile
-/// (the epoch moved), it starts again.
+/// event is still there; with a key, only a snapshot signed with it) and the events after
+/// it, each checked against the chain (and with `macs`, its MAC) and replayed. The events
+/// are read in one statement and not kept; if a rewrite happened meanwhile (the epoch
+/// moved), it starts again.
 #[expect(
     clippy::too_many_lines,
     reason = "reading a graph from the database is one sequence of queries, each checked in turn"
 )]
-pub fn load(
+pub(super) fn load(
     client: &mut Client,
     target: &Target,
     graph_id: &str,
     use_snapshot: bool,
+    macs: Option<RowMacs<'_>>,
 ) -> Result<Loaded, AuditError> {
     let err = |e: postgres::Error| unavailable(target, "reading the journal", &e);
     for _ in 0..5 {
@@ -164,6 +237,7 @@ pub fn load(
         let header_text: String = row.try_get(0).map_err(err)?;
         let epoch: i64 = row.try_get(1).map_err(err)?;
         let header = parse_header(target, &header_text)?;
+        let header_digest = Header::digest(&header_text);
         if header.graph_id != graph_id {
             return Err(journal_err(
                 target,
@@ -174,13 +248,9 @@ pub fn load(
                 ),
             ));
         }
-        let base_state = header
-            .base_state
-            .as_ref()
-            .map(|v| state_from_json(target, &v.to_string(), "journal base state"))
-            .transpose()?;
         let snapshot = if use_snapshot {
-            latest_snapshot(client, target, graph_id, epoch, header.base_seq)?
+            let key = macs.map(|m| (m.key, header_digest.as_str()));
+            latest_snapshot(client, target, graph_id, epoch, header.base_seq, key)?
         } else {
             None
         };
@@ -191,19 +261,22 @@ pub fn load(
                 s_hash.clone(),
             ),
             None => (
-                base_state.clone().unwrap_or_default(),
+                header
+                    .base_state
+                    .as_ref()
+                    .map(|v| state_from_json(target, &v.to_string(), "journal base state"))
+                    .transpose()?
+                    .unwrap_or_default(),
                 header.base_seq,
                 header.anchor.clone(),
             ),
         };
-        let start = seq;
-        let mut events = Vec::new();
         {
-            let start_param = i64::try_from(start).unwrap_or(i64::MAX);
+            let start_param = i64::try_from(seq).unwrap_or(i64::MAX);
             let params: [&(dyn ToSql + Sync); 2] = [&graph_id, &start_param];
             let mut rows = client
                 .query_raw(
-                    "SELECT seq, record FROM accessgraph_events \
+                    "SELECT seq, record, mac FROM accessgraph_events \
                      WHERE graph_id = $1 AND seq > $2 ORDER BY seq",
                     params,
                 )
@@ -211,6 +284,7 @@ pub fn load(
             while let Some(row) = rows.next().map_err(err)? {
                 let row_seq: i64 = row.try_get(0).map_err(err)?;
                 let text: &str = row.try_get(1).map_err(err)?;
+                let mac: Option<&str> = row.try_get(2).map_err(err)?;
                 let r = parse_row(target, header.base_seq, row_seq, text)?;
                 let ev = r.event;
                 if ev.seq != seq + 1 || ev.prev_hash != hash {
@@ -223,12 +297,12 @@ pub fn load(
                         ),
                     ));
                 }
-                ev.check()
-                    .map_err(|b| journal_err(target, r.line, format!("event {}: {b}", ev.seq)))?;
+                if let Some(m) = &macs {
+                    m.check(target, graph_id, r.line, &ev, mac)?;
+                }
                 replay::apply(&mut state, &ev).map_err(|m| journal_err(target, r.line, m))?;
                 seq = ev.seq;
-                hash.clone_from(&ev.hash);
-                events.push(ev);
+                hash = ev.hash;
             }
         }
         let now: Option<i64> = client
@@ -243,33 +317,8 @@ pub fn load(
         if now != Some(epoch) {
             continue;
         }
-        let log = match &snapshot {
-            Some((s_seq, s_hash, _)) => Log {
-                anchor: s_hash.clone(),
-                base_seq: *s_seq,
-                base_state: None,
-                events: store_of(events),
-                pending: Some(Pending {
-                    base_seq: header.base_seq,
-                    anchor: header.anchor.clone(),
-                    base_state,
-                    loader: prefix_loader(
-                        target.clone(),
-                        graph_id.to_owned(),
-                        epoch,
-                        header.base_seq,
-                        *s_seq,
-                    ),
-                }),
-            },
-            None => Log {
-                anchor: header.anchor.clone(),
-                base_seq: header.base_seq,
-                base_state,
-                events: store_of(events),
-                pending: None,
-            },
-        };
+        let mut log = Log::new(hash);
+        log.base_seq = seq;
         return Ok(Loaded {
             graph_id: graph_id.to_owned(),
             state,
@@ -278,6 +327,7 @@ pub fn load(
             seq,
             base_seq: header.base_seq,
             anchor: header.anchor.clone(),
+            header_digest,
             snapshot: snapshot.map(|s| s.0),
         });
     }
@@ -287,18 +337,20 @@ pub fn load(
     )))
 }
 
-/// The latest snapshot of this epoch whose event is still in the journal with its hash.
+/// The latest snapshot of this epoch whose event is still in the journal with its hash
+/// (and, with a key and the header's digest, whose MAC verifies).
 fn latest_snapshot(
     client: &mut Client,
     target: &Target,
     graph_id: &str,
     epoch: i64,
     base_seq: u64,
+    key: Option<(&[u8], &str)>,
 ) -> Result<Option<(u64, String, String)>, AuditError> {
     let err = |e: postgres::Error| unavailable(target, "reading the snapshot", &e);
     let Some(row) = client
         .query_opt(
-            "SELECT s.seq, s.hash, s.state, e.record FROM accessgraph_snapshots s \
+            "SELECT s.seq, s.hash, s.state, e.record, s.mac FROM accessgraph_snapshots s \
              JOIN accessgraph_events e ON e.graph_id = s.graph_id AND e.seq = s.seq \
              WHERE s.graph_id = $1 AND s.epoch = $2 ORDER BY s.seq DESC LIMIT 1",
             &[&graph_id, &epoch],
@@ -311,71 +363,31 @@ fn latest_snapshot(
     let hash: String = row.try_get(1).map_err(err)?;
     let state: String = row.try_get(2).map_err(err)?;
     let record: &str = row.try_get(3).map_err(err)?;
+    let tag: Option<String> = row.try_get(4).map_err(err)?;
     let event = parse_row(target, base_seq, seq, record)?.event;
     if event.hash != hash {
         // A snapshot that does not lead to the journal as it is: replay from the start.
         return Ok(None);
     }
-    Ok(Some((event.seq, hash, state)))
-}
-
-/// Reads the events before a snapshot when the audit log is first used, on a connection
-/// of its own.
-fn prefix_loader(
-    target: Target,
-    graph_id: String,
-    epoch: i64,
-    base_seq: u64,
-    end: u64,
-) -> PrefixLoader {
-    PrefixLoader(Arc::new(move || {
-        let err = |e: postgres::Error| unavailable(&target, "reading the journal", &e);
-        let mut client = connect(&target)?;
-        let now: i64 = client
-            .query_one(
-                "SELECT epoch FROM accessgraph_graphs WHERE graph_id = $1",
-                &[&graph_id],
+    if let Some((key, header)) = key {
+        let signed = tag.is_some_and(|t| {
+            mac_ok(
+                key,
+                "accessgraph/pg-snapshot/v2",
+                &[
+                    graph_id,
+                    &event.seq.to_string(),
+                    &hash,
+                    header,
+                    &sha256_hex(state.as_bytes()),
+                ],
+                &t,
             )
-            .and_then(|r| r.try_get(0))
-            .map_err(err)?;
-        if now != epoch {
-            return Err(AuditError::Integrity {
-                seq: end,
-                reason: "the journal was rewritten (pruned or erased) since this graph read it: refresh() and try again".into(),
-            });
+        });
+        if !signed {
+            // Unsigned, another key's, or altered: the events themselves are replayed.
+            return Ok(None);
         }
-        let lo = i64::try_from(base_seq).unwrap_or(i64::MAX);
-        let hi = i64::try_from(end).unwrap_or(i64::MAX);
-        let params: [&(dyn ToSql + Sync); 3] = [&graph_id, &lo, &hi];
-        let mut rows = client
-            .query_raw(
-                "SELECT seq, record FROM accessgraph_events \
-                 WHERE graph_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
-                params,
-            )
-            .map_err(err)?;
-        let mut out = Vec::with_capacity(usize::try_from(end - base_seq).unwrap_or(0));
-        while let Some(row) = rows.next().map_err(err)? {
-            let seq: i64 = row.try_get(0).map_err(err)?;
-            let text: &str = row.try_get(1).map_err(err)?;
-            out.push(
-                parse_row(&target, base_seq, seq, text)
-                    .map_err(|e| AuditError::Integrity {
-                        seq: u64::try_from(seq).unwrap_or(0),
-                        reason: e.to_string(),
-                    })?
-                    .event,
-            );
-        }
-        Ok(out)
-    }))
-}
-
-/// The events read, as a log's store.
-fn store_of(events: Vec<crate::audit::Event>) -> crate::audit::store::EventStore {
-    let mut store = crate::audit::store::EventStore::default();
-    for e in events {
-        store.push(&e);
     }
-    store
+    Ok(Some((event.seq, hash, state)))
 }

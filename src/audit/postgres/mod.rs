@@ -28,16 +28,20 @@
 
 mod checkpoint;
 mod connect;
+mod history;
 mod import;
 mod load;
+mod rewrite;
+mod rows;
 mod schema;
 mod store;
 mod tls;
 mod url;
 
 pub use connect::connect;
+pub use history::PgHistory;
 pub use import::import_file;
-pub use load::{load, Loaded};
+pub use load::Loaded;
 pub use schema::{migrate, migrate_url, LOCK_CLASS, MIGRATIONS};
 pub use store::PgJournal;
 pub use tls::{SslMode, Tls};

@@ -3,56 +3,31 @@
 
 use std::fmt::Write as _;
 use std::io;
+use std::sync::Arc;
 
-use postgres::types::ToSql;
 use postgres::{Client, Statement};
 
-use super::checkpoint::{self, load_checked};
+use super::checkpoint::{self, load_checked, Point};
 use super::connect::{connect, connection_lost, unavailable};
-use super::load::{find_or_create, parse_header, parse_row, Loaded};
-use super::schema::{migrate, LOCK_CLASS};
+use super::history::PgHistory;
+use super::load::{find_or_create, parse_row, snapshot_mac, Loaded, RowMacs};
+use super::rewrite::Rewrite;
+use super::rows::{self, rows_of};
+use super::schema::{keep_statistics, migrate, LOCK_CLASS};
 use super::tls::describe;
 use super::url::{journal_err, Target};
 use crate::audit::event::Event;
-use crate::audit::journal::{with_crc, Fresh, Header, JournalStore};
+use crate::audit::journal::{Fresh, Header, JournalStore, Record};
 use crate::audit::log::Log;
 use crate::audit::{Audit, Session};
 use crate::error::AuditError;
 use crate::state::State;
 
-/// The events after `$2`, and the graph's epoch (one row with NULL `seq` when none).
-const FRESH_SQL: &str = "SELECT g.epoch, e.seq, e.record FROM accessgraph_graphs g \
+/// The events after `$2` (their records and MACs), and the graph's epoch (one row with
+/// NULL `seq` when none).
+const FRESH_SQL: &str = "SELECT g.epoch, e.seq, e.record, e.mac FROM accessgraph_graphs g \
      LEFT JOIN accessgraph_events e ON e.graph_id = g.graph_id AND e.seq > $2 \
      WHERE g.graph_id = $1 ORDER BY e.seq";
-
-/// Inserts events and notifies the graph's channel with the last `seq`.
-const INSERT_SQL: &str = "WITH ins AS (\
-     INSERT INTO accessgraph_events (graph_id, seq, record) \
-     SELECT $1, t.seq, t.record FROM unnest($2::int8[], $3::text[]) AS t(seq, record) \
-     RETURNING seq) \
-     SELECT pg_notify($4, (SELECT max(seq) FROM ins)::text)";
-
-/// The rows of `events`: each event's export form with a checksum, one per line.
-fn rows_of(events: &[Event]) -> String {
-    events.iter().map(|e| with_crc(e.to_json())).collect()
-}
-
-/// The record lines of one append: their `seq`s and texts (without the newline).
-pub(super) fn split_lines(lines: &str) -> io::Result<(Vec<i64>, Vec<&str>)> {
-    let mut seqs = Vec::new();
-    let mut texts = Vec::new();
-    for line in lines.split_terminator('\n') {
-        // Records start `{"seq":N,` (the event's first field).
-        let seq = line
-            .strip_prefix("{\"seq\":")
-            .and_then(|rest| rest.split(',').next())
-            .and_then(|n| n.parse::<i64>().ok())
-            .ok_or_else(|| io::Error::other("a record without its seq"))?;
-        seqs.push(seq);
-        texts.push(line);
-    }
-    Ok((seqs, texts))
-}
 
 /// A connection and its prepared statements.
 struct Conn {
@@ -68,7 +43,7 @@ impl Conn {
 
     fn prepare(mut client: Client) -> Result<Conn, postgres::Error> {
         let fresh = client.prepare(FRESH_SQL)?;
-        let insert = client.prepare(INSERT_SQL)?;
+        let insert = client.prepare(rows::INSERT_SQL)?;
         Ok(Conn {
             client,
             fresh,
@@ -98,6 +73,12 @@ pub struct PgJournal {
     hmac_key: Option<Vec<u8>>,
     /// The event the checkpoint in the database names, when this process wrote it.
     checkpointed: Option<(u64, String)>,
+    /// SHA-256 of the graph's header row, as last read or written.
+    header_digest: String,
+    /// With a key: rows after this `seq` must carry a valid MAC.
+    trusted_from: u64,
+    /// The audit log's reads (a connection of their own).
+    history: Arc<PgHistory>,
 }
 
 impl Drop for PgJournal {
@@ -106,16 +87,9 @@ impl Drop for PgJournal {
     }
 }
 
-/// The graph's epoch (`None`: the graph is gone) and the new events' `seq` and record.
-type FreshRows = (Option<i64>, Vec<(i64, String)>);
-
-/// Quotes records in the one-round-trip append (records are JSON: they end in `}`).
-const TAG: &str = "$agr$";
-
-/// True when `text` between two `TAG`s reads back as itself.
-fn quotable(text: &str) -> bool {
-    !text.contains(TAG) && !text.ends_with('$') && !text.ends_with("$agr")
-}
+/// The graph's epoch (`None`: the graph is gone) and the new events' `seq`, record and
+/// MAC.
+type FreshRows = (Option<i64>, Vec<(i64, String, Option<String>)>);
 
 impl std::fmt::Debug for PgJournal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -154,7 +128,23 @@ impl PgJournal {
                 format!("graph id `{graph_id}` is not hexadecimal"),
             ));
         }
-        let loaded = load_checked(&mut client, target, &graph_id, hmac_key.as_deref(), false)?;
+        let key = hmac_key.as_deref();
+        let (mut loaded, mut cp) = load_checked(&mut client, target, &graph_id, key, false)?;
+        if let (Some(key), None) = (key, &cp) {
+            // Trust on first use: the graph as found is vouched for from here on.
+            if !checkpoint::write_first(&mut client, target, key, &loaded)? {
+                (loaded, cp) = load_checked(&mut client, target, &graph_id, Some(key), false)?;
+            }
+        }
+        let trusted_from = cp.map_or(loaded.seq, |c| c.trusted_from);
+        // The audit log's filters need the planner to know how big this graph is.
+        keep_statistics(&mut client, &graph_id, loaded.seq - loaded.base_seq);
+        let history = Arc::new(PgHistory::new(
+            target.clone(),
+            graph_id.clone(),
+            hmac_key.clone(),
+            loaded.base_seq,
+        ));
         let conn =
             Conn::prepare(client).map_err(|e| unavailable(target, "preparing statements", &e))?;
         let store = PgJournal {
@@ -175,8 +165,37 @@ impl PgJournal {
             epoch: loaded.epoch,
             hmac_key,
             checkpointed: None,
+            header_digest: loaded.header_digest.clone(),
+            trusted_from,
+            history,
         };
         Ok((store, loaded))
+    }
+
+    /// The audit log's reads, for the graph ([`crate::audit::source`]).
+    pub fn history(&self) -> Arc<PgHistory> {
+        Arc::clone(&self.history)
+    }
+
+    /// What rows read must prove, with a key.
+    fn macs(&self) -> Option<RowMacs<'_>> {
+        self.hmac_key.as_deref().map(|key| RowMacs {
+            key,
+            trusted_from: self.trusted_from,
+        })
+    }
+
+    /// The signed checkpoint record naming `last`, with the header and trust as they are.
+    fn checkpoint_record(&self, key: &[u8], last: (u64, &str)) -> String {
+        checkpoint::record(
+            key,
+            &self.graph_id,
+            &Point {
+                last,
+                header: &self.header_digest,
+                trusted_from: self.trusted_from,
+            },
+        )
     }
 
     /// The URL, password hidden.
@@ -284,8 +303,9 @@ impl PgJournal {
             epoch = Some(row.try_get::<_, i64>(0).map_err(err)?);
             let seq: Option<i64> = row.try_get(1).map_err(err)?;
             let text: Option<String> = row.try_get(2).map_err(err)?;
+            let mac: Option<String> = row.try_get(3).map_err(err)?;
             if let (Some(seq), Some(text)) = (seq, text) {
-                out.push((seq, text));
+                out.push((seq, text, mac));
             }
         }
         Ok((epoch, out))
@@ -298,15 +318,21 @@ impl PgJournal {
         let graph_id = self.graph_id.clone();
         let epoch = self.epoch;
         let seq_param = i64::try_from(seq).unwrap_or(i64::MAX);
+        // With a key, signed: a keyed open uses only a snapshot of this key, this header.
+        let tag = self
+            .hmac_key
+            .as_deref()
+            .map(|key| snapshot_mac(key, &graph_id, seq, hash, &self.header_digest, state));
         let written = self.run("writing the snapshot", |c| {
             let mut tx = c.client.transaction()?;
             let n = tx.execute(
-                "INSERT INTO accessgraph_snapshots (graph_id, seq, hash, epoch, state) \
-                 SELECT graph_id, $2, $3, epoch, $4 FROM accessgraph_graphs \
+                "INSERT INTO accessgraph_snapshots (graph_id, seq, hash, epoch, state, mac) \
+                 SELECT graph_id, $2, $3, epoch, $4, $6 FROM accessgraph_graphs \
                  WHERE graph_id = $1 AND epoch = $5 \
                  ON CONFLICT (graph_id, seq) DO UPDATE SET hash = EXCLUDED.hash, \
-                 epoch = EXCLUDED.epoch, state = EXCLUDED.state, created_at = now()",
-                &[&graph_id, &seq_param, &hash, &state, &epoch],
+                 epoch = EXCLUDED.epoch, state = EXCLUDED.state, mac = EXCLUDED.mac, \
+                 created_at = now()",
+                &[&graph_id, &seq_param, &hash, &state, &epoch, &tag],
             )?;
             tx.execute(
                 "DELETE FROM accessgraph_snapshots WHERE graph_id = $1 AND seq < $2",
@@ -352,7 +378,7 @@ impl JournalStore for PgJournal {
         // One round trip: open the transaction, wait for the lock, read what the others
         // committed (the literals are a hexadecimal id and a number).
         let sql = format!(
-            "{}; SELECT g.epoch, e.seq, e.record FROM accessgraph_graphs g \
+            "{}; SELECT g.epoch, e.seq, e.record, e.mac FROM accessgraph_graphs g \
              LEFT JOIN accessgraph_events e ON e.graph_id = g.graph_id AND e.seq > {} \
              WHERE g.graph_id = '{}' ORDER BY e.seq",
             self.lock_sql, self.seq, self.graph_id
@@ -373,12 +399,13 @@ impl JournalStore for PgJournal {
             let postgres::SimpleQueryMessage::Row(row) = m else {
                 continue;
             };
-            if row.len() != 3 {
+            if row.len() != 4 {
                 continue;
             }
             epoch = row.get(0).and_then(|e| e.parse::<i64>().ok());
             if let (Some(seq), Some(record)) = (row.get(1), row.get(2)) {
-                rows.push((seq.parse::<i64>().unwrap_or(0), record.to_owned()));
+                let mac = row.get(3).map(str::to_owned);
+                rows.push((seq.parse::<i64>().unwrap_or(0), record.to_owned(), mac));
             }
         }
         self.prefetched = Some((epoch, rows));
@@ -409,9 +436,19 @@ impl JournalStore for PgJournal {
         if epoch != self.epoch {
             return Ok(Fresh::Replaced);
         }
-        let mut records = Vec::with_capacity(rows.len());
-        for (seq, text) in &rows {
-            records.push(parse_row(&self.target, self.base_seq, *seq, text)?);
+        let mut records: Vec<Record> = Vec::with_capacity(rows.len());
+        for (seq, text, mac) in &rows {
+            let r = parse_row(&self.target, self.base_seq, *seq, text)?;
+            if let Some(m) = self.macs() {
+                m.check(
+                    &self.target,
+                    &self.graph_id,
+                    r.line,
+                    &r.event,
+                    mac.as_deref(),
+                )?;
+            }
+            records.push(r);
         }
         if let Some(last) = records.last() {
             self.seq = last.event.seq;
@@ -420,28 +457,17 @@ impl JournalStore for PgJournal {
     }
 
     fn append(&mut self, batch: &[Event]) -> io::Result<u64> {
-        let lines = rows_of(batch);
-        let lines = lines.as_str();
-        let (seqs, texts) = split_lines(lines)?;
-        // The signed checkpoint commits with the events it vouches for.
-        let signed = match (&self.hmac_key, seqs.last().zip(texts.last())) {
-            (Some(key), Some((&seq, text))) => {
-                let event = parse_row(&self.target, self.base_seq, seq, text)
-                    .map_err(|e| io::Error::other(e.to_string()))?
-                    .event;
-                let record = checkpoint::record(key, &self.graph_id, event.seq, &event.hash);
-                Some((event.seq, event.hash, record))
-            }
-            _ => None,
+        let key = self.hmac_key.clone();
+        let rows = rows_of(batch, key.as_deref().map(|k| (k, self.graph_id.as_str())));
+        let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+            return Ok(self.seq);
         };
-        let (first, last) = (
-            seqs.first().copied().unwrap_or(0),
-            seqs.last().copied().unwrap_or(0),
-        );
-        let which = if first == last {
-            format!("event {first}")
+        // The signed checkpoint commits with the events it vouches for.
+        let signed = key.map(|k| self.checkpoint_record(&k, (last.seq, &last.hash)));
+        let which = if first.seq == last.seq {
+            format!("event {}", first.seq)
         } else {
-            format!("events {first}..{last}")
+            format!("events {}..{}", first.seq, last.seq)
         };
         let display = self.target.display.clone();
         let Some(conn) = self.conn.as_mut().filter(|_| self.in_tx) else {
@@ -449,69 +475,60 @@ impl JournalStore for PgJournal {
                 "{display}: {which} not written: the connection was lost"
             )));
         };
-        if texts.iter().all(|t| quotable(t)) && signed.as_ref().is_none_or(|s| quotable(&s.2)) {
+        let literal = rows::values_sql(&self.graph_id, &rows)
+            .filter(|_| signed.as_deref().is_none_or(rows::quotable));
+        if let Some(mut sql) = literal {
             // One round trip: insert, checkpoint, notify, commit.
-            let mut sql = String::with_capacity(lines.len() + 64 * seqs.len() + 160);
-            sql.push_str("INSERT INTO accessgraph_events (graph_id, seq, record) VALUES ");
-            for (i, (seq, text)) in seqs.iter().zip(&texts).enumerate() {
-                if i > 0 {
-                    sql.push(',');
-                }
-                let _ = write!(sql, "('{}', {seq}, {TAG}{text}{TAG})", self.graph_id);
-            }
-            if let Some((_, _, record)) = &signed {
+            if let Some(record) = &signed {
                 let _ = write!(
                     sql,
                     "; INSERT INTO accessgraph_checkpoints (graph_id, record) \
-                     VALUES ('{}', {TAG}{record}{TAG}) ON CONFLICT (graph_id) DO UPDATE \
+                     VALUES ('{}', $agr${record}$agr$) ON CONFLICT (graph_id) DO UPDATE \
                      SET record = EXCLUDED.record, updated_at = now()",
                     self.graph_id
                 );
             }
             let _ = write!(
                 sql,
-                "; SELECT pg_notify('{}', '{last}'); COMMIT",
-                self.channel
+                "; SELECT pg_notify('{}', '{}'); COMMIT",
+                self.channel, last.seq
             );
             if let Err(e) = conn.client.batch_execute(&sql) {
                 let msg = commit_failed(&display, &which, &e, &conn.client, "not written");
                 self.after_error(&e);
                 return Err(io::Error::other(msg));
             }
-            self.in_tx = false;
-            self.seq = u64::try_from(last).unwrap_or(0);
-            self.checkpointed = signed
-                .map(|(seq, hash, _)| (seq, hash))
-                .or(self.checkpointed.take());
-            return Ok(self.seq);
-        }
-        let params: [&(dyn ToSql + Sync); 4] = [&self.graph_id, &seqs, &texts, &self.channel];
-        let written =
-            conn.client
-                .query(&conn.insert, &params)
-                .map(drop)
-                .and_then(|()| match &signed {
-                    Some((_, _, record)) => conn
-                        .client
-                        .execute(checkpoint::UPSERT_SQL, &[&self.graph_id, record])
-                        .map(drop),
-                    None => Ok(()),
-                });
-        if let Err(e) = written {
-            let msg = format!("{display}: {which} not written: {}", describe(&e));
-            self.after_error(&e);
-            return Err(io::Error::other(msg));
-        }
-        if let Err(e) = conn.client.batch_execute("COMMIT") {
-            let msg = commit_failed(&display, &which, &e, &conn.client, "not committed");
-            self.after_error(&e);
-            return Err(io::Error::other(msg));
+        } else {
+            let written = rows::insert(
+                &mut conn.client,
+                &conn.insert,
+                &self.graph_id,
+                &rows,
+                &self.channel,
+            )
+            .and_then(|()| match &signed {
+                Some(record) => conn
+                    .client
+                    .execute(checkpoint::UPSERT_SQL, &[&self.graph_id, record])
+                    .map(drop),
+                None => Ok(()),
+            });
+            if let Err(e) = written {
+                let msg = format!("{display}: {which} not written: {}", describe(&e));
+                self.after_error(&e);
+                return Err(io::Error::other(msg));
+            }
+            if let Err(e) = conn.client.batch_execute("COMMIT") {
+                let msg = commit_failed(&display, &which, &e, &conn.client, "not committed");
+                self.after_error(&e);
+                return Err(io::Error::other(msg));
+            }
         }
         self.in_tx = false;
-        self.seq = u64::try_from(last).unwrap_or(0);
-        self.checkpointed = signed
-            .map(|(seq, hash, _)| (seq, hash))
-            .or(self.checkpointed.take());
+        self.seq = last.seq;
+        if signed.is_some() {
+            self.checkpointed = Some((last.seq, last.hash.clone()));
+        }
         Ok(self.seq)
     }
 
@@ -527,91 +544,42 @@ impl JournalStore for PgJournal {
     }
 
     fn replace(&mut self, header: &Header, events: &[Event]) -> io::Result<()> {
-        let mut header = header.clone();
-        let rest = rows_of(events);
-        let (seqs, texts) = split_lines(&rest)?;
         // The checkpoint of the rewritten journal commits with it: its last event (or,
-        // none left, the event its header starts after).
-        let last = match seqs.last().zip(texts.last()) {
-            Some((&seq, text)) => {
-                let event = parse_row(&self.target, header.base_seq, seq, text)
-                    .map_err(|e| io::Error::other(e.to_string()))?
-                    .event;
-                (event.seq, event.hash)
-            }
-            None => (header.base_seq, header.anchor.clone()),
-        };
-        let signed = self
-            .hmac_key
-            .as_ref()
-            .map(|key| checkpoint::record(key, &self.graph_id, last.0, &last.1));
+        // none left, the event its header starts after); every row is signed again.
+        let last = events.last().map_or_else(
+            || (header.base_seq, header.anchor.clone()),
+            |e| (e.seq, e.hash.clone()),
+        );
+        let key = self.hmac_key.clone();
+        let rows = rows_of(events, key.as_deref().map(|k| (k, self.graph_id.as_str())));
         let display = self.target.display.clone();
-        let graph_id = self.graph_id.clone();
-        let channel = self.channel.clone();
         let Some(conn) = self.conn.as_mut().filter(|_| self.in_tx) else {
             return Err(io::Error::other(format!(
                 "{display}: the rewrite was not done: the connection was lost"
             )));
         };
-        let target = self.target.clone();
-        let mut rewrite = || -> Result<i64, AuditError> {
-            let db = |e: postgres::Error| unavailable(&target, "rewriting the journal", &e);
-            let old: String = conn
-                .client
-                .query_one(
-                    "SELECT header FROM accessgraph_graphs WHERE graph_id = $1",
-                    &[&graph_id],
-                )
-                .and_then(|r| r.try_get(0))
-                .map_err(db)?;
-            // The graph counts only the erasures of this rewrite (it reads no header
-            // file): add those already made.
-            header.erasures += parse_header(&target, &old)?.erasures;
-            let header_text = header.to_line();
-            conn.client
-                .execute(
-                    "DELETE FROM accessgraph_events WHERE graph_id = $1",
-                    &[&graph_id],
-                )
-                .map_err(db)?;
-            for (s, t) in seqs.chunks(10_000).zip(texts.chunks(10_000)) {
-                let (s, t) = (s.to_vec(), t.to_vec());
-                let params: [&(dyn ToSql + Sync); 4] = [&graph_id, &s, &t, &channel];
-                conn.client.query(&conn.insert, &params).map_err(db)?;
-            }
-            let epoch: i64 = conn
-                .client
-                .query_one(
-                    "UPDATE accessgraph_graphs SET header = $2, epoch = epoch + 1 \
-                     WHERE graph_id = $1 RETURNING epoch",
-                    &[&graph_id, &header_text.trim_end_matches('\n')],
-                )
-                .and_then(|r| r.try_get(0))
-                .map_err(db)?;
-            conn.client
-                .execute(
-                    "DELETE FROM accessgraph_snapshots WHERE graph_id = $1",
-                    &[&graph_id],
-                )
-                .map_err(db)?;
-            if let Some(record) = &signed {
-                conn.client
-                    .execute(checkpoint::UPSERT_SQL, &[&graph_id, record])
-                    .map_err(db)?;
-            }
-            conn.client
-                .execute("SELECT pg_notify($1, 'rewritten')", &[&channel])
-                .map_err(db)?;
-            conn.client.batch_execute("COMMIT").map_err(db)?;
-            Ok(epoch)
+        let rewrite = Rewrite {
+            target: &self.target,
+            graph_id: &self.graph_id,
+            channel: &self.channel,
+            key: key.as_deref(),
         };
-        match rewrite() {
-            Ok(epoch) => {
+        match rewrite.run(
+            &mut conn.client,
+            &conn.insert,
+            header,
+            &rows,
+            (last.0, &last.1),
+        ) {
+            Ok((epoch, digest)) => {
                 self.in_tx = false;
                 self.epoch = epoch;
                 self.base_seq = header.base_seq;
+                self.history.set_base_seq(header.base_seq);
                 self.seq = last.0;
-                if signed.is_some() {
+                self.header_digest = digest;
+                self.trusted_from = header.base_seq;
+                if key.is_some() {
                     self.checkpointed = Some(last);
                 }
                 Ok(())
@@ -641,7 +609,7 @@ impl JournalStore for PgJournal {
         {
             return Ok(());
         }
-        let record = checkpoint::record(&key, &self.graph_id, seq, hash);
+        let record = self.checkpoint_record(&key, (seq, hash));
         let graph_id = self.graph_id.clone();
         self.run("writing the signed checkpoint", |c| {
             c.client
@@ -678,7 +646,7 @@ impl JournalStore for PgJournal {
         let key = self.hmac_key.clone();
         // Called from `lock` (inside the writer's transaction) or from a refresh.
         let in_tx = self.in_tx;
-        let loaded = self.run("reading the rewritten journal", |c| {
+        let (loaded, cp) = self.run("reading the rewritten journal", |c| {
             Ok(load_checked(
                 &mut c.client,
                 &target,
@@ -687,9 +655,21 @@ impl JournalStore for PgJournal {
                 in_tx,
             ))
         })??;
+        if key.is_some() && cp.is_none() {
+            return Err(journal_err(
+                &self.target,
+                1,
+                "the signed checkpoint is missing (no row in accessgraph_checkpoints) after the journal was rewritten",
+            ));
+        }
         self.epoch = loaded.epoch;
         self.seq = loaded.seq;
         self.base_seq = loaded.base_seq;
+        self.history.set_base_seq(loaded.base_seq);
+        self.header_digest.clone_from(&loaded.header_digest);
+        if let Some(cp) = cp {
+            self.trusted_from = cp.trusted_from;
+        }
         Ok(Some((loaded.state, loaded.log)))
     }
 
@@ -715,27 +695,5 @@ impl Audit {
         let mut store = self.store.lock();
         let pg = store.as_mut()?.as_any_mut()?.downcast_mut::<PgJournal>()?;
         Some(f(pg))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_records_that_read_back_are_dollar_quoted() {
-        assert!(quotable("{\"seq\":1,\"crc\":\"00000000\"}"));
-        assert!(!quotable("a $agr$ b"));
-        assert!(!quotable("ends in $agr"));
-        assert!(!quotable("ends in $"));
-    }
-
-    #[test]
-    fn record_lines_give_their_seq() {
-        let (s, t) = split_lines("{\"seq\":7,\"a\":1}\n{\"seq\":8,\"b\":\"x\"}\n")
-            .unwrap_or_else(|e| unreachable!("{e}"));
-        assert_eq!(s, vec![7, 8]);
-        assert_eq!(t, vec!["{\"seq\":7,\"a\":1}", "{\"seq\":8,\"b\":\"x\"}"]);
-        assert!(split_lines("{\"sq\":1}\n").is_err());
     }
 }
