@@ -146,7 +146,7 @@ fn fixture() -> Graph {
 }
 
 fn prole(g: &Graph, user: &str, target: &str, at: Option<Instant>) -> Option<ProjectRole> {
-    match g.role(user, target, at) {
+    match g.role(user, target, at).unwrap() {
         None => None,
         Some(Role::Project(r)) => Some(r),
         Some(other) => panic!("{user} on {target}: expected a project role, got {other:?}"),
@@ -460,7 +460,7 @@ fn membership_expiry_is_exclusive_at_the_boundary() {
             "{when}"
         );
         assert_eq!(
-            g.role("temp@acme.io", "acme", at(when)).is_some(),
+            g.role("temp@acme.io", "acme", at(when)).unwrap().is_some(),
             alive,
             "{when}"
         );
@@ -477,11 +477,12 @@ fn membership_expiry_is_exclusive_at_the_boundary() {
     assert!(check(&g, "temp@acme.io", "org:view", "acme"));
     g.set_time(Some(t("2024-06-01")));
     assert!(!check(&g, "temp@acme.io", "org:view", "acme"));
-    assert_eq!(g.role("temp@acme.io", "acme/web", None), None);
+    assert_eq!(g.role("temp@acme.io", "acme/web", None).unwrap(), None);
     // Expired: no access even with a grant or a default role.
     assert!(!check(&g, "temp@acme.io", "project:view", "acme/sandbox"));
     assert!(g
         .permissions("temp@acme.io", "acme/sandbox", None)
+        .unwrap()
         .is_empty());
 }
 
@@ -596,10 +597,18 @@ fn project_actions_need_their_minimum_project_role() {
 #[test]
 fn the_catalogue_is_exactly_the_spec_table() {
     let g = fixture();
-    let org: BTreeSet<String> = g.permissions(OWNER, "acme", None).into_iter().collect();
+    let org: BTreeSet<String> = g
+        .permissions(OWNER, "acme", None)
+        .unwrap()
+        .into_iter()
+        .collect();
     let expected_org: BTreeSet<String> = ORG_ACTIONS.iter().map(|a| a.0.to_owned()).collect();
     assert_eq!(org, expected_org);
-    let all: BTreeSet<String> = g.permissions(OWNER, "acme/web", None).into_iter().collect();
+    let all: BTreeSet<String> = g
+        .permissions(OWNER, "acme/web", None)
+        .unwrap()
+        .into_iter()
+        .collect();
     let expected_all: BTreeSet<String> = all_builtin_actions()
         .into_iter()
         .map(str::to_owned)
@@ -837,7 +846,7 @@ fn project_actions_on_org_targets_are_validation_errors() {
         invalid(g.check_many([(OWNER, *action, "acme")], None));
     }
     // permissions() on an org target leaves project actions out.
-    let perms = g.permissions(OWNER, "acme", None);
+    let perms = g.permissions(OWNER, "acme", None).unwrap();
     assert!(
         perms
             .iter()
@@ -894,8 +903,11 @@ fn unknown_users_and_targets_are_simply_denied() {
     ] {
         assert!(!check(&g, OWNER, "project:view", target), "{target}");
         assert!(!check(&g, OWNER, "org:view", target), "{target}");
-        assert_eq!(g.role(OWNER, target, None), None, "{target}");
-        assert!(g.permissions(OWNER, target, None).is_empty(), "{target}");
+        assert_eq!(g.role(OWNER, target, None).unwrap(), None, "{target}");
+        assert!(
+            g.permissions(OWNER, target, None).unwrap().is_empty(),
+            "{target}"
+        );
         assert!(
             g.who_can("project:view", target, None).unwrap().is_empty(),
             "{target}"
@@ -907,8 +919,8 @@ fn unknown_users_and_targets_are_simply_denied() {
     assert!(!d.allowed);
     assert_eq!((d.role, d.source), (None, None));
     assert!(d.reason.contains(STRANGER), "{}", d.reason);
-    assert_eq!(g.role(STRANGER, "acme", None), None);
-    assert!(g.permissions(STRANGER, &r.d1, None).is_empty());
+    assert_eq!(g.role(STRANGER, "acme", None).unwrap(), None);
+    assert!(g.permissions(STRANGER, &r.d1, None).unwrap().is_empty());
     assert!(g
         .accessible(STRANGER, "project:view", None, None)
         .unwrap()
@@ -962,7 +974,10 @@ fn emails_are_case_insensitive() {
                 .user,
             "carol.jones@example.com"
         );
-        assert!(!g.permissions(spelling, "acme/web", None).is_empty());
+        assert!(!g
+            .permissions(spelling, "acme/web", None)
+            .unwrap()
+            .is_empty());
         assert_eq!(
             g.accessible(spelling, "project:view", None, None).unwrap(),
             vec!["acme/sandbox", "acme/web"]
@@ -999,12 +1014,15 @@ fn custom_project_actions() {
     assert!(check(&g, ADMIN, "notebook:share", "acme/prod"));
     assert!(g
         .permissions(PMEMBER, "acme/web", None)
+        .unwrap()
         .contains(&"notebook:share".to_owned()));
     assert!(!g
         .permissions(VIEWER, "acme/web", None)
+        .unwrap()
         .contains(&"notebook:share".to_owned()));
     assert!(!g
         .permissions(PMEMBER, "acme", None)
+        .unwrap()
         .contains(&"notebook:share".to_owned()));
     assert_eq!(
         g.who_can("notebook:share", "acme/web", None).unwrap(),
@@ -1058,6 +1076,7 @@ fn custom_org_actions() {
     assert!(!check(&g, PADMIN, "billing:view", "acme/web"));
     assert!(g
         .permissions(ADMIN, "acme", None)
+        .unwrap()
         .contains(&"billing:view".to_owned()));
     assert_eq!(
         g.who_can("billing:view", "acme", None).unwrap(),
@@ -1176,7 +1195,7 @@ fn permissions_agree_with_check_for_every_action() {
     ];
     for user in EVERYONE {
         for target in targets {
-            let perms = g.permissions(user, target, None);
+            let perms = g.permissions(user, target, None).unwrap();
             let set: BTreeSet<&str> = perms.iter().map(String::as_str).collect();
             assert_eq!(set.len(), perms.len(), "no duplicates");
             let mut expected = BTreeSet::new();
@@ -1247,19 +1266,25 @@ fn accessible_lists_sorted_project_ids() {
 #[test]
 fn role_reports_org_roles_on_orgs_and_project_roles_elsewhere() {
     let g = fixture();
-    assert_eq!(g.role(OWNER, "acme", None), Some(Role::Org(OrgRole::Owner)));
-    assert_eq!(g.role(ADMIN, "acme", None), Some(Role::Org(OrgRole::Admin)));
     assert_eq!(
-        g.role(PADMIN, "acme", None),
+        g.role(OWNER, "acme", None).unwrap(),
+        Some(Role::Org(OrgRole::Owner))
+    );
+    assert_eq!(
+        g.role(ADMIN, "acme", None).unwrap(),
+        Some(Role::Org(OrgRole::Admin))
+    );
+    assert_eq!(
+        g.role(PADMIN, "acme", None).unwrap(),
         Some(Role::Org(OrgRole::Member))
     );
-    assert_eq!(g.role(OUTSIDER, "acme", None), None);
+    assert_eq!(g.role(OUTSIDER, "acme", None).unwrap(), None);
     assert_eq!(
-        g.role(PADMIN, "acme/web", None),
+        g.role(PADMIN, "acme/web", None).unwrap(),
         Some(Role::Project(ProjectRole::Admin))
     );
     assert_eq!(
-        g.role("Owner@Acme.io", "acme/prod", None),
+        g.role("Owner@Acme.io", "acme/prod", None).unwrap(),
         Some(Role::Project(ProjectRole::Admin))
     );
 }

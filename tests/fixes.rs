@@ -87,7 +87,7 @@ fn every_fix_made_by_anyone_it_names_allows_the_check() {
         for fix in &d.fixes {
             assert!(!fix.by.is_empty());
             for actor in &fix.by {
-                let copy = g.what_if();
+                let copy = g.what_if().unwrap();
                 make(&copy, fix, actor);
                 assert!(
                     copy.check(user, action, target, None).unwrap(),

@@ -85,7 +85,7 @@ fn temp_journal(name: &str) -> PathBuf {
 fn an_unnarrowed_key_allows_exactly_what_its_user_may() {
     let g = graph();
     let (_, secret) = g.create_personal_key(DEV, key("ci"), Some(DEV)).unwrap();
-    let p = g.authenticate(&secret).unwrap();
+    let p = g.authenticate(&secret).unwrap().unwrap();
     assert_eq!(p.kind, PrincipalKind::Personal);
     assert_eq!(p.user.as_deref(), Some(DEV));
     let targets = [
@@ -148,7 +148,7 @@ fn scopes_narrow_and_a_scope_denial_says_so() {
     ];
     for (scopes, action, expected) in cases {
         let (_, s) = g.create_personal_key(DEV, scoped(scopes), None).unwrap();
-        let p = g.authenticate(&s).unwrap();
+        let p = g.authenticate(&s).unwrap().unwrap();
         assert_eq!(
             g.check_as(&p, action, "acme/web", None).unwrap(),
             *expected,
@@ -166,7 +166,7 @@ fn scopes_narrow_and_a_scope_denial_says_so() {
     }
     // A scope never widens: insight:* does not let a viewer create.
     let (_, s) = g.create_personal_key(VIEWER, scoped(&["*"]), None).unwrap();
-    let p = g.authenticate(&s).unwrap();
+    let p = g.authenticate(&s).unwrap().unwrap();
     assert!(!g.check_as(&p, "insight:create", "acme/web", None).unwrap());
     let d = g
         .explain_as(&p, "insight:create", "acme/web", None)
@@ -202,7 +202,7 @@ fn scopes_are_validated() {
         .unwrap();
     g.create_personal_key(DEV, scoped(&["report:send", "report:read"]), None)
         .unwrap();
-    assert_eq!(g.personal_keys(Some(DEV), false).len(), 1);
+    assert_eq!(g.personal_keys(Some(DEV), false).unwrap().len(), 1);
 }
 
 #[test]
@@ -214,7 +214,7 @@ fn project_restriction_and_org_scoped_actions() {
         ..NewKey::default()
     };
     let (_, s) = g.create_personal_key(DEV, new, Some(DEV)).unwrap();
-    let p = g.authenticate(&s).unwrap();
+    let p = g.authenticate(&s).unwrap().unwrap();
     assert!(g.check_as(&p, "insight:create", "acme/web", None).unwrap());
     g.add_resource("acme/web", "dashboard", "1", Some(DEV), None)
         .unwrap();
@@ -259,7 +259,7 @@ fn expiry_ends_a_key_on_the_graph_clock() {
         ..NewKey::default()
     };
     let (id, s) = g.create_personal_key(DEV, new, Some(DEV)).unwrap();
-    let p = g.authenticate(&s).unwrap();
+    let p = g.authenticate(&s).unwrap().unwrap();
     assert!(g
         .check_as(
             &p,
@@ -277,9 +277,9 @@ fn expiry_ends_a_key_on_the_graph_clock() {
         d.reason
     );
     g.set_time(Some(Instant(T0.0 + 8 * DAY)));
-    assert!(g.authenticate(&s).is_none());
+    assert!(g.authenticate(&s).unwrap().is_none());
     // Still listed, with its past expiry, until revoked.
-    let listed = g.personal_keys(Some(DEV), false);
+    let listed = g.personal_keys(Some(DEV), false).unwrap();
     assert_eq!(listed.len(), 1);
     assert!(listed[0].expired && !listed[0].active() && listed[0].id == id);
     // An expiry already past is refused.
@@ -301,11 +301,11 @@ fn expiry_ends_a_key_on_the_graph_clock() {
 fn rotation_and_revocation_take_effect_at_once() {
     let g = graph();
     let (id, old) = g.create_personal_key(DEV, key("ci"), Some(DEV)).unwrap();
-    let before = g.authenticate(&old).unwrap();
+    let before = g.authenticate(&old).unwrap().unwrap();
     g.set_time(Some(Instant(T0.0 + DAY)));
     let new = g.rotate_personal_key(&id, Some(DEV)).unwrap();
     assert_ne!(new, old);
-    assert!(g.authenticate(&old).is_none());
+    assert!(g.authenticate(&old).unwrap().is_none());
     // A principal made from the old secret stops working too.
     let d = g
         .explain_as(&before, "insight:view", "acme/web", None)
@@ -315,7 +315,7 @@ fn rotation_and_revocation_take_effect_at_once() {
         "{}",
         d.reason
     );
-    let after = g.authenticate(&new).unwrap();
+    let after = g.authenticate(&new).unwrap().unwrap();
     assert_eq!(after.key_id, id);
     assert!(g
         .check_as(&after, "insight:view", "acme/web", None)
@@ -326,12 +326,12 @@ fn rotation_and_revocation_take_effect_at_once() {
     assert_eq!(info.mask, format!("agp_...{}", &new[new.len() - 4..]));
 
     g.revoke_personal_key(&id, Some(DEV)).unwrap();
-    assert!(g.authenticate(&new).is_none());
+    assert!(g.authenticate(&new).unwrap().is_none());
     assert!(!g
         .check_as(&after, "insight:view", "acme/web", None)
         .unwrap());
-    assert!(g.personal_keys(Some(DEV), false).is_empty());
-    let all = g.personal_keys(Some(DEV), true);
+    assert!(g.personal_keys(Some(DEV), false).unwrap().is_empty());
+    let all = g.personal_keys(Some(DEV), true).unwrap();
     assert_eq!(all[0].revoked_at, Some(Instant(T0.0 + DAY)));
     // Revoking again changes nothing; a revoked key cannot be rotated.
     let n = g.revision();
@@ -346,8 +346,8 @@ fn rotation_and_revocation_take_effect_at_once() {
             .unwrap_err(),
         Error::NotFound(NotFoundError::Key(_))
     ));
-    assert!(g.authenticate("agp_nonsense").is_none());
-    assert!(g.authenticate("").is_none());
+    assert!(g.authenticate("agp_nonsense").unwrap().is_none());
+    assert!(g.authenticate("").unwrap().is_none());
 }
 
 #[test]
@@ -374,7 +374,7 @@ fn authority_over_personal_keys() {
     assert!(denied(
         g.revoke_personal_key(&id, Some(VIEWER)).unwrap_err()
     ));
-    assert_eq!(g.personal_keys(Some(DEV), false).len(), 1);
+    assert_eq!(g.personal_keys(Some(DEV), false).unwrap().len(), 1);
     // Each refusal is one access.denied event and nothing else.
     let events = g.audit_events(&Filter::default()).unwrap();
     let since: Vec<&str> = events[usize::try_from(n).unwrap()..]
@@ -386,6 +386,7 @@ fn authority_over_personal_keys() {
     g.revoke_personal_key(&id2, Some(OWNER)).unwrap();
     assert!(g
         .personal_keys(Some(DEV), false)
+        .unwrap()
         .iter()
         .all(|k| k.id != id2));
     // A user without an unexpired membership cannot get a key.
@@ -416,7 +417,7 @@ fn an_owner_of_another_org_of_the_user_may_revoke() {
     let (id, s) = g.create_personal_key(DEV, key("ci"), Some(DEV)).unwrap();
     // b@beta.io owns beta, where dev is a member.
     g.revoke_personal_key(&id, Some("b@beta.io")).unwrap();
-    assert!(g.authenticate(&s).is_none());
+    assert!(g.authenticate(&s).unwrap().is_none());
     let ev = g
         .audit_events(&Filter {
             action: Some("api_key.revoked".into()),
@@ -435,10 +436,10 @@ fn leaving_the_last_org_revokes_and_expiry_makes_a_key_dead() {
     let (id, s) = g.create_personal_key(DEV, key("ci"), Some(DEV)).unwrap();
     // Leaving one org of two: the key lives on.
     g.remove_member(DEV, "beta", Some(DEV)).unwrap();
-    assert!(g.authenticate(&s).is_some());
+    assert!(g.authenticate(&s).unwrap().is_some());
     // Leaving the last: revoked, right after the member.removed.
     g.remove_member(DEV, "acme", Some(ADMIN)).unwrap();
-    assert!(g.authenticate(&s).is_none());
+    assert!(g.authenticate(&s).unwrap().is_none());
     let events = g.audit_events(&Filter::default()).unwrap();
     let last: Vec<&str> = events[events.len() - 2..]
         .iter()
@@ -464,7 +465,7 @@ fn leaving_the_last_org_revokes_and_expiry_makes_a_key_dead() {
     g.set_time(Some(Instant(T0.0 + 2 * DAY)));
     let listed = g.personal_key(&id).unwrap();
     assert!(listed.dead && !listed.active() && listed.revoked_at.is_none());
-    let p = g.authenticate(&s).unwrap();
+    let p = g.authenticate(&s).unwrap().unwrap();
     assert!(!g.check_as(&p, "project:view", "acme/web", None).unwrap());
 
     // remove_org takes every membership: keys of those left without an org go.
@@ -474,8 +475,8 @@ fn leaving_the_last_org_revokes_and_expiry_makes_a_key_dead() {
         .unwrap();
     let (_, two_orgs) = g.create_personal_key(DEV, key("ci"), Some(DEV)).unwrap();
     g.remove_org("acme", Some(OWNER)).unwrap();
-    assert!(g.authenticate(&only_acme).is_none());
-    assert!(g.authenticate(&two_orgs).is_some());
+    assert!(g.authenticate(&only_acme).unwrap().is_none());
+    assert!(g.authenticate(&two_orgs).unwrap().is_some());
     let actions: Vec<String> = g
         .audit_events(&Filter::default())
         .unwrap()
@@ -495,7 +496,7 @@ fn project_keys_track_events_on_their_project_only() {
     let token = g.project_key("acme/web").unwrap();
     assert!(token.starts_with("agc_"));
     assert_ne!(token, g.project_key("acme/docs").unwrap());
-    let p = g.authenticate(&token).unwrap();
+    let p = g.authenticate(&token).unwrap().unwrap();
     assert_eq!(p.kind, PrincipalKind::Project);
     assert_eq!(p.project.as_deref(), Some("acme/web"));
     assert!(p.user.is_none());
@@ -528,10 +529,10 @@ fn project_keys_track_events_on_their_project_only() {
     assert_eq!(g.project_key("acme/web").unwrap(), token);
     let new = g.rotate_project_key("acme/web", Some(ADMIN)).unwrap();
     assert_ne!(new, token);
-    assert!(g.authenticate(&token).is_none());
+    assert!(g.authenticate(&token).unwrap().is_none());
     assert!(!g.check_as(&p, "event:track", "acme/web", None).unwrap());
     assert_eq!(g.project_key("acme/web").unwrap(), new);
-    assert!(g.authenticate(&new).is_some());
+    assert!(g.authenticate(&new).unwrap().is_some());
     let ev = g
         .audit_events(&Filter {
             action: Some("project_key.rotated".into()),
@@ -541,7 +542,7 @@ fn project_keys_track_events_on_their_project_only() {
     assert_eq!((ev.len(), ev[0].target.as_str()), (1, "acme/web"));
     // A deleted project's key is gone with it.
     g.remove_project("acme/web", None).unwrap();
-    assert!(g.authenticate(&new).is_none());
+    assert!(g.authenticate(&new).unwrap().is_none());
     assert!(matches!(
         g.project_key("acme/web").unwrap_err(),
         Error::NotFound(_)
@@ -555,8 +556,11 @@ fn check_many_mixes_users_and_keys() {
     let (_, s) = g
         .create_personal_key(DEV, scoped(&["insight:read"]), Some(DEV))
         .unwrap();
-    let p = g.authenticate(&s).unwrap();
-    let c = g.authenticate(&g.project_key("acme/web").unwrap()).unwrap();
+    let p = g.authenticate(&s).unwrap().unwrap();
+    let c = g
+        .authenticate(&g.project_key("acme/web").unwrap())
+        .unwrap()
+        .unwrap();
     let answers = g
         .check_many_as(
             vec![
@@ -595,7 +599,7 @@ fn secrets_never_leave_the_call_that_made_them() {
         .unwrap()
         .unwrap();
     let md = accessgraph::registry::markdown::export(&g, "acme").unwrap();
-    let debug = format!("{g:?} {:?}", g.personal_keys(None, true));
+    let debug = format!("{g:?} {:?}", g.personal_keys(None, true).unwrap());
     for s in &secrets {
         for (what, text) in [
             ("json", &json),
@@ -610,7 +614,7 @@ fn secrets_never_leave_the_call_that_made_them() {
         }
     }
     // The hash is what is stored and exported.
-    for k in g.personal_keys(None, true) {
+    for k in g.personal_keys(None, true).unwrap() {
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         let rec = v["api_keys"]
             .as_array()
@@ -646,8 +650,11 @@ fn key_state_survives_the_json_snapshot() {
     let back = from_json(&text).unwrap();
     back.set_time(Some(Instant(T0.0 + DAY)));
     assert_eq!(to_json(&back).unwrap(), text);
-    assert_eq!(back.personal_keys(None, true), g.personal_keys(None, true));
-    let p = back.authenticate(&s1).unwrap();
+    assert_eq!(
+        back.personal_keys(None, true).unwrap(),
+        g.personal_keys(None, true).unwrap()
+    );
+    let p = back.authenticate(&s1).unwrap().unwrap();
     assert_eq!(p.key_id, id1);
     assert!(back.check_as(&p, "insight:view", "acme/web", None).unwrap());
     assert!(!back
@@ -719,13 +726,13 @@ fn key_state_replays_from_the_journal() {
 
     let (h, _) = Graph::open(&path, &opts).unwrap();
     assert_eq!(to_json(&h).unwrap(), before);
-    assert!(h.authenticate(&first).is_none());
-    let p = h.authenticate(&secret).unwrap();
+    assert!(h.authenticate(&first).unwrap().is_none());
+    let p = h.authenticate(&secret).unwrap().unwrap();
     assert!(h.check_as(&p, "insight:create", "acme/web", None).unwrap());
     assert_eq!(h.project_key("acme/web").unwrap(), token);
     // Time travel sees the keys as they were.
     let past = h.as_of(Instant(T0.0 + DAY / 2)).unwrap();
-    assert!(past.authenticate(&first).is_some());
-    assert!(past.authenticate(&secret).is_none());
+    assert!(past.authenticate(&first).unwrap().is_some());
+    assert!(past.authenticate(&secret).unwrap().is_none());
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }

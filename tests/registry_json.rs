@@ -247,11 +247,13 @@ fn stamps_are_restored_as_recorded() {
         .unwrap();
     assert_eq!(ada.granted_by.as_deref(), Some("root@acme.io"));
     assert_eq!(ada.granted_at, t(1));
-    let grant = back.grants(Some("dev@acme.io"), Some("acme/production"));
+    let grant = back
+        .grants(Some("dev@acme.io"), Some("acme/production"))
+        .unwrap();
     assert_eq!(grant[0].granted_by.as_deref(), Some("ada@acme.io"));
     assert_eq!(grant[0].granted_at, t(3));
     assert_eq!(
-        back.grants(Some("dev@acme.io"), Some("acme/web"))[0].granted_by,
+        back.grants(Some("dev@acme.io"), Some("acme/web")).unwrap()[0].granted_by,
         None
     );
 }
@@ -513,7 +515,7 @@ fn users_without_memberships_survive_even_without_orgs() {
     v["orgs"] = json!([]);
     v["memberships"] = json!([]);
     let back = from_json(&v.to_string()).unwrap();
-    assert!(back.orgs().is_empty());
+    assert!(back.orgs().unwrap().is_empty());
     assert_eq!(
         back.user("left@x.io").unwrap().name.as_deref(),
         Some("Left")
@@ -525,7 +527,7 @@ fn users_without_memberships_survive_even_without_orgs() {
 fn expired_entries_are_restored_as_they_are() {
     let text = to_json(&rich()).unwrap();
     let back = from_json(&text).unwrap();
-    let temp = back.grants(Some("temp@agency.com"), None);
+    let temp = back.grants(Some("temp@agency.com"), None).unwrap();
     assert_eq!(temp.len(), 1);
     assert_eq!(temp[0].expires, Some(t(5)));
     assert!(!back

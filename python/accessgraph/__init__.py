@@ -466,6 +466,7 @@ class Graph(_core.Graph):
         hmac_key: bytes | None = None,
         snapshot: str | os.PathLike[str] | None = None,
         progress: Progress | None = None,
+        follow: bool = True,
     ) -> Self:
         """Open (or create) the journal at ``path``: replay and verify it, then append
         every mutation to it before applying it.
@@ -478,6 +479,16 @@ class Graph(_core.Graph):
         checkpoint beside the journal (``<path>.checkpoint``) that catches a clean
         truncation or a rewritten chain. ``snapshot`` names a snapshot to start from
         (default ``<path>.snapshot`` when it exists; see :meth:`snapshot`).
+
+        Several processes may open the same journal: each query (``check``, ``explain``,
+        listings, exports) first sees every change another process acknowledged, through
+        a memory-mapped revision counter beside the journal (``<path>.rev``; a load per
+        query, no system call; see ``docs/django.md``). Where that file cannot be made (a
+        read-only directory), the graph reads the journal before every query instead and
+        says so with a ``RuntimeWarning``. ``follow=False`` says this process is the
+        journal's only user: no beacon, and queries never look at the journal (other
+        processes' changes then arrive only with this graph's next mutation or
+        :meth:`refresh`; ``follows_journal`` is ``False``).
 
         A torn final line (a crash mid-write) is cut off with a
         ``JournalRecoveredWarning``; any other damage raises ``JournalError`` naming the
@@ -493,6 +504,10 @@ class Graph(_core.Graph):
         if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
             from accessgraph.postgres import _open
 
+            if not follow:
+                raise ValidationError(
+                    "invalid follow: False; a postgresql:// URL says it with follow=off"
+                )
             steps = Steps(progress, 1)
             try:
                 graph = _open(
@@ -507,12 +522,20 @@ class Graph(_core.Graph):
         steps = Steps(progress, _size(path) + _size(beside))
         snap = None if snapshot is None else os.fspath(snapshot)
         graph, recovered = cls._open(
-            os.fspath(path), durability=durability, hmac_key=hmac_key, snapshot=snap
+            os.fspath(path), durability=durability, hmac_key=hmac_key, snapshot=snap, follow=follow
         )
         if recovered is not None:
             line, message = recovered
             _log.recovered(os.fspath(path), line, "cut off")
             warnings.warn(JournalRecoveredWarning(message, line), stacklevel=2)
+        fallback = graph._follow_fallback
+        if fallback is not None:
+            warnings.warn(
+                f"{fallback}: this graph reads the journal before every query to see other "
+                "processes' changes (correct, slower)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         steps.finish()
         return graph
 

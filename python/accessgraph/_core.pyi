@@ -447,6 +447,7 @@ class Graph:
         durability: str = "fsync",
         hmac_key: bytes | None = None,
         snapshot: str | None = None,
+        follow: bool = True,
     ) -> tuple[Self, tuple[int, str] | None]: ...
     def as_of(self, when: _When) -> Self:
         """A read-only graph as it was at ``when``, rebuilt from the audit log; its clock
@@ -471,6 +472,14 @@ class Graph:
     @property
     def journal_path(self) -> str | None:
         """The journal's path, or ``None`` for a graph kept in memory."""
+    @property
+    def follows_journal(self) -> bool:
+        """True when the graph sees other processes' acknowledged changes to its journal
+        before its next query: a file journal (through its revision beacon
+        ``<journal>.rev``), or a PostgreSQL URL with its follower thread (within
+        milliseconds)."""
+    @property
+    def _follow_fallback(self) -> str | None: ...
     def _record(self, actor: str, action: str, target: str, details: dict[str, object]) -> int: ...
     def erase_user(
         self,

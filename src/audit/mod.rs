@@ -9,12 +9,15 @@
 //! - [`journal`]: the journal's format (header, batches) and the [`JournalStore`] trait.
 //! - [`file`]: the journal as a file; [`checkpoint`]: its signed checkpoint; [`files`]:
 //!   private files and atomic replacement; [`random`]: the OS's random bytes.
+//! - [`beacon`]: the revision beacon: how a graph sees other processes' writes before
+//!   its next query.
 //! - [`replay`]: changes as events and back.
 //! - [`erase`]: sealing a user's personal data behind a pseudonym.
 //! - [`recorder`]: a graph's [`Audit`]: the log in memory and the store behind it.
 //! - [`source`]: the history read from a store that keeps it (PostgreSQL) instead of
 //!   held in memory.
 
+pub mod beacon;
 pub mod checkpoint;
 pub mod erase;
 pub mod event;

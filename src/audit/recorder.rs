@@ -52,6 +52,8 @@ pub struct Audit {
     /// Where the history is read from when the log keeps only its tail (PostgreSQL;
     /// see `super::source`).
     pub(super) history: Option<super::source::Source>,
+    /// A file journal's revision beacon (see `super::beacon`).
+    follow: Option<super::beacon::Follow>,
 }
 
 impl std::fmt::Debug for Audit {
@@ -72,11 +74,18 @@ impl Default for Audit {
 /// The journal, locked for one mutation; unlocks when dropped.
 pub struct Session<'a> {
     pub(super) store: MutexGuard<'a, Option<Box<dyn JournalStore>>>,
+    /// Set for the writers' lock: the beacon to bump before it is let go.
+    wake: Option<&'a super::beacon::Follow>,
 }
 
 impl Drop for Session<'_> {
     fn drop(&mut self) {
         if let Some(s) = self.store.as_mut() {
+            // Whatever this session did to the journal (an append, a cut, a rewrite,
+            // or nothing), other processes look again before their next query.
+            if let Some(f) = self.wake {
+                f.bump();
+            }
             s.unlock();
         }
     }
@@ -164,6 +173,7 @@ impl Audit {
             unlogged: AtomicU64::new(0),
             snapshots: Mutex::new(Vec::new()),
             history: None,
+            follow: None,
         }
     }
 
@@ -203,7 +213,21 @@ impl Audit {
             unlogged: AtomicU64::new(0),
             snapshots: Mutex::new(Vec::new()),
             history: None,
+            follow: None,
         }
+    }
+
+    /// Follows a file journal's revision beacon (made before the journal was read).
+    #[must_use]
+    pub fn with_follow(mut self, follow: super::beacon::Follow) -> Self {
+        self.follow = Some(follow);
+        self
+    }
+
+    /// The revision beacon this graph follows, for a file journal.
+    #[inline]
+    pub fn follow(&self) -> Option<&super::beacon::Follow> {
+        self.follow.as_ref()
     }
 
     /// Refuses mutations after a failed write (fail-stop).
@@ -228,7 +252,13 @@ impl Audit {
         if let Some(s) = store.as_mut() {
             s.lock()?;
         }
-        Ok(Session { store })
+        if let Some(f) = &self.follow {
+            f.revalidate();
+        }
+        Ok(Session {
+            store,
+            wake: self.follow.as_ref(),
+        })
     }
 
     /// Locks the journal for reading what others appended (`refresh`).
@@ -237,7 +267,7 @@ impl Audit {
         if let Some(s) = store.as_mut() {
             s.lock_shared()?;
         }
-        Ok(Session { store })
+        Ok(Session { store, wake: None })
     }
 
     /// True when a journal backs this log.

@@ -134,7 +134,7 @@ impl PyGraph {
         org: Option<&str>,
     ) -> PyResult<Vec<Bound<'py, PyDict>>> {
         self.inner
-            .campaigns(org)
+            .campaigns(org)?
             .iter()
             .map(|c| campaign_py(py, c))
             .collect()

@@ -353,8 +353,8 @@ impl PyGraph {
     }
 
     /// The names of the onboarding templates, built-in and custom, sorted.
-    fn templates(&self) -> Vec<String> {
-        self.inner.template_names()
+    fn templates(&self) -> PyResult<Vec<String>> {
+        Ok(self.inner.template_names()?)
     }
 
     /// Onboards `user` into `org` with a template, atomically (SPEC 4.3).

@@ -151,13 +151,14 @@ impl PyGraph {
     }
 
     /// Every action of the catalogue, built-ins first.
-    fn actions(&self) -> Vec<String> {
-        self.inner
-            .read(|st| st.catalog.iter().map(|d| d.name.clone()).collect())
+    fn actions(&self) -> PyResult<Vec<String>> {
+        Ok(self
+            .inner
+            .read(|st| Ok(st.catalog.iter().map(|d| d.name.clone()).collect()))?)
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-        let (orgs, projects, users) = slf.get().inner.read(|st| {
+        let (orgs, projects, users) = slf.get().inner.peek(|st| {
             (
                 st.orgs.iter().flatten().count(),
                 st.projects.iter().flatten().count(),

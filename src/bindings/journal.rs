@@ -20,13 +20,14 @@ impl PyGraph {
     /// Opens (or creates) a journal; returns `(graph, recovered)` where `recovered` is
     /// the line and description of a torn tail that was cut off.
     #[classmethod]
-    #[pyo3(signature = (path, *, durability = "fsync", hmac_key = None, snapshot = None))]
+    #[pyo3(signature = (path, *, durability = "fsync", hmac_key = None, snapshot = None, follow = true))]
     fn _open<'py>(
         cls: &Bound<'py, pyo3::types::PyType>,
         path: std::path::PathBuf,
         durability: &str,
         hmac_key: Option<Vec<u8>>,
         snapshot: Option<std::path::PathBuf>,
+        follow: bool,
     ) -> PyResult<(Bound<'py, PyAny>, Option<Recovered>)> {
         let durability = convert::durability(durability)?;
         let hmac_key = convert::hmac_key(hmac_key)?;
@@ -34,6 +35,7 @@ impl PyGraph {
             durability,
             hmac_key,
             snapshot,
+            alone: !follow,
         };
         let py = cls.py();
         let (graph, recovered) = detach(py, || Graph::open(&path, &opts))?;
@@ -73,6 +75,25 @@ impl PyGraph {
     #[getter]
     fn revision(&self) -> u64 {
         self.inner.revision()
+    }
+
+    /// True when the graph sees other processes' acknowledged changes to its journal
+    /// before its next query: a file journal (through its revision beacon), or a
+    /// PostgreSQL URL with a follower thread (within milliseconds).
+    #[getter]
+    fn follows_journal(&self) -> bool {
+        #[cfg(feature = "postgres")]
+        let pg = self.inner.follows_postgres();
+        #[cfg(not(feature = "postgres"))]
+        let pg = false;
+        self.inner.follows_journal().0 || pg
+    }
+
+    /// Why a file journal's graph reads the journal before every query (it has no
+    /// revision beacon), or `None`.
+    #[getter]
+    fn _follow_fallback(&self) -> Option<String> {
+        self.inner.follows_journal().1
     }
 
     /// The journal's path, or `None` for a graph kept in memory.

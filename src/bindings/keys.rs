@@ -101,12 +101,13 @@ impl PyGraph {
 
     /// The personal keys of `user` (or everyone's); revoked ones with `include_revoked`.
     #[pyo3(signature = (user = None, *, include_revoked = false))]
-    fn personal_keys(&self, user: Option<&str>, include_revoked: bool) -> Vec<PyApiKey> {
-        self.inner
-            .personal_keys(user, include_revoked)
+    fn personal_keys(&self, user: Option<&str>, include_revoked: bool) -> PyResult<Vec<PyApiKey>> {
+        Ok(self
+            .inner
+            .personal_keys(user, include_revoked)?
             .into_iter()
             .map(PyApiKey::from)
-            .collect()
+            .collect())
     }
 
     /// One personal key, by id.
@@ -132,8 +133,8 @@ impl PyGraph {
     }
 
     /// The principal a secret authenticates, or `None`.
-    fn authenticate(&self, secret: &str) -> Option<PyPrincipal> {
-        self.inner.authenticate(secret).map(PyPrincipal::from)
+    fn authenticate(&self, secret: &str) -> PyResult<Option<PyPrincipal>> {
+        Ok(self.inner.authenticate(secret)?.map(PyPrincipal::from))
     }
 
     /// Offboards someone: removes them from every org, revokes their keys, hands their

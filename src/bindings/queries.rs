@@ -158,7 +158,7 @@ impl PyGraph {
     ) -> PyResult<Option<&'static str>> {
         Ok(self
             .inner
-            .role(user_str(user)?, target, at_arg(at)?)
+            .role(user_str(user)?, target, at_arg(at)?)?
             .map(crate::roles::Role::as_str))
     }
 
@@ -174,7 +174,7 @@ impl PyGraph {
         let user = user_str(user)?;
         let at = at_arg(at)?;
         let graph = &self.inner;
-        let names = detach(py, || Ok(graph.permissions(user, target, at)))?;
+        let names = detach(py, || graph.permissions(user, target, at))?;
         PySet::new(py, names)
     }
 
@@ -257,8 +257,8 @@ impl PyGraph {
     }
 
     /// The orgs, sorted by slug.
-    fn orgs(&self) -> Vec<PyOrg> {
-        self.inner.orgs().into_iter().map(Into::into).collect()
+    fn orgs(&self) -> PyResult<Vec<PyOrg>> {
+        Ok(self.inner.orgs()?.into_iter().map(Into::into).collect())
     }
 
     /// The projects of `org` (or all), sorted by id.
@@ -294,12 +294,13 @@ impl PyGraph {
 
     /// Grants, optionally of one user and/or on one target.
     #[pyo3(signature = (user = None, target = None))]
-    fn grants(&self, user: Option<&str>, target: Option<&str>) -> Vec<PyGrant> {
-        self.inner
-            .grants(user, target)
+    fn grants(&self, user: Option<&str>, target: Option<&str>) -> PyResult<Vec<PyGrant>> {
+        Ok(self
+            .inner
+            .grants(user, target)?
             .into_iter()
             .map(Into::into)
-            .collect()
+            .collect())
     }
 
     /// One user, by email.
@@ -308,8 +309,8 @@ impl PyGraph {
     }
 
     /// Every user, sorted by email.
-    fn users(&self) -> Vec<PyUser> {
-        self.inner.users().into_iter().map(Into::into).collect()
+    fn users(&self) -> PyResult<Vec<PyUser>> {
+        Ok(self.inner.users()?.into_iter().map(Into::into).collect())
     }
 
     /// The resources of `project` (or all), sorted by id.

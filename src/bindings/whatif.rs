@@ -22,7 +22,7 @@ impl PyGraph {
     ) -> PyResult<Bound<'py, PyAny>> {
         let graph = &self.inner;
         let overlay = detach(py, || {
-            let overlay = graph.what_if();
+            let overlay = graph.what_if()?;
             if let Some(text) = text {
                 let registry = crate::registry::markdown::parse(text, org)
                     .map_err(crate::error::Error::from)?;

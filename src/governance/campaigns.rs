@@ -401,18 +401,22 @@ impl Graph {
 
     /// One campaign.
     pub fn campaign(&self, id: &str) -> Result<Campaign> {
-        self.read(|st| find_campaign(st, id).cloned())
-            .ok_or_else(|| NotFoundError::Campaign(id.to_owned()).into())
+        self.read(|st| {
+            find_campaign(st, id)
+                .cloned()
+                .ok_or_else(|| NotFoundError::Campaign(id.to_owned()).into())
+        })
     }
 
     /// The campaigns, of one org or of all, in the order they were started.
-    pub fn campaigns(&self, org: Option<&str>) -> Vec<Campaign> {
+    pub fn campaigns(&self, org: Option<&str>) -> Result<Vec<Campaign>> {
         self.read(|st| {
-            st.campaigns
+            Ok(st
+                .campaigns
                 .iter()
                 .filter(|c| org.is_none_or(|o| c.org == o))
                 .cloned()
-                .collect()
+                .collect())
         })
     }
 }

@@ -236,8 +236,11 @@ impl Graph {
 
     /// One access request.
     pub fn access_request(&self, id: &str) -> Result<AccessRequest> {
-        self.read(|st| find_request(st, id).cloned())
-            .ok_or_else(|| NotFoundError::Request(id.to_owned()).into())
+        self.read(|st| {
+            find_request(st, id)
+                .cloned()
+                .ok_or_else(|| NotFoundError::Request(id.to_owned()).into())
+        })
     }
 
     /// The access requests, optionally of one status, in the order they were made.
@@ -245,12 +248,13 @@ impl Graph {
         let status = status
             .map(|s| RequestStatus::parse("status", s))
             .transpose()?;
-        Ok(self.read(|st| {
-            st.requests
+        self.read(|st| {
+            Ok(st
+                .requests
                 .iter()
                 .filter(|r| status.is_none_or(|s| r.status == s))
                 .cloned()
-                .collect()
-        }))
+                .collect())
+        })
     }
 }

@@ -110,13 +110,13 @@ impl Graph {
     }
 
     /// Every onboarding template's name, built-in and custom, sorted.
-    pub fn template_names(&self) -> Vec<String> {
-        self.read(template_names)
+    pub fn template_names(&self) -> Result<Vec<String>> {
+        self.read(|st| Ok(template_names(st)))
     }
 
     /// One template, built-in or custom.
-    pub fn template(&self, name: &str) -> Option<TemplateDef> {
-        self.read(|st| template(st, name))
+    pub fn template(&self, name: &str) -> Result<Option<TemplateDef>> {
+        self.read(|st| Ok(template(st, name)))
     }
 
     /// Onboards a user with a template: adds the membership and every grant the template

@@ -119,14 +119,35 @@ impl Graph {
         self.clock.frozen()
     }
 
-    /// Runs `f` on the state under the read lock.
-    pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+    /// The state under the read lock, once the graph has caught up with what other
+    /// processes wrote to its journal (see [`Graph::catch_up_others`]).
+    #[inline]
+    pub(super) fn fresh(&self) -> Result<RwLockReadGuard<'_, State>> {
+        if let Some(f) = self.audit.follow() {
+            if f.behind() {
+                self.catch_up_others(f)?;
+            }
+        }
+        Ok(self.state.read())
+    }
+
+    /// Runs `f` on the state under the read lock, the graph caught up with other
+    /// processes first.
+    #[inline]
+    pub fn read<R>(&self, f: impl FnOnce(&State) -> Result<R>) -> Result<R> {
+        let st = self.fresh()?;
+        f(&st)
+    }
+
+    /// Runs `f` on the state as this process has it, without looking at the journal:
+    /// for `repr` and names, never for a decision.
+    pub fn peek<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         f(&self.state.read())
     }
 
     /// A copy of the whole state (for views and exports).
-    pub fn snapshot_state(&self) -> State {
-        self.state.read().clone()
+    pub fn snapshot_state(&self) -> Result<State> {
+        Ok(self.fresh()?.clone())
     }
 
     pub(super) fn at(&self, at: Option<Instant>) -> At<'_> {
@@ -143,7 +164,7 @@ impl Graph {
         target: &str,
         at: Option<Instant>,
     ) -> Result<bool> {
-        let st = self.state.read();
+        let st = self.fresh()?;
         eval::check(&st, user, action, target, &mut self.at(at))
     }
 
@@ -153,7 +174,7 @@ impl Graph {
     where
         I: IntoIterator<Item = (&'q str, &'q str, &'q str)>,
     {
-        let mut st = self.state.read();
+        let mut st = self.fresh()?;
         let mut at = self.at(at);
         let queries = queries.into_iter();
         let mut out = Vec::with_capacity(queries.size_hint().0);
@@ -178,30 +199,35 @@ impl Graph {
         target: &str,
         at: Option<Instant>,
     ) -> Result<Decision> {
-        let st = self.state.read();
+        let st = self.fresh()?;
         let mut d = eval::explain(&st, user, action, target, &mut self.at(at))?;
         super::fixes::attach(&st, &mut d, user, at, &self.clock);
         Ok(d)
     }
 
     /// The effective role of `user` on `target`.
-    pub fn role(&self, user: &str, target: &str, at: Option<Instant>) -> Option<Role> {
-        let st = self.state.read();
-        eval::role(&st, user, target, &mut self.at(at))
+    pub fn role(&self, user: &str, target: &str, at: Option<Instant>) -> Result<Option<Role>> {
+        let st = self.fresh()?;
+        Ok(eval::role(&st, user, target, &mut self.at(at)))
     }
 
     /// Every action `user` may perform on `target`.
-    pub fn permissions(&self, user: &str, target: &str, at: Option<Instant>) -> Vec<String> {
-        let st = self.state.read();
-        eval::permissions(&st, user, target, &mut self.at(at))
+    pub fn permissions(
+        &self,
+        user: &str,
+        target: &str,
+        at: Option<Instant>,
+    ) -> Result<Vec<String>> {
+        let st = self.fresh()?;
+        Ok(eval::permissions(&st, user, target, &mut self.at(at))
             .into_iter()
             .map(str::to_owned)
-            .collect()
+            .collect())
     }
 
     /// The users allowed `action` on `target`, emails sorted.
     pub fn who_can(&self, action: &str, target: &str, at: Option<Instant>) -> Result<Vec<String>> {
-        let st = self.state.read();
+        let st = self.fresh()?;
         Ok(eval::who_can(&st, action, target, &mut self.at(at))?
             .into_iter()
             .map(str::to_owned)
@@ -216,7 +242,7 @@ impl Graph {
         org: Option<&str>,
         at: Option<Instant>,
     ) -> Result<Vec<String>> {
-        let st = self.state.read();
+        let st = self.fresh()?;
         Ok(eval::accessible(&st, user, action, org, &mut self.at(at))?
             .into_iter()
             .map(str::to_owned)
@@ -225,7 +251,7 @@ impl Graph {
 
     /// The access matrix of one org or of all.
     pub fn access_matrix(&self, org: Option<&str>, at: Option<Instant>) -> Result<Vec<MatrixRow>> {
-        let st = self.state.read();
+        let st = self.fresh()?;
         if let Some(o) = org {
             st.need_org(o)?;
         }
@@ -241,8 +267,8 @@ impl Graph {
     }
 
     /// The orgs, sorted by slug.
-    pub fn orgs(&self) -> Vec<OrgInfo> {
-        self.read(queries::list_orgs)
+    pub fn orgs(&self) -> Result<Vec<OrgInfo>> {
+        self.read(|st| Ok(queries::list_orgs(st)))
     }
 
     /// The projects of one org or of all, sorted by id.
@@ -252,7 +278,7 @@ impl Graph {
 
     /// One org.
     pub fn org(&self, slug: &str) -> Result<OrgInfo> {
-        self.orgs()
+        self.orgs()?
             .into_iter()
             .find(|o| o.slug == slug)
             .ok_or_else(|| crate::error::NotFoundError::Org(slug.to_owned()).into())
@@ -268,7 +294,7 @@ impl Graph {
     }
 
     /// Every user, sorted by email.
-    pub fn users(&self) -> Vec<UserInfo> {
+    pub fn users(&self) -> Result<Vec<UserInfo>> {
         self.read(|st| {
             let mut out: Vec<UserInfo> = st
                 .users
@@ -276,7 +302,7 @@ impl Graph {
                 .filter_map(|u| queries::user_info(st, &u.email).ok())
                 .collect();
             out.sort_by(|a, b| a.email.cmp(&b.email));
-            out
+            Ok(out)
         })
     }
 
@@ -286,8 +312,8 @@ impl Graph {
     }
 
     /// The grants, optionally of one user and/or on one target, sorted by user and target.
-    pub fn grants(&self, user: Option<&str>, target: Option<&str>) -> Vec<GrantInfo> {
-        self.read(|st| queries::list_grants(st, user, target))
+    pub fn grants(&self, user: Option<&str>, target: Option<&str>) -> Result<Vec<GrantInfo>> {
+        self.read(|st| Ok(queries::list_grants(st, user, target)))
     }
 
     /// One user.

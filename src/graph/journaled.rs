@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::front::Graph;
+use crate::audit::beacon::Follow;
 use crate::audit::checkpoint::{mac, mac_ok};
 use crate::audit::event::sha256_hex;
 use crate::audit::file::{read_prefix, FileJournal, Resume};
@@ -28,6 +29,9 @@ pub struct OpenOptions {
     pub hmac_key: Option<Vec<u8>>,
     /// A snapshot to start from (default: `<journal>.snapshot` when it exists).
     pub snapshot: Option<PathBuf>,
+    /// This process is the journal's only user: no revision beacon, and a query never
+    /// looks at the journal (`follow=False` in Python). Default: follow it.
+    pub alone: bool,
 }
 
 /// A snapshot file: the state at one batch of one journal (format 2).
@@ -264,14 +268,20 @@ impl Graph {
     /// value describes a torn tail that was cut off, if there was one: its line and what
     /// was cut.
     pub fn open(path: &Path, opts: &OpenOptions) -> Result<(Graph, Option<(u64, String)>)> {
+        // The beacon's counter is read before the journal is: a write in between makes
+        // the first query read the journal again.
+        let follow = (!opts.alone).then(|| Follow::new(path));
         let loaded = load_journal(path, opts, true)?;
-        let audit = Audit::journaled(
+        let mut audit = Audit::journaled(
             loaded.graph_id,
             loaded.log,
             Box::new(loaded.journal),
             opts.durability,
             Some((path.to_owned(), opts.hmac_key.clone())),
         );
+        if let Some(f) = follow {
+            audit = audit.with_follow(f);
+        }
         audit.remember_snapshot(
             opts.snapshot
                 .clone()
@@ -335,11 +345,23 @@ impl Graph {
 
     /// Pulls in events other processes appended to the journal; returns how many.
     pub fn refresh(&self) -> Result<usize> {
+        if let Some(f) = self.audit.follow() {
+            f.revalidate();
+        }
         let guard = self.state.upgradable_read();
         let mut session = self.audit.begin_shared()?;
+        // Under the readers' lock no writer holds the journal, so the counter read now
+        // is the one of the journal as it is about to be read.
+        let seen = self.audit.follow().and_then(Follow::revision);
         let before = self.audit.revision();
-        match session.fresh(false)? {
-            Fresh::Records(r) if r.is_empty() => return Ok(0),
+        let fresh = session.fresh(false)?;
+        match fresh {
+            Fresh::Records(r) if r.is_empty() => {
+                if let Some(f) = self.audit.follow() {
+                    f.caught_up(seen);
+                }
+                return Ok(0);
+            }
             Fresh::Records(records) => {
                 let mut st = RwLockUpgradableReadGuard::upgrade(guard);
                 self.apply_records(&mut st, records)?;
@@ -349,8 +371,36 @@ impl Graph {
                 self.reload(&mut st, &mut session)?;
             }
         }
+        if let Some(f) = self.audit.follow() {
+            f.caught_up(seen);
+        }
         let after = self.audit.revision();
         Ok(usize::try_from(after.saturating_sub(before)).unwrap_or(usize::MAX))
+    }
+
+    /// Before a query, when the beacon says other processes wrote to the journal (or it
+    /// is time to check the beacon is still there): reads what they wrote.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn catch_up_others(&self, f: &Follow) -> Result<()> {
+        if !f.moved() {
+            // This thread's turn to check the beacon is still the file at its path.
+            f.revalidate();
+        }
+        if f.moved() {
+            self.refresh()?;
+        }
+        Ok(())
+    }
+
+    /// True when the graph sees other processes' writes to its journal before each
+    /// query (a file journal); `Some(why)` when it does so by reading the journal each
+    /// time, having no revision beacon.
+    pub fn follows_journal(&self) -> (bool, Option<String>) {
+        match self.audit.follow() {
+            Some(f) => (true, f.lost().map(str::to_owned)),
+            None => (false, None),
+        }
     }
 
     /// The `seq` of the last applied event.

@@ -428,12 +428,12 @@ impl Graph {
 
     /// The personal keys of `user` (or of everyone), sorted by user, creation and id;
     /// revoked keys only with `include_revoked`. Never a secret.
-    pub fn personal_keys(&self, user: Option<&str>, include_revoked: bool) -> Vec<KeyInfo> {
-        let st = self.state.read();
+    pub fn personal_keys(&self, user: Option<&str>, include_revoked: bool) -> Result<Vec<KeyInfo>> {
+        let st = self.fresh()?;
         let only = match user {
             Some(u) => match st.user_id(u) {
                 Some(uid) => Some(uid),
-                None => return Vec::new(),
+                None => return Ok(Vec::new()),
             },
             None => None,
         };
@@ -447,12 +447,12 @@ impl Graph {
             .map(|key| key_info(&st, key, &mut at))
             .collect();
         out.sort_by(|a, b| (&a.user, a.created_at, &a.id).cmp(&(&b.user, b.created_at, &b.id)));
-        out
+        Ok(out)
     }
 
     /// One personal key.
     pub fn personal_key(&self, key_id: &str) -> Result<KeyInfo> {
-        let st = self.state.read();
+        let st = self.fresh()?;
         let key = need_key(&st, key_id)?;
         Ok(key_info(&st, key, &mut self.at(None)))
     }
@@ -460,7 +460,7 @@ impl Graph {
     /// The project's public API key (`agc_…`).
     pub fn project_key(&self, project: &str) -> Result<String> {
         ids::project_id("project", project)?;
-        let st = self.state.read();
+        let st = self.fresh()?;
         let pid = st.need_project(project)?;
         Ok(st
             .keys
@@ -491,12 +491,17 @@ impl Graph {
     /// The principal a secret authenticates — a personal key's (`agp_…`) or a project's
     /// (`agc_…`) — or `None` for an unknown, revoked, rotated-away or expired secret. The
     /// secret is hashed and looked up; it is never compared.
-    pub fn authenticate(&self, secret: &str) -> Option<Principal> {
+    pub fn authenticate(&self, secret: &str) -> Result<Option<Principal>> {
         if !(secret.starts_with(k::PERSONAL_PREFIX) || secret.starts_with(k::PROJECT_PREFIX)) {
-            return None;
+            return Ok(None);
         }
         let hash = k::hash(secret);
-        let st = self.state.read();
+        let st = self.fresh()?;
+        Ok(self.principal(&st, hash))
+    }
+
+    /// The principal whose secret hashes to `hash`, if it is alive.
+    fn principal(&self, st: &State, hash: String) -> Option<Principal> {
         match *st.keys.by_hash.get(hash.as_str())? {
             KeyRef::Personal(i) => {
                 let key = st.keys.personal.get(i as usize)?;
@@ -506,7 +511,7 @@ impl Graph {
                 Some(Principal {
                     kind: PrincipalKind::Personal,
                     key_id: key.id.to_string(),
-                    user: Some(user_email(&st, key.user)),
+                    user: Some(user_email(st, key.user)),
                     project: None,
                     hash,
                 })
@@ -532,7 +537,7 @@ impl Graph {
         target: &str,
         at: Option<Instant>,
     ) -> Result<bool> {
-        let st = self.state.read();
+        let st = self.fresh()?;
         eval::principal::check(&st, principal, action, target, &mut self.at(at))
     }
 
@@ -544,7 +549,7 @@ impl Graph {
         target: &str,
         at: Option<Instant>,
     ) -> Result<Decision> {
-        let st = self.state.read();
+        let st = self.fresh()?;
         let mut d = eval::principal::explain(&st, principal, action, target, &mut self.at(at))?;
         super::fixes::attach_key(&st, &mut d, principal, at, &self.clock);
         Ok(d)
@@ -588,7 +593,7 @@ impl Graph {
     where
         I: IntoIterator<Item = (Subject<'q>, &'q str, &'q str)>,
     {
-        let mut st = self.state.read();
+        let mut st = self.fresh()?;
         let mut at = self.at(at);
         let queries = queries.into_iter();
         let mut out = Vec::with_capacity(queries.size_hint().0);

@@ -68,6 +68,12 @@ impl Graph {
         self.audit.with_postgres(|pg| pg.display().to_owned())
     }
 
+    /// True for a graph on PostgreSQL whose URL asks for a follower thread: it sees
+    /// other processes' commits within milliseconds (LISTEN/NOTIFY).
+    pub fn follows_postgres(&self) -> bool {
+        self.audit.with_postgres(|pg| pg.follows()).unwrap_or(false)
+    }
+
     /// Stores a snapshot of the state at the current revision in the database (replacing
     /// older ones); a process opening the graph starts from it. Returns that revision.
     pub fn postgres_snapshot(&self) -> Result<u64> {

@@ -13,21 +13,21 @@ use parking_lot::RwLock;
 
 use super::front::Graph;
 use crate::audit::Audit;
+use crate::error::Result;
 use crate::state::State;
 
 impl Graph {
     /// An overlay of this graph: a writable copy with its own audit log and no journal,
     /// on the same clock setting (frozen at the same instant, or the wall clock).
-    #[must_use]
-    pub fn what_if(&self) -> Graph {
-        let state = self.state.read().clone();
+    pub fn what_if(&self) -> Result<Graph> {
+        let state = self.fresh()?.clone();
         let overlay = Graph {
             state: RwLock::new(state),
             audit: Audit::in_memory(),
             ..Graph::default()
         };
         overlay.clock.set(self.clock.frozen());
-        overlay
+        Ok(overlay)
     }
 
     /// Empties the graph's state (an overlay discarded when its block ends frees its

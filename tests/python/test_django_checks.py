@@ -117,16 +117,22 @@ def test_w001_the_backend_is_missing() -> None:
     assert ids(AUTHENTICATION_BACKENDS=subclass) == {}  # a subclass counts
 
 
-def test_w003_a_file_journal_other_processes_change_unseen(tmp_path: Path) -> None:
+def test_w003_is_quiet_for_a_file_journal_which_follows_itself(tmp_path: Path) -> None:
     journal = tmp_path / "access.journal"
     seeded = ag.Graph.open(journal)
     seeded.add_org("acme", owner="jane@example.com")
-    found = ids(ACCESSGRAPH={"JOURNAL": str(journal), "ORG": "acme"})
-    # TODO(lead): once a graph on a file journal follows it by itself, this is {}.
-    assert list(found) == ["accessgraph.W003"]
-    assert (
-        "sees another process's changes only when refresh() is called" in found["accessgraph.W003"]
-    )
+    assert seeded.follows_journal is True
+    assert follows_other_processes(seeded) is True
+    assert ids(ACCESSGRAPH={"JOURNAL": str(journal), "ORG": "acme"}) == {}
+
+
+def test_w003_names_a_graph_that_does_not_follow_its_file_journal() -> None:
+    class Stale:
+        journal_url = None
+        journal_path = "/srv/access.journal"
+        follows_journal = False
+
+    assert follows_other_processes(Stale()) is False  # type: ignore[arg-type]
 
 
 def test_follows_other_processes_reads_the_url() -> None:
@@ -206,9 +212,10 @@ def test_djangos_own_user_model_is_refused_at_start_up() -> None:
     )
 
 
-def test_manage_py_check_warns_of_a_file_journal(tmp_path: Path) -> None:
+def test_manage_py_check_is_quiet_for_a_file_journal(tmp_path: Path) -> None:
     journal = tmp_path / "access.journal"
     ag.Graph.open(journal).add_org("acme", owner="jane@example.com")
     result = manage("check", variant="journal", env={"DJANGO_APP_JOURNAL": str(journal)})
     assert result.returncode == 0, result.stderr
-    assert "(accessgraph.W003)" in result.stderr
+    assert "W003" not in result.stderr + result.stdout
+    assert "no issues" in result.stdout

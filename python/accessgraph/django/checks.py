@@ -21,8 +21,8 @@ Warnings:
 - ``accessgraph.W002`` ``USER_FIELD`` is unique only case-sensitively, while the graph
   compares emails ignoring case.
 - ``accessgraph.W003`` the graph's journal is shared with other processes but this
-  process does not see their changes before its checks (a file journal without the
-  core's freshness, a PostgreSQL URL with ``follow=off``).
+  process does not see their changes before its checks (a PostgreSQL URL with
+  ``follow=off``; a file journal always follows, through its revision beacon).
 - ``accessgraph.W004`` a view's target names an org the graph does not have (a wrong
   ``ORG`` for a Markdown registry, whose org is otherwise named after its title).
 
@@ -252,9 +252,8 @@ def follows_other_processes(graph: ag.Graph) -> bool | None:
         return follow.lower() not in ("off", "false", "0", "no")
     if graph.journal_path is None:
         return None
-    # TODO(lead): the core's automatic freshness for file journals (issue 15). Until a
-    # graph says it has it, a file journal is seen to change only on refresh().
-    return bool(getattr(graph, "follows_journal", False))
+    # A file journal: its revision beacon (docs/django.md "What a request sees").
+    return bool(graph.follows_journal)
 
 
 @register(TAG)
@@ -271,15 +270,14 @@ def check_freshness(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
         )
         hint = "remove follow=off from the URL"
     else:
+        # Not reached by a graph from Graph.open (a file journal always follows); kept
+        # for a graph object that says it does not.
         text = (
             f"the journal `{graph.journal_path}` may be shared by several worker processes, "
             "but this graph sees another process's changes only when refresh() is called: "
             "a member removed in one worker keeps access in the others"
         )
-        hint = (
-            "run one process per journal, or give JOURNAL a postgresql:// URL; silence "
-            "accessgraph.W003 if a single process uses this journal"
-        )
+        hint = "open the journal with accessgraph.Graph.open"
     return [Warning(text, hint=hint, id="accessgraph.W003")]
 
 

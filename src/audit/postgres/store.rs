@@ -203,6 +203,11 @@ impl PgJournal {
         &self.target.display
     }
 
+    /// True when the URL asks for a follower thread (`follow=on`, the default).
+    pub fn follows(&self) -> bool {
+        self.target.follow
+    }
+
     /// The channel the graph's commits notify.
     pub fn channel(&self) -> &str {
         &self.channel
