@@ -15,7 +15,11 @@
 //! - [`source`]: the history read from a store that keeps it (PostgreSQL) instead of
 //!   held in memory.
 
+pub mod canonical;
 pub mod checkpoint;
+pub mod columns;
+pub mod decode;
+pub mod digest;
 pub mod erase;
 pub mod event;
 pub mod file;
