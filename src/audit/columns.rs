@@ -34,6 +34,17 @@ impl Default for Text {
 }
 
 impl Text {
+    /// An empty column with room for `rows` rows of `bytes` bytes in all.
+    pub fn with_capacity(rows: usize, bytes: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        Text {
+            offsets,
+            bytes: Vec::with_capacity(bytes),
+            valid: None,
+        }
+    }
+
     /// How many rows.
     pub fn len(&self) -> usize {
         self.offsets.len() - 1
@@ -126,6 +137,23 @@ impl Columns {
         "hash",
     ];
 
+    /// Empty columns with room for `rows` rows (the hashes' exact size, a guess for
+    /// the rest).
+    pub fn with_capacity(rows: usize) -> Self {
+        let text = |per_row: usize| Text::with_capacity(rows, rows * per_row);
+        Columns {
+            seq: Vec::with_capacity(rows),
+            at: Vec::with_capacity(rows),
+            actor: text(24),
+            action: text(12),
+            target: text(16),
+            user: text(24),
+            details: text(64),
+            prev_hash: text(64),
+            hash: text(64),
+        }
+    }
+
     /// How many rows.
     pub fn len(&self) -> usize {
         self.seq.len()
@@ -156,11 +184,32 @@ impl Columns {
     }
 }
 
+/// Writes `s` as a JSON string, as `serde_json` does; most strings need no escape and
+/// are copied as they are.
+fn push_json_text(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
+}
+
 /// The table read straight from the compact store.
 impl EventStore {
     /// Appends event `i`'s row to `cols` (numbered after `base_seq`, chained after
-    /// `anchor`), read from the row and the arena without rebuilding the event.
-    pub fn push_columns(&self, i: usize, base_seq: u64, anchor: &str, cols: &mut Columns) {
+    /// `anchor`), read from the row and the arena without rebuilding the event;
+    /// `user_key` is [`EventStore::user_key`].
+    pub fn push_row(
+        &self,
+        i: usize,
+        base_seq: u64,
+        anchor: &str,
+        user_key: Option<u32>,
+        cols: &mut Columns,
+    ) {
         let Some(row) = self.rows.get(i) else {
             return;
         };
@@ -170,17 +219,44 @@ impl EventStore {
         cols.actor.push(self.strings.get(row.actor));
         cols.action.push(self.strings.get(row.action));
         cols.target.push(self.strings.get(row.target));
-        match self.user(i) {
-            Some(u) => cols.user.push(u),
+        // `details["user"]` is found while the details are written.
+        let mut user = None;
+        let mut c = self.cursor(row);
+        cols.details.push_with(|out| {
+            let n = c.varint();
+            out.push(b'{');
+            for k in 0..n {
+                if k > 0 {
+                    out.push(b',');
+                }
+                let key = c.id();
+                push_json_text(out, self.strings.get(key));
+                out.push(b':');
+                if Some(key) == user_key && c.bytes.get(c.at) == Some(&STR) {
+                    let at = c.at;
+                    c.byte();
+                    user = Some(c.id());
+                    c.at = at;
+                }
+                self.value_json(&mut c, out);
+            }
+            out.push(b'}');
+        });
+        match user {
+            Some(u) => cols.user.push(self.strings.get(u)),
             None => cols.user.push_null(),
         }
-        let mut c = self.cursor(row);
-        cols.details.push_with(|out| self.object_json(&mut c, out));
         match i.checked_sub(1).and_then(|j| self.rows.get(j)) {
             Some(before) => cols.prev_hash.push_with(|out| push_hex(out, &before.hash)),
             None => cols.prev_hash.push(anchor),
         }
         cols.hash.push_with(|out| push_hex(out, &row.hash));
+    }
+
+    /// The id of `user` among the strings (the key of `details["user"]`), for
+    /// [`EventStore::push_row`].
+    pub fn user_key(&self) -> Option<u32> {
+        self.strings.find("user")
     }
 
     /// Writes the object at `c` as compact JSON (its keys in stored order: sorted).
@@ -191,7 +267,7 @@ impl EventStore {
             if k > 0 {
                 out.push(b',');
             }
-            let _ = serde_json::to_writer(&mut *out, self.strings.get(c.id()));
+            push_json_text(out, self.strings.get(c.id()));
             out.push(b':');
             self.value_json(c, out);
         }
@@ -213,9 +289,7 @@ impl EventStore {
                 let v = Number::from_f64(f).map_or(Value::Null, Value::Number);
                 let _ = serde_json::to_writer(&mut *out, &v);
             }
-            STR => {
-                let _ = serde_json::to_writer(&mut *out, self.strings.get(c.id()));
-            }
+            STR => push_json_text(out, self.strings.get(c.id())),
             ARRAY => {
                 let n = c.varint();
                 out.push(b'[');
@@ -236,6 +310,70 @@ impl EventStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_are_the_rows_in_order_and_match_the_events() {
+        use crate::audit::event::genesis;
+        use crate::audit::log::Log;
+        let mut log = Log::new(genesis("g"));
+        let mut prev = log.anchor.clone();
+        for seq in 1..=23_u64 {
+            let details =
+                serde_json::json!({"user": format!("u{}@x.io", seq % 4), "n": seq, "t": "a\"b"});
+            let serde_json::Value::Object(d) = details else {
+                unreachable!()
+            };
+            let action = if seq % 5 == 0 {
+                "org.created"
+            } else {
+                "grant.added"
+            };
+            let e = Event::new(
+                seq,
+                crate::time::Instant(0),
+                "o@x.io".into(),
+                action.into(),
+                "acme/p".into(),
+                d,
+                prev.clone(),
+            )
+            .unwrap_or_else(|e| unreachable!("{e}"));
+            prev.clone_from(&e.hash);
+            log.extend([e]);
+        }
+        let mut expected = Columns::default();
+        for e in log.iter() {
+            expected.push_event(&e);
+        }
+        let rows: Vec<usize> = (0..23).collect();
+        for parts in [1, 2, 3, 5] {
+            let got = log.columns_in(&rows, parts);
+            assert_eq!(got.len(), parts);
+            let mut joined = Columns::default();
+            for c in &got {
+                for i in 0..c.len() {
+                    let text = |t: &Text| t.get(i).map(str::to_owned);
+                    joined.seq.extend(c.seq.get(i));
+                    joined.at.extend(c.at.get(i));
+                    for (to, from) in [
+                        (&mut joined.actor, &c.actor),
+                        (&mut joined.action, &c.action),
+                        (&mut joined.target, &c.target),
+                        (&mut joined.user, &c.user),
+                        (&mut joined.details, &c.details),
+                        (&mut joined.prev_hash, &c.prev_hash),
+                        (&mut joined.hash, &c.hash),
+                    ] {
+                        match text(from) {
+                            Some(s) => to.push(&s),
+                            None => to.push_null(),
+                        }
+                    }
+                }
+            }
+            assert_eq!(joined, expected, "{parts} parts");
+        }
+    }
 
     #[test]
     fn nulls_are_marked_only_once_one_appears() {

@@ -178,8 +178,8 @@ impl Reader<'_> {
         lines: &[&[u8]],
         last: &mut (u64, String),
     ) -> Result<Vec<Record>, AuditError> {
-        let mut out = Vec::new();
         let (batches, fault) = super::decode::lines(lines, last);
+        let mut out = Vec::with_capacity(batches.iter().map(|b| b.events.len()).sum());
         for (i, batch) in batches.into_iter().enumerate() {
             let line = first_line + i as u64;
             if let Some(key) = self.key {

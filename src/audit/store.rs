@@ -50,7 +50,7 @@ impl Interner {
             .unwrap_or_default()
     }
 
-    fn find(&self, s: &str) -> Option<u32> {
+    pub(super) fn find(&self, s: &str) -> Option<u32> {
         let h = self.hash(s);
         self.table.find(h, |&id| self.get(id) == s).copied()
     }

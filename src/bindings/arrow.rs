@@ -56,10 +56,8 @@ fn text_array(t: Text) -> PyResult<ArrayRef> {
     Ok(Arc::new(array))
 }
 
-/// The table as one Arrow record batch, wrapped for Python (it has
-/// `__arrow_c_stream__`).
-pub fn table(cols: Columns) -> PyResult<PyTable> {
-    let schema = schema();
+/// One part of the table as an Arrow record batch.
+fn batch(schema: &Arc<Schema>, cols: Columns) -> PyResult<RecordBatch> {
     let at = TimestampMicrosecondArray::new(ScalarBuffer::from(cols.at), None).with_timezone("UTC");
     let arrays: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::new(ScalarBuffer::from(cols.seq), None)),
@@ -72,26 +70,47 @@ pub fn table(cols: Columns) -> PyResult<PyTable> {
         text_array(cols.prev_hash)?,
         text_array(cols.hash)?,
     ];
-    let batch = RecordBatch::try_new(Arc::clone(&schema), arrays).map_err(|e| arrow_err(&e))?;
-    PyTable::try_new(vec![batch], schema)
+    RecordBatch::try_new(Arc::clone(schema), arrays).map_err(|e| arrow_err(&e))
 }
+
+/// The table (its parts as record batches, in order), wrapped for Python (it has
+/// `__arrow_c_stream__`).
+pub fn table(parts: Vec<Columns>) -> PyResult<PyTable> {
+    let schema = schema();
+    let batches = parts
+        .into_iter()
+        .map(|cols| batch(&schema, cols))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyTable::try_new(batches, schema)
+}
+
+/// Reads one text column of a part.
+type TextOf = fn(&Columns) -> &Text;
 
 /// The table as a dict of equal-length lists (`at` as microseconds since the epoch,
 /// under `at_us`), for `to_pandas()` when pyarrow is not installed.
-pub fn lists<'py>(py: Python<'py>, cols: &Columns) -> PyResult<Bound<'py, PyDict>> {
+pub fn lists<'py>(py: Python<'py>, parts: &[Columns]) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("seq", &cols.seq)?;
-    d.set_item("at_us", &cols.at)?;
-    for (name, col) in [
-        ("actor", &cols.actor),
-        ("action", &cols.action),
-        ("target", &cols.target),
-        ("user", &cols.user),
-        ("details", &cols.details),
-        ("prev_hash", &cols.prev_hash),
-        ("hash", &cols.hash),
-    ] {
-        d.set_item(name, PyList::new(py, (0..col.len()).map(|i| col.get(i)))?)?;
+    let ints = |f: fn(&Columns) -> &Vec<i64>| -> Vec<i64> {
+        parts.iter().flat_map(|c| f(c).iter().copied()).collect()
+    };
+    d.set_item("seq", ints(|c| &c.seq))?;
+    d.set_item("at_us", ints(|c| &c.at))?;
+    let texts: [(&str, TextOf); 7] = [
+        ("actor", |c| &c.actor),
+        ("action", |c| &c.action),
+        ("target", |c| &c.target),
+        ("user", |c| &c.user),
+        ("details", |c| &c.details),
+        ("prev_hash", |c| &c.prev_hash),
+        ("hash", |c| &c.hash),
+    ];
+    for (name, col) in texts {
+        let values = parts.iter().flat_map(|c| {
+            let t = col(c);
+            (0..t.len()).map(move |i| t.get(i))
+        });
+        d.set_item(name, PyList::new(py, values)?)?;
     }
     Ok(d)
 }

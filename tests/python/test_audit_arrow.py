@@ -21,7 +21,7 @@ COLUMNS = ["seq", "at", "actor", "action", "target", "user", "details", "prev_ha
 def build() -> ag.Graph:
     g = ag.Graph()
     g.set_time("2024-05-01T09:30:00.123456")
-    g.add_org("acme", name="Acme \"Corp\"\n", owner=OWNER)
+    g.add_org("acme", name='Acme "Corp"\n', owner=OWNER)
     g.add_project("acme/web", name="Web", environment="production")
     g.add_member("bob@example.com", "acme", actor=OWNER, name="Bób", reason="joined")
     g.grant("bob@example.com", "acme/web", "viewer", actor=OWNER, expires="2024-09-01")
