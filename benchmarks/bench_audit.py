@@ -2,12 +2,15 @@
 journal size and table export, each as a ratio against a baseline run in the same
 process on the same data.
 
-    python benchmarks/bench_audit.py [--users 50000] [--grants 4] [--json out.json]
+    python benchmarks/bench_audit.py [--users 50000] [--grants 4] [--rounds 5]
+                                     [--aged 1000000] [--json out.json]
 
 The workload: 10 orgs x 20 projects, `--users` users each added to one org with
 `--grants` project grants, every change through the Python API (an org owner as actor),
 on a journal opened with durability="os" (the disk's fsync latency is measured by
-bench_journal.py, not here). Figures:
+bench_journal.py, not here). Each timed figure is measured `--rounds` times, the
+baseline and the contestant one after the other in each round, and reported as the
+median ratio with its spread (min, max) over the rounds. Figures:
 
 - memory: resident memory per audit event, state apart: the RSS growth of building the
   workload with the audit log (on a journal) minus that of the same build with
@@ -19,7 +22,13 @@ bench_journal.py, not here). Figures:
   exported line; with a snapshot, open plus the first audit query against loading the
   snapshot's JSON state (`Graph.from_json`);
 - journal: bytes per event;
-- to_pandas: `audit.to_pandas()` against `pandas.read_csv` of the exported CSV.
+- to_pandas: `audit.to_pandas()` against `pandas.read_csv` of the exported CSV (both with
+  pyarrow installed when it is: pandas then reads the CSV's text into Arrow strings too);
+  to_arrow: `audit.to_arrow()` against the same `read_csv`;
+- aged worker: resident memory per event of a process that made `--aged` mutations
+  (grants and revocations over a fixed population, so the state does not grow) against
+  a fresh process that opens the journal those mutations wrote, each less the RSS of the
+  same work with `audit=False`.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import argparse
 import hashlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -94,6 +104,92 @@ def best(f, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
     return min(times)
 
 
+def timed(f) -> float:  # type: ignore[no-untyped-def]
+    t = time.perf_counter()
+    f()
+    return time.perf_counter() - t
+
+
+def rounds(baseline, contestant, n: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """`n` rounds of the baseline then the contestant (one warm-up call each first): the
+    median ratio, its spread, and the median seconds of each."""
+    baseline()
+    contestant()
+    base, cont = [], []
+    for _ in range(n):
+        base.append(timed(baseline))
+        cont.append(timed(contestant))
+    ratios = sorted(c / b for b, c in zip(base, cont, strict=True))
+    return {
+        "median": round(statistics.median(ratios), 3),
+        "min": round(ratios[0], 3),
+        "max": round(ratios[-1], 3),
+        "baseline_s": round(statistics.median(base), 4),
+        "contestant_s": round(statistics.median(cont), 4),
+    }
+
+
+AGED = """
+import json, sys
+import accessgraph as ag
+sys.path.insert(0, {here!r})
+from bench_audit import rss
+n, audited, path = {n}, {audited}, {path!r}
+before = rss()
+g = ag.Graph.open(path, durability="os") if audited else ag.Graph(audit=False)
+if {fresh}:
+    print(json.dumps({{"rss": rss() - before, "events": g.revision}}))
+    raise SystemExit
+g.set_time("2024-05-01")
+owner = "owner@example.com"
+g.add_org("acme", owner=owner)
+projects = [f"acme/p{{p}}" for p in range(20)]
+for p in projects:
+    g.add_project(p)
+users = [f"u{{u}}@example.com" for u in range(1000)]
+for u in users:
+    g.add_member(u, "acme", actor=owner)
+made = 1 + len(projects) + len(users)
+i = 0
+while made < n:
+    u, p = users[i % 1000], projects[(i // 1000) % 20]
+    if (i // 20000) % 2 == 0:
+        g.grant(u, p, "viewer", actor=owner)
+    else:
+        g.revoke(u, p, actor=owner)
+    made += 1
+    i += 1
+print(json.dumps({{"rss": rss() - before, "events": made}}))
+"""
+
+
+def aged_memory(n: int, tmp: str) -> dict[str, float]:
+    """Resident memory per event of a worker that made `n` mutations, and of a fresh
+    process that opens the journal they wrote, each less the same work unaudited."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(tmp, "aged.journal")
+
+    def run(audited: bool, fresh: bool) -> dict[str, int]:
+        code = AGED.format(here=here, n=n, audited=audited, path=path, fresh=fresh)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+    aged = run(True, False)
+    bare = run(False, False)
+    fresh = run(True, True)
+    events = aged["events"]
+    per_aged = (aged["rss"] - bare["rss"]) / events
+    per_fresh = (fresh["rss"] - bare["rss"]) / events
+    return {
+        "mutations": events,
+        "aged_bytes_per_event": round(per_aged, 1),
+        "fresh_bytes_per_event": round(per_fresh, 1),
+        "aged_vs_fresh": round(per_aged / per_fresh, 3),
+    }
+
+
 def python_log_mutation(n: int) -> float:
     """Seconds per mutation of a hand-written Python log: a dict of grants, the event
     as JSON and a SHA-256 chain."""
@@ -142,9 +238,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--users", type=int, default=50_000)
     ap.add_argument("--grants", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--aged", type=int, default=1_000_000, help="0: skip the aged worker")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    out: dict[str, object] = {"users": args.users, "grants": args.grants}
+    n = args.rounds
+    out: dict[str, object] = {"users": args.users, "grants": args.grants, "rounds": n}
     with tempfile.TemporaryDirectory() as tmp:
         audited = child_memory(True, args.users, args.grants, tmp)
         bare = child_memory(False, args.users, args.grants, tmp)
@@ -160,30 +259,31 @@ def main() -> None:
         export = Path(tmp) / "export.jsonl"
         g.audit.to_jsonl(export)
         data = export.read_bytes()
-        t_sha = best(lambda: hashlib.sha256(data).hexdigest())
-        t_verify = best(g.audit.verify)
-        out["verify_vs_sha256"] = round(t_verify / t_sha, 2)
+        out["verify_vs_sha256"] = rounds(
+            lambda: hashlib.sha256(data).hexdigest(), g.audit.verify, n
+        )
 
         lines = data.decode().splitlines()
-        t_loads = best(lambda: [json.loads(x) for x in lines])
         del g
-        t_open = best(lambda: ag.Graph.open(journal, durability="os"), repeat=2)
-        out["reopen_vs_json_loads"] = round(t_open / t_loads, 2)
-        out["reopen_seconds"] = round(t_open, 3)
+        out["reopen_vs_json_loads"] = rounds(
+            lambda: [json.loads(x) for x in lines],
+            lambda: ag.Graph.open(journal, durability="os"),
+            n,
+        )
 
         g = ag.Graph.open(journal, durability="os")
         snap = Path(tmp) / "bench.journal.snapshot"
         g.snapshot(snap)
         state_text = json.dumps(json.loads(snap.read_text())["state"])
         del g
-        t_state = best(lambda: ag.Graph.from_json(state_text), repeat=2)
 
         def open_and_query() -> None:
             h = ag.Graph.open(journal, durability="os", snapshot=snap)
             h.audit.events(user="user1@example.com", limit=5)
 
-        t_snap = best(open_and_query, repeat=2)
-        out["snapshot_open_and_first_query_vs_state_load"] = round(t_snap / t_state, 2)
+        out["snapshot_open_and_first_query_vs_state_load"] = rounds(
+            lambda: ag.Graph.from_json(state_text), open_and_query, n
+        )
 
         try:
             import pandas as pd
@@ -191,18 +291,33 @@ def main() -> None:
             g = ag.Graph.open(journal, durability="os")
             csv = Path(tmp) / "export.csv"
             g.audit.to_csv(csv)
-            t_csv = best(lambda: pd.read_csv(csv), repeat=2)
-            t_df = best(g.audit.to_pandas, repeat=2)
-            out["to_pandas_vs_read_csv"] = round(t_df / t_csv, 2)
+            out["to_pandas_vs_read_csv"] = rounds(lambda: pd.read_csv(csv), g.audit.to_pandas, n)
+            try:
+                import pyarrow
+
+                out["pyarrow"] = pyarrow.__version__
+                out["to_arrow_vs_read_csv"] = rounds(lambda: pd.read_csv(csv), g.audit.to_arrow, n)
+            except ImportError:
+                out["pyarrow"] = None
+            del g
         except ImportError:
             out["to_pandas_vs_read_csv"] = None
 
-        n = 20_000
-        t_py = python_log_mutation(n)
-        t_api = api_mutation(n, tmp)
-        out["mutation_vs_python_log"] = round(t_api / t_py, 2)
-        out["mutation_us"] = round(t_api * 1e6, 2)
-        out["python_log_us"] = round(t_py * 1e6, 2)
+        m = 20_000
+        py, api = [], []
+        for _ in range(n):
+            py.append(python_log_mutation(m))
+            api.append(api_mutation(m, tmp))
+        ratios = sorted(a / p for p, a in zip(py, api, strict=True))
+        out["mutation_vs_python_log"] = {
+            "median": round(statistics.median(ratios), 3),
+            "min": round(ratios[0], 3),
+            "max": round(ratios[-1], 3),
+            "baseline_s": round(statistics.median(py), 8),
+            "contestant_s": round(statistics.median(api), 8),
+        }
+        if args.aged:
+            out["aged_worker"] = aged_memory(args.aged, tmp)
     print(json.dumps(out, indent=2))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")

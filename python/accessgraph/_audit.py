@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -28,6 +27,7 @@ class _Backend(Protocol):
     def _jsonl(self) -> str: ...
     def _csv(self) -> str: ...
     def _columns(self, filter: dict[str, object]) -> dict[str, list[Any]]: ...
+    def _arrow(self, filter: dict[str, object]) -> Any: ...
     def _prune(self, before: When) -> int: ...
 
 
@@ -69,6 +69,9 @@ class _GraphBackend:
 
     def _columns(self, filter: dict[str, object]) -> dict[str, list[Any]]:
         return dict(self._graph._audit_columns(filter))
+
+    def _arrow(self, filter: dict[str, object]) -> Any:
+        return self._graph._audit_arrow(filter)
 
     def _prune(self, before: When) -> int:
         return int(self._graph._audit_prune(before))
@@ -151,44 +154,60 @@ class AuditLog:
         Path(path).write_text(self._backend._csv(), encoding="utf-8", newline="")
         steps.finish()
 
+    def to_arrow(self, **criteria: Any) -> Any:
+        """The events as a ``pyarrow.Table``: ``seq`` int64, ``at`` timestamp (µs, UTC),
+        ``actor``, ``action``, ``target``, ``user`` (null when the event concerns no
+        user), ``details`` (compact JSON text, as in :meth:`to_csv`), ``prev_hash`` and
+        ``hash``; keyword arguments filter as in :meth:`events`. The columns are built
+        in Rust and handed over without a copy. Needs the ``arrow`` extra (pyarrow);
+        polars and other Arrow readers take the log itself (``polars.from_arrow(log)``,
+        ``pyarrow.table(log)``) through :meth:`__arrow_c_stream__`."""
+        with needs("arrow", "AuditLog.to_arrow()"):
+            import pyarrow as pa
+        return pa.table(self._backend._arrow(_filter(**criteria)))
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """The Arrow C stream of every event (the columns of :meth:`to_arrow`), for any
+        Arrow reader; needs no pyarrow."""
+        return self._backend._arrow(_filter()).__arrow_c_stream__(requested_schema)
+
     def to_pandas(self, **criteria: Any) -> Any:
-        """The events as a pandas DataFrame (``at`` a UTC ``datetime64`` column, ``seq``
-        int64, ``details`` dicts, the others text, also when no event matches); keyword
-        arguments filter as in :meth:`events`. Needs the ``pandas`` extra."""
+        """The events as a pandas DataFrame: ``at`` a UTC ``datetime64`` column, ``seq``
+        int64, the others text (``details`` as compact JSON text; ``json.loads`` reads
+        it), also when no event matches; keyword arguments filter as in :meth:`events`.
+        Needs the ``pandas`` extra; with pyarrow installed the columns come through Arrow
+        without a copy."""
         with needs("pandas", "AuditLog.to_pandas()"):
             import pandas as pd
-        # A million small dicts would otherwise trigger the cyclic collector over and
-        # over (it was a third of the time); none of these objects can form a cycle.
-        paused = gc.isenabled()
-        gc.disable()
         try:
-            cols = self._backend._columns(_filter(**criteria))
-            at = pd.to_datetime(pd.Series(cols.pop("at_us"), dtype="int64"), unit="us", utc=True)
-            # the text columns' dtype stated, so that an empty log has the dtypes of a full one
-            text = "str" if int(pd.__version__.split(".", 1)[0]) >= 3 else object
-
-            def strings(name: str) -> Any:
-                return pd.Series(cols[name], dtype=text)
-
-            return pd.DataFrame(
-                {
-                    "seq": pd.Series(cols["seq"], dtype="int64"),
-                    "at": at,
-                    **{k: strings(k) for k in ("actor", "action", "target", "user")},
-                    "details": pd.Series(cols["details"], dtype=object),
-                    "prev_hash": strings("prev_hash"),
-                    "hash": strings("hash"),
-                }
-            )
-        finally:
-            if paused:
-                gc.enable()
+            import pyarrow  # noqa: F401
+        except ImportError:
+            return _pandas_from_lists(pd, self._backend._columns(_filter(**criteria)))
+        return self.to_arrow(**criteria).to_pandas()
 
     def prune(self, *, before: When) -> int:
         """Retention: drop the events before ``before`` (a prefix of the log); the rest
         still verifies from the first kept event. A journal is rewritten with the state
         the dropped events leave as its base. Returns how many events went."""
         return self._backend._prune(before)
+
+
+def _pandas_from_lists(pd: Any, cols: dict[str, list[Any]]) -> Any:
+    """The DataFrame of :meth:`AuditLog.to_pandas` built from plain lists (no pyarrow),
+    with the dtypes the Arrow path gives."""
+    at = pd.to_datetime(pd.Series(cols.pop("at_us"), dtype="int64"), unit="us", utc=True)
+    # the text columns' dtype stated, so that an empty log has the dtypes of a full one
+    text = "str" if int(pd.__version__.split(".", 1)[0]) >= 3 else object
+    return pd.DataFrame(
+        {
+            "seq": pd.Series(cols["seq"], dtype="int64"),
+            "at": at,
+            **{
+                k: pd.Series(cols[k], dtype=text)
+                for k in ("actor", "action", "target", "user", "details", "prev_hash", "hash")
+            },
+        }
+    )
 
 
 def _filter(

@@ -1,5 +1,5 @@
-"""The optional dependencies (the ``pandas``, ``plot``, ``otel`` and ``progress`` extras),
-imported only when used.
+"""The optional dependencies (the ``pandas``, ``arrow``, ``plot``, ``otel`` and ``progress``
+extras), imported only when used.
 
 Importing accessgraph never imports them; a method that needs one imports it inside
 :func:`needs`, which turns a missing package into an ``ImportError`` that names the
@@ -15,6 +15,7 @@ __all__ = ["needs"]
 
 _PACKAGES = {
     "pandas": "pandas",
+    "arrow": "pyarrow",
     "plot": "matplotlib",
     "otel": "opentelemetry-api",
     "progress": "rich",

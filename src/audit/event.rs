@@ -74,6 +74,25 @@ pub struct Event {
     pub hash: String,
 }
 
+/// An event's journal form as read (without `prev_hash` and `hash`: the chain gives
+/// both).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stored {
+    seq: u64,
+    at: Instant,
+    actor: String,
+    action: String,
+    target: String,
+    details: Map<String, Value>,
+    #[serde(default)]
+    seed: Option<String>,
+    #[serde(default)]
+    salts: Paths,
+    #[serde(default)]
+    sealed: Paths,
+}
+
 /// A small map from JSON Pointer to hex text (salts, sealed commitments), sorted by path
 /// and written as a JSON object.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -116,6 +135,16 @@ impl Paths {
         if let Ok(i) = self.0.binary_search_by(|(p, _)| (**p).cmp(path)) {
             self.0.remove(i);
         }
+    }
+
+    /// The index of `path` among the entries (in path order).
+    pub fn position(&self, path: &str) -> Option<usize> {
+        self.0.binary_search_by(|(p, _)| (**p).cmp(path)).ok()
+    }
+
+    /// The text of entry `i` (in path order).
+    pub fn value_at(&self, i: usize) -> Option<&str> {
+        self.0.get(i).map(|(_, v)| &**v)
     }
 
     /// The entries, in path order.
@@ -196,14 +225,7 @@ impl std::fmt::Display for Broken {
 
 /// The commitment to one personal string.
 pub fn commit(salt: &[u8], path: &str, value: &str) -> String {
-    let digest = Sha256::new()
-        .chain_update(b"accessgraph/commit/v2\0")
-        .chain_update(salt)
-        .chain_update(path.as_bytes())
-        .chain_update([0_u8])
-        .chain_update(value.as_bytes())
-        .finalize();
-    to_hex(&digest)
+    to_hex(&super::digest::commit_bytes(salt, path, value))
 }
 
 /// Lower-case hex of `bytes`, written into one buffer.
@@ -230,17 +252,7 @@ fn salt_bytes(hex_salt: &str) -> Option<[u8; 16]> {
     (is_hex(hex_salt, 32) && hex::decode_to_slice(hex_salt, &mut salt).is_ok()).then_some(salt)
 }
 
-/// The salt of the personal field at `path` of an event with `seed`.
-pub fn derive_salt(seed: &[u8; 16], path: &str) -> [u8; 16] {
-    let digest = Sha256::new()
-        .chain_update(b"accessgraph/salt/v2\0")
-        .chain_update(seed)
-        .chain_update(path.as_bytes())
-        .finalize();
-    let mut salt = [0_u8; 16];
-    salt.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
-    salt
-}
+pub use super::digest::derive_salt;
 
 /// SHA-256 of `bytes`, hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -250,25 +262,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// The anchor of a new chain: the `prev_hash` of event 1 of graph `graph_id`.
 pub fn genesis(graph_id: &str) -> String {
     sha256_hex(format!("accessgraph/genesis/v2\0{graph_id}").as_bytes())
-}
-
-/// Writes `s` as a JSON string, the way `serde_json` does.
-fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    // Writing to a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
-}
-
-/// The details with each committed path's string replaced by its `#commitment`.
-fn committed_details(details: &Map<String, Value>, commits: &[(String, String)]) -> Value {
-    let mut v = Value::Object(details.clone());
-    for (path, c) in commits {
-        if let Some(rest) = path.strip_prefix("/details") {
-            if let Some(slot) = v.pointer_mut(rest) {
-                *slot = Value::String(format!("#{c}"));
-            }
-        }
-    }
-    v
 }
 
 impl Event {
@@ -376,50 +369,6 @@ impl Event {
         Ok(out)
     }
 
-    /// The canonical serialisation (see the module docs).
-    pub fn canonical(&self) -> Result<Vec<u8>, Broken> {
-        let commits = self.commitments()?;
-        let take = |p: &str| commits.iter().find(|(q, _)| q == p).map(|(_, c)| c);
-        let mut out = Vec::with_capacity(256);
-        out.extend_from_slice(b"{\"action\":");
-        push_json_str(&mut out, &self.action);
-        out.extend_from_slice(b",\"actor\":");
-        match take("/actor") {
-            Some(c) => push_json_str(&mut out, &format!("#{c}")),
-            None => push_json_str(&mut out, &self.actor),
-        }
-        out.extend_from_slice(b",\"at\":");
-        push_json_str(&mut out, &self.at.to_iso());
-        out.extend_from_slice(b",\"details\":");
-        if commits.iter().any(|(p, _)| p.starts_with("/details")) {
-            let v = committed_details(&self.details, &commits);
-            let _ = serde_json::to_writer(&mut out, &v);
-        } else {
-            let _ = serde_json::to_writer(&mut out, &self.details);
-        }
-        out.extend_from_slice(b",\"seq\":");
-        out.extend_from_slice(self.seq.to_string().as_bytes());
-        out.extend_from_slice(b",\"target\":");
-        match take("/target") {
-            Some(c) => push_json_str(&mut out, &format!("#{c}")),
-            None => push_json_str(&mut out, &self.target),
-        }
-        out.push(b'}');
-        Ok(out)
-    }
-
-    /// The hash this event's fields and `prev_hash` give.
-    pub fn compute_hash(&self) -> Result<String, Broken> {
-        let canonical = self.canonical()?;
-        let digest = Sha256::new()
-            .chain_update(b"accessgraph/event/v2\n")
-            .chain_update(self.prev_hash.as_bytes())
-            .chain_update(b"\n")
-            .chain_update(&canonical)
-            .finalize();
-        Ok(to_hex(&digest))
-    }
-
     /// Checks the stored hash against the fields.
     pub fn check(&self) -> Result<(), Broken> {
         if self.compute_hash()? == self.hash {
@@ -478,23 +427,13 @@ impl Event {
 
     /// An event from its journal form, chained after `prev_hash` (its hash computed).
     pub fn from_journal(v: Value, prev_hash: &str) -> Result<Self, String> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Stored {
-            seq: u64,
-            at: Instant,
-            actor: String,
-            action: String,
-            target: String,
-            details: Map<String, Value>,
-            #[serde(default)]
-            seed: Option<String>,
-            #[serde(default)]
-            salts: Paths,
-            #[serde(default)]
-            sealed: Paths,
-        }
         let s: Stored = serde_json::from_value(v).map_err(|e| e.to_string())?;
+        Self::from_stored(s, prev_hash)
+    }
+
+    /// An event from its journal form as read, chained after `prev_hash` (its hash
+    /// computed).
+    pub fn from_stored(s: Stored, prev_hash: &str) -> Result<Self, String> {
         let mut ev = Event {
             seq: s.seq,
             at: s.at,

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::checkpoint::{Checkpoint, CheckpointFile};
+use super::decode::{complete_lines, Fault};
 use super::event::{genesis, Event};
 use super::files;
 use super::journal::{
-    batch_end, batch_mac_ok, decode_batch, encode_batch, BatchError, Fresh, Header, JournalStore,
-    Record, FORMAT,
+    batch_end, batch_mac_ok, encode_batch, BatchError, Fresh, Header, JournalStore, Record, FORMAT,
 };
 use crate::error::AuditError;
 
@@ -115,18 +115,6 @@ fn batch_err(path: &Path, line: u64, e: BatchError) -> AuditError {
     )
 }
 
-/// Splits `buf` into complete lines (each ending in `\n`) and a trailing partial line.
-fn complete_lines(buf: &[u8]) -> (Vec<&[u8]>, &[u8]) {
-    let mut lines = Vec::new();
-    let mut rest = buf;
-    while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
-        let (line, after) = rest.split_at(pos);
-        lines.push(line);
-        rest = after.get(1..).unwrap_or_default();
-    }
-    (lines, rest)
-}
-
 /// Bytes `[start, end)` of the file.
 fn read_at(mut file: &File, start: u64, end: u64) -> std::io::Result<Vec<u8>> {
     file.seek(SeekFrom::Start(start))?;
@@ -190,13 +178,10 @@ impl Reader<'_> {
         lines: &[&[u8]],
         last: &mut (u64, String),
     ) -> Result<Vec<Record>, AuditError> {
-        let mut out = Vec::new();
-        for (i, raw) in lines.iter().enumerate() {
+        let (batches, fault) = super::decode::lines(lines, last);
+        let mut out = Vec::with_capacity(batches.iter().map(|b| b.events.len()).sum());
+        for (i, batch) in batches.into_iter().enumerate() {
             let line = first_line + i as u64;
-            let text = std::str::from_utf8(raw)
-                .map_err(|_| journal_err(self.path, line, "the record is not UTF-8"))?;
-            let batch =
-                decode_batch(text, last.0, &last.1).map_err(|e| batch_err(self.path, line, e))?;
             if let Some(key) = self.key {
                 let end = batch.events.last().map_or(0, |e| e.seq);
                 if end > self.trusted_from && !batch_mac_ok(key, self.graph_id, &batch) {
@@ -214,7 +199,16 @@ impl Reader<'_> {
             }
             out.extend(batch.events.into_iter().map(|event| Record { line, event }));
         }
-        Ok(out)
+        match fault {
+            None => Ok(out),
+            Some((i, fault)) => {
+                let line = first_line + i as u64;
+                Err(match fault {
+                    Fault::NotUtf8 => journal_err(self.path, line, "the record is not UTF-8"),
+                    Fault::Batch(e) => batch_err(self.path, line, e),
+                })
+            }
+        }
     }
 }
 
@@ -752,39 +746,5 @@ impl JournalStore for FileJournal {
     }
 }
 
-/// The events of the journal at `path` up to byte `end` (a snapshot's resume point),
-/// chained from its header; errors are `AuditError::Integrity` (this runs when the audit
-/// log is first used, not on open).
-pub fn read_prefix(path: &Path, end: u64) -> Result<Vec<Event>, AuditError> {
-    let bytes = std::fs::read(path).map_err(|e| io_err(path, &e))?;
-    let end = usize::try_from(end).unwrap_or(usize::MAX).min(bytes.len());
-    let (lines, _) = complete_lines(bytes.get(..end).unwrap_or_default());
-    let bad = |line: u64, seq: u64, reason: String| AuditError::Integrity {
-        seq,
-        reason: format!("{}, line {line}: {reason}", path.display()),
-    };
-    let mut lines = lines.into_iter();
-    let head = lines
-        .next()
-        .and_then(|l| std::str::from_utf8(l).ok())
-        .and_then(|l| super::journal::strip_crc(l).ok())
-        .and_then(|j| serde_json::from_str::<Header>(&j).ok())
-        .ok_or_else(|| bad(1, 0, "unreadable header".into()))?;
-    let mut last = (head.base_seq, head.anchor);
-    let mut out = Vec::new();
-    for (i, raw) in lines.enumerate() {
-        let line = i as u64 + 2;
-        let first = last.0 + 1;
-        let text = std::str::from_utf8(raw).map_err(|_| bad(line, first, "not UTF-8".into()))?;
-        let batch = decode_batch(text, last.0, &last.1).map_err(|e| match e {
-            BatchError::Checksum => bad(line, first, "checksum does not match".to_owned()),
-            BatchError::Event(seq, m) => bad(line, seq, m),
-            BatchError::Format(m) | BatchError::Chain(m) => bad(line, first, m),
-        })?;
-        if let Some(e) = batch.events.last() {
-            last = (e.seq, e.hash.clone());
-        }
-        out.extend(batch.events);
-    }
-    Ok(out)
-}
+/// The events of a journal up to a snapshot's resume point (see [`super::decode`]).
+pub use super::decode::read_prefix;

@@ -240,7 +240,7 @@ pub fn decode_batch(line: &str, seq: u64, prev: &str) -> Result<Batch, BatchErro
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Stored {
-        batch: Vec<Value>,
+        batch: Vec<super::event::Stored>,
         hash: String,
         #[serde(default)]
         mac: Option<String>,
@@ -260,7 +260,7 @@ pub fn decode_batch(line: &str, seq: u64, prev: &str) -> Result<Batch, BatchErro
     let mut events = Vec::with_capacity(stored.batch.len());
     let mut prev = prev.to_owned();
     for (expect, v) in (seq + 1..).zip(stored.batch) {
-        let ev = Event::from_journal(v, &prev).map_err(|m| BatchError::Event(expect, m))?;
+        let ev = Event::from_stored(v, &prev).map_err(|m| BatchError::Event(expect, m))?;
         if ev.seq != expect {
             return Err(BatchError::Chain(format!(
                 "expected event {expect}, found event {} (events missing, repeated or reordered)",

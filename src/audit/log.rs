@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::checkpoint::{mac, mac_ok};
+use super::columns::Columns;
 use super::event::{parse_event, Event};
 use super::store::EventStore;
 use crate::error::AuditError;
@@ -33,7 +34,7 @@ pub struct Log {
 /// The part of a journal before a snapshot's resume point, not yet read.
 #[derive(Debug, Clone)]
 pub struct Pending {
-    /// Reads and verifies the events `base_seq + 1 ..= end` of the journal.
+    /// Reads the events `base_seq + 1 ..= end` of the journal, checking their chain.
     pub loader: PrefixLoader,
     /// The journal's own base.
     pub base_seq: u64,
@@ -43,7 +44,8 @@ pub struct Pending {
     pub base_state: Option<State>,
 }
 
-/// Reads the events of a journal up to the snapshot's resume point.
+/// Reads the events of a journal up to the snapshot's resume point, each checked
+/// against its hash and the chain from the journal's anchor (as `read_prefix` does).
 #[derive(Clone)]
 pub struct PrefixLoader(
     pub std::sync::Arc<dyn Fn() -> Result<Vec<Event>, AuditError> + Send + Sync>,
@@ -166,8 +168,11 @@ impl Log {
         let Some(p) = self.pending.take() else {
             return Ok(());
         };
+        // The loader read the prefix as opening reads a journal: each event's hash and
+        // its chain from the journal's anchor checked. What only the whole log can show
+        // is left: the seals, and that the prefix leads to the snapshot.
         let prefix = (p.loader.0)()?;
-        verify_chain(&p.anchor, p.base_seq, &prefix)?;
+        check_seals(p.base_seq, &prefix)?;
         let reaches = prefix
             .last()
             .map_or((p.base_seq, p.anchor.clone()), |e| (e.seq, e.hash.clone()));
@@ -216,6 +221,12 @@ impl Log {
     /// The events `filter` selects, in `seq` order: the fields a filter reads are read
     /// from the rows, and only the events it keeps are rebuilt.
     pub fn matching<'a>(&'a self, filter: &'a Filter) -> impl Iterator<Item = Event> + 'a {
+        self.matching_rows(filter)
+            .filter_map(move |i| self.events.get(i, self.base_seq, &self.anchor))
+    }
+
+    /// The indexes (0-based) of the events `filter` selects, read from the rows.
+    fn matching_rows<'a>(&'a self, filter: &'a Filter) -> impl Iterator<Item = usize> + 'a {
         let lower = |s: &Option<String>| s.as_deref().map(str::to_ascii_lowercase);
         let (actor, user) = (lower(&filter.actor), lower(&filter.user));
         (0..self.events.len())
@@ -239,7 +250,42 @@ impl Log {
                     && filter.until.is_none_or(|u| at < u)
             })
             .take(filter.limit.unwrap_or(usize::MAX))
-            .filter_map(move |i| self.events.get(i, self.base_seq, &self.anchor))
+    }
+
+    /// The events `filter` selects as a table, written from the rows without rebuilding
+    /// an event, in `seq` order. One part: written on several threads, the fresh buffers'
+    /// page faults contend and it was slower (250k events: 0.10 s against 0.053 s).
+    pub fn columns(&self, filter: &Filter) -> Vec<Columns> {
+        let rows: Vec<usize> = self.matching_rows(filter).collect();
+        self.columns_in(&rows, 1)
+    }
+
+    /// The table of events `rows` (indexes, in order) in `parts` parts, one thread each.
+    pub fn columns_in(&self, rows: &[usize], parts: usize) -> Vec<Columns> {
+        let user = self.events.user_key();
+        let part = |rows: &[usize]| {
+            let mut cols = Columns::with_capacity(rows.len());
+            for &i in rows {
+                self.events
+                    .push_row(i, self.base_seq, &self.anchor, user, &mut cols);
+            }
+            cols
+        };
+        if parts <= 1 {
+            return vec![part(rows)];
+        }
+        let size = rows.len().div_ceil(parts);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = rows
+                .chunks(size)
+                .map(|chunk| scope.spawn(move || part(chunk)))
+                .collect();
+            handles
+                .into_iter()
+                .zip(rows.chunks(size))
+                .map(|(h, chunk)| h.join().unwrap_or_else(|_| part(chunk)))
+                .collect()
+        })
     }
 
     /// Recomputes the chain from the anchor and checks every seal against the erasures;

@@ -4,7 +4,10 @@
 //!
 //! - [`personal`]: which fields are personal (committed, erasable); the rest are hashed
 //!   as they are.
-//! - [`event`]: the event, its commitments, its hash, its journal and export forms.
+//! - [`event`]: the event, its commitments, its hash, its journal and export forms;
+//!   [`canonical`] and [`digest`]: its canonical form and hash, written in one pass.
+//! - [`columns`]: the events as columns (Arrow's layout) for `to_arrow`/`to_pandas`.
+//! - [`decode`]: reading a journal's batch lines in parallel stretches.
 //! - [`log`]: the events in memory: queries, verification, exports, retention.
 //! - [`journal`]: the journal's format (header, batches) and the [`JournalStore`] trait.
 //! - [`file`]: the journal as a file; [`checkpoint`]: its signed checkpoint; [`files`]:
@@ -18,7 +21,11 @@
 //!   held in memory.
 
 pub mod beacon;
+pub mod canonical;
 pub mod checkpoint;
+pub mod columns;
+pub mod decode;
+pub mod digest;
 pub mod erase;
 pub mod event;
 pub mod file;

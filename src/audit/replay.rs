@@ -1,6 +1,7 @@
 //! Elementary changes as audit events and back: the journal *is* the list of changes, so
 //! replaying events rebuilds a graph (opening a journal, `refresh`, `as_of`).
 
+use serde::Deserialize as _;
 use serde_json::{Map, Value};
 
 use super::event::{Event, SYSTEM};
@@ -56,6 +57,10 @@ pub fn describe(change: &Change) -> (String, Map<String, Value>) {
         _ => Map::new(),
     };
     details.remove("change");
+    // An attribute left unset (`expires`, `reason` … as null) is left out: replay reads a
+    // missing attribute as unset, and a year of `"expires":null` is journal and memory
+    // spent on nothing.
+    details.retain(|_, v| !v.is_null());
     let target = match target_key(action) {
         // `user.erased` keeps `user` (= the pseudonym once redacted) in its details.
         Some(key) if keeps_target(action) => details
@@ -81,19 +86,105 @@ pub fn change_of(ev: &Event) -> Result<Option<Change>, String> {
     if !is_change(&ev.action) {
         return Ok(None);
     }
-    let mut doc = ev.details.clone();
-    if let Some(key) = target_key(&ev.action) {
-        if !keeps_target(&ev.action) {
-            doc.insert(key.to_owned(), Value::String(ev.target.clone()));
-        }
-    }
-    doc.insert(
-        "change".to_owned(),
-        Value::String(ev.action.replace('.', "_")),
-    );
-    serde_json::from_value(Value::Object(doc))
+    let target = target_key(&ev.action)
+        .filter(|_| !keeps_target(&ev.action))
+        .map(|key| (key, ev.target.as_str()));
+    let doc = Doc {
+        tag: ev.action.replace('.', "_"),
+        target,
+        details: &ev.details,
+    };
+    Change::deserialize(doc)
         .map(Some)
         .map_err(|e| format!("`{}` event does not describe a change: {e}", ev.action))
+}
+
+/// An event read as the document of its change, without copying its details: the
+/// `change` tag, the target under its key (unless the details keep it), then the
+/// details (less any `change` or target key of their own, which the document's own
+/// replace, as when it was built as a map).
+struct Doc<'a> {
+    tag: String,
+    target: Option<(&'static str, &'a str)>,
+    details: &'a Map<String, Value>,
+}
+
+impl<'de> serde::Deserializer<'de> for Doc<'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_map(DocAccess {
+            tag: Some(self.tag),
+            target: self.target,
+            details: self.details.iter().filter(|(k, _)| {
+                *k != "change" && self.target.is_none_or(|(t, _)| k.as_str() != t)
+            }),
+            value: None,
+        })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
+        identifier ignored_any
+    }
+}
+
+enum Next<'a> {
+    Text(String),
+    Borrowed(&'a str),
+    Value(&'a Value),
+}
+
+struct DocAccess<'a, I> {
+    tag: Option<String>,
+    target: Option<(&'static str, &'a str)>,
+    details: I,
+    value: Option<Next<'a>>,
+}
+
+impl<'de, I: Iterator<Item = (&'de String, &'de Value)>> serde::de::MapAccess<'de>
+    for DocAccess<'de, I>
+{
+    type Error = serde_json::Error;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        let key: &'de str = if let Some(tag) = self.tag.take() {
+            self.value = Some(Next::Text(tag));
+            "change"
+        } else if let Some((key, target)) = self.target.take() {
+            self.value = Some(Next::Borrowed(target));
+            key
+        } else if let Some((k, v)) = self.details.next() {
+            self.value = Some(Next::Value(v));
+            k.as_str()
+        } else {
+            return Ok(None);
+        };
+        let de: serde::de::value::BorrowedStrDeserializer<'de, Self::Error> =
+            serde::de::value::BorrowedStrDeserializer::new(key);
+        seed.deserialize(de).map(Some)
+    }
+
+    fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
+        match self.value.take() {
+            Some(Next::Text(s)) => seed.deserialize(serde::de::value::StringDeserializer::new(s)),
+            Some(Next::Borrowed(s)) => {
+                seed.deserialize(serde::de::value::BorrowedStrDeserializer::new(s))
+            }
+            Some(Next::Value(v)) => seed.deserialize(v),
+            None => Err(serde::de::Error::custom("a value without its key")),
+        }
+    }
 }
 
 /// The stamp an event's change is applied with.
@@ -112,4 +203,53 @@ pub fn apply(state: &mut State, ev: &Event) -> Result<(), String> {
             .map_err(|e| format!("event {} (`{}`) does not apply: {e}", ev.seq, ev.action))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::GrantAttrs;
+
+    fn event_of(change: &Change) -> Event {
+        let (target, details) = describe(change);
+        Event::new(
+            1,
+            crate::time::Instant(0),
+            "a@x.io".into(),
+            change.action().into(),
+            target,
+            details,
+            super::super::event::genesis("g"),
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    #[test]
+    fn a_change_comes_back_from_its_event_without_its_unset_attributes() {
+        let change = Change::GrantAdded {
+            user: "u@x.io".into(),
+            target: "acme/web".into(),
+            attrs: GrantAttrs {
+                role: crate::roles::ProjectRole::Viewer,
+                expires: None,
+                reason: None,
+                review_by: None,
+            },
+        };
+        let ev = event_of(&change);
+        assert_eq!(ev.target, "acme/web");
+        assert_eq!(ev.details.keys().collect::<Vec<_>>(), ["role", "user"]);
+        assert_eq!(change_of(&ev), Ok(Some(change)));
+        // A journal written before (unset attributes as null) reads the same.
+        let mut old = ev.clone();
+        old.details.insert("expires".into(), Value::Null);
+        old.details.insert("reason".into(), Value::Null);
+        assert_eq!(change_of(&old), change_of(&ev));
+        // The event's own target wins over a `target` or `change` in its details.
+        old.details
+            .insert("target".into(), Value::from("acme/other"));
+        old.details
+            .insert("change".into(), Value::from("org_deleted"));
+        assert_eq!(change_of(&old), change_of(&ev));
+    }
 }

@@ -425,7 +425,13 @@ pub fn to_csv(src: &dyn HistorySource, upto: u64) -> Result<String, AuditError> 
     let mut out = String::new();
     let mut chunk: Vec<Event> = Vec::with_capacity(CSV_CHUNK);
     let flush = |chunk: &mut Vec<Event>, out: &mut String| -> Result<(), AuditError> {
-        let mut part = Log::default();
+        // The store numbers events by position and keeps no `prev_hash`: the chunk's
+        // log starts where its first event does.
+        let mut part = chunk.first().map_or_else(Log::default, |e| Log {
+            anchor: e.prev_hash.clone(),
+            base_seq: e.seq.saturating_sub(1),
+            ..Log::default()
+        });
         part.extend(chunk.drain(..));
         let text = part.to_csv()?;
         if out.is_empty() {

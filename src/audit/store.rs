@@ -12,15 +12,23 @@
 
 use hashbrown::HashTable;
 use serde_json::{Map, Number, Value};
-use sha2::{Digest, Sha256};
 
-use super::event::{commit, derive_salt, to_hex, Broken, Event, Paths};
-use super::personal::{escape_token, is_builtin, target_is_personal, PERSONAL_KEYS};
+use std::io::Write as _;
+
+use super::digest::{
+    chain_hash, commit_bytes, derive_salt, is_personal_key, push_commitment, push_hex, push_index,
+    push_iso, push_token,
+};
+use super::event::{to_hex, Broken, Event, Paths};
+use super::personal::{is_builtin, target_is_personal};
 use crate::time::Instant;
+
+/// Below this many events per thread, `verify` does not start threads.
+const PARALLEL_FROM: usize = 20_000;
 
 /// Strings stored once: an arena, each string's span in it, and a table of ids.
 #[derive(Clone, Default)]
-struct Interner {
+pub(super) struct Interner {
     arena: String,
     spans: Vec<(u64, u32)>,
     table: HashTable<u32>,
@@ -32,7 +40,7 @@ impl Interner {
         std::hash::BuildHasher::hash_one(&self.state, s)
     }
 
-    fn get(&self, id: u32) -> &str {
+    pub(super) fn get(&self, id: u32) -> &str {
         self.spans
             .get(id as usize)
             .and_then(|&(at, len)| {
@@ -42,7 +50,7 @@ impl Interner {
             .unwrap_or_default()
     }
 
-    fn find(&self, s: &str) -> Option<u32> {
+    pub(super) fn find(&self, s: &str) -> Option<u32> {
         let h = self.hash(s);
         self.table.find(h, |&id| self.get(id) == s).copied()
     }
@@ -88,26 +96,26 @@ impl std::fmt::Debug for Interner {
 
 /// One event's fixed part.
 #[derive(Debug, Clone, Copy)]
-struct Row {
-    at: i64,
+pub(super) struct Row {
+    pub(super) at: i64,
     /// Where its details and commitments start in `data`.
-    data: u64,
-    hash: [u8; 32],
-    actor: u32,
-    action: u32,
-    target: u32,
+    pub(super) data: u64,
+    pub(super) hash: [u8; 32],
+    pub(super) actor: u32,
+    pub(super) action: u32,
+    pub(super) target: u32,
 }
 
 // Tags of the details tree.
-const NULL: u8 = 0;
-const FALSE: u8 = 1;
-const TRUE: u8 = 2;
-const INT: u8 = 3;
-const UINT: u8 = 4;
-const FLOAT: u8 = 5;
-const STR: u8 = 6;
-const ARRAY: u8 = 7;
-const OBJECT: u8 = 8;
+pub(super) const NULL: u8 = 0;
+pub(super) const FALSE: u8 = 1;
+pub(super) const TRUE: u8 = 2;
+pub(super) const INT: u8 = 3;
+pub(super) const UINT: u8 = 4;
+pub(super) const FLOAT: u8 = 5;
+pub(super) const STR: u8 = 6;
+pub(super) const ARRAY: u8 = 7;
+pub(super) const OBJECT: u8 = 8;
 // Tags of the commitments.
 const SEED: u8 = 0;
 const EXPLICIT: u8 = 1;
@@ -115,9 +123,9 @@ const EXPLICIT: u8 = 1;
 /// A log's events, in `seq` order (see the module docs).
 #[derive(Debug, Clone, Default)]
 pub struct EventStore {
-    strings: Interner,
-    rows: Vec<Row>,
-    data: Vec<u8>,
+    pub(super) strings: Interner,
+    pub(super) rows: Vec<Row>,
+    pub(super) data: Vec<u8>,
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -129,19 +137,19 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 }
 
 /// Reads the bytes of one event's part of the arena.
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    at: usize,
+pub(super) struct Cursor<'a> {
+    pub(super) bytes: &'a [u8],
+    pub(super) at: usize,
 }
 
 impl Cursor<'_> {
-    fn byte(&mut self) -> u8 {
+    pub(super) fn byte(&mut self) -> u8 {
         let b = self.bytes.get(self.at).copied().unwrap_or(NULL);
         self.at += 1;
         b
     }
 
-    fn varint(&mut self) -> u64 {
+    pub(super) fn varint(&mut self) -> u64 {
         let mut v = 0_u64;
         let mut shift = 0;
         loop {
@@ -154,11 +162,11 @@ impl Cursor<'_> {
         }
     }
 
-    fn id(&mut self) -> u32 {
+    pub(super) fn id(&mut self) -> u32 {
         u32::try_from(self.varint()).unwrap_or(u32::MAX)
     }
 
-    fn take<const N: usize>(&mut self) -> [u8; N] {
+    pub(super) fn take<const N: usize>(&mut self) -> [u8; N] {
         let mut out = [0_u8; N];
         if let Some(b) = self.bytes.get(self.at..self.at + N) {
             out.copy_from_slice(b);
@@ -277,7 +285,7 @@ impl EventStore {
         self.rows.push(row);
     }
 
-    fn cursor(&self, row: &Row) -> Cursor<'_> {
+    pub(super) fn cursor(&self, row: &Row) -> Cursor<'_> {
         Cursor {
             bytes: &self.data,
             at: usize::try_from(row.data).unwrap_or(usize::MAX),
@@ -436,23 +444,65 @@ impl EventStore {
 
     /// Recomputes every event's hash from its row, chained from `anchor`, without
     /// rebuilding events; the first that differs is named by its `seq`. (A salt or seal
-    /// out of place cannot be stored: `push` takes verified events.)
+    /// out of place cannot be stored: `push` takes verified events.) A long log is
+    /// checked in parallel stretches: each stretch chains from the hash stored in the row
+    /// before it, which the stretch before checks, so the whole chain is still checked.
     pub fn verify(&self, base_seq: u64, anchor: &str) -> Result<(), (u64, Broken)> {
-        let mut prev = hex_array::<32>(anchor);
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let n = self.rows.len();
+        self.verify_in(threads.min(n / PARALLEL_FROM).clamp(1, 8), base_seq, anchor)
+    }
+
+    /// [`EventStore::verify`] in `parts` stretches, one thread each.
+    fn verify_in(&self, parts: usize, base_seq: u64, anchor: &str) -> Result<(), (u64, Broken)> {
+        let n = self.rows.len();
+        if parts <= 1 {
+            return self.verify_range(0..n, base_seq, hex_array::<32>(anchor));
+        }
+        let bounds: Vec<usize> = (0..=parts).map(|k| n * k / parts).collect();
+        let results: Vec<Result<(), (u64, Broken)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = bounds
+                .windows(2)
+                .map(|w| {
+                    let (start, end) = (
+                        w.first().copied().unwrap_or(0),
+                        w.last().copied().unwrap_or(0),
+                    );
+                    let prev = match start.checked_sub(1).and_then(|j| self.rows.get(j)) {
+                        Some(r) => r.hash,
+                        None => hex_array::<32>(anchor),
+                    };
+                    scope.spawn(move || self.verify_range(start..end, base_seq, prev))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(Err((base_seq + 1, Broken::Hash))))
+                .collect()
+        });
+        results.into_iter().collect()
+    }
+
+    fn verify_range(
+        &self,
+        range: std::ops::Range<usize>,
+        base_seq: u64,
+        mut prev: [u8; 32],
+    ) -> Result<(), (u64, Broken)> {
         let mut canonical = Vec::with_capacity(512);
         let mut path = String::with_capacity(64);
-        for (i, row) in self.rows.iter().enumerate() {
+        let mut prev_hex = Vec::with_capacity(64);
+        for i in range {
+            let Some(row) = self.rows.get(i) else {
+                break;
+            };
             let seq = base_seq + 1 + i as u64;
             canonical.clear();
             self.canonical(row, seq, &mut canonical, &mut path)
                 .map_err(|b| (seq, b))?;
-            let digest = Sha256::new()
-                .chain_update(b"accessgraph/event/v2\n")
-                .chain_update(to_hex(&prev).as_bytes())
-                .chain_update(b"\n")
-                .chain_update(&canonical)
-                .finalize();
-            if digest.as_slice() != row.hash {
+            prev_hex.clear();
+            push_hex(&mut prev_hex, &prev);
+            if chain_hash(&prev_hex, &canonical) != row.hash {
                 return Err((seq, Broken::Hash));
             }
             prev = row.hash;
@@ -483,9 +533,9 @@ impl EventStore {
         json_str(out, action);
         out.extend_from_slice(b",\"actor\":");
         let actor = self.strings.get(row.actor);
-        json_str(out, &commits.of(self, "/actor", actor)?);
+        push_commitment(out, &commits.of(self, "/actor", actor)?);
         out.extend_from_slice(b",\"at\":");
-        json_str(out, &Instant(row.at).to_iso());
+        push_iso(out, Instant(row.at));
         out.extend_from_slice(b",\"details\":");
         let mut d = Cursor {
             bytes: &self.data,
@@ -495,11 +545,11 @@ impl EventStore {
         path.push_str("/details");
         self.canonical_object(&mut d, out, path, !builtin, builtin, &commits)?;
         out.extend_from_slice(b",\"seq\":");
-        out.extend_from_slice(seq.to_string().as_bytes());
+        let _ = write!(out, "{seq}");
         out.extend_from_slice(b",\"target\":");
         let target = self.strings.get(row.target);
         if personal_target {
-            json_str(out, &commits.of(self, "/target", target)?);
+            push_commitment(out, &commits.of(self, "/target", target)?);
         } else {
             json_str(out, target);
         }
@@ -533,9 +583,8 @@ impl EventStore {
             let _ = serde_json::to_writer(&mut *out, key);
             out.push(b':');
             let len = path.len();
-            path.push('/');
-            path.push_str(&escape_token(key));
-            let inner = personal || (builtin && PERSONAL_KEYS.contains(&key));
+            push_token(path, key);
+            let inner = personal || (builtin && is_personal_key(key));
             self.canonical_value(c, out, path, inner, builtin, commits)?;
             path.truncate(len);
         }
@@ -569,7 +618,7 @@ impl EventStore {
             STR => {
                 let s = self.strings.get(c.id());
                 if personal {
-                    let _ = serde_json::to_writer(&mut *out, &commits.of(self, path, s)?);
+                    push_commitment(out, &commits.of(self, path, s)?);
                 } else {
                     let _ = serde_json::to_writer(&mut *out, s);
                 }
@@ -582,8 +631,7 @@ impl EventStore {
                         out.push(b',');
                     }
                     let len = path.len();
-                    path.push('/');
-                    path.push_str(&i.to_string());
+                    push_index(path, i);
                     self.canonical_value(c, out, path, personal, builtin, commits)?;
                     path.truncate(len);
                 }
@@ -615,22 +663,22 @@ impl Commits {
         Commits::Explicit { salts, sealed }
     }
 
-    /// `"#" + commitment` of the personal field at `path` holding `value`.
-    fn of(&self, store: &EventStore, path: &str, value: &str) -> Result<String, Broken> {
+    /// The commitment of the personal field at `path` holding `value`.
+    fn of(&self, store: &EventStore, path: &str, value: &str) -> Result<[u8; 32], Broken> {
         let c = match self {
-            Commits::Seed(seed) => commit(&derive_salt(seed, path), path, value),
+            Commits::Seed(seed) => commit_bytes(&derive_salt(seed, path), path, value),
             Commits::Explicit { salts, sealed } => {
                 let id = store.strings.find(path);
                 let salt = id.and_then(|id| salts.iter().find(|(p, _)| *p == id));
                 let seal = id.and_then(|id| sealed.iter().find(|(p, _)| *p == id));
                 match (salt, seal) {
-                    (Some((_, salt)), None) => commit(salt, path, value),
-                    (None, Some((_, c))) => to_hex(c),
+                    (Some((_, salt)), None) => commit_bytes(salt, path, value),
+                    (None, Some((_, c))) => *c,
                     _ => return Err(Broken::Commitment(path.to_owned())),
                 }
             }
         };
-        Ok(format!("#{c}"))
+        Ok(c)
     }
 }
 
@@ -681,5 +729,22 @@ mod tests {
         assert_eq!(store.user(2), Some("u3@x.io"));
         assert_eq!(store.verify(0, &anchor), Ok(()));
         assert_eq!(store.verify(0, &"0".repeat(64)).map_err(|(s, _)| s), Err(1));
+        // In stretches: each one chains from the row before it; the first fault is named.
+        for parts in [2, 3, 7] {
+            assert_eq!(store.verify_in(parts, 0, &anchor), Ok(()));
+        }
+        let mut bad = store.clone();
+        if let Some(r) = bad.rows.get_mut(30) {
+            r.hash[0] ^= 1;
+        }
+        if let Some(r) = bad.rows.get_mut(44) {
+            r.hash[0] ^= 1;
+        }
+        for parts in [1, 2, 3, 7] {
+            assert_eq!(
+                bad.verify_in(parts, 0, &anchor).map_err(|(s, _)| s),
+                Err(31)
+            );
+        }
     }
 }

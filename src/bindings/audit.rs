@@ -2,7 +2,7 @@
 
 use parking_lot::Mutex;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::PyDict;
 
 use super::convert::{datetime_py, json_py};
 use super::gil::{detach, guarded};
@@ -96,71 +96,10 @@ impl PyEvent {
 }
 }
 
-/// One event's table columns: everything but its salts and seals, which a table has
-/// no use for and which made copying the events the slowest part of `to_pandas()`.
-pub struct Row {
-    seq: u64,
-    at: i64,
-    actor: String,
-    action: String,
-    target: String,
-    details: serde_json::Map<String, serde_json::Value>,
-    prev_hash: String,
-    hash: String,
-}
-
-impl Row {
-    /// The columns of `e`.
-    pub fn of(e: Event) -> Self {
-        Row {
-            seq: e.seq,
-            at: e.at.0,
-            actor: e.actor,
-            action: e.action,
-            target: e.target,
-            details: e.details,
-            prev_hash: e.prev_hash,
-            hash: e.hash,
-        }
-    }
-}
-
-/// The column arrays of events, for a `DataFrame`: names and lists of equal length.
-pub fn columns<'py>(py: Python<'py>, rows: &[Row]) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    let seq: Vec<u64> = rows.iter().map(|r| r.seq).collect();
-    // Microseconds since the epoch: the caller builds a datetime64 column from them.
-    let at: Vec<i64> = rows.iter().map(|r| r.at).collect();
-    let text = |f: fn(&Row) -> Option<&str>| -> Vec<Option<&str>> { rows.iter().map(f).collect() };
-    d.set_item("seq", seq)?;
-    d.set_item("at_us", at)?;
-    d.set_item("actor", text(|r| Some(r.actor.as_str())))?;
-    d.set_item("action", text(|r| Some(r.action.as_str())))?;
-    d.set_item("target", text(|r| Some(r.target.as_str())))?;
-    d.set_item(
-        "user",
-        text(|r| r.details.get("user").and_then(serde_json::Value::as_str)),
-    )?;
-    let details = rows
-        .iter()
-        .map(|r| {
-            let d = PyDict::new(py);
-            for (k, v) in &r.details {
-                d.set_item(k, json_py(py, v)?)?;
-            }
-            Ok(d)
-        })
-        .collect::<PyResult<Vec<_>>>()?;
-    d.set_item("details", PyList::new(py, details)?)?;
-    d.set_item("prev_hash", text(|r| Some(r.prev_hash.as_str())))?;
-    d.set_item("hash", text(|r| Some(r.hash.as_str())))?;
-    Ok(d)
-}
-
 /// An audit log read back from a JSON Lines export (`AuditLog.load`).
 #[pyclass(name = "AuditFile", module = "accessgraph._core", frozen)]
 pub struct PyAuditFile {
-    log: Mutex<Log>,
+    pub(super) log: Mutex<Log>,
     graph_id: String,
 }
 
@@ -210,16 +149,6 @@ impl PyAuditFile {
     fn _csv(&self, py: Python<'_>) -> PyResult<String> {
         let log = &self.log;
         detach(py, || Ok(log.lock().to_csv()?))
-    }
-
-    fn _columns<'py>(
-        &self,
-        py: Python<'py>,
-        filter: &Bound<'_, PyAny>,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let f = filter_arg(filter)?;
-        let rows: Vec<Row> = self.log.lock().matching(&f).map(Row::of).collect();
-        columns(py, &rows)
     }
 
     fn _prune(&self, before: &Bound<'_, PyAny>) -> PyResult<usize> {

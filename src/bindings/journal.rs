@@ -4,7 +4,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::audit::{columns, filter_arg, PyEvent, PyPending, Row};
+use super::audit::{filter_arg, PyEvent, PyPending};
 use super::convert::{self, instant};
 use super::gil::{detach, guarded};
 use super::graph::PyGraph;
@@ -159,12 +159,8 @@ impl PyGraph {
     ) -> PyResult<Bound<'py, PyDict>> {
         let f = filter_arg(filter)?;
         let g = &self.inner;
-        let rows = detach(py, || {
-            let mut rows = Vec::new();
-            g.audit_each(&f, &mut |e| rows.push(Row::of(e)))
-                .map(|()| rows)
-        })?;
-        columns(py, &rows)
+        let cols = detach(py, || g.audit_columns(&f))?;
+        super::arrow::lists(py, &cols)
     }
 
     /// Up to `n` events after `after` for a graph that reads its history from its store

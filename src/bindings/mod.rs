@@ -1,5 +1,6 @@
 //! The Python binding: the only place that names pyo3. Thin: convert, call, map errors.
 
+mod arrow;
 mod audit;
 mod campaigns;
 mod convert;

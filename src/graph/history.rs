@@ -56,6 +56,17 @@ impl Graph {
         Ok(())
     }
 
+    /// The events `filter` selects as a table, in parts (see [`crate::audit::columns`]):
+    /// written from the log in memory without rebuilding events, or read from the store.
+    pub fn audit_columns(&self, filter: &Filter) -> Result<Vec<crate::audit::columns::Columns>> {
+        if let Some(src) = self.audit.history_source() {
+            let mut cols = crate::audit::columns::Columns::default();
+            source::each(src, filter, self.revision(), &mut |e| cols.push_event(&e))?;
+            return Ok(vec![cols]);
+        }
+        Ok(self.full_log()?.columns(filter))
+    }
+
     /// Up to `n` events after `after`, when the graph reads its history from its store
     /// (an iteration page by page); `None` for a graph that holds it.
     pub fn audit_page(&self, after: u64, n: usize) -> Result<Option<Vec<Event>>> {

@@ -427,7 +427,7 @@ def test_after_a_rewrite_acknowledged_mutations_are_synced_to_the_current_file(
     size = path.stat().st_size
     other = ag.Graph.open(path)
     assert other.audit.prune(before="2024-03-01") > 30
-    assert path.stat().st_size < size / 3, "the other process left a much shorter journal"
+    assert path.stat().st_size < size / 2, "the other process left a much shorter journal"
     pruned.touch()
     assert p.stdout is not None
     acked = json.loads(p.stdout.readline())["revision"]

@@ -1,0 +1,126 @@
+//! The primitives of the format's hashes and canonical text (format 2,
+//! `docs/journal-format.md`): commitments, salts, the chain hash, and the writers of the
+//! canonical JSON's pieces. Both the events ([`super::canonical`]) and the compact store
+//! ([`super::store`]) write their canonical form with these.
+
+use std::cell::RefCell;
+
+use sha2::{Digest, Sha256};
+
+use super::personal::PERSONAL_KEYS;
+use crate::time::Instant;
+
+/// The commitment to one personal string, as bytes.
+pub fn commit_bytes(salt: &[u8], path: &str, value: &str) -> [u8; 32] {
+    Sha256::new()
+        .chain_update(b"accessgraph/commit/v2\0")
+        .chain_update(salt)
+        .chain_update(path.as_bytes())
+        .chain_update([0_u8])
+        .chain_update(value.as_bytes())
+        .finalize()
+        .into()
+}
+
+/// The salt of the personal field at `path` of an event with `seed`.
+pub fn derive_salt(seed: &[u8; 16], path: &str) -> [u8; 16] {
+    let digest = Sha256::new()
+        .chain_update(b"accessgraph/salt/v2\0")
+        .chain_update(seed)
+        .chain_update(path.as_bytes())
+        .finalize();
+    let mut salt = [0_u8; 16];
+    salt.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
+    salt
+}
+
+/// `hash` of an event whose canonical form is `canonical`, chained after `prev_hash`
+/// (hex text).
+pub fn chain_hash(prev_hash: &[u8], canonical: &[u8]) -> [u8; 32] {
+    Sha256::new()
+        .chain_update(b"accessgraph/event/v2\n")
+        .chain_update(prev_hash)
+        .chain_update(b"\n")
+        .chain_update(canonical)
+        .finalize()
+        .into()
+}
+
+/// True for a detail key whose strings a built-in event commits.
+pub fn is_personal_key(key: &str) -> bool {
+    PERSONAL_KEYS.contains(&key)
+}
+
+/// Appends `/` and one JSON Pointer token (`~` → `~0`, `/` → `~1`) to `path`.
+pub fn push_token(path: &mut String, key: &str) {
+    path.push('/');
+    if key.contains(['~', '/']) {
+        for ch in key.chars() {
+            match ch {
+                '~' => path.push_str("~0"),
+                '/' => path.push_str("~1"),
+                c => path.push(c),
+            }
+        }
+    } else {
+        path.push_str(key);
+    }
+}
+
+/// Appends `/` and an array index to `path`.
+pub fn push_index(path: &mut String, i: u64) {
+    use std::fmt::Write as _;
+    let _ = write!(path, "/{i}");
+}
+
+/// Writes `s` as a JSON string, the way `serde_json` does.
+pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// Writes `"#<hex commitment>"`.
+pub fn push_commitment(out: &mut Vec<u8>, c: &[u8; 32]) {
+    out.extend_from_slice(b"\"#");
+    push_hex(out, c);
+    out.push(b'"');
+}
+
+thread_local! {
+    /// The last instant written and its text: events come in runs of the same instant.
+    static LAST_ISO: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+}
+
+/// Writes an instant as the JSON string of its canonical text.
+pub fn push_iso(out: &mut Vec<u8>, at: Instant) {
+    LAST_ISO.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != at.0 || last.1.is_empty() {
+            *last = (at.0, at.to_iso());
+        }
+        push_json_str(out, &last.1);
+    });
+}
+
+/// Appends the lower-case hex of `bytes` to `out`.
+pub fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 2);
+    for &b in bytes {
+        // Both indexes are below 16: the checks compile away.
+        out.push(DIGITS.get(usize::from(b >> 4)).copied().unwrap_or(b'0'));
+        out.push(DIGITS.get(usize::from(b & 0xf)).copied().unwrap_or(b'0'));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_is_lower_case() {
+        let mut out = Vec::new();
+        push_hex(&mut out, &[0x00, 0xab, 0x7f]);
+        assert_eq!(out, b"00ab7f");
+    }
+}

@@ -1,0 +1,152 @@
+//! The audit log's table as Arrow (`AuditLog.to_arrow()`, `__arrow_c_stream__`) and as
+//! plain lists (`to_pandas()` without pyarrow).
+//!
+//! The core writes the table in Arrow's layout ([`crate::audit::columns`]); here its
+//! buffers become Arrow arrays without a copy, and pyo3-arrow hands them over through the
+//! Arrow C stream interface, so pyarrow, polars and pandas read them without a copy
+//! either. pyarrow is never imported here: the Python side asks for it only in
+//! `to_arrow()`.
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Int64Array, LargeStringArray, RecordBatch, TimestampMicrosecondArray};
+use arrow_buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use pyo3_arrow::PyTable;
+
+use super::audit::{filter_arg, PyAuditFile};
+use super::gil::{detach, guarded};
+use super::graph::PyGraph;
+use crate::audit::columns::{Columns, Text};
+use crate::error::{AuditError, Error};
+
+fn arrow_err(e: &arrow_schema::ArrowError) -> PyErr {
+    Error::from(AuditError::Io(format!("building the Arrow table: {e}"))).into()
+}
+
+/// The table's schema: `seq` int64, `at` timestamp (µs, UTC), the rest text (`user`
+/// null where an event concerns no user; `details` JSON).
+fn schema() -> Arc<Schema> {
+    let text = |name: &str, nullable: bool| Field::new(name, DataType::LargeUtf8, nullable);
+    Arc::new(Schema::new(vec![
+        Field::new("seq", DataType::Int64, false),
+        Field::new(
+            "at",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        text("actor", false),
+        text("action", false),
+        text("target", false),
+        text("user", true),
+        text("details", false),
+        text("prev_hash", false),
+        text("hash", false),
+    ]))
+}
+
+/// A text column's buffers as an Arrow array (no copy).
+fn text_array(t: Text) -> PyResult<ArrayRef> {
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(t.offsets));
+    let nulls = t.valid.map(NullBuffer::from);
+    let array = LargeStringArray::try_new(offsets, Buffer::from_vec(t.bytes), nulls)
+        .map_err(|e| arrow_err(&e))?;
+    Ok(Arc::new(array))
+}
+
+/// One part of the table as an Arrow record batch.
+fn batch(schema: &Arc<Schema>, cols: Columns) -> PyResult<RecordBatch> {
+    let at = TimestampMicrosecondArray::new(ScalarBuffer::from(cols.at), None).with_timezone("UTC");
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::new(ScalarBuffer::from(cols.seq), None)),
+        Arc::new(at),
+        text_array(cols.actor)?,
+        text_array(cols.action)?,
+        text_array(cols.target)?,
+        text_array(cols.user)?,
+        text_array(cols.details)?,
+        text_array(cols.prev_hash)?,
+        text_array(cols.hash)?,
+    ];
+    RecordBatch::try_new(Arc::clone(schema), arrays).map_err(|e| arrow_err(&e))
+}
+
+/// The table (its parts as record batches, in order), wrapped for Python (it has
+/// `__arrow_c_stream__`).
+pub fn table(parts: Vec<Columns>) -> PyResult<PyTable> {
+    let schema = schema();
+    let batches = parts
+        .into_iter()
+        .map(|cols| batch(&schema, cols))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyTable::try_new(batches, schema)
+}
+
+/// Reads one text column of a part.
+type TextOf = fn(&Columns) -> &Text;
+
+/// The table as a dict of equal-length lists (`at` as microseconds since the epoch,
+/// under `at_us`), for `to_pandas()` when pyarrow is not installed.
+pub fn lists<'py>(py: Python<'py>, parts: &[Columns]) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let ints = |f: fn(&Columns) -> &Vec<i64>| -> Vec<i64> {
+        parts.iter().flat_map(|c| f(c).iter().copied()).collect()
+    };
+    d.set_item("seq", ints(|c| &c.seq))?;
+    d.set_item("at_us", ints(|c| &c.at))?;
+    let texts: [(&str, TextOf); 7] = [
+        ("actor", |c| &c.actor),
+        ("action", |c| &c.action),
+        ("target", |c| &c.target),
+        ("user", |c| &c.user),
+        ("details", |c| &c.details),
+        ("prev_hash", |c| &c.prev_hash),
+        ("hash", |c| &c.hash),
+    ];
+    for (name, col) in texts {
+        let values = parts.iter().flat_map(|c| {
+            let t = col(c);
+            (0..t.len()).map(move |i| t.get(i))
+        });
+        d.set_item(name, PyList::new(py, values)?)?;
+    }
+    Ok(d)
+}
+
+guarded! {
+#[pymethods]
+impl PyAuditFile {
+    fn _columns<'py>(
+        &self,
+        py: Python<'py>,
+        filter: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let f = filter_arg(filter)?;
+        let log = &self.log;
+        let cols = detach(py, || Ok(log.lock().columns(&f)))?;
+        lists(py, &cols)
+    }
+
+    fn _arrow(&self, py: Python<'_>, filter: &Bound<'_, PyAny>) -> PyResult<PyTable> {
+        let f = filter_arg(filter)?;
+        let log = &self.log;
+        let cols = detach(py, || Ok(log.lock().columns(&f)))?;
+        table(cols)
+    }
+}
+}
+
+guarded! {
+#[pymethods]
+impl PyGraph {
+    /// The events `filter` selects as an Arrow table (`__arrow_c_stream__`).
+    fn _audit_arrow(&self, py: Python<'_>, filter: &Bound<'_, PyAny>) -> PyResult<PyTable> {
+        let f = filter_arg(filter)?;
+        let g = &self.inner;
+        let cols = detach(py, || g.audit_columns(&f))?;
+        table(cols)
+    }
+}
+}

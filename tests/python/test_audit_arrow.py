@@ -1,0 +1,102 @@
+"""The audit log as Arrow (issue 14, "Scale"): ``to_arrow()``, ``__arrow_c_stream__`` and
+``to_pandas()`` through Arrow hold the events as they are, with the same columns and dtypes
+with or without pyarrow, for a graph's log and for a loaded export."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import accessgraph as ag
+
+OWNER = "jane@example.com"
+COLUMNS = ["seq", "at", "actor", "action", "target", "user", "details", "prev_hash", "hash"]
+
+
+def build() -> ag.Graph:
+    g = ag.Graph()
+    g.set_time("2024-05-01T09:30:00.123456")
+    g.add_org("acme", name='Acme "Corp"\n', owner=OWNER)
+    g.add_project("acme/web", name="Web", environment="production")
+    g.add_member("bob@example.com", "acme", actor=OWNER, name="Bób", reason="joined")
+    g.grant("bob@example.com", "acme/web", "viewer", actor=OWNER, expires="2024-09-01")
+    g.record(OWNER, "data.exported", "report/7", rows=-3, ratio=1.5e-7, tags=["a", {"k": None}])
+    return g
+
+
+def rows(events: list[ag.Event]) -> list[dict[str, object]]:
+    return [
+        {
+            "seq": e.seq,
+            "at": e.at,
+            "actor": e.actor,
+            "action": e.action,
+            "target": e.target,
+            "user": e.user,
+            "details": e.details,
+            "prev_hash": e.prev_hash,
+            "hash": e.hash,
+        }
+        for e in events
+    ]
+
+
+def table_rows(t: pa.Table) -> list[dict[str, object]]:
+    out = t.to_pylist()
+    for r in out:
+        r["details"] = json.loads(str(r["details"]))
+    return out
+
+
+def test_to_arrow_holds_every_event_as_it_is() -> None:
+    g = build()
+    t = g.audit.to_arrow()
+    assert isinstance(t, pa.Table) and t.column_names == COLUMNS
+    assert t.schema.field("seq").type == pa.int64()
+    assert t.schema.field("at").type == pa.timestamp("us", tz="UTC")
+    assert table_rows(t) == rows(list(g.audit))
+    # Filters select as events() does.
+    for criteria in ({"action": "member.*"}, {"user": "bob@example.com", "limit": 1}, {}):
+        assert table_rows(g.audit.to_arrow(**criteria)) == rows(g.audit.events(**criteria))
+    # `user` is null where the event concerns no user; details are JSON text.
+    assert t.column("user").null_count == len([e for e in g.audit if e.user is None]) > 0
+
+
+def test_arrow_readers_take_the_log_itself() -> None:
+    g = build()
+    assert pa.table(g.audit).equals(g.audit.to_arrow())
+    reader = pa.RecordBatchReader.from_stream(g.audit)
+    assert reader.read_all().num_rows == len(g.audit)
+
+
+def test_an_empty_log_has_the_columns_of_a_full_one() -> None:
+    empty = ag.Graph().audit.to_arrow()
+    assert empty.num_rows == 0 and empty.schema.equals(build().audit.to_arrow().schema)
+
+
+def test_an_export_read_back_gives_the_same_table(tmp_path: Path) -> None:
+    g = build()
+    g.audit.to_jsonl(tmp_path / "a.jsonl")
+    loaded = ag.AuditLog.load(tmp_path / "a.jsonl")
+    assert loaded.to_arrow().equals(g.audit.to_arrow())
+    assert loaded.to_pandas().equals(g.audit.to_pandas())
+
+
+def test_to_pandas_is_the_same_with_or_without_pyarrow(monkeypatch: pytest.MonkeyPatch) -> None:
+    g = build()
+    arrow = g.audit.to_pandas()
+    with monkeypatch.context() as m:
+        for name in [n for n in sys.modules if n == "pyarrow" or n.startswith("pyarrow.")]:
+            m.setitem(sys.modules, name, None)
+        lists = g.audit.to_pandas()
+        empty = ag.Graph().audit.to_pandas()
+        with pytest.raises(ImportError, match=r"needs pyarrow: pip install 'accessgraph\[arrow\]'"):
+            g.audit.to_arrow()
+    assert arrow.dtypes.to_dict() == lists.dtypes.to_dict() == empty.dtypes.to_dict()
+    pd.testing.assert_frame_equal(arrow, lists)
+    assert [json.loads(d) for d in lists["details"]] == [e.details for e in g.audit]
