@@ -1,0 +1,202 @@
+"""Two builds of ``accessgraph._core`` side by side in one process, against the dict.
+
+Usage::
+
+    python benchmarks/compare_builds.py --before PATH/_core.so [--after PATH/_core.so]
+        [--large] [--rounds N] [--json PATH]
+
+An optimisation is judged here: the wall clock of a shared machine moves by 2x between
+runs, but two contestants timed in alternation within one process see the same
+conditions. Each build is loaded under its own module name (``--after`` defaults to the
+``accessgraph._core`` on the path), the same workload is built into each through the
+``_core.Graph`` API, every query is verified against the dict baseline, and then, for
+``--rounds`` rounds, each figure is timed once for every contestant in turn:
+
+- ``check`` mean (ns) over the queries, and the dict baseline's, in the same loop;
+- ``check_many`` over the whole list;
+- ``who_can`` on a project with 10,000 members;
+- ``accessible(user)`` and ``permissions(user, project)`` over 2,000 users.
+
+It reports, per figure, the median and the range over the rounds of each build's time
+and of the per-round ratios (after / before, and check / dict): a ratio taken within a
+round cancels most of the machine's drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import workload
+from workload import Query, Workload
+
+import accessgraph
+
+
+def load_core(path: Path, name: str) -> ModuleType:
+    """The extension at ``path`` as module ``name`` (its init function is ``PyInit__core``)."""
+    spec = importlib.util.spec_from_file_location(f"{name}._core", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build(core: ModuleType, w: Workload) -> Any:
+    """``workload.build_graph`` on a bare ``_core.Graph`` (no audit log)."""
+    g = core.Graph(audit=False)
+    g.set_time(workload.BUILD_TIME_ISO)
+    creators = {(org.owner, org.slug) for org in w.orgs}
+    for org in w.orgs:
+        g.add_org(org.slug, name=org.name, owner=org.owner)
+    for p in w.projects:
+        g.add_project(
+            p.id,
+            name=p.name,
+            environment=p.environment,
+            restricted=p.restricted,
+            pii=p.pii,
+            default_role=p.default_role,
+        )
+    for m in w.memberships:
+        if (m.user, m.org) not in creators:
+            g.add_member(m.user, m.org, m.role, expires=m.expires)
+    for grant in w.grants:
+        g.grant(grant.user, grant.target, grant.role, expires=grant.expires)
+    g.set_time(workload.NOW_ISO)
+    return g
+
+
+def big_project(core: ModuleType) -> Any:
+    """A graph whose project ``big/app`` has 10,000 members with a grant each."""
+    g = core.Graph(audit=False)
+    g.set_time(workload.NOW_ISO)
+    g.add_org("big", owner="owner@big.example")
+    g.add_project("big/app")
+    g.add_project("big/other")
+    for i in range(10_000):
+        g.add_member(f"user{i:05d}@big.example", "big")
+        g.grant(f"user{i:05d}@big.example", "big/app", ("viewer", "member", "admin")[i % 3])
+    return g
+
+
+def timed(fn: Callable[[], object]) -> int:
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter_ns()
+        fn()
+        return time.perf_counter_ns() - start
+    finally:
+        gc.enable()
+
+
+def check_loop(check: Callable[[str, str, str], object], queries: Sequence[Query]) -> None:
+    for user, action, project in queries:
+        check(user, action, project)
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--before", type=Path, required=True, help="the baseline build's _core*.so")
+    p.add_argument("--after", type=Path, default=None, help="default: accessgraph._core")
+    p.add_argument("--large", action="store_true", help="the large workload")
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--queries", type=int, default=None)
+    p.add_argument("--seed", type=int, default=workload.DEFAULT_SEED)
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args(argv)
+
+    before = load_core(args.before, "ag_before")
+    after = load_core(args.after, "ag_after") if args.after else accessgraph._core
+    cores = {"before": before, "after": after}
+    size = "large" if args.large else "standard"
+    w = workload.generate(args.seed, size=size, queries=args.queries)
+    queries = w.queries
+    n = len(queries)
+    base = workload.build_dict_baseline(w)
+    graphs = {}
+    for name, core in cores.items():
+        t0 = time.perf_counter()
+        graphs[name] = build(core, w)
+        print(f"{name}: built in {time.perf_counter() - t0:.2f} s")
+    want = [base.check(*q) for q in queries]
+    for name, g in graphs.items():
+        if [g.check(*q) for q in queries] != want or g.check_many(queries) != want:
+            print(f"MISMATCH: build {name} disagrees with the dict", file=sys.stderr)
+            return 1
+    big = {name: big_project(core) for name, core in cores.items()}
+    users = w.users[:: max(1, len(w.users) // 2000)]
+    user_projects = [(u, p) for u, (_, _, p) in zip(users, queries, strict=False)]
+
+    figures: dict[str, dict[str, list[float]]] = {}
+
+    def record(figure: str, who: str, value: float) -> None:
+        figures.setdefault(figure, {}).setdefault(who, []).append(value)
+
+    for r in range(args.rounds):
+        record("check_ns", "dict", timed(lambda: check_loop(base.check, queries)) / n)
+        for name, g in graphs.items():
+            record("check_ns", name, timed(lambda g=g: check_loop(g.check, queries)) / n)
+            record("check_many_ns", name, timed(lambda g=g: g.check_many(queries)) / n)
+        for name, g in big.items():
+            record(
+                "who_can_us",
+                name,
+                timed(lambda g=g: [g.who_can("insight:create", "big/app") for _ in range(20)])
+                / 20e3,
+            )
+        for name, g in graphs.items():
+            record(
+                "accessible_us",
+                name,
+                timed(lambda g=g: [g.accessible(u) for u in users]) / len(users) / 1e3,
+            )
+            record(
+                "permissions_us",
+                name,
+                timed(lambda g=g: [g.permissions(u, p) for u, p in user_projects])
+                / len(user_projects)
+                / 1e3,
+            )
+        print(f"round {r + 1}/{args.rounds}", file=sys.stderr)
+
+    report: dict[str, Any] = {"workload": size, "queries": n, "rounds": args.rounds}
+    rows = []
+    for figure, by in figures.items():
+        entry: dict[str, Any] = {who: spread(v) for who, v in by.items()}
+        ratio = [a / b for a, b in zip(by["after"], by["before"], strict=True)]
+        entry["after/before"] = spread(ratio)
+        rows.append((figure, "after/before", spread(ratio)))
+        if "dict" in by:
+            for name in cores:
+                r_ = [a / b for a, b in zip(by[name], by["dict"], strict=True)]
+                entry[f"{name}/dict"] = spread(r_)
+                rows.append((figure, f"{name}/dict", spread(r_)))
+        for who, v in by.items():
+            rows.append((figure, who, spread(v)))
+        report[figure] = entry
+    print(f"\n{size} workload, {n:,} queries, {args.rounds} rounds: median [min - max]")
+    for figure, who, s in rows:
+        print(f"{figure:<16} {who:<14} {s['median']:>9.3f}  [{s['min']:.3f} - {s['max']:.3f}]")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
