@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod change;
+pub mod hot;
 pub mod queries;
 pub mod snapshot;
 pub mod tables;
