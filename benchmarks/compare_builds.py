@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/compare_builds.py --before PATH/_core.so [--after PATH/_core.so]
-        [--large] [--rounds N] [--json PATH]
+        [--large] [--rounds N] [--figures NAME ...] [--json PATH]
 
 An optimisation is judged here: the wall clock of a shared machine moves by 2x between
 runs, but two contestants timed in alternation within one process see the same
@@ -15,7 +15,12 @@ conditions. Each build is loaded under its own module name (``--after`` defaults
 - ``check`` mean (ns) over the queries, and the dict baseline's, in the same loop;
 - ``check_many`` over the whole list;
 - ``who_can`` on a project with 10,000 members;
-- ``accessible(user)`` and ``permissions(user, project)`` over 2,000 users.
+- ``accessible(user)`` and ``permissions(user, project)`` over 2,000 users;
+- ``load_json``: ``Graph.from_json`` of the workload's snapshot (the same document for
+  both builds; seconds);
+- ``memory``: resident memory per grant after building the workload through the API
+  (``Graph(audit=False)``), each build in a fresh interpreter of its own, the two
+  started in alternation (bytes per grant).
 
 It reports, per figure, the median and the range over the rounds of each build's time
 and of the per-round ratios (after / before, and check / dict): a ratio taken within a
@@ -28,7 +33,9 @@ import argparse
 import gc
 import importlib.util
 import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -107,6 +114,41 @@ def timed(fn: Callable[[], object]) -> int:
         gc.enable()
 
 
+def rss_bytes() -> int:
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def memory_per_grant(path: Path, large: bool, seed: int) -> float:
+    """Resident bytes per grant that building the workload with the build at ``path`` adds."""
+    core = load_core(path, "ag_measured")
+    w = workload.generate(seed, size="large" if large else "standard", queries=10)
+    gc.collect()
+    before = rss_bytes()
+    g = build(core, w)
+    gc.collect()
+    per_grant = (rss_bytes() - before) / len(w.grants)
+    del g
+    return per_grant
+
+
+def memory_in_fresh_process(path: Path, large: bool, seed: int) -> float:
+    cmd = [sys.executable, __file__, "--before", str(path), "--memory-of", str(path)]
+    cmd += ["--seed", str(seed)] + (["--large"] if large else [])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def readable(core: ModuleType, doc: str, queries: Sequence[Query], want: list[bool]) -> bool:
+    """True when ``core`` reads ``doc`` into a graph that answers ``queries`` with ``want``."""
+    try:
+        g = core.Graph.from_json(doc)
+    except Exception:
+        return False
+    g.set_time(workload.NOW_ISO)
+    return bool(g.check_many(queries) == want)
+
+
 def check_loop(check: Callable[[str, str, str], object], queries: Sequence[Query]) -> None:
     for user, action, project in queries:
         check(user, action, project)
@@ -128,13 +170,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--figures",
         nargs="+",
         default=["check", "check_many", "who_can", "accessible", "permissions"],
-        choices=["check", "check_many", "who_can", "accessible", "permissions"],
+        choices=[
+            "check",
+            "check_many",
+            "who_can",
+            "accessible",
+            "permissions",
+            "load_json",
+            "memory",
+        ],
     )
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--wall", action="store_true", help="time with the wall clock")
     # For experiments: a stripped-down build (a bare call, no engine) answers wrongly.
     p.add_argument("--unverified", action="store_true", help=argparse.SUPPRESS)
+    # Internal: the memory figure of one build, measured in a fresh interpreter.
+    p.add_argument("--memory-of", type=Path, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.memory_of:
+        print(memory_per_grant(args.memory_of, args.large, args.seed))
+        return 0
     want_figures = set(args.figures)
     if args.wall:
         global CLOCK
@@ -161,6 +216,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"MISMATCH: build {name} disagrees with the dict", file=sys.stderr)
             return 1
     big = {name: big_project(core) for name, core in cores.items()}
+    paths = {"before": args.before, "after": args.after or Path(accessgraph._core.__file__)}
+    snapshot = ""
+    if "load_json" in want_figures:
+        # A document both builds read into the same graph (a newer build may write
+        # fields that an older one does not know).
+        for doc in (g.to_json() for g in graphs.values()):
+            if all(readable(core, doc, queries, want) for core in cores.values()):
+                snapshot = doc
+                break
+        else:
+            print("MISMATCH: no snapshot that both builds read back", file=sys.stderr)
+            return 1
     users = w.users[:: max(1, len(w.users) // 2000)]
     user_projects = [(u, p) for u, (_, _, p) in zip(users, queries, strict=False)]
 
@@ -168,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def record(figure: str, who: str, value: float) -> None:
         figures.setdefault(figure, {}).setdefault(who, []).append(value)
+
+    def order_cores(r: int) -> list[tuple[str, ModuleType]]:
+        return list(cores.items()) if r % 2 == 0 else list(reversed(cores.items()))
 
     for r in range(args.rounds):
         # Alternate which build goes first, so that neither always follows the dict.
@@ -202,6 +272,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     timed(lambda g=g: [g.permissions(u, p) for u, p in user_projects])
                     / len(user_projects)
                     / 1e3,
+                )
+        if "load_json" in want_figures:
+            for name, core in order_cores(r):
+                record("load_json_s", name, timed(lambda c=core: c.Graph.from_json(snapshot)) / 1e9)
+        if "memory" in want_figures:
+            for name, _ in order_cores(r):
+                record(
+                    "memory_B", name, memory_in_fresh_process(paths[name], args.large, args.seed)
                 )
         print(f"round {r + 1}/{args.rounds}", file=sys.stderr)
 
