@@ -217,6 +217,8 @@ fn views_match_records(st: &State) {
         assert_eq!(st.hot_by_id(uid), Some(hot));
         assert_eq!(st.hot_user(&u.email.to_ascii_uppercase()), Some(hot));
         assert_eq!(hot, &HotUser::new(uid, &u.email, &u.memberships));
+        // What a what-if edits: the records a view gives back make the same view.
+        assert_eq!(hot, &HotUser::new(uid, &u.email, &hot.to_memberships()));
         assert_eq!(hot.memberships().count(), u.memberships.len());
         for (m, h) in u.memberships.iter().zip(hot.memberships()) {
             assert_eq!((h.org(), h.role()), (m.org, m.role));

@@ -32,6 +32,7 @@
 
 use super::records::{Grant, Membership};
 use crate::roles::{OrgRole, ProjectRole};
+use crate::time::Instant;
 
 /// The instant used for "never expires" in the check-path views.
 pub const NEVER: i64 = i64::MAX;
@@ -275,6 +276,11 @@ impl HotUser {
         })
     }
 
+    /// [`HotMembership::to_record`] of every membership, in order.
+    pub fn to_memberships(&self) -> Vec<Membership> {
+        self.memberships().map(|m| m.to_record()).collect()
+    }
+
     /// Bytes held on the heap (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
         self.0.len() * 8
@@ -387,6 +393,54 @@ impl HotMembership<'_> {
                 Some(k) => expiries.get(k).map_or(NEVER, |e| e.cast_signed()),
             },
         })
+    }
+
+    /// Every grant on a single project, by project id.
+    pub fn grants(&self) -> impl Iterator<Item = HotGrant> + '_ {
+        let wide = self.wide();
+        let n = self.grant_count();
+        let (heads, ends) = if wide {
+            (self.body, &[][..])
+        } else {
+            self.body.split_at_checked(n).unwrap_or((self.body, &[]))
+        };
+        let step = if wide { 2 } else { 1 };
+        heads.chunks(step).take(n).filter_map(move |c| {
+            let (&w, rest) = c.split_first()?;
+            let expires = if wide {
+                rest.first().map_or(NEVER, |e| e.cast_signed())
+            } else {
+                match ((w >> 40) as usize).checked_sub(1) {
+                    None => NEVER,
+                    Some(k) => ends.get(k).map_or(NEVER, |e| e.cast_signed()),
+                }
+            };
+            Some(HotGrant {
+                project: lo(w),
+                role: project_role(byte(w, 32))?,
+                expires,
+            })
+        })
+    }
+
+    /// The parts of the membership a check reads, as a record (reason, review date,
+    /// granter and grant instants are not kept here: left empty). Editing the record and
+    /// making a view of it again with [`HotUser::new`] is how a what-if is judged.
+    pub fn to_record(&self) -> Membership {
+        let expiry = |e: i64| (e != NEVER).then_some(Instant(e));
+        let grant = |g: HotGrant| Grant::new(g.role, expiry(g.expires), None, None, Instant(0));
+        Membership {
+            org: self.org(),
+            role: self.role(),
+            expires: expiry(self.expires),
+            reason: None,
+            reviewed: None,
+            external: false,
+            granted_by: None,
+            granted_at: Instant(0),
+            org_wide: self.org_wide().map(grant),
+            grants: self.grants().map(|g| (g.project, grant(g))).collect(),
+        }
     }
 
     fn grant_wide(&self, pid: u32) -> Option<HotGrant> {
@@ -510,6 +564,17 @@ mod tests {
                     assert_eq!(h.grant(pid), expected(m, pid), "org {} pid {pid}", m.org);
                 }
             }
+            // Back to records and again: the same view, and the same grants listed.
+            assert_eq!(HotUser::new(42, email, &u.to_memberships()), u);
+            for (h, m) in u.memberships().zip(&ms) {
+                let listed: Vec<_> = h.grants().collect();
+                let want: Vec<_> = m
+                    .grants
+                    .iter()
+                    .filter_map(|(p, _)| expected(m, *p))
+                    .collect();
+                assert_eq!(listed, want);
+            }
             let renamed = u.with_email("erased:0123456789abcdef");
             assert!(renamed.email_is("erased:0123456789abcdef"));
             assert!(!renamed.email_is(email));
@@ -568,5 +633,9 @@ mod tests {
         for pid in 0..45 {
             assert_eq!(h.grant(pid), expected(&m, pid));
         }
+        let listed: Vec<_> = h.grants().collect();
+        let want: Vec<_> = (0..40).filter_map(|p| expected(&m, p)).collect();
+        assert_eq!(listed, want);
+        assert_eq!(h.to_record().grants.len(), 40);
     }
 }
