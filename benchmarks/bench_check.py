@@ -11,10 +11,10 @@ with the number of mismatches otherwise), then measure, best of ``--repeat``:
 
 - mean ns per ``g.check(u, a, p)`` and per baseline check, over the query list, with the
   same loop (tuple unpacking, bound-method call) around both, and their ratio
-  (accessgraph / baseline; target <= 1.0);
-- ``g.check_many(queries)`` throughput (target >= 5,000,000 checks/s);
+  (accessgraph / baseline; target <= 0.6);
+- ``g.check_many(queries)`` throughput (target >= 10,000,000 checks/s);
 - ``check_many`` on two threads, each on its own half of the queries, against one
-  thread doing both halves (target >= 1.7x).
+  thread doing both halves (target >= 1.8x).
 
 Targets are reported, not enforced: the exit status only reflects disagreements.
 """
@@ -44,9 +44,9 @@ if TYPE_CHECKING:
 
 CheckFn = Callable[[str, str, str], object]
 
-TARGET_RATIO = 1.0
-TARGET_CHECK_MANY_PER_S = 5_000_000
-TARGET_THREAD_SPEEDUP = 1.7
+TARGET_RATIO = 0.6
+TARGET_CHECK_MANY_PER_S = 10_000_000
+TARGET_THREAD_SPEEDUP = 1.8
 # Each thread measurement runs at least this many checks (capped rounds over the list).
 THREAD_MIN_CHECKS = 1_000_000
 THREAD_MAX_ROUNDS = 50

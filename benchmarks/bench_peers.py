@@ -42,14 +42,16 @@ from workload import Query
 
 import accessgraph as ag
 
+#: Issue 16's targets (reported beside the figures, never enforced).
 TARGETS = {
-    "ratio_vs_dict": 1.0,
-    "check_many_per_s": 5_000_000,
+    "ratio_vs_dict": 0.6,
+    "large_ratio_vs_dict": 0.5,
+    "check_many_per_s": 10_000_000,
     "peer_speedup": 100.0,
-    "thread_speedup": 1.7,
-    "who_can_ms": 1.0,
-    "p99_under_writes_us": 5.0,
-    "bytes_per_grant": 150.0,
+    "thread_speedup": 1.8,
+    "who_can_ms": 0.3,
+    "p99_under_writes_us": 2.0,
+    "bytes_per_grant": 100.0,
 }
 
 
@@ -239,12 +241,16 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "| figure | measured | target |",
         "|---|---:|---:|",
-        f"| check / dict | {r['ratio_vs_dict']:.2f} | ≤ 1.0 |",
-        f"| check_many | {r['check_many_per_s'] / 1e6:.2f} M/s | ≥ 5 M/s |",
-        f"| check_many, 2 threads vs 1 | {r['thread_speedup']:.2f}x | ≥ 1.7x |",
-        f"| who_can, 10,000-member project | {r['who_can_ms']:.2f} ms | ≤ 1 ms |",
+        f"| check / dict | {r['ratio_vs_dict']:.2f} | ≤ {TARGETS['ratio_vs_dict']} |",
+        f"| check_many | {r['check_many_per_s'] / 1e6:.2f} M/s | "
+        f"≥ {TARGETS['check_many_per_s'] / 1e6:.0f} M/s |",
+        f"| check_many, 2 threads vs 1 | {r['thread_speedup']:.2f}x | "
+        f"≥ {TARGETS['thread_speedup']}x |",
+        f"| who_can, 10,000-member project | {r['who_can_ms']:.2f} ms | "
+        f"≤ {TARGETS['who_can_ms']} ms |",
         f"| check p50 / p99 / p99.9 from Python, writer at {lat['writes_per_s']:,.0f}/s | "
-        f"{lat['p50_ns']:.0f} / {lat['p99_ns']:.0f} / {lat['p99_9_ns']:.0f} ns | p99 ≤ 5 µs |",
+        f"{lat['p50_ns']:.0f} / {lat['p99_ns']:.0f} / {lat['p99_9_ns']:.0f} ns | "
+        f"p99 ≤ {TARGETS['p99_under_writes_us']:.0f} µs |",
     ]
     if "large" in report:
         lg = report["large"]
@@ -252,11 +258,12 @@ def markdown(report: dict[str, Any]) -> str:
             f"| large: build {lg['users']:,} users, {lg['grants']:,} grants (Python API) | "
             f"{lg['build_s']:.1f} s | — |",
             f"| large: resident memory per grant (state; `Graph(audit=False)`) | "
-            f"{lg['bytes_per_grant']:.0f} B | ≤ 150 B |",
+            f"{lg['bytes_per_grant']:.0f} B | ≤ {TARGETS['bytes_per_grant']:.0f} B |",
             f"| large: build and memory per grant with the in-memory audit log | "
             f"{lg['audited_build_s']:.1f} s, {lg['audited_bytes_per_grant']:.0f} B | — |",
             f"| large: check / dict | {lg['ratio_vs_dict']:.2f} "
-            f"({lg['check_ns']:.0f} / {lg['dict_ns']:.0f} ns) | ≤ 1.0 |",
+            f"({lg['check_ns']:.0f} / {lg['dict_ns']:.0f} ns) | "
+            f"≤ {TARGETS['large_ratio_vs_dict']} |",
         ]
     return "\n".join(lines) + "\n"
 

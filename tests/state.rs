@@ -3,18 +3,19 @@
 //! does not fit changes nothing.
 
 use accessgraph::graph::{NewMember, NewProject, ProjectPatch};
-use accessgraph::model::{HotUser, Membership};
+use accessgraph::model::HotUser;
 use accessgraph::state::State;
 use accessgraph::{Graph, Instant, Result};
 
 /// The check-path index equals a fresh rebuild from the records.
 fn hot_index_is_consistent(st: &State) -> bool {
     let users_ok = st.users.iter().enumerate().all(|(i, u)| {
-        let fresh = HotUser {
-            id: u32::try_from(i).unwrap_or(u32::MAX),
-            memberships: u.memberships.iter().map(Membership::hot).collect(),
-        };
-        st.user_ids.get(&*u.email) == Some(&fresh)
+        let fresh = HotUser::new(
+            u32::try_from(i).unwrap_or(u32::MAX),
+            &u.email,
+            &u.memberships,
+        );
+        st.user_ids.get(&u.email) == Some(&fresh) && st.hot_by_id(fresh.id()) == Some(&fresh)
     });
     let projects_ok = st.projects.iter().enumerate().all(|(i, p)| match p {
         None => true,
@@ -80,7 +81,7 @@ fn rebuild_hot_gives_the_index_changes_maintain() -> Result<()> {
     g.grant("m@x.io", "acme/b", "admin", Some(Instant(5)), None, None)?;
     g.grant("m@x.io", "acme/*", "viewer", None, None, None)?;
     let mut st = g.snapshot_state()?;
-    st.user_ids = accessgraph::ids::new_map();
+    st.user_ids = accessgraph::state::hot::UserIndex::default();
     st.hot_projects.clear();
     st.rebuild_hot();
     assert!(hot_index_is_consistent(&st));

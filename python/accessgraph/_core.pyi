@@ -559,7 +559,7 @@ class Graph:
     def check_many(
         self, queries: Iterable[tuple[_User, str, str]], at: _When | None = None
     ) -> list[bool]:
-        """Many checks at once (releases the GIL)."""
+        """Many checks at once (releases the GIL for a batch of 512 queries or more)."""
     def role(self, user: str, target: str, at: _When | None = None) -> str | None:
         """The effective role: org role on an org, project role on a project/resource."""
     def permissions(self, user: str, target: str, at: _When | None = None) -> set[str]:

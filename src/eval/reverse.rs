@@ -2,7 +2,7 @@
 //! a user reaches, and the access matrix of an org.
 
 use super::evaluate::{
-    effective_role, evaluate, evaluate_user, live_membership, locate, validate_target,
+    effective_role, evaluate_user, live_membership, locate, standing, standing_in, validate_target,
 };
 use crate::decision::Source;
 use crate::error::Result;
@@ -18,10 +18,12 @@ pub fn permissions<'s>(st: &'s State, user: &str, target: &str, at: &mut At<'_>)
         return Vec::new();
     };
     let on_org = matches!(t, TargetRef::Org(_));
+    // One standing for the whole catalogue: the records are read once.
+    let standing = standing(st, u, t, !on_org, at);
     st.catalog
         .iter()
         .filter(|d| !(on_org && matches!(d.need, Need::Project { .. })))
-        .filter(|d| evaluate_user(st, u, d, t, at).allowed)
+        .filter(|d| standing.verdict(st, d).allowed)
         .map(|d| d.name.as_str())
         .collect()
 }
@@ -33,23 +35,55 @@ pub fn who_can<'s>(
     target: &str,
     at: &mut At<'_>,
 ) -> Result<Vec<&'s str>> {
+    Ok(who_can_ids(st, action, target, at)?
+        .into_iter()
+        .filter_map(|uid| st.user(uid).map(|u| &*u.email))
+        .collect())
+}
+
+/// The ids of the users allowed `action` on `target`, in email order.
+pub fn who_can_ids(st: &State, action: &str, target: &str, at: &mut At<'_>) -> Result<Vec<u32>> {
     let def = st.catalog.require(action)?;
     let t = st.target(target);
     validate_target(def, target, t)?;
-    let Some((t, (oid, _, _))) = t.and_then(|t| locate(st, t).map(|l| (t, l))) else {
+    let Some(located) = t.and_then(|t| locate(st, t)) else {
         return Ok(Vec::new());
     };
-    let Some(org) = st.org(oid) else {
+    let Some(org) = st.org(located.0) else {
         return Ok(Vec::new());
     };
-    let mut out: Vec<&str> = org
+    let project_action = matches!(def.need, Need::Project { .. });
+    let mut allowed: Vec<u32> = org
         .members
         .iter()
-        .filter(|&&uid| evaluate(st, uid, def, t, at).allowed)
-        .filter_map(|&uid| st.user(uid).map(|u| &*u.email))
+        .copied()
+        .filter(|&uid| {
+            st.hot_by_id(uid).is_some_and(|u| {
+                standing_in(u, Some(located), project_action, at)
+                    .verdict(st, def)
+                    .allowed
+            })
+        })
         .collect();
-    out.sort_unstable();
-    Ok(out)
+    // Email order through each user's rank (kept by the index), so the sort compares
+    // integers; the ranks are recomputed after a user comes or goes, which costs a sort
+    // of every user, so a small answer from a graph whose ranks are stale sorts its own
+    // emails instead.
+    let ranks = match st.user_ids.ranks_if_fresh() {
+        Some(r) => Some(r),
+        None if allowed.len() * 4 >= st.users.len() => Some(st.user_ids.ranks(&st.users)),
+        None => None,
+    };
+    if let Some(ranks) = ranks {
+        let rank = |uid: u32| ranks.get(uid as usize).copied().unwrap_or(u32::MAX);
+        let mut keyed: Vec<(u32, u32)> = allowed.iter().map(|&u| (rank(u), u)).collect();
+        keyed.sort_unstable();
+        allowed = keyed.into_iter().map(|(_, u)| u).collect();
+    } else {
+        let email = |uid: &u32| st.user(*uid).map(|u| &*u.email);
+        allowed.sort_unstable_by(|a, b| email(a).cmp(&email(b)));
+    }
+    Ok(allowed)
 }
 
 /// The projects where `user` may perform `action`, ids sorted.
@@ -61,7 +95,7 @@ pub fn accessible<'s>(
     at: &mut At<'_>,
 ) -> Result<Vec<&'s str>> {
     let def = st.catalog.require(action)?;
-    let Some(uid) = st.user_id(user) else {
+    let Some(hot) = st.hot_user(user) else {
         return Ok(Vec::new());
     };
     let only = match org {
@@ -72,16 +106,14 @@ pub fn accessible<'s>(
         None => None,
     };
     let mut out = Vec::new();
-    if let Some(u) = st.user(uid) {
-        for m in &u.memberships {
-            if only.is_some_and(|o| o != m.org) {
-                continue;
-            }
-            for &pid in st.org(m.org).map(|o| &o.projects).into_iter().flatten() {
-                if evaluate(st, uid, def, TargetRef::Project(pid), at).allowed {
-                    if let Some(p) = st.project(pid) {
-                        out.push(&*p.id);
-                    }
+    for m in hot.memberships() {
+        if only.is_some_and(|o| o != m.org()) {
+            continue;
+        }
+        for &pid in st.org(m.org()).map(|o| &o.projects).into_iter().flatten() {
+            if evaluate_user(st, hot, def, TargetRef::Project(pid), at).allowed {
+                if let Some(p) = st.project(pid) {
+                    out.push(&*p.id);
                 }
             }
         }

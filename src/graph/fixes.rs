@@ -34,7 +34,7 @@ use crate::decision::{Decision, Fix, FixKind};
 use crate::eval::{self, Principal};
 use crate::ids::{self, GrantTarget};
 use crate::model::actions::{ActionDef, Need};
-use crate::model::{HotGrant, HotMembership, HotUser, Membership, NEVER};
+use crate::model::{Grant, HotUser, Membership};
 use crate::roles::{OrgRole, ProjectRole, Role};
 use crate::state::{State, TargetRef};
 use crate::time::{At, Clock, Instant};
@@ -165,7 +165,7 @@ fn suggest(
         )];
     };
     let hot = st.hot_user(user);
-    let email = match hot.and_then(|h| st.user(h.id)) {
+    let email = match hot.and_then(|h| st.user(h.id())) {
         Some(u) => u.email.to_string(),
         None => match ids::email("user", user) {
             Ok(e) => e,
@@ -344,52 +344,46 @@ impl Ask<'_> {
     /// Does the check pass with `c` made? The evaluator itself decides, on a copy of the
     /// user's check-path view.
     fn allows(&self, c: Candidate, when: &mut At<'_>) -> bool {
-        let mut u = self.hot.cloned().unwrap_or(HotUser {
-            id: u32::MAX,
-            memberships: smallvec::SmallVec::new(),
-        });
+        let mut ms: Vec<Membership> = self.hot.map(HotUser::to_memberships).unwrap_or_default();
         let oid = self.oid;
         let pid = self.project.as_deref().and_then(|p| self.st.project_id(p));
-        let grant_expires = self.grant_expiry(c).map_or(NEVER, |e| e.0);
+        let grant_expires = self.grant_expiry(c);
         for s in c.steps() {
             if let Step::AddMember(role) = s {
-                u.memberships.push(HotMembership {
+                ms.push(Membership {
                     org: oid,
                     role,
-                    expires: NEVER,
+                    expires: None,
+                    reason: None,
+                    reviewed: None,
+                    external: false,
+                    granted_by: None,
+                    granted_at: Instant(0),
                     org_wide: None,
-                    grants: Box::new([]),
+                    grants: Vec::new(),
                 });
                 continue;
             }
-            let Some(m) = u.memberships.iter_mut().find(|m| m.org == oid) else {
+            let Some(m) = ms.iter_mut().find(|m| m.org == oid) else {
                 return false;
             };
             match s {
-                Step::Renew => m.expires = NEVER,
+                Step::Renew => m.expires = None,
                 Step::SetRole(role) => m.role = role,
                 Step::Grant(role) => {
                     let Some(pid) = pid else { return false };
-                    let mut grants: Vec<HotGrant> = m
-                        .grants
-                        .iter()
-                        .filter(|g| g.project != pid)
-                        .copied()
-                        .collect();
-                    let i = grants.partition_point(|g| g.project < pid);
-                    grants.insert(
+                    m.grants.retain(|(p, _)| *p != pid);
+                    let i = m.grants.partition_point(|(p, _)| *p < pid);
+                    m.grants.insert(
                         i,
-                        HotGrant {
-                            project: pid,
-                            role,
-                            expires: grant_expires,
-                        },
+                        (pid, Grant::new(role, grant_expires, None, None, Instant(0))),
                     );
-                    m.grants = grants.into_boxed_slice();
                 }
                 Step::AddMember(_) => {}
             }
         }
+        let uid = self.hot.map_or(u32::MAX, HotUser::id);
+        let u = HotUser::new(uid, &self.email, &ms);
         eval::evaluate_user(self.st, &u, self.def, self.t, when).allowed
     }
 

@@ -1,0 +1,132 @@
+"""``check_many`` on batches longer than one chunk (1024 queries) and the GIL threshold
+(512): the same answers as ``check``, errors naming the query that caused them, API
+keys' principals anywhere in the batch, a writer let in between chunks, and a list that
+another thread changes during the call."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+import accessgraph as ag
+
+ACTIONS = ("project:view", "insight:create", "feature_flag:manage", "org:view")
+TARGETS = ("acme/production", "acme/staging", "acme/development", "acme", "acme/zzz")
+# Project-scoped actions on projects (an org target is an error), org actions anywhere.
+PAIRS = [(a, t) for a in ACTIONS for t in TARGETS if a == "org:view" or "/" in t]
+
+
+def queries(acme: ag.Graph, n: int) -> list[tuple[str, str, str]]:
+    users = [u.email for u in acme.users()] + ["nobody@example.com", "Alice@Example.COM"]
+    return [
+        # Fresh str objects, as a request would pass them.
+        (
+            "".join(users[i % len(users)]),
+            PAIRS[i % len(PAIRS)][0],
+            "".join(PAIRS[i % len(PAIRS)][1]),
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("n", [0, 1, 511, 512, 1023, 1024, 1025, 3000])
+def test_every_length_answers_like_check(acme: ag.Graph, n: int) -> None:
+    batch = queries(acme, n)
+    expected = [acme.check(*q) for q in batch]
+    assert acme.check_many(batch) == expected
+    assert acme.check_many(tuple(batch)) == expected
+    assert acme.check_many(iter(batch)) == expected
+    if n > 100:
+        assert any(expected) and not all(expected)
+
+
+def test_an_error_names_its_query_in_a_later_chunk(acme: ag.Graph) -> None:
+    batch: list[object] = list(queries(acme, 3000))
+    batch[2500] = ("alice@example.com", "project:view")
+    with pytest.raises(TypeError, match=r"queries\[2500\]"):
+        acme.check_many(batch)  # type: ignore[arg-type]
+    batch[2500] = ("alice@example.com", "project:view", 7)
+    with pytest.raises(TypeError, match=r"queries\[2500\]"):
+        acme.check_many(batch)  # type: ignore[arg-type]
+    batch[2500] = ("alice@example.com", "nope:nope", "acme/staging")
+    with pytest.raises(ag.UnknownActionError):
+        acme.check_many(batch)  # type: ignore[arg-type]
+    batch[2500] = ("alice@example.com", "project:view", "acme")
+    with pytest.raises(ag.ValidationError):
+        acme.check_many(batch)  # type: ignore[arg-type]
+
+
+def test_a_principal_late_in_a_long_batch_takes_the_keyed_path(acme: ag.Graph) -> None:
+    key_id, secret = acme.create_personal_key(
+        "alice@example.com", "ci", scopes=["insight:read"], actor="alice@example.com"
+    )
+    principal = acme.authenticate(secret)
+    assert principal is not None and key_id
+    batch: list[tuple[str | ag.Principal, str, str]] = list(queries(acme, 2000))
+    batch[1500] = (principal, "insight:view", "acme/staging")
+    batch[1501] = (principal, "insight:create", "acme/staging")
+    answers = acme.check_many(batch)
+    assert answers[1500] is True and answers[1501] is False
+    assert answers == [acme.check(*q) for q in batch]
+
+
+ALLOWED = ("charlie@example.com", "project:view", "acme/development")
+DENIED = ("evan@example.com", "project:view", "acme/development")
+
+
+def test_a_writer_gets_in_between_chunks(acme: ag.Graph) -> None:
+    """A revoke made while a long batch runs lands between two chunks: the answers to one
+    repeated query switch once, from allowed to denied, at a multiple of 1024."""
+    batch = [ALLOWED] * 300_000
+    switched_mid_batch = 0
+    for _ in range(5):
+        acme.grant(*ALLOWED[::2], "member")
+        go = threading.Event()
+
+        def writer(go: threading.Event) -> None:
+            go.wait()
+            acme.revoke(*ALLOWED[::2], actor=None)
+
+        t = threading.Thread(target=writer, args=(go,))
+        t.start()
+        go.set()
+        answers = acme.check_many(batch)
+        t.join()
+        assert not acme.check(*ALLOWED)
+        switch = answers.index(False) if False in answers else len(answers)
+        assert answers == [True] * switch + [False] * (len(answers) - switch)
+        assert switch % 1024 == 0, switch
+        switched_mid_batch += 0 < switch < len(answers)
+    # The writer waits for the GIL, which the batch releases while deciding its first
+    # chunk, and for the read lock, which the batch lets go of after each chunk.
+    assert switched_mid_batch > 0
+
+
+def test_a_list_changed_by_another_thread_is_read_as_it_was_at_the_call(acme: ag.Graph) -> None:
+    """Another thread swaps the whole list's content back and forth (each swap is atomic
+    under the GIL) while batches run: every answer list is the answer to one of the two
+    contents, never a mix of both."""
+    n = 20_000
+    allowed, denied = [ALLOWED] * n, [DENIED] * n
+    batch = list(allowed)
+    stop = threading.Event()
+    swaps = 0
+
+    def mutator() -> None:
+        nonlocal swaps
+        while not stop.is_set():
+            batch[:] = denied
+            batch[:] = allowed
+            swaps += 1
+
+    t = threading.Thread(target=mutator)
+    t.start()
+    try:
+        for _ in range(10):
+            answers = acme.check_many(batch)
+            assert answers in ([True] * n, [False] * n)
+    finally:
+        stop.set()
+        t.join()
+    assert swaps >= 10  # the mutator ran while the batches did
