@@ -291,7 +291,7 @@ impl FileJournal {
                 1,
                 match version {
                     Some(v) => format!(
-                        "journal format {v} is not supported by this version (it reads format {FORMAT}); `accessgraph audit upgrade` converts a format-1 journal"
+                        "journal format {v} is not supported by this version (it reads format {FORMAT}); read it with the version that wrote it (docs/journal-format.md, Upgrading)"
                     ),
                     None => "not an accessgraph journal header".to_owned(),
                 },
