@@ -22,7 +22,7 @@ Warnings:
   compares emails ignoring case.
 - ``accessgraph.W003`` the graph's journal is shared with other processes but this
   process does not see their changes before its checks (a PostgreSQL URL with
-  ``follow=off``; a file journal always follows, through its revision beacon).
+  ``follow=off``, a file journal opened with ``follow=False``).
 - ``accessgraph.W004`` a view's target names an org the graph does not have (a wrong
   ``ORG`` for a Markdown registry, whose org is otherwise named after its title).
 
@@ -270,14 +270,16 @@ def check_freshness(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
         )
         hint = "remove follow=off from the URL"
     else:
-        # Not reached by a graph from Graph.open (a file journal always follows); kept
-        # for a graph object that says it does not.
+        # A graph given to set_graph() opened with Graph.open(path, follow=False).
         text = (
             f"the journal `{graph.journal_path}` may be shared by several worker processes, "
             "but this graph sees another process's changes only when refresh() is called: "
             "a member removed in one worker keeps access in the others"
         )
-        hint = "open the journal with accessgraph.Graph.open"
+        hint = (
+            "open it without follow=False (set_graph); silence accessgraph.W003 if a single "
+            "process uses this journal"
+        )
     return [Warning(text, hint=hint, id="accessgraph.W003")]
 
 
