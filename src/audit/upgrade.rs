@@ -300,7 +300,8 @@ fn read1(path: &Path, key: Option<&[u8]>) -> Result<Journal1, AuditError> {
     // After the last `\n`: empty, or a torn tail.
     let tail = lines.pop().unwrap_or_default();
     let text = |n: u64, raw: &[u8]| -> Result<String, AuditError> {
-        let t = std::str::from_utf8(raw).map_err(|_| journal_err(path, n, "the record is not UTF-8"))?;
+        let t = std::str::from_utf8(raw)
+            .map_err(|_| journal_err(path, n, "the record is not UTF-8"))?;
         strip_crc(t).map_err(|e| match e {
             LineError::Checksum => journal_err(
                 path,
@@ -397,9 +398,12 @@ fn read1(path: &Path, key: Option<&[u8]>) -> Result<Journal1, AuditError> {
 /// journal must reach its `seq` with its hash there.
 fn check_checkpoint1(path: &Path, key: &[u8], j: &Journal1) -> Result<(), AuditError> {
     let cp_path = files::sidecar(path, ".checkpoint");
-    let last = j.events.last().map_or((j.header.base_seq, j.header.anchor.as_str()), |(_, e)| {
-        (e.seq, e.hash.as_str())
-    });
+    let last = j
+        .events
+        .last()
+        .map_or((j.header.base_seq, j.header.anchor.as_str()), |(_, e)| {
+            (e.seq, e.hash.as_str())
+        });
     let text = match std::fs::read_to_string(&cp_path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -520,7 +524,12 @@ fn seals_of(path: &Path, j: &Journal1) -> Result<Seals, AuditError> {
 /// The format-2 events of the old journal: the same `seq`, `at`, actor, action, target
 /// and details, new seeds, commitments and hashes; erased fields sealed again with their
 /// pseudonym, and each `user.erased` event listing what it sealed.
-fn convert(path: &Path, j: &Journal1, seals: &Seals, anchor: &str) -> Result<Vec<Event>, AuditError> {
+fn convert(
+    path: &Path,
+    j: &Journal1,
+    seals: &Seals,
+    anchor: &str,
+) -> Result<Vec<Event>, AuditError> {
     let mut out = Vec::with_capacity(j.events.len());
     let mut prev = anchor.to_owned();
     for (n, e) in &j.events {
@@ -530,7 +539,9 @@ fn convert(path: &Path, j: &Journal1, seals: &Seals, anchor: &str) -> Result<Vec
             let listed: Vec<Value> = seals
                 .iter()
                 .filter(|(_, p)| Some(p.as_str()) == pseudonym)
-                .map(|((_, seq, field), _)| Value::from(vec![Value::from(*seq), Value::from(field.as_str())]))
+                .map(|((_, seq, field), _)| {
+                    Value::from(vec![Value::from(*seq), Value::from(field.as_str())])
+                })
                 .collect();
             details.insert("sealed".into(), Value::Array(listed));
         }
@@ -614,16 +625,23 @@ pub fn upgrade(old: &Path, new: &Path, key: Option<&[u8]>) -> Result<Upgraded, A
     }
     let last = events
         .last()
-        .map_or((h.base_seq, header.anchor.clone()), |e| (e.seq, e.hash.clone()));
-    write_new(new, text.as_bytes(), key, Checkpoint {
-        accessgraph_checkpoint: 2,
-        graph_id: h.graph_id.clone(),
-        seq: last.0,
-        hash: last.1.clone(),
-        header: Header::digest(&head),
-        trusted_from: h.base_seq,
-        mac: String::new(),
-    })?;
+        .map_or((h.base_seq, header.anchor.clone()), |e| {
+            (e.seq, e.hash.clone())
+        });
+    write_new(
+        new,
+        text.as_bytes(),
+        key,
+        Checkpoint {
+            accessgraph_checkpoint: 2,
+            graph_id: h.graph_id.clone(),
+            seq: last.0,
+            hash: last.1.clone(),
+            header: Header::digest(&head),
+            trusted_from: h.base_seq,
+            mac: String::new(),
+        },
+    )?;
     Ok(Upgraded {
         events: events.len() as u64,
         last_seq: last.0,
@@ -636,7 +654,12 @@ pub fn upgrade(old: &Path, new: &Path, key: Option<&[u8]>) -> Result<Upgraded, A
 /// Writes `contents` to a new file at `new`: a private temporary file beside it, synced,
 /// then (with a key, after the signed checkpoint) linked into place only if nothing is
 /// there, and the directory synced. Anything that fails leaves neither file behind.
-fn write_new(new: &Path, contents: &[u8], key: Option<&[u8]>, cp: Checkpoint) -> Result<(), AuditError> {
+fn write_new(
+    new: &Path,
+    contents: &[u8],
+    key: Option<&[u8]>,
+    cp: Checkpoint,
+) -> Result<(), AuditError> {
     let cp_path = super::checkpoint::path_of(new);
     let mut checkpoint = match key {
         Some(k) => {
