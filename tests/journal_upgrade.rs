@@ -142,11 +142,11 @@ fn a_tampered_line_is_refused_naming_it_and_nothing_is_written() {
     // Line 8: the role of a grant, with its checksum recomputed (a forger's edit).
     let n = lines
         .iter()
-        .position(|l| l.contains("\"role\":\"editor\""))
+        .position(|l| l.contains("\"reason\":\"on-call\""))
         .unwrap();
-    let edited = lines[n].replace("\"role\":\"editor\"", "\"role\":\"admin\"");
+    let edited = lines[n].replace("\"role\":\"member\"", "\"role\":\"admin\"");
     let json = accessgraph::audit::journal::strip_crc(&lines[n]).unwrap();
-    let json = json.replace("\"role\":\"editor\"", "\"role\":\"admin\"");
+    let json = json.replace("\"role\":\"member\"", "\"role\":\"admin\"");
     lines[n] = accessgraph::audit::journal::with_crc(json)
         .trim_end()
         .to_owned();
@@ -223,7 +223,7 @@ fn a_forged_seal_in_the_old_journal_is_refused() {
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let n = lines
         .iter()
-        .position(|l| l.contains("\"role\":\"editor\""))
+        .position(|l| l.contains("\"reason\":\"on-call\""))
         .unwrap();
     let json = accessgraph::audit::journal::strip_crc(&lines[n]).unwrap();
     let mut ev: serde_json::Value = serde_json::from_str(&json).unwrap();

@@ -121,8 +121,8 @@ def test_a_torn_tail_is_left_out_with_a_warning(tmp_path: Path) -> None:
 def test_a_tampered_line_is_refused_naming_it(tmp_path: Path) -> None:
     old = copy("plain.journal", tmp_path)
     lines = old.read_text().splitlines()
-    n = next(i for i, line in enumerate(lines) if '"role":"editor"' in line)
-    lines[n] = lines[n].replace('"role":"editor"', '"role":"admin"')
+    n = next(i for i, line in enumerate(lines) if '"reason":"on-call"' in line)
+    lines[n] = lines[n].replace('"role":"member"', '"role":"admin"')
     old.write_text("\n".join(lines) + "\n")
     new = tmp_path / "new.journal"
     with pytest.raises(ag.JournalError, match="checksum") as e:
