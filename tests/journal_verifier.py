@@ -425,12 +425,22 @@ def verify_journal(
         raise Invalid(f"the header: {e}", line=1) from None
     if header.get("accessgraph_journal") != 2:
         raise Invalid(f"journal format {header.get('accessgraph_journal')} is not 2", line=1)
-    known = {"accessgraph_journal", "graph_id", "base_seq", "anchor", "base_state", "erasures"}
+    known = {
+        "accessgraph_journal",
+        "graph_id",
+        "base_seq",
+        "anchor",
+        "base_state",
+        "erasures",
+        "upgraded_from",
+    }
     types = {"graph_id": str, "base_seq": int, "anchor": str}
     if set(header) - known or any(not isinstance(header.get(f), t) for f, t in types.items()):
         raise Invalid("not a format-2 journal header", line=1)
     if not isinstance(header.get("erasures", 0), int):
         raise Invalid("`erasures` is not an integer", line=1)
+    if header.get("upgraded_from") is not None and not isinstance(header["upgraded_from"], str):
+        raise Invalid("`upgraded_from` is not a string", line=1)
     graph_id, base_seq, anchor = header["graph_id"], header["base_seq"], header["anchor"]
     if base_seq == 0 and anchor != genesis(graph_id):
         raise Invalid("the anchor of an unpruned journal is not its graph's genesis", line=1)

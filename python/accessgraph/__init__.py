@@ -117,7 +117,51 @@ __all__ = [
     "ValidationError",
     "WhatIf",
     "__version__",
+    "upgrade_journal",
 ]
+
+
+def upgrade_journal(
+    old: str | os.PathLike[str],
+    new: str | os.PathLike[str],
+    *,
+    hmac_key: bytes | None = None,
+) -> dict[str, Any]:
+    """Write the format-1 journal ``old`` (accessgraph before journal format 2) again as a
+    new format-2 journal ``new``; ``old`` is only read.
+
+    ``old`` is verified with format 1's rules first (checksums, hash chain, commitments;
+    with ``hmac_key`` its signed checkpoint), then every event is replayed into ``new``
+    with the same ``seq``, time, actor, action, target and details, new commitments and
+    hashes, each event a batch of its own, signed with ``hmac_key`` when given. The new
+    header's ``upgraded_from`` is the old journal's last hash. ``new`` must not exist: it
+    is written to a temporary file beside it, synced and linked into place whole, or not
+    at all (docs/journal-format.md, "Upgrading").
+
+    Returns ``{"events", "last_seq", "upgraded_from", "last_hash"}``. A torn final line
+    of ``old`` (a crash mid-write) is left out with a ``JournalRecoveredWarning``; any
+    other damage, a wrong key, an ``old`` that is not format 1 or a ``new`` that exists
+    raises ``JournalError`` naming the file and line.
+    """
+    events, last_seq, upgraded_from, last_hash, torn = _core.journal_upgrade(
+        os.fspath(old), os.fspath(new), hmac_key=hmac_key
+    )
+    if torn is not None:
+        line, size = torn
+        warnings.warn(
+            JournalRecoveredWarning(
+                f"{os.fspath(old)}: left out a torn record of {size} bytes at line {line} "
+                "(a write interrupted by a crash); every complete record was upgraded",
+                line,
+            ),
+            stacklevel=2,
+        )
+    return {
+        "events": events,
+        "last_seq": last_seq,
+        "upgraded_from": upgraded_from,
+        "last_hash": last_hash,
+    }
 
 
 class PostHogImportWarning(UserWarning):

@@ -27,6 +27,7 @@ __all__ = [
     "User",
     "_Pending",
     "__version__",
+    "journal_upgrade",
     "postgres_import",
     "postgres_migrate",
     "postgres_redact",
@@ -791,6 +792,13 @@ class Graph:
         what the directory's groups map to."""
     def apply(self, plan: SyncPlan, *, actor: str | None) -> SyncPlan:
         """Apply a reviewed ``SyncPlan`` atomically; a stale plan changes nothing."""
+
+def journal_upgrade(
+    old: str, new: str, *, hmac_key: bytes | None = None
+) -> tuple[int, int, str, str, tuple[int, int] | None]:
+    """Upgrade the format-1 journal ``old`` into a new format-2 journal ``new``; returns
+    ``(events, last_seq, upgraded_from, last_hash, torn)``, ``torn`` the line and size of a
+    torn final line left out."""
 
 def postgres_migrate(url: str) -> list[int]:
     """Apply the schema migrations the database lacks; returns the versions applied."""

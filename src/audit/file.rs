@@ -448,6 +448,7 @@ impl FileJournal {
             base_seq: 0,
             base_state: None,
             erasures: 0,
+            upgraded_from: None,
         };
         let line = header.to_line();
         file.write_all(line.as_bytes())

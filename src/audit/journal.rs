@@ -41,6 +41,10 @@ pub struct Header {
     /// How many erasures rewrote this journal (a snapshot older than the last one is stale).
     #[serde(default)]
     pub erasures: u64,
+    /// The last hash of the format-1 journal this one was upgraded from
+    /// (`accessgraph audit upgrade`), kept through rewrites; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgraded_from: Option<String>,
 }
 
 /// The journal format this build writes and reads.

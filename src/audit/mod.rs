@@ -17,6 +17,7 @@
 //! - [`replay`]: changes as events and back.
 //! - [`erase`]: sealing a user's personal data behind a pseudonym.
 //! - [`recorder`]: a graph's [`Audit`]: the log in memory and the store behind it.
+//! - [`upgrade`]: a format-1 journal read, verified and written again as format 2.
 //! - [`source`]: the history read from a store that keeps it (PostgreSQL) instead of
 //!   held in memory.
 
@@ -40,6 +41,7 @@ pub mod recorder;
 pub mod replay;
 pub mod source;
 pub mod store;
+pub mod upgrade;
 
 pub use event::Event;
 pub use journal::{Durability, JournalStore};

@@ -16,6 +16,7 @@ mod mutations;
 mod postgres;
 mod posthog;
 mod queries;
+mod upgrade;
 mod values;
 mod whatif;
 
@@ -35,6 +36,8 @@ mod _core {
     #[cfg(feature = "postgres")]
     #[pymodule_export]
     use super::postgres::{postgres_import, postgres_migrate, postgres_redact};
+    #[pymodule_export]
+    use super::upgrade::journal_upgrade;
     #[pymodule_export]
     use super::values::{PyApiKey, PyOffboardingReport, PyPrincipal};
     #[pymodule_export]

@@ -236,6 +236,8 @@ impl Graph {
             anchor: log.anchor.clone(),
             base_state: log.base_state.as_ref().map(state_to_json).transpose()?,
             erasures: earlier + extra_erasures,
+            // A rewrite keeps the record of the upgrade (a database store has none).
+            upgraded_from: self.header().ok().and_then(|h| h.upgraded_from),
         };
         let events: Vec<Event> = log.iter().collect();
         session.replace(&header, &events).map_err(|e| {

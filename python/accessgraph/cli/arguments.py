@@ -243,11 +243,11 @@ def _add_hmac(p: argparse.ArgumentParser) -> None:
 def _add_audit(sub: _Commands) -> None:
     audit = sub.add_parser(
         "audit",
-        help="verify or export an audit journal",
+        help="verify, export or upgrade an audit journal",
         description="Work on a journal (Graph.open) or a JSON Lines audit export; the file "
         "is never changed.",
     )
-    actions = audit.add_subparsers(dest="audit_command", metavar="{verify,export}")
+    actions = audit.add_subparsers(dest="audit_command", metavar="{verify,export,upgrade}")
     actions.required = True
     v = _command(
         actions,
@@ -272,6 +272,26 @@ def _add_audit(sub: _Commands) -> None:
     _add_format(e, ("jsonl", "csv"))
     e.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     _add_hmac(e)
+
+    u = _command(
+        actions,
+        "upgrade",
+        commands.audit_upgrade,
+        help="write a format-1 journal again as a new format-2 journal",
+        description="Verify a format-1 journal (accessgraph before journal format 2) with "
+        "format 1's rules and replay its events into a new format-2 journal NEW, which must "
+        "not exist; OLD is only read (docs/journal-format.md, Upgrading). Exit 0 when "
+        "written, 2 when OLD is damaged or not format 1, or NEW exists.",
+    )
+    u.add_argument("old", help="the format-1 journal")
+    u.add_argument("new", help="the format-2 journal to create")
+    u.add_argument(
+        "--hmac-key-file",
+        metavar="FILE",
+        help="the journal's HMAC key (the file's raw bytes): check OLD's signed checkpoint "
+        "with it, and sign NEW's batches and checkpoint with it",
+    )
+    _add_format(u, ("text", "json"))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,6 +5,8 @@ hands it to ``ctx.emit``."""
 from __future__ import annotations
 
 import argparse
+import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from accessgraph.cli.render import Painter, Report
 __all__ = [
     "Command",
     "audit_export",
+    "audit_upgrade",
     "audit_verify",
     "check",
     "convert",
@@ -283,4 +286,38 @@ def audit_export(args: argparse.Namespace, ctx: Context) -> int:
         raise CliError(f"{target}: {e.strerror or e}") from e
     if not args.output:
         ctx.stdout.write(target.read_text(encoding="utf-8"))
+    return EXIT_OK
+
+
+def audit_upgrade(args: argparse.Namespace, ctx: Context) -> int:
+    """``audit upgrade``: exit 0 once NEW is written; damage is an input error."""
+    old = readable_file(args.old)
+    key = None
+    if args.hmac_key_file is not None:
+        key = readable_file(args.hmac_key_file).read_bytes()
+    if os.path.lexists(args.new):
+        raise CliError(f"{args.new}: already exists; the upgrade never replaces a file")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ag.JournalRecoveredWarning)
+            done = ag.upgrade_journal(old, args.new, hmac_key=key)
+    except ag.JournalError as e:
+        raise CliError(mention(args.old, str(e))) from e
+    torn = [str(w.message) for w in caught if issubclass(w.category, ag.JournalRecoveredWarning)]
+    row: dict[str, Any] = {
+        "old": args.old,
+        "new": args.new,
+        **done,
+        "torn": torn[0] if torn else None,
+    }
+
+    def text(paint: Painter) -> str:
+        note = f"{paint('warning', 'yellow')}: {row['torn']}\n" if row["torn"] else ""
+        return (
+            f"{note}{paint('upgraded', 'green')}: {args.old} -> {args.new}: "
+            f"{_counted(done['events'], 'event')} in journal format 2, last hash "
+            f"{done['last_hash']} (upgraded from {done['upgraded_from']})\n"
+        )
+
+    ctx.emit(Report(columns=tuple(row), rows=[row], single=True, text=text), args.format)
     return EXIT_OK

@@ -28,6 +28,7 @@ pub(super) fn find_or_create(client: &mut Client, target: &Target) -> Result<Str
         base_seq: 0,
         base_state: None,
         erasures: 0,
+        upgraded_from: None,
     };
     let line = header.to_line();
     client
