@@ -1,7 +1,12 @@
 //! `accessgraph audit upgrade`: format-1 journals (tests/fixtures/journal-v1, written by
 //! accessgraph at commit 47362a2) written again as format 2, and every way it refuses.
 
-#![expect(clippy::unwrap_used, reason = "tests")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test stops at the first surprise, loudly"
+)]
 
 mod common;
 
@@ -45,9 +50,15 @@ fn state_of(path: &Path, key: Option<Vec<u8>>) -> serde_json::Value {
     serde_json::from_str(&accessgraph::registry::json::to_json(&g).unwrap()).unwrap()
 }
 
+/// The state the fixture held, as this version writes it: access review campaigns came
+/// after 47362a2, and a snapshot now always lists them (none, here).
 fn expected(name: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(fixtures().join(format!("{name}.state.json"))).unwrap();
-    serde_json::from_str(&text).unwrap()
+    let mut state: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let fields = state.as_object_mut().unwrap();
+    assert!(!fields.contains_key("campaigns"));
+    fields.insert("campaigns".into(), serde_json::json!([]));
+    state
 }
 
 fn refused(r: Result<impl std::fmt::Debug, AuditError>) -> (u64, String) {

@@ -285,40 +285,27 @@ struct Journal1 {
     torn: Option<(u64, usize)>,
 }
 
-/// Reads `path` as format 1 did (every line's checksum, the chain from the header's
-/// anchor, each event's hash and commitments, and with `key` the signed checkpoint),
-/// without changing it. A final line without its `\n` is a torn tail, left out.
-fn read1(path: &Path, key: Option<&[u8]>) -> Result<Journal1, AuditError> {
-    let mut file = std::fs::File::open(path).map_err(|e| io_err(path, &e))?;
-    // Format 1's writers held an exclusive lock while appending.
-    file.lock_shared().map_err(|e| io_err(path, &e))?;
-    let mut bytes = Vec::new();
-    let read = file.read_to_end(&mut bytes);
-    let _ = file.unlock();
-    read.map_err(|e| io_err(path, &e))?;
-    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
-    // After the last `\n`: empty, or a torn tail.
-    let tail = lines.pop().unwrap_or_default();
-    let text = |n: u64, raw: &[u8]| -> Result<String, AuditError> {
-        let t = std::str::from_utf8(raw)
-            .map_err(|_| journal_err(path, n, "the record is not UTF-8"))?;
-        strip_crc(t).map_err(|e| match e {
-            LineError::Checksum => journal_err(
-                path,
-                n,
-                "the record's checksum does not match (altered or damaged)",
-            ),
-            LineError::Format(m) => journal_err(path, n, m),
-        })
-    };
-    let Some(head) = lines.first() else {
-        return Err(journal_err(
+/// The text of line `n` without its checksum.
+fn line_text(path: &Path, n: u64, raw: &[u8]) -> Result<String, AuditError> {
+    let t =
+        std::str::from_utf8(raw).map_err(|_| journal_err(path, n, "the record is not UTF-8"))?;
+    strip_crc(t).map_err(|e| match e {
+        LineError::Checksum => journal_err(
             path,
-            1,
-            "the header line is missing or incomplete: not a journal",
-        ));
-    };
-    let head = text(1, head)?;
+            n,
+            "the record's checksum does not match (altered or damaged)",
+        ),
+        LineError::Format(m) => journal_err(path, n, m),
+    })
+}
+
+/// The header line's text, once it says it is format 1.
+fn header_text(path: &Path, raw: &[u8]) -> Result<String, AuditError> {
+    // A file that never was a journal says so, rather than "damaged".
+    if !raw.windows(19).any(|w| w == b"accessgraph_journal") {
+        return Err(journal_err(path, 1, "not an accessgraph journal header"));
+    }
+    let head = line_text(path, 1, raw)?;
     let version = serde_json::from_str::<Value>(&head)
         .ok()
         .and_then(|v| v.get("accessgraph_journal").and_then(Value::as_u64));
@@ -340,6 +327,32 @@ fn read1(path: &Path, key: Option<&[u8]>) -> Result<Journal1, AuditError> {
         }
         None => return Err(journal_err(path, 1, "not an accessgraph journal header")),
     }
+    Ok(head)
+}
+
+/// Reads `path` as format 1 did (every line's checksum, the chain from the header's
+/// anchor, each event's hash and commitments, and with `key` the signed checkpoint),
+/// without changing it. A final line without its `\n` is a torn tail, left out.
+fn read1(path: &Path, key: Option<&[u8]>) -> Result<Journal1, AuditError> {
+    let mut file = std::fs::File::open(path).map_err(|e| io_err(path, &e))?;
+    // Format 1's writers held an exclusive lock while appending.
+    file.lock_shared().map_err(|e| io_err(path, &e))?;
+    let mut bytes = Vec::new();
+    let read = file.read_to_end(&mut bytes);
+    let _ = file.unlock();
+    read.map_err(|e| io_err(path, &e))?;
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    // After the last `\n`: empty, or a torn tail.
+    let tail = lines.pop().unwrap_or_default();
+    let text = |n: u64, raw: &[u8]| line_text(path, n, raw);
+    let Some(head) = lines.first() else {
+        return Err(journal_err(
+            path,
+            1,
+            "the header line is missing or incomplete: not a journal",
+        ));
+    };
+    let head = header_text(path, head)?;
     let header: Header1 = serde_json::from_str(&head)
         .map_err(|e| journal_err(path, 1, format!("not a format-1 journal header: {e}")))?;
     let mut events = Vec::with_capacity(lines.len());

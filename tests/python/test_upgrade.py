@@ -30,7 +30,11 @@ def copy(name: str, where: Path) -> Path:
 
 
 def expected(name: str) -> dict[str, object]:
+    """The state the fixture held, as this version writes it: access review campaigns came
+    after 47362a2, and a snapshot now always lists them (none, here)."""
     state: dict[str, object] = json.loads((V1 / f"{name}.state.json").read_text())
+    assert "campaigns" not in state
+    state["campaigns"] = []
     return state
 
 
@@ -80,9 +84,7 @@ def test_an_upgraded_journal_opens_to_the_state_the_old_one_held(
     # Each event kept its seq, time, actor, action and target.
     old_events = [json.loads(line) for line in before.decode().splitlines()[1:]]
     new_events = g.audit.events()
-    assert [(e["seq"], e["action"]) for e in old_events] == [
-        (e.seq, e.action) for e in new_events
-    ]
+    assert [(e["seq"], e["action"]) for e in old_events] == [(e.seq, e.action) for e in new_events]
     assert [e["actor"] for e in old_events] == [e.actor for e in new_events]
     assert [e["target"] for e in old_events] == [e.target for e in new_events]
 
@@ -164,7 +166,7 @@ def test_a_format_2_journal_or_an_unreadable_path_is_refused(tmp_path: Path) -> 
     with pytest.raises(ag.JournalError, match="already format 2") as e:
         ag.upgrade_journal(two, tmp_path / "new.journal")
     assert e.value.line == 1
-    with pytest.raises(ag.JournalError, match="absent.journal"):
+    with pytest.raises(ag.JournalError, match=r"absent\.journal"):
         ag.upgrade_journal(tmp_path / "absent.journal", tmp_path / "new.journal")
     not_a_journal = tmp_path / "notes.txt"
     not_a_journal.write_text("hello\n")
