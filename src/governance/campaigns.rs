@@ -4,7 +4,8 @@
 //! A campaign is part of the graph's state: starting, each decision and closing are
 //! audited changes (`campaign.started`, `campaign.decided`, `campaign.closed`), replayed
 //! from journals and written in snapshots; the revocations on closing are the ordinary
-//! `grant.removed` / `member.removed` events. Ids are `camp_1`, `camp_2` … in start order.
+//! `grant.removed` / `member.removed` events, and each kept membership's review date is
+//! an ordinary `member.updated`. Ids are `camp_1`, `camp_2` … in start order.
 //!
 //! Decisions beyond the issue:
 //! - Starting one needs `org:manage_roles` (org admins and owners); every reviewer must
@@ -34,6 +35,7 @@ use crate::ids::{self, email_key};
 use crate::model::campaigns::{Campaign, CampaignItem, ItemKind, ItemSpec, Reviewer};
 use crate::roles::{OrgRole, Role};
 use crate::state::campaigns::{find_campaign, need_campaign};
+use crate::state::queries::member_attrs;
 use crate::state::{Change, State};
 use crate::time::{At, Instant};
 
@@ -187,6 +189,32 @@ fn authorize_decision(
 }
 
 /// The changes that revoke what was rejected in `c`, and the items they revoke.
+/// A `member.updated` for each membership the campaign kept, its `reviewed` date set to
+/// the day it closes, so that `review()` does not call it overdue (SOC 2 evidence and
+/// the review agree). Memberships gone since are left alone.
+fn stamp_reviewed(st: &State, at: &mut At<'_>, c: &Campaign) -> Vec<Change> {
+    let Some(oid) = st.org_id(&c.org) else {
+        return Vec::new();
+    };
+    let today = at.get().date();
+    c.items
+        .iter()
+        .filter(|i| i.spec.kind == ItemKind::Membership)
+        .filter(|i| i.decision.as_ref().is_some_and(|d| d.keep))
+        .filter_map(|it| {
+            let before = member_attrs(membership(st, &it.spec.user, oid)?);
+            let mut after = before.clone();
+            after.reviewed = Some(today);
+            (after != before).then(|| Change::MemberUpdated {
+                org: c.org.clone(),
+                user: it.spec.user.clone(),
+                before,
+                after,
+            })
+        })
+        .collect()
+}
+
 fn plan_revocations(
     st: &State,
     at: &mut At<'_>,
@@ -369,7 +397,8 @@ impl Graph {
     }
 
     /// Closes campaign `id`: revokes what was rejected (ordinary `member.removed` /
-    /// `grant.removed` events), leaves the rest, and records `campaign.closed`.
+    /// `grant.removed` events), stamps each kept membership as reviewed today
+    /// (`member.updated`), leaves the rest, and records `campaign.closed`.
     pub fn close_campaign(&self, id: &str, actor: Option<&str>) -> Result<Campaign> {
         self.mutate(actor, |st, at| {
             let c = need_campaign(st, id)?;
@@ -380,6 +409,7 @@ impl Graph {
             }
             open(c)?;
             let (mut changes, revoked) = plan_revocations(st, at, actor, c)?;
+            changes.extend(stamp_reviewed(st, at, c));
             let count = |keep: bool| {
                 c.items
                     .iter()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -103,13 +104,21 @@ def test_a_campaign_from_start_to_close_reopened_from_the_journal(tmp_path: Path
     evidence = c.close(actor=JANE)
     assert c.status == "closed" and c.closed_by == JANE
     # rejected access went as ordinary events; the rest stayed
-    closing = [(e.action, e.target) for e in g.audit.events()][-4:]
+    closing = [(e.action, e.target) for e in g.audit.events()][-5:]
     assert closing == [
         ("grant.removed", "acme/web"),  # dave's, removed with his membership
         ("member.removed", "acme"),
         ("grant.removed", "acme/prod"),  # bob's
+        ("member.updated", "acme"),  # bob's membership, kept: reviewed today
         ("campaign.closed", "acme"),
     ]
+    stamped = g.audit.events(action="member.updated")[-1]
+    assert stamped.details["user"] == BOB
+    assert stamped.details["after"]["reviewed"] == "2024-05-15"
+    reviewed = {m.user: m.reviewed for m in g.members("acme")}
+    assert reviewed == {ALICE: None, BOB: date(2024, 5, 15), CAROL: None, JANE: None}
+    overdue = {f.user for f in g.review(org="acme") if f.rule == "review-overdue"}
+    assert BOB not in overdue and {ALICE, CAROL} <= overdue
     assert not g.check(BOB, "project:view", "acme/prod")
     assert g.check(BOB, "project:view", "acme/web")
     assert DAVE not in [m.user for m in g.members("acme")]
