@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::checkpoint::{Checkpoint, CheckpointFile};
-use super::decode::{complete_lines, Fault};
+use super::decode::{complete_lines, Decoded, Fault};
+
 use super::event::{genesis, Event};
 use super::files;
 use super::journal::{
@@ -82,12 +83,46 @@ pub struct Opened {
     pub journal: FileJournal,
     /// Line 1.
     pub header: Header,
-    /// The events read (all, or those after the snapshot's).
+    /// The events read (all, or those after the snapshot's); empty when they went to a
+    /// [`RecordSink`] instead ([`FileJournal::open_into`]).
     pub records: Vec<Record>,
     /// A torn tail that was cut off: its line and what was cut.
     pub recovered: Option<(u64, String)>,
     /// True when reading started at the snapshot's resume point.
     pub resumed: bool,
+}
+
+/// Where opening a journal hands the records it reads, a stretch of lines at a time, so
+/// that no more than one stretch of full events is held at once (a journal of a year is
+/// replayed into the compact store and the state as it is read).
+pub trait RecordSink {
+    /// Line 1 and its digest, before any record; `resumed`: reading starts at the
+    /// snapshot's resume point.
+    fn start(&mut self, header: &Header, header_digest: &str, resumed: bool);
+    /// The next records, in order. Reading goes on whatever the sink makes of them (a
+    /// fault found later in the file is what opening reports): a sink keeps its own
+    /// first error.
+    fn records(&mut self, records: Vec<Record>);
+}
+
+/// Collects every record (the whole journal in memory: for an import or a short read).
+impl RecordSink for Vec<Record> {
+    fn start(&mut self, _: &Header, _: &str, _: bool) {}
+    fn records(&mut self, mut records: Vec<Record>) {
+        self.append(&mut records);
+    }
+}
+
+/// Lines per stretch read and handed on at once: large enough for the parallel decoding
+/// to pay, small enough that a stretch's full events are a few megabytes.
+const STRETCH: usize = 16_384;
+
+/// What the reader noted of the records it handed on: the last one's line, and the line
+/// and hash of the event at the signed checkpoint's `seq`.
+#[derive(Debug, Default)]
+struct Seen {
+    end_line: Option<u64>,
+    at_checkpoint: Option<(u64, String)>,
 }
 
 fn io_err(path: &Path, e: &std::io::Error) -> AuditError {
@@ -178,29 +213,79 @@ impl Reader<'_> {
         lines: &[&[u8]],
         last: &mut (u64, String),
     ) -> Result<Vec<Record>, AuditError> {
-        let (batches, fault) = super::decode::lines(lines, last);
+        let mut out = Vec::new();
+        self.each(first_line, lines, last, &mut out, None)?;
+        Ok(out)
+    }
+
+    /// Reads complete batch lines numbered from `first_line`, chained after `last`, and
+    /// hands their records to `sink` a stretch at a time; `watch`: note the event with
+    /// this `seq` in [`Seen`]. The next stretch is decoded (on other threads) while the
+    /// sink takes the one before. The first fault — a line that does not read or a batch
+    /// without its MAC — is the error, whatever the sink made of the records before it.
+    fn each(
+        &self,
+        first_line: u64,
+        lines: &[&[u8]],
+        last: &mut (u64, String),
+        sink: &mut dyn RecordSink,
+        watch: Option<u64>,
+    ) -> Result<Seen, AuditError> {
+        let mut seen = Seen::default();
+        let mut result = Ok(());
+        super::decode::stretches(lines, &last.clone(), STRETCH, |at, decoded| {
+            let first = first_line + at as u64;
+            result = self.hand_on(first, decoded, last, sink, watch, &mut seen);
+            result.is_ok()
+        });
+        result.map(|()| seen)
+    }
+
+    /// Checks the MACs of one decoded stretch (numbered from `first_line`) and hands its
+    /// records on; the stretch's fault, if any, is the error.
+    fn hand_on(
+        &self,
+        first_line: u64,
+        (batches, fault): Decoded,
+        last: &mut (u64, String),
+        sink: &mut dyn RecordSink,
+        watch: Option<u64>,
+        seen: &mut Seen,
+    ) -> Result<(), AuditError> {
         let mut out = Vec::with_capacity(batches.iter().map(|b| b.events.len()).sum());
+        let mut mac_fault = None;
         for (i, batch) in batches.into_iter().enumerate() {
             let line = first_line + i as u64;
             if let Some(key) = self.key {
                 let end = batch.events.last().map_or(0, |e| e.seq);
                 if end > self.trusted_from && !batch_mac_ok(key, self.graph_id, &batch) {
-                    return Err(journal_err(
+                    mac_fault = Some(journal_err(
                         self.path,
                         line,
                         format!(
                             "the batch ending at event {end} carries no valid MAC for this key: written without the key, forged or from another journal"
                         ),
                     ));
+                    break;
                 }
             }
             if let Some(e) = batch.events.last() {
                 *last = (e.seq, e.hash.clone());
             }
-            out.extend(batch.events.into_iter().map(|event| Record { line, event }));
+            for event in batch.events {
+                if watch == Some(event.seq) {
+                    seen.at_checkpoint = Some((line, event.hash.clone()));
+                }
+                out.push(Record { line, event });
+            }
+            seen.end_line = Some(line);
+        }
+        sink.records(out);
+        if let Some(e) = mac_fault {
+            return Err(e);
         }
         match fault {
-            None => Ok(out),
+            None => Ok(()),
             Some((i, fault)) => {
                 let line = first_line + i as u64;
                 Err(match fault {
@@ -222,9 +307,24 @@ impl FileJournal {
         key: Option<&[u8]>,
         resume: Option<&Resume>,
     ) -> Result<Opened, AuditError> {
+        let mut records = Vec::new();
+        let mut opened = Self::open_into(path, key, resume, &mut records)?;
+        opened.records = records;
+        Ok(opened)
+    }
+
+    /// [`FileJournal::open`], handing the records read to `sink` a stretch at a time
+    /// (`Opened::records` stays empty). When it fails, what the sink took is to be
+    /// thrown away.
+    pub fn open_into(
+        path: &Path,
+        key: Option<&[u8]>,
+        resume: Option<&Resume>,
+        sink: &mut dyn RecordSink,
+    ) -> Result<Opened, AuditError> {
         let file = files::open_append(path).map_err(|e| io_err(path, &e))?;
         file.lock().map_err(|e| io_err(path, &e))?;
-        let result = Self::open_locked(path, &file, key, resume);
+        let result = Self::open_locked(path, &file, key, resume, sink);
         let _ = file.unlock();
         let mut opened = result?;
         let meta = file.metadata().map_err(|e| io_err(path, &e))?;
@@ -242,6 +342,7 @@ impl FileJournal {
         file: &File,
         key: Option<&[u8]>,
         resume: Option<&Resume>,
+        sink: &mut dyn RecordSink,
     ) -> Result<Opened, AuditError> {
         let len = file.metadata().map_err(|e| io_err(path, &e))?.len();
         let (mut cp_file, slots) = match key {
@@ -259,7 +360,7 @@ impl FileJournal {
                     "the journal is empty but a signed checkpoint exists beside it: the journal was truncated or replaced",
                 ));
             }
-            return Self::create(path, file, key, cp_file);
+            return Self::create(path, file, key, cp_file, sink);
         }
         let head = read_header_line(file)
             .map_err(|e| io_err(path, &e))?
@@ -367,14 +468,19 @@ impl FileJournal {
             key: key.filter(|_| checkpoint.is_some()),
             trusted_from,
         };
-        let records = reader.batches(first_line, &lines, &mut last)?;
-        if let Some(cp) = &checkpoint {
-            let base = (header.base_seq, header.anchor.as_str());
-            Self::reaches(path, cp, base, &records, &last, resume)?;
-        }
+        sink.start(&header, &header_digest, resumed);
+        let watch = checkpoint.as_ref().map(|c| c.seq);
+        let seen = reader.each(first_line, &lines, &mut last, sink, watch)?;
         let complete = start + (body.len() - tail.len()) as u64;
         let line_count = first_line - 1 + lines.len() as u64;
-        let recovered = if tail.is_empty() {
+        let tail_len = tail.len();
+        drop(lines);
+        drop(body);
+        if let Some(cp) = &checkpoint {
+            let base = (header.base_seq, header.anchor.as_str());
+            Self::reaches(path, cp, base, &seen, &last, resume)?;
+        }
+        let recovered = if tail_len == 0 {
             None
         } else {
             file.set_len(complete)
@@ -385,7 +491,7 @@ impl FileJournal {
                 format!(
                     "{}: cut off a torn record of {} bytes at line {} (a write interrupted by a crash); every complete record was kept",
                     path.display(),
-                    tail.len(),
+                    tail_len,
                     line_count + 1
                 ),
             ))
@@ -426,7 +532,7 @@ impl FileJournal {
                 graph_id,
             },
             header,
-            records,
+            records: Vec::new(),
             recovered,
             resumed,
         })
@@ -438,6 +544,7 @@ impl FileJournal {
         mut file: &File,
         key: Option<&[u8]>,
         mut cp_file: Option<CheckpointFile>,
+        sink: &mut dyn RecordSink,
     ) -> Result<Opened, AuditError> {
         let graph_id = super::random::hex_id()
             .map_err(|e| AuditError::Io(format!("cannot draw a random graph id: {e}")))?;
@@ -456,6 +563,7 @@ impl FileJournal {
             .and_then(|()| files::sync_dir(path))
             .map_err(|e| io_err(path, &e))?;
         let header_digest = Header::digest(&line);
+        sink.start(&header, &header_digest, false);
         if let Some(f) = &mut cp_file {
             f.write(Checkpoint {
                 accessgraph_checkpoint: 2,
@@ -497,11 +605,11 @@ impl FileJournal {
         path: &Path,
         cp: &Checkpoint,
         base: (u64, &str),
-        records: &[Record],
+        seen: &Seen,
         last: &(u64, String),
         resume: Option<&Resume>,
     ) -> Result<(), AuditError> {
-        let end_line = records.last().map_or(1, |r| r.line);
+        let end_line = seen.end_line.unwrap_or(1);
         if cp.seq > last.0 {
             return Err(journal_err(
                 path,
@@ -518,10 +626,9 @@ impl FileJournal {
             // The checkpoint of a journal with no events yet (a new one, or all pruned).
             Some(base.1)
         } else {
-            records
-                .iter()
-                .find(|r| r.event.seq == cp.seq)
-                .map(|r| r.event.hash.as_str())
+            seen.at_checkpoint
+                .as_ref()
+                .map(|(_, h)| h.as_str())
                 .or_else(|| resume.filter(|r| r.seq == cp.seq).map(|r| r.hash.as_str()))
         };
         match found {
@@ -529,10 +636,7 @@ impl FileJournal {
             // Before a snapshot's resume point: vouched for by the signed snapshot.
             None if resume.is_some_and(|r| cp.seq < r.seq) => Ok(()),
             _ => {
-                let line = records
-                    .iter()
-                    .find(|r| r.event.seq == cp.seq)
-                    .map_or(1, |r| r.line);
+                let line = seen.at_checkpoint.as_ref().map_or(1, |(l, _)| *l);
                 Err(journal_err(
                     path,
                     line,
