@@ -177,7 +177,7 @@ pub fn stretches(
             }
         });
         let mut end = start.clone();
-        for (at, decoded) in rx.iter() {
+        for (at, decoded) in &rx {
             let part = lines
                 .get(at..(at + stretch).min(lines.len()))
                 .unwrap_or_default();
