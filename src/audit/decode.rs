@@ -11,8 +11,9 @@
 
 use std::path::Path;
 
-use super::event::Event;
 use super::journal::{batch_end, decode_batch, Batch, BatchError, Header};
+use super::log::{Prefix, SealCheck};
+use super::store::EventStore;
 use crate::error::AuditError;
 
 /// Below this many lines per thread, the lines are read on one thread.
@@ -139,34 +140,124 @@ fn split(lines: &[&[u8]], start: &(u64, String), parts: usize) -> Decoded {
     (out, None)
 }
 
+/// Reads `lines` chained after `start` a stretch of `stretch` lines at a time and hands
+/// each stretch's result to `take` with the index of its first line, in order, until
+/// `take` returns false or a stretch ends in a fault. The next stretch is read (on other
+/// threads) while `take` works on the one before; each stretch starts from the end the
+/// line before it claims, and one that turns out to have started from a false claim is
+/// read again from the true end, so `take` sees what [`lines`] over the whole would give,
+/// cut in stretches.
+pub fn stretches(
+    lines: &[&[u8]],
+    start: &(u64, String),
+    stretch: usize,
+    mut take: impl FnMut(usize, Decoded) -> bool,
+) {
+    let stretch = stretch.max(1);
+    if lines.len() <= stretch {
+        take(0, self::lines(lines, start));
+        return;
+    }
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Decoded)>(1);
+        let first = start.clone();
+        let reader = scope.spawn(move || {
+            let mut from = first;
+            for (k, part) in lines.chunks(stretch).enumerate() {
+                let decoded = self::lines(part, &from);
+                let stop = decoded.1.is_some();
+                from = part
+                    .last()
+                    .and_then(|raw| std::str::from_utf8(raw).ok())
+                    .and_then(batch_end)
+                    .unwrap_or_else(|| from.clone());
+                if tx.send((k * stretch, decoded)).is_err() || stop {
+                    return;
+                }
+            }
+        });
+        let mut end = start.clone();
+        for (at, decoded) in &rx {
+            let part = lines
+                .get(at..(at + stretch).min(lines.len()))
+                .unwrap_or_default();
+            // A batch read from another start fails its first event's check.
+            let true_start = decoded
+                .0
+                .first()
+                .and_then(|b| b.events.first())
+                .is_some_and(|e| e.seq == end.0 + 1 && e.prev_hash == end.1);
+            let decoded = if true_start {
+                decoded
+            } else {
+                self::lines(part, &end)
+            };
+            let fault = decoded.1.is_some();
+            end = end_of(&decoded.0, &end);
+            if !take(at, decoded) || fault {
+                break;
+            }
+        }
+        // Dropping the receiver ends the reader at its next stretch.
+        drop(rx);
+        let _ = reader.join();
+    });
+}
+
+/// Lines per stretch of [`read_prefix`]: one stretch of full events is held at a time.
+const PREFIX_STRETCH: usize = 16_384;
+
 /// The events of the journal at `path` up to byte `end` (a snapshot's resume point),
-/// chained from its header; errors are `AuditError::Integrity` (this runs when the audit
-/// log is first used, not on open).
-pub fn read_prefix(path: &Path, end: u64) -> Result<Vec<Event>, AuditError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
-    let end = usize::try_from(end).unwrap_or(usize::MAX).min(bytes.len());
-    let (lines, _) = complete_lines(bytes.get(..end).unwrap_or_default());
+/// chained from its header, their seals checked against the erasures among them, read a
+/// stretch at a time straight into the compact store; errors are
+/// `AuditError::Integrity` (this runs when the audit log is first used, not on open).
+pub fn read_prefix(path: &Path, end: u64) -> Result<Prefix, AuditError> {
+    use std::io::Read as _;
+    let io = |e: std::io::Error| AuditError::Io(format!("{}: {e}", path.display()));
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(end).read_to_end(&mut bytes))
+        .map_err(io)?;
+    let (all, _) = complete_lines(&bytes);
     let bad = |line: u64, seq: u64, reason: String| AuditError::Integrity {
         seq,
         reason: format!("{}, line {line}: {reason}", path.display()),
     };
-    let mut lines = lines.into_iter();
-    let head = lines
+    let mut all = all.into_iter();
+    let head = all
         .next()
         .and_then(|l| std::str::from_utf8(l).ok())
         .and_then(|l| super::journal::strip_crc(l).ok())
         .and_then(|j| serde_json::from_str::<Header>(&j).ok())
         .ok_or_else(|| bad(1, 0, "unreadable header".into()))?;
-    let rest: Vec<&[u8]> = lines.collect();
-    let (batches, fault) = super::decode::lines(&rest, &(head.base_seq, head.anchor));
-    let mut out: Vec<Event> = Vec::with_capacity(batches.iter().map(|b| b.events.len()).sum());
-    for b in batches {
-        out.extend(b.events);
-    }
-    if let Some((i, fault)) = fault {
+    let rest: Vec<&[u8]> = all.collect();
+    let mut events = EventStore::default();
+    events.reserve(rest.len());
+    let mut seals = SealCheck::new(head.base_seq);
+    let mut seal_fault: Option<AuditError> = None;
+    let mut last = (head.base_seq, head.anchor);
+    let mut fault_at = None;
+    stretches(
+        &rest,
+        &last.clone(),
+        PREFIX_STRETCH,
+        |at, (batches, fault)| {
+            for b in batches {
+                for e in b.events {
+                    if seal_fault.is_none() {
+                        seal_fault = seals.push(&e).err();
+                    }
+                    events.push(&e);
+                    last = (e.seq, e.hash);
+                }
+            }
+            fault_at = fault.map(|(i, f)| (at + i, f));
+            true
+        },
+    );
+    if let Some((i, fault)) = fault_at {
         let line = i as u64 + 2;
-        let first = out.last().map_or(head.base_seq, |e| e.seq) + 1;
+        let first = last.0 + 1;
         return Err(match fault {
             Fault::NotUtf8 => bad(line, first, "not UTF-8".into()),
             Fault::Batch(BatchError::Checksum) => {
@@ -176,7 +267,12 @@ pub fn read_prefix(path: &Path, end: u64) -> Result<Vec<Event>, AuditError> {
             Fault::Batch(BatchError::Format(m) | BatchError::Chain(m)) => bad(line, first, m),
         });
     }
-    Ok(out)
+    if let Some(e) = seal_fault {
+        return Err(e);
+    }
+    seals.finish()?;
+    events.shrink_to_fit();
+    Ok(Prefix { events, end: last })
 }
 
 #[cfg(test)]
@@ -255,6 +351,34 @@ mod tests {
             let many = split(&view(&lines), &start, parts);
             assert_eq!(seqs(&many), seqs(&one), "{parts}");
             assert_eq!(many.1, one.1);
+        }
+        // Read a stretch at a time (the forged claim ends stretch 19 for sizes 1, 4, 5 …),
+        // the stretches add up to one pass and name the same fault.
+        for stretch in [1, 2, 4, 5, 19, 20, 33, 40, 100] {
+            let mut got: Vec<u64> = Vec::new();
+            let mut fault = None;
+            stretches(&view(&lines), &start, stretch, |at, (batches, f)| {
+                got.extend(batches.iter().flat_map(|b| b.events.iter().map(|e| e.seq)));
+                fault = f.map(|(i, f)| (at + i, f));
+                true
+            });
+            assert_eq!((got, fault.as_ref().map(|f| f.0)), seqs(&one), "{stretch}");
+            assert_eq!(fault, one.1, "{stretch}");
+        }
+        // A clean journal in stretches; and `take` stops the reading when it says so.
+        let clean: Vec<Vec<u8>> = text.iter().map(|l| l.clone().into_bytes()).collect();
+        for stretch in [1, 3, 40] {
+            let mut got: Vec<u64> = Vec::new();
+            stretches(&view(&clean), &start, stretch, |_, (batches, f)| {
+                assert!(f.is_none());
+                got.extend(batches.iter().flat_map(|b| b.events.iter().map(|e| e.seq)));
+                got.len() < 10
+            });
+            assert_eq!(
+                got.len(),
+                10_usize.next_multiple_of(stretch).min(40),
+                "{stretch}"
+            );
         }
     }
 }

@@ -10,12 +10,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::checkpoint::{Checkpoint, CheckpointFile};
-use super::decode::{complete_lines, Fault};
+use super::decode::complete_lines;
+
 use super::event::{genesis, Event};
 use super::files;
-use super::journal::{
-    batch_end, batch_mac_ok, encode_batch, BatchError, Fresh, Header, JournalStore, Record, FORMAT,
-};
+use super::journal::{batch_end, encode_batch, Fresh, Header, JournalStore, Record, FORMAT};
+pub use super::read::RecordSink;
+use super::read::{journal_err, Reader, Seen};
 use crate::error::AuditError;
 
 /// Generations of journal files, unique in the process: a store opened again after
@@ -82,7 +83,8 @@ pub struct Opened {
     pub journal: FileJournal,
     /// Line 1.
     pub header: Header,
-    /// The events read (all, or those after the snapshot's).
+    /// The events read (all, or those after the snapshot's); empty when they went to a
+    /// [`RecordSink`] instead ([`FileJournal::open_into`]).
     pub records: Vec<Record>,
     /// A torn tail that was cut off: its line and what was cut.
     pub recovered: Option<(u64, String)>,
@@ -92,27 +94,6 @@ pub struct Opened {
 
 fn io_err(path: &Path, e: &std::io::Error) -> AuditError {
     AuditError::Io(format!("{}: {e}", path.display()))
-}
-
-fn journal_err(path: &Path, line: u64, reason: impl Into<String>) -> AuditError {
-    AuditError::Journal {
-        path: path.display().to_string(),
-        line,
-        reason: reason.into(),
-    }
-}
-
-fn batch_err(path: &Path, line: u64, e: BatchError) -> AuditError {
-    journal_err(
-        path,
-        line,
-        match e {
-            BatchError::Checksum => {
-                "the record's checksum does not match (altered or damaged)".to_owned()
-            }
-            BatchError::Format(m) | BatchError::Chain(m) | BatchError::Event(_, m) => m,
-        },
-    )
 }
 
 /// Bytes `[start, end)` of the file.
@@ -162,56 +143,6 @@ fn resume_point_holds(file: &File, body_start: u64, len: u64, r: &Resume) -> std
     }
 }
 
-/// The chain read so far and what reading the batches needs to check them.
-struct Reader<'a> {
-    path: &'a Path,
-    graph_id: &'a str,
-    key: Option<&'a [u8]>,
-    trusted_from: u64,
-}
-
-impl Reader<'_> {
-    /// Reads complete batch lines numbered from `first_line`, chained after `last`.
-    fn batches(
-        &self,
-        first_line: u64,
-        lines: &[&[u8]],
-        last: &mut (u64, String),
-    ) -> Result<Vec<Record>, AuditError> {
-        let (batches, fault) = super::decode::lines(lines, last);
-        let mut out = Vec::with_capacity(batches.iter().map(|b| b.events.len()).sum());
-        for (i, batch) in batches.into_iter().enumerate() {
-            let line = first_line + i as u64;
-            if let Some(key) = self.key {
-                let end = batch.events.last().map_or(0, |e| e.seq);
-                if end > self.trusted_from && !batch_mac_ok(key, self.graph_id, &batch) {
-                    return Err(journal_err(
-                        self.path,
-                        line,
-                        format!(
-                            "the batch ending at event {end} carries no valid MAC for this key: written without the key, forged or from another journal"
-                        ),
-                    ));
-                }
-            }
-            if let Some(e) = batch.events.last() {
-                *last = (e.seq, e.hash.clone());
-            }
-            out.extend(batch.events.into_iter().map(|event| Record { line, event }));
-        }
-        match fault {
-            None => Ok(out),
-            Some((i, fault)) => {
-                let line = first_line + i as u64;
-                Err(match fault {
-                    Fault::NotUtf8 => journal_err(self.path, line, "the record is not UTF-8"),
-                    Fault::Batch(e) => batch_err(self.path, line, e),
-                })
-            }
-        }
-    }
-}
-
 impl FileJournal {
     /// Opens (or creates) the journal at `path` under the writers' lock: repairs a torn
     /// tail, verifies every batch read, and checks the signed checkpoint when a key is
@@ -222,9 +153,24 @@ impl FileJournal {
         key: Option<&[u8]>,
         resume: Option<&Resume>,
     ) -> Result<Opened, AuditError> {
+        let mut records = Vec::new();
+        let mut opened = Self::open_into(path, key, resume, &mut records)?;
+        opened.records = records;
+        Ok(opened)
+    }
+
+    /// [`FileJournal::open`], handing the records read to `sink` a stretch at a time
+    /// (`Opened::records` stays empty). When it fails, what the sink took is to be
+    /// thrown away.
+    pub fn open_into(
+        path: &Path,
+        key: Option<&[u8]>,
+        resume: Option<&Resume>,
+        sink: &mut dyn RecordSink,
+    ) -> Result<Opened, AuditError> {
         let file = files::open_append(path).map_err(|e| io_err(path, &e))?;
         file.lock().map_err(|e| io_err(path, &e))?;
-        let result = Self::open_locked(path, &file, key, resume);
+        let result = Self::open_locked(path, &file, key, resume, sink);
         let _ = file.unlock();
         let mut opened = result?;
         let meta = file.metadata().map_err(|e| io_err(path, &e))?;
@@ -242,6 +188,7 @@ impl FileJournal {
         file: &File,
         key: Option<&[u8]>,
         resume: Option<&Resume>,
+        sink: &mut dyn RecordSink,
     ) -> Result<Opened, AuditError> {
         let len = file.metadata().map_err(|e| io_err(path, &e))?.len();
         let (mut cp_file, slots) = match key {
@@ -259,7 +206,7 @@ impl FileJournal {
                     "the journal is empty but a signed checkpoint exists beside it: the journal was truncated or replaced",
                 ));
             }
-            return Self::create(path, file, key, cp_file);
+            return Self::create(path, file, key, cp_file, sink);
         }
         let head = read_header_line(file)
             .map_err(|e| io_err(path, &e))?
@@ -367,14 +314,19 @@ impl FileJournal {
             key: key.filter(|_| checkpoint.is_some()),
             trusted_from,
         };
-        let records = reader.batches(first_line, &lines, &mut last)?;
-        if let Some(cp) = &checkpoint {
-            let base = (header.base_seq, header.anchor.as_str());
-            Self::reaches(path, cp, base, &records, &last, resume)?;
-        }
+        sink.start(&header, &header_digest, resumed);
+        let watch = checkpoint.as_ref().map(|c| c.seq);
+        let seen = reader.each(first_line, &lines, &mut last, sink, watch)?;
         let complete = start + (body.len() - tail.len()) as u64;
         let line_count = first_line - 1 + lines.len() as u64;
-        let recovered = if tail.is_empty() {
+        let tail_len = tail.len();
+        drop(lines);
+        drop(body);
+        if let Some(cp) = &checkpoint {
+            let base = (header.base_seq, header.anchor.as_str());
+            Self::reaches(path, cp, base, &seen, &last, resume)?;
+        }
+        let recovered = if tail_len == 0 {
             None
         } else {
             file.set_len(complete)
@@ -385,7 +337,7 @@ impl FileJournal {
                 format!(
                     "{}: cut off a torn record of {} bytes at line {} (a write interrupted by a crash); every complete record was kept",
                     path.display(),
-                    tail.len(),
+                    tail_len,
                     line_count + 1
                 ),
             ))
@@ -426,7 +378,7 @@ impl FileJournal {
                 graph_id,
             },
             header,
-            records,
+            records: Vec::new(),
             recovered,
             resumed,
         })
@@ -438,6 +390,7 @@ impl FileJournal {
         mut file: &File,
         key: Option<&[u8]>,
         mut cp_file: Option<CheckpointFile>,
+        sink: &mut dyn RecordSink,
     ) -> Result<Opened, AuditError> {
         let graph_id = super::random::hex_id()
             .map_err(|e| AuditError::Io(format!("cannot draw a random graph id: {e}")))?;
@@ -456,6 +409,7 @@ impl FileJournal {
             .and_then(|()| files::sync_dir(path))
             .map_err(|e| io_err(path, &e))?;
         let header_digest = Header::digest(&line);
+        sink.start(&header, &header_digest, false);
         if let Some(f) = &mut cp_file {
             f.write(Checkpoint {
                 accessgraph_checkpoint: 2,
@@ -497,11 +451,11 @@ impl FileJournal {
         path: &Path,
         cp: &Checkpoint,
         base: (u64, &str),
-        records: &[Record],
+        seen: &Seen,
         last: &(u64, String),
         resume: Option<&Resume>,
     ) -> Result<(), AuditError> {
-        let end_line = records.last().map_or(1, |r| r.line);
+        let end_line = seen.end_line.unwrap_or(1);
         if cp.seq > last.0 {
             return Err(journal_err(
                 path,
@@ -518,10 +472,9 @@ impl FileJournal {
             // The checkpoint of a journal with no events yet (a new one, or all pruned).
             Some(base.1)
         } else {
-            records
-                .iter()
-                .find(|r| r.event.seq == cp.seq)
-                .map(|r| r.event.hash.as_str())
+            seen.at_checkpoint
+                .as_ref()
+                .map(|(_, h)| h.as_str())
                 .or_else(|| resume.filter(|r| r.seq == cp.seq).map(|r| r.hash.as_str()))
         };
         match found {
@@ -529,10 +482,7 @@ impl FileJournal {
             // Before a snapshot's resume point: vouched for by the signed snapshot.
             None if resume.is_some_and(|r| cp.seq < r.seq) => Ok(()),
             _ => {
-                let line = records
-                    .iter()
-                    .find(|r| r.event.seq == cp.seq)
-                    .map_or(1, |r| r.line);
+                let line = seen.at_checkpoint.as_ref().map_or(1, |(l, _)| *l);
                 Err(journal_err(
                     path,
                     line,

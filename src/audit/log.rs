@@ -44,12 +44,20 @@ pub struct Pending {
     pub base_state: Option<State>,
 }
 
+/// The events of a journal up to a snapshot's resume point, as read.
+#[derive(Debug)]
+pub struct Prefix {
+    /// The events, from the journal's base on.
+    pub events: EventStore,
+    /// The last one's `seq` and hash (the journal's base and anchor when there is none).
+    pub end: (u64, String),
+}
+
 /// Reads the events of a journal up to the snapshot's resume point, each checked
-/// against its hash and the chain from the journal's anchor (as `read_prefix` does).
+/// against its hash and the chain from the journal's anchor, and their seals against the
+/// erasures among them (as `read_prefix` does).
 #[derive(Clone)]
-pub struct PrefixLoader(
-    pub std::sync::Arc<dyn Fn() -> Result<Vec<Event>, AuditError> + Send + Sync>,
-);
+pub struct PrefixLoader(pub std::sync::Arc<dyn Fn() -> Result<Prefix, AuditError> + Send + Sync>);
 
 impl std::fmt::Debug for PrefixLoader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -169,22 +177,14 @@ impl Log {
             return Ok(());
         };
         // The loader read the prefix as opening reads a journal: each event's hash and
-        // its chain from the journal's anchor checked. What only the whole log can show
-        // is left: the seals, and that the prefix leads to the snapshot.
-        let prefix = (p.loader.0)()?;
-        check_seals(p.base_seq, &prefix)?;
-        let reaches = prefix
-            .last()
-            .map_or((p.base_seq, p.anchor.clone()), |e| (e.seq, e.hash.clone()));
-        if reaches != (self.base_seq, self.anchor.clone()) {
+        // its chain from the journal's anchor checked, and the seals among them. What is
+        // left: that the prefix leads to the snapshot.
+        let Prefix { mut events, end } = (p.loader.0)()?;
+        if end != (self.base_seq, self.anchor.clone()) {
             return Err(AuditError::Integrity {
                 seq: self.base_seq,
                 reason: "the journal no longer leads to the snapshot it was opened from".into(),
             });
-        }
-        let mut events = EventStore::default();
-        for e in prefix {
-            events.push(&e);
         }
         for e in self.events.iter(self.base_seq, &self.anchor) {
             events.push(&e);
@@ -543,10 +543,36 @@ fn listed_seals(ev: &Event) -> Option<Vec<(u64, String)>> {
 /// and each `user.erased` event must list exactly the fields sealed with its pseudonym
 /// (those of events before `base_seq + 1` are gone with retention and not checked).
 pub fn check_seals(base_seq: u64, events: &[Event]) -> Result<(), AuditError> {
-    let mut seals: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
+    let mut check = SealCheck::new(base_seq);
     for e in events {
-        for (path, pseudonym) in e.seals() {
-            seals.entry(pseudonym).or_default().push((e.seq, path));
+        check.push(e)?;
+    }
+    check.finish()
+}
+
+/// [`check_seals`] one event at a time, for a log read as a stream: the first error is
+/// the one `check_seals` gives over the same events.
+#[derive(Debug, Default)]
+pub struct SealCheck {
+    base_seq: u64,
+    seals: BTreeMap<String, Vec<(u64, String)>>,
+}
+
+impl SealCheck {
+    /// A check of the events after `base_seq`.
+    pub fn new(base_seq: u64) -> Self {
+        SealCheck {
+            base_seq,
+            seals: BTreeMap::new(),
+        }
+    }
+
+    /// The next event.
+    pub fn push(&mut self, e: &Event) -> Result<(), AuditError> {
+        if !e.sealed.is_empty() {
+            for (path, pseudonym) in e.seals() {
+                self.seals.entry(pseudonym).or_default().push((e.seq, path));
+            }
         }
         if e.action == "user.erased" {
             let Some(p) = e.details.get("pseudonym").and_then(Value::as_str) else {
@@ -561,9 +587,9 @@ pub fn check_seals(base_seq: u64, events: &[Event]) -> Result<(), AuditError> {
                     "a `user.erased` event without the list of what it sealed",
                 )
             })?;
-            listed.retain(|(seq, _)| *seq > base_seq);
+            listed.retain(|(seq, _)| *seq > self.base_seq);
             listed.sort();
-            let mut found = seals.remove(p).unwrap_or_default();
+            let mut found = self.seals.remove(p).unwrap_or_default();
             found.sort();
             if listed != found {
                 return Err(integrity(
@@ -574,15 +600,20 @@ pub fn check_seals(base_seq: u64, events: &[Event]) -> Result<(), AuditError> {
                 ));
             }
         }
+        Ok(())
     }
-    if let Some((p, places)) = seals.into_iter().next() {
-        let seq = places.first().map_or(0, |(s, _)| *s);
-        return Err(integrity(
-            seq,
-            format!(
-                "a field is sealed with `{p}`, which no later `user.erased` event names: its value was replaced"
-            ),
-        ));
+
+    /// After the last event: no seal is left that no erasure named.
+    pub fn finish(self) -> Result<(), AuditError> {
+        if let Some((p, places)) = self.seals.into_iter().next() {
+            let seq = places.first().map_or(0, |(s, _)| *s);
+            return Err(integrity(
+                seq,
+                format!(
+                    "a field is sealed with `{p}`, which no later `user.erased` event names: its value was replaced"
+                ),
+            ));
+        }
+        Ok(())
     }
-    Ok(())
 }

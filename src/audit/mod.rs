@@ -10,7 +10,8 @@
 //! - [`decode`]: reading a journal's batch lines in parallel stretches.
 //! - [`log`]: the events in memory: queries, verification, exports, retention.
 //! - [`journal`]: the journal's format (header, batches) and the [`JournalStore`] trait.
-//! - [`file`]: the journal as a file; [`checkpoint`]: its signed checkpoint; [`files`]:
+//! - [`file`]: the journal as a file; [`read`]: its batch lines read and handed on a
+//!   stretch at a time; [`checkpoint`]: its signed checkpoint; [`files`]:
 //!   private files and atomic replacement; [`random`]: the OS's random bytes.
 //! - [`beacon`]: the revision beacon: how a graph sees other processes' writes before
 //!   its next query.
@@ -37,6 +38,7 @@ pub mod personal;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod random;
+pub mod read;
 pub mod recorder;
 pub mod replay;
 pub mod source;

@@ -193,6 +193,28 @@ impl EventStore {
         self.rows.is_empty()
     }
 
+    /// Makes room for `n` more events.
+    pub fn reserve(&mut self, n: usize) {
+        self.rows.reserve(n);
+    }
+
+    /// Keeps the first `len` events only.
+    pub fn truncate(&mut self, len: usize) {
+        if let Some(row) = self.rows.get(len) {
+            self.data
+                .truncate(usize::try_from(row.data).unwrap_or(usize::MAX));
+            self.rows.truncate(len);
+        }
+    }
+
+    /// Gives back the room reserved and not used.
+    pub fn shrink_to_fit(&mut self) {
+        self.rows.shrink_to_fit();
+        self.data.shrink_to_fit();
+        self.strings.arena.shrink_to_fit();
+        self.strings.spans.shrink_to_fit();
+    }
+
     /// Bytes held (rows, arena, strings), for the benchmarks.
     pub fn heap_bytes(&self) -> usize {
         self.rows.capacity() * std::mem::size_of::<Row>()

@@ -5,15 +5,16 @@ use std::path::{Path, PathBuf};
 
 use parking_lot::{RwLock, RwLockUpgradableReadGuard};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::front::Graph;
 use crate::audit::beacon::Follow;
 use crate::audit::checkpoint::{mac, mac_ok};
 use crate::audit::event::sha256_hex;
-use crate::audit::file::{read_prefix, FileJournal, Resume};
+use crate::audit::file::{read_prefix, FileJournal, RecordSink, Resume};
 use crate::audit::journal::{Fresh, Header, Record};
-use crate::audit::log::{check_seals, Pending, PrefixLoader};
+use crate::audit::log::{Pending, PrefixLoader, SealCheck};
 use crate::audit::{files, replay, Audit, Durability, Log, Session};
 use crate::error::AuditError;
 use crate::error::{Error, Result};
@@ -47,14 +48,17 @@ struct SnapshotFile {
     erasures: u64,
     /// SHA-256 of the journal's header line when the snapshot was taken.
     header: String,
-    state: Value,
+    /// The state's text as it stands in the file: read as it is, without building a JSON
+    /// tree of it first (the engine writes it canonical: compact, keys sorted).
+    state: Box<RawValue>,
     /// With `hmac_key`: an HMAC over everything above (the state by its SHA-256).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mac: Option<String>,
 }
 
 impl SnapshotFile {
-    fn signed_fields(&self) -> Vec<String> {
+    /// What the MAC covers, the state by the SHA-256 of `state_text`: its canonical JSON.
+    fn signed_fields(&self, state_text: &str) -> Vec<String> {
         vec![
             self.graph_id.clone(),
             self.seq.to_string(),
@@ -63,22 +67,30 @@ impl SnapshotFile {
             self.lines.to_string(),
             self.erasures.to_string(),
             self.header.clone(),
-            sha256_hex(self.state.to_string().as_bytes()),
+            sha256_hex(state_text.as_bytes()),
         ]
     }
 
     fn sign(&mut self, key: &[u8]) {
-        let f = self.signed_fields();
+        let f = self.signed_fields(self.state.get());
         let parts: Vec<&str> = f.iter().map(String::as_str).collect();
         self.mac = Some(mac(key, "accessgraph/snapshot/v2", &parts));
     }
 
     fn verifies(&self, key: &[u8]) -> bool {
-        let f = self.signed_fields();
-        let parts: Vec<&str> = f.iter().map(String::as_str).collect();
-        self.mac
-            .as_deref()
-            .is_some_and(|t| mac_ok(key, "accessgraph/snapshot/v2", &parts, t))
+        let Some(tag) = self.mac.as_deref() else {
+            return false;
+        };
+        let ok = |state_text: &str| {
+            let f = self.signed_fields(state_text);
+            let parts: Vec<&str> = f.iter().map(String::as_str).collect();
+            mac_ok(key, "accessgraph/snapshot/v2", &parts, tag)
+        };
+        // The engine writes the state canonical, so its text as it stands is what was
+        // signed; a file written otherwise (spaces, keys in another order) is signed over
+        // the canonical JSON, as `docs/journal-format.md` says: build it then.
+        ok(self.state.get())
+            || serde_json::from_str::<Value>(self.state.get()).is_ok_and(|v| ok(&v.to_string()))
     }
 }
 
@@ -88,8 +100,11 @@ pub(super) fn default_snapshot(path: &Path) -> PathBuf {
 }
 
 pub(super) fn state_from_json(v: &Value, what: &str) -> Result<State> {
-    let text = v.to_string();
-    crate::state::snapshot::read(&text).map_err(|e| AuditError::Io(format!("{what}: {e}")).into())
+    state_from_text(&v.to_string(), what)
+}
+
+fn state_from_text(text: &str, what: &str) -> Result<State> {
+    crate::state::snapshot::read(text).map_err(|e| AuditError::Io(format!("{what}: {e}")).into())
 }
 
 pub(super) fn state_to_json(st: &State) -> Result<Value> {
@@ -114,34 +129,87 @@ fn replay_records(
     log: &mut Log,
     records: Vec<Record>,
 ) -> Result<()> {
-    let first = log.last_seq();
-    let mut batch: Vec<crate::audit::Event> = Vec::with_capacity(records.len());
-    let mut prev = log.last_hash();
-    for r in records {
-        let ev = &r.event;
-        if ev.seq != first + batch.len() as u64 + 1 || ev.prev_hash != prev {
-            return Err(journal_error(
-                path,
-                r.line,
-                format!(
-                    "event {} does not follow event {}",
-                    ev.seq,
-                    first + batch.len() as u64
-                ),
-            ));
-        }
-        replay::apply(state, ev).map_err(|m| journal_error(path, r.line, m))?;
-        prev.clone_from(&ev.hash);
-        batch.push(r.event);
+    let held = log.events.len();
+    let mut replay = Replay::new(path, log);
+    replay.take(state, log, records);
+    let done = replay.finish();
+    if done.is_err() {
+        // The log keeps only what it held: the events taken before the error go.
+        log.events.truncate(held);
     }
-    check_seals(first, &batch).map_err(|e| match e {
+    done
+}
+
+/// Records replayed onto a state and appended to a log as they come, a stretch at a
+/// time; the first error is kept (the chain or a change that does not apply, then a
+/// seal), and everything after it ignored.
+struct Replay<'a> {
+    path: &'a Path,
+    /// Where the chain goes on.
+    next: (u64, String),
+    seals: SealCheck,
+    error: Option<Error>,
+    seal_error: Option<Error>,
+}
+
+impl<'a> Replay<'a> {
+    fn new(path: &'a Path, log: &Log) -> Self {
+        let first = log.last_seq();
+        Replay {
+            path,
+            next: (first, log.last_hash()),
+            seals: SealCheck::new(first),
+            error: None,
+            seal_error: None,
+        }
+    }
+
+    fn take(&mut self, state: &mut State, log: &mut Log, records: Vec<Record>) {
+        if self.error.is_some() {
+            return;
+        }
+        for r in records {
+            let ev = &r.event;
+            if ev.seq != self.next.0 + 1 || ev.prev_hash != self.next.1 {
+                self.error = Some(journal_error(
+                    self.path,
+                    r.line,
+                    format!("event {} does not follow event {}", ev.seq, self.next.0),
+                ));
+                return;
+            }
+            if let Err(m) = replay::apply(state, ev) {
+                self.error = Some(journal_error(self.path, r.line, m));
+                return;
+            }
+            if self.seal_error.is_none() {
+                if let Err(e) = self.seals.push(ev) {
+                    self.seal_error = Some(seal_error(self.path, e));
+                }
+            }
+            log.events.push(ev);
+            self.next = (r.event.seq, r.event.hash);
+        }
+    }
+
+    /// The first error: of the chain or a change, else of a seal.
+    fn finish(self) -> Result<()> {
+        if let Some(e) = self.error.or(self.seal_error) {
+            return Err(e);
+        }
+        let path = self.path;
+        self.seals.finish().map_err(|e| seal_error(path, e))
+    }
+}
+
+/// A seal that does not check, as opening reports it (line 0: the whole journal).
+fn seal_error(path: &Path, e: AuditError) -> Error {
+    match e {
         AuditError::Integrity { seq, reason } => {
             journal_error(path, 0, format!("event {seq}: {reason}"))
         }
         other => other.into(),
-    })?;
-    log.extend(batch);
-    Ok(())
+    }
 }
 
 /// A journal read whole or from a snapshot: the state, the log and the store.
@@ -188,6 +256,90 @@ fn read_snapshot(
     Ok(Some(snap))
 }
 
+/// Opening's [`RecordSink`]: on the header, the state to start from (the snapshot's,
+/// when it still fits the journal, or the header's base state); then each stretch of
+/// records replayed onto it and into the log's store, so no more than a stretch of full
+/// events is ever held.
+struct Opening<'a> {
+    path: &'a Path,
+    snapshot: Option<SnapshotFile>,
+    /// Set by `start`: the state and log so far, and the replay under way.
+    begun: Option<(State, Log, Replay<'a>)>,
+    /// The snapshot was refused after the journal was read from it: read it whole.
+    redo: bool,
+    /// A header or snapshot state that does not read (reported if the journal reads).
+    error: Option<Error>,
+}
+
+impl Opening<'_> {
+    fn begin(&mut self, header: &Header, header_digest: &str, resumed: bool) -> Result<()> {
+        let base_state = header
+            .base_state
+            .as_ref()
+            .map(|v| state_from_json(v, "journal base state"))
+            .transpose()?;
+        // A snapshot counts only if it is this graph's, of this very header (no erasure or
+        // pruning since), and the journal still holds its resume point.
+        let snapshot = self.snapshot.take().filter(|s| {
+            resumed
+                && s.graph_id == header.graph_id
+                && s.erasures == header.erasures
+                && s.header == header_digest
+        });
+        if snapshot.is_none() && resumed {
+            self.redo = true;
+            return Ok(());
+        }
+        let (state, log) = if let Some(s) = snapshot {
+            let state = state_from_text(s.state.get(), "snapshot state")?;
+            let prefix_path = self.path.to_owned();
+            let end = s.offset;
+            let log = Log {
+                anchor: s.hash.clone(),
+                base_seq: s.seq,
+                base_state: None,
+                events: crate::audit::store::EventStore::default(),
+                pending: Some(Pending {
+                    loader: PrefixLoader(std::sync::Arc::new(move || {
+                        read_prefix(&prefix_path, end)
+                    })),
+                    base_seq: header.base_seq,
+                    anchor: header.anchor.clone(),
+                    base_state,
+                }),
+            };
+            (state, log)
+        } else {
+            let log = Log {
+                anchor: header.anchor.clone(),
+                base_seq: header.base_seq,
+                base_state: base_state.clone(),
+                events: crate::audit::store::EventStore::default(),
+                pending: None,
+            };
+            (base_state.unwrap_or_default(), log)
+        };
+        let replay = Replay::new(self.path, &log);
+        self.begun = Some((state, log, replay));
+        Ok(())
+    }
+}
+
+impl RecordSink for Opening<'_> {
+    fn start(&mut self, header: &Header, header_digest: &str, resumed: bool) {
+        if let Err(e) = self.begin(header, header_digest, resumed) {
+            self.error = Some(e);
+        }
+    }
+
+    fn records(&mut self, records: Vec<Record>) {
+        if let Some((state, log, replay)) = &mut self.begun {
+            log.events.reserve(records.len());
+            replay.take(state, log, records);
+        }
+    }
+}
+
 fn load_journal(path: &Path, opts: &OpenOptions, use_snapshot: bool) -> Result<Loaded> {
     let key = opts.hmac_key.as_deref();
     let snap_path = opts
@@ -205,59 +357,31 @@ fn load_journal(path: &Path, opts: &OpenOptions, use_snapshot: bool) -> Result<L
         seq: s.seq,
         hash: s.hash.clone(),
     });
-    let opened = FileJournal::open(path, key, resume.as_ref())?;
-    let header = opened.header;
-    let header_digest = Header::digest(&header.to_line());
-    let base_state = header
-        .base_state
-        .as_ref()
-        .map(|v| state_from_json(v, "journal base state"))
-        .transpose()?;
-    // A snapshot counts only if it is this graph's, of this very header (no erasure or
-    // pruning since), and the journal still holds its resume point.
-    let snapshot = snapshot.filter(|s| {
-        opened.resumed
-            && s.graph_id == header.graph_id
-            && s.erasures == header.erasures
-            && s.header == header_digest
-    });
-    if snapshot.is_none() && opened.resumed {
+    let mut opening = Opening {
+        path,
+        snapshot,
+        begun: None,
+        redo: false,
+        error: None,
+    };
+    let opened = FileJournal::open_into(path, key, resume.as_ref(), &mut opening)?;
+    if let Some(e) = opening.error {
+        return Err(e);
+    }
+    if opening.redo {
         // The snapshot was refused after the journal was read from it: read it whole.
         drop(opened.journal);
         return load_journal(path, opts, false);
     }
-    let (mut state, mut log) = if let Some(s) = &snapshot {
-        let state = state_from_json(&s.state, "snapshot state")?;
-        let prefix_path = path.to_owned();
-        let end = s.offset;
-        let log = Log {
-            anchor: s.hash.clone(),
-            base_seq: s.seq,
-            base_state: None,
-            events: crate::audit::store::EventStore::default(),
-            pending: Some(Pending {
-                loader: PrefixLoader(std::sync::Arc::new(move || read_prefix(&prefix_path, end))),
-                base_seq: header.base_seq,
-                anchor: header.anchor.clone(),
-                base_state: base_state.clone(),
-            }),
-        };
-        (state, log)
-    } else {
-        let log = Log {
-            anchor: header.anchor.clone(),
-            base_seq: header.base_seq,
-            base_state: base_state.clone(),
-            events: crate::audit::store::EventStore::default(),
-            pending: None,
-        };
-        (base_state.unwrap_or_default(), log)
+    let Some((state, mut log, replay)) = opening.begun else {
+        return Err(AuditError::Io(format!("{}: the journal was not read", path.display())).into());
     };
-    replay_records(path, &mut state, &mut log, opened.records)?;
+    replay.finish()?;
+    log.events.shrink_to_fit();
     Ok(Loaded {
         state,
         log,
-        graph_id: header.graph_id,
+        graph_id: opened.header.graph_id,
         journal: opened.journal,
         recovered: opened.recovered,
     })
@@ -475,7 +599,8 @@ impl Graph {
             lines,
             erasures: header.erasures,
             header: Header::digest(&header.to_line()),
-            state: state_to_json(&guard)?,
+            state: RawValue::from_string(state_to_json(&guard)?.to_string())
+                .map_err(|e| AuditError::Io(e.to_string()))?,
             mac: None,
         };
         drop(session);

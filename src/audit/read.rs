@@ -1,0 +1,164 @@
+//! Reading a journal's batch lines, on open and on catch-up: each batch's MAC checked
+//! (with `hmac_key`), the records handed on a stretch of lines at a time to a
+//! [`RecordSink`] — opening replays them as they come, so a journal of a year is never
+//! held as full events all at once.
+
+use std::path::Path;
+
+use super::decode::{Decoded, Fault};
+use super::journal::{batch_mac_ok, BatchError, Header, Record};
+use crate::error::AuditError;
+
+/// Where opening a journal hands the records it reads, a stretch of lines at a time, so
+/// that no more than one stretch of full events is held at once (a journal of a year is
+/// replayed into the compact store and the state as it is read).
+pub trait RecordSink {
+    /// Line 1 and its digest, before any record; `resumed`: reading starts at the
+    /// snapshot's resume point.
+    fn start(&mut self, header: &Header, header_digest: &str, resumed: bool);
+    /// The next records, in order. Reading goes on whatever the sink makes of them (a
+    /// fault found later in the file is what opening reports): a sink keeps its own
+    /// first error.
+    fn records(&mut self, records: Vec<Record>);
+}
+
+/// Collects every record (the whole journal in memory: for an import or a short read).
+impl RecordSink for Vec<Record> {
+    fn start(&mut self, _: &Header, _: &str, _: bool) {}
+    fn records(&mut self, mut records: Vec<Record>) {
+        self.append(&mut records);
+    }
+}
+
+/// Lines per stretch read and handed on at once: large enough for the parallel decoding
+/// to pay, small enough that a stretch's full events are a few megabytes.
+const STRETCH: usize = 16_384;
+
+/// What the reader noted of the records it handed on: the last one's line, and the line
+/// and hash of the event at the signed checkpoint's `seq`.
+#[derive(Debug, Default)]
+pub(super) struct Seen {
+    pub(super) end_line: Option<u64>,
+    pub(super) at_checkpoint: Option<(u64, String)>,
+}
+
+pub(super) fn journal_err(path: &Path, line: u64, reason: impl Into<String>) -> AuditError {
+    AuditError::Journal {
+        path: path.display().to_string(),
+        line,
+        reason: reason.into(),
+    }
+}
+
+fn batch_err(path: &Path, line: u64, e: BatchError) -> AuditError {
+    journal_err(
+        path,
+        line,
+        match e {
+            BatchError::Checksum => {
+                "the record's checksum does not match (altered or damaged)".to_owned()
+            }
+            BatchError::Format(m) | BatchError::Chain(m) | BatchError::Event(_, m) => m,
+        },
+    )
+}
+
+/// The chain read so far and what reading the batches needs to check them.
+pub(super) struct Reader<'a> {
+    pub(super) path: &'a Path,
+    pub(super) graph_id: &'a str,
+    pub(super) key: Option<&'a [u8]>,
+    pub(super) trusted_from: u64,
+}
+
+impl Reader<'_> {
+    /// Reads complete batch lines numbered from `first_line`, chained after `last`.
+    pub(super) fn batches(
+        &self,
+        first_line: u64,
+        lines: &[&[u8]],
+        last: &mut (u64, String),
+    ) -> Result<Vec<Record>, AuditError> {
+        let mut out = Vec::new();
+        self.each(first_line, lines, last, &mut out, None)?;
+        Ok(out)
+    }
+
+    /// Reads complete batch lines numbered from `first_line`, chained after `last`, and
+    /// hands their records to `sink` a stretch at a time; `watch`: note the event with
+    /// this `seq` in [`Seen`]. The next stretch is decoded (on other threads) while the
+    /// sink takes the one before. The first fault — a line that does not read or a batch
+    /// without its MAC — is the error, whatever the sink made of the records before it.
+    pub(super) fn each(
+        &self,
+        first_line: u64,
+        lines: &[&[u8]],
+        last: &mut (u64, String),
+        sink: &mut dyn RecordSink,
+        watch: Option<u64>,
+    ) -> Result<Seen, AuditError> {
+        let mut seen = Seen::default();
+        let mut result = Ok(());
+        super::decode::stretches(lines, &last.clone(), STRETCH, |at, decoded| {
+            let first = first_line + at as u64;
+            result = self.hand_on(first, decoded, last, sink, watch, &mut seen);
+            result.is_ok()
+        });
+        result.map(|()| seen)
+    }
+
+    /// Checks the MACs of one decoded stretch (numbered from `first_line`) and hands its
+    /// records on; the stretch's fault, if any, is the error.
+    fn hand_on(
+        &self,
+        first_line: u64,
+        (batches, fault): Decoded,
+        last: &mut (u64, String),
+        sink: &mut dyn RecordSink,
+        watch: Option<u64>,
+        seen: &mut Seen,
+    ) -> Result<(), AuditError> {
+        let mut out = Vec::with_capacity(batches.iter().map(|b| b.events.len()).sum());
+        let mut mac_fault = None;
+        for (i, batch) in batches.into_iter().enumerate() {
+            let line = first_line + i as u64;
+            if let Some(key) = self.key {
+                let end = batch.events.last().map_or(0, |e| e.seq);
+                if end > self.trusted_from && !batch_mac_ok(key, self.graph_id, &batch) {
+                    mac_fault = Some(journal_err(
+                        self.path,
+                        line,
+                        format!(
+                            "the batch ending at event {end} carries no valid MAC for this key: written without the key, forged or from another journal"
+                        ),
+                    ));
+                    break;
+                }
+            }
+            if let Some(e) = batch.events.last() {
+                *last = (e.seq, e.hash.clone());
+            }
+            for event in batch.events {
+                if watch == Some(event.seq) {
+                    seen.at_checkpoint = Some((line, event.hash.clone()));
+                }
+                out.push(Record { line, event });
+            }
+            seen.end_line = Some(line);
+        }
+        sink.records(out);
+        if let Some(e) = mac_fault {
+            return Err(e);
+        }
+        match fault {
+            None => Ok(()),
+            Some((i, fault)) => {
+                let line = first_line + i as u64;
+                Err(match fault {
+                    Fault::NotUtf8 => journal_err(self.path, line, "the record is not UTF-8"),
+                    Fault::Batch(e) => batch_err(self.path, line, e),
+                })
+            }
+        }
+    }
+}
