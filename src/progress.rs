@@ -252,7 +252,10 @@ mod tests {
         m.at(2_000)?;
         m.at(2_500)?;
         m.finish()?;
-        assert_eq!(calls, [(0, 1_000_000), (2_000, 1_000_000), (1_000_000, 1_000_000)]);
+        assert_eq!(
+            calls,
+            [(0, 1_000_000), (2_000, 1_000_000), (1_000_000, 1_000_000)]
+        );
         Ok(())
     }
 
@@ -292,7 +295,10 @@ mod tests {
             m.finish()
         })();
         let err = result.err().map(|e| e.to_string());
-        assert_eq!(err.as_deref(), Some("stopped by the progress callback: enough"));
+        assert_eq!(
+            err.as_deref(),
+            Some("stopped by the progress callback: enough")
+        );
         assert_eq!((seen, loops), (50, 50));
     }
 
