@@ -885,7 +885,10 @@ mod tests {
                 Ok(())
             };
             let mut meter = Meter::start(Some(&mut hook), 3_000)?;
-            assert_eq!(store.verify_metered_in(parts, 0, &anchor, &mut meter)?, Ok(()));
+            assert_eq!(
+                store.verify_metered_in(parts, 0, &anchor, &mut meter)?,
+                Ok(())
+            );
             meter.finish()?;
             assert_eq!(calls.first(), Some(&(0, 3_000)));
             assert_eq!(calls.last(), Some(&(3_000, 3_000)));
@@ -924,7 +927,7 @@ mod tests {
         );
         drop(meter);
         assert_eq!(heard, 2); // the start, then the report that stopped it
-        // Without a hook: the plain verify, nothing to stop.
+                              // Without a hook: the plain verify, nothing to stop.
         let mut none = Meter::none();
         assert_eq!(store.verify_metered(0, &anchor, &mut none)?, Ok(()));
         Ok(())
