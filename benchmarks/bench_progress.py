@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compare_builds import load_core  # noqa: E402
+from compare_builds import load_core
 
 
 def graph(core: Any, events: int) -> Any:

@@ -169,7 +169,7 @@ def _halting(after: int) -> tuple[Calls, object]:
 
     def progress(done: int, total: int) -> None:
         calls.append((done, total))
-        if 0 < done and len(calls) > after:
+        if done > 0 and len(calls) > after:
             raise Halt(done)
 
     return calls, progress
