@@ -221,7 +221,10 @@ mod tests {
         // Every 1 %: 99 steps strictly between 0 and the total (a slow machine may add
         // a few by the clock, never more than one per 100 ms).
         assert!(middle.len() >= 99 && middle.len() < 120, "{}", middle.len());
-        assert!(middle.windows(2).all(|w| w[0] < w[1]), "{middle:?}");
+        assert!(
+            middle.windows(2).all(|w| w.first() < w.last()),
+            "{middle:?}"
+        );
         assert!(middle.iter().all(|&d| d > 0 && d < 100_000));
         assert!(calls.iter().all(|c| c.1 == 100_000));
         Ok(())
@@ -266,11 +269,12 @@ mod tests {
             calls.push((d, t));
             Ok(())
         };
-        let mut m = Meter::start(Some(&mut hook), 10)?;
-        for d in [5, 3, 5, 10, 12, 10] {
-            m.at(d)?;
-        }
-        drop(m); // an error: no end
+        {
+            let mut m = Meter::start(Some(&mut hook), 10)?;
+            for d in [5, 3, 5, 10, 12, 10] {
+                m.at(d)?;
+            }
+        } // an error: no end
         assert_eq!(calls, [(0, 10), (5, 10)]);
         Ok(())
     }

@@ -284,12 +284,15 @@ fn audit_only(e: Error) -> AuditError {
     }
 }
 
+/// A visitor of [`chain`] that may stop the scan.
+type Visit<'m> = Box<dyn FnMut(Step<'_>) -> Result<bool, AuditError> + 'm>;
+
 /// Counts `visit`'s events on `meter`; a stop ends the scan (kept in `stopped`).
 fn metered<'m, 'a: 'm>(
     meter: &'m mut Meter<'a>,
     stopped: &'m mut Option<Stop>,
     mut visit: impl FnMut(Step<'_>) -> Result<(), AuditError> + 'm,
-) -> Box<dyn FnMut(Step<'_>) -> Result<bool, AuditError> + 'm> {
+) -> Visit<'m> {
     let mut done = 0_u64;
     Box::new(move |step| {
         let event = matches!(step, Step::Event(_));

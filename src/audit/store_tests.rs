@@ -106,7 +106,7 @@ fn a_hooked_verify_reports_on_the_calling_thread_and_finds_the_fault() -> Result
         assert_eq!(calls.first(), Some(&(0, 3_000)));
         assert_eq!(calls.last(), Some(&(3_000, 3_000)));
         let dones: Vec<u64> = calls.iter().map(|c| c.0).collect();
-        assert!(dones.windows(2).all(|w| w[0] < w[1]), "{dones:?}");
+        assert!(dones.windows(2).all(|w| w.first() < w.last()), "{dones:?}");
     }
     let mut bad = store.clone();
     if let Some(r) = bad.rows.get_mut(2_500) {
@@ -132,13 +132,14 @@ fn a_hook_that_stops_halts_every_verifying_thread() -> Result<(), Stop> {
         }
         Ok(())
     };
-    let mut meter = Meter::start(Some(&mut hook), 40_000)?;
-    let stopped = store.verify_metered_in(3, 0, &anchor, &mut meter);
+    let stopped = {
+        let mut meter = Meter::start(Some(&mut hook), 40_000)?;
+        store.verify_metered_in(3, 0, &anchor, &mut meter)
+    };
     assert_eq!(
         stopped.err().map(|s| s.reason().to_string()).as_deref(),
         Some("enough")
     );
-    drop(meter);
     assert_eq!(heard, 2); // the start, then the report that stopped it
                           // Without a hook: the plain verify, nothing to stop.
     let mut none = Meter::none();
