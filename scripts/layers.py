@@ -24,7 +24,7 @@ MAX_UPWARD = 2
 # Bottom to top. A file's layer is the first entry that is a prefix of its path
 # (relative to src/, without .rs); entries on one line share a layer.
 LAYERS: list[list[str]] = [
-    ["roles", "decision", "text"],
+    ["roles", "decision", "text", "progress"],
     ["error"],
     ["time", "ids"],
     ["model"],

@@ -197,6 +197,9 @@ pub enum Error {
     /// The audit log or the journal.
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// The progress hook stopped the work with its own error (see [`crate::progress`]).
+    #[error(transparent)]
+    Stopped(#[from] crate::progress::Stop),
 }
 
 /// The crate's result type.

@@ -13,6 +13,7 @@ pub mod governance;
 pub mod graph;
 pub mod ids;
 pub mod model;
+pub mod progress;
 pub mod registry;
 pub mod roles;
 pub mod state;

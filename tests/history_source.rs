@@ -212,6 +212,54 @@ fn verification_time_travel_and_exports_match_the_log() {
     );
 }
 
+#[derive(Debug)]
+struct Enough;
+impl std::fmt::Display for Enough {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("enough")
+    }
+}
+impl std::error::Error for Enough {}
+
+#[test]
+fn streamed_verification_and_exports_report_progress_and_stop_when_told() {
+    use accessgraph::progress::Stop;
+    let g = history();
+    let s = stored(&g);
+    let (seq, hash) = tail(&s.log);
+    let total = source::len(&s, seq);
+    let mut calls = Vec::new();
+    let mut hook = |d: u64, t: u64| {
+        calls.push((d, t));
+        Ok(())
+    };
+    source::verify_reporting(&s, (seq, &hash), Some(&mut hook)).unwrap();
+    let jsonl = source::to_jsonl_reporting(&s, "g1", seq, Some(&mut hook)).unwrap();
+    let csv = source::to_csv_reporting(&s, seq, Some(&mut hook)).unwrap();
+    assert_eq!(jsonl, s.log.to_jsonl("g1", None));
+    assert_eq!(csv, s.log.to_csv().unwrap());
+    // Each call: (0, total), every event in between (a small total), (total, total) once.
+    let one: Vec<(u64, u64)> = (0..=total).map(|d| (d, total)).collect();
+    assert_eq!(calls, [one.clone(), one.clone(), one].concat());
+    // A hook that stops: its error comes back, and the export gives nothing.
+    let mut stop = |d: u64, _: u64| {
+        if d == 2 {
+            return Err(Stop::new(Enough));
+        }
+        Ok(())
+    };
+    for err in [
+        source::verify_reporting(&s, (seq, &hash), Some(&mut stop)).err(),
+        source::to_jsonl_reporting(&s, "g1", seq, Some(&mut stop)).err(),
+        source::to_csv_reporting(&s, seq, Some(&mut stop)).err(),
+    ] {
+        assert!(
+            matches!(&err, Some(accessgraph::Error::Stopped(s)) if s.reason().to_string() == "enough"),
+            "{err:?}"
+        );
+    }
+}
+
 #[test]
 fn after_retention_the_base_carries_the_state() {
     let g = history();

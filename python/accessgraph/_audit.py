@@ -23,9 +23,9 @@ _PAGE = 10_000
 class _Backend(Protocol):
     def _len(self) -> int: ...
     def _events(self, filter: dict[str, object]) -> list[Event]: ...
-    def _verify(self) -> None: ...
-    def _jsonl(self) -> str: ...
-    def _csv(self) -> str: ...
+    def _verify(self, progress: Progress | None = None) -> None: ...
+    def _jsonl(self, progress: Progress | None = None) -> str: ...
+    def _csv(self, progress: Progress | None = None) -> str: ...
     def _columns(self, filter: dict[str, object]) -> dict[str, list[Any]]: ...
     def _arrow(self, filter: dict[str, object]) -> Any: ...
     def _prune(self, before: When) -> int: ...
@@ -58,14 +58,14 @@ class _GraphBackend:
                 return
             page = self._graph._audit_page(page[-1].seq, _PAGE)
 
-    def _verify(self) -> None:
-        self._graph._audit_verify()
+    def _verify(self, progress: Progress | None = None) -> None:
+        self._graph._audit_verify(progress)
 
-    def _jsonl(self) -> str:
-        return str(self._graph._audit_jsonl())
+    def _jsonl(self, progress: Progress | None = None) -> str:
+        return str(self._graph._audit_jsonl(progress))
 
-    def _csv(self) -> str:
-        return str(self._graph._audit_csv())
+    def _csv(self, progress: Progress | None = None) -> str:
+        return str(self._graph._audit_csv(progress))
 
     def _columns(self, filter: dict[str, object]) -> dict[str, list[Any]]:
         return dict(self._graph._audit_columns(filter))
@@ -136,22 +136,31 @@ class AuditLog:
     def verify(self, *, progress: Progress | None = None) -> None:
         """Recompute the hash chain; raises ``AuditIntegrityError`` naming the first bad
         ``seq``. ``progress(done, total)`` counts events."""
-        steps = Steps(progress, len(self) if progress is not None else 0)
-        self._backend._verify()
+        if progress is None:
+            self._backend._verify()
+            return
+        steps = Steps(progress, len(self))
+        self._backend._verify(steps.hook)
         steps.finish()
 
     def to_jsonl(self, path: str | os.PathLike[str], *, progress: Progress | None = None) -> None:
         """Write one JSON object per line (``AuditLog.load`` reads it back).
         ``progress(done, total)`` counts events."""
-        steps = Steps(progress, len(self) if progress is not None else 0)
-        Path(path).write_text(self._backend._jsonl(), encoding="utf-8")
+        if progress is None:
+            Path(path).write_text(self._backend._jsonl(), encoding="utf-8")
+            return
+        steps = Steps(progress, len(self))
+        Path(path).write_text(self._backend._jsonl(steps.hook), encoding="utf-8")
         steps.finish()
 
     def to_csv(self, path: str | os.PathLike[str], *, progress: Progress | None = None) -> None:
         """Write ``seq,at,actor,action,target,user,details,prev_hash,hash`` rows
         (``details`` as JSON). ``progress(done, total)`` counts events."""
-        steps = Steps(progress, len(self) if progress is not None else 0)
-        Path(path).write_text(self._backend._csv(), encoding="utf-8", newline="")
+        if progress is None:
+            Path(path).write_text(self._backend._csv(), encoding="utf-8", newline="")
+            return
+        steps = Steps(progress, len(self))
+        Path(path).write_text(self._backend._csv(steps.hook), encoding="utf-8", newline="")
         steps.finish()
 
     def to_arrow(self, **criteria: Any) -> Any:

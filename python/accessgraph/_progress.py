@@ -10,12 +10,16 @@ propagates; nothing is left half-applied (the reads change nothing, and a load o
 import keeps its all-or-nothing contract).
 
 Where Python drives the loop (a report built org by org), each step is reported. Where
-one call into the Rust core does the work (replaying a journal, verifying a chain,
-parsing a registry), the core has no hook yet: the callback hears the start and the end.
-:class:`Steps` is the one place such work is reported, so that when the core takes a
-callback, the call passes :meth:`Steps.hook` to it and nothing else changes: the core
-calls ``hook(done, total)`` from its loop (re-taking the GIL only for the call, holding
-none of its own locks, at most every 1 % or 100 ms) and raises what the hook raised.
+one call into the Rust core does the work, the call passes :meth:`Steps.hook` to the
+core, which calls ``hook(done, total)`` from its loop — re-taking the GIL only for the
+call, holding none of its own locks (a log in memory is copied out of its lock first,
+only when a callback is given), at most once per 1 % of the total or once per 100 ms
+while a 1 % step takes longer — and raises what the hook raised, the same exception
+object. The core reports during the work for: the audit log's ``verify``, ``to_jsonl``
+and ``to_csv`` (of a graph, of a graph on PostgreSQL, of a loaded export). The others
+— opening or replaying a journal, loading a JSON snapshot, a Markdown registry or a
+PostHog export, ``import_registry`` and ``review`` — still hear only the start and the
+end.
 """
 
 from __future__ import annotations
@@ -52,7 +56,12 @@ class Steps:
         operation's ``total``, never going back)."""
         if total != self.total and total > 0:
             done = done * self.total // total
-        self.done = max(self.done, min(done, self.total))
+        done = min(done, self.total)
+        # The core reports its own start and end: only a step forward is passed on
+        # (``finish`` reports the end, once).
+        if done <= self.done:
+            return
+        self.done = done
         if self._progress is not None and self.done < self.total:
             self._progress(self.done, self.total)
 

@@ -10,7 +10,8 @@ use super::checkpoint::{mac, mac_ok};
 use super::columns::Columns;
 use super::event::{parse_event, Event};
 use super::store::EventStore;
-use crate::error::AuditError;
+use crate::error::{AuditError, Error};
+use crate::progress::{Hook, Meter, Stop};
 use crate::state::State;
 use crate::time::Instant;
 
@@ -294,6 +295,21 @@ impl Log {
         self.events
             .verify(self.base_seq, &self.anchor)
             .map_err(|(seq, b)| integrity(seq, b.to_string()))?;
+        self.verify_seals()
+    }
+
+    /// [`Log::verify`], reporting the events checked to `hook` (see [`crate::progress`]).
+    pub fn verify_reporting(&self, hook: Hook<'_>) -> Result<(), Error> {
+        let mut meter = Meter::start(hook, self.events.len() as u64)?;
+        self.events
+            .verify_metered(self.base_seq, &self.anchor, &mut meter)?
+            .map_err(|(seq, b)| integrity(seq, b.to_string()))?;
+        self.verify_seals()?;
+        Ok(meter.finish()?)
+    }
+
+    /// The seal rule of [`Log::verify`].
+    fn verify_seals(&self) -> Result<(), AuditError> {
         // The seal rule reads only erasures and sealed events: rebuild just those.
         let sealed: Vec<Event> = (0..self.events.len())
             .filter(|&i| {
@@ -308,10 +324,24 @@ impl Log {
     /// JSON Lines, one event per line, then the [`Trailer`] (signed with `key`): the form
     /// `AuditLog.load` reads back.
     pub fn to_jsonl(&self, graph_id: &str, key: Option<&[u8]>) -> String {
+        // Without a hook nothing stops the export.
+        self.to_jsonl_reporting(graph_id, key, None)
+            .unwrap_or_default()
+    }
+
+    /// [`Log::to_jsonl`], reporting the events written to `hook`.
+    pub fn to_jsonl_reporting(
+        &self,
+        graph_id: &str,
+        key: Option<&[u8]>,
+        hook: Hook<'_>,
+    ) -> Result<String, Stop> {
+        let mut meter = Meter::start(hook, self.events.len() as u64)?;
         let mut out = String::new();
-        for e in self.iter() {
+        for (done, e) in (1..).zip(self.iter()) {
             out.push_str(&e.to_json());
             out.push('\n');
+            meter.at(done)?;
         }
         let mut trailer = Trailer {
             accessgraph_export: 2,
@@ -329,11 +359,21 @@ impl Log {
         }
         out.push_str(&serde_json::to_string(&trailer).unwrap_or_default());
         out.push('\n');
-        out
+        meter.finish()?;
+        Ok(out)
     }
 
     /// CSV: `seq,at,actor,action,target,user,details,prev_hash,hash` (details as JSON).
     pub fn to_csv(&self) -> Result<String, AuditError> {
+        self.to_csv_reporting(None).map_err(|e| match e {
+            Error::Audit(e) => e,
+            other => AuditError::Io(other.to_string()),
+        })
+    }
+
+    /// [`Log::to_csv`], reporting the events written to `hook`.
+    pub fn to_csv_reporting(&self, hook: Hook<'_>) -> Result<String, Error> {
+        let mut meter = Meter::start(hook, self.events.len() as u64)?;
         let mut w = csv::Writer::from_writer(Vec::new());
         let io = |e: csv::Error| AuditError::Io(e.to_string());
         w.write_record([
@@ -348,7 +388,8 @@ impl Log {
             "hash",
         ])
         .map_err(io)?;
-        for e in self.iter() {
+        for (done, e) in (1..).zip(self.iter()) {
+            meter.at(done)?;
             let details = Value::Object(e.details.clone()).to_string();
             w.write_record(crate::text::spreadsheet_row([
                 e.seq.to_string().as_str(),
@@ -364,7 +405,9 @@ impl Log {
             .map_err(io)?;
         }
         let bytes = w.into_inner().map_err(|e| AuditError::Io(e.to_string()))?;
-        String::from_utf8(bytes).map_err(|e| AuditError::Io(e.to_string()))
+        let text = String::from_utf8(bytes).map_err(|e| AuditError::Io(e.to_string()))?;
+        meter.finish()?;
+        Ok(text)
     }
 
     /// Reads a JSON Lines export: the events, then its trailer, which must account for

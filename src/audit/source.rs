@@ -21,7 +21,8 @@ use super::checkpoint::mac;
 use super::event::Event;
 use super::log::{check_seals, Filter, Log, Trailer};
 use super::replay;
-use crate::error::AuditError;
+use crate::error::{AuditError, Error};
+use crate::progress::{Hook, Meter, Stop};
 use crate::state::State;
 use crate::time::Instant;
 
@@ -272,7 +273,53 @@ pub fn len(src: &dyn HistorySource, upto: u64) -> u64 {
 /// chain does (`tail`: its last `seq` and hash), so rows rewritten under a running graph
 /// are noticed too.
 pub fn verify(src: &dyn HistorySource, tail: (u64, &str)) -> Result<(), AuditError> {
-    let (seq, hash) = chain(src, tail.0, |_| Ok(true))?;
+    verify_reporting(src, tail, None).map_err(audit_only)
+}
+
+/// The error of a call made without a hook, which nothing stops.
+fn audit_only(e: Error) -> AuditError {
+    match e {
+        Error::Audit(e) => e,
+        other => AuditError::Io(other.to_string()),
+    }
+}
+
+/// A visitor of [`chain`] that may stop the scan.
+type Visit<'m> = Box<dyn FnMut(Step<'_>) -> Result<bool, AuditError> + 'm>;
+
+/// Counts `visit`'s events on `meter`; a stop ends the scan (kept in `stopped`).
+fn metered<'m, 'a: 'm>(
+    meter: &'m mut Meter<'a>,
+    stopped: &'m mut Option<Stop>,
+    mut visit: impl FnMut(Step<'_>) -> Result<(), AuditError> + 'm,
+) -> Visit<'m> {
+    let mut done = 0_u64;
+    Box::new(move |step| {
+        let event = matches!(step, Step::Event(_));
+        visit(step)?;
+        if event {
+            done += 1;
+            if let Err(stop) = meter.at(done) {
+                *stopped = Some(stop);
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    })
+}
+
+/// [`verify`], reporting the events checked to `hook` (see [`crate::progress`]).
+pub fn verify_reporting(
+    src: &dyn HistorySource,
+    tail: (u64, &str),
+    hook: Hook<'_>,
+) -> Result<(), Error> {
+    let mut meter = Meter::start(hook, len(src, tail.0))?;
+    let mut stopped = None;
+    let (seq, hash) = chain(src, tail.0, metered(&mut meter, &mut stopped, |_| Ok(())))?;
+    if let Some(stop) = stopped {
+        return Err(stop.into());
+    }
     if seq != tail.0 {
         return Err(integrity(
             seq + 1,
@@ -280,15 +327,17 @@ pub fn verify(src: &dyn HistorySource, tail: (u64, &str)) -> Result<(), AuditErr
                 "the stored chain ends at event {seq} but this graph has applied events up to {}: events were removed",
                 tail.0
             ),
-        ));
+        )
+        .into());
     }
     if hash != tail.1 {
         return Err(integrity(
             seq,
             "the stored event differs from the one this graph applied: the chain was rewritten",
-        ));
+        )
+        .into());
     }
-    Ok(())
+    Ok(meter.finish()?)
 }
 
 /// What replaying the stored chain up to an instant gives.
@@ -371,10 +420,22 @@ pub fn whole(src: &dyn HistorySource, tail: (u64, &str)) -> Result<Log, AuditErr
 /// The export (`audit.to_jsonl`): one event per line, then the trailer
 /// (`docs/journal-format.md`, "Exports"), signed with the store's key.
 pub fn to_jsonl(src: &dyn HistorySource, graph_id: &str, upto: u64) -> Result<String, AuditError> {
+    to_jsonl_reporting(src, graph_id, upto, None).map_err(audit_only)
+}
+
+/// [`to_jsonl`], reporting the events written to `hook`.
+pub fn to_jsonl_reporting(
+    src: &dyn HistorySource,
+    graph_id: &str,
+    upto: u64,
+    hook: Hook<'_>,
+) -> Result<String, Error> {
+    let mut meter = Meter::start(hook, len(src, upto))?;
+    let mut stopped = None;
     let mut out = String::new();
     let mut base: Option<Base> = None;
     let mut count = 0_u64;
-    let (_, last_hash) = chain(src, upto, |step| {
+    let visit = metered(&mut meter, &mut stopped, |step| {
         match step {
             Step::Base(b) => base = Some(b.clone()),
             Step::Event(e) => {
@@ -383,8 +444,12 @@ pub fn to_jsonl(src: &dyn HistorySource, graph_id: &str, upto: u64) -> Result<St
                 count += 1;
             }
         }
-        Ok(true)
-    })?;
+        Ok(())
+    });
+    let (_, last_hash) = chain(src, upto, visit)?;
+    if let Some(stop) = stopped {
+        return Err(stop.into());
+    }
     let base = base.ok_or_else(|| integrity(0, "the store gave no base"))?;
     let mut trailer = Trailer {
         accessgraph_export: 2,
@@ -413,6 +478,7 @@ pub fn to_jsonl(src: &dyn HistorySource, graph_id: &str, upto: u64) -> Result<St
     }
     out.push_str(&serde_json::to_string(&trailer).map_err(|e| AuditError::Io(e.to_string()))?);
     out.push('\n');
+    meter.finish()?;
     Ok(out)
 }
 
@@ -422,6 +488,17 @@ const CSV_CHUNK: usize = 4096;
 
 /// The CSV export (`audit.to_csv`), written in chunks of events as they stream.
 pub fn to_csv(src: &dyn HistorySource, upto: u64) -> Result<String, AuditError> {
+    to_csv_reporting(src, upto, None).map_err(audit_only)
+}
+
+/// [`to_csv`], reporting the events written to `hook`.
+pub fn to_csv_reporting(
+    src: &dyn HistorySource,
+    upto: u64,
+    hook: Hook<'_>,
+) -> Result<String, Error> {
+    let mut meter = Meter::start(hook, len(src, upto))?;
+    let mut stopped = None;
     let mut out = String::new();
     let mut chunk: Vec<Event> = Vec::with_capacity(CSV_CHUNK);
     let flush = |chunk: &mut Vec<Event>, out: &mut String| -> Result<(), AuditError> {
@@ -442,15 +519,20 @@ pub fn to_csv(src: &dyn HistorySource, upto: u64) -> Result<String, AuditError> 
         }
         Ok(())
     };
-    chain(src, upto, |step| {
+    let visit = metered(&mut meter, &mut stopped, |step| {
         if let Step::Event(e) = step {
             chunk.push(e.clone());
             if chunk.len() == CSV_CHUNK {
                 flush(&mut chunk, &mut out)?;
             }
         }
-        Ok(true)
-    })?;
+        Ok(())
+    });
+    chain(src, upto, visit)?;
+    if let Some(stop) = stopped {
+        return Err(stop.into());
+    }
     flush(&mut chunk, &mut out)?;
+    meter.finish()?;
     Ok(out)
 }

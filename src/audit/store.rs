@@ -14,6 +14,7 @@ use hashbrown::HashTable;
 use serde_json::{Map, Number, Value};
 
 use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::digest::{
     chain_hash, commit_bytes, derive_salt, is_personal_key, push_commitment, push_hex, push_index,
@@ -21,10 +22,24 @@ use super::digest::{
 };
 use super::event::{to_hex, Broken, Event, Paths};
 use super::personal::{is_builtin, target_is_personal};
+use crate::progress::{Meter, Stop};
 use crate::time::Instant;
 
 /// Below this many events per thread, `verify` does not start threads.
 const PARALLEL_FROM: usize = 20_000;
+
+/// A verifying thread adds to its [`Tally`] once per this many rows.
+const COUNTED: u64 = 1024;
+
+/// How often the thread that reports progress looks at the [`Tally`].
+const POLL: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// The rows the verifying threads have checked, and whether to give up.
+#[derive(Default)]
+struct Tally {
+    done: AtomicU64,
+    halt: AtomicBool,
+}
 
 /// Strings stored once: an arena, each string's span in it, and a table of ids.
 #[derive(Clone, Default)]
@@ -475,11 +490,85 @@ impl EventStore {
         self.verify_in(threads.min(n / PARALLEL_FROM).clamp(1, 8), base_seq, anchor)
     }
 
+    /// [`EventStore::verify`] reporting the rows checked to `meter` (which counts rows);
+    /// the outer error is the meter's hook stopping the work. Without a hook, exactly
+    /// [`EventStore::verify`]. With one, the stretches (one at least) run on threads that
+    /// count the rows they checked, and this thread reports the count while they work,
+    /// so the hook is called on the caller's thread only.
+    pub fn verify_metered(
+        &self,
+        base_seq: u64,
+        anchor: &str,
+        meter: &mut Meter<'_>,
+    ) -> Result<Result<(), (u64, Broken)>, Stop> {
+        if !meter.listens() {
+            return Ok(self.verify(base_seq, anchor));
+        }
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let parts = threads.min(self.rows.len() / PARALLEL_FROM).clamp(1, 8);
+        self.verify_metered_in(parts, base_seq, anchor, meter)
+    }
+
+    /// [`EventStore::verify_metered`] in `parts` stretches, one thread each.
+    fn verify_metered_in(
+        &self,
+        parts: usize,
+        base_seq: u64,
+        anchor: &str,
+        meter: &mut Meter<'_>,
+    ) -> Result<Result<(), (u64, Broken)>, Stop> {
+        let n = self.rows.len();
+        let bounds: Vec<usize> = (0..=parts).map(|k| n * k / parts).collect();
+        let tally = Tally::default();
+        std::thread::scope(|scope| {
+            let tally = &tally;
+            let handles: Vec<_> = bounds
+                .windows(2)
+                .map(|w| {
+                    let (start, end) = (
+                        w.first().copied().unwrap_or(0),
+                        w.last().copied().unwrap_or(0),
+                    );
+                    let prev = self.prev_of(start, anchor);
+                    scope.spawn(move || self.verify_range(start..end, base_seq, prev, Some(tally)))
+                })
+                .collect();
+            let mut stopped = None;
+            while !handles
+                .iter()
+                .all(std::thread::ScopedJoinHandle::is_finished)
+            {
+                std::thread::sleep(POLL);
+                if let Err(stop) = meter.at(tally.done.load(Ordering::Relaxed)) {
+                    tally.halt.store(true, Ordering::Relaxed);
+                    stopped = Some(stop);
+                    break;
+                }
+            }
+            let results: Vec<Result<(), (u64, Broken)>> = handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(Err((base_seq + 1, Broken::Hash))))
+                .collect();
+            match stopped {
+                Some(stop) => Err(stop),
+                None => Ok(results.into_iter().collect()),
+            }
+        })
+    }
+
+    /// The hash row `start` chains from: the row before it, or the anchor.
+    fn prev_of(&self, start: usize, anchor: &str) -> [u8; 32] {
+        match start.checked_sub(1).and_then(|j| self.rows.get(j)) {
+            Some(r) => r.hash,
+            None => hex_array::<32>(anchor),
+        }
+    }
+
     /// [`EventStore::verify`] in `parts` stretches, one thread each.
     fn verify_in(&self, parts: usize, base_seq: u64, anchor: &str) -> Result<(), (u64, Broken)> {
         let n = self.rows.len();
         if parts <= 1 {
-            return self.verify_range(0..n, base_seq, hex_array::<32>(anchor));
+            return self.verify_range(0..n, base_seq, hex_array::<32>(anchor), None);
         }
         let bounds: Vec<usize> = (0..=parts).map(|k| n * k / parts).collect();
         let results: Vec<Result<(), (u64, Broken)>> = std::thread::scope(|scope| {
@@ -490,11 +579,8 @@ impl EventStore {
                         w.first().copied().unwrap_or(0),
                         w.last().copied().unwrap_or(0),
                     );
-                    let prev = match start.checked_sub(1).and_then(|j| self.rows.get(j)) {
-                        Some(r) => r.hash,
-                        None => hex_array::<32>(anchor),
-                    };
-                    scope.spawn(move || self.verify_range(start..end, base_seq, prev))
+                    let prev = self.prev_of(start, anchor);
+                    scope.spawn(move || self.verify_range(start..end, base_seq, prev, None))
                 })
                 .collect();
             handles
@@ -505,16 +591,30 @@ impl EventStore {
         results.into_iter().collect()
     }
 
+    /// Checks the rows of `range`, chained from `prev`; with a `tally`, adds the rows
+    /// checked to it every [`COUNTED`] rows and gives up (as if done) when it is halted.
     fn verify_range(
         &self,
         range: std::ops::Range<usize>,
         base_seq: u64,
         mut prev: [u8; 32],
+        tally: Option<&Tally>,
     ) -> Result<(), (u64, Broken)> {
         let mut canonical = Vec::with_capacity(512);
         let mut path = String::with_capacity(64);
         let mut prev_hex = Vec::with_capacity(64);
+        let mut uncounted = 0_u64;
         for i in range {
+            if let Some(t) = tally {
+                uncounted += 1;
+                if uncounted == COUNTED {
+                    t.done.fetch_add(COUNTED, Ordering::Relaxed);
+                    uncounted = 0;
+                    if t.halt.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
+                }
+            }
             let Some(row) = self.rows.get(i) else {
                 break;
             };
@@ -528,6 +628,9 @@ impl EventStore {
                 return Err((seq, Broken::Hash));
             }
             prev = row.hash;
+        }
+        if let Some(t) = tally {
+            t.done.fetch_add(uncounted, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -705,68 +808,5 @@ impl Commits {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(seq: u64, prev: &str, user: &str) -> Event {
-        let mut d = Map::new();
-        d.insert("user".into(), Value::from(user));
-        d.insert("role".into(), Value::from("viewer"));
-        d.insert("n".into(), Value::from(-5));
-        d.insert("big".into(), Value::from(u64::MAX));
-        d.insert("f".into(), Value::from(1.5));
-        d.insert(
-            "list".into(),
-            serde_json::json!([1, "a", null, {"k": true}]),
-        );
-        Event::new(
-            seq,
-            Instant(seq.cast_signed() * 1_000_000),
-            "o@x.io".into(),
-            "grant.added".into(),
-            "acme/p".into(),
-            d,
-            prev.to_owned(),
-        )
-        .unwrap_or_else(|e| unreachable!("{e}"))
-    }
-
-    #[test]
-    fn events_come_back_as_they_went_in_and_verify() {
-        let anchor = super::super::event::genesis("g");
-        let mut store = EventStore::default();
-        let mut prev = anchor.clone();
-        let mut events = Vec::new();
-        for seq in 1..=50 {
-            let mut e = event(seq, &prev, &format!("u{}@x.io", seq % 7));
-            if seq == 7 {
-                assert!(e.seal("/details/user", "erased:0123456789abcdef"));
-            }
-            prev.clone_from(&e.hash);
-            events.push(e.clone());
-            store.push(&e);
-        }
-        let back: Vec<Event> = store.iter(0, &anchor).collect();
-        assert_eq!(back, events);
-        assert_eq!(store.user(2), Some("u3@x.io"));
-        assert_eq!(store.verify(0, &anchor), Ok(()));
-        assert_eq!(store.verify(0, &"0".repeat(64)).map_err(|(s, _)| s), Err(1));
-        // In stretches: each one chains from the row before it; the first fault is named.
-        for parts in [2, 3, 7] {
-            assert_eq!(store.verify_in(parts, 0, &anchor), Ok(()));
-        }
-        let mut bad = store.clone();
-        if let Some(r) = bad.rows.get_mut(30) {
-            r.hash[0] ^= 1;
-        }
-        if let Some(r) = bad.rows.get_mut(44) {
-            r.hash[0] ^= 1;
-        }
-        for parts in [1, 2, 3, 7] {
-            assert_eq!(
-                bad.verify_in(parts, 0, &anchor).map_err(|(s, _)| s),
-                Err(31)
-            );
-        }
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;

@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::convert::{datetime_py, json_py};
-use super::gil::{detach, guarded};
+use super::gil::{detach, detach_reporting, guarded};
 use crate::audit::{Event, Filter, Log};
 use crate::graph::Graph;
 
@@ -135,20 +135,34 @@ impl PyAuditFile {
     }
 
     // The lock is taken and let go inside the released call: holding it while waiting
-    // for the GIL would deadlock with a thread that holds the GIL and waits for it.
-    fn _verify(&self, py: Python<'_>) -> PyResult<()> {
+    // for the GIL would deadlock with a thread that holds the GIL and waits for it. For
+    // the same reason a call that reports progress (whose hook waits for the GIL) works
+    // on a copy of the log, taken out of the lock.
+    #[pyo3(signature = (progress = None))]
+    fn _verify(&self, py: Python<'_>, progress: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let log = &self.log;
-        detach(py, || Ok(log.lock().verify()?))
+        detach_reporting(py, progress, |hook| match hook {
+            None => Ok(log.lock().verify()?),
+            Some(_) => copy(log).verify_reporting(hook),
+        })
     }
 
-    fn _jsonl(&self, py: Python<'_>) -> PyResult<String> {
+    #[pyo3(signature = (progress = None))]
+    fn _jsonl(&self, py: Python<'_>, progress: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
         let (log, graph_id) = (&self.log, &self.graph_id);
-        detach(py, || Ok(log.lock().to_jsonl(graph_id, None)))
+        detach_reporting(py, progress, |hook| match hook {
+            None => Ok(log.lock().to_jsonl(graph_id, None)),
+            Some(_) => Ok(copy(log).to_jsonl_reporting(graph_id, None, hook)?),
+        })
     }
 
-    fn _csv(&self, py: Python<'_>) -> PyResult<String> {
+    #[pyo3(signature = (progress = None))]
+    fn _csv(&self, py: Python<'_>, progress: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
         let log = &self.log;
-        detach(py, || Ok(log.lock().to_csv()?))
+        detach_reporting(py, progress, |hook| match hook {
+            None => Ok(log.lock().to_csv()?),
+            Some(_) => copy(log).to_csv_reporting(hook),
+        })
     }
 
     fn _prune(&self, before: &Bound<'_, PyAny>) -> PyResult<usize> {
@@ -161,6 +175,11 @@ impl PyAuditFile {
             .map_err(PyErr::from)
     }
 }
+}
+
+/// The log, copied out of its lock (which is let go before the copy is used).
+fn copy(log: &Mutex<Log>) -> Log {
+    log.lock().clone()
 }
 
 /// A graph built in Rust (opened journal, past view) waiting to be adopted by

@@ -27,6 +27,7 @@ macro_rules! exception {
     };
 }
 
+exception!(access_graph_error, "AccessGraphError");
 exception!(validation_error, "ValidationError");
 exception!(unknown_action_error, "UnknownActionError");
 exception!(not_found_error, "NotFoundError");
@@ -90,6 +91,13 @@ fn build(py: Python<'_>, err: Error) -> PyResult<PyErr> {
             journal_error(py)?,
             (message, None::<u64>).into_pyobject(py)?,
         ),
+        Error::Stopped(stop) => {
+            // The progress callback's own exception, unchanged (the same object).
+            if let Some(raised) = stop.reason().downcast_ref::<PyErr>() {
+                return Ok(raised.clone_ref(py));
+            }
+            (access_graph_error(py)?, (message,).into_pyobject(py)?)
+        }
         Error::Permission(p) => {
             let decision = Py::new(py, PyDecision::from(*p.decision))?;
             (

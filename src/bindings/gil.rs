@@ -1,7 +1,7 @@
 //! How a Python call runs core code: inside a guard that turns a panic into
 //! `AccessGraphError` ([`guard`], put around every method by [`guarded!`]), and, for work
 //! that takes long enough to let other Python threads run, with the GIL released
-//! ([`detach`]).
+//! ([`detach`]; [`detach_reporting`] when the work reports progress to a callable).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 
 use crate::error::Result;
 use crate::graph::Graph;
+use crate::progress::{Hook, Stop};
 
 /// Runs `work` with the GIL released (SPEC 6.2: long calls let other threads run) and
 /// maps its error. A panic unwinds to the method's [`guard`], which re-attaches first.
@@ -17,6 +18,30 @@ pub(super) fn detach<T: Send>(
     work: impl FnOnce() -> Result<T> + Send,
 ) -> PyResult<T> {
     Ok(py.detach(work)?)
+}
+
+/// [`detach`] for work that reports progress: `work` gets the core's hook for
+/// `progress` (a Python callable `progress(done, total)`, or `None`: no hook at all). The
+/// hook re-takes the GIL only for the call; an exception the callable raises stops the
+/// work and comes back out unchanged (as `Error::Stopped`, which the error mapping
+/// unwraps).
+pub(super) fn detach_reporting<T: Send>(
+    py: Python<'_>,
+    progress: Option<&Bound<'_, PyAny>>,
+    work: impl FnOnce(Hook<'_>) -> Result<T> + Send,
+) -> PyResult<T> {
+    let callable = progress
+        .filter(|p| !p.is_none())
+        .map(|p| p.clone().unbind());
+    detach(py, || match &callable {
+        None => work(None),
+        Some(f) => {
+            let mut call = |done: u64, total: u64| -> std::result::Result<(), Stop> {
+                Python::attach(|py| f.call1(py, (done, total)).map(drop).map_err(Stop::new))
+            };
+            work(Some(&mut call))
+        }
+    })
 }
 
 /// Runs a binding method's body. A panic (a bug) becomes `AccessGraphError`, never a

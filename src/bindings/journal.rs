@@ -6,7 +6,7 @@ use pyo3::types::PyDict;
 
 use super::audit::{filter_arg, PyEvent, PyPending};
 use super::convert::{self, instant};
-use super::gil::{detach, guarded};
+use super::gil::{detach, detach_reporting, guarded};
 use super::graph::PyGraph;
 use crate::graph::{Graph, OpenOptions};
 use crate::time::Instant;
@@ -171,19 +171,22 @@ impl PyGraph {
         Ok(page.map(|events| events.into_iter().map(PyEvent::from).collect()))
     }
 
-    fn _audit_verify(&self, py: Python<'_>) -> PyResult<()> {
+    #[pyo3(signature = (progress = None))]
+    fn _audit_verify(&self, py: Python<'_>, progress: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let g = &self.inner;
-        detach(py, || g.audit_verify())
+        detach_reporting(py, progress, |hook| g.audit_verify_reporting(hook))
     }
 
-    fn _audit_jsonl(&self, py: Python<'_>) -> PyResult<String> {
+    #[pyo3(signature = (progress = None))]
+    fn _audit_jsonl(&self, py: Python<'_>, progress: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
         let g = &self.inner;
-        detach(py, || g.audit_jsonl())
+        detach_reporting(py, progress, |hook| g.audit_jsonl_reporting(hook))
     }
 
-    fn _audit_csv(&self, py: Python<'_>) -> PyResult<String> {
+    #[pyo3(signature = (progress = None))]
+    fn _audit_csv(&self, py: Python<'_>, progress: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
         let g = &self.inner;
-        detach(py, || g.audit_csv())
+        detach_reporting(py, progress, |hook| g.audit_csv_reporting(hook))
     }
 
     fn _audit_prune(&self, py: Python<'_>, before: &Bound<'_, PyAny>) -> PyResult<usize> {

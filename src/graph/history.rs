@@ -14,6 +14,7 @@ use crate::audit::{files, personal, replay, source, Audit, Event, Filter, Log, S
 use crate::error::AuditError;
 use crate::error::{Error, NotFoundError, Result};
 use crate::ids;
+use crate::progress::Hook;
 use crate::state::Change;
 use crate::time::{At, Instant};
 
@@ -93,30 +94,65 @@ impl Graph {
 
     /// Recomputes the chain.
     pub fn audit_verify(&self) -> Result<()> {
+        self.audit_verify_reporting(None)
+    }
+
+    /// [`Graph::audit_verify`], reporting the events checked to `hook` (see
+    /// [`crate::progress`]).
+    pub fn audit_verify_reporting(&self, hook: Hook<'_>) -> Result<()> {
         if let Some(src) = self.audit.history_source() {
             let (seq, hash) = self.tail();
-            return Ok(source::verify(src, (seq, &hash))?);
+            return source::verify_reporting(src, (seq, &hash), hook);
         }
-        Ok(self.full_log()?.verify()?)
+        match hook {
+            None => Ok(self.full_log()?.verify()?),
+            Some(_) => self.log_copy()?.verify_reporting(hook),
+        }
+    }
+
+    /// The log in memory, copied out of its lock: what a call with a hook reads, so the
+    /// hook (which may wait for a caller's lock, such as Python's GIL) is never called
+    /// holding the log's lock.
+    fn log_copy(&self) -> Result<Log> {
+        Ok(self.full_log()?.clone())
     }
 
     /// The whole log as JSON Lines with its trailer, signed with the journal's key when
     /// it has one.
     pub fn audit_jsonl(&self) -> Result<String> {
+        self.audit_jsonl_reporting(None)
+    }
+
+    /// [`Graph::audit_jsonl`], reporting the events written to `hook`.
+    pub fn audit_jsonl_reporting(&self, hook: Hook<'_>) -> Result<String> {
         if let Some(src) = self.audit.history_source() {
             let rev = self.revision();
-            return Ok(source::to_jsonl(src, &self.audit.graph_id, rev)?);
+            return source::to_jsonl_reporting(src, &self.audit.graph_id, rev, hook);
         }
         let key = self.audit.source.as_ref().and_then(|(_, k)| k.clone());
-        self.with_audit_log(|log| log.to_jsonl(&self.audit.graph_id, key.as_deref()))
+        let graph_id = &self.audit.graph_id;
+        match hook {
+            None => self.with_audit_log(|log| log.to_jsonl(graph_id, key.as_deref())),
+            Some(_) => Ok(self
+                .log_copy()?
+                .to_jsonl_reporting(graph_id, key.as_deref(), hook)?),
+        }
     }
 
     /// The whole log as CSV.
     pub fn audit_csv(&self) -> Result<String> {
+        self.audit_csv_reporting(None)
+    }
+
+    /// [`Graph::audit_csv`], reporting the events written to `hook`.
+    pub fn audit_csv_reporting(&self, hook: Hook<'_>) -> Result<String> {
         if let Some(src) = self.audit.history_source() {
-            return Ok(source::to_csv(src, self.revision())?);
+            return source::to_csv_reporting(src, self.revision(), hook);
         }
-        Ok(self.with_audit_log(Log::to_csv)??)
+        match hook {
+            None => Ok(self.with_audit_log(Log::to_csv)??),
+            Some(_) => self.log_copy()?.to_csv_reporting(hook),
+        }
     }
 
     /// Runs `f` on the whole log (read whole from the store, for a graph that does not

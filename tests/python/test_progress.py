@@ -52,7 +52,8 @@ def test_steps_report_a_python_loop() -> None:
     for done in (10, 5, 30, 200):
         steps.hook(done, 50)
     steps.finish()
-    assert calls == [(0, 100), (20, 100), (20, 100), (60, 100), (100, 100)]
+    # (a step back or in place is not passed on: the core reports its own start and end)
+    assert calls == [(0, 100), (20, 100), (60, 100), (100, 100)]
     Steps(None, 10).advance()  # no callback: nothing to call
 
 
@@ -104,6 +105,132 @@ def test_a_failed_load_never_reports_the_end(tmp_path: Path) -> None:
     with pytest.raises(ag.RegistryFormatError):
         ag.Graph.load(bad, progress=calls)
     assert calls == [(0, bad.stat().st_size)]
+
+
+# --- the core reports from inside its loops ----------------------------------------------
+
+
+def _busy_graph(events: int) -> ag.Graph:
+    """A graph whose audit log holds about ``events`` events."""
+    g = ag.Graph()
+    g.add_org("acme", owner="owner@acme.io", actor=None)
+    for i in range(events - 2):
+        g.add_member(f"user{i}@acme.io", "acme", role="member", actor=None)
+    assert abs(len(g.audit) - events) <= 2
+    return g
+
+
+def _inner(calls: Calls) -> list[int]:
+    """The ``done`` values strictly between the start and the end."""
+    total = calls[0][1]
+    return [d for d, _ in calls if 0 < d < total]
+
+
+@pytest.fixture(scope="module")
+def busy() -> ag.Graph:
+    # Over 2 x 20_000 events: verify checks the chain on two threads.
+    return _busy_graph(45_000)
+
+
+def test_verify_and_exports_report_during_the_work(busy: ag.Graph, tmp_path: Path) -> None:
+    total = len(busy.audit)
+    for name, run in (
+        ("verify", lambda c: busy.audit.verify(progress=c)),
+        ("to_jsonl", lambda c: busy.audit.to_jsonl(tmp_path / "a.jsonl", progress=c)),
+        ("to_csv", lambda c: busy.audit.to_csv(tmp_path / "a.csv", progress=c)),
+    ):
+        calls = Calls()
+        run(calls)
+        calls.check(total)
+        inner = _inner(calls)
+        assert inner, (name, calls)
+        assert inner == sorted(set(inner)), (name, calls)  # strictly growing
+        assert len(calls) <= 2 + 100 + 50, (name, len(calls))  # throttled: 1 % steps
+    # a loaded export reports too, and what it writes is what it wrote without a callback
+    loaded = ag.AuditLog.load(tmp_path / "a.jsonl")
+    calls = Calls()
+    loaded.verify(progress=calls)
+    calls.check(total)
+    assert _inner(calls)
+    calls = Calls()
+    loaded.to_csv(tmp_path / "b.csv", progress=calls)
+    calls.check(total)
+    assert _inner(calls)
+    busy.audit.to_csv(tmp_path / "plain.csv")
+    assert (tmp_path / "b.csv").read_bytes() == (tmp_path / "plain.csv").read_bytes()
+
+
+class Halt(Exception):
+    pass
+
+
+def _halting(after: int) -> tuple[Calls, object]:
+    calls = Calls()
+
+    def progress(done: int, total: int) -> None:
+        calls.append((done, total))
+        if done > 0 and len(calls) > after:
+            raise Halt(done)
+
+    return calls, progress
+
+
+def test_a_callback_that_raises_mid_work_stops_it_and_is_raised_unchanged(
+    busy: ag.Graph, tmp_path: Path
+) -> None:
+    total = len(busy.audit)
+    revision = busy.revision
+    for name, run in (
+        ("verify", lambda p: busy.audit.verify(progress=p)),
+        ("to_jsonl", lambda p: busy.audit.to_jsonl(tmp_path / "x.jsonl", progress=p)),
+        ("to_csv", lambda p: busy.audit.to_csv(tmp_path / "x.csv", progress=p)),
+    ):
+        calls, progress = _halting(after=3)
+        with pytest.raises(Halt) as raised:
+            run(progress)
+        done = raised.value.args[0]
+        assert 0 < done < total, name  # stopped in the middle
+        assert (total, total) not in calls, name  # no end after an error
+        assert calls[-1][0] == done, name  # not called again after it raised
+    # an export stopped by its callback writes nothing: no file, or the old one untouched
+    assert not (tmp_path / "x.jsonl").exists() and not (tmp_path / "x.csv").exists()
+    kept = tmp_path / "kept.csv"
+    kept.write_text("old\n", encoding="utf-8")
+    _, progress = _halting(after=2)
+    with pytest.raises(Halt):
+        busy.audit.to_csv(kept, progress=progress)
+    assert kept.read_text(encoding="utf-8") == "old\n"
+    # the graph is unchanged and still verifies
+    assert busy.revision == revision and len(busy.audit) == total
+    busy.audit.verify()
+
+
+def test_the_very_exception_object_comes_back(busy: ag.Graph) -> None:
+    mine = Halt("mine")
+
+    def progress(done: int, total: int) -> None:
+        if done:
+            raise mine
+
+    with pytest.raises(Halt) as raised:
+        busy.audit.verify(progress=progress)
+    assert raised.value is mine
+
+
+def test_a_broken_chain_raises_its_error_and_never_reports_the_end(tmp_path: Path) -> None:
+    g = _busy_graph(3_000)
+    g.audit.to_jsonl(tmp_path / "a.jsonl")
+    lines = (tmp_path / "a.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    forged = lines[2_000].replace("@acme.io", "@evil.io", 1)
+    assert forged != lines[2_000]
+    lines[2_000] = forged
+    (tmp_path / "b.jsonl").write_text("".join(lines), encoding="utf-8")
+    loaded = ag.AuditLog.load(tmp_path / "b.jsonl")
+    calls = Calls()
+    with pytest.raises(ag.AuditIntegrityError):
+        loaded.verify(progress=calls)
+    assert calls and calls[0] == (0, len(loaded))
+    assert all(d < t for d, t in calls)
 
 
 # --- tables that fit ------------------------------------------------------------------
