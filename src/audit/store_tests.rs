@@ -2,6 +2,7 @@
 //! with and without a progress hook.
 
 use super::*;
+use crate::progress::{Meter, Stop};
 
 fn event(seq: u64, prev: &str, user: &str) -> Event {
     let mut d = Map::new();
