@@ -543,7 +543,11 @@ class Graph(_core.Graph):
         :mod:`accessgraph.postgres`).
 
         ``progress(done, total)`` counts the bytes of the journal (and of its snapshot)
-        replayed; a database journal counts one step.
+        read and replayed, reported as the replay goes (a database journal counts one
+        step). An exception the callback raises stops the opening before the journal is
+        touched (no torn tail cut, no checkpoint written) and propagates. The callback
+        runs while this process holds the journal's file lock: it must not open the same
+        journal.
         """
         if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
             from accessgraph.postgres import _open
@@ -566,7 +570,12 @@ class Graph(_core.Graph):
         steps = Steps(progress, _size(path) + _size(beside))
         snap = None if snapshot is None else os.fspath(snapshot)
         graph, recovered = cls._open(
-            os.fspath(path), durability=durability, hmac_key=hmac_key, snapshot=snap, follow=follow
+            os.fspath(path),
+            durability=durability,
+            hmac_key=hmac_key,
+            snapshot=snap,
+            follow=follow,
+            progress=None if progress is None else steps.hook,
         )
         if recovered is not None:
             line, message = recovered

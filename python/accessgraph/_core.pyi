@@ -451,6 +451,7 @@ class Graph:
         hmac_key: bytes | None = None,
         snapshot: str | None = None,
         follow: bool = True,
+        progress: _Progress | None = None,
     ) -> tuple[Self, tuple[int, str] | None]: ...
     def as_of(self, when: _When) -> Self:
         """A read-only graph as it was at ``when``, rebuilt from the audit log; its clock

@@ -15,9 +15,10 @@ core, which calls ``hook(done, total)`` from its loop — re-taking the GIL only
 call, holding none of its own locks (a log in memory is copied out of its lock first,
 only when a callback is given), at most once per 1 % of the total or once per 100 ms
 while a 1 % step takes longer — and raises what the hook raised, the same exception
-object. The core reports during the work for: the audit log's ``verify``, ``to_jsonl``
-and ``to_csv`` (of a graph, of a graph on PostgreSQL, of a loaded export). The others
-— opening or replaying a journal, loading a JSON snapshot, a Markdown registry or a
+object. The core reports during the work for: opening a journal file (bytes of the
+journal and its snapshot, as the replay goes), the audit log's ``verify``, ``to_jsonl``
+and ``to_csv`` (of a graph, of a graph on PostgreSQL, of a loaded export). The others —
+opening a journal in PostgreSQL, loading a JSON snapshot, a Markdown registry or a
 PostHog export, ``import_registry`` and ``review`` — still hear only the start and the
 end.
 """

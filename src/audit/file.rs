@@ -314,7 +314,9 @@ impl FileJournal {
             key: key.filter(|_| checkpoint.is_some()),
             trusted_from,
         };
-        sink.start(&header, &header_digest, resumed);
+        if !sink.start(&header, &header_digest, resumed) {
+            return Err(AuditError::Io(super::read::STOPPED.to_owned()));
+        }
         let watch = checkpoint.as_ref().map(|c| c.seq);
         let seen = reader.each(first_line, &lines, &mut last, sink, watch)?;
         let complete = start + (body.len() - tail.len()) as u64;
@@ -409,7 +411,8 @@ impl FileJournal {
             .and_then(|()| files::sync_dir(path))
             .map_err(|e| io_err(path, &e))?;
         let header_digest = Header::digest(&line);
-        sink.start(&header, &header_digest, false);
+        // A new journal: nothing to read, so nothing to stop.
+        let _ = sink.start(&header, &header_digest, false);
         if let Some(f) = &mut cp_file {
             f.write(Checkpoint {
                 accessgraph_checkpoint: 2,

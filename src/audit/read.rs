@@ -14,19 +14,29 @@ use crate::error::AuditError;
 /// replayed into the compact store and the state as it is read).
 pub trait RecordSink {
     /// Line 1 and its digest, before any record; `resumed`: reading starts at the
-    /// snapshot's resume point.
-    fn start(&mut self, header: &Header, header_digest: &str, resumed: bool);
-    /// The next records, in order. Reading goes on whatever the sink makes of them (a
-    /// fault found later in the file is what opening reports): a sink keeps its own
-    /// first error.
-    fn records(&mut self, records: Vec<Record>);
+    /// snapshot's resume point. `false` stops the reading as [`RecordSink::records`]
+    /// does.
+    fn start(&mut self, header: &Header, header_digest: &str, resumed: bool) -> bool;
+    /// The next records, in order, read from `bytes` bytes of the file (their lines,
+    /// newlines included: what a progress report counts). Reading goes on whatever the
+    /// sink makes of them (a fault found later in the file is what opening reports): a
+    /// sink keeps its own first error. `false` stops the reading at once, before the
+    /// file is touched: the reader fails with [`STOPPED`], and the sink says why.
+    fn records(&mut self, records: Vec<Record>, bytes: u64) -> bool;
 }
+
+/// The reason of the error a reader fails with when its sink stopped it; the sink holds
+/// the true reason (a progress callback's) and reports that one instead.
+pub const STOPPED: &str = "reading the journal was stopped";
 
 /// Collects every record (the whole journal in memory: for an import or a short read).
 impl RecordSink for Vec<Record> {
-    fn start(&mut self, _: &Header, _: &str, _: bool) {}
-    fn records(&mut self, mut records: Vec<Record>) {
+    fn start(&mut self, _: &Header, _: &str, _: bool) -> bool {
+        true
+    }
+    fn records(&mut self, mut records: Vec<Record>, _: u64) -> bool {
         self.append(&mut records);
+        true
     }
 }
 
@@ -101,18 +111,29 @@ impl Reader<'_> {
         let mut result = Ok(());
         super::decode::stretches(lines, &last.clone(), STRETCH, |at, decoded| {
             let first = first_line + at as u64;
-            result = self.hand_on(first, decoded, last, sink, watch, &mut seen);
+            let read = lines
+                .get(at..at + decoded.0.len())
+                .unwrap_or_default()
+                .iter()
+                .map(|l| l.len() as u64 + 1)
+                .sum();
+            result = self.hand_on(first, decoded, read, last, sink, watch, &mut seen);
             result.is_ok()
         });
         result.map(|()| seen)
     }
 
-    /// Checks the MACs of one decoded stretch (numbered from `first_line`) and hands its
-    /// records on; the stretch's fault, if any, is the error.
+    /// Checks the MACs of one decoded stretch (numbered from `first_line`, `bytes` of the
+    /// file) and hands its records on; the stretch's fault, if any, is the error.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one stretch's lines, what they came from and where they go"
+    )]
     fn hand_on(
         &self,
         first_line: u64,
         (batches, fault): Decoded,
+        bytes: u64,
         last: &mut (u64, String),
         sink: &mut dyn RecordSink,
         watch: Option<u64>,
@@ -146,7 +167,9 @@ impl Reader<'_> {
             }
             seen.end_line = Some(line);
         }
-        sink.records(out);
+        if !sink.records(out, bytes) {
+            return Err(AuditError::Io(STOPPED.to_owned()));
+        }
         if let Some(e) = mac_fault {
             return Err(e);
         }

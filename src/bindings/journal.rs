@@ -20,7 +20,7 @@ impl PyGraph {
     /// Opens (or creates) a journal; returns `(graph, recovered)` where `recovered` is
     /// the line and description of a torn tail that was cut off.
     #[classmethod]
-    #[pyo3(signature = (path, *, durability = "fsync", hmac_key = None, snapshot = None, follow = true))]
+    #[pyo3(signature = (path, *, durability = "fsync", hmac_key = None, snapshot = None, follow = true, progress = None))]
     fn _open<'py>(
         cls: &Bound<'py, pyo3::types::PyType>,
         path: std::path::PathBuf,
@@ -28,6 +28,7 @@ impl PyGraph {
         hmac_key: Option<Vec<u8>>,
         snapshot: Option<std::path::PathBuf>,
         follow: bool,
+        progress: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<(Bound<'py, PyAny>, Option<Recovered>)> {
         let durability = convert::durability(durability)?;
         let hmac_key = convert::hmac_key(hmac_key)?;
@@ -38,7 +39,9 @@ impl PyGraph {
             alone: !follow,
         };
         let py = cls.py();
-        let (graph, recovered) = detach(py, || Graph::open(&path, &opts))?;
+        let (graph, recovered) = detach_reporting(py, progress, |hook| {
+            Graph::open_reporting(&path, &opts, hook)
+        })?;
         let pending = Bound::new(py, PyPending::new(graph))?;
         Ok((cls.call1((pending,))?, recovered))
     }

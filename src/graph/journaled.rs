@@ -18,6 +18,7 @@ use crate::audit::log::{Pending, PrefixLoader, SealCheck};
 use crate::audit::{files, replay, Audit, Durability, Log, Session};
 use crate::error::AuditError;
 use crate::error::{Error, Result};
+use crate::progress::{Hook, Meter, Stop};
 use crate::state::State;
 
 /// How a journal is opened.
@@ -221,6 +222,18 @@ struct Loaded {
     recovered: Option<(u64, String)>,
 }
 
+/// The snapshot opening starts from: the one named, else `<journal>.snapshot`.
+fn snapshot_path(path: &Path, opts: &OpenOptions) -> PathBuf {
+    opts.snapshot
+        .clone()
+        .unwrap_or_else(|| default_snapshot(path))
+}
+
+/// The size of the file at `path`, 0 when there is none (what progress counts).
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
 /// Reads the snapshot at `snap_path`, if there is one; with a key it must be signed.
 fn read_snapshot(
     snap_path: &Path,
@@ -260,9 +273,15 @@ fn read_snapshot(
 /// when it still fits the journal, or the header's base state); then each stretch of
 /// records replayed onto it and into the log's store, so no more than a stretch of full
 /// events is ever held.
-struct Opening<'a> {
+struct Opening<'a, 'h> {
     path: &'a Path,
     snapshot: Option<SnapshotFile>,
+    /// The progress of opening, in bytes of the journal and the snapshot read
+    /// (`snapshot_len` of them the snapshot's), and why it stopped, if its hook stopped it.
+    meter: &'a mut Meter<'h>,
+    snapshot_len: u64,
+    done: u64,
+    stopped: Option<Stop>,
     /// Set by `start`: the state and log so far, and the replay under way.
     begun: Option<(State, Log, Replay<'a>)>,
     /// The snapshot was refused after the journal was read from it: read it whole.
@@ -271,7 +290,19 @@ struct Opening<'a> {
     error: Option<Error>,
 }
 
-impl Opening<'_> {
+impl Opening<'_, '_> {
+    /// `bytes` more were read: tells the meter; `false` when its hook stops the opening.
+    fn advance(&mut self, bytes: u64) -> bool {
+        self.done += bytes;
+        match self.meter.at(self.done) {
+            Ok(()) => true,
+            Err(stop) => {
+                self.stopped = Some(stop);
+                false
+            }
+        }
+    }
+
     fn begin(&mut self, header: &Header, header_digest: &str, resumed: bool) -> Result<()> {
         let base_state = header
             .base_state
@@ -292,6 +323,8 @@ impl Opening<'_> {
         }
         let (state, log) = if let Some(s) = snapshot {
             let state = state_from_text(s.state.get(), "snapshot state")?;
+            // The snapshot, and the journal up to its resume point, are read.
+            self.advance(self.snapshot_len + s.offset);
             let prefix_path = self.path.to_owned();
             let end = s.offset;
             let log = Log {
@@ -325,31 +358,43 @@ impl Opening<'_> {
     }
 }
 
-impl RecordSink for Opening<'_> {
-    fn start(&mut self, header: &Header, header_digest: &str, resumed: bool) {
+impl RecordSink for Opening<'_, '_> {
+    fn start(&mut self, header: &Header, header_digest: &str, resumed: bool) -> bool {
         if let Err(e) = self.begin(header, header_digest, resumed) {
             self.error = Some(e);
         }
+        self.stopped.is_none()
     }
 
-    fn records(&mut self, records: Vec<Record>) {
+    fn records(&mut self, records: Vec<Record>, bytes: u64) -> bool {
         if let Some((state, log, replay)) = &mut self.begun {
             log.events.reserve(records.len());
             replay.take(state, log, records);
         }
+        self.stopped.is_none() && self.advance(bytes)
     }
 }
 
-fn load_journal(path: &Path, opts: &OpenOptions, use_snapshot: bool) -> Result<Loaded> {
+/// Reads the journal at `path` (from its snapshot when `use_snapshot` and one fits),
+/// telling `meter` the bytes read; a hook that stops it stops the opening before the
+/// journal is touched (no torn tail cut, no checkpoint written).
+fn load_journal(
+    path: &Path,
+    opts: &OpenOptions,
+    use_snapshot: bool,
+    meter: &mut Meter<'_>,
+) -> Result<Loaded> {
     let key = opts.hmac_key.as_deref();
-    let snap_path = opts
-        .snapshot
-        .clone()
-        .unwrap_or_else(|| default_snapshot(path));
+    let snap_path = snapshot_path(path, opts);
     let snapshot = if use_snapshot {
         read_snapshot(&snap_path, opts.snapshot.is_some(), key)?
     } else {
         None
+    };
+    let snapshot_len = if snapshot.is_some() {
+        file_len(&snap_path)
+    } else {
+        0
     };
     let resume = snapshot.as_ref().map(|s| Resume {
         offset: s.offset,
@@ -360,18 +405,26 @@ fn load_journal(path: &Path, opts: &OpenOptions, use_snapshot: bool) -> Result<L
     let mut opening = Opening {
         path,
         snapshot,
+        meter,
+        snapshot_len,
+        done: 0,
+        stopped: None,
         begun: None,
         redo: false,
         error: None,
     };
-    let opened = FileJournal::open_into(path, key, resume.as_ref(), &mut opening)?;
+    let opened = FileJournal::open_into(path, key, resume.as_ref(), &mut opening);
+    if let Some(stop) = opening.stopped {
+        return Err(stop.into());
+    }
+    let opened = opened?;
     if let Some(e) = opening.error {
         return Err(e);
     }
     if opening.redo {
         // The snapshot was refused after the journal was read from it: read it whole.
         drop(opened.journal);
-        return load_journal(path, opts, false);
+        return load_journal(path, opts, false, opening.meter);
     }
     let Some((state, mut log, replay)) = opening.begun else {
         return Err(AuditError::Io(format!("{}: the journal was not read", path.display())).into());
@@ -392,10 +445,25 @@ impl Graph {
     /// value describes a torn tail that was cut off, if there was one: its line and what
     /// was cut.
     pub fn open(path: &Path, opts: &OpenOptions) -> Result<(Graph, Option<(u64, String)>)> {
+        Self::open_reporting(path, opts, None)
+    }
+
+    /// [`Graph::open`], telling `progress` how many bytes of the journal and of its
+    /// snapshot are read (of their sizes when opening starts). A hook that stops the
+    /// opening stops it before the journal is touched: no torn tail cut, no checkpoint
+    /// written, no graph made ([`Error::Stopped`]).
+    pub fn open_reporting(
+        path: &Path,
+        opts: &OpenOptions,
+        progress: Hook<'_>,
+    ) -> Result<(Graph, Option<(u64, String)>)> {
+        let total = file_len(path) + file_len(&snapshot_path(path, opts));
+        let mut meter = Meter::start(progress, total)?;
         // The beacon's counter is read before the journal is: a write in between makes
         // the first query read the journal again.
         let follow = (!opts.alone).then(|| Follow::new(path));
-        let loaded = load_journal(path, opts, true)?;
+        let loaded = load_journal(path, opts, true, &mut meter)?;
+        meter.finish()?;
         let mut audit = Audit::journaled(
             loaded.graph_id,
             loaded.log,
@@ -446,7 +514,7 @@ impl Graph {
         };
         // The file was replaced: drop the old store (and its lock) before reopening.
         *session.store_mut() = None;
-        let loaded = load_journal(&path, &opts, false)?;
+        let loaded = load_journal(&path, &opts, false, &mut Meter::none())?;
         *st = loaded.state;
         *self.audit.log.write() = loaded.log;
         session.swap(Box::new(loaded.journal))?;

@@ -233,6 +233,71 @@ def test_a_broken_chain_raises_its_error_and_never_reports_the_end(tmp_path: Pat
     assert all(d < t for d, t in calls)
 
 
+@pytest.fixture(scope="module")
+def journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A journal of about 40,000 one-line batches: three stretches of the reader."""
+    path = tmp_path_factory.mktemp("progress") / "big.journal"
+    g = ag.Graph.open(path, durability="os", follow=False)
+    g.add_org("acme", owner="owner@acme.io", actor=None)
+    for i in range(40_000):
+        g.add_member(f"user{i}@acme.io", "acme", role="member", actor=None)
+    return path
+
+
+def _copy(src: Path, where: Path) -> Path:
+    dst = where / src.name
+    dst.write_bytes(src.read_bytes())
+    return dst
+
+
+def test_opening_a_journal_reports_as_the_replay_goes(journal: Path, tmp_path: Path) -> None:
+    path = _copy(journal, tmp_path)
+    calls = Calls()
+    g = ag.Graph.open(path, follow=False, progress=calls)
+    calls.check(path.stat().st_size)
+    inner = _inner(calls)
+    assert len(inner) >= 2, calls  # one report per stretch read, before the end
+    assert inner == sorted(set(inner)), calls
+    assert g.revision == len(g.audit) and g.revision > 40_000
+    # from a snapshot: its bytes count too, and so does the journal after it
+    g.snapshot()
+    for i in range(20_000):
+        g.add_member(f"late{i}@acme.io", "acme", role="member", actor=None)
+    del g
+    snap = path.with_name(path.name + ".snapshot")
+    calls = Calls()
+    again = ag.Graph.open(path, follow=False, progress=calls)
+    calls.check(path.stat().st_size + snap.stat().st_size)
+    assert _inner(calls)
+    assert again.revision > 60_000
+
+
+def test_a_callback_that_stops_an_opening_leaves_the_journal_untouched(
+    journal: Path, tmp_path: Path
+) -> None:
+    path = _copy(journal, tmp_path)
+    # a crash left a torn record at the end: opening would cut it off
+    with path.open("ab") as f:
+        f.write(b'{"torn":')
+    before = path.read_bytes()
+    calls, progress = _halting(after=1)
+    with pytest.raises(Halt) as raised:
+        ag.Graph.open(path, follow=False, progress=progress)
+    assert 0 < raised.value.args[0] < len(before)
+    assert (len(before), len(before)) not in calls  # no end after it stopped
+    assert path.read_bytes() == before  # the torn tail is still there: nothing was cut
+    # with a key on an unkeyed journal, trust on first use would sign it: not when stopped
+    _, progress = _halting(after=1)
+    with pytest.raises(Halt):
+        ag.Graph.open(path, follow=False, hmac_key=b"k" * 32, progress=progress)
+    assert not path.with_name(path.name + ".checkpoint").exists()
+    assert path.read_bytes() == before
+    # opened without a callback, it recovers as usual
+    with pytest.warns(ag.JournalRecoveredWarning):
+        g = ag.Graph.open(path, follow=False)
+    g.audit.verify()
+
+
 # --- tables that fit ------------------------------------------------------------------
 
 
