@@ -56,9 +56,9 @@ impl Emails {
             text: String::new(),
         };
         for &uid in ids {
-            let Some(user) = st.user(uid) else { continue };
             // The check-path view holds the same email as the record (the index's
-            // invariant) and was just read to decide this user: compare with it.
+            // invariant) and was just read to decide this user: compare with it, and
+            // read the record only for a miss.
             let cached = !fresh
                 && slots
                     .by_id
@@ -68,6 +68,7 @@ impl Emails {
             if cached {
                 found.users.push((uid, None));
             } else {
+                let Some(user) = st.user(uid) else { continue };
                 found.text.push_str(&user.email);
                 let end = u32::try_from(found.text.len()).unwrap_or(u32::MAX);
                 found.users.push((uid, Some(end)));
