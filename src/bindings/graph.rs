@@ -16,6 +16,8 @@ use crate::time::Instant;
 pub struct PyGraph {
     // An `Arc` so a background thread (the PostgreSQL follower) can hold it weakly.
     pub(super) inner: std::sync::Arc<Graph>,
+    /// Users' emails as Python strings, kept for `who_can` (`emails.rs`).
+    pub(super) emails: super::emails::Emails,
 }
 
 /// A new instance of `cls` (Graph or a subclass) holding `graph`'s state.
@@ -50,6 +52,7 @@ impl PyGraph {
         });
         PyGraph {
             inner: std::sync::Arc::new(inner),
+            emails: super::emails::Emails::default(),
         }
     }
 

@@ -4,6 +4,7 @@ mod arrow;
 mod audit;
 mod campaigns;
 mod convert;
+mod emails;
 mod errors;
 mod fixes;
 mod gil;

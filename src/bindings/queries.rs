@@ -191,31 +191,26 @@ impl PyGraph {
     ) -> PyResult<Bound<'py, PyList>> {
         let at = at_arg(at)?;
         let graph = &self.inner;
-        // The emails are copied into one buffer under the read lock (one allocation, not
-        // one per user), then made into Python strings once the lock is let go.
-        let (text, ends) = detach(py, || {
-            let live = Clock::default();
-            let mut judged = judged_at(graph, at, &live);
-            graph.read(|st| {
-                let ids = eval::reverse::who_can_ids(st, action, target, &mut judged)?;
-                let mut text = String::with_capacity(ids.len() * 24);
-                let mut ends = Vec::with_capacity(ids.len());
-                for u in ids.iter().filter_map(|&uid| st.user(uid)) {
-                    text.push_str(&u.email);
-                    ends.push(text.len());
-                }
-                Ok((text, ends))
-            })
-        })?;
-        let mut start = 0;
-        PyList::new(
-            py,
-            ends.iter().map(|&end| {
-                let email = text.get(start..end).unwrap_or_default();
-                start = end;
-                PyString::new(py, email)
-            }),
-        )
+        let emails = &self.emails;
+        // The ids are found under the read lock with the GIL let go, with the emails that
+        // have no Python string cached yet copied into one buffer; the strings are made
+        // (or the cached ones reused) once the GIL is back (`emails.rs`).
+        for attempt in 0..3 {
+            let found = detach(py, || {
+                let live = Clock::default();
+                let mut judged = judged_at(graph, at, &live);
+                graph.read(|st| {
+                    let ids = eval::reverse::who_can_ids(st, action, target, &mut judged)?;
+                    Ok(emails.look_up(st, &ids, attempt == 2))
+                })
+            })?;
+            if let Some(list) = emails.answer(py, &found)? {
+                return Ok(list);
+            }
+        }
+        Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "who_can: the email cache kept changing",
+        ))
     }
 
     /// The projects where `user` may perform `action`, ids sorted.

@@ -134,6 +134,46 @@ def test_reverse_lookups_agree_with_check(acme: ag.Graph) -> None:
     assert acme.accessible("diana@example.com", org="globex") == []
 
 
+def test_who_can_stays_true_as_users_come_go_and_are_erased() -> None:
+    # `who_can` hands out Python strings cached between calls by user id; each must
+    # still spell that user's email after users are added, erased and re-added.
+    g = ag.Graph()
+    g.add_org("acme", owner="owner@x.example")
+    g.add_project("acme/app", default_role="viewer")
+
+    def expected() -> list[str]:
+        return sorted(u.email for u in g.users() if g.check(u.email, "project:view", "acme/app"))
+
+    def answer() -> list[str]:
+        got = g.who_can("project:view", "acme/app")
+        assert all(type(e) is str for e in got)
+        assert got == expected()
+        return got
+
+    for u in ("bob@x.example", "carol@x.example", "dan@x.example"):
+        g.add_member(u, "acme")
+    assert answer() == ["bob@x.example", "carol@x.example", "dan@x.example", "owner@x.example"]
+    assert answer() == answer()  # served from the cache
+    pseudonym = g.erase_user("carol@x.example", actor=None, reason="gdpr")
+    assert answer() == ["bob@x.example", "dan@x.example", "owner@x.example"]
+    assert pseudonym not in answer()
+    # The email comes back as a new user (a new id); the erased id keeps its pseudonym.
+    g.add_member("Carol@X.example", "acme")
+    g.add_member("aaron@x.example", "acme")
+    assert answer() == [
+        "aaron@x.example",
+        "bob@x.example",
+        "carol@x.example",
+        "dan@x.example",
+        "owner@x.example",
+    ]
+    g.remove_member("bob@x.example", "acme", actor=None)
+    assert answer() == ["aaron@x.example", "carol@x.example", "dan@x.example", "owner@x.example"]
+    # A graph loaded from this one's snapshot numbers its users afresh: its own cache.
+    copy = ag.Graph.from_json(g.to_json())
+    assert copy.who_can("project:view", "acme/app") == answer()
+
+
 def test_check_many_matches_check(acme: ag.Graph) -> None:
     queries = [
         (u.email, a, t)

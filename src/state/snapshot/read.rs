@@ -13,7 +13,7 @@ use crate::model::{
 use crate::roles::{OrgRole, ResourceKind};
 use crate::state::{State, TargetRef};
 
-use super::doc::{ApiKeyJson, Doc, Header, UserJson};
+use super::doc::{ApiKeyJson, Doc, GrantJson, Header, UserJson};
 use super::locate::located;
 
 // ---------------------------------------------------------------------------------------
@@ -358,8 +358,15 @@ fn build(doc: &Doc<'_>) -> Result<State, JsonPathError> {
         ));
     }
 
+    // A snapshot `to_json` wrote lists a user's grants together: the previous grant's
+    // user is looked up again without hashing.
+    let mut last: Option<(&str, usize)> = None;
     for (i, g) in doc.grants.iter().enumerate() {
-        let who = b.known(|| field("grants", i, "user"), &g.user)?;
+        let who = match last {
+            Some((text, who)) if text == &*g.user => who,
+            _ => b.known(|| field("grants", i, "user"), &g.user)?,
+        };
+        last = Some((&g.user, who));
         let (oid, pid) = grant_target(&b, i, &g.target)?;
         let uid = b.listed.get(who).and_then(|l| l.uid);
         let Some(m) = uid
@@ -409,6 +416,12 @@ fn build(doc: &Doc<'_>) -> Result<State, JsonPathError> {
         match pid {
             None => m.org_wide = Some(grant),
             Some(pid) => {
+                if m.grants.capacity() == 0 {
+                    // Room for this member's run of grants in the org, so the vector is
+                    // allocated once and exactly (not grown by doubling: fewer copies and
+                    // no unused capacity kept per membership).
+                    m.grants.reserve_exact(grant_run(&doc.grants, i));
+                }
                 let at = m.grants.partition_point(|(p, _)| *p < pid);
                 m.grants.insert(at, (pid, grant));
             }
@@ -610,6 +623,27 @@ fn api_key(b: &mut Builder<'_>, i: usize, k: &ApiKeyJson) -> Result<(), JsonPath
 }
 
 /// Checks a grant target: its org id, and its project id (`None` for `org/*`).
+/// The number of grants from `grants[i]` on that are to the same user (as written) on
+/// projects of the same org (by the `org/` prefix of their ids): a capacity hint, exact
+/// for a snapshot `to_json` wrote (grants sorted by user, then target).
+fn grant_run(grants: &[GrantJson<'_>], i: usize) -> usize {
+    let Some(first) = grants.get(i) else {
+        return 0;
+    };
+    let org = |t: &str| t.split_once('/').map(|(o, _)| o.len());
+    let Some(len) = org(&first.target) else {
+        return 1;
+    };
+    let prefix = first.target.get(..=len).unwrap_or_default();
+    grants.get(i..).map_or(1, |rest| {
+        rest.iter()
+            .take_while(|g| g.user == first.user && g.target.starts_with(prefix))
+            .filter(|g| !g.target.ends_with("/*"))
+            .count()
+            .max(1)
+    })
+}
+
 fn grant_target(
     b: &Builder<'_>,
     i: usize,
