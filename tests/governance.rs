@@ -432,6 +432,39 @@ fn findings_are_sorted_by_severity_and_review_takes_one_org() {
 }
 
 #[test]
+fn a_reported_review_hears_each_rule_finds_the_same_and_stops_when_told() {
+    use accessgraph::governance::review::review_steps;
+    use accessgraph::progress::Stop;
+    let g = clean();
+    g.add_member("idle@acme.io", "acme", NewMember::default(), None)
+        .unwrap();
+    let plain = g.review(None, None, &Thresholds::default()).unwrap();
+    let mut heard = Vec::new();
+    let mut hook = |done: u64, total: u64| -> Result<(), Stop> {
+        heard.push((done, total));
+        Ok(())
+    };
+    let reported = g
+        .review_reporting(None, None, &Thresholds::default(), Some(&mut hook))
+        .unwrap();
+    assert_eq!(reported, plain);
+    let n = review_steps();
+    assert_eq!(heard.first(), Some(&(0, n)));
+    assert_eq!(heard.last(), Some(&(n, n)));
+    assert!(heard.windows(2).all(|w| w[0].0 < w[1].0), "{heard:?}");
+    assert!(heard.len() > 2, "{heard:?}");
+
+    let mut stop = |done: u64, _: u64| -> Result<(), Stop> {
+        if done > 0 {
+            return Err(Stop::new(std::io::Error::other("enough")));
+        }
+        Ok(())
+    };
+    let stopped = g.review_reporting(None, None, &Thresholds::default(), Some(&mut stop));
+    assert!(matches!(stopped, Err(Error::Stopped(_))), "{stopped:?}");
+}
+
+#[test]
 fn thresholds_are_checked_by_name_and_range() {
     let mut t = Thresholds::default();
     let err = t.set("max_owner", 3.0).unwrap_err();

@@ -436,15 +436,20 @@ class Graph(_core.Graph):
         Thresholds are keyword arguments: ``max_owners`` (3), ``max_admin_ratio`` (0.25),
         ``review_days`` (90), ``max_production_ratio`` (0.5), ``expiring_days`` (14),
         ``key_days`` (90); an unknown name raises ``ValidationError``. Releases the GIL.
-        ``progress(done, total)`` counts orgs (today it hears the start and the end: see
-        :mod:`accessgraph._progress`). The review remembers this graph and instant for its
-        HTML report (:meth:`Review.to_html`).
+        ``progress(done, total)`` counts orgs, reported as the review's rules are done
+        (each rule goes over every org); with a callback the review reads a copy of the
+        state, so the callback may even change the graph (see
+        :mod:`accessgraph._progress`). The review remembers this graph and instant for
+        its HTML report (:meth:`Review.to_html`).
         """
         instant = self.now() if at is None else _instant(at)
         revision = self.revision
-        steps = Steps(progress, 1 if org is not None else len(self.orgs()))
-        findings = self._review(org, instant, thresholds)
-        steps.finish()
+        if progress is None:
+            findings = self._review(org, instant, thresholds)
+        else:
+            steps = Steps(progress, 1 if org is not None else len(self.orgs()))
+            findings = self._review(org, instant, thresholds, steps.hook)
+            steps.finish()
         source = ReviewSource(self, org, instant, revision, dict(thresholds))
         return Review._of(findings, source)
 

@@ -732,6 +732,7 @@ class Graph:
         org: str | None = None,
         at: _When | None = None,
         thresholds: dict[str, float] | None = None,
+        progress: _Progress | None = None,
     ) -> list[Finding]: ...
     def define_template(
         self,

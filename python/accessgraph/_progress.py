@@ -16,11 +16,13 @@ call, holding none of its own locks (a log in memory is copied out of its lock f
 only when a callback is given), at most once per 1 % of the total or once per 100 ms
 while a 1 % step takes longer — and raises what the hook raised, the same exception
 object. The core reports during the work for: opening a journal file (bytes of the
-journal and its snapshot, as the replay goes), the audit log's ``verify``, ``to_jsonl``
-and ``to_csv`` (of a graph, of a graph on PostgreSQL, of a loaded export). The others —
-opening a journal in PostgreSQL, loading a JSON snapshot, a Markdown registry or a
-PostHog export, ``import_registry`` and ``review`` — still hear only the start and the
-end.
+journal and its snapshot, as the replay goes), ``review`` (as its rules are done, each
+over every org; the review then reads a copy of the state, so no lock is held while the
+callback runs) and the audit log's ``verify``, ``to_jsonl`` and ``to_csv`` (of a graph,
+of a graph on PostgreSQL, of a loaded export). The others — opening a journal in
+PostgreSQL, loading a JSON snapshot, a Markdown registry or a PostHog export and
+``import_registry``, each under a second at the large workload's size (about 0.6 s for
+989,368 grants from JSON) — hear only the start and the end.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList};
 
 use super::convert::{self, instant, opt_datetime_py, opt_text};
-use super::gil::{detach, guarded};
+use super::gil::{detach, detach_reporting, guarded};
 use super::graph::PyGraph;
 use super::values::{q, q_opt};
 use crate::error::Error;
@@ -301,13 +301,14 @@ guarded! {
 #[pymethods]
 impl PyGraph {
     /// The findings of an access review (wrapped in a `Review` by `accessgraph.Graph`).
-    #[pyo3(signature = (org = None, at = None, thresholds = None))]
+    #[pyo3(signature = (org = None, at = None, thresholds = None, progress = None))]
     fn _review(
         &self,
         py: Python<'_>,
         org: Option<&str>,
         at: Option<&Bound<'_, PyAny>>,
         thresholds: Option<&Bound<'_, PyDict>>,
+        progress: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<PyFinding>> {
         let at = instant("at", at)?;
         let mut t = Thresholds::default();
@@ -318,7 +319,7 @@ impl PyGraph {
             }
         }
         let g = &self.inner;
-        let findings = detach(py, || g.review(org, at, &t))?;
+        let findings = detach_reporting(py, progress, |hook| g.review_reporting(org, at, &t, hook))?;
         Ok(findings
             .into_iter()
             .map(|inner| PyFinding { inner })

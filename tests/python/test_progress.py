@@ -233,6 +233,37 @@ def test_a_broken_chain_raises_its_error_and_never_reports_the_end(tmp_path: Pat
     assert all(d < t for d, t in calls)
 
 
+def test_a_review_reports_rule_by_rule_and_its_callback_may_change_the_graph() -> None:
+    g = ag.Graph()
+    for o in range(26):
+        org = f"org{o}"
+        g.add_org(org, owner=f"owner@{org}.io", actor=None)
+        g.add_project(f"{org}/web")
+        g.add_member(f"dev@{org}.io", org, role="admin", actor=None)
+    quiet = g.review()
+    calls = Calls()
+    assert g.review(progress=calls) == quiet
+    calls.check(26)
+    inner = _inner(calls)
+    assert len(inner) >= 5 and inner == sorted(set(inner)), calls
+
+    # The callback runs with no lock of the graph held: it may change the graph (no
+    # deadlock), and the review is of the state when it began.
+    def mutate(done: int, total: int) -> None:
+        if 0 < done < total:
+            g.add_member(f"late{done}@org0.io", "org0", actor=None)
+
+    assert g.review(progress=mutate) == quiet
+    assert len(g.members("org0")) > 2
+
+    def halt(done: int, total: int) -> None:
+        if done:
+            raise Halt(done)
+
+    with pytest.raises(Halt):
+        g.review(progress=halt)
+
+
 @pytest.fixture(scope="module")
 def journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A journal of about 40,000 one-line batches: three stretches of the reader."""

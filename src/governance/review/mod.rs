@@ -30,4 +30,4 @@ mod run;
 
 pub use context::{Finding, Severity, Thresholds, THRESHOLDS};
 pub use rules::RULES;
-pub use run::review;
+pub use run::{review, review_metered, review_steps};
