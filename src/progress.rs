@@ -95,6 +95,11 @@ pub struct Meter<'a> {
     check: u64,
     /// When the hook last heard.
     heard: Instant,
+    /// Whether `(0, total)` was reported ([`Meter::later`] waits for [`Meter::begin`]).
+    begun: bool,
+    /// What the hook stopped the work with, kept for a caller whose own error type
+    /// cannot carry it ([`Meter::stopped`]).
+    stop: Option<Stop>,
 }
 
 impl<'a> Meter<'a> {
@@ -107,12 +112,51 @@ impl<'a> Meter<'a> {
             next: step(total),
             check: u64::MAX,
             heard: Instant::now(),
+            begun: false,
+            stop: None,
         };
-        if let Some(h) = meter.hook.as_deref_mut() {
-            h.report(0, total)?;
-            meter.check = tick(total).min(meter.next);
-        }
+        meter.begin(total)?;
         Ok(meter)
+    }
+
+    /// A meter whose total is learnt during the work: it reports nothing until
+    /// [`Meter::begin`] tells it the total.
+    pub fn later(hook: Hook<'a>) -> Self {
+        Meter {
+            hook,
+            total: 0,
+            last: 0,
+            next: u64::MAX,
+            check: u64::MAX,
+            heard: Instant::now(),
+            begun: false,
+            stop: None,
+        }
+    }
+
+    /// The work counts `total` units: reports `(0, total)`. Only the first call counts:
+    /// work that starts over (a read retried) goes on with the same total, and reports
+    /// again once it gets past where it was.
+    pub fn begin(&mut self, total: u64) -> Result<(), Stop> {
+        if self.begun {
+            return Ok(());
+        }
+        self.begun = true;
+        self.total = total;
+        self.next = step(total);
+        if let Some(h) = self.hook.as_deref_mut() {
+            if let Err(stop) = h.report(0, total) {
+                self.stop = Some(stop.clone());
+                return Err(stop);
+            }
+            self.check = tick(total).min(self.next);
+        }
+        Ok(())
+    }
+
+    /// The [`Stop`] the hook returned, if it stopped the work.
+    pub fn stopped(&self) -> Option<Stop> {
+        self.stop.clone()
     }
 
     /// A meter without a hook: reports nothing.
@@ -124,6 +168,8 @@ impl<'a> Meter<'a> {
             next: u64::MAX,
             check: u64::MAX,
             heard: Instant::now(),
+            begun: true,
+            stop: None,
         }
     }
 
@@ -158,7 +204,10 @@ impl<'a> Meter<'a> {
         }
         let now = Instant::now();
         if done > self.last && (done >= self.next || now.duration_since(self.heard) >= EVERY) {
-            hook.report(done, self.total)?;
+            if let Err(stop) = hook.report(done, self.total) {
+                self.stop = Some(stop.clone());
+                return Err(stop);
+            }
             self.last = done;
             self.next = done.saturating_add(step(self.total));
             self.heard = Instant::now();
@@ -167,8 +216,10 @@ impl<'a> Meter<'a> {
         Ok(())
     }
 
-    /// The work succeeded: reports `(total, total)`.
+    /// The work succeeded: reports `(total, total)` (after `(0, total)` if the work
+    /// never learnt its total: a [`Meter::later`] never begun counts nothing, `0`).
     pub fn finish(mut self) -> Result<(), Stop> {
+        self.begin(0)?;
         match self.hook.as_deref_mut() {
             Some(h) => h.report(self.total, self.total),
             None => Ok(()),
@@ -318,6 +369,52 @@ mod tests {
         let mut n = Meter::none();
         n.at(u64::MAX - 1)?;
         n.finish()
+    }
+
+    #[test]
+    fn a_later_meter_reports_from_begin_and_keeps_its_first_total() -> Result<(), Stop> {
+        let mut calls = Vec::new();
+        let mut hook = |d: u64, t: u64| {
+            calls.push((d, t));
+            Ok(())
+        };
+        let mut m = Meter::later(Some(&mut hook));
+        m.at(5)?; // before the total is known: nothing
+        m.begin(4)?;
+        m.at(1)?;
+        m.at(2)?;
+        // Started over: the same total, nothing reported until past 2.
+        m.begin(9)?;
+        m.at(1)?;
+        m.at(2)?;
+        m.at(3)?;
+        m.finish()?;
+        assert_eq!(calls, [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]);
+        calls.clear();
+        Meter::later(Some(&mut |d: u64, t: u64| {
+            calls.push((d, t));
+            Ok(())
+        }))
+        .finish()?;
+        assert_eq!(calls, [(0, 0), (0, 0)]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_meter_keeps_the_stop_its_hook_returned() {
+        let stop = Stop::new(Enough);
+        let given = stop.clone();
+        let mut hook = move |d: u64, _t: u64| {
+            if d >= 3 {
+                return Err(given.clone());
+            }
+            Ok(())
+        };
+        let mut m = Meter::later(Some(&mut hook));
+        assert!(m.begin(5).is_ok());
+        assert!(m.stopped().is_none());
+        assert!(m.at(3).is_err());
+        assert_eq!(m.stopped(), Some(stop));
     }
 
     #[test]

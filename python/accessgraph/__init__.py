@@ -548,9 +548,10 @@ class Graph(_core.Graph):
         :mod:`accessgraph.postgres`).
 
         ``progress(done, total)`` counts the bytes of the journal (and of its snapshot)
-        read and replayed, reported as the replay goes (a database journal counts one
-        step). An exception the callback raises stops the opening before the journal is
-        touched (no torn tail cut, no checkpoint written) and propagates. The callback
+        read and replayed, reported as the replay goes; for a database journal, the
+        events replayed after its snapshot (or all of them). An exception the callback
+        raises stops the opening before the journal is touched (no torn tail cut, no
+        checkpoint written) and propagates. The callback
         runs while this process holds the journal's file lock: it must not open the same
         journal.
         """
@@ -561,10 +562,15 @@ class Graph(_core.Graph):
                 raise ValidationError(
                     "invalid follow: False; a postgresql:// URL says it with follow=off"
                 )
-            steps = Steps(progress, 1)
+            steps = Steps(progress, None)
             try:
                 graph = _open(
-                    cls, path, durability=durability, hmac_key=hmac_key, snapshot=snapshot
+                    cls,
+                    path,
+                    durability=durability,
+                    hmac_key=hmac_key,
+                    snapshot=snapshot,
+                    progress=None if progress is None else steps.hook,
                 )
             except JournalUnavailableError as e:
                 _log.unreachable(path, e)

@@ -453,15 +453,22 @@ class Graph:
         follow: bool = True,
         progress: _Progress | None = None,
     ) -> tuple[Self, tuple[int, str] | None]: ...
-    def as_of(self, when: _When) -> Self:
+    def as_of(self, when: _When, *, progress: _Progress | None = None) -> Self:
         """A read-only graph as it was at ``when``, rebuilt from the audit log; its clock
-        is frozen at ``when``. Mutations raise ``ReadOnlyGraphError``."""
+        is frozen at ``when``. Mutations raise ``ReadOnlyGraphError``.
+        ``progress(done, total)`` counts the events replayed, of those the log holds
+        (the events after ``when`` are not read: the end jumps to the total)."""
     def refresh(self) -> int:
         """Pull in events other processes appended to the journal; returns how many."""
     def _snapshot(self, path: str) -> int: ...
     @classmethod
     def _open_postgres(
-        cls, url: str, *, durability: str = "fsync", hmac_key: bytes | None = None
+        cls,
+        url: str,
+        *,
+        durability: str = "fsync",
+        hmac_key: bytes | None = None,
+        progress: _Progress | None = None,
     ) -> Self: ...
     @property
     def journal_url(self) -> str | None:
@@ -806,8 +813,11 @@ def journal_upgrade(
 def postgres_migrate(url: str) -> list[int]:
     """Apply the schema migrations the database lacks; returns the versions applied."""
 
-def postgres_import(path: str, url: str, *, hmac_key: bytes | None = None) -> int:
-    """Copy a file journal into the database as a new graph; returns the events copied."""
+def postgres_import(
+    path: str, url: str, *, hmac_key: bytes | None = None, progress: _Progress | None = None
+) -> int:
+    """Copy a file journal into the database as a new graph; returns the events copied.
+    ``progress(done, total)`` hears the journal's bytes read, then copied."""
 
 def postgres_redact(url: str) -> str:
     """The URL with every password hidden: the one redaction of the package."""

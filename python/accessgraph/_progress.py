@@ -16,11 +16,14 @@ call, holding none of its own locks (a log in memory is copied out of its lock f
 only when a callback is given), at most once per 1 % of the total or once per 100 ms
 while a 1 % step takes longer — and raises what the hook raised, the same exception
 object. The core reports during the work for: opening a journal file (bytes of the
-journal and its snapshot, as the replay goes), ``review`` (as its rules are done, each
-over every org; the review then reads a copy of the state, so no lock is held while the
-callback runs) and the audit log's ``verify``, ``to_jsonl`` and ``to_csv`` (of a graph,
-of a graph on PostgreSQL, of a loaded export). The others — opening a journal in
-PostgreSQL, loading a JSON snapshot, a Markdown registry or a PostHog export and
+journal and its snapshot, as the replay goes); opening a journal in PostgreSQL (the
+events replayed after its snapshot, or all of them); ``Graph.as_of`` (the events
+replayed); :func:`accessgraph.postgres.import_journal` (the journal's bytes, read then
+copied); ``review`` (as its rules are done, each over every org; the review then reads a
+copy of the state, so no lock is held while the callback runs); and the audit log's
+``verify``, ``to_jsonl`` and ``to_csv`` (of a graph, of a graph on PostgreSQL, of a
+loaded export). The
+others — loading a JSON snapshot, a Markdown registry or a PostHog export and
 ``import_registry``, each under a second at the large workload's size (about 0.6 s for
 989,368 grants from JSON) — hear only the start and the end.
 """
@@ -37,14 +40,20 @@ Progress = Callable[[int, int], None]
 
 class Steps:
     """Reports one operation of ``total`` units to ``progress`` (which may be ``None``:
-    then it costs an attribute check per step). Reports ``(0, total)`` on creation."""
+    then it costs an attribute check per step). Reports ``(0, total)`` on creation, or,
+    with ``total=None``, when the core's first report tells the total."""
 
     __slots__ = ("_progress", "done", "total")
 
-    def __init__(self, progress: Progress | None, total: int) -> None:
+    def __init__(self, progress: Progress | None, total: int | None) -> None:
         self._progress = progress
-        self.total = max(int(total), 0)
         self.done = 0
+        if total is None:
+            # The core learns the total during the work: its first report, ``(0, total)``,
+            # sets it (see :meth:`hook`).
+            self.total = -1
+            return
+        self.total = max(int(total), 0)
         if progress is not None:
             progress(0, self.total)
 
@@ -57,6 +66,10 @@ class Steps:
     def hook(self, done: int, total: int) -> None:
         """What a core call reports through: ``done`` units of ``total`` (clamped to the
         operation's ``total``, never going back)."""
+        if self.total < 0:
+            self.total = max(int(total), 0)
+            if self._progress is not None:
+                self._progress(0, self.total)
         if total != self.total and total > 0:
             done = done * self.total // total
         done = min(done, self.total)
@@ -70,6 +83,8 @@ class Steps:
 
     def finish(self) -> None:
         """The work succeeded: report ``(total, total)``."""
+        if self.total < 0:
+            self.hook(0, 0)
         self.done = self.total
         if self._progress is not None:
             self._progress(self.total, self.total)

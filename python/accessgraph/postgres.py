@@ -69,6 +69,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, TypeVar
 
+from accessgraph._progress import Progress, Steps
 from accessgraph.exceptions import ValidationError
 
 if TYPE_CHECKING:
@@ -100,17 +101,36 @@ def migrate(url: str) -> list[int]:
     return _core.postgres_migrate(url)
 
 
-def import_journal(path: str | os.PathLike[str], url: str, *, hmac_key: bytes | None = None) -> int:
+def import_journal(
+    path: str | os.PathLike[str],
+    url: str,
+    *,
+    hmac_key: bytes | None = None,
+    progress: Progress | None = None,
+) -> int:
     """Copy the file journal at ``path`` into the database as the graph ``url`` names
     (``?graph=``), which must not exist yet: the header and every record as they are, so
     the chain, erasures and time travel carry over. The file is verified first; with
     ``hmac_key`` against its signed checkpoint too, and the database then keeps one.
     Returns the number of events copied. This is how a deployment moves from one machine
     to many.
+
+    ``progress(done, total)`` counts the journal's bytes twice: as they are read and
+    verified, then as their records are copied. An exception the callback raises stops
+    the import and propagates; the copy is one transaction, so nothing of it is left in
+    the database.
     """
     from accessgraph import _core
 
-    return _core.postgres_import(os.fspath(path), url, hmac_key=hmac_key)
+    steps = Steps(progress, None)
+    count = _core.postgres_import(
+        os.fspath(path),
+        url,
+        hmac_key=hmac_key,
+        progress=None if progress is None else steps.hook,
+    )
+    steps.finish()
+    return count
 
 
 def _open(
@@ -120,13 +140,14 @@ def _open(
     durability: str,
     hmac_key: bytes | None,
     snapshot: str | os.PathLike[str] | None,
+    progress: Progress | None = None,
 ) -> _G:
     if snapshot is not None:
         raise ValidationError(
             f"invalid snapshot `{snapshot}`: a PostgreSQL journal keeps its snapshot in the "
             "database"
         )
-    return cls._open_postgres(url, durability=durability, hmac_key=hmac_key)
+    return cls._open_postgres(url, durability=durability, hmac_key=hmac_key, progress=progress)
 
 
 def _snapshot(graph: Graph, path: str | os.PathLike[str] | None) -> int:

@@ -532,10 +532,24 @@ impl Log {
 
     /// The state after every event with `at <= when` (the longest such prefix).
     pub fn state_at(&self, when: Instant) -> Result<State, AuditError> {
+        self.state_at_metered(when, &mut Meter::none())
+    }
+
+    /// [`Log::state_at`], telling `meter` (begun with the events held) how many are
+    /// replayed; a hook that stops it stops the replay with
+    /// [`crate::audit::read::STOPPED`] (the stop is the meter's: [`Meter::stopped`]).
+    pub fn state_at_metered(
+        &self,
+        when: Instant,
+        meter: &mut Meter<'_>,
+    ) -> Result<State, AuditError> {
+        let stopped = |_| AuditError::Io(super::read::STOPPED.to_owned());
+        meter.begin(self.events.len() as u64).map_err(stopped)?;
         let mut state = self.base_state.clone().unwrap_or_default();
-        for e in self.iter().take_while(|e| e.at <= when) {
+        for (done, e) in (1u64..).zip(self.iter().take_while(|e| e.at <= when)) {
             super::replay::apply(&mut state, &e)
                 .map_err(|reason| AuditError::Integrity { seq: e.seq, reason })?;
+            meter.at(done).map_err(stopped)?;
         }
         Ok(state)
     }

@@ -363,6 +363,19 @@ fn state_of(v: Option<&Value>) -> Result<State, AuditError> {
 /// The state after every event with `at <= when` (the longest such prefix, as
 /// `Log::state_at`), replayed from the stored base, the chain checked on the way.
 pub fn state_at(src: &dyn HistorySource, when: Instant, upto: u64) -> Result<AsOf, AuditError> {
+    state_at_metered(src, when, upto, &mut Meter::none())
+}
+
+/// [`state_at`], telling `meter` how many events are replayed (of those after the
+/// store's base when the read begins); a hook that stops it stops the replay with
+/// [`crate::audit::read::STOPPED`] (the stop is the meter's: [`Meter::stopped`]).
+pub fn state_at_metered(
+    src: &dyn HistorySource,
+    when: Instant,
+    upto: u64,
+    meter: &mut Meter<'_>,
+) -> Result<AsOf, AuditError> {
+    let stopped = |_| AuditError::Io(super::read::STOPPED.to_owned());
     let mut state = State::default();
     let mut pruned_at: Option<Instant> = None;
     let mut base_seq = 0;
@@ -371,6 +384,9 @@ pub fn state_at(src: &dyn HistorySource, when: Instant, upto: u64) -> Result<AsO
         Step::Base(b) => {
             base_seq = b.seq;
             state = state_of(b.state.as_ref())?;
+            meter
+                .begin(upto.saturating_sub(base_seq))
+                .map_err(stopped)?;
             Ok(true)
         }
         Step::Event(e) => {
@@ -382,6 +398,7 @@ pub fn state_at(src: &dyn HistorySource, when: Instant, upto: u64) -> Result<AsO
                 return Ok(false);
             }
             replay::apply(&mut state, e).map_err(|reason| integrity(e.seq, reason))?;
+            meter.at(e.seq.saturating_sub(base_seq)).map_err(stopped)?;
             Ok(true)
         }
     })?;

@@ -46,8 +46,14 @@ impl PyGraph {
         Ok((cls.call1((pending,))?, recovered))
     }
 
-    /// A read-only graph as it was at `when`, rebuilt from the audit log.
-    fn as_of<'py>(slf: &Bound<'py, Self>, when: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    /// A read-only graph as it was at `when`, rebuilt from the audit log;
+    /// `progress(done, total)` hears the events replayed.
+    #[pyo3(signature = (when, *, progress = None))]
+    fn as_of<'py>(
+        slf: &Bound<'py, Self>,
+        when: &Bound<'py, PyAny>,
+        progress: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let when = instant("when", Some(when))?.ok_or_else(|| {
             PyErr::from(crate::error::Error::invalid(
                 "when",
@@ -57,7 +63,9 @@ impl PyGraph {
         })?;
         let py = slf.py();
         let this = slf.get();
-        let view = detach(py, || this.inner.as_of(when))?;
+        let view = detach_reporting(py, progress, |hook| {
+            this.inner.as_of_reporting(when, hook)
+        })?;
         let pending = Bound::new(py, PyPending::new(view))?;
         slf.get_type().call1((pending,))
     }

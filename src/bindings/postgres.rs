@@ -5,7 +5,7 @@
 use pyo3::prelude::*;
 
 use super::audit::PyPending;
-use super::gil::{detach, guard, guarded};
+use super::gil::{detach, detach_reporting, guard, guarded};
 use super::graph::PyGraph;
 use crate::audit::postgres as store;
 use crate::error::{AuditError, Error};
@@ -15,19 +15,23 @@ guarded! {
 #[pymethods]
 impl PyGraph {
     /// Opens (or creates) the graph a `postgresql://` URL names and starts its follower
-    /// thread (unless the URL says `follow=off`).
+    /// thread (unless the URL says `follow=off`); `progress(done, total)` hears the events
+    /// replayed.
     #[classmethod]
-    #[pyo3(signature = (url, *, durability = "fsync", hmac_key = None))]
+    #[pyo3(signature = (url, *, durability = "fsync", hmac_key = None, progress = None))]
     fn _open_postgres<'py>(
         cls: &Bound<'py, pyo3::types::PyType>,
         url: &str,
         durability: &str,
         hmac_key: Option<Vec<u8>>,
+        progress: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let durability = super::convert::durability(durability)?;
         let hmac_key = super::convert::hmac_key(hmac_key)?;
         let py = cls.py();
-        let (graph, target) = detach(py, || pg::open(url, durability, hmac_key))?;
+        let (graph, target) = detach_reporting(py, progress, |hook| {
+            pg::open(url, durability, hmac_key, hook)
+        })?;
         let pending = Bound::new(py, PyPending::new(graph))?;
         let obj = cls.call1((pending,))?;
         if target.follow {
@@ -62,19 +66,21 @@ pub fn postgres_migrate(py: Python<'_>, url: &str) -> PyResult<Vec<i32>> {
 }
 
 /// Copies a file journal into the database as a new graph; returns the events copied.
+/// `progress(done, total)` hears the journal's bytes read, then copied.
 #[pyfunction]
-#[pyo3(signature = (path, url, *, hmac_key = None))]
+#[pyo3(signature = (path, url, *, hmac_key = None, progress = None))]
 #[expect(clippy::needless_pass_by_value, reason = "PyO3 extracts owned paths")]
 pub fn postgres_import(
     py: Python<'_>,
     path: std::path::PathBuf,
     url: &str,
     hmac_key: Option<Vec<u8>>,
+    progress: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<u64> {
     guard(None, || {
-        detach(py, || {
+        detach_reporting(py, progress, |hook| {
             let target = store::parse_url(url)?;
-            store::import_file(&path, &target, hmac_key.as_deref())
+            store::import_file(&path, &target, hmac_key.as_deref(), hook)
         })
     })
 }

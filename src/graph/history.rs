@@ -14,7 +14,7 @@ use crate::audit::{files, personal, replay, source, Audit, Event, Filter, Log, S
 use crate::error::AuditError;
 use crate::error::{Error, NotFoundError, Result};
 use crate::ids;
-use crate::progress::Hook;
+use crate::progress::{Hook, Meter};
 use crate::state::Change;
 use crate::time::{At, Instant};
 
@@ -22,20 +22,42 @@ impl Graph {
     /// A read-only graph as it was at `when`, rebuilt from the audit log; its clock is
     /// frozen at `when`.
     pub fn as_of(&self, when: Instant) -> Result<Graph> {
-        if let Some(src) = self.audit.history_source() {
-            return match source::state_at(src, when, self.revision())? {
-                source::AsOf::State(state) => Ok(view_at(*state, when)),
-                source::AsOf::Pruned(first) => Err(pruned_before(first)),
-            };
-        }
-        let log = self.full_log()?;
-        if let Some(first) = log.iter().next() {
-            if log.base_seq > 0 && when < first.at {
-                return Err(pruned_before(first.at));
+        self.as_of_reporting(when, None)
+    }
+
+    /// [`Graph::as_of`], telling `progress` how many events are replayed, of those the
+    /// log holds (events after `when` are not read: the end jumps to the total). With a
+    /// hook, a log in memory is replayed from a copy taken under its lock, so the hook
+    /// runs with no lock held. A hook that stops it stops the replay ([`Error::Stopped`]).
+    pub fn as_of_reporting(&self, when: Instant, progress: Hook<'_>) -> Result<Graph> {
+        let listens = progress.is_some();
+        let mut meter = Meter::later(progress);
+        let state = if let Some(src) = self.audit.history_source() {
+            match source::state_at_metered(src, when, self.revision(), &mut meter)
+                .map_err(|e| stopped_or(&meter, e))?
+            {
+                source::AsOf::State(state) => *state,
+                source::AsOf::Pruned(first) => return Err(pruned_before(first)),
             }
-        }
-        let state = log.state_at(when)?;
-        drop(log);
+        } else {
+            let held;
+            let copied;
+            let log: &Log = if listens {
+                copied = self.log_copy()?;
+                &copied
+            } else {
+                held = self.full_log()?;
+                &held
+            };
+            if let Some(first) = log.iter().next() {
+                if log.base_seq > 0 && when < first.at {
+                    return Err(pruned_before(first.at));
+                }
+            }
+            log.state_at_metered(when, &mut meter)
+                .map_err(|e| stopped_or(&meter, e))?
+        };
+        meter.finish()?;
         Ok(view_at(state, when))
     }
 
@@ -456,4 +478,10 @@ fn view_at(state: crate::state::State, when: Instant) -> Graph {
         Some(when),
         format!("a view of the past (as_of {})", when.to_iso()),
     )
+}
+
+/// The stop `meter`'s hook returned, if it stopped the work (the audit layer reports it
+/// as [`crate::audit::read::STOPPED`]), else `e`.
+fn stopped_or(meter: &Meter<'_>, e: AuditError) -> Error {
+    meter.stopped().map_or_else(|| Error::from(e), Error::from)
 }

@@ -20,24 +20,31 @@ use crate::audit::postgres::{self as pg, PgJournal, Target};
 use crate::audit::{Audit, Durability};
 use crate::error::AuditError;
 use crate::error::{Error, Result};
+use crate::progress::{Hook, Meter};
 
 /// Opens (or creates) the graph a `postgresql://` URL names: migrates the schema, reads
 /// the latest snapshot and the events after it. Returns the graph and the parsed URL
 /// (for [`follow`]). `durability` sets the session's `synchronous_commit` ("fsync" and
 /// "group": each commit flushed by the server before the call returns, PostgreSQL sharing
 /// flushes between concurrent commits itself; "os": not waited for); `hmac_key` keeps a
-/// signed checkpoint in the database, as beside a journal file.
+/// signed checkpoint in the database, as beside a journal file. `progress` hears the
+/// events replayed (of those after the snapshot, or all of them, counted when the read
+/// begins); a hook that stops it stops the opening before anything is written
+/// ([`Error::Stopped`]; no trust-on-first-use checkpoint).
 pub fn open(
     url: &str,
     durability: Durability,
     hmac_key: Option<Vec<u8>>,
+    progress: Hook<'_>,
 ) -> Result<(Graph, Target)> {
     let mut target = pg::parse_url(url)?;
     if hmac_key.as_ref().is_some_and(Vec::is_empty) {
         return Err(Error::invalid("hmac_key", "b''", "a non-empty key"));
     }
     target.synchronous_commit = durability != Durability::Os;
-    let (store, loaded) = PgJournal::open(&target, hmac_key)?;
+    let mut meter = Meter::later(progress);
+    let (store, loaded) = PgJournal::open(&target, hmac_key, &mut meter)
+        .map_err(|e| meter.stopped().map_or_else(|| Error::from(e), Error::from))?;
     // The server syncs each commit (or not): the audit has no file to sync, and
     // group commit's waiting for one does not apply.
     let audit_durability = match durability {
@@ -59,6 +66,7 @@ pub fn open(
         audit,
         ..Graph::default()
     };
+    meter.finish()?;
     Ok((g, target))
 }
 
@@ -203,7 +211,7 @@ fn follow_loop(graph: &Weak<Graph>, target: &Target, channel: &str) {
 /// Opens the graph (durable commits, no checkpoint) and starts its follower unless the
 /// URL says `follow=off`.
 pub fn open_following(url: &str) -> Result<Arc<Graph>> {
-    let (g, target) = open(url, Durability::Fsync, None)?;
+    let (g, target) = open(url, Durability::Fsync, None, None)?;
     let g = Arc::new(g);
     if target.follow {
         follow(Arc::downgrade(&g), target)

@@ -264,6 +264,45 @@ def test_a_review_reports_rule_by_rule_and_its_callback_may_change_the_graph() -
         g.review(progress=halt)
 
 
+def test_time_travel_reports_the_events_it_replays() -> None:
+    g = ag.Graph()
+    g.set_time("2026-01-01T00:00:00Z")
+    g.add_org("acme", owner="owner@acme.io", actor=None)
+    for i in range(10_000):
+        g.add_member(f"early{i}@acme.io", "acme", role="member", actor=None)
+    g.set_time("2026-02-01T00:00:00Z")
+    for i in range(10_000):
+        g.add_member(f"late{i}@acme.io", "acme", role="member", actor=None)
+    total = len(g.audit)
+    calls = Calls()
+    then = g.as_of("2026-01-15", progress=calls)
+    calls.check(total)
+    inner = _inner(calls)
+    assert len(inner) >= 20 and inner == sorted(set(inner)), calls
+    # only the events up to the instant are read: the last report before the end
+    assert inner[-1] <= total // 2 + 2, calls
+    assert len(then.members("acme")) == 10_001
+    assert then.to_json() == g.as_of("2026-01-15").to_json()
+
+    # The callback runs with no lock of the graph held: it may change the graph (no
+    # deadlock), and the view is of the log as it was when the call began.
+    def mutate(done: int, total: int) -> None:
+        if 0 < done < total:
+            g.add_member(f"during{done}@acme.io", "acme", actor=None)
+
+    assert g.as_of("2026-03-01", progress=mutate).to_json() != g.to_json()
+
+    boom = Halt("enough")
+
+    def halt(done: int, total: int) -> None:
+        if done:
+            raise boom
+
+    with pytest.raises(Halt) as raised:
+        g.as_of("2026-03-01", progress=halt)
+    assert raised.value is boom
+
+
 @pytest.fixture(scope="module")
 def journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A journal of about 40,000 one-line batches: three stretches of the reader."""

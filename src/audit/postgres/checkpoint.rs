@@ -19,6 +19,7 @@ use super::load::{load, parse_row, Loaded, RowMacs};
 use super::url::{journal_err, Target};
 use crate::audit::checkpoint::Checkpoint;
 use crate::error::AuditError;
+use crate::progress::Meter;
 
 /// Writes (or replaces) the graph's checkpoint: parameters `$1` graph id, `$2` record.
 pub(super) const UPSERT_SQL: &str = "INSERT INTO accessgraph_checkpoints (graph_id, record) \
@@ -173,24 +174,26 @@ fn reaches(
 /// the database (a writer committing meanwhile would otherwise look like a cut), or,
 /// `in_writers_tx`, in the writer's transaction, whose lock keeps every other writer out
 /// (and which must not be ended here). Returns the checkpoint too: `None` with a key
-/// means the graph has none yet (the caller trusts it on first use).
+/// means the graph has none yet (the caller trusts it on first use). `meter` counts the
+/// events replayed ([`load`]).
 pub(super) fn load_checked(
     client: &mut postgres::Client,
     target: &Target,
     graph_id: &str,
     key: Option<&[u8]>,
     in_writers_tx: bool,
+    meter: &mut Meter<'_>,
 ) -> Result<(Loaded, Option<Checkpoint>), AuditError> {
     let Some(key) = key else {
-        return load(client, target, graph_id, true, None).map(|l| (l, None));
+        return load(client, target, graph_id, true, None, meter).map(|l| (l, None));
     };
-    let read_both = |client: &mut postgres::Client| {
+    let mut read_both = |client: &mut postgres::Client| {
         let cp = read(client, target, key, graph_id)?;
         let macs = cp.as_ref().map(|c| RowMacs {
             key,
             trusted_from: c.trusted_from,
         });
-        let loaded = load(client, target, graph_id, true, macs)?;
+        let loaded = load(client, target, graph_id, true, macs, meter)?;
         if let Some(cp) = &cp {
             vouches_for_header(target, cp, &loaded.header_digest)?;
             reaches(client, target, cp, &loaded)?;

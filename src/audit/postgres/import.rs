@@ -8,21 +8,72 @@ use super::connect::{connect, unavailable};
 use super::rows::{self, Row, COLUMNS};
 use super::schema::{keep_statistics, migrate};
 use super::url::Target;
-use crate::audit::file::FileJournal;
-use crate::audit::journal::Header;
+use crate::audit::file::{FileJournal, RecordSink};
+use crate::audit::journal::{Header, Record};
 use crate::error::AuditError;
 use crate::error::Error;
+use crate::progress::{Hook, Meter, Stop};
+
+/// Reading the journal to import: gathers its records, telling the meter the bytes read.
+struct Gather<'m, 'h> {
+    records: Vec<Record>,
+    meter: &'m mut Meter<'h>,
+    done: u64,
+    stopped: Option<Stop>,
+}
+
+impl RecordSink for Gather<'_, '_> {
+    fn start(&mut self, _: &Header, _: &str, _: bool) -> bool {
+        true
+    }
+
+    fn records(&mut self, mut records: Vec<Record>, bytes: u64) -> bool {
+        self.records.append(&mut records);
+        self.done += bytes;
+        match self.meter.at(self.done) {
+            Ok(()) => true,
+            Err(stop) => {
+                self.stopped = Some(stop);
+                false
+            }
+        }
+    }
+}
 
 /// Copies a file journal into the database as a new graph named by the URL, keeping its
 /// `graph_id`, header and every event as they are (so the chain, erasures and `as_of`
 /// carry over), one row per event. The file is verified first (with `hmac_key`, against
 /// its signed checkpoint too; every row is then signed and the database keeps a
 /// checkpoint). Returns the number of events copied.
-pub fn import_file(path: &Path, target: &Target, hmac_key: Option<&[u8]>) -> Result<u64, Error> {
+///
+/// `progress` counts the journal's bytes twice: as they are read and verified, then as
+/// their records are copied. A hook that stops it stops the import before the journal is
+/// touched or, during the copy, rolls the transaction back: nothing is left in the
+/// database ([`Error::Stopped`]).
+pub fn import_file(
+    path: &Path,
+    target: &Target,
+    hmac_key: Option<&[u8]>,
+    progress: Hook<'_>,
+) -> Result<u64, Error> {
     if hmac_key.is_some_and(<[u8]>::is_empty) {
         return Err(Error::invalid("hmac_key", "b''", "a non-empty key"));
     }
-    let opened = FileJournal::open(path, hmac_key, None)?;
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    let mut meter = Meter::start(progress, size.saturating_mul(2))?;
+    let mut gather = Gather {
+        records: Vec::new(),
+        meter: &mut meter,
+        done: 0,
+        stopped: None,
+    };
+    let opened = FileJournal::open_into(path, hmac_key, None, &mut gather);
+    if let Some(stop) = gather.stopped {
+        return Err(stop.into());
+    }
+    let mut opened = opened?;
+    opened.records = gather.records;
+    meter.at(size)?;
     let count = opened.records.len();
     let last = opened.records.last().map_or_else(
         || (opened.header.base_seq, opened.header.anchor.clone()),
@@ -69,8 +120,11 @@ pub fn import_file(path: &Path, target: &Target, hmac_key: Option<&[u8]>) -> Res
             .copy_in(&format!("COPY accessgraph_events ({COLUMNS}) FROM STDIN"))
             .map_err(err)?;
         let mut buf = String::with_capacity(1 << 20);
-        for row in &rows {
+        let n = rows.len() as u64;
+        for (i, row) in (1u64..).zip(&rows) {
             rows::copy_line(&mut buf, &graph_id, row);
+            // The copy's share of the total, by rows (a stop drops the transaction).
+            meter.at(size + size.saturating_mul(i) / n.max(1))?;
             if buf.len() >= 1 << 20 {
                 io::Write::write_all(&mut w, buf.as_bytes())
                     .map_err(|e| AuditError::Unavailable(format!("{}: {e}", target.display)))?;
@@ -98,5 +152,6 @@ pub fn import_file(path: &Path, target: &Target, hmac_key: Option<&[u8]>) -> Res
     tx.commit().map_err(err)?;
     // A bulk load: the planner must learn the new graph's size before its first query.
     keep_statistics(&mut client, &graph_id, count as u64);
+    meter.finish()?;
     Ok(count as u64)
 }

@@ -14,6 +14,7 @@ use crate::audit::journal::{strip_crc, Header, Record};
 use crate::audit::log::Log;
 use crate::audit::replay;
 use crate::error::AuditError;
+use crate::progress::Meter;
 use crate::state::State;
 
 /// The graph's row, created with a new header when the name is new; returns its id.
@@ -208,7 +209,9 @@ pub struct Loaded {
 /// event is still there; with a key, only a snapshot signed with it) and the events after
 /// it, each checked against the chain (and with `macs`, its MAC) and replayed. The events
 /// are read in one statement and not kept; if a rewrite happened meanwhile (the epoch
-/// moved), it starts again.
+/// moved), it starts again. `meter` counts the events replayed (of those after the
+/// starting point when the read begins); a hook that stops it stops the read with
+/// [`crate::audit::read::STOPPED`] (the stop is the meter's: [`Meter::stopped`]).
 #[expect(
     clippy::too_many_lines,
     reason = "reading a graph from the database is one sequence of queries, each checked in turn"
@@ -219,8 +222,10 @@ pub(super) fn load(
     graph_id: &str,
     use_snapshot: bool,
     macs: Option<RowMacs<'_>>,
+    meter: &mut Meter<'_>,
 ) -> Result<Loaded, AuditError> {
     let err = |e: postgres::Error| unavailable(target, "reading the journal", &e);
+    let stopped = |_| AuditError::Io(crate::audit::read::STOPPED.to_owned());
     for _ in 0..5 {
         let row = client
             .query_opt(
@@ -273,7 +278,20 @@ pub(super) fn load(
             ),
         };
         {
+            let start = seq;
             let start_param = i64::try_from(seq).unwrap_or(i64::MAX);
+            if meter.listens() {
+                let last: i64 = client
+                    .query_one(
+                        "SELECT coalesce(max(seq), $2) FROM accessgraph_events \
+                         WHERE graph_id = $1",
+                        &[&graph_id, &start_param],
+                    )
+                    .and_then(|r| r.try_get(0))
+                    .map_err(err)?;
+                let last = u64::try_from(last).unwrap_or(start);
+                meter.begin(last.saturating_sub(start)).map_err(stopped)?;
+            }
             let params: [&(dyn ToSql + Sync); 2] = [&graph_id, &start_param];
             let mut rows = client
                 .query_raw(
@@ -304,6 +322,7 @@ pub(super) fn load(
                 replay::apply(&mut state, &ev).map_err(|m| journal_err(target, r.line, m))?;
                 seq = ev.seq;
                 hash = ev.hash;
+                meter.at(seq - start).map_err(stopped)?;
             }
         }
         let now: Option<i64> = client

@@ -21,6 +21,7 @@ use crate::audit::journal::{Fresh, Header, JournalStore, Record};
 use crate::audit::log::Log;
 use crate::audit::{Audit, Session};
 use crate::error::AuditError;
+use crate::progress::Meter;
 use crate::state::State;
 
 /// The events after `$2` (their records and MACs), and the graph's epoch (one row with
@@ -114,9 +115,13 @@ impl PgJournal {
     /// Connects, migrates the schema, finds (or creates) the graph named by the URL and
     /// reads it (from its latest snapshot when there is one). With `hmac_key`, the signed
     /// checkpoint in the database must hold (see `checkpoint`), and each commit rewrites it.
+    /// `meter` counts the events replayed; a hook that stops it stops the opening before
+    /// anything is written (no trust-on-first-use checkpoint) with
+    /// [`crate::audit::read::STOPPED`] (the stop is the meter's: [`Meter::stopped`]).
     pub fn open(
         target: &Target,
         hmac_key: Option<Vec<u8>>,
+        meter: &mut Meter<'_>,
     ) -> Result<(PgJournal, Loaded), AuditError> {
         let mut client = connect(target)?;
         migrate(&mut client, target)?;
@@ -129,11 +134,19 @@ impl PgJournal {
             ));
         }
         let key = hmac_key.as_deref();
-        let (mut loaded, mut cp) = load_checked(&mut client, target, &graph_id, key, false)?;
+        let (mut loaded, mut cp) = load_checked(&mut client, target, &graph_id, key, false, meter)?;
         if let (Some(key), None) = (key, &cp) {
             // Trust on first use: the graph as found is vouched for from here on.
             if !checkpoint::write_first(&mut client, target, key, &loaded)? {
-                (loaded, cp) = load_checked(&mut client, target, &graph_id, Some(key), false)?;
+                // Another process trusted it first: read it again under its checkpoint.
+                (loaded, cp) = load_checked(
+                    &mut client,
+                    target,
+                    &graph_id,
+                    Some(key),
+                    false,
+                    &mut Meter::none(),
+                )?;
             }
         }
         let trusted_from = cp.map_or(loaded.seq, |c| c.trusted_from);
@@ -658,6 +671,7 @@ impl JournalStore for PgJournal {
                 &graph_id,
                 key.as_deref(),
                 in_tx,
+                &mut Meter::none(),
             ))
         })??;
         if key.is_some() && cp.is_none() {
