@@ -16,7 +16,7 @@ NEED_VENV = @test -x "$(PY)" || { echo "make: $(PY) does not exist yet: run \`ma
 
 # `make install-test test` runs its goals in order, even under -j.
 .NOTPARALLEL:
-.PHONY: venv install install-test fmt lint rust-test build test bench tour ci
+.PHONY: venv install install-test fmt lint rust-test build test test-long bench tour ci
 
 venv:               ## the virtual environment (created only when missing)
 	@if [ -x "$(PY)" ]; then \
@@ -77,6 +77,10 @@ rust-test:
 test:               ## the whole Python suite against the installed wheel
 	$(NEED_VENV)
 	$(PY) -m pytest
+
+test-long:          ## the suite with the long loops: 1,000 reference-model runs, 200 kills, 500 fix graphs
+	$(NEED_VENV)
+	ACCESSGRAPH_LONG_FUZZ=1 $(PY) -m pytest
 
 bench:
 	$(NEED_VENV)
