@@ -155,28 +155,35 @@ impl State {
         self.hot_projects.get(pid as usize)
     }
 
-    /// Rebuilds the check-path view of user `uid` from their records, and drops the
-    /// `who_can` index of every org they were or are a member of.
+    /// Rebuilds the check-path view of user `uid` from their records, and brings their
+    /// rows in the `who_can` index of every org they were or are a member of with it.
     pub(super) fn refresh_user(&mut self, uid: u32) {
         let Some(u) = self.users.get(uid as usize) else {
             return;
         };
-        // INVARIANT (state/who.rs): an org's index is dropped whenever one of its
-        // members' views changes; the old view names the orgs left, the records the
-        // orgs joined.
-        let was = self
-            .user_ids
-            .by_id(uid)
+        let hot = HotUser::new(uid, &u.email, &u.memberships);
+        // INVARIANT (state/who.rs): a built index holds the rows of the members' views;
+        // the old view names the orgs left, the new one the orgs joined.
+        let old = self.user_ids.by_id(uid);
+        let orgs = old
             .into_iter()
-            .flat_map(|h| h.memberships().map(|m| m.org()));
-        let orgs: Vec<u32> = was.chain(u.memberships.iter().map(|m| m.org)).collect();
+            .flat_map(HotUser::memberships)
+            .chain(hot.memberships())
+            .map(|m| m.org());
         for oid in orgs {
-            if let Some(slot) = self.who.get_mut(oid as usize) {
-                slot.clear();
+            if let Some(ix) = self
+                .who
+                .get_mut(oid as usize)
+                .and_then(OrgIndexSlot::get_mut)
+            {
+                ix.update(
+                    uid,
+                    old.and_then(|h| h.membership(oid)),
+                    hot.membership(oid),
+                );
             }
         }
-        self.user_ids
-            .set(HotUser::new(uid, &u.email, &u.memberships));
+        self.user_ids.set(hot);
     }
 
     /// The `who_can` index of org `oid` (built now if there is none), `None` for an org

@@ -3,13 +3,14 @@
 //! deciding 10,000 members reads two arrays front to back instead of 10,000 check-path
 //! views scattered over the heap.
 //!
-//! It is built from the views on the first `who_can` in the org and dropped whenever a
-//! member's records change (`State::refresh_user`) or the state is rebuilt; a state that
-//! never answers `who_can` never holds one.
+//! It is built from the views on the first `who_can` in the org, then kept in step with
+//! them by `State::refresh_user` (a member's rows overwritten in place, inserted or
+//! removed), and dropped when the state is rebuilt; a state that never answers `who_can`
+//! never holds one.
 
 use std::sync::OnceLock;
 
-use crate::model::{HotGrant, HotUser};
+use crate::model::{HotGrant, HotMembership, HotUser};
 use crate::roles::{OrgRole, ProjectRole};
 
 /// One member's org-level standing (24 bytes).
@@ -62,14 +63,7 @@ impl OrgIndex {
             let Some(m) = u.membership(oid) else {
                 continue;
             };
-            let ow = m.org_wide();
-            ix.members.push(MemberRow {
-                uid: u.id(),
-                role: m.role(),
-                ow_role: ow.map(|g| g.role),
-                expires: m.expires,
-                ow_expires: ow.map_or(crate::model::NEVER, |g| g.expires),
-            });
+            ix.members.push(MemberRow::of(u.id(), m));
             ix.holders.extend(m.grants().map(|g| HolderRow {
                 project: g.project,
                 uid: u.id(),
@@ -82,11 +76,103 @@ impl OrgIndex {
         ix
     }
 
+    /// Brings user `uid`'s rows from membership `old` to membership `new` (either absent:
+    /// the user joins or leaves the org).
+    pub fn update(
+        &mut self,
+        uid: u32,
+        old: Option<HotMembership<'_>>,
+        new: Option<HotMembership<'_>>,
+    ) {
+        match (self.members.binary_search_by_key(&uid, |r| r.uid), new) {
+            (Ok(i), Some(m)) => {
+                if let Some(r) = self.members.get_mut(i) {
+                    *r = MemberRow::of(uid, m);
+                }
+            }
+            (Ok(i), None) => {
+                self.members.remove(i);
+            }
+            (Err(i), Some(m)) => self.members.insert(i, MemberRow::of(uid, m)),
+            (Err(_), None) => {}
+        }
+        // Both lists are sorted by project: a grant in both is overwritten in place, so a
+        // change that keeps a member's projects moves no row.
+        let olds: Vec<HotGrant> = old.map(|m| m.grants().collect()).unwrap_or_default();
+        let news: Vec<HotGrant> = new.map(|m| m.grants().collect()).unwrap_or_default();
+        let (mut o, mut n) = (olds.iter().peekable(), news.iter().peekable());
+        loop {
+            match (o.peek(), n.peek()) {
+                (None, None) => break,
+                (Some(a), Some(b)) if a.project == b.project => {
+                    self.put(uid, b);
+                    o.next();
+                    n.next();
+                }
+                (Some(a), Some(b)) if a.project < b.project => {
+                    self.take(uid, a.project);
+                    o.next();
+                }
+                (Some(a), None) => {
+                    self.take(uid, a.project);
+                    o.next();
+                }
+                (_, Some(b)) => {
+                    self.put(uid, b);
+                    n.next();
+                }
+            }
+        }
+    }
+
+    fn put(&mut self, uid: u32, g: &HotGrant) {
+        let row = HolderRow {
+            project: g.project,
+            uid,
+            role: g.role,
+            expires: g.expires,
+        };
+        match self
+            .holders
+            .binary_search_by_key(&(g.project, uid), |h| (h.project, h.uid))
+        {
+            Ok(i) => {
+                if let Some(h) = self.holders.get_mut(i) {
+                    *h = row;
+                }
+            }
+            Err(i) => self.holders.insert(i, row),
+        }
+    }
+
+    fn take(&mut self, uid: u32, pid: u32) {
+        if let Ok(i) = self
+            .holders
+            .binary_search_by_key(&(pid, uid), |h| (h.project, h.uid))
+        {
+            self.holders.remove(i);
+        }
+    }
+
     /// The grants on project `pid`, by user id.
     pub fn holders_of(&self, pid: u32) -> &[HolderRow] {
         let start = self.holders.partition_point(|h| h.project < pid);
         let end = self.holders.partition_point(|h| h.project <= pid);
         self.holders.get(start..end).unwrap_or_default()
+    }
+}
+
+impl MemberRow {
+    /// The row of user `uid` with membership `m`.
+    pub fn of(uid: u32, m: HotMembership<'_>) -> Self {
+        let ow = m.org_wide();
+        MemberRow {
+            uid,
+            role: m.role(),
+            ow_role: ow.map(|g| g.role),
+            expires: m.expires,
+            ow_expires: ow.map_or(crate::model::NEVER, |g| g.expires),
+        }
     }
 }
 
@@ -112,9 +198,9 @@ impl OrgIndexSlot {
         self.0.get_or_init(build)
     }
 
-    /// Drops the index (the org's members changed).
-    pub fn clear(&mut self) {
-        self.0 = OnceLock::new();
+    /// The index, if it was built.
+    pub fn get_mut(&mut self) -> Option<&mut OrgIndex> {
+        self.0.get_mut()
     }
 
     /// Heap bytes held (for memory accounting).
