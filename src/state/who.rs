@@ -28,7 +28,7 @@ pub struct MemberRow {
     pub ow_expires: i64,
 }
 
-/// One grant on a project of the org (16 bytes).
+/// One grant on a project of the org (24 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HolderRow {
     /// Project id.
@@ -209,5 +209,16 @@ impl OrgIndexSlot {
             ix.members.capacity() * std::mem::size_of::<MemberRow>()
                 + ix.holders.capacity() * std::mem::size_of::<HolderRow>()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_the_size_the_docs_say() {
+        assert_eq!(std::mem::size_of::<MemberRow>(), 24);
+        assert_eq!(std::mem::size_of::<HolderRow>(), 24);
     }
 }
