@@ -143,6 +143,7 @@ fn custom_actions_are_looked_up_beside_the_built_in_table() {
 use accessgraph::graph::{MemberPatch, NewProject};
 use accessgraph::model::{HotUser, NEVER};
 use accessgraph::roles::{OrgRole, ProjectRole};
+use accessgraph::state::who::OrgIndex;
 use accessgraph::state::State;
 use accessgraph::time::{At, Clock};
 use accessgraph::Instant;
@@ -242,6 +243,17 @@ fn views_match_records(st: &State) {
     }
 }
 
+/// Every org's `who_can` index equals one built afresh from the views.
+fn indexes_match_views(st: &State) {
+    for (oid, org) in st.orgs.iter().enumerate() {
+        let Some(org) = org else { continue };
+        let oid = u32::try_from(oid).unwrap();
+        let fresh = OrgIndex::build(oid, org.members.iter().filter_map(|&u| st.hot_by_id(u)));
+        assert_eq!(fresh.members.len(), org.members.len());
+        assert_eq!(st.org_index(oid), Some(&fresh), "org {}", org.slug);
+    }
+}
+
 /// `check`, and `check_batch` over the same queries, against [`role_from_records`] for an
 /// action of each minimum role, at each instant.
 fn checks_match_records(g: &Graph, instants: &[Instant]) {
@@ -291,6 +303,39 @@ fn checks_match_records(g: &Graph, instants: &[Instant]) {
                     want.push(allowed && found);
                 }
             }
+        }
+        // who_can, from the per-org index (built on the first call after a change),
+        // against the same records.
+        for (pid, project) in &projects {
+            for (action, min) in actions {
+                let mut want: Vec<String> = st
+                    .users
+                    .iter()
+                    .filter(|u| {
+                        role_from_records(&st, &u.email, *pid, at).is_some_and(|r| r >= min)
+                    })
+                    .map(|u| u.email.to_string())
+                    .collect();
+                want.sort();
+                assert_eq!(
+                    g.who_can(action, project, Some(at)).unwrap(),
+                    want,
+                    "who_can {action} {project} at {at:?}"
+                );
+            }
+        }
+        for (oid, org) in st.orgs.iter().enumerate() {
+            let Some(org) = org else { continue };
+            let oid = u32::try_from(oid).unwrap();
+            let alive = |e: Option<Instant>| e.is_none_or(|e| at < e);
+            let mut want: Vec<String> = st
+                .users
+                .iter()
+                .filter(|u| u.membership(oid).is_some_and(|m| alive(m.expires)))
+                .map(|u| u.email.to_string())
+                .collect();
+            want.sort();
+            assert_eq!(g.who_can("org:view", &org.slug, Some(at)).unwrap(), want);
         }
         let clock = Clock::default();
         let mut got = Vec::new();
@@ -390,6 +435,9 @@ fn packed_views_follow_the_records_through_random_changes() {
         };
         g.peek(|st| {
             views_match_records(st);
+            if step % 5 == 0 {
+                indexes_match_views(st);
+            }
             let ms = || st.users.iter().flat_map(|u| &u.memberships);
             let now = [
                 st.users.iter().any(|u| u.email.starts_with("erased:")),
@@ -488,4 +536,34 @@ fn check_batch_stops_at_the_first_error_with_the_answers_before_it() {
         assert!(r.is_err(), "{kind}");
         assert_eq!(out, vec![true; 33], "{kind}");
     }
+}
+
+#[test]
+fn the_email_epoch_changes_exactly_when_an_id_may_name_another_email() {
+    // The binding's cache of Python strings trusts (epoch, user id) → email: a copy, a
+    // rebuilt state and an erasure must each show a new epoch; a user added keeps it.
+    let g = Graph::new();
+    g.add_org("acme", None, "owner@x.io", None).unwrap();
+    let epoch = || g.peek(|st| st.emails_epoch.get());
+    let first = epoch();
+    g.add_member("jane@x.io", "acme", NewMember::default(), None)
+        .unwrap();
+    g.add_member("john@x.io", "acme", NewMember::default(), None)
+        .unwrap();
+    assert_eq!(epoch(), first, "a user added changes no id's email");
+    let copy = g.snapshot_state().unwrap();
+    assert_ne!(copy.emails_epoch.get(), first, "a copy may diverge");
+    assert_ne!(
+        copy.clone().emails_epoch.get(),
+        copy.emails_epoch.get(),
+        "every copy has its own"
+    );
+    let mut rebuilt = copy.clone();
+    let before = rebuilt.emails_epoch.get();
+    rebuilt.rebuild_hot();
+    assert_ne!(rebuilt.emails_epoch.get(), before);
+    g.remove_member("jane@x.io", "acme", None).unwrap();
+    assert_eq!(epoch(), first);
+    g.erase_user("jane@x.io", None, None, None).unwrap();
+    assert_ne!(epoch(), first, "an erasure renames an id");
 }

@@ -2,11 +2,11 @@
 //! 10,000 users costs 10,000 reference counts instead of 10,000 new strings.
 //!
 //! A cached string is only handed out while it still spells the user's email in the
-//! state being read: each slot keeps the email it was made from and is compared with
-//! the user's check-path view (which holds the record's email) under the read lock. Nothing has to tell the cache that a user was added,
-//! erased (renamed to a pseudonym), or that the whole state was replaced (a snapshot
-//! load, a rollback, a follower): a slot that no longer matches is a miss and is made
-//! again.
+//! state being read: each slot keeps the email epoch of the state it was made from
+//! (`State::emails_epoch`, which no other state shares and which an erasure renews), and
+//! is a hit only in a state of the same epoch, so a hit reads nothing of the user. An
+//! erasure, a replaced state (a snapshot load, a rollback, a follower) or a copy makes
+//! every slot a miss, made again on the next answer; a user added is a miss of its own.
 //!
 //! Locking: the slots sit behind a mutex that is taken while the GIL is released
 //! ([`Emails::look_up`], under the graph's read lock) and while it is held
@@ -19,8 +19,9 @@ use pyo3::types::{PyList, PyString};
 
 use crate::state::State;
 
-/// One cached email: the text it was made from and the Python string.
-type Slot = Option<(Box<str>, Py<PyString>)>;
+/// One cached email: the email epoch of the state it was made from, and the Python
+/// string.
+type Slot = Option<(u64, Py<PyString>)>;
 
 /// The cache of one `Graph` (by user id).
 #[derive(Default)]
@@ -39,6 +40,8 @@ struct Slots {
 /// What [`Emails::look_up`] found for an answer, in answer order.
 pub(super) struct Found {
     version: u64,
+    /// The email epoch of the state the emails were read from.
+    epoch: u64,
     /// `(user id, end of the email in `text`)`; `None` for a cache hit.
     users: Vec<(u32, Option<u32>)>,
     /// The emails that missed, end to end.
@@ -50,21 +53,20 @@ impl Emails {
     /// spells their email in `st`, and a copy of the others' emails. `fresh` = copy all.
     pub(super) fn look_up(&self, st: &State, ids: &[u32], fresh: bool) -> Found {
         let slots = self.inner.lock();
+        let epoch = st.emails_epoch.get();
         let mut found = Found {
             version: slots.version,
+            epoch,
             users: Vec::with_capacity(ids.len()),
             text: String::new(),
         };
         for &uid in ids {
-            // The check-path view holds the same email as the record (the index's
-            // invariant) and was just read to decide this user: compare with it, and
-            // read the record only for a miss.
             let cached = !fresh
                 && slots
                     .by_id
                     .get(uid as usize)
                     .and_then(Option::as_ref)
-                    .is_some_and(|(text, _)| st.hot_by_id(uid).is_some_and(|h| h.email_is(text)));
+                    .is_some_and(|(made_in, _)| *made_in == epoch);
             if cached {
                 found.users.push((uid, None));
             } else {
@@ -102,7 +104,7 @@ impl Emails {
                     slots.by_id.resize_with(i + 1, || None);
                 }
                 if let Some(slot) = slots.by_id.get_mut(i) {
-                    let replaced = slot.replace((email.into(), s.clone_ref(py)));
+                    let replaced = slot.replace((found.epoch, s.clone_ref(py)));
                     if replaced.is_some() {
                         slots.version = slots.version.wrapping_add(1);
                     }

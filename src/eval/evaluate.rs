@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 use crate::decision::Source;
 use crate::error::{Error, Result};
 use crate::model::actions::{ActionDef, Catalog, Need};
-use crate::model::{HotMembership, HotProject, HotUser, ResourceRec};
+use crate::model::{HotGrant, HotMembership, HotProject, HotUser, ResourceRec};
 use crate::roles::{OrgRole, ProjectRole, Role};
 use crate::state::{State, TargetRef};
 use crate::time::{At, Instant};
@@ -73,12 +73,44 @@ pub(super) fn live_membership<'s>(
     }
 }
 
+/// What the verdicts read of one membership: the check-path view's [`HotMembership`], or
+/// a row of the per-org index `who_can` reads (`state/who.rs`).
+pub trait MemberView: Copy {
+    /// Org role.
+    fn role(&self) -> OrgRole;
+    /// Expiry in microseconds, [`crate::model::hot::NEVER`] for none.
+    fn expires(&self) -> i64;
+    /// The grant on project `pid`.
+    fn grant(&self, pid: u32) -> Option<HotGrant>;
+    /// The `org/*` grant.
+    fn org_wide(&self) -> Option<HotGrant>;
+}
+
+impl MemberView for HotMembership<'_> {
+    #[inline(always)]
+    fn role(&self) -> OrgRole {
+        HotMembership::role(self)
+    }
+    #[inline(always)]
+    fn expires(&self) -> i64 {
+        self.expires
+    }
+    #[inline(always)]
+    fn grant(&self, pid: u32) -> Option<HotGrant> {
+        HotMembership::grant(self, pid)
+    }
+    #[inline(always)]
+    fn org_wide(&self) -> Option<HotGrant> {
+        HotMembership::org_wide(self)
+    }
+}
+
 /// SPEC 1.5: the effective project role of an (unexpired) member on project `pid`, and
 /// its source. Ties go to the first source in the order org admin, explicit, org-wide,
 /// default.
 #[inline(always)]
-pub fn effective_role(
-    m: HotMembership<'_>,
+pub fn effective_role<M: MemberView>(
+    m: M,
     p: &HotProject,
     pid: u32,
     at: &mut At<'_>,
@@ -180,8 +212,8 @@ pub fn evaluate_user(
 #[derive(Debug, Clone, Copy)]
 pub struct Standing<'s> {
     uid: u32,
-    /// The org, and the user's membership there (or why there is none).
-    member: std::result::Result<(u32, HotMembership<'s>), Why>,
+    /// The org, and the user's role there (or why they have no live membership).
+    member: std::result::Result<(u32, OrgRole), Why>,
     /// The project (absent for an org target).
     project: bool,
     resource: Option<&'s ResourceRec>,
@@ -210,8 +242,24 @@ pub(super) fn standing_in<'s>(
     project_role: bool,
     at: &mut At<'_>,
 ) -> Standing<'s> {
+    match located {
+        Some(l) => standing_of(u.id(), u.membership(l.0), Some(l), project_role, at),
+        None => standing_of::<HotMembership<'_>>(u.id(), None, None, project_role, at),
+    }
+}
+
+/// [`standing`] of user `uid`, whose membership in the located target's org (expired or
+/// not) is `m`.
+#[inline(always)]
+pub(super) fn standing_of<'s, M: MemberView>(
+    uid: u32,
+    m: Option<M>,
+    located: Option<Located<'s>>,
+    project_role: bool,
+    at: &mut At<'_>,
+) -> Standing<'s> {
     let mut s = Standing {
-        uid: u.id(),
+        uid,
         member: Err(Why::UnknownTarget),
         project: false,
         resource: None,
@@ -222,8 +270,13 @@ pub(super) fn standing_in<'s>(
     };
     s.project = project.is_some();
     s.resource = resource;
-    s.member = live_membership(u, oid, at).map(|m| (oid, m));
-    if let (true, Ok((_, m)), Some((pid, p))) = (project_role, s.member, project) {
+    let m = match m {
+        None => Err(Why::NotMember),
+        Some(m) if at.alive_raw(m.expires()) => Ok(m),
+        Some(m) => Err(Why::Expired(Instant(m.expires()))),
+    };
+    s.member = m.map(|m| (oid, m.role()));
+    if let (true, Ok(m), Some((pid, p))) = (project_role, m, project) {
         s.role = effective_role(m, p, pid, at);
     }
     s
@@ -234,7 +287,7 @@ impl Standing<'_> {
     /// effective role).
     #[inline(always)]
     pub fn verdict(&self, st: &State, def: &ActionDef) -> Verdict {
-        let (oid, m) = match self.member {
+        let (oid, org_role) = match self.member {
             Ok(m) => m,
             Err(why) => return Verdict::denied(why),
         };
@@ -247,9 +300,9 @@ impl Standing<'_> {
                         min_role
                     };
                 Verdict {
-                    allowed: m.role() >= min_role,
-                    role: Some(Role::Org(m.role())),
-                    source: Some(if m.role().is_admin() {
+                    allowed: org_role >= min_role,
+                    role: Some(Role::Org(org_role)),
+                    source: Some(if org_role.is_admin() {
                         Source::OrganizationAdmin
                     } else {
                         Source::OrganizationMember

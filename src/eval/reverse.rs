@@ -2,13 +2,16 @@
 //! a user reaches, and the access matrix of an org.
 
 use super::evaluate::{
-    effective_role, evaluate_user, live_membership, locate, standing, standing_in, validate_target,
+    effective_role, evaluate_user, live_membership, locate, standing, standing_in, standing_of,
+    validate_target, Located, MemberView,
 };
 use crate::decision::Source;
 use crate::error::Result;
-use crate::model::actions::Need;
-use crate::model::{HotProject, HotUser};
+use crate::model::actions::{ActionDef, Need};
+use crate::model::{HotGrant, HotProject, HotUser, OrgRec};
 use crate::roles::{OrgRole, ProjectRole};
+use crate::state::hot::Ranks;
+use crate::state::who::{HolderRow, MemberRow, OrgIndex};
 use crate::state::{State, TargetRef};
 use crate::time::{At, Instant};
 
@@ -41,9 +44,6 @@ pub fn who_can<'s>(
         .collect())
 }
 
-/// How many members ahead `who_can_ids` reads a view before deciding it.
-const AHEAD: usize = 8;
-
 /// The ids of the users allowed `action` on `target`, in email order.
 pub fn who_can_ids(st: &State, action: &str, target: &str, at: &mut At<'_>) -> Result<Vec<u32>> {
     let def = st.catalog.require(action)?;
@@ -56,6 +56,100 @@ pub fn who_can_ids(st: &State, action: &str, target: &str, at: &mut At<'_>) -> R
         return Ok(Vec::new());
     };
     let project_action = matches!(def.need, Need::Project { .. });
+    let mut allowed: Vec<u32> = match st.org_index(located.0) {
+        Some(ix) => decide_rows(st, ix, def, located, project_action, at),
+        None => decide_views(st, org, def, located, project_action, at),
+    };
+    // Email order through the index's ranks, recomputed after a user comes or goes
+    // (a sort of every user), so a small answer from a graph whose ranks are stale sorts
+    // its own emails instead.
+    let ranks = match st.user_ids.ranks_if_fresh() {
+        Some(r) => Some(r),
+        None if allowed.len() * 4 >= st.users.len() => Some(st.user_ids.ranks(&st.users)),
+        None => None,
+    };
+    if let Some(sorted) = ranks.and_then(|r| in_rank_order(r, &allowed)) {
+        allowed = sorted;
+    } else {
+        let email = |uid: &u32| st.user(*uid).map(|u| &*u.email);
+        allowed.sort_unstable_by(|a, b| email(a).cmp(&email(b)));
+    }
+    Ok(allowed)
+}
+
+/// The members of the org allowed `def` on the located target, by user id, from the
+/// org's `who_can` index: its member rows merged with the target project's grant rows.
+fn decide_rows(
+    st: &State,
+    ix: &OrgIndex,
+    def: &ActionDef,
+    located: Located<'_>,
+    project_action: bool,
+    at: &mut At<'_>,
+) -> Vec<u32> {
+    let holders = match located.1 {
+        Some((pid, _)) if project_action => ix.holders_of(pid),
+        _ => &[],
+    };
+    let mut holders = holders.iter().peekable();
+    let mut allowed = Vec::with_capacity(ix.members.len());
+    for row in &ix.members {
+        while holders.next_if(|h| h.uid < row.uid).is_some() {}
+        let grant = holders.next_if(|h| h.uid == row.uid).map(HolderRow::grant);
+        let m = RowMembership { row, grant };
+        if standing_of(row.uid, Some(m), Some(located), project_action, at)
+            .verdict(st, def)
+            .allowed
+        {
+            allowed.push(row.uid);
+        }
+    }
+    allowed
+}
+
+/// A member row with its grant on the project asked about: what [`decide_rows`] hands
+/// the verdict in place of a view's membership.
+#[derive(Clone, Copy)]
+struct RowMembership<'a> {
+    row: &'a MemberRow,
+    grant: Option<HotGrant>,
+}
+
+impl MemberView for RowMembership<'_> {
+    #[inline]
+    fn role(&self) -> OrgRole {
+        self.row.role
+    }
+    #[inline]
+    fn expires(&self) -> i64 {
+        self.row.expires
+    }
+    #[inline]
+    fn grant(&self, pid: u32) -> Option<HotGrant> {
+        self.grant.filter(|g| g.project == pid)
+    }
+    #[inline]
+    fn org_wide(&self) -> Option<HotGrant> {
+        self.row.ow_role.map(|role| HotGrant {
+            project: u32::MAX,
+            role,
+            expires: self.row.ow_expires,
+        })
+    }
+}
+
+/// How many members ahead [`decide_views`] reads a view before deciding it.
+const AHEAD: usize = 8;
+
+/// [`decide_rows`] from the members' views, for a state without an index slot.
+fn decide_views(
+    st: &State,
+    org: &OrgRec,
+    def: &ActionDef,
+    located: Located<'_>,
+    project_action: bool,
+    at: &mut At<'_>,
+) -> Vec<u32> {
     // Two passes: the members' views first (independent loads the processor overlaps),
     // then each decided, reading the view a few places ahead so that its first cache
     // line is on its way while this one is decided.
@@ -74,25 +168,37 @@ pub fn who_can_ids(st: &State, action: &str, target: &str, at: &mut At<'_>) -> R
             allowed.push(u.id());
         }
     }
-    // Email order through each user's rank (kept by the index), so the sort compares
-    // integers; the ranks are recomputed after a user comes or goes, which costs a sort
-    // of every user, so a small answer from a graph whose ranks are stale sorts its own
-    // emails instead.
-    let ranks = match st.user_ids.ranks_if_fresh() {
-        Some(r) => Some(r),
-        None if allowed.len() * 4 >= st.users.len() => Some(st.user_ids.ranks(&st.users)),
-        None => None,
-    };
-    if let Some(ranks) = ranks {
-        let rank = |uid: u32| ranks.get(uid as usize).copied().unwrap_or(u32::MAX);
-        let mut keyed: Vec<(u32, u32)> = allowed.iter().map(|&u| (rank(u), u)).collect();
+    allowed
+}
+
+/// `ids` in email order (`None` if one of them has no rank). An answer of more than one
+/// user in 256 marks their ranks in a bitmap of every user and reads it back in order
+/// (a pass over `users / 64` words instead of a sort); a smaller one sorts by rank.
+fn in_rank_order(ranks: &Ranks, ids: &[u32]) -> Option<Vec<u32>> {
+    let rank = |uid: u32| ranks.rank.get(uid as usize).copied();
+    if ids.len() * 256 < ranks.rank.len() {
+        let mut keyed: Vec<(u32, u32)> = ids
+            .iter()
+            .map(|&u| Some((rank(u)?, u)))
+            .collect::<Option<_>>()?;
         keyed.sort_unstable();
-        allowed = keyed.into_iter().map(|(_, u)| u).collect();
-    } else {
-        let email = |uid: &u32| st.user(*uid).map(|u| &*u.email);
-        allowed.sort_unstable_by(|a, b| email(a).cmp(&email(b)));
+        return Some(keyed.into_iter().map(|(_, u)| u).collect());
     }
-    Ok(allowed)
+    let mut bits = vec![0u64; ranks.rank.len().div_ceil(64)];
+    for &uid in ids {
+        let r = rank(uid)? as usize;
+        *bits.get_mut(r / 64)? |= 1 << (r % 64);
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for (w, &word) in bits.iter().enumerate() {
+        let mut word = word;
+        while word != 0 {
+            let r = w * 64 + word.trailing_zeros() as usize;
+            out.push(*ranks.order.get(r)?);
+            word &= word - 1;
+        }
+    }
+    Some(out)
 }
 
 /// The projects where `user` may perform `action`, ids sorted.

@@ -47,6 +47,9 @@ impl State {
             _ => Vec::new(),
         };
         self.apply_records(change, stamp)?;
+        if self.who.len() < self.orgs.len() {
+            self.who.resize_with(self.orgs.len(), Default::default);
+        }
         let user = match change {
             Change::MemberAdded { user, .. }
             | Change::MemberRoleChanged { user, .. }
@@ -337,6 +340,7 @@ impl State {
                     if let Some(hot) = self.user_ids.remove(&*old) {
                         self.user_ids.insert(pseudonym.as_str(), hot);
                     }
+                    self.emails_epoch.renew();
                 }
             }
             Change::ActionDefined { def } => {

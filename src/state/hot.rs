@@ -40,8 +40,19 @@ pub struct UserIndex {
     at: Vec<u32>,
     len: usize,
     hasher: foldhash::fast::RandomState,
-    /// Rank of each user id in email order; dropped whenever an email comes or goes.
-    ranks: OnceLock<Box<[u32]>>,
+    /// The users in email order; dropped whenever an email comes or goes.
+    ranks: OnceLock<Ranks>,
+}
+
+/// The users in email order, both ways round.
+///
+/// INVARIANT: `order[rank[uid]] == uid` for every user id below `rank.len()`.
+#[derive(Debug, Clone, Default)]
+pub struct Ranks {
+    /// Rank of each user id in email order.
+    pub rank: Box<[u32]>,
+    /// The user ids in email order.
+    pub order: Box<[u32]>,
 }
 
 #[inline]
@@ -231,9 +242,9 @@ impl UserIndex {
         }
     }
 
-    /// Each user id's rank in email order (`users` are the records the views were built
-    /// from). Computed on first use after an email came or went.
-    pub fn ranks(&self, users: &[UserRec]) -> &[u32] {
+    /// The users in email order (`users` are the records the views were built from).
+    /// Computed on first use after an email came or went.
+    pub fn ranks(&self, users: &[UserRec]) -> &Ranks {
         self.ranks.get_or_init(|| {
             let mut ids: Vec<u32> = (0..users.len())
                 .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
@@ -242,19 +253,22 @@ impl UserIndex {
                 let email = |i: &u32| users.get(*i as usize).map(|u| &*u.email);
                 email(a).cmp(&email(b))
             });
-            let mut ranks = vec![0u32; users.len()];
-            for (rank, id) in ids.into_iter().enumerate() {
-                if let Some(r) = ranks.get_mut(id as usize) {
-                    *r = u32::try_from(rank).unwrap_or(u32::MAX);
+            let mut rank = vec![0u32; users.len()];
+            for (r, id) in ids.iter().enumerate() {
+                if let Some(slot) = rank.get_mut(*id as usize) {
+                    *slot = u32::try_from(r).unwrap_or(u32::MAX);
                 }
             }
-            ranks.into_boxed_slice()
+            Ranks {
+                rank: rank.into_boxed_slice(),
+                order: ids.into_boxed_slice(),
+            }
         })
     }
 
     /// The ranks of [`UserIndex::ranks`] if no email came or went since they were made.
-    pub fn ranks_if_fresh(&self) -> Option<&[u32]> {
-        self.ranks.get().map(|r| &**r)
+    pub fn ranks_if_fresh(&self) -> Option<&Ranks> {
+        self.ranks.get()
     }
 
     /// Heap bytes held by the index and the views (for memory accounting).
@@ -597,7 +611,8 @@ mod tests {
         for (i, u) in (0u32..).zip(&users) {
             ix.insert(&u.email, view(i, &u.email));
         }
-        assert_eq!(ix.ranks(&users), &[2, 0, 1]);
+        assert_eq!(&*ix.ranks(&users).rank, &[2, 0, 1]);
+        assert_eq!(&*ix.ranks(&users).order, &[1, 2, 0]);
         let mut more = users.clone();
         more.push(UserRec {
             email: "0@x.io".into(),
@@ -609,7 +624,9 @@ mod tests {
             })
         });
         ix.insert("0@x.io", view(3, "0@x.io"));
-        assert_eq!(ix.ranks(&more), &[3, 1, 2, 0]);
+        assert!(ix.ranks_if_fresh().is_none());
+        assert_eq!(&*ix.ranks(&more).rank, &[3, 1, 2, 0]);
+        assert_eq!(&*ix.ranks(&more).order, &[3, 1, 2, 0]);
     }
 }
 

@@ -12,6 +12,7 @@ pub mod hot;
 pub mod queries;
 pub mod snapshot;
 pub mod tables;
+pub mod who;
 
 pub use change::{Change, GrantAttrs, MemberAttrs, OrgAttrs, UserAttrs};
 pub use tables::{Stamp, State, TargetRef};

@@ -7,6 +7,7 @@
 )]
 
 use super::hot::{TargetIndex, UserIndex};
+use super::who::{OrgIndex, OrgIndexSlot};
 use crate::error::{Error, NotFoundError, Result};
 use crate::ids::email_key;
 use crate::model::actions::Catalog;
@@ -66,6 +67,52 @@ pub struct State {
     pub keys: KeyStore,
     /// Access review campaigns, in the order they were started (`camp_1`, `camp_2` …).
     pub campaigns: Vec<crate::model::campaigns::Campaign>,
+    /// The `who_can` index of each org, by org id (built on first use).
+    pub who: Vec<OrgIndexSlot>,
+    /// Names this state's user id → email mapping for caches kept outside it.
+    pub emails_epoch: EmailEpoch,
+}
+
+/// A number no other state holds: drawn afresh for every new or cloned state and
+/// whenever an existing user's email changes, so that an epoch and a user id always name
+/// the same email. A cache of something made from users' emails (the binding's Python
+/// strings) keyed by it needs no other check.
+///
+/// INVARIANT: renewed by every change of an existing user's email (erasure) and by
+/// [`State::rebuild_hot`]; user ids are never reused, so a new user changes no mapping.
+#[derive(Debug)]
+pub struct EmailEpoch(u64);
+
+static NEXT_EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl EmailEpoch {
+    fn fresh() -> Self {
+        EmailEpoch(NEXT_EPOCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// The epoch's value.
+    #[inline]
+    pub fn get(&self) -> u64 {
+        self.0
+    }
+
+    /// A new value: an existing user's email changed.
+    pub(super) fn renew(&mut self) {
+        *self = EmailEpoch::fresh();
+    }
+}
+
+impl Default for EmailEpoch {
+    fn default() -> Self {
+        EmailEpoch::fresh()
+    }
+}
+
+impl Clone for EmailEpoch {
+    /// A copy may change on its own from here on: it gets its own epoch.
+    fn clone(&self) -> Self {
+        EmailEpoch::fresh()
+    }
 }
 
 pub(crate) fn next_id(len: usize) -> u32 {
@@ -108,13 +155,45 @@ impl State {
         self.hot_projects.get(pid as usize)
     }
 
-    /// Rebuilds the check-path view of user `uid` from their records.
+    /// Rebuilds the check-path view of user `uid` from their records, and brings their
+    /// rows in the `who_can` index of every org they were or are a member of with it.
     pub(super) fn refresh_user(&mut self, uid: u32) {
         let Some(u) = self.users.get(uid as usize) else {
             return;
         };
-        self.user_ids
-            .set(HotUser::new(uid, &u.email, &u.memberships));
+        let hot = HotUser::new(uid, &u.email, &u.memberships);
+        // INVARIANT (state/who.rs): a built index holds the rows of the members' views;
+        // the old view names the orgs left, the new one the orgs joined.
+        let old = self.user_ids.by_id(uid);
+        let orgs = old
+            .into_iter()
+            .flat_map(HotUser::memberships)
+            .chain(hot.memberships())
+            .map(|m| m.org());
+        for oid in orgs {
+            if let Some(ix) = self
+                .who
+                .get_mut(oid as usize)
+                .and_then(OrgIndexSlot::get_mut)
+            {
+                ix.update(
+                    uid,
+                    old.and_then(|h| h.membership(oid)),
+                    hot.membership(oid),
+                );
+            }
+        }
+        self.user_ids.set(hot);
+    }
+
+    /// The `who_can` index of org `oid` (built now if there is none), `None` for an org
+    /// without an index slot.
+    pub fn org_index(&self, oid: u32) -> Option<&OrgIndex> {
+        let org = self.org(oid)?;
+        let slot = self.who.get(oid as usize)?;
+        Some(slot.get_or_build(|| {
+            OrgIndex::build(oid, org.members.iter().filter_map(|&u| self.hot_by_id(u)))
+        }))
     }
 
     /// Rebuilds every check-path view (users and projects) from the records, replacing
@@ -126,6 +205,8 @@ impl State {
             user_ids.insert(&u.email, HotUser::new(next_id(i), &u.email, &u.memberships));
         }
         self.user_ids = user_ids;
+        self.who = vec![OrgIndexSlot::default(); self.orgs.len()];
+        self.emails_epoch.renew();
         self.hot_projects = self
             .projects
             .iter()
