@@ -255,9 +255,10 @@ pub fn decode_batch(line: &str, seq: u64, prev: &str) -> Result<Batch, BatchErro
     // text it covers): a `crc` key inside that text is a second one, refused.
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
-    struct Stored {
+    struct Stored<'a> {
         batch: Vec<super::event::Stored>,
-        hash: String,
+        #[serde(borrow)]
+        hash: std::borrow::Cow<'a, str>,
         #[serde(default)]
         mac: Option<String>,
         #[serde(rename = "crc")]
@@ -275,20 +276,19 @@ pub fn decode_batch(line: &str, seq: u64, prev: &str) -> Result<Batch, BatchErro
     if stored.batch.is_empty() {
         return Err(BatchError::Format("an empty batch".into()));
     }
-    let mut events = Vec::with_capacity(stored.batch.len());
-    let mut prev = prev.to_owned();
+    let mut events: Vec<Event> = Vec::with_capacity(stored.batch.len());
     for (expect, v) in (seq + 1..).zip(stored.batch) {
-        let ev = Event::from_stored(v, &prev).map_err(|m| BatchError::Event(expect, m))?;
+        let before = events.last().map_or(prev, |e| e.hash.as_str());
+        let ev = Event::from_stored(v, before).map_err(|m| BatchError::Event(expect, m))?;
         if ev.seq != expect {
             return Err(BatchError::Chain(format!(
                 "expected event {expect}, found event {} (events missing, repeated or reordered)",
                 ev.seq
             )));
         }
-        prev.clone_from(&ev.hash);
         events.push(ev);
     }
-    if prev != stored.hash {
+    if events.last().map_or(prev, |e| e.hash.as_str()) != stored.hash {
         return Err(BatchError::Chain(format!(
             "event {} does not chain to the event before it (spliced, reordered or altered)",
             seq + 1
