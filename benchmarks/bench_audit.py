@@ -4,6 +4,7 @@ process on the same data.
 
     python benchmarks/bench_audit.py [--users 50000] [--grants 4] [--rounds 5]
                                      [--aged 1000000] [--json out.json]
+                                     [--only reopen,snapshot ...]
 
 The workload: 10 orgs x 20 projects, `--users` users each added to one org with
 `--grants` project grants, every change through the Python API (an org owner as actor),
@@ -234,6 +235,29 @@ def api_mutation(n: int, tmp: str) -> float:
     return (time.perf_counter() - start) / n
 
 
+def pandas_figures(journal: Path, tmp: Path, n: int, out: dict[str, object]) -> None:
+    """to_pandas and to_arrow against `pandas.read_csv` of the CSV export."""
+    try:
+        import pandas as pd
+    except ImportError:
+        out["to_pandas_vs_read_csv"] = None
+        return
+    g = ag.Graph.open(journal, durability="os")
+    csv = tmp / "export.csv"
+    g.audit.to_csv(csv)
+    out["to_pandas_vs_read_csv"] = rounds(lambda: pd.read_csv(csv), g.audit.to_pandas, n)
+    try:
+        import pyarrow
+
+        out["pyarrow"] = pyarrow.__version__
+        out["to_arrow_vs_read_csv"] = rounds(lambda: pd.read_csv(csv), g.audit.to_arrow, n)
+    except ImportError:
+        out["pyarrow"] = None
+
+
+FIGURES = ("memory", "verify", "reopen", "snapshot", "pandas", "mutation", "aged")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--users", type=int, default=50_000)
@@ -241,82 +265,83 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--aged", type=int, default=1_000_000, help="0: skip the aged worker")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--only",
+        type=lambda s: set(s.split(",")),
+        default=set(FIGURES),
+        help=f"comma-separated figures to measure (default all): {','.join(FIGURES)}",
+    )
     args = ap.parse_args()
+    if args.only - set(FIGURES):
+        ap.error(f"unknown figures: {', '.join(sorted(args.only - set(FIGURES)))}")
+    want = args.only.__contains__
     n = args.rounds
     out: dict[str, object] = {"users": args.users, "grants": args.grants, "rounds": n}
     with tempfile.TemporaryDirectory() as tmp:
-        audited = child_memory(True, args.users, args.grants, tmp)
-        bare = child_memory(False, args.users, args.grants, tmp)
-        events = audited["events"]
-        out["events"] = events
-        out["memory_per_event_bytes"] = round((audited["rss"] - bare["rss"]) / events, 1)
+        if want("memory"):
+            audited = child_memory(True, args.users, args.grants, tmp)
+            bare = child_memory(False, args.users, args.grants, tmp)
+            out["memory_per_event_bytes"] = round(
+                (audited["rss"] - bare["rss"]) / audited["events"], 1
+            )
 
         journal = Path(tmp) / "bench.journal"
         g = ag.Graph.open(journal, durability="os")
         build(g, args.users, args.grants)
+        events = g.revision
+        out["events"] = events
         out["journal_bytes_per_event"] = round(journal.stat().st_size / events, 1)
 
         export = Path(tmp) / "export.jsonl"
         g.audit.to_jsonl(export)
         data = export.read_bytes()
-        out["verify_vs_sha256"] = rounds(
-            lambda: hashlib.sha256(data).hexdigest(), g.audit.verify, n
-        )
+        if want("verify"):
+            out["verify_vs_sha256"] = rounds(
+                lambda: hashlib.sha256(data).hexdigest(), g.audit.verify, n
+            )
 
         lines = data.decode().splitlines()
         del g
-        out["reopen_vs_json_loads"] = rounds(
-            lambda: [json.loads(x) for x in lines],
-            lambda: ag.Graph.open(journal, durability="os"),
-            n,
-        )
+        if want("reopen"):
+            out["reopen_vs_json_loads"] = rounds(
+                lambda: [json.loads(x) for x in lines],
+                lambda: ag.Graph.open(journal, durability="os"),
+                n,
+            )
 
-        g = ag.Graph.open(journal, durability="os")
-        snap = Path(tmp) / "bench.journal.snapshot"
-        g.snapshot(snap)
-        state_text = json.dumps(json.loads(snap.read_text())["state"])
-        del g
-
-        def open_and_query() -> None:
-            h = ag.Graph.open(journal, durability="os", snapshot=snap)
-            h.audit.events(user="user1@example.com", limit=5)
-
-        out["snapshot_open_and_first_query_vs_state_load"] = rounds(
-            lambda: ag.Graph.from_json(state_text), open_and_query, n
-        )
-
-        try:
-            import pandas as pd
-
+        if want("snapshot"):
             g = ag.Graph.open(journal, durability="os")
-            csv = Path(tmp) / "export.csv"
-            g.audit.to_csv(csv)
-            out["to_pandas_vs_read_csv"] = rounds(lambda: pd.read_csv(csv), g.audit.to_pandas, n)
-            try:
-                import pyarrow
-
-                out["pyarrow"] = pyarrow.__version__
-                out["to_arrow_vs_read_csv"] = rounds(lambda: pd.read_csv(csv), g.audit.to_arrow, n)
-            except ImportError:
-                out["pyarrow"] = None
+            snap = Path(tmp) / "bench.journal.snapshot"
+            g.snapshot(snap)
+            state_text = json.dumps(json.loads(snap.read_text())["state"])
             del g
-        except ImportError:
-            out["to_pandas_vs_read_csv"] = None
 
-        m = 20_000
-        py, api = [], []
-        for _ in range(n):
-            py.append(python_log_mutation(m))
-            api.append(api_mutation(m, tmp))
-        ratios = sorted(a / p for p, a in zip(py, api, strict=True))
-        out["mutation_vs_python_log"] = {
-            "median": round(statistics.median(ratios), 3),
-            "min": round(ratios[0], 3),
-            "max": round(ratios[-1], 3),
-            "baseline_s": round(statistics.median(py), 8),
-            "contestant_s": round(statistics.median(api), 8),
-        }
-        if args.aged:
+            def open_and_query() -> None:
+                h = ag.Graph.open(journal, durability="os", snapshot=snap)
+                h.audit.events(user="user1@example.com", limit=5)
+
+            out["snapshot_open_and_first_query_vs_state_load"] = rounds(
+                lambda: ag.Graph.from_json(state_text), open_and_query, n
+            )
+
+        if want("pandas"):
+            pandas_figures(journal, Path(tmp), n, out)
+
+        if want("mutation"):
+            m = 20_000
+            py, api = [], []
+            for _ in range(n):
+                py.append(python_log_mutation(m))
+                api.append(api_mutation(m, tmp))
+            ratios = sorted(a / p for p, a in zip(py, api, strict=True))
+            out["mutation_vs_python_log"] = {
+                "median": round(statistics.median(ratios), 3),
+                "min": round(ratios[0], 3),
+                "max": round(ratios[-1], 3),
+                "baseline_s": round(statistics.median(py), 8),
+                "contestant_s": round(statistics.median(api), 8),
+            }
+        if args.aged and want("aged"):
             out["aged_worker"] = aged_memory(args.aged, tmp)
     print(json.dumps(out, indent=2))
     if args.json:

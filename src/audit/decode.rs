@@ -22,13 +22,12 @@ const PARALLEL_FROM: usize = 4_000;
 /// Splits `buf` into complete lines (each ending in `\n`) and a trailing partial line.
 pub fn complete_lines(buf: &[u8]) -> (Vec<&[u8]>, &[u8]) {
     let mut lines = Vec::new();
-    let mut rest = buf;
-    while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
-        let (line, after) = rest.split_at(pos);
-        lines.push(line);
-        rest = after.get(1..).unwrap_or_default();
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', buf) {
+        lines.push(buf.get(start..end).unwrap_or_default());
+        start = end + 1;
     }
-    (lines, rest)
+    (lines, buf.get(start..).unwrap_or_default())
 }
 
 /// Why a line does not read.
@@ -317,6 +316,17 @@ mod tests {
                 .collect(),
             d.1.as_ref().map(|(i, _)| *i),
         )
+    }
+
+    #[test]
+    fn complete_lines_keep_the_partial_tail_apart() {
+        let (lines, tail) = complete_lines(b"a\nbc\n\nd");
+        assert_eq!(lines, [&b"a"[..], b"bc", b""]);
+        assert_eq!(tail, b"d");
+        let (lines, tail) = complete_lines(b"a\n");
+        assert_eq!((lines, tail), (vec![&b"a"[..]], &b""[..]));
+        let (lines, tail) = complete_lines(b"");
+        assert!(lines.is_empty() && tail.is_empty());
     }
 
     #[test]

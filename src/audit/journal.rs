@@ -173,6 +173,16 @@ pub enum LineError {
 /// Strips and checks the checksum of one record line (without its `\n`), returning the
 /// JSON text it covers.
 pub fn strip_crc(line: &str) -> Result<String, LineError> {
+    let body = check_crc(line)?;
+    let mut json = String::with_capacity(body.len() + 1);
+    json.push_str(body);
+    json.push('}');
+    Ok(json)
+}
+
+/// Checks the checksum of one record line (without its `\n`) and returns the text before
+/// its `,"crc":…` (the JSON text it covers, less the closing brace), without copying it.
+fn check_crc(line: &str) -> Result<&str, LineError> {
     let pos = line.rfind(",\"crc\":\"").ok_or(LineError::Checksum)?;
     let (body, tail) = line.split_at(pos);
     let hex_part = tail
@@ -180,13 +190,13 @@ pub fn strip_crc(line: &str) -> Result<String, LineError> {
         .and_then(|t| t.strip_suffix("\"}"))
         .ok_or(LineError::Checksum)?;
     let stored = u32::from_str_radix(hex_part, 16).map_err(|_| LineError::Checksum)?;
-    let mut json = String::with_capacity(body.len() + 1);
-    json.push_str(body);
-    json.push('}');
-    if hex_part.len() != 8 || crc32fast::hash(json.as_bytes()) != stored {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(body.as_bytes());
+    crc.update(b"}");
+    if hex_part.len() != 8 || crc.finalize() != stored {
         return Err(LineError::Checksum);
     }
-    Ok(json)
+    Ok(body)
 }
 
 /// The MAC of a batch ending at event `seq` with `hash`.
@@ -241,19 +251,24 @@ pub enum BatchError {
 
 /// Reads one batch line (without its `\n`) chained after (`seq`, `prev`).
 pub fn decode_batch(line: &str, seq: u64, prev: &str) -> Result<Batch, BatchError> {
+    // The line is read whole, its checksum last (checked first, without copying the
+    // text it covers): a `crc` key inside that text is a second one, refused.
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
-    struct Stored {
+    struct Stored<'a> {
         batch: Vec<super::event::Stored>,
-        hash: String,
+        #[serde(borrow)]
+        hash: std::borrow::Cow<'a, str>,
         #[serde(default)]
         mac: Option<String>,
+        #[serde(rename = "crc")]
+        _crc: serde::de::IgnoredAny,
     }
-    let json = strip_crc(line).map_err(|e| match e {
+    check_crc(line).map_err(|e| match e {
         LineError::Checksum => BatchError::Checksum,
         LineError::Format(m) => BatchError::Format(m),
     })?;
-    let stored: Stored = serde_json::from_str(&json).map_err(|e| {
+    let stored: Stored = serde_json::from_str(line).map_err(|e| {
         BatchError::Format(format!(
             "not a batch of audit events (journal format 2): {e}"
         ))
@@ -261,20 +276,19 @@ pub fn decode_batch(line: &str, seq: u64, prev: &str) -> Result<Batch, BatchErro
     if stored.batch.is_empty() {
         return Err(BatchError::Format("an empty batch".into()));
     }
-    let mut events = Vec::with_capacity(stored.batch.len());
-    let mut prev = prev.to_owned();
+    let mut events: Vec<Event> = Vec::with_capacity(stored.batch.len());
     for (expect, v) in (seq + 1..).zip(stored.batch) {
-        let ev = Event::from_stored(v, &prev).map_err(|m| BatchError::Event(expect, m))?;
+        let before = events.last().map_or(prev, |e| e.hash.as_str());
+        let ev = Event::from_stored(v, before).map_err(|m| BatchError::Event(expect, m))?;
         if ev.seq != expect {
             return Err(BatchError::Chain(format!(
                 "expected event {expect}, found event {} (events missing, repeated or reordered)",
                 ev.seq
             )));
         }
-        prev.clone_from(&ev.hash);
         events.push(ev);
     }
-    if prev != stored.hash {
+    if events.last().map_or(prev, |e| e.hash.as_str()) != stored.hash {
         return Err(BatchError::Chain(format!(
             "event {} does not chain to the event before it (spliced, reordered or altered)",
             seq + 1
