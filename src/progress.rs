@@ -15,6 +15,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// What a layer whose errors cannot carry a [`Stop`] says when its [`Meter`]'s hook stopped
+/// the work; the caller hands back [`Meter::stopped`] instead.
+pub const STOPPED: &str = "the work was stopped by its progress callback";
+
 /// The hook's own error, which stopped the work; the call returns it as
 /// `Error::Stopped`, and the binding hands the caller's exception back unchanged.
 #[derive(Clone)]

@@ -537,13 +537,13 @@ impl Log {
 
     /// [`Log::state_at`], telling `meter` (begun with the events held) how many are
     /// replayed; a hook that stops it stops the replay with
-    /// [`crate::audit::read::STOPPED`] (the stop is the meter's: [`Meter::stopped`]).
+    /// [`crate::progress::STOPPED`] (the stop is the meter's: [`Meter::stopped`]).
     pub fn state_at_metered(
         &self,
         when: Instant,
         meter: &mut Meter<'_>,
     ) -> Result<State, AuditError> {
-        let stopped = |_| AuditError::Io(super::read::STOPPED.to_owned());
+        let stopped = |_| AuditError::Io(crate::progress::STOPPED.to_owned());
         meter.begin(self.events.len() as u64).map_err(stopped)?;
         let mut state = self.base_state.clone().unwrap_or_default();
         for (done, e) in (1u64..).zip(self.iter().take_while(|e| e.at <= when)) {

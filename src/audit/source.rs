@@ -368,14 +368,14 @@ pub fn state_at(src: &dyn HistorySource, when: Instant, upto: u64) -> Result<AsO
 
 /// [`state_at`], telling `meter` how many events are replayed (of those after the
 /// store's base when the read begins); a hook that stops it stops the replay with
-/// [`crate::audit::read::STOPPED`] (the stop is the meter's: [`Meter::stopped`]).
+/// [`crate::progress::STOPPED`] (the stop is the meter's: [`Meter::stopped`]).
 pub fn state_at_metered(
     src: &dyn HistorySource,
     when: Instant,
     upto: u64,
     meter: &mut Meter<'_>,
 ) -> Result<AsOf, AuditError> {
-    let stopped = |_| AuditError::Io(super::read::STOPPED.to_owned());
+    let stopped = |_| AuditError::Io(crate::progress::STOPPED.to_owned());
     let mut state = State::default();
     let mut pruned_at: Option<Instant> = None;
     let mut base_seq = 0;

@@ -481,7 +481,7 @@ fn view_at(state: crate::state::State, when: Instant) -> Graph {
 }
 
 /// The stop `meter`'s hook returned, if it stopped the work (the audit layer reports it
-/// as [`crate::audit::read::STOPPED`]), else `e`.
+/// as [`crate::progress::STOPPED`]), else `e`.
 fn stopped_or(meter: &Meter<'_>, e: AuditError) -> Error {
     meter.stopped().map_or_else(|| Error::from(e), Error::from)
 }

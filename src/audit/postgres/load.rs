@@ -211,7 +211,7 @@ pub struct Loaded {
 /// are read in one statement and not kept; if a rewrite happened meanwhile (the epoch
 /// moved), it starts again. `meter` counts the events replayed (of those after the
 /// starting point when the read begins); a hook that stops it stops the read with
-/// [`crate::audit::read::STOPPED`] (the stop is the meter's: [`Meter::stopped`]).
+/// [`crate::progress::STOPPED`] (the stop is the meter's: [`Meter::stopped`]).
 #[expect(
     clippy::too_many_lines,
     reason = "reading a graph from the database is one sequence of queries, each checked in turn"
@@ -225,7 +225,7 @@ pub(super) fn load(
     meter: &mut Meter<'_>,
 ) -> Result<Loaded, AuditError> {
     let err = |e: postgres::Error| unavailable(target, "reading the journal", &e);
-    let stopped = |_| AuditError::Io(crate::audit::read::STOPPED.to_owned());
+    let stopped = |_| AuditError::Io(crate::progress::STOPPED.to_owned());
     for _ in 0..5 {
         let row = client
             .query_opt(

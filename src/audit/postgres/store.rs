@@ -117,7 +117,7 @@ impl PgJournal {
     /// checkpoint in the database must hold (see `checkpoint`), and each commit rewrites it.
     /// `meter` counts the events replayed; a hook that stops it stops the opening before
     /// anything is written (no trust-on-first-use checkpoint) with
-    /// [`crate::audit::read::STOPPED`] (the stop is the meter's: [`Meter::stopped`]).
+    /// [`crate::progress::STOPPED`] (the stop is the meter's: [`Meter::stopped`]).
     pub fn open(
         target: &Target,
         hmac_key: Option<Vec<u8>>,
