@@ -75,6 +75,68 @@ impl<F: FnMut(u64, u64) -> Result<(), Stop>> Progress for F {
 /// The optional hook a long call takes.
 pub type Hook<'a> = Option<&'a mut dyn Progress>;
 
+/// The hook of work done in two passes of `first` and `second` units, each reporting to
+/// it as a call of its own (from `(0, its total)` to `(its total, its total)`): the hook
+/// underneath hears one call of `first + second` units, the first pass's first.
+pub struct Passes<'a> {
+    hook: &'a mut dyn Progress,
+    first: u64,
+    second: u64,
+    in_second: bool,
+    /// The last `done` passed on (`None` before the start).
+    last: Option<u64>,
+}
+
+impl<'a> Passes<'a> {
+    /// Two passes of `first` and `second` units reporting to `hook`.
+    pub fn new(hook: &'a mut dyn Progress, first: u64, second: u64) -> Self {
+        Passes {
+            hook,
+            first,
+            second,
+            in_second: false,
+            last: None,
+        }
+    }
+
+    /// The second pass begins.
+    pub fn next(&mut self) {
+        self.in_second = true;
+    }
+}
+
+impl Progress for Passes<'_> {
+    fn report(&mut self, done: u64, total: u64) -> Result<(), Stop> {
+        let all = self.first.saturating_add(self.second);
+        // Each pass's own units, scaled to the share it was given.
+        let scaled = |share: u64| {
+            if total == 0 {
+                share
+            } else {
+                u64::try_from(u128::from(done.min(total)) * u128::from(share) / u128::from(total))
+                    .unwrap_or(share)
+            }
+        };
+        let at = if self.in_second {
+            // Only the second pass's end is the end.
+            let d = self.first.saturating_add(scaled(self.second));
+            if done < total {
+                d.min(all.saturating_sub(1))
+            } else {
+                all
+            }
+        } else {
+            scaled(self.first).min(all.saturating_sub(1))
+        };
+        // Passed on only going forward (the start once, the end once).
+        if self.last.is_some_and(|l| at <= l) {
+            return Ok(());
+        }
+        self.last = Some(at);
+        self.hook.report(at, all)
+    }
+}
+
 /// Reports at most this often while a 1 % step takes longer.
 const EVERY: Duration = Duration::from_millis(100);
 
@@ -419,6 +481,36 @@ mod tests {
         assert!(m.stopped().is_none());
         assert!(m.at(3).is_err());
         assert_eq!(m.stopped(), Some(stop));
+    }
+
+    #[test]
+    fn two_passes_are_heard_as_one_call() -> Result<(), Stop> {
+        let mut calls = Vec::new();
+        let mut hook = |d: u64, t: u64| {
+            calls.push((d, t));
+            Ok(())
+        };
+        let mut passes = Passes::new(&mut hook, 10, 30);
+        let mut m = Meter::start(Some(&mut passes), 10)?;
+        for d in 1..=10 {
+            m.at(d)?;
+        }
+        m.finish()?;
+        passes.next();
+        // the second pass counts its own total (not the share it was given)
+        let mut m = Meter::start(Some(&mut passes), 60)?;
+        for d in 1..=60 {
+            m.at(d)?;
+        }
+        m.finish()?;
+        assert_eq!(calls.first(), Some(&(0, 40)));
+        assert_eq!(calls.last(), Some(&(40, 40)));
+        assert_eq!(calls.iter().filter(|c| c.0 == 40).count(), 1);
+        let dones: Vec<u64> = calls.iter().map(|c| c.0).collect();
+        assert!(dones.windows(2).all(|w| w.first() < w.last()), "{dones:?}");
+        assert!(calls.iter().all(|c| c.1 == 40));
+        assert!(dones.contains(&9) && dones.contains(&39), "{dones:?}");
+        Ok(())
     }
 
     #[test]

@@ -135,31 +135,36 @@ class AuditLog:
 
     def verify(self, *, progress: Progress | None = None) -> None:
         """Recompute the hash chain; raises ``AuditIntegrityError`` naming the first bad
-        ``seq``. ``progress(done, total)`` counts events."""
+        ``seq``. ``progress(done, total)`` counts events; in a graph opened from a
+        snapshot whose earlier events were not read yet, those count first, as they are
+        read."""
         if progress is None:
             self._backend._verify()
             return
-        steps = Steps(progress, len(self))
+        steps = Steps(progress, None)
         self._backend._verify(steps.hook)
         steps.finish()
 
     def to_jsonl(self, path: str | os.PathLike[str], *, progress: Progress | None = None) -> None:
         """Write one JSON object per line (``AuditLog.load`` reads it back).
-        ``progress(done, total)`` counts events."""
+        ``progress(done, total)`` counts events (the earlier events of a graph opened
+        from a snapshot first, as they are read, when that is their first use)."""
         if progress is None:
             Path(path).write_text(self._backend._jsonl(), encoding="utf-8")
             return
-        steps = Steps(progress, len(self))
+        steps = Steps(progress, None)
         Path(path).write_text(self._backend._jsonl(steps.hook), encoding="utf-8")
         steps.finish()
 
     def to_csv(self, path: str | os.PathLike[str], *, progress: Progress | None = None) -> None:
         """Write ``seq,at,actor,action,target,user,details,prev_hash,hash`` rows
-        (``details`` as JSON). ``progress(done, total)`` counts events."""
+        (``details`` as JSON). ``progress(done, total)`` counts events (the earlier
+        events of a graph opened from a snapshot first, as they are read, when that is
+        their first use)."""
         if progress is None:
             Path(path).write_text(self._backend._csv(), encoding="utf-8", newline="")
             return
-        steps = Steps(progress, len(self))
+        steps = Steps(progress, None)
         Path(path).write_text(self._backend._csv(steps.hook), encoding="utf-8", newline="")
         steps.finish()
 

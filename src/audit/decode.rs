@@ -15,6 +15,7 @@ use super::journal::{batch_end, decode_batch, Batch, BatchError, Header};
 use super::log::{Prefix, SealCheck};
 use super::store::EventStore;
 use crate::error::AuditError;
+use crate::progress::Meter;
 
 /// Below this many lines per thread, the lines are read on one thread.
 const PARALLEL_FROM: usize = 4_000;
@@ -210,7 +211,10 @@ const PREFIX_STRETCH: usize = 16_384;
 /// chained from its header, their seals checked against the erasures among them, read a
 /// stretch at a time straight into the compact store; errors are
 /// `AuditError::Integrity` (this runs when the audit log is first used, not on open).
-pub fn read_prefix(path: &Path, end: u64) -> Result<Prefix, AuditError> {
+///
+/// `meter` (begun by the caller) counts the events read, a stretch at a time; a hook that
+/// stops it stops the read with [`crate::progress::STOPPED`] (the stop is the meter's).
+pub fn read_prefix(path: &Path, end: u64, meter: &mut Meter<'_>) -> Result<Prefix, AuditError> {
     use std::io::Read as _;
     let io = |e: std::io::Error| AuditError::Io(format!("{}: {e}", path.display()));
     let mut bytes = Vec::new();
@@ -236,6 +240,8 @@ pub fn read_prefix(path: &Path, end: u64) -> Result<Prefix, AuditError> {
     let mut seal_fault: Option<AuditError> = None;
     let mut last = (head.base_seq, head.anchor);
     let mut fault_at = None;
+    let mut stopped = false;
+    let mut read = 0u64;
     stretches(
         &rest,
         &last.clone(),
@@ -248,12 +254,17 @@ pub fn read_prefix(path: &Path, end: u64) -> Result<Prefix, AuditError> {
                     }
                     events.push(&e);
                     last = (e.seq, e.hash);
+                    read += 1;
                 }
             }
             fault_at = fault.map(|(i, f)| (at + i, f));
-            true
+            stopped = meter.at(read).is_err();
+            !stopped
         },
     );
+    if stopped {
+        return Err(AuditError::Io(crate::progress::STOPPED.to_owned()));
+    }
     if let Some((i, fault)) = fault_at {
         let line = i as u64 + 2;
         let first = last.0 + 1;

@@ -58,7 +58,11 @@ pub struct Prefix {
 /// against its hash and the chain from the journal's anchor, and their seals against the
 /// erasures among them (as `read_prefix` does).
 #[derive(Clone)]
-pub struct PrefixLoader(pub std::sync::Arc<dyn Fn() -> Result<Prefix, AuditError> + Send + Sync>);
+/// It tells the meter it is given (begun with the prefix's events) how many it has read.
+pub struct PrefixLoader(pub std::sync::Arc<ReadPrefix>);
+
+/// What a [`PrefixLoader`] runs.
+pub type ReadPrefix = dyn Fn(&mut Meter<'_>) -> Result<Prefix, AuditError> + Send + Sync;
 
 impl std::fmt::Debug for PrefixLoader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -174,19 +178,41 @@ impl Log {
 
     /// Reads and verifies the events a snapshot let `open` skip, and puts them first.
     pub fn load_pending(&mut self) -> Result<(), AuditError> {
-        let Some(p) = self.pending.take() else {
+        let Some(p) = &self.pending else {
             return Ok(());
         };
+        // Read before it is taken: a read that fails leaves the events still to load (the
+        // log never passes for whole without them).
+        let prefix = (p.loader.0)(&mut Meter::none())?;
+        self.install_prefix(prefix)
+    }
+
+    /// The events before the snapshot still to be read: `(loader, how many)`.
+    pub fn pending_prefix(&self) -> Option<(PrefixLoader, u64)> {
+        self.pending
+            .as_ref()
+            .map(|p| (p.loader.clone(), self.base_seq.saturating_sub(p.base_seq)))
+    }
+
+    /// Puts `prefix`, read by the pending loader, in front of the events (nothing to do
+    /// when another call did it meanwhile).
+    pub fn install_prefix(&mut self, prefix: Prefix) -> Result<(), AuditError> {
+        if self.pending.is_none() {
+            return Ok(());
+        }
         // The loader read the prefix as opening reads a journal: each event's hash and
         // its chain from the journal's anchor checked, and the seals among them. What is
         // left: that the prefix leads to the snapshot.
-        let Prefix { mut events, end } = (p.loader.0)()?;
+        let Prefix { mut events, end } = prefix;
         if end != (self.base_seq, self.anchor.clone()) {
             return Err(AuditError::Integrity {
                 seq: self.base_seq,
                 reason: "the journal no longer leads to the snapshot it was opened from".into(),
             });
         }
+        let Some(p) = self.pending.take() else {
+            return Ok(());
+        };
         for e in self.events.iter(self.base_seq, &self.anchor) {
             events.push(&e);
         }

@@ -14,7 +14,7 @@ use crate::audit::{files, personal, replay, source, Audit, Event, Filter, Log, S
 use crate::error::AuditError;
 use crate::error::{Error, NotFoundError, Result};
 use crate::ids;
-use crate::progress::{Hook, Meter};
+use crate::progress::{Hook, Meter, Passes, Progress};
 use crate::state::Change;
 use crate::time::{At, Instant};
 
@@ -30,35 +30,34 @@ impl Graph {
     /// hook, a log in memory is replayed from a copy taken under its lock, so the hook
     /// runs with no lock held. A hook that stops it stops the replay ([`Error::Stopped`]).
     pub fn as_of_reporting(&self, when: Instant, progress: Hook<'_>) -> Result<Graph> {
-        let listens = progress.is_some();
-        let mut meter = Meter::later(progress);
-        let state = if let Some(src) = self.audit.history_source() {
-            match source::state_at_metered(src, when, self.revision(), &mut meter)
+        if let Some(src) = self.audit.history_source() {
+            let mut meter = Meter::later(progress);
+            let state = match source::state_at_metered(src, when, self.revision(), &mut meter)
                 .map_err(|e| stopped_or(&meter, e))?
             {
                 source::AsOf::State(state) => *state,
                 source::AsOf::Pruned(first) => return Err(pruned_before(first)),
-            }
-        } else {
-            let held;
-            let copied;
-            let log: &Log = if listens {
-                copied = self.log_copy()?;
-                &copied
-            } else {
-                held = self.full_log()?;
-                &held
             };
+            meter.finish()?;
+            return Ok(view_at(state, when));
+        }
+        let replay = |log: &Log, hook: Hook<'_>| -> Result<Graph> {
             if let Some(first) = log.iter().next() {
                 if log.base_seq > 0 && when < first.at {
                     return Err(pruned_before(first.at));
                 }
             }
-            log.state_at_metered(when, &mut meter)
-                .map_err(|e| stopped_or(&meter, e))?
+            let mut meter = Meter::later(hook);
+            let state = log
+                .state_at_metered(when, &mut meter)
+                .map_err(|e| stopped_or(&meter, e))?;
+            meter.finish()?;
+            Ok(view_at(state, when))
         };
-        meter.finish()?;
-        Ok(view_at(state, when))
+        match progress {
+            None => replay(&*self.full_log()?, None),
+            Some(hook) => self.with_log_copy(hook, replay),
+        }
     }
 
     /// The events `filter` selects.
@@ -128,15 +127,35 @@ impl Graph {
         }
         match hook {
             None => Ok(self.full_log()?.verify()?),
-            Some(_) => self.log_copy()?.verify_reporting(hook),
+            Some(h) => self.with_log_copy(h, Log::verify_reporting),
         }
     }
 
-    /// The log in memory, copied out of its lock: what a call with a hook reads, so the
-    /// hook (which may wait for a caller's lock, such as Python's GIL) is never called
-    /// holding the log's lock.
-    fn log_copy(&self) -> Result<Log> {
-        Ok(self.full_log()?.clone())
+    /// Runs `pass` with `hook` on the log in memory, copied out of its lock, so the hook
+    /// (which may wait for a caller's lock, such as Python's GIL) is never called holding
+    /// the log's lock. Events a snapshot let `open` skip are read first, also without the
+    /// lock, as a first pass over them that the hook hears: it hears one call of the
+    /// prefix's events and then `pass`'s units.
+    fn with_log_copy<R>(
+        &self,
+        hook: &mut dyn Progress,
+        pass: impl FnOnce(&Log, Hook<'_>) -> Result<R>,
+    ) -> Result<R> {
+        self.need_log()?;
+        let pending = self.audit.log.read().pending_prefix();
+        let Some((loader, first)) = pending else {
+            let copy = self.full_log()?.clone();
+            return pass(&copy, Some(hook));
+        };
+        let second = first + self.audit.log.read().events.len() as u64;
+        let mut passes = Passes::new(hook, first, second);
+        let mut meter = Meter::start(Some(&mut passes), first)?;
+        let prefix = (loader.0)(&mut meter).map_err(|e| stopped_or(&meter, e))?;
+        meter.finish()?;
+        self.audit.log.write().install_prefix(prefix)?;
+        let copy = self.full_log()?.clone();
+        passes.next();
+        pass(&copy, Some(&mut passes))
     }
 
     /// The whole log as JSON Lines with its trailer, signed with the journal's key when
@@ -155,9 +174,9 @@ impl Graph {
         let graph_id = &self.audit.graph_id;
         match hook {
             None => self.with_audit_log(|log| log.to_jsonl(graph_id, key.as_deref())),
-            Some(_) => Ok(self
-                .log_copy()?
-                .to_jsonl_reporting(graph_id, key.as_deref(), hook)?),
+            Some(h) => self.with_log_copy(h, |log, hook| {
+                Ok(log.to_jsonl_reporting(graph_id, key.as_deref(), hook)?)
+            }),
         }
     }
 
@@ -173,7 +192,7 @@ impl Graph {
         }
         match hook {
             None => Ok(self.with_audit_log(Log::to_csv)??),
-            Some(_) => self.log_copy()?.to_csv_reporting(hook),
+            Some(h) => self.with_log_copy(h, Log::to_csv_reporting),
         }
     }
 

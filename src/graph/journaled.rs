@@ -333,8 +333,8 @@ impl Opening<'_, '_> {
                 base_state: None,
                 events: crate::audit::store::EventStore::default(),
                 pending: Some(Pending {
-                    loader: PrefixLoader(std::sync::Arc::new(move || {
-                        read_prefix(&prefix_path, end)
+                    loader: PrefixLoader(std::sync::Arc::new(move |meter| {
+                        read_prefix(&prefix_path, end, meter)
                     })),
                     base_seq: header.base_seq,
                     anchor: header.anchor.clone(),

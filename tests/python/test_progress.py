@@ -340,6 +340,39 @@ def test_opening_a_journal_reports_as_the_replay_goes(journal: Path, tmp_path: P
     calls.check(path.stat().st_size + snap.stat().st_size)
     assert _inner(calls)
     assert again.revision > 60_000
+    # The events before the snapshot are read on the first use of the audit log: a
+    # verify with a callback reports that reading too (the prefix's events, then its own).
+    prefix = again.revision - 20_000
+    calls = Calls()
+    again.audit.verify(progress=calls)
+    calls.check(prefix + again.revision)
+    inner = _inner(calls)
+    assert any(d < prefix for d in inner), calls  # heard while the prefix was read
+    assert any(d > prefix for d in inner), calls  # and while verifying
+    assert inner == sorted(set(inner)), calls
+    assert len(again.audit) == again.revision  # the whole log is there now
+
+
+def test_a_callback_that_stops_the_first_read_of_the_log_leaves_it_to_read_again(
+    journal: Path, tmp_path: Path
+) -> None:
+    path = _copy(journal, tmp_path)
+    g = ag.Graph.open(path, follow=False)
+    g.snapshot()
+    g.add_member("late@acme.io", "acme", role="member", actor=None)
+    del g
+    again = ag.Graph.open(path, follow=False)
+    calls, progress = _halting(after=1)
+    with pytest.raises(Halt):
+        again.audit.to_jsonl(tmp_path / "out.jsonl", progress=progress)
+    assert not (tmp_path / "out.jsonl").exists()
+    # the log is not taken for whole without the events before the snapshot: they are
+    # read (and checked) on the next use
+    again.audit.verify()
+    assert len(again.audit) == again.revision
+    calls = Calls()
+    again.as_of(again.now(), progress=calls)
+    calls.check(again.revision)  # read already: one pass
 
 
 def test_a_callback_that_stops_an_opening_leaves_the_journal_untouched(
