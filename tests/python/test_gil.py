@@ -10,6 +10,7 @@ result string), a small part of it.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import subprocess
 import sys
@@ -76,16 +77,28 @@ def froze(call: Callable[[], object]) -> tuple[float, float]:
     return end - start, ticker.longest_pause(start, end)
 
 
-def assert_lets_threads_run(call: Callable[[], object]) -> None:
-    took, pause = froze(call)
-    # The call must be long enough to tell holding from releasing apart.
-    assert took > 0.05, f"the workload is too small to measure ({took:.3f}s)"
+# A call must last this long for holding the GIL to be told apart from releasing it.
+LONG_ENOUGH = 0.1
+# How many times larger the workload may grow before a machine is declared too fast.
+GROWTH = (1, 3, 9, 27)
+
+
+def assert_lets_threads_run(call_at: Callable[[int], Callable[[], object]]) -> None:
+    """Runs `call_at(factor)()` on a workload grown by `factor` until the call lasts
+    LONG_ENOUGH, so that a fast machine measures a long call rather than a short one, and
+    asserts that other threads ran during most of it."""
+    for factor in GROWTH:
+        call = call_at(factor)
+        took, pause = froze(call)
+        if took > LONG_ENOUGH:
+            break
+    assert took > LONG_ENOUGH, f"the workload is too small to measure ({took:.3f}s)"
     assert pause < took / 2, f"other threads froze {pause:.3f}s of a {took:.3f}s call"
 
 
-@pytest.fixture(scope="module")
-def big() -> tuple[str, ag.Graph, str, str]:
-    text = registry(MEMBERS)
+@functools.cache
+def big(factor: int) -> tuple[str, ag.Graph, str, str]:
+    text = registry(MEMBERS * factor)
     g = ag.Graph.from_markdown(text)
     return text, g, g.to_json(), g._csv_text()
 
@@ -101,34 +114,40 @@ LOADS_AND_EXPORTS: dict[str, Callable[[tuple[str, ag.Graph, str, str]], object]]
 
 
 @pytest.mark.parametrize("name", sorted(LOADS_AND_EXPORTS))
-def test_loads_and_exports_let_other_threads_run(
-    name: str, big: tuple[str, ag.Graph, str, str]
-) -> None:
-    assert_lets_threads_run(lambda: LOADS_AND_EXPORTS[name](big))
+def test_loads_and_exports_let_other_threads_run(name: str) -> None:
+    load_or_export = LOADS_AND_EXPORTS[name]
+    assert_lets_threads_run(lambda factor: lambda: load_or_export(big(factor)))
 
 
-@pytest.fixture(scope="module")
-def imported() -> ag.Graph:
-    """A graph whose audit log holds an event per member and grant (60,000)."""
+@functools.cache
+def imported(factor: int) -> ag.Graph:
+    """A graph whose audit log holds an event per member and grant (60,000 times factor)."""
     g = ag.Graph()
-    g._import_registry_text(registry(MEMBERS // 2))
+    g._import_registry_text(registry(MEMBERS // 2 * factor))
     return g
 
 
+@functools.cache
+def parsed(factor: int) -> AuditFile:
+    return AuditFile.parse(imported(factor)._audit_jsonl())
+
+
 def test_import_registry_lets_other_threads_run() -> None:
-    text = registry(MEMBERS // 4)
-    assert_lets_threads_run(lambda: ag.Graph()._import_registry_text(text))
+    def call_at(factor: int) -> Callable[[], object]:
+        text = registry(MEMBERS // 4 * factor)
+        return lambda: ag.Graph()._import_registry_text(text)
+
+    assert_lets_threads_run(call_at)
 
 
 @pytest.mark.parametrize("export", ["_audit_csv", "_audit_jsonl"])
-def test_audit_exports_let_other_threads_run(export: str, imported: ag.Graph) -> None:
-    assert_lets_threads_run(getattr(imported, export))
+def test_audit_exports_let_other_threads_run(export: str) -> None:
+    assert_lets_threads_run(lambda factor: getattr(imported(factor), export))
 
 
-def test_an_audit_file_export_lets_other_threads_run(imported: ag.Graph) -> None:
-    parsed = AuditFile.parse(imported._audit_jsonl())
-    assert_lets_threads_run(parsed._csv)
-    assert_lets_threads_run(parsed._jsonl)
+@pytest.mark.parametrize("export", ["_csv", "_jsonl"])
+def test_an_audit_file_export_lets_other_threads_run(export: str) -> None:
+    assert_lets_threads_run(lambda factor: getattr(parsed(factor), export))
 
 
 HOLD_LOCK = """
