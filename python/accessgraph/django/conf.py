@@ -166,6 +166,7 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
 
 
 setting_changed.connect(_on_setting_changed, dispatch_uid="accessgraph.django.conf")
+signals.announce_for(get_graph)
 
 
 def _parse(raw: object) -> Config:

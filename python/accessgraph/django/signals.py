@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING
 from django.dispatch import Signal
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import accessgraph as ag
 
 __all__ = ["access_changed", "asend_changes", "send_changes"]
@@ -58,6 +60,16 @@ class _Cursor:
 _lock = threading.RLock()
 # Replaced under _lock; read without it on the fast path (a reference read is atomic).
 _cursor: _Cursor | None = None
+# The process's graph, for calls that name none: accessgraph.django.conf, which sits
+# above this module (it calls `watch` on every graph it loads), hands its get_graph here
+# as it loads, so that this module never imports it back.
+_process_graph: Callable[[], ag.Graph] | None = None
+
+
+def announce_for(get_graph: Callable[[], ag.Graph]) -> None:
+    """Make ``get_graph()`` the graph that :func:`send_changes` announces by default."""
+    global _process_graph
+    _process_graph = get_graph
 
 
 def watch(graph: ag.Graph) -> None:
@@ -105,9 +117,9 @@ async def asend_changes(graph: ag.Graph | None = None) -> list[ag.Event]:
 def _graph(graph: ag.Graph | None) -> ag.Graph:
     if graph is not None:
         return graph
-    from accessgraph.django.conf import get_graph
-
-    return get_graph()
+    if _process_graph is None:  # not reached: the package's __init__ loads conf
+        raise RuntimeError("accessgraph.django.conf is not loaded: pass the graph")
+    return _process_graph()
 
 
 def _claim(graph: ag.Graph) -> tuple[list[ag.Event], int] | None:
