@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -94,6 +94,14 @@ def assert_lets_threads_run(call_at: Callable[[int], Callable[[], object]]) -> N
             break
     assert took > LONG_ENOUGH, f"the workload is too small to measure ({took:.3f}s)"
     assert pause < took / 2, f"other threads froze {pause:.3f}s of a {took:.3f}s call"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_workloads() -> Iterator[None]:
+    """The grown workloads are cached across this module's tests, then let go."""
+    yield
+    for cached in (big, imported, parsed):
+        cached.cache_clear()
 
 
 @functools.cache
