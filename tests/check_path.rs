@@ -196,11 +196,11 @@ fn role_from_records(st: &State, email: &str, pid: u32, at: Instant) -> Option<P
     if m.role != OrgRole::Member {
         return Some(ProjectRole::Admin);
     }
-    let explicit = m.grant(pid).filter(|g| alive(g.expires)).map(|g| g.role);
+    let explicit = m.grant(pid).filter(|g| alive(g.expires())).map(|g| g.role);
     let wide = m
         .org_wide
         .as_ref()
-        .filter(|g| !p.attrs.restricted && alive(g.expires))
+        .filter(|g| !p.attrs.restricted && alive(g.expires()))
         .map(|g| g.role);
     [explicit, wide, p.attrs.default_role]
         .into_iter()
@@ -229,14 +229,14 @@ fn views_match_records(st: &State) {
                 h.org_wide().map(|g| (g.role, g.expires)),
                 m.org_wide
                     .as_ref()
-                    .map(|g| (g.role, g.expires.map_or(NEVER, |e| e.0)))
+                    .map(|g| (g.role, g.expires().map_or(NEVER, |e| e.0)))
             );
             assert_eq!(h.grant_count(), m.grants.len());
             let projects = st.orgs.get(m.org as usize).unwrap().as_ref().unwrap();
             for &pid in projects.projects.iter().chain(&[u32::MAX - 1]) {
                 let want = m
                     .grant(pid)
-                    .map(|g| (g.role, g.expires.map_or(NEVER, |e| e.0)));
+                    .map(|g| (g.role, g.expires().map_or(NEVER, |e| e.0)));
                 assert_eq!(h.grant(pid).map(|g| (g.role, g.expires)), want);
             }
         }
@@ -442,7 +442,7 @@ fn packed_views_follow_the_records_through_random_changes() {
             let now = [
                 st.users.iter().any(|u| u.email.starts_with("erased:")),
                 ms().any(|m| m.grants.len() > 16),
-                ms().any(|m| m.grants.iter().any(|(_, g)| g.expires.is_some())),
+                ms().any(|m| m.grants.iter().any(|(_, g)| g.expires().is_some())),
                 st.users.iter().any(|u| u.memberships.len() >= 10),
             ];
             for (r, n) in reached.iter_mut().zip(now) {

@@ -303,13 +303,12 @@ pub fn access_matrix(st: &State, org: Option<&str>, at: &mut At<'_>) -> Vec<Matr
                     continue;
                 };
                 let (expires, reason) = match source {
-                    Source::ExplicitMember => m
-                        .grant(pid)
-                        .map_or((None, None), |g| (g.expires, g.reason().map(str::to_owned))),
-                    Source::OrgWideGrant => m
-                        .org_wide
-                        .as_ref()
-                        .map_or((None, None), |g| (g.expires, g.reason().map(str::to_owned))),
+                    Source::ExplicitMember => m.grant(pid).map_or((None, None), |g| {
+                        (g.expires(), g.reason().map(str::to_owned))
+                    }),
+                    Source::OrgWideGrant => m.org_wide.as_ref().map_or((None, None), |g| {
+                        (g.expires(), g.reason().map(str::to_owned))
+                    }),
                     _ => (m.expires, m.reason.clone()),
                 };
                 rows.push(MatrixRow {

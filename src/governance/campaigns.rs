@@ -66,7 +66,7 @@ fn population(st: &State, oid: u32, org: &str, at: &mut At<'_>) -> Vec<ItemSpec>
                 user: email.clone(),
                 target,
                 role: g.role.as_str().to_owned(),
-                expires: g.expires,
+                expires: g.expires(),
                 orphan,
             })
             .collect();

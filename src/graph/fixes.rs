@@ -189,7 +189,7 @@ fn suggest(
     let kept_expiry = current
         .zip(project.as_deref().and_then(|p| st.project_id(p)))
         .and_then(|(m, pid)| m.grant(pid))
-        .and_then(|g| g.expires)
+        .and_then(Grant::expires)
         .filter(|e| now < *e && when.alive(Some(*e)));
     let ask = Ask {
         st,

@@ -289,7 +289,11 @@ impl HotUser {
 
 /// The number of expiring grants of `m`, and whether it is written wide.
 fn expiring(m: &Membership) -> (usize, bool) {
-    let expiring = m.grants.iter().filter(|(_, g)| g.expires.is_some()).count();
+    let expiring = m
+        .grants
+        .iter()
+        .filter(|(_, g)| g.expires().is_some())
+        .count();
     (expiring, expiring > MAX_EXPIRY_REF)
 }
 
@@ -316,18 +320,18 @@ fn push_membership(w: &mut Vec<u64>, m: &Membership) {
     );
     let never = |e: Option<crate::time::Instant>| e.map_or(NEVER, |e| e.0).cast_unsigned();
     w.push(never(m.expires));
-    w.push(never(m.org_wide.as_ref().and_then(|g| g.expires)));
+    w.push(never(m.org_wide.as_ref().and_then(Grant::expires)));
     let head = |pid: u32, g: &Grant| u64::from(pid) | project_role_code(g.role) << 32;
     if wide {
         for (pid, g) in &m.grants {
             w.push(head(*pid, g));
-            w.push(never(g.expires));
+            w.push(never(g.expires()));
         }
         return;
     }
     let mut refs = 0u64;
     for (pid, g) in &m.grants {
-        let r = if g.expires.is_some() {
+        let r = if g.expires().is_some() {
             refs += 1;
             refs
         } else {
@@ -335,7 +339,11 @@ fn push_membership(w: &mut Vec<u64>, m: &Membership) {
         };
         w.push(head(*pid, g) | r << 40);
     }
-    w.extend(m.grants.iter().filter_map(|(_, g)| expiry_word(g.expires)));
+    w.extend(
+        m.grants
+            .iter()
+            .filter_map(|(_, g)| expiry_word(g.expires())),
+    );
 }
 
 impl HotMembership<'_> {
@@ -491,7 +499,7 @@ mod tests {
         m.grant(pid).map(|g| HotGrant {
             project: pid,
             role: g.role,
-            expires: g.expires.map_or(NEVER, |e| e.0),
+            expires: g.expires_raw(),
         })
     }
 
@@ -555,9 +563,7 @@ mod tests {
                 assert_eq!(h.expires, m.expires.map_or(NEVER, |e| e.0));
                 assert_eq!(
                     h.org_wide().map(|g| (g.role, g.expires)),
-                    m.org_wide
-                        .as_ref()
-                        .map(|g| (g.role, g.expires.map_or(NEVER, |e| e.0)))
+                    m.org_wide.as_ref().map(|g| (g.role, g.expires_raw()))
                 );
                 assert_eq!(h.grant_count(), m.grants.len());
                 for pid in (0..210).chain([u32::MAX - 1, u32::MAX]) {
@@ -623,7 +629,7 @@ mod tests {
         wide.push(NEVER.cast_unsigned());
         for (pid, g) in &m.grants {
             wide.push(u64::from(*pid) | project_role_code(g.role) << 32);
-            wide.push(g.expires.map_or(NEVER, |e| e.0).cast_unsigned());
+            wide.push(g.expires_raw().cast_unsigned());
         }
         let u = HotUser(wide.into_boxed_slice());
         let h = u.membership(5);

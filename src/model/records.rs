@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::hot::NEVER;
 use crate::roles::{OrgRole, ProjectRole, ResourceKind};
 use crate::time::Instant;
 
@@ -65,19 +66,27 @@ pub struct ProjectRec {
 
 /// A project role held on one project or on all projects of an org.
 ///
-/// 40 bytes: the reason and the granter sit behind a box that is absent for the common
-/// case of grants made by the system without a reason (imports, directory sync).
+/// 32 bytes (40 with its project id in [`Membership::grants`]): the expiry is a bare
+/// instant with `i64::MAX` for "never", and the reason and the granter sit behind a box
+/// that is absent for the common case of grants made by the system without a reason
+/// (imports, directory sync).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grant {
     /// The role.
     pub role: ProjectRole,
-    /// Access ends at this instant.
-    pub expires: Option<Instant>,
+    /// Access ends at this instant; [`NEVER`] for never (read it with [`Grant::expires`]).
+    /// No input reaches the sentinel: parsed instants end at [`Instant::MAX`] (year 9999).
+    expires: i64,
     /// When.
     pub granted_at: Instant,
     /// Why, and who granted it.
     pub extra: Option<Box<GrantExtra>>,
 }
+
+// The grant table is most of a large state's memory (SPEC 8: bytes per grant).
+const _: () = assert!(std::mem::size_of::<Grant>() == 32);
+const _: () = assert!(std::mem::size_of::<Option<Grant>>() == 32);
+const _: () = assert!(std::mem::size_of::<(u32, Grant)>() == 40);
 
 /// The rarely-set parts of a grant.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,10 +117,28 @@ impl Grant {
         });
         Grant {
             role,
-            expires,
+            expires: expires.map_or(NEVER, |e| e.0),
             granted_at,
             extra,
         }
+    }
+
+    /// Access ends at this instant (`None`: never).
+    #[inline]
+    pub fn expires(&self) -> Option<Instant> {
+        (self.expires != NEVER).then_some(Instant(self.expires))
+    }
+
+    /// The expiry in microseconds, [`NEVER`] for none (what the check path compares).
+    #[inline]
+    pub fn expires_raw(&self) -> i64 {
+        self.expires
+    }
+
+    /// Sets when access ends (`None`: never).
+    #[inline]
+    pub fn set_expires(&mut self, expires: Option<Instant>) {
+        self.expires = expires.map_or(NEVER, |e| e.0);
     }
 
     /// Why.

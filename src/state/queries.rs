@@ -23,7 +23,7 @@ pub fn member_attrs(m: &Membership) -> MemberAttrs {
 pub fn grant_attrs(g: &Grant) -> GrantAttrs {
     GrantAttrs {
         role: g.role,
-        expires: g.expires,
+        expires: g.expires(),
         reason: g.reason().map(str::to_owned),
         review_by: g.review_by(),
     }
@@ -93,7 +93,7 @@ fn grant_info(email: &str, target: String, g: &Grant) -> crate::model::GrantInfo
         user: email.to_owned(),
         target,
         role: g.role,
-        expires: g.expires,
+        expires: g.expires(),
         reason: g.reason().map(str::to_owned),
         granted_by: g.granted_by().map(str::to_owned),
         granted_at: g.granted_at,

@@ -58,7 +58,7 @@ pub(super) fn expired_access(c: &Ctx<'_>, out: &mut Vec<Draft>) {
             // An expired grant is listed even under an expired membership (SPEC 4.1): it
             // is a stale record of its own, which renewing the membership leaves behind.
             for (target, g) in grants_of(c.st, org, x.m) {
-                if let Some(e) = g.expires.filter(|_| !c.alive(g.expires)) {
+                if let Some(e) = g.expires().filter(|_| !c.alive(g.expires())) {
                     out.push(Draft::new(
                         org,
                         Some(email),
@@ -197,7 +197,7 @@ pub(super) fn review_overdue(c: &Ctx<'_>, out: &mut Vec<Draft>) {
                 ));
             }
             for (target, g) in grants_of(c.st, org, x.m) {
-                let Some(d) = g.review_by().filter(|_| c.alive(g.expires)) else {
+                let Some(d) = g.review_by().filter(|_| c.alive(g.expires())) else {
                     continue;
                 };
                 if d < c.today() {
@@ -262,7 +262,7 @@ pub(super) fn undocumented_access(c: &Ctx<'_>, out: &mut Vec<Draft>) {
                 ));
             }
             for (target, g) in grants_of(c.st, org, x.m) {
-                if c.alive(g.expires) && blank(g.reason()) {
+                if c.alive(g.expires()) && blank(g.reason()) {
                     out.push(Draft::new(
                         org,
                         Some(email),
@@ -325,7 +325,7 @@ pub(super) fn broad_grant(c: &Ctx<'_>, out: &mut Vec<Draft>) {
         let org = c.slug(oid);
         for x in c.members(oid) {
             let Some(g) = &x.m.org_wide else { continue };
-            if g.role > ProjectRole::Viewer && c.alive(g.expires) {
+            if g.role > ProjectRole::Viewer && c.alive(g.expires()) {
                 let email = &*x.user.email;
                 let target = format!("{org}/*");
                 out.push(Draft::new(
@@ -492,7 +492,7 @@ pub(super) fn expiring_soon(c: &Ctx<'_>, out: &mut Vec<Draft>) {
                 ));
             }
             for (target, g) in grants_of(c.st, org, x.m) {
-                let Some(e) = soon(g.expires) else { continue };
+                let Some(e) = soon(g.expires()) else { continue };
                 if x.m.expires.is_some_and(|m| m <= e) {
                     continue;
                 }

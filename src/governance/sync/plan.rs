@@ -300,7 +300,7 @@ pub fn plan(
         for (t, r) in &wanted {
             match grant_on(st, m, t) {
                 None => changes.push(change(SyncOp::Grant, &p.email, t, None, Some(r.as_str()))),
-                Some(g) if g.role != *r || !at.alive(g.expires) => changes.push(change(
+                Some(g) if g.role != *r || !at.alive(g.expires()) => changes.push(change(
                     SyncOp::Grant,
                     &p.email,
                     t,

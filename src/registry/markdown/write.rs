@@ -64,7 +64,7 @@ impl<'s> Granted<'s> {
         Granted {
             project,
             role: g.role,
-            expires: g.expires,
+            expires: g.expires(),
             reason: g.reason(),
         }
     }

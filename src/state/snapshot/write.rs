@@ -88,7 +88,7 @@ fn snapshot(st: &State) -> crate::error::Result<Doc<'_>> {
             user: Cow::Borrowed(&u.email),
             target,
             role: g.role,
-            expires: g.expires,
+            expires: g.expires(),
             reason: g.reason().map(Cow::Borrowed),
             granted_by: g.granted_by().map(Cow::Borrowed),
             granted_at: g.granted_at,
