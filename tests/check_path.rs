@@ -190,7 +190,7 @@ fn role_from_records(st: &State, email: &str, pid: u32, at: Instant) -> Option<P
     let p = st.projects.get(pid as usize)?.as_ref()?;
     let m = u.memberships.iter().find(|m| m.org == p.org)?;
     let alive = |e: Option<Instant>| e.is_none_or(|e| at < e);
-    if !alive(m.expires) {
+    if !alive(m.expires()) {
         return None;
     }
     if m.role != OrgRole::Member {
@@ -224,7 +224,7 @@ fn views_match_records(st: &State) {
         assert_eq!(hot.memberships().count(), u.memberships.len());
         for (m, h) in u.memberships.iter().zip(hot.memberships()) {
             assert_eq!((h.org(), h.role()), (m.org, m.role));
-            assert_eq!(h.expires, m.expires.map_or(NEVER, |e| e.0));
+            assert_eq!(h.expires, m.expires().map_or(NEVER, |e| e.0));
             assert_eq!(
                 h.org_wide().map(|g| (g.role, g.expires)),
                 m.org_wide
@@ -331,7 +331,7 @@ fn checks_match_records(g: &Graph, instants: &[Instant]) {
             let mut want: Vec<String> = st
                 .users
                 .iter()
-                .filter(|u| u.membership(oid).is_some_and(|m| alive(m.expires)))
+                .filter(|u| u.membership(oid).is_some_and(|m| alive(m.expires())))
                 .map(|u| u.email.to_string())
                 .collect();
             want.sort();
@@ -442,7 +442,7 @@ fn packed_views_follow_the_records_through_random_changes() {
             let now = [
                 st.users.iter().any(|u| u.email.starts_with("erased:")),
                 ms().any(|m| m.grants.len() > 16),
-                ms().any(|m| m.grants.iter().any(|(_, g)| g.expires().is_some())),
+                ms().any(|m| m.grants.iter().any(|g| g.expires().is_some())),
                 st.users.iter().any(|u| u.memberships.len() >= 10),
             ];
             for (r, n) in reached.iter_mut().zip(now) {

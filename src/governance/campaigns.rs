@@ -47,19 +47,19 @@ fn population(st: &State, oid: u32, org: &str, at: &mut At<'_>) -> Vec<ItemSpec>
         let Some(u) = st.user(uid) else { continue };
         let Some(m) = u.membership(oid) else { continue };
         let email = u.email.to_string();
-        let orphan = !at.alive(m.expires);
+        let orphan = !at.alive(m.expires());
         members.push(ItemSpec {
             kind: ItemKind::Membership,
             user: email.clone(),
             target: org.to_owned(),
             role: m.role.as_str().to_owned(),
-            expires: m.expires,
+            expires: m.expires(),
             orphan: false,
         });
         let mut theirs: Vec<ItemSpec> = m
             .grants
             .iter()
-            .filter_map(|(pid, g)| Some((st.project(*pid)?.id.to_string(), g)))
+            .filter_map(|g| Some((st.project(g.project)?.id.to_string(), g)))
             .chain(m.org_wide.iter().map(|g| (format!("{org}/*"), g)))
             .map(|(target, g)| ItemSpec {
                 kind: ItemKind::Grant,
@@ -314,7 +314,7 @@ impl Graph {
                 authorize(st, at, a, "org:manage_roles", org)?;
             }
             for r in &people {
-                let live = membership(st, r, oid).is_some_and(|m| at.alive(m.expires));
+                let live = membership(st, r, oid).is_some_and(|m| at.alive(m.expires()));
                 if !live {
                     return Err(ConflictError::NotMember {
                         user: r.clone(),

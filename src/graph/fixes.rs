@@ -273,14 +273,14 @@ impl Ask<'_> {
             return out;
         };
         let mut firsts = Vec::new();
-        if now.alive(m.expires) && when.alive(m.expires) {
+        if now.alive(m.expires()) && when.alive(m.expires()) {
             firsts.push(None);
         }
-        if m.expires.is_some() {
+        if m.expires().is_some() {
             firsts.push(Some(Step::Renew));
         }
         for first in firsts {
-            let expires = if first.is_some() { None } else { m.expires };
+            let expires = if first.is_some() { None } else { m.expires() };
             if first.is_some() {
                 out.push(Candidate { first, then: None });
             }
@@ -332,7 +332,7 @@ impl Ask<'_> {
     /// sooner, that grant's.
     fn grant_expiry(&self, c: Candidate) -> Option<Instant> {
         let membership = match c.first {
-            None => self.current.and_then(|m| m.expires),
+            None => self.current.and_then(Membership::expires),
             Some(_) => None,
         };
         match (membership, self.kept_expiry) {
@@ -350,33 +350,22 @@ impl Ask<'_> {
         let grant_expires = self.grant_expiry(c);
         for s in c.steps() {
             if let Step::AddMember(role) = s {
-                ms.push(Membership {
-                    org: oid,
-                    role,
-                    expires: None,
-                    reason: None,
-                    reviewed: None,
-                    external: false,
-                    granted_by: None,
-                    granted_at: Instant(0),
-                    org_wide: None,
-                    grants: Vec::new(),
-                });
+                ms.push(Membership::new(oid, role, None, Instant(0)));
                 continue;
             }
             let Some(m) = ms.iter_mut().find(|m| m.org == oid) else {
                 return false;
             };
             match s {
-                Step::Renew => m.expires = None,
+                Step::Renew => m.set_expires(None),
                 Step::SetRole(role) => m.role = role,
                 Step::Grant(role) => {
                     let Some(pid) = pid else { return false };
-                    m.grants.retain(|(p, _)| *p != pid);
-                    let i = m.grants.partition_point(|(p, _)| *p < pid);
+                    m.grants.retain(|g| g.project != pid);
+                    let i = m.grants.partition_point(|g| g.project < pid);
                     m.grants.insert(
                         i,
-                        (pid, Grant::new(role, grant_expires, None, None, Instant(0))),
+                        Grant::new(role, grant_expires, None, None, Instant(0)).on(pid),
                     );
                 }
                 Step::AddMember(_) => {}

@@ -80,7 +80,7 @@ impl KeyInfo {
 /// True when user `uid` holds an unexpired membership.
 fn has_live_membership(st: &State, uid: u32, at: &mut At<'_>) -> bool {
     st.user(uid)
-        .is_some_and(|u| u.memberships.iter().any(|m| at.alive(m.expires)))
+        .is_some_and(|u| u.memberships.iter().any(|m| at.alive(m.expires())))
 }
 
 fn user_email(st: &State, uid: u32) -> String {

@@ -115,14 +115,14 @@ impl Graph {
             let oid = st.need_org(org)?;
             let current = membership(st, &email, oid);
             if let Some(m) = current {
-                check_owner_expiry(role, m.expires).map_err(|_| Error::rule(format!(
+                check_owner_expiry(role, m.expires()).map_err(|_| Error::rule(format!(
                     "cannot make `{email}` owner of `{org}`: the membership expires and owners cannot; clear `expires` first")))?;
             }
             if let Some(a) = actor {
                 authorize_role_change(st, at, a, &email, org, oid, current, role)?;
             }
             let Some(m) = current else { return Err(Error::not_member(&email, org)) };
-            if !at.alive(m.expires) {
+            if !at.alive(m.expires()) {
                 return Err(ConflictError::NotMember { user: email.clone(), org: org.to_owned(),
                     detail: ": the membership expired (renew it with update_member)".to_owned() }.into());
             }

@@ -227,7 +227,7 @@ fn plan(
             let live = st
                 .org_id(org)
                 .and_then(|oid| super::rules::membership(st, to, oid))
-                .is_some_and(|m| at.alive(m.expires));
+                .is_some_and(|m| at.alive(m.expires()));
             if !live {
                 return Err(ConflictError::NotMember {
                     user: to.to_owned(),

@@ -64,7 +64,7 @@ pub(crate) fn authorize(
 /// The actor's unexpired org role (authority for rank comparisons).
 pub(crate) fn org_role(st: &State, at: &mut At<'_>, user: &str, oid: u32) -> Option<OrgRole> {
     let m = membership(st, user, oid)?;
-    at.alive(m.expires).then_some(m.role)
+    at.alive(m.expires()).then_some(m.role)
 }
 
 pub(crate) fn membership<'s>(st: &'s State, user: &str, oid: u32) -> Option<&'s Membership> {
@@ -85,7 +85,7 @@ pub(crate) fn grantee<'s>(
     let Some(m) = membership(st, user, oid) else {
         return Err(Error::not_member(user, org));
     };
-    if !at.alive(m.expires) {
+    if !at.alive(m.expires()) {
         return Err(ConflictError::NotMember {
             user: user.to_owned(),
             org: org.to_owned(),
@@ -401,7 +401,7 @@ pub(super) fn grant_removals(st: &State, email: &str, org: &str, m: &Membership)
     let mut targets: Vec<String> = m
         .grants
         .iter()
-        .filter_map(|(pid, _)| st.project(*pid).map(|p| p.id.to_string()))
+        .filter_map(|g| st.project(g.project).map(|p| p.id.to_string()))
         .collect();
     targets.sort();
     if m.org_wide.is_some() {

@@ -289,11 +289,7 @@ impl HotUser {
 
 /// The number of expiring grants of `m`, and whether it is written wide.
 fn expiring(m: &Membership) -> (usize, bool) {
-    let expiring = m
-        .grants
-        .iter()
-        .filter(|(_, g)| g.expires().is_some())
-        .count();
+    let expiring = m.grants.iter().filter(|g| g.expires().is_some()).count();
     (expiring, expiring > MAX_EXPIRY_REF)
 }
 
@@ -319,31 +315,27 @@ fn push_membership(w: &mut Vec<u64>, m: &Membership) {
             },
     );
     let never = |e: Option<crate::time::Instant>| e.map_or(NEVER, |e| e.0).cast_unsigned();
-    w.push(never(m.expires));
+    w.push(never(m.expires()));
     w.push(never(m.org_wide.as_ref().and_then(Grant::expires)));
     let head = |pid: u32, g: &Grant| u64::from(pid) | project_role_code(g.role) << 32;
     if wide {
-        for (pid, g) in &m.grants {
-            w.push(head(*pid, g));
+        for g in &m.grants {
+            w.push(head(g.project, g));
             w.push(never(g.expires()));
         }
         return;
     }
     let mut refs = 0u64;
-    for (pid, g) in &m.grants {
+    for g in &m.grants {
         let r = if g.expires().is_some() {
             refs += 1;
             refs
         } else {
             0
         };
-        w.push(head(*pid, g) | r << 40);
+        w.push(head(g.project, g) | r << 40);
     }
-    w.extend(
-        m.grants
-            .iter()
-            .filter_map(|(_, g)| expiry_word(g.expires())),
-    );
+    w.extend(m.grants.iter().filter_map(|g| expiry_word(g.expires())));
 }
 
 impl HotMembership<'_> {
@@ -437,18 +429,10 @@ impl HotMembership<'_> {
     pub fn to_record(&self) -> Membership {
         let expiry = |e: i64| (e != NEVER).then_some(Instant(e));
         let grant = |g: HotGrant| Grant::new(g.role, expiry(g.expires), None, None, Instant(0));
-        Membership {
-            org: self.org(),
-            role: self.role(),
-            expires: expiry(self.expires),
-            reason: None,
-            reviewed: None,
-            external: false,
-            granted_by: None,
-            granted_at: Instant(0),
-            org_wide: self.org_wide().map(grant),
-            grants: self.grants().map(|g| (g.project, grant(g))).collect(),
-        }
+        let mut m = Membership::new(self.org(), self.role(), expiry(self.expires), Instant(0));
+        m.org_wide = self.org_wide().map(grant);
+        m.grants = self.grants().map(|g| grant(g).on(g.project)).collect();
+        m
     }
 
     fn grant_wide(&self, pid: u32) -> Option<HotGrant> {
@@ -480,18 +464,9 @@ mod tests {
     }
 
     fn membership(org: u32, role: OrgRole, grants: Vec<(u32, Grant)>) -> Membership {
-        Membership {
-            org,
-            role,
-            expires: None,
-            reason: None,
-            reviewed: None,
-            external: false,
-            granted_by: None,
-            granted_at: Instant(0),
-            org_wide: None,
-            grants,
-        }
+        let mut m = Membership::new(org, role, None, Instant(0));
+        m.grants = grants.into_iter().map(|(pid, g)| g.on(pid)).collect();
+        m
     }
 
     /// What the records say, read the slow way.
@@ -515,7 +490,7 @@ mod tests {
                 (u32::MAX - 1, grant(ProjectRole::Member, Some(i64::MIN))),
             ],
         );
-        first.expires = Some(Instant(77));
+        first.set_expires(Some(Instant(77)));
         first.org_wide = Some(grant(ProjectRole::Member, Some(12)));
         let mut second = membership(0, OrgRole::Owner, vec![]);
         second.org_wide = Some(grant(ProjectRole::Viewer, None));
@@ -560,7 +535,7 @@ mod tests {
                 let Some(h) = h else { continue };
                 assert_eq!(h.org(), m.org);
                 assert_eq!(h.role(), m.role);
-                assert_eq!(h.expires, m.expires.map_or(NEVER, |e| e.0));
+                assert_eq!(h.expires, m.expires().map_or(NEVER, |e| e.0));
                 assert_eq!(
                     h.org_wide().map(|g| (g.role, g.expires)),
                     m.org_wide.as_ref().map(|g| (g.role, g.expires_raw()))
@@ -577,7 +552,7 @@ mod tests {
                 let want: Vec<_> = m
                     .grants
                     .iter()
-                    .filter_map(|(p, _)| expected(m, *p))
+                    .filter_map(|g| expected(m, g.project))
                     .collect();
                 assert_eq!(listed, want);
             }
@@ -627,8 +602,8 @@ mod tests {
         wide.push(org_role_code(m.role) | WIDE << 16);
         wide.push(NEVER.cast_unsigned());
         wide.push(NEVER.cast_unsigned());
-        for (pid, g) in &m.grants {
-            wide.push(u64::from(*pid) | project_role_code(g.role) << 32);
+        for g in &m.grants {
+            wide.push(u64::from(g.project) | project_role_code(g.role) << 32);
             wide.push(g.expires_raw().cast_unsigned());
         }
         let u = HotUser(wide.into_boxed_slice());

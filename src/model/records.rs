@@ -66,14 +66,17 @@ pub struct ProjectRec {
 
 /// A project role held on one project or on all projects of an org.
 ///
-/// 32 bytes (40 with its project id in [`Membership::grants`]): the expiry is a bare
-/// instant with `i64::MAX` for "never", and the reason and the granter sit behind a box
-/// that is absent for the common case of grants made by the system without a reason
-/// (imports, directory sync).
-#[derive(Debug, Clone, PartialEq)]
+/// 32 bytes, its project id included: the expiry is a bare instant with `i64::MAX` for
+/// "never", the project id fills the role's padding, and the reason and the granter sit
+/// behind a box that is absent for the common case of grants made by the system without a
+/// reason (imports, directory sync).
+#[derive(Debug, Clone)]
 pub struct Grant {
     /// The role.
     pub role: ProjectRole,
+    /// The project's id in [`Membership::grants`]; [`ORG_WIDE`] for the `org/*` grant
+    /// (and for a grant not yet placed).
+    pub project: u32,
     /// Access ends at this instant; [`NEVER`] for never (read it with [`Grant::expires`]).
     /// No input reaches the sentinel: parsed instants end at [`Instant::MAX`] (year 9999).
     expires: i64,
@@ -86,7 +89,10 @@ pub struct Grant {
 // The grant table is most of a large state's memory (SPEC 8: bytes per grant).
 const _: () = assert!(std::mem::size_of::<Grant>() == 32);
 const _: () = assert!(std::mem::size_of::<Option<Grant>>() == 32);
-const _: () = assert!(std::mem::size_of::<(u32, Grant)>() == 40);
+const _: () = assert!(std::mem::size_of::<Membership>() == 128);
+
+/// The project id of the `org/*` grant (no project has it: ids are dense from 0).
+pub const ORG_WIDE: u32 = u32::MAX;
 
 /// The rarely-set parts of a grant.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,10 +123,19 @@ impl Grant {
         });
         Grant {
             role,
+            project: ORG_WIDE,
             expires: expires.map_or(NEVER, |e| e.0),
             granted_at,
             extra,
         }
+    }
+
+    /// The same grant placed on project `pid` (the `org/*` grant keeps [`ORG_WIDE`]).
+    #[must_use]
+    #[inline]
+    pub fn on(mut self, pid: u32) -> Self {
+        self.project = pid;
+        self
     }
 
     /// Access ends at this instant (`None`: never).
@@ -186,8 +201,9 @@ pub struct Membership {
     pub org: u32,
     /// Org role.
     pub role: OrgRole,
-    /// Access ends at this instant.
-    pub expires: Option<Instant>,
+    /// Access ends at this instant; [`NEVER`] for never (read it with
+    /// [`Membership::expires`]).
+    expires: i64,
     /// Why they have access.
     pub reason: Option<String>,
     /// Date of the last access review.
@@ -200,19 +216,47 @@ pub struct Membership {
     pub granted_at: Instant,
     /// The grant on `org/*`.
     pub org_wide: Option<Grant>,
-    /// Grants on single projects. INVARIANT: sorted by project id, one per project.
-    pub grants: Vec<(u32, Grant)>,
+    /// Grants on single projects. INVARIANT: sorted by project id, one per project, each
+    /// holding its project's id.
+    pub grants: Vec<Grant>,
 }
 
 impl Membership {
+    /// A membership of org `org` without grants.
+    pub fn new(org: u32, role: OrgRole, expires: Option<Instant>, granted_at: Instant) -> Self {
+        Membership {
+            org,
+            role,
+            expires: expires.map_or(NEVER, |e| e.0),
+            reason: None,
+            reviewed: None,
+            external: false,
+            granted_by: None,
+            granted_at,
+            org_wide: None,
+            grants: Vec::new(),
+        }
+    }
+
+    /// Access ends at this instant (`None`: never).
+    #[inline]
+    pub fn expires(&self) -> Option<Instant> {
+        (self.expires != NEVER).then_some(Instant(self.expires))
+    }
+
+    /// Sets when access ends (`None`: never).
+    #[inline]
+    pub fn set_expires(&mut self, expires: Option<Instant>) {
+        self.expires = expires.map_or(NEVER, |e| e.0);
+    }
+
     /// The grant on project `pid`.
     #[inline]
     pub fn grant(&self, pid: u32) -> Option<&Grant> {
         self.grants
-            .binary_search_by_key(&pid, |(p, _)| *p)
+            .binary_search_by_key(&pid, |g| g.project)
             .ok()
             .and_then(|i| self.grants.get(i))
-            .map(|(_, g)| g)
     }
 }
 

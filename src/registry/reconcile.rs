@@ -85,7 +85,7 @@ pub fn changes(st: &State, reg: &Registry) -> Result<Vec<Change>> {
         let mut have: Vec<String> = m
             .grants
             .iter()
-            .filter_map(|(pid, _)| target_of(*pid))
+            .filter_map(|g| target_of(g.project))
             .collect();
         if m.org_wide.is_some() {
             have.push(format!("{org}/*"));

@@ -12,7 +12,7 @@ use crate::model::{Grant, Membership};
 pub fn member_attrs(m: &Membership) -> MemberAttrs {
     MemberAttrs {
         role: m.role,
-        expires: m.expires,
+        expires: m.expires(),
         reason: m.reason.clone(),
         reviewed: m.reviewed,
         external: m.external,
@@ -74,7 +74,7 @@ pub fn list_members(st: &State, org: &str) -> Result<Vec<crate::model::MemberInf
             user: u.email.to_string(),
             org: org.to_owned(),
             role: m.role,
-            expires: m.expires,
+            expires: m.expires(),
             reason: m.reason.clone(),
             reviewed: m.reviewed,
             external: m.external,
@@ -127,8 +127,10 @@ pub fn list_grants(
                     out.push(grant_info(&u.email, t, g));
                 }
             }
-            for (pid, g) in &m.grants {
-                let Some(p) = st.project(*pid) else { continue };
+            for g in &m.grants {
+                let Some(p) = st.project(g.project) else {
+                    continue;
+                };
                 if target.is_none_or(|x| x == &*p.id) {
                     out.push(grant_info(&u.email, p.id.to_string(), g));
                 }

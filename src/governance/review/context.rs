@@ -220,7 +220,7 @@ impl<'s> Ctx<'s> {
     /// The unexpired memberships of the org, by email.
     pub fn members(&self, oid: u32) -> Vec<Member<'s>> {
         let mut out = self.all_members(oid);
-        out.retain(|x| self.alive(x.m.expires));
+        out.retain(|x| self.alive(x.m.expires()));
         out
     }
 
@@ -290,7 +290,7 @@ pub(super) fn grants_of<'s>(
     let mut out: Vec<(String, &crate::model::Grant)> = m
         .grants
         .iter()
-        .filter_map(|(pid, g)| Some((st.project(*pid)?.id.to_string(), g)))
+        .filter_map(|g| Some((st.project(g.project)?.id.to_string(), g)))
         .collect();
     if let Some(g) = &m.org_wide {
         out.push((format!("{org}/*"), g));

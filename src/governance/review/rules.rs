@@ -46,7 +46,7 @@ pub(super) fn expired_access(c: &Ctx<'_>, out: &mut Vec<Draft>) {
         let org = c.slug(oid);
         for x in c.all_members(oid) {
             let email = &*x.user.email;
-            if let Some(e) = x.m.expires.filter(|_| !c.alive(x.m.expires)) {
+            if let Some(e) = x.m.expires().filter(|_| !c.alive(x.m.expires())) {
                 out.push(Draft::new(
                     org,
                     Some(email),
@@ -76,7 +76,7 @@ pub(super) fn external_without_expiry(c: &Ctx<'_>, out: &mut Vec<Draft>) {
     for &oid in &c.orgs {
         let org = c.slug(oid);
         for x in c.members(oid) {
-            if x.m.external && x.m.expires.is_none() {
+            if x.m.external && x.m.expires().is_none() {
                 let email = &*x.user.email;
                 out.push(Draft::new(
                     org,
@@ -435,7 +435,7 @@ pub(super) fn stale_api_key(c: &Ctx<'_>, out: &mut Vec<Draft>) {
             continue;
         }
         let target = format!("key:{}", k.id);
-        let live = user.memberships.iter().any(|m| c.alive(m.expires));
+        let live = user.memberships.iter().any(|m| c.alive(m.expires()));
         let since = k.rotated_at.unwrap_or(k.created_at);
         let days = c.at.0.saturating_sub(since.0) / DAY_US;
         let (message, remediation) = if !live {
@@ -482,7 +482,7 @@ pub(super) fn expiring_soon(c: &Ctx<'_>, out: &mut Vec<Draft>) {
         let org = c.slug(oid);
         for x in c.members(oid) {
             let email = &*x.user.email;
-            if let Some(e) = soon(x.m.expires) {
+            if let Some(e) = soon(x.m.expires()) {
                 out.push(Draft::new(
                     org,
                     Some(email),
@@ -493,7 +493,7 @@ pub(super) fn expiring_soon(c: &Ctx<'_>, out: &mut Vec<Draft>) {
             }
             for (target, g) in grants_of(c.st, org, x.m) {
                 let Some(e) = soon(g.expires()) else { continue };
-                if x.m.expires.is_some_and(|m| m <= e) {
+                if x.m.expires().is_some_and(|m| m <= e) {
                     continue;
                 }
                 out.push(Draft::new(

@@ -97,7 +97,7 @@ pub fn changes_for(
             )));
         }
         let current = membership(st, user, oid);
-        let live = current.filter(|m| at.alive(m.expires));
+        let live = current.filter(|m| at.alive(m.expires()));
         match c.op {
             SyncOp::AddMember => {
                 if current.is_some() || !added.insert(user) {
@@ -132,7 +132,7 @@ pub fn changes_for(
                     )));
                 };
                 let after = org_role_named(c.after)?;
-                check_owner_expiry(after, m.expires)?;
+                check_owner_expiry(after, m.expires())?;
                 if m.role == OrgRole::Owner && st.org(oid).is_some_and(|o| o.owners <= 1) {
                     return Err(ConflictError::LastOwner {
                         user: user.to_owned(),

@@ -151,7 +151,7 @@ pub(super) fn grants_of<'s>(
     let mut out: Vec<(String, &Grant)> = m
         .grants
         .iter()
-        .filter_map(|(pid, g)| Some((st.project(*pid)?.id.to_string(), g)))
+        .filter_map(|g| Some((st.project(g.project)?.id.to_string(), g)))
         .collect();
     if let Some(g) = &m.org_wide {
         out.push((format!("{org}/*"), g));
@@ -254,13 +254,13 @@ pub fn plan(
             }
             continue;
         };
-        if !at.alive(m.expires) {
+        if !at.alive(m.expires()) {
             skipped.push(Skipped {
                 user: p.email.clone(),
                 reason: format!(
                     "{}'s membership of {org} expired on {}: sync does not renew expiries (update_member renews it)",
                     p.email,
-                    m.expires.map(Instant::to_date_or_iso).unwrap_or_default()
+                    m.expires().map(Instant::to_date_or_iso).unwrap_or_default()
                 ),
             });
             continue;
@@ -278,7 +278,7 @@ pub fn plan(
             }
             continue;
         }
-        if role == OrgRole::Owner && m.expires.is_some() {
+        if role == OrgRole::Owner && m.expires().is_some() {
             skipped.push(Skipped {
                 user: p.email.clone(),
                 reason: format!(

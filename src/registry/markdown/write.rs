@@ -40,7 +40,7 @@ pub fn export(graph: &Graph, org: &str) -> Result<String> {
             let mut listed: Vec<Granted> = m
                 .grants
                 .iter()
-                .filter_map(|(pid, g)| rank.get(pid).map(|&r| Granted::new(Some(r), g)))
+                .filter_map(|g| rank.get(&g.project).map(|&r| Granted::new(Some(r), g)))
                 .collect();
             listed.sort_by_key(|g| g.project);
             mine.extend(listed);

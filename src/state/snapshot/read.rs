@@ -325,18 +325,15 @@ fn build(doc: &Doc<'_>) -> Result<State, JsonPathError> {
             .as_deref()
             .map(|s| email(|| field("memberships", i, "granted_by"), s))
             .transpose()?;
-        u.memberships.push(Membership {
-            org: oid,
-            role: m.role,
-            expires: m.expires,
-            reason: m.reason.as_deref().map(str::to_owned),
-            reviewed: m.reviewed,
-            external: m.external,
-            granted_by: by.map(String::into_boxed_str),
-            granted_at: m.granted_at,
-            org_wide: None,
-            grants: Vec::new(),
-        });
+        let mut rec = Membership::new(oid, m.role, m.expires, m.granted_at);
+        rec.reason = m.reason.as_deref().map(str::to_owned);
+        rec.reviewed = m.reviewed;
+        rec.external = m.external;
+        rec.granted_by = by.map(String::into_boxed_str);
+        // Grown by exactly one: a vector of room for four shrunk at the end would leave
+        // a freed tail behind every user for the allocator to keep.
+        u.memberships.reserve_exact(1);
+        u.memberships.push(rec);
         if let Some(Some(o)) = b.st.orgs.get_mut(oid as usize) {
             o.members.insert(uid);
             if m.role == OrgRole::Owner {
@@ -387,8 +384,8 @@ fn build(doc: &Doc<'_>) -> Result<State, JsonPathError> {
             // In a snapshot `to_json` wrote, a member's grants come in project order:
             // appending keeps them sorted. Otherwise a sorted insertion finds duplicates.
             Some(pid) => match m.grants.last() {
-                Some((last, _)) if *last >= pid => {
-                    m.grants.binary_search_by_key(&pid, |(p, _)| *p).is_ok()
+                Some(last) if last.project >= pid => {
+                    m.grants.binary_search_by_key(&pid, |g| g.project).is_ok()
                 }
                 _ => false,
             },
@@ -422,8 +419,8 @@ fn build(doc: &Doc<'_>) -> Result<State, JsonPathError> {
                     // no unused capacity kept per membership).
                     m.grants.reserve_exact(grant_run(&doc.grants, i));
                 }
-                let at = m.grants.partition_point(|(p, _)| *p < pid);
-                m.grants.insert(at, (pid, grant));
+                let at = m.grants.partition_point(|g| g.project < pid);
+                m.grants.insert(at, grant.on(pid));
             }
         }
     }

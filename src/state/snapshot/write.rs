@@ -58,7 +58,7 @@ fn snapshot(st: &State) -> crate::error::Result<Doc<'_>> {
             user: Cow::Borrowed(&u.email),
             org: Cow::Borrowed(&org.slug),
             role: m.role,
-            expires: m.expires,
+            expires: m.expires(),
             reason: m.reason.as_deref().map(Cow::Borrowed),
             reviewed: m.reviewed,
             external: m.external,
@@ -80,7 +80,7 @@ fn snapshot(st: &State) -> crate::error::Result<Doc<'_>> {
             theirs.extend(
                 m.grants
                     .iter()
-                    .filter_map(|(pid, g)| Some((Cow::Borrowed(&*st.project(*pid)?.id), g))),
+                    .filter_map(|g| Some((Cow::Borrowed(&*st.project(g.project)?.id), g))),
             );
         }
         theirs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
