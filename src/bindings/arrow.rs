@@ -19,7 +19,7 @@ use pyo3_arrow::PyTable;
 use super::audit::{filter_arg, PyAuditFile};
 use super::gil::{detach, guarded};
 use super::graph::PyGraph;
-use crate::audit::columns::{Columns, Text};
+use crate::audit::columns::{Columns, HashTexts, Text};
 use crate::error::{AuditError, Error};
 
 fn arrow_err(e: &arrow_schema::ArrowError) -> PyErr {
@@ -56,9 +56,27 @@ fn text_array(t: Text) -> PyResult<ArrayRef> {
     Ok(Arc::new(array))
 }
 
+/// The `prev_hash` and `hash` arrays; shared hashes become two views of the same buffers
+/// (no copy either), `hash` one row after `prev_hash`.
+fn hash_arrays(texts: HashTexts) -> PyResult<(ArrayRef, ArrayRef)> {
+    match texts {
+        HashTexts::Split { prev_hash, hash } => Ok((text_array(prev_hash)?, text_array(hash)?)),
+        HashTexts::Shared(t) if t.is_empty() => Ok((text_array(Text::default())?, text_array(t)?)),
+        HashTexts::Shared(t) => {
+            // One array of every hash text (checked once), sliced twice without a copy.
+            let n = t.len() - 1;
+            let offsets = OffsetBuffer::new(ScalarBuffer::from(t.offsets));
+            let all = LargeStringArray::try_new(offsets, Buffer::from_vec(t.bytes), None)
+                .map_err(|e| arrow_err(&e))?;
+            Ok((Arc::new(all.slice(0, n)), Arc::new(all.slice(1, n))))
+        }
+    }
+}
+
 /// One part of the table as an Arrow record batch.
 fn batch(schema: &Arc<Schema>, cols: Columns) -> PyResult<RecordBatch> {
     let at = TimestampMicrosecondArray::new(ScalarBuffer::from(cols.at), None).with_timezone("UTC");
+    let (prev_hash, hash) = hash_arrays(cols.hashes.into_texts())?;
     let arrays: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::new(ScalarBuffer::from(cols.seq), None)),
         Arc::new(at),
@@ -67,8 +85,8 @@ fn batch(schema: &Arc<Schema>, cols: Columns) -> PyResult<RecordBatch> {
         text_array(cols.target)?,
         text_array(cols.user)?,
         text_array(cols.details)?,
-        text_array(cols.prev_hash)?,
-        text_array(cols.hash)?,
+        prev_hash,
+        hash,
     ];
     RecordBatch::try_new(Arc::clone(schema), arrays).map_err(|e| arrow_err(&e))
 }
@@ -96,14 +114,12 @@ pub fn lists<'py>(py: Python<'py>, parts: &[Columns]) -> PyResult<Bound<'py, PyD
     };
     d.set_item("seq", ints(|c| &c.seq))?;
     d.set_item("at_us", ints(|c| &c.at))?;
-    let texts: [(&str, TextOf); 7] = [
+    let texts: [(&str, TextOf); 5] = [
         ("actor", |c| &c.actor),
         ("action", |c| &c.action),
         ("target", |c| &c.target),
         ("user", |c| &c.user),
         ("details", |c| &c.details),
-        ("prev_hash", |c| &c.prev_hash),
-        ("hash", |c| &c.hash),
     ];
     for (name, col) in texts {
         let values = parts.iter().flat_map(|c| {
@@ -112,6 +128,14 @@ pub fn lists<'py>(py: Python<'py>, parts: &[Columns]) -> PyResult<Bound<'py, PyD
         });
         d.set_item(name, PyList::new(py, values)?)?;
     }
+    let prev = parts
+        .iter()
+        .flat_map(|c| (0..c.len()).map(|i| c.hashes.prev_hash(i)));
+    d.set_item("prev_hash", PyList::new(py, prev)?)?;
+    let hash = parts
+        .iter()
+        .flat_map(|c| (0..c.len()).map(|i| c.hashes.hash(i)));
+    d.set_item("hash", PyList::new(py, hash)?)?;
     Ok(d)
 }
 
