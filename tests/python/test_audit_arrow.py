@@ -100,3 +100,48 @@ def test_to_pandas_is_the_same_with_or_without_pyarrow(monkeypatch: pytest.Monke
     assert arrow.dtypes.to_dict() == lists.dtypes.to_dict() == empty.dtypes.to_dict()
     pd.testing.assert_frame_equal(arrow, lists)
     assert [json.loads(d) for d in lists["details"]] == [e.details for e in g.audit]
+
+
+def test_hashes_hold_for_whole_logs_runs_gaps_and_pruned_logs(tmp_path: Path) -> None:
+    """A whole log (or a run of it) writes `prev_hash` and `hash` once, as two views of one
+    buffer; a selection that skips events writes them apart. Both read as the events."""
+    g = ag.Graph.open(tmp_path / "a.journal")
+    g.set_time("2024-05-01")
+    g.add_org("acme", owner=OWNER)
+    for p in range(3):
+        g.add_project(f"acme/p{p}")
+    for u in range(6):
+        g.add_member(f"u{u}@example.com", "acme", actor=OWNER, name=f'Ü{u} "q"\t')
+        g.grant(f"u{u}@example.com", f"acme/p{u % 3}", "viewer", actor=OWNER)
+    g.erase_user("u2@example.com", actor=OWNER, reason="GDPR")
+    g.set_time("2024-06-01")
+    g.record(OWNER, "data.exported", "acme/p1", note="ünïcode ✓", n=[1, {"k": None}])
+    selections: list[dict[str, object]] = [
+        {},  # every event: shared
+        {"action": "grant.*"},  # every other event: apart from the second row on
+        {"user": "u3@example.com"},  # a run, then a gap
+        {"since": "2024-06-01"},  # the last event alone
+        {"limit": 4},  # the first run
+        {"action": "no.such"},  # no rows
+    ]
+    for label, log in [("whole", g), ("pruned", None)]:
+        if log is None:
+            assert g.audit.prune(before="2024-06-01") > 0
+            log = g
+        for criteria in selections:
+            events = log.audit.events(**criteria)
+            t = log.audit.to_arrow(**criteria)
+            assert table_rows(t) == rows(events), (label, criteria)
+            assert t.column("prev_hash").to_pylist() == [e.prev_hash for e in events]
+            assert t.column("hash").to_pylist() == [e.hash for e in events]
+            frame = log.audit.to_pandas(**criteria)
+            assert frame["prev_hash"].tolist() == [e.prev_hash for e in events], criteria
+            assert frame["hash"].tolist() == [e.hash for e in events], criteria
+        # The C stream (pyarrow reading the shared buffers itself) gives the same table.
+        assert pa.table(log.audit).equals(log.audit.to_arrow())
+        log.audit.verify()
+    loaded_path = tmp_path / "a.jsonl"
+    g.audit.to_jsonl(loaded_path)
+    loaded = ag.AuditLog.load(loaded_path)
+    for criteria in selections:
+        assert table_rows(loaded.to_arrow(**criteria)) == rows(g.audit.events(**criteria))

@@ -167,6 +167,12 @@ def test_audit_exports_let_other_threads_run(export: str) -> None:
     assert_lets_threads_run(lambda factor: getattr(imported(factor), export))
 
 
+def test_the_audit_table_lets_other_threads_run() -> None:
+    """to_arrow()'s columns are written, and made Arrow arrays, without the GIL."""
+    every = dict.fromkeys(("actor", "user", "action", "target", "since", "until", "limit"))
+    assert_lets_threads_run(lambda factor: lambda: imported(factor)._audit_arrow(every))
+
+
 @pytest.mark.parametrize("export", ["_csv", "_jsonl"])
 def test_an_audit_file_export_lets_other_threads_run(export: str) -> None:
     assert_lets_threads_run(lambda factor: getattr(parsed(factor), export))
