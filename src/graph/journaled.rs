@@ -12,9 +12,10 @@ use super::front::Graph;
 use crate::audit::beacon::Follow;
 use crate::audit::checkpoint::{mac, mac_ok};
 use crate::audit::event::sha256_hex;
-use crate::audit::file::{read_prefix, FileJournal, RecordSink, Resume};
+use crate::audit::file::{FileJournal, RecordSink, Resume};
 use crate::audit::journal::{Fresh, Header, Record};
 use crate::audit::log::{Pending, PrefixLoader, SealCheck};
+use crate::audit::prefix::PrefixCursor;
 use crate::audit::{files, replay, Audit, Durability, Log, Session};
 use crate::error::AuditError;
 use crate::error::{Error, Result};
@@ -275,6 +276,12 @@ fn read_snapshot(
 /// events is ever held.
 struct Opening<'a, 'h> {
     path: &'a Path,
+    /// The journal's key: the events a snapshot let `open` skip are handed out before
+    /// they are all read only where a batch MAC vouches for them.
+    key: Option<&'a [u8]>,
+    /// The reader of the events before the snapshot, told once the journal is open
+    /// which batches carry MACs.
+    cursor: Option<std::sync::Arc<parking_lot::Mutex<PrefixCursor>>>,
     snapshot: Option<SnapshotFile>,
     /// The progress of opening, in bytes of the journal and the snapshot read
     /// (`snapshot_len` of them the snapshot's), and why it stopped, if its hook stopped it.
@@ -325,17 +332,21 @@ impl Opening<'_, '_> {
             let state = state_from_text(s.state.get(), "snapshot state")?;
             // The snapshot, and the journal up to its resume point, are read.
             self.advance(self.snapshot_len + s.offset);
-            let prefix_path = self.path.to_owned();
-            let end = s.offset;
+            let cursor = std::sync::Arc::new(parking_lot::Mutex::new(PrefixCursor::new(
+                self.path,
+                s.offset,
+                header_digest.to_owned(),
+                (s.seq, s.hash.clone()),
+                self.key,
+            )));
+            self.cursor = Some(std::sync::Arc::clone(&cursor));
             let log = Log {
                 anchor: s.hash.clone(),
                 base_seq: s.seq,
                 base_state: None,
                 events: crate::audit::store::EventStore::default(),
                 pending: Some(Pending {
-                    loader: PrefixLoader(std::sync::Arc::new(move |meter| {
-                        read_prefix(&prefix_path, end, meter)
-                    })),
+                    loader: PrefixLoader(cursor),
                     base_seq: header.base_seq,
                     anchor: header.anchor.clone(),
                     base_state,
@@ -404,6 +415,8 @@ fn load_journal(
     });
     let mut opening = Opening {
         path,
+        key,
+        cursor: None,
         snapshot,
         meter,
         snapshot_len,
@@ -431,6 +444,9 @@ fn load_journal(
     };
     replay.finish()?;
     log.events.shrink_to_fit();
+    if let Some(c) = &opening.cursor {
+        c.lock().trust_from(opened.journal.trusted_from());
+    }
     Ok(Loaded {
         state,
         log,
