@@ -705,4 +705,3 @@ impl JournalStore for FileJournal {
         self.lines
     }
 }
-

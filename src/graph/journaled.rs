@@ -40,7 +40,7 @@ pub struct OpenOptions {
 /// A snapshot file: the state at one batch of one journal (format 2).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SnapshotFile {
+struct SnapshotFile<'a> {
     accessgraph_snapshot: u32,
     graph_id: String,
     seq: u64,
@@ -51,14 +51,16 @@ struct SnapshotFile {
     /// SHA-256 of the journal's header line when the snapshot was taken.
     header: String,
     /// The state's text as it stands in the file: read as it is, without building a JSON
-    /// tree of it first (the engine writes it canonical: compact, keys sorted).
-    state: Box<RawValue>,
+    /// tree of it first or copying it (the engine writes it canonical: compact, keys
+    /// sorted).
+    #[serde(borrow)]
+    state: &'a RawValue,
     /// With `hmac_key`: an HMAC over everything above (the state by its SHA-256).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mac: Option<String>,
 }
 
-impl SnapshotFile {
+impl SnapshotFile<'_> {
     /// What the MAC covers, the state by the SHA-256 of `state_text`: its canonical JSON.
     fn signed_fields(&self, state_text: &str) -> Vec<String> {
         vec![
@@ -235,19 +237,21 @@ fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
-/// Reads the snapshot at `snap_path`, if there is one; with a key it must be signed.
-fn read_snapshot(
+/// The text of the snapshot at `snap_path`, if there is one.
+fn read_snapshot_text(snap_path: &Path, required: bool) -> Result<Option<String>> {
+    match std::fs::read_to_string(snap_path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(None),
+        Err(e) => Err(AuditError::Io(format!("snapshot {}: {e}", snap_path.display())).into()),
+    }
+}
+
+/// Reads the snapshot `text` (of the file at `snap_path`); with a key it must be signed.
+fn read_snapshot<'a>(
     snap_path: &Path,
-    required: bool,
+    text: &'a str,
     key: Option<&[u8]>,
-) -> Result<Option<SnapshotFile>> {
-    let text = match std::fs::read_to_string(snap_path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
-        Err(e) => {
-            return Err(AuditError::Io(format!("snapshot {}: {e}", snap_path.display())).into())
-        }
-    };
+) -> Result<SnapshotFile<'a>> {
     let refuse = |why: &str| {
         Error::from(AuditError::Journal {
             path: snap_path.display().to_string(),
@@ -255,7 +259,7 @@ fn read_snapshot(
             reason: why.to_owned(),
         })
     };
-    let snap: SnapshotFile = serde_json::from_str(&text)
+    let snap: SnapshotFile<'a> = serde_json::from_str(text)
         .map_err(|e| refuse(&format!("not an accessgraph snapshot (format 2): {e}")))?;
     if snap.accessgraph_snapshot != 2 {
         return Err(refuse("snapshot format not supported (expected 2)"));
@@ -267,7 +271,7 @@ fn read_snapshot(
             ));
         }
     }
-    Ok(Some(snap))
+    Ok(snap)
 }
 
 /// Opening's [`RecordSink`]: on the header, the state to start from (the snapshot's,
@@ -282,7 +286,7 @@ struct Opening<'a, 'h> {
     /// The reader of the events before the snapshot, told once the journal is open
     /// which batches carry MACs.
     cursor: Option<std::sync::Arc<parking_lot::Mutex<PrefixCursor>>>,
-    snapshot: Option<SnapshotFile>,
+    snapshot: Option<SnapshotFile<'a>>,
     /// The progress of opening, in bytes of the journal and the snapshot read
     /// (`snapshot_len` of them the snapshot's), and why it stopped, if its hook stopped it.
     meter: &'a mut Meter<'h>,
@@ -397,11 +401,15 @@ fn load_journal(
 ) -> Result<Loaded> {
     let key = opts.hmac_key.as_deref();
     let snap_path = snapshot_path(path, opts);
-    let snapshot = if use_snapshot {
-        read_snapshot(&snap_path, opts.snapshot.is_some(), key)?
+    let snapshot_text = if use_snapshot {
+        read_snapshot_text(&snap_path, opts.snapshot.is_some())?
     } else {
         None
     };
+    let snapshot = snapshot_text
+        .as_deref()
+        .map(|text| read_snapshot(&snap_path, text, key))
+        .transpose()?;
     let snapshot_len = if snapshot.is_some() {
         file_len(&snap_path)
     } else {
@@ -674,6 +682,8 @@ impl Graph {
             (log.last_seq(), log.last_hash())
         };
         let header = self.header()?;
+        let state = RawValue::from_string(state_to_json(&guard)?.to_string())
+            .map_err(|e| AuditError::Io(e.to_string()))?;
         let mut doc = SnapshotFile {
             accessgraph_snapshot: 2,
             graph_id: self.audit.graph_id.clone(),
@@ -683,8 +693,7 @@ impl Graph {
             lines,
             erasures: header.erasures,
             header: Header::digest(&header.to_line()),
-            state: RawValue::from_string(state_to_json(&guard)?.to_string())
-                .map_err(|e| AuditError::Io(e.to_string()))?,
+            state: &state,
             mac: None,
         };
         drop(session);
