@@ -36,8 +36,9 @@ use crate::progress::{Meter, STOPPED};
 
 /// Bytes of the first read; each read after it doubles, up to [`MAX_CHUNK`].
 const FIRST_CHUNK: u64 = 128 * 1024;
-/// The largest read of a partial read (a read to the end reads the rest at once).
-const MAX_CHUNK: u64 = 16 * 1024 * 1024;
+/// The largest partial read: a query that needs more reads the rest at once, as a whole
+/// read does (decoding the next stretch while the one before is stored).
+const MAX_CHUNK: u64 = 8 * 1024 * 1024;
 /// Lines per stretch of a read to the end: one stretch of full events is held at a time.
 const STRETCH: usize = 16_384;
 
@@ -149,9 +150,11 @@ impl PrefixCursor {
         self.done
     }
 
-    /// Reads on: the next chunk of lines, larger each time.
+    /// Reads on: the next chunk of lines, twice as large as the last; after the largest,
+    /// the rest.
     pub fn read_more(&mut self, meter: &mut Meter<'_>) -> Result<(), AuditError> {
-        self.guarded(meter, false)
+        let whole = self.chunk > MAX_CHUNK;
+        self.guarded(meter, whole)
     }
 
     /// Reads the rest, up to the resume point, in stretches decoded in parallel.
@@ -286,6 +289,7 @@ impl PrefixCursor {
                 upto = (upto + self.chunk).min(self.end);
                 continue;
             }
+            self.events.reserve(lines.len());
             if whole {
                 let mut result = Ok(());
                 let from = self.last.clone();
@@ -307,7 +311,7 @@ impl PrefixCursor {
             }
             break;
         }
-        self.chunk = (self.chunk * 2).min(MAX_CHUNK);
+        self.chunk *= 2;
         if self.pos < self.end {
             return Ok(());
         }

@@ -219,3 +219,26 @@ def test_with_the_key_only_events_a_mac_vouches_for_are_handed_out(tmp_path: Pat
     # Without the key nothing is vouched for by a MAC: the chain from the anchor is all
     # there is, and the first members' events are handed out.
     assert len(ag.Graph.open(path).audit.events(user="u0@example.com", limit=1)) == 1
+
+
+def test_a_record_longer_than_a_read_is_read_whole(tmp_path: Path) -> None:
+    """A batch line longer than the first reads (128 KiB, then doubling) is read whole,
+    and the lines around it as they are."""
+    path = tmp_path / "j"
+    g = ag.Graph.open(path)
+    g.set_time("2024-05-01")
+    g.add_org("acme", name="Acme", owner=OWNER)
+    g.add_project("acme/web", name="Web")
+    g.record(OWNER, "data.exported", "acme/web", blob="x" * 700_000)
+    for i in range(300):
+        g.add_member(f"u{i}@example.com", "acme", actor=OWNER)
+    g.snapshot()
+    h = ag.Graph.open(path)
+    got = h.audit.events(action="data.exported", limit=1)
+    assert len(got) == 1
+    assert got[0].details["blob"] == "x" * 700_000
+    assert [e.hash for e in h.audit.events(user="u0@example.com", limit=1)] == [
+        e.hash for e in g.audit.events(user="u0@example.com", limit=1)
+    ]
+    assert [e.hash for e in h.audit] == [e.hash for e in g.audit]
+    h.audit.verify()
