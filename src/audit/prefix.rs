@@ -15,7 +15,8 @@
 //! point vouches for (a later MAC vouches for everything chained before it); none with a
 //! seal no erasure read so far names; nothing once a seal fault was found (reading then
 //! goes on to the end, so the error is the one a whole read gives). A fault met while
-//! reading is the error of that read and of every read after it.
+//! reading is the error of that read and of every read after it (the events before it,
+//! checked, may still answer a query with a `limit`).
 //!
 //! The cursor reads the file it opened when the graph was opened (the inode, not the
 //! path): appends go past the resume point and never reach it, a rewrite of this graph
