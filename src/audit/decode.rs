@@ -9,13 +9,7 @@
 //! batches up to the first fault, and that fault — is exactly what reading the lines one
 //! after the other gives.
 
-use std::path::Path;
-
-use super::journal::{batch_end, decode_batch, Batch, BatchError, Header};
-use super::log::{Prefix, SealCheck};
-use super::store::EventStore;
-use crate::error::AuditError;
-use crate::progress::Meter;
+use super::journal::{batch_end, decode_batch, Batch, BatchError};
 
 /// Below this many lines per thread, the lines are read on one thread.
 const PARALLEL_FROM: usize = 4_000;
@@ -202,87 +196,6 @@ pub fn stretches(
         drop(rx);
         let _ = reader.join();
     });
-}
-
-/// Lines per stretch of [`read_prefix`]: one stretch of full events is held at a time.
-const PREFIX_STRETCH: usize = 16_384;
-
-/// The events of the journal at `path` up to byte `end` (a snapshot's resume point),
-/// chained from its header, their seals checked against the erasures among them, read a
-/// stretch at a time straight into the compact store; errors are
-/// `AuditError::Integrity` (this runs when the audit log is first used, not on open).
-///
-/// `meter` (begun by the caller) counts the events read, a stretch at a time; a hook that
-/// stops it stops the read with [`crate::progress::STOPPED`] (the stop is the meter's).
-pub fn read_prefix(path: &Path, end: u64, meter: &mut Meter<'_>) -> Result<Prefix, AuditError> {
-    use std::io::Read as _;
-    let io = |e: std::io::Error| AuditError::Io(format!("{}: {e}", path.display()));
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(end).read_to_end(&mut bytes))
-        .map_err(io)?;
-    let (all, _) = complete_lines(&bytes);
-    let bad = |line: u64, seq: u64, reason: String| AuditError::Integrity {
-        seq,
-        reason: format!("{}, line {line}: {reason}", path.display()),
-    };
-    let mut all = all.into_iter();
-    let head = all
-        .next()
-        .and_then(|l| std::str::from_utf8(l).ok())
-        .and_then(|l| super::journal::strip_crc(l).ok())
-        .and_then(|j| serde_json::from_str::<Header>(&j).ok())
-        .ok_or_else(|| bad(1, 0, "unreadable header".into()))?;
-    let rest: Vec<&[u8]> = all.collect();
-    let mut events = EventStore::default();
-    events.reserve(rest.len());
-    let mut seals = SealCheck::new(head.base_seq);
-    let mut seal_fault: Option<AuditError> = None;
-    let mut last = (head.base_seq, head.anchor);
-    let mut fault_at = None;
-    let mut stopped = false;
-    let mut read = 0u64;
-    stretches(
-        &rest,
-        &last.clone(),
-        PREFIX_STRETCH,
-        |at, (batches, fault)| {
-            for b in batches {
-                for e in b.events {
-                    if seal_fault.is_none() {
-                        seal_fault = seals.push(&e).err();
-                    }
-                    events.push(&e);
-                    last = (e.seq, e.hash);
-                    read += 1;
-                }
-            }
-            fault_at = fault.map(|(i, f)| (at + i, f));
-            stopped = meter.at(read).is_err();
-            !stopped
-        },
-    );
-    if stopped {
-        return Err(AuditError::Io(crate::progress::STOPPED.to_owned()));
-    }
-    if let Some((i, fault)) = fault_at {
-        let line = i as u64 + 2;
-        let first = last.0 + 1;
-        return Err(match fault {
-            Fault::NotUtf8 => bad(line, first, "not UTF-8".into()),
-            Fault::Batch(BatchError::Checksum) => {
-                bad(line, first, "checksum does not match".into())
-            }
-            Fault::Batch(BatchError::Event(seq, m)) => bad(line, seq, m),
-            Fault::Batch(BatchError::Format(m) | BatchError::Chain(m)) => bad(line, first, m),
-        });
-    }
-    if let Some(e) = seal_fault {
-        return Err(e);
-    }
-    seals.finish()?;
-    events.shrink_to_fit();
-    Ok(Prefix { events, end: last })
 }
 
 #[cfg(test)]

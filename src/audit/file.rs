@@ -502,6 +502,12 @@ impl FileJournal {
         std::fs::metadata(&self.path).map_or(true, |m| (m.dev(), m.ino()) != self.ino)
     }
 
+    /// With a key, every batch ending after this `seq` carries a valid MAC (the signed
+    /// checkpoint's trust-from point; before a checkpoint, where this open started it).
+    pub fn trusted_from(&self) -> u64 {
+        self.trusted_from
+    }
+
     /// The journal's path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -699,6 +705,3 @@ impl JournalStore for FileJournal {
         self.lines
     }
 }
-
-/// The events of a journal up to a snapshot's resume point (see [`super::decode`]).
-pub use super::decode::read_prefix;

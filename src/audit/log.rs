@@ -56,17 +56,34 @@ pub struct Prefix {
 
 /// Reads the events of a journal up to the snapshot's resume point, each checked
 /// against its hash and the chain from the journal's anchor, and their seals against the
-/// erasures among them (as `read_prefix` does).
-#[derive(Clone)]
-/// It tells the meter it is given (begun with the prefix's events) how many it has read.
-pub struct PrefixLoader(pub std::sync::Arc<ReadPrefix>);
+/// erasures among them, a part at a time on demand (`super::prefix::PrefixCursor`).
+pub trait ReadPrefix: Send + Sync {
+    /// Reads the rest (telling `meter`, begun with the prefix's events, how many are
+    /// read) and returns the whole prefix; `only`: no one else holds the reader, which
+    /// may give its events away instead of copying them.
+    fn read(&self, meter: &mut Meter<'_>, only: bool) -> Result<Prefix, AuditError>;
+    /// The first `filter.limit` events `filter` selects, read only as far as needed;
+    /// `None` when the prefix holds fewer (or `filter` has no limit).
+    fn select(&self, filter: &Filter) -> Result<Option<Vec<Event>>, AuditError>;
+}
 
-/// What a [`PrefixLoader`] runs.
-pub type ReadPrefix = dyn Fn(&mut Meter<'_>) -> Result<Prefix, AuditError> + Send + Sync;
+/// The reader of the events a snapshot let `open` skip.
+#[derive(Clone)]
+pub struct PrefixLoader(pub std::sync::Arc<dyn ReadPrefix>);
 
 impl std::fmt::Debug for PrefixLoader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PrefixLoader")
+    }
+}
+
+impl PrefixLoader {
+    /// Reads the rest of the prefix and returns it whole (see [`ReadPrefix::read`]).
+    pub fn read(&self, meter: &mut Meter<'_>) -> Result<Prefix, AuditError> {
+        // Given away only when no one else can see the reader (a copy of the log, a pass
+        // reading it outside the log's lock): they would find it empty.
+        let only = std::sync::Arc::strong_count(&self.0) == 1;
+        self.0.read(meter, only)
     }
 }
 
@@ -108,6 +125,47 @@ impl Filter {
             && self.target.as_deref().is_none_or(|t| ev.target == t)
             && self.since.is_none_or(|s| ev.at >= s)
             && self.until.is_none_or(|u| ev.at < u)
+    }
+}
+
+/// A [`Filter`] read against a store's rows, without rebuilding the events.
+pub(super) struct RowFilter<'a> {
+    filter: &'a Filter,
+    actor: Option<String>,
+    user: Option<String>,
+}
+
+impl<'a> RowFilter<'a> {
+    pub(super) fn new(filter: &'a Filter) -> Self {
+        let lower = |s: &Option<String>| s.as_deref().map(str::to_ascii_lowercase);
+        RowFilter {
+            filter,
+            actor: lower(&filter.actor),
+            user: lower(&filter.user),
+        }
+    }
+
+    /// Does event `i` of `events` match (its `limit` apart)?
+    pub(super) fn matches(&self, events: &EventStore, i: usize) -> bool {
+        let filter = self.filter;
+        let Some((at, a, action, target)) = events.head(i) else {
+            return false;
+        };
+        self.actor.as_deref().is_none_or(|x| a == x)
+            && self
+                .user
+                .as_deref()
+                .is_none_or(|u| a == u || events.user(i) == Some(u))
+            && filter
+                .action
+                .as_deref()
+                .is_none_or(|x| match x.strip_suffix('*') {
+                    Some(prefix) => action.starts_with(prefix),
+                    None => action == x,
+                })
+            && filter.target.as_deref().is_none_or(|t| target == t)
+            && filter.since.is_none_or(|s| at >= s)
+            && filter.until.is_none_or(|u| at < u)
     }
 }
 
@@ -183,7 +241,7 @@ impl Log {
         };
         // Read before it is taken: a read that fails leaves the events still to load (the
         // log never passes for whole without them).
-        let prefix = (p.loader.0)(&mut Meter::none())?;
+        let prefix = p.loader.read(&mut Meter::none())?;
         self.install_prefix(prefix)
     }
 
@@ -254,29 +312,22 @@ impl Log {
 
     /// The indexes (0-based) of the events `filter` selects, read from the rows.
     fn matching_rows<'a>(&'a self, filter: &'a Filter) -> impl Iterator<Item = usize> + 'a {
-        let lower = |s: &Option<String>| s.as_deref().map(str::to_ascii_lowercase);
-        let (actor, user) = (lower(&filter.actor), lower(&filter.user));
+        let rows = RowFilter::new(filter);
         (0..self.events.len())
-            .filter(move |&i| {
-                let Some((at, a, action, target)) = self.events.head(i) else {
-                    return false;
-                };
-                actor.as_deref().is_none_or(|x| a == x)
-                    && user
-                        .as_deref()
-                        .is_none_or(|u| a == u || self.events.user(i) == Some(u))
-                    && filter
-                        .action
-                        .as_deref()
-                        .is_none_or(|x| match x.strip_suffix('*') {
-                            Some(prefix) => action.starts_with(prefix),
-                            None => action == x,
-                        })
-                    && filter.target.as_deref().is_none_or(|t| target == t)
-                    && filter.since.is_none_or(|s| at >= s)
-                    && filter.until.is_none_or(|u| at < u)
-            })
+            .filter(move |&i| rows.matches(&self.events, i))
             .take(filter.limit.unwrap_or(usize::MAX))
+    }
+
+    /// The first `filter.limit` events it selects, when the events a snapshot let `open`
+    /// skip hold them: read only as far as needed to find them (and on from there the
+    /// next time), each handed out once chained from the journal's anchor (see
+    /// [`super::prefix`]). `None`: the query needs the whole log (no limit, or fewer
+    /// matches before the snapshot, or nothing is pending).
+    pub fn select_early(&self, filter: &Filter) -> Result<Option<Vec<Event>>, AuditError> {
+        match (&self.pending, filter.limit) {
+            (Some(p), Some(_)) => p.loader.0.select(filter),
+            _ => Ok(None),
+        }
     }
 
     /// The events `filter` selects as a table, written from the rows without rebuilding
@@ -677,6 +728,11 @@ impl SealCheck {
             }
         }
         Ok(())
+    }
+
+    /// A field sealed with `pseudonym` was read and no erasure naming it yet.
+    pub fn is_open(&self, pseudonym: &str) -> bool {
+        self.seals.contains_key(pseudonym)
     }
 
     /// After the last event: no seal is left that no erasure named.

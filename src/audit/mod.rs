@@ -37,6 +37,7 @@ pub mod log;
 pub mod personal;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod prefix;
 pub mod random;
 pub mod read;
 pub mod recorder;

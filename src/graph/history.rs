@@ -65,6 +65,9 @@ impl Graph {
         if let Some(src) = self.audit.history_source() {
             return Ok(source::select(src, filter, self.revision())?);
         }
+        if let Some(found) = self.select_early(filter)? {
+            return Ok(found);
+        }
         Ok(self.full_log()?.select(filter))
     }
 
@@ -73,6 +76,10 @@ impl Graph {
     pub fn audit_each(&self, filter: &Filter, f: &mut dyn FnMut(Event)) -> Result<()> {
         if let Some(src) = self.audit.history_source() {
             return Ok(source::each(src, filter, self.revision(), f)?);
+        }
+        if let Some(found) = self.select_early(filter)? {
+            found.into_iter().for_each(f);
+            return Ok(());
         }
         self.full_log()?.matching(filter).for_each(f);
         Ok(())
@@ -96,6 +103,16 @@ impl Graph {
             return Ok(None);
         };
         Ok(Some(source::page(src, after, self.revision(), n)?))
+    }
+
+    /// The first `filter.limit` matches, when the events a snapshot let `open` skip hold
+    /// them: only as much of those is read as the query needs ([`Log::select_early`]).
+    fn select_early(&self, filter: &Filter) -> Result<Option<Vec<Event>>> {
+        if filter.limit.is_none() {
+            return Ok(None);
+        }
+        self.need_log()?;
+        Ok(self.audit.log.read().select_early(filter)?)
     }
 
     /// Number of events held.
@@ -150,7 +167,7 @@ impl Graph {
         let second = first + self.audit.log.read().events.len() as u64;
         let mut passes = Passes::new(hook, first, second);
         let mut meter = Meter::start(Some(&mut passes), first)?;
-        let prefix = (loader.0)(&mut meter).map_err(|e| stopped_or(&meter, e))?;
+        let prefix = loader.read(&mut meter).map_err(|e| stopped_or(&meter, e))?;
         meter.finish()?;
         self.audit.log.write().install_prefix(prefix)?;
         let copy = self.full_log()?.clone();

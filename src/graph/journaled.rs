@@ -12,9 +12,10 @@ use super::front::Graph;
 use crate::audit::beacon::Follow;
 use crate::audit::checkpoint::{mac, mac_ok};
 use crate::audit::event::sha256_hex;
-use crate::audit::file::{read_prefix, FileJournal, RecordSink, Resume};
+use crate::audit::file::{FileJournal, RecordSink, Resume};
 use crate::audit::journal::{Fresh, Header, Record};
 use crate::audit::log::{Pending, PrefixLoader, SealCheck};
+use crate::audit::prefix::PrefixCursor;
 use crate::audit::{files, replay, Audit, Durability, Log, Session};
 use crate::error::AuditError;
 use crate::error::{Error, Result};
@@ -39,7 +40,7 @@ pub struct OpenOptions {
 /// A snapshot file: the state at one batch of one journal (format 2).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SnapshotFile {
+struct SnapshotFile<'a> {
     accessgraph_snapshot: u32,
     graph_id: String,
     seq: u64,
@@ -50,14 +51,16 @@ struct SnapshotFile {
     /// SHA-256 of the journal's header line when the snapshot was taken.
     header: String,
     /// The state's text as it stands in the file: read as it is, without building a JSON
-    /// tree of it first (the engine writes it canonical: compact, keys sorted).
-    state: Box<RawValue>,
+    /// tree of it first or copying it (the engine writes it canonical: compact, keys
+    /// sorted).
+    #[serde(borrow)]
+    state: &'a RawValue,
     /// With `hmac_key`: an HMAC over everything above (the state by its SHA-256).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mac: Option<String>,
 }
 
-impl SnapshotFile {
+impl SnapshotFile<'_> {
     /// What the MAC covers, the state by the SHA-256 of `state_text`: its canonical JSON.
     fn signed_fields(&self, state_text: &str) -> Vec<String> {
         vec![
@@ -234,19 +237,21 @@ fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
-/// Reads the snapshot at `snap_path`, if there is one; with a key it must be signed.
-fn read_snapshot(
+/// The text of the snapshot at `snap_path`, if there is one.
+fn read_snapshot_text(snap_path: &Path, required: bool) -> Result<Option<String>> {
+    match std::fs::read_to_string(snap_path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(None),
+        Err(e) => Err(AuditError::Io(format!("snapshot {}: {e}", snap_path.display())).into()),
+    }
+}
+
+/// Reads the snapshot `text` (of the file at `snap_path`); with a key it must be signed.
+fn read_snapshot<'a>(
     snap_path: &Path,
-    required: bool,
+    text: &'a str,
     key: Option<&[u8]>,
-) -> Result<Option<SnapshotFile>> {
-    let text = match std::fs::read_to_string(snap_path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
-        Err(e) => {
-            return Err(AuditError::Io(format!("snapshot {}: {e}", snap_path.display())).into())
-        }
-    };
+) -> Result<SnapshotFile<'a>> {
     let refuse = |why: &str| {
         Error::from(AuditError::Journal {
             path: snap_path.display().to_string(),
@@ -254,7 +259,7 @@ fn read_snapshot(
             reason: why.to_owned(),
         })
     };
-    let snap: SnapshotFile = serde_json::from_str(&text)
+    let snap: SnapshotFile<'a> = serde_json::from_str(text)
         .map_err(|e| refuse(&format!("not an accessgraph snapshot (format 2): {e}")))?;
     if snap.accessgraph_snapshot != 2 {
         return Err(refuse("snapshot format not supported (expected 2)"));
@@ -266,7 +271,7 @@ fn read_snapshot(
             ));
         }
     }
-    Ok(Some(snap))
+    Ok(snap)
 }
 
 /// Opening's [`RecordSink`]: on the header, the state to start from (the snapshot's,
@@ -275,7 +280,13 @@ fn read_snapshot(
 /// events is ever held.
 struct Opening<'a, 'h> {
     path: &'a Path,
-    snapshot: Option<SnapshotFile>,
+    /// The journal's key: the events a snapshot let `open` skip are handed out before
+    /// they are all read only where a batch MAC vouches for them.
+    key: Option<&'a [u8]>,
+    /// The reader of the events before the snapshot, told once the journal is open
+    /// which batches carry MACs.
+    cursor: Option<std::sync::Arc<parking_lot::Mutex<PrefixCursor>>>,
+    snapshot: Option<SnapshotFile<'a>>,
     /// The progress of opening, in bytes of the journal and the snapshot read
     /// (`snapshot_len` of them the snapshot's), and why it stopped, if its hook stopped it.
     meter: &'a mut Meter<'h>,
@@ -325,17 +336,21 @@ impl Opening<'_, '_> {
             let state = state_from_text(s.state.get(), "snapshot state")?;
             // The snapshot, and the journal up to its resume point, are read.
             self.advance(self.snapshot_len + s.offset);
-            let prefix_path = self.path.to_owned();
-            let end = s.offset;
+            let cursor = std::sync::Arc::new(parking_lot::Mutex::new(PrefixCursor::new(
+                self.path,
+                s.offset,
+                header_digest.to_owned(),
+                (s.seq, s.hash.clone()),
+                self.key,
+            )));
+            self.cursor = Some(std::sync::Arc::clone(&cursor));
             let log = Log {
                 anchor: s.hash.clone(),
                 base_seq: s.seq,
                 base_state: None,
                 events: crate::audit::store::EventStore::default(),
                 pending: Some(Pending {
-                    loader: PrefixLoader(std::sync::Arc::new(move |meter| {
-                        read_prefix(&prefix_path, end, meter)
-                    })),
+                    loader: PrefixLoader(cursor),
                     base_seq: header.base_seq,
                     anchor: header.anchor.clone(),
                     base_state,
@@ -386,11 +401,15 @@ fn load_journal(
 ) -> Result<Loaded> {
     let key = opts.hmac_key.as_deref();
     let snap_path = snapshot_path(path, opts);
-    let snapshot = if use_snapshot {
-        read_snapshot(&snap_path, opts.snapshot.is_some(), key)?
+    let snapshot_text = if use_snapshot {
+        read_snapshot_text(&snap_path, opts.snapshot.is_some())?
     } else {
         None
     };
+    let snapshot = snapshot_text
+        .as_deref()
+        .map(|text| read_snapshot(&snap_path, text, key))
+        .transpose()?;
     let snapshot_len = if snapshot.is_some() {
         file_len(&snap_path)
     } else {
@@ -404,6 +423,8 @@ fn load_journal(
     });
     let mut opening = Opening {
         path,
+        key,
+        cursor: None,
         snapshot,
         meter,
         snapshot_len,
@@ -431,6 +452,9 @@ fn load_journal(
     };
     replay.finish()?;
     log.events.shrink_to_fit();
+    if let Some(c) = &opening.cursor {
+        c.lock().trust_from(opened.journal.trusted_from());
+    }
     Ok(Loaded {
         state,
         log,
@@ -658,6 +682,8 @@ impl Graph {
             (log.last_seq(), log.last_hash())
         };
         let header = self.header()?;
+        let state = RawValue::from_string(state_to_json(&guard)?.to_string())
+            .map_err(|e| AuditError::Io(e.to_string()))?;
         let mut doc = SnapshotFile {
             accessgraph_snapshot: 2,
             graph_id: self.audit.graph_id.clone(),
@@ -667,8 +693,7 @@ impl Graph {
             lines,
             erasures: header.erasures,
             header: Header::digest(&header.to_line()),
-            state: RawValue::from_string(state_to_json(&guard)?.to_string())
-                .map_err(|e| AuditError::Io(e.to_string()))?,
+            state: &state,
             mac: None,
         };
         drop(session);
