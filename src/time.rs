@@ -155,6 +155,10 @@ pub fn parse_date(field: &'static str, text: &str) -> Result<NaiveDate> {
     Ok(date)
 }
 
+/// "Never expires" where an expiry is a bare `i64` of microseconds (the check-path
+/// views, grants and memberships): above [`Instant::MAX`], so no parsed instant is it.
+pub const NEVER: i64 = i64::MAX;
+
 const LIVE: i64 = i64::MIN;
 
 /// The graph's clock: the wall clock, or a frozen instant (tests, audits).
@@ -219,7 +223,7 @@ impl<'a> At<'a> {
     /// Like [`At::alive`] for the check-path encoding (`i64::MAX` = never expires).
     #[inline]
     pub fn alive_raw(&mut self, expires: i64) -> bool {
-        expires == i64::MAX || self.get().0 < expires
+        expires == NEVER || self.get().0 < expires
     }
 
     /// True while something with this expiry is still valid: `at < expires`.

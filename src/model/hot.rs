@@ -34,8 +34,7 @@ use super::records::{Grant, Membership};
 use crate::roles::{OrgRole, ProjectRole};
 use crate::time::Instant;
 
-/// The instant used for "never expires" in the check-path views.
-pub const NEVER: i64 = i64::MAX;
+pub use crate::time::NEVER;
 
 const WIDE: u64 = 1;
 /// Expiry refs are 24 bits: a membership with more expiring grants is written wide.

@@ -8,9 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::hot::NEVER;
 use crate::roles::{OrgRole, ProjectRole, ResourceKind};
-use crate::time::Instant;
+use crate::time::{Instant, NEVER};
 
 /// Free-form settings of an org or project (JSON values).
 pub type Settings = BTreeMap<String, serde_json::Value>;
