@@ -69,8 +69,57 @@ impl Instant {
         }
     }
 
-    /// ISO-8601 text, `2024-06-01T12:00:00Z` (fractions only when present).
+    /// ISO-8601 text, `2024-06-01T12:00:00Z` (fractions only when present: 3 or 6 digits).
     pub fn to_iso(self) -> String {
+        let mut out = String::with_capacity(27);
+        self.write_iso(&mut out);
+        out
+    }
+
+    /// Appends [`Instant::to_iso`]'s text to `out`. Years 0 to 9999 are written by hand
+    /// (every event's `at` is: chrono's formatter cost more than the rest of the field);
+    /// others by chrono, which gives them a sign. Both write the same text (tested).
+    pub fn write_iso(self, out: &mut String) {
+        let secs = self.0.div_euclid(1_000_000);
+        let micros = u32::try_from(self.0.rem_euclid(1_000_000)).unwrap_or(0);
+        let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        let (y, m, d) = civil_from_days(days);
+        let Ok(year) = u32::try_from(y) else {
+            return out.push_str(&self.chrono_iso());
+        };
+        if year > 9999 {
+            return out.push_str(&self.chrono_iso());
+        }
+        let sod = u32::try_from(sod).unwrap_or(0);
+        let mut buf = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, width: usize, mut v: u32| {
+            for i in (at..at + width).rev() {
+                if let Some(b) = buf.get_mut(i) {
+                    *b = b'0' + u8::try_from(v % 10).unwrap_or(0);
+                }
+                v /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, m);
+        put(8, 2, d);
+        put(11, 2, sod / 3600);
+        put(14, 2, sod / 60 % 60);
+        put(17, 2, sod % 60);
+        put(20, 6, micros);
+        // chrono's `AutoSi`: no fraction, milliseconds, or microseconds.
+        let end = if micros == 0 {
+            19
+        } else if micros % 1000 == 0 {
+            23
+        } else {
+            26
+        };
+        out.push_str(std::str::from_utf8(buf.get(..end).unwrap_or_default()).unwrap_or_default());
+        out.push('Z');
+    }
+
+    fn chrono_iso(self) -> String {
         self.to_datetime()
             .to_rfc3339_opts(SecondsFormat::AutoSi, true)
     }
@@ -96,6 +145,9 @@ impl Instant {
 
     fn parse_any(field: &'static str, text: &str) -> Result<Self> {
         let s = text.trim();
+        if let Some(at) = parse_canonical(s) {
+            return Ok(at);
+        }
         if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
             return Ok(Instant(dt.with_timezone(&Utc).timestamp_micros()));
         }
@@ -135,6 +187,89 @@ impl Instant {
             "an ISO-8601 date or datetime such as `2024-06-01` or `2024-06-01T12:00:00Z`",
         ))
     }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * i64::from((m + 9) % 12) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date of a day count since 1970-01-01 (`civil_from_days`, the inverse).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// The instant of the text [`Instant::write_iso`] writes (`2024-06-01T12:00:00Z`, with 1
+/// to 9 fraction digits, truncated to microseconds), read without chrono: every
+/// journal line and snapshot record holds one or two. `None` for any other text (a
+/// leap second, an offset, a lower-case `t` or `z`, a bad date): the general parser
+/// decides those, and gives the same instant where both read one (tested).
+fn parse_canonical(text: &str) -> Option<Instant> {
+    let bytes = text.as_bytes();
+    let num = |from: usize, len: usize| -> Option<u32> {
+        let mut v = 0u32;
+        for &digit in bytes.get(from..from + len)? {
+            if !digit.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + u32::from(digit - b'0');
+        }
+        Some(v)
+    };
+    let at = |i: usize, c: u8| bytes.get(i) == Some(&c);
+    if bytes.len() < 20
+        || !(at(4, b'-') && at(7, b'-') && at(10, b'T') && at(13, b':') && at(16, b':'))
+    {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hh, mm, ss) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day == 0 || day > month_days || hh > 23 || mm > 59 || ss > 59 {
+        return None;
+    }
+    let micros = match bytes.get(19..)? {
+        [b'Z'] => 0,
+        [b'.', frac @ .., b'Z'] if (1..=9).contains(&frac.len()) => {
+            let mut v = 0u32;
+            for i in 0..6 {
+                let digit = frac.get(i).copied().unwrap_or(b'0');
+                if !digit.is_ascii_digit() {
+                    return None;
+                }
+                v = v * 10 + u32::from(digit - b'0');
+            }
+            if !frac.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            v
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(i64::from(year), month, day);
+    let secs = days * 86_400 + i64::from(hh * 3600 + mm * 60 + ss);
+    Some(Instant(secs * 1_000_000 + i64::from(micros)))
 }
 
 /// Parses an ISO-8601 calendar date (`2024-06-01`); a datetime gives its UTC date.
@@ -242,6 +377,114 @@ mod tests {
 
     fn p(s: &str) -> i64 {
         Instant::parse("t", s).map_or(-1, |i| i.0)
+    }
+
+    /// A small deterministic generator (xorshift), so a failure names its case.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    fn chrono_parse(s: &str) -> Option<i64> {
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|dt| dt.with_timezone(&Utc).timestamp_micros())
+    }
+
+    #[test]
+    fn the_hand_written_iso_text_is_chronos() {
+        let span = Instant::MAX.0 - Instant::MIN.0;
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let edges = [
+            Instant::MIN.0,
+            Instant::MAX.0,
+            0,
+            -1,
+            1,
+            951_782_400_000_000,     // 2000-02-29
+            -2_203_891_200_000_000,  // 1900-03-01
+            253_402_300_799_000_000, // 9999-12-31T23:59:59Z
+        ];
+        let randoms = (0..200_000).map(|i| {
+            let at = Instant::MIN.0 + i64::try_from(rng.below(span.unsigned_abs())).unwrap_or(0);
+            // Whole seconds and milliseconds too: the fraction's width depends on them.
+            match i % 3 {
+                0 => at - at.rem_euclid(1_000_000),
+                1 => at - at.rem_euclid(1000),
+                _ => at,
+            }
+        });
+        for at in edges.into_iter().chain(randoms) {
+            let i = Instant(at);
+            let text = i.to_iso();
+            assert_eq!(text, i.chrono_iso(), "{at}");
+            assert_eq!(parse_canonical(&text), Some(i), "{text}");
+            assert_eq!(chrono_parse(&text), Some(at), "{text}");
+        }
+        // Outside years 0-9999 chrono writes it (with a sign).
+        for at in [Instant::MIN.0 - 400 * 366 * 86_400_000_000, i64::MAX / 2] {
+            assert_eq!(Instant(at).to_iso(), Instant(at).chrono_iso());
+        }
+    }
+
+    #[test]
+    fn the_fast_reader_agrees_with_chrono_or_leaves_the_text_to_it() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut read = 0;
+        for _ in 0..300_000 {
+            // Canonical-looking text with fields that may be out of range, fractions of
+            // 0 to 10 digits, and now and then a stray character.
+            let mut s = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                rng.below(10_000),
+                rng.below(14),
+                rng.below(33),
+                rng.below(26),
+                rng.below(62),
+                rng.below(62),
+            );
+            let digits = rng.below(11);
+            if digits > 0 {
+                s.push('.');
+                for _ in 0..digits {
+                    s.push(char::from(b'0' + u8::try_from(rng.below(10)).unwrap_or(0)));
+                }
+            }
+            s.push(match rng.below(20) {
+                0 => 'z',
+                1 => '+',
+                _ => 'Z',
+            });
+            if rng.below(50) == 0 {
+                let at = usize::try_from(rng.below(s.len() as u64)).unwrap_or(0);
+                s.replace_range(at..=at, "x");
+            }
+            if let Some(fast) = parse_canonical(&s) {
+                read += 1;
+                assert_eq!(Some(fast.0), chrono_parse(&s), "{s}");
+            }
+        }
+        assert!(read > 100_000, "the fast reader read only {read} texts");
+        assert_eq!(
+            parse_canonical("2024-02-29T00:00:00Z"),
+            Some(Instant(1_709_164_800_000_000))
+        );
+        assert_eq!(parse_canonical("2023-02-29T00:00:00Z"), None);
+        assert_eq!(
+            parse_canonical("2016-12-31T23:59:60Z"),
+            None,
+            "leap seconds: chrono's"
+        );
     }
 
     #[test]
