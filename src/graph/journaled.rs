@@ -1,17 +1,18 @@
 //! A graph on a journal: opening it (a snapshot first, then the batches after it), the
-//! recorder's store, catching up with other processes, and snapshot files.
+//! recorder's store, catching up with other processes, and writing snapshot files
+//! ([`super::snapfile`] reads them).
 
 use std::path::{Path, PathBuf};
 
 use parking_lot::{RwLock, RwLockUpgradableReadGuard};
-use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::front::Graph;
+use super::snapfile::{
+    read_snapshot, read_snapshot_quick, read_snapshot_text, state_from_text, Snapshot, SnapshotFile,
+};
 use crate::audit::beacon::Follow;
-use crate::audit::checkpoint::{mac, mac_ok};
-use crate::audit::event::sha256_hex;
 use crate::audit::file::{FileJournal, RecordSink, Resume};
 use crate::audit::journal::{Fresh, Header, Record};
 use crate::audit::log::{Pending, PrefixLoader, SealCheck};
@@ -37,67 +38,6 @@ pub struct OpenOptions {
     pub alone: bool,
 }
 
-/// A snapshot file: the state at one batch of one journal (format 2).
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SnapshotFile<'a> {
-    accessgraph_snapshot: u32,
-    graph_id: String,
-    seq: u64,
-    hash: String,
-    offset: u64,
-    lines: u64,
-    erasures: u64,
-    /// SHA-256 of the journal's header line when the snapshot was taken.
-    header: String,
-    /// The state's text as it stands in the file: read as it is, without building a JSON
-    /// tree of it first or copying it (the engine writes it canonical: compact, keys
-    /// sorted).
-    #[serde(borrow)]
-    state: &'a RawValue,
-    /// With `hmac_key`: an HMAC over everything above (the state by its SHA-256).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    mac: Option<String>,
-}
-
-impl SnapshotFile<'_> {
-    /// What the MAC covers, the state by the SHA-256 of `state_text`: its canonical JSON.
-    fn signed_fields(&self, state_text: &str) -> Vec<String> {
-        vec![
-            self.graph_id.clone(),
-            self.seq.to_string(),
-            self.hash.clone(),
-            self.offset.to_string(),
-            self.lines.to_string(),
-            self.erasures.to_string(),
-            self.header.clone(),
-            sha256_hex(state_text.as_bytes()),
-        ]
-    }
-
-    fn sign(&mut self, key: &[u8]) {
-        let f = self.signed_fields(self.state.get());
-        let parts: Vec<&str> = f.iter().map(String::as_str).collect();
-        self.mac = Some(mac(key, "accessgraph/snapshot/v2", &parts));
-    }
-
-    fn verifies(&self, key: &[u8]) -> bool {
-        let Some(tag) = self.mac.as_deref() else {
-            return false;
-        };
-        let ok = |state_text: &str| {
-            let f = self.signed_fields(state_text);
-            let parts: Vec<&str> = f.iter().map(String::as_str).collect();
-            mac_ok(key, "accessgraph/snapshot/v2", &parts, tag)
-        };
-        // The engine writes the state canonical, so its text as it stands is what was
-        // signed; a file written otherwise (spaces, keys in another order) is signed over
-        // the canonical JSON, as `docs/journal-format.md` says: build it then.
-        ok(self.state.get())
-            || serde_json::from_str::<Value>(self.state.get()).is_ok_and(|v| ok(&v.to_string()))
-    }
-}
-
 /// `<journal>.snapshot`, where `Graph.snapshot()` writes by default.
 pub(super) fn default_snapshot(path: &Path) -> PathBuf {
     files::sidecar(path, ".snapshot")
@@ -105,10 +45,6 @@ pub(super) fn default_snapshot(path: &Path) -> PathBuf {
 
 pub(super) fn state_from_json(v: &Value, what: &str) -> Result<State> {
     state_from_text(&v.to_string(), what)
-}
-
-fn state_from_text(text: &str, what: &str) -> Result<State> {
-    crate::state::snapshot::read(text).map_err(|e| AuditError::Io(format!("{what}: {e}")).into())
 }
 
 pub(super) fn state_to_json(st: &State) -> Result<Value> {
@@ -237,43 +173,6 @@ fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
-/// The text of the snapshot at `snap_path`, if there is one.
-fn read_snapshot_text(snap_path: &Path, required: bool) -> Result<Option<String>> {
-    match std::fs::read_to_string(snap_path) {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(None),
-        Err(e) => Err(AuditError::Io(format!("snapshot {}: {e}", snap_path.display())).into()),
-    }
-}
-
-/// Reads the snapshot `text` (of the file at `snap_path`); with a key it must be signed.
-fn read_snapshot<'a>(
-    snap_path: &Path,
-    text: &'a str,
-    key: Option<&[u8]>,
-) -> Result<SnapshotFile<'a>> {
-    let refuse = |why: &str| {
-        Error::from(AuditError::Journal {
-            path: snap_path.display().to_string(),
-            line: 1,
-            reason: why.to_owned(),
-        })
-    };
-    let snap: SnapshotFile<'a> = serde_json::from_str(text)
-        .map_err(|e| refuse(&format!("not an accessgraph snapshot (format 2): {e}")))?;
-    if snap.accessgraph_snapshot != 2 {
-        return Err(refuse("snapshot format not supported (expected 2)"));
-    }
-    if let Some(key) = key {
-        if !snap.verifies(key) {
-            return Err(refuse(
-                "the snapshot does not verify with this key: altered, unsigned or another key's; delete it to replay the journal",
-            ));
-        }
-    }
-    Ok(snap)
-}
-
 /// Opening's [`RecordSink`]: on the header, the state to start from (the snapshot's,
 /// when it still fits the journal, or the header's base state); then each stretch of
 /// records replayed onto it and into the log's store, so no more than a stretch of full
@@ -286,7 +185,9 @@ struct Opening<'a, 'h> {
     /// The reader of the events before the snapshot, told once the journal is open
     /// which batches carry MACs.
     cursor: Option<std::sync::Arc<parking_lot::Mutex<PrefixCursor>>>,
-    snapshot: Option<SnapshotFile<'a>>,
+    snapshot: Option<Snapshot<'a>>,
+    /// The snapshot's state, when [`read_snapshot_quick`] read it.
+    state: Option<State>,
     /// The progress of opening, in bytes of the journal and the snapshot read
     /// (`snapshot_len` of them the snapshot's), and why it stopped, if its hook stopped it.
     meter: &'a mut Meter<'h>,
@@ -333,7 +234,10 @@ impl Opening<'_, '_> {
             return Ok(());
         }
         let (state, log) = if let Some(s) = snapshot {
-            let state = state_from_text(s.state.get(), "snapshot state")?;
+            let state = match self.state.take() {
+                Some(state) => state,
+                None => state_from_text(s.state, "snapshot state")?,
+            };
             // The snapshot, and the journal up to its resume point, are read.
             self.advance(self.snapshot_len + s.offset);
             let cursor = std::sync::Arc::new(parking_lot::Mutex::new(PrefixCursor::new(
@@ -406,10 +310,16 @@ fn load_journal(
     } else {
         None
     };
-    let snapshot = snapshot_text
-        .as_deref()
-        .map(|text| read_snapshot(&snap_path, text, key))
-        .transpose()?;
+    let (snapshot, state) = match snapshot_text.as_deref() {
+        Some(text) => match read_snapshot_quick(text, key) {
+            Some((snap, state)) => (Some(snap), Some(state)),
+            None => (
+                Some(Snapshot::from(&read_snapshot(&snap_path, text, key)?)),
+                None,
+            ),
+        },
+        None => (None, None),
+    };
     let snapshot_len = if snapshot.is_some() {
         file_len(&snap_path)
     } else {
@@ -426,6 +336,7 @@ fn load_journal(
         key,
         cursor: None,
         snapshot,
+        state,
         meter,
         snapshot_len,
         done: 0,

@@ -20,6 +20,7 @@
 //! - [`whatif`]: what-if overlays, private copies to try changes on.
 //! - [`journaled`] and [`history`]: opening a journal, snapshots, refresh; the audit log,
 //!   time travel, retention and erasure.
+//! - [`snapfile`]: snapshot files: their layout, their MAC, reading one for opening.
 
 mod commit;
 mod fixes;
@@ -35,6 +36,7 @@ mod orgs;
 pub mod postgres;
 mod projects;
 pub(crate) mod rules;
+mod snapfile;
 mod whatif;
 
 pub use front::Graph;
