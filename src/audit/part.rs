@@ -196,3 +196,149 @@ impl Part {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::event::genesis;
+    use crate::audit::replay::{apply, describe};
+    use crate::state::OrgAttrs;
+    use serde_json::{json, Value};
+
+    fn chained(specs: &[(&str, &str, Value)]) -> (Vec<Event>, String) {
+        let anchor = genesis("g");
+        let mut prev = anchor.clone();
+        let mut out = Vec::new();
+        for (seq, (action, target, details)) in (1..).zip(specs) {
+            let e = Event::new(
+                seq,
+                Instant(seq.cast_signed()),
+                "o@x.io".into(),
+                (*action).into(),
+                (*target).into(),
+                details.as_object().cloned().unwrap_or_default(),
+                prev.clone(),
+            )
+            .unwrap_or_else(|e| unreachable!("{e}"));
+            prev.clone_from(&e.hash);
+            out.push(e);
+        }
+        (out, anchor)
+    }
+
+    /// Replays `events` one at a time, as opening did before parts.
+    fn one_by_one(
+        events: &[Event],
+        state: &mut State,
+        store: &mut EventStore,
+        seals: &mut SealCheck,
+    ) -> (Result<(), (usize, String)>, Option<AuditError>) {
+        let mut sealed = None;
+        for (i, ev) in events.iter().enumerate() {
+            if let Err(m) = apply(state, ev) {
+                return (Err((i, m)), sealed);
+            }
+            if sealed.is_none() {
+                if let Err(e) = seals.push(ev) {
+                    sealed = Some(e);
+                }
+            }
+            store.push(ev);
+        }
+        (Ok(()), sealed)
+    }
+
+    #[test]
+    fn a_part_replays_as_its_events_do_one_by_one() {
+        let (org_target, org) = describe(&Change::OrgCreated {
+            org: "acme".into(),
+            attrs: OrgAttrs {
+                name: "Acmé".into(),
+                settings: crate::model::Settings::default(),
+            },
+        });
+        let member = json!({"user": "zoë@x.io", "role": "member", "external": false});
+        let grant = json!({"user": "zoë@x.io", "role": "viewer"});
+        for fail in [false, true] {
+            let mut specs = vec![
+                (
+                    "org.created",
+                    org_target.as_str(),
+                    Value::Object(org.clone()),
+                ),
+                ("member.added", "acme", member.clone()),
+                ("note.added", "x", json!({"text": "東京"})),
+            ];
+            if fail {
+                // A grant on a project that does not exist: the change does not apply.
+                specs.push(("grant.added", "acme/none", grant.clone()));
+            }
+            specs.push(("note.added", "y", json!({"user": "zoë@x.io"})));
+            specs.push(("note.added", "z", json!({})));
+            let (mut events, anchor) = chained(&specs);
+            // The next to last sealed, as an erasure seals, with no erasure after it.
+            let sealed_at = events.len() - 2;
+            if let Some(e) = events.get_mut(sealed_at) {
+                assert!(e.seal("/details/user", "erased:0123456789abcdef"));
+            }
+            let (mut state, mut store, mut seals) =
+                (State::default(), EventStore::default(), SealCheck::new(0));
+            let (want, want_sealed) = one_by_one(&events, &mut state, &mut store, &mut seals);
+            // Two events in the first batch, one in each after.
+            let mut batches = vec![Batch {
+                events: events.iter().take(2).cloned().collect(),
+                mac: None,
+            }];
+            for e in events.iter().skip(2) {
+                batches.push(Batch {
+                    events: vec![e.clone()],
+                    mac: Some("m".into()),
+                });
+            }
+            let part = Part::of(batches);
+            assert_eq!(part.batches().len(), events.len() - 1);
+            let (mut got_state, mut got_store, mut got_seals) =
+                (State::default(), EventStore::default(), SealCheck::new(0));
+            let mut next = (0, anchor.clone());
+            let (got, got_sealed) = part.replay(
+                10,
+                &mut got_state,
+                &mut got_store,
+                &mut next,
+                Some(&mut got_seals),
+            );
+            // The event `one_by_one` stopped at, on its batch's line.
+            let line = |row: usize| 10 + row.saturating_sub(1) as u64;
+            assert_eq!(got, want.map_err(|(row, m)| (line(row), m)), "{fail}");
+            assert_eq!(fail, got.is_err(), "{got:?}");
+            assert_eq!(got_sealed, want_sealed);
+            assert_eq!(
+                got_store.iter(0, &anchor).collect::<Vec<_>>(),
+                store.iter(0, &anchor).collect::<Vec<_>>()
+            );
+            assert_eq!(got_store.len(), if fail { 3 } else { events.len() });
+            assert_eq!(
+                crate::state::snapshot::write(&got_state).ok(),
+                crate::state::snapshot::write(&state).ok()
+            );
+            // The seal, with no erasure naming it, fails the check at the end.
+            assert_eq!(got_store.has_seals(sealed_at), !fail);
+            let finished = got_seals.finish();
+            assert_eq!(finished.is_err(), !fail);
+            assert_eq!(finished, seals.finish());
+            let last = got_store.len() - 1;
+            assert_eq!(
+                next,
+                (last as u64 + 1, got_store.last_hash().unwrap_or_default())
+            );
+        }
+        // A part that does not follow: refused on its first line, nothing taken.
+        let (events, _) = chained(&[("note.added", "x", json!({}))]);
+        let part = Part::of(vec![Batch { events, mac: None }]);
+        let mut next = (0, "0".repeat(64));
+        let mut store = EventStore::default();
+        let (got, _) = part.replay(4, &mut State::default(), &mut store, &mut next, None);
+        assert_eq!(got, Err((4, "event 1 does not follow event 0".to_owned())));
+        assert!(store.is_empty());
+    }
+}
