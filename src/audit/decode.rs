@@ -38,6 +38,51 @@ pub enum Fault {
 /// does not read, and that line's index and fault.
 pub type Decoded = (Vec<Batch>, Option<(usize, Fault)>);
 
+/// What the thread that read some lines hands on: what `shape` made of their batches,
+/// how many batches, the first event's `seq` and `prev_hash`, and where the last ends.
+#[derive(Debug)]
+pub struct Piece<T> {
+    /// What the decoding thread made of the batches.
+    pub made: T,
+    /// How many batches (lines) it holds.
+    pub batches: usize,
+    /// The first event's `seq` and `prev_hash`, if any.
+    pub first: Option<(u64, String)>,
+    /// The `seq` and hash the last batch ends with (the start when there is none).
+    pub end: (u64, String),
+}
+
+/// The pieces of some lines, in order, and the first line that does not read, if any.
+pub type Shaped<T> = (Vec<Piece<T>>, Option<(usize, Fault)>);
+
+/// One piece and the first line in it that does not read, if any.
+type Read<T> = (Piece<T>, Option<(usize, Fault)>);
+
+/// Reads `lines` one after the other and hands their batches to `shape` on this thread,
+/// so what the decoder allocated is freed where it was allocated.
+fn sequential_with<T>(
+    lines: &[&[u8]],
+    start: &(u64, String),
+    shape: &(dyn Fn(Vec<Batch>) -> T + Sync),
+) -> Read<T> {
+    let (batches, fault) = sequential(lines, start);
+    let first = batches
+        .first()
+        .and_then(|b| b.events.first())
+        .map(|e| (e.seq, e.prev_hash.clone()));
+    let end = end_of(&batches, start);
+    let n = batches.len();
+    (
+        Piece {
+            made: shape(batches),
+            batches: n,
+            first,
+            end,
+        },
+        fault,
+    )
+}
+
 /// Reads `lines` one after the other.
 fn sequential(lines: &[&[u8]], start: &(u64, String)) -> Decoded {
     let mut out = Vec::with_capacity(lines.len());
@@ -68,17 +113,47 @@ fn end_of(batches: &[Batch], start: &(u64, String)) -> (u64, String) {
         .map_or_else(|| start.clone(), |e| (e.seq, e.hash.clone()))
 }
 
+/// The batches of shaped pieces (`shape` the identity), in one list.
+fn flat((pieces, fault): Shaped<Vec<Batch>>) -> Decoded {
+    (pieces.into_iter().flat_map(|p| p.made).collect(), fault)
+}
+
+fn keep(batches: Vec<Batch>) -> Vec<Batch> {
+    batches
+}
+
 /// Reads `lines` chained after `start`, in parallel stretches when there are many.
 pub fn lines(lines: &[&[u8]], start: &(u64, String)) -> Decoded {
+    flat(lines_with(lines, start, &keep))
+}
+
+/// [`lines`], each thread handing what it read to `shape`.
+fn lines_with<T: Send>(
+    lines: &[&[u8]],
+    start: &(u64, String),
+    shape: &(dyn Fn(Vec<Batch>) -> T + Sync),
+) -> Shaped<T> {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let parts = threads.min(lines.len() / PARALLEL_FROM).clamp(1, 8);
-    split(lines, start, parts)
+    split_with(lines, start, parts, shape)
 }
 
 /// [`lines`] in `parts` stretches.
+#[cfg(test)]
 fn split(lines: &[&[u8]], start: &(u64, String), parts: usize) -> Decoded {
+    flat(split_with(lines, start, parts, &keep))
+}
+
+/// [`lines_with`] in `parts` stretches.
+fn split_with<T: Send>(
+    lines: &[&[u8]],
+    start: &(u64, String),
+    parts: usize,
+    shape: &(dyn Fn(Vec<Batch>) -> T + Sync),
+) -> Shaped<T> {
     if parts <= 1 {
-        return sequential(lines, start);
+        let (piece, fault) = sequential_with(lines, start, shape);
+        return (vec![piece], fault);
     }
     let n = lines.len();
     let bounds: Vec<usize> = (0..=parts).map(|k| n * k / parts).collect();
@@ -95,7 +170,7 @@ fn split(lines: &[&[u8]], start: &(u64, String), parts: usize) -> Decoded {
                 .unwrap_or_else(|| start.clone())
         })
         .collect();
-    let results: Vec<Decoded> = std::thread::scope(|scope| {
+    let results: Vec<Option<Read<T>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = bounds
             .windows(2)
             .zip(&claimed)
@@ -105,28 +180,26 @@ fn split(lines: &[&[u8]], start: &(u64, String), parts: usize) -> Decoded {
                     w.last().copied().unwrap_or(0),
                 );
                 let part = lines.get(a..b).unwrap_or_default();
-                scope.spawn(move || sequential(part, from))
+                scope.spawn(move || sequential_with(part, from, shape))
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| (Vec::new(), Some((0, Fault::NotUtf8))))
-            })
-            .collect()
+        handles.into_iter().map(|h| h.join().ok()).collect()
     });
-    let mut out: Vec<Batch> = Vec::with_capacity(n);
+    let mut out: Vec<Piece<T>> = Vec::with_capacity(parts);
     let mut end = start.clone();
-    for ((w, from), (mut batches, mut fault)) in bounds.windows(2).zip(&claimed).zip(results) {
-        let a = w.first().copied().unwrap_or(0);
-        if *from != end {
-            // Started from a false claim: read it again from the true end.
-            let b = w.last().copied().unwrap_or(0);
-            (batches, fault) = sequential(lines.get(a..b).unwrap_or_default(), &end);
-        }
-        end = end_of(&batches, &end);
-        out.append(&mut batches);
+    for ((w, from), result) in bounds.windows(2).zip(&claimed).zip(results) {
+        let (a, b) = (
+            w.first().copied().unwrap_or(0),
+            w.last().copied().unwrap_or(0),
+        );
+        // Started from a false claim (or its thread failed): read it again from the
+        // true end.
+        let (piece, fault) = match result {
+            Some(r) if *from == end => r,
+            _ => sequential_with(lines.get(a..b).unwrap_or_default(), &end, shape),
+        };
+        end = piece.end.clone();
+        out.push(piece);
         if let Some((i, f)) = fault {
             return (out, Some((a + i, f)));
         }
@@ -147,18 +220,32 @@ pub fn stretches(
     stretch: usize,
     mut take: impl FnMut(usize, Decoded) -> bool,
 ) {
+    stretches_with(lines, start, stretch, &keep, |at, shaped| {
+        take(at, flat(shaped))
+    });
+}
+
+/// [`stretches`], each decoding thread handing the batches it read to `shape` (which
+/// runs on that thread) and `take` getting the pieces `shape` made.
+pub fn stretches_with<T: Send>(
+    lines: &[&[u8]],
+    start: &(u64, String),
+    stretch: usize,
+    shape: &(dyn Fn(Vec<Batch>) -> T + Sync),
+    mut take: impl FnMut(usize, Shaped<T>) -> bool,
+) {
     let stretch = stretch.max(1);
     if lines.len() <= stretch {
-        take(0, self::lines(lines, start));
+        take(0, lines_with(lines, start, shape));
         return;
     }
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Decoded)>(1);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Shaped<T>)>(1);
         let first = start.clone();
         let reader = scope.spawn(move || {
             let mut from = first;
             for (k, part) in lines.chunks(stretch).enumerate() {
-                let decoded = self::lines(part, &from);
+                let decoded = lines_with(part, &from, shape);
                 let stop = decoded.1.is_some();
                 from = part
                     .last()
@@ -178,16 +265,18 @@ pub fn stretches(
             // A batch read from another start fails its first event's check.
             let true_start = decoded
                 .0
-                .first()
-                .and_then(|b| b.events.first())
-                .is_some_and(|e| e.seq == end.0 + 1 && e.prev_hash == end.1);
+                .iter()
+                .find_map(|p| p.first.as_ref())
+                .is_some_and(|(seq, prev)| *seq == end.0 + 1 && *prev == end.1);
             let decoded = if true_start {
                 decoded
             } else {
-                self::lines(part, &end)
+                lines_with(part, &end, shape)
             };
             let fault = decoded.1.is_some();
-            end = end_of(&decoded.0, &end);
+            if let Some(p) = decoded.0.last() {
+                end = p.end.clone();
+            }
             if !take(at, decoded) || fault {
                 break;
             }

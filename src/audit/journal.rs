@@ -305,10 +305,15 @@ pub fn batch_mac_ok(key: &[u8], graph_id: &str, batch: &Batch) -> bool {
     let (Some(tag), Some(last)) = (&batch.mac, batch.events.last()) else {
         return false;
     };
+    batch_mac_ok_at(key, graph_id, last.seq, &last.hash, tag)
+}
+
+/// Does `tag` sign a batch ending with event `seq`, of hash `hash`?
+pub fn batch_mac_ok_at(key: &[u8], graph_id: &str, seq: u64, hash: &str, tag: &str) -> bool {
     mac_ok(
         key,
         "accessgraph/batch/v2",
-        &[graph_id, &last.seq.to_string(), &last.hash],
+        &[graph_id, &seq.to_string(), hash],
         tag,
     )
 }

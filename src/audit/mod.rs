@@ -7,7 +7,8 @@
 //! - [`event`]: the event, its commitments, its hash, its journal and export forms;
 //!   [`canonical`] and [`digest`]: its canonical form and hash, written in one pass.
 //! - [`columns`]: the events as columns (Arrow's layout) for `to_arrow`/`to_pandas`.
-//! - [`decode`]: reading a journal's batch lines in parallel stretches.
+//! - [`decode`]: reading a journal's batch lines in parallel stretches; [`part`]: a
+//!   piece of them as the decoding thread leaves it for opening.
 //! - [`log`]: the events in memory: queries, verification, exports, retention.
 //! - [`journal`]: the journal's format (header, batches) and the [`JournalStore`] trait.
 //! - [`file`]: the journal as a file; [`read`]: its batch lines read and handed on a
@@ -34,6 +35,7 @@ pub mod file;
 pub mod files;
 pub mod journal;
 pub mod log;
+pub mod part;
 pub mod personal;
 #[cfg(feature = "postgres")]
 pub mod postgres;

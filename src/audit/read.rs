@@ -5,8 +5,9 @@
 
 use std::path::Path;
 
-use super::decode::{Decoded, Fault};
-use super::journal::{batch_mac_ok, BatchError, Header, Record};
+use super::decode::{Decoded, Fault, Shaped};
+use super::journal::{batch_mac_ok, batch_mac_ok_at, BatchError, Header, Record};
+use super::part::Part;
 use crate::error::AuditError;
 
 /// Where opening a journal hands the records it reads, a stretch of lines at a time, so
@@ -23,6 +24,18 @@ pub trait RecordSink {
     /// sink keeps its own first error. `false` stops the reading at once, before the
     /// file is touched: the reader fails with [`STOPPED`], and the sink says why.
     fn records(&mut self, records: Vec<Record>, bytes: u64) -> bool;
+    /// True when the sink takes the records as [`Part`]s ([`RecordSink::part`]) instead
+    /// of events: each built on the thread that decoded its lines.
+    fn wants_parts(&self) -> bool {
+        false
+    }
+    /// The next records as a [`Part`] (its first batch on line `first_line`), when
+    /// [`RecordSink::wants_parts`]: as [`RecordSink::records`] otherwise; `bytes` of the
+    /// file, counted with the part's last piece.
+    fn part(&mut self, part: Part, first_line: u64, bytes: u64) -> bool {
+        let _ = (part, first_line);
+        self.records(Vec::new(), bytes)
+    }
 }
 
 /// The reason of the error a reader fails with when its sink stopped it; the sink holds
@@ -109,6 +122,28 @@ impl Reader<'_> {
     ) -> Result<Seen, AuditError> {
         let mut seen = Seen::default();
         let mut result = Ok(());
+        if sink.wants_parts() {
+            super::decode::stretches_with(
+                lines,
+                &last.clone(),
+                STRETCH,
+                &Part::of,
+                |at, shaped| {
+                    let first = first_line + at as u64;
+                    result = self.hand_on_parts(
+                        first,
+                        lines.get(at..).unwrap_or_default(),
+                        shaped,
+                        last,
+                        sink,
+                        watch,
+                        &mut seen,
+                    );
+                    result.is_ok()
+                },
+            );
+            return result.map(|()| seen);
+        }
         super::decode::stretches(lines, &last.clone(), STRETCH, |at, decoded| {
             let first = first_line + at as u64;
             let read = lines
@@ -121,6 +156,100 @@ impl Reader<'_> {
             result.is_ok()
         });
         result.map(|()| seen)
+    }
+
+    /// [`Reader::hand_on`] for a stretch shaped in [`Part`]s (its `lines` from
+    /// `first_line` on): the same checks in the same order, each piece handed on whole
+    /// (up to a batch without its MAC).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one stretch's lines, what they came from and where they go"
+    )]
+    fn hand_on_parts(
+        &self,
+        first_line: u64,
+        lines: &[&[u8]],
+        (pieces, fault): Shaped<Part>,
+        last: &mut (u64, String),
+        sink: &mut dyn RecordSink,
+        watch: Option<u64>,
+        seen: &mut Seen,
+    ) -> Result<(), AuditError> {
+        let mut line = first_line;
+        let mut at = 0;
+        let count = pieces.len();
+        let mut mac_fault = None;
+        for (k, piece) in pieces.into_iter().enumerate() {
+            let mut part = piece.made;
+            let part_line = line;
+            let mut row = 0;
+            let mut kept = part.batches().len();
+            for (i, (n, mac)) in part.batches().iter().enumerate() {
+                let end_row = row + n;
+                let end = if *n > 0 { part.seq(end_row - 1) } else { 0 };
+                if let Some(key) = self.key {
+                    let ok = *n > 0
+                        && mac.as_deref().is_some_and(|tag| {
+                            batch_mac_ok_at(key, self.graph_id, end, &part.hash(end_row - 1), tag)
+                        });
+                    if end > self.trusted_from && !ok {
+                        mac_fault = Some(journal_err(
+                            self.path,
+                            line,
+                            format!(
+                                "the batch ending at event {end} carries no valid MAC for this key: written without the key, forged or from another journal"
+                            ),
+                        ));
+                        kept = i;
+                        break;
+                    }
+                }
+                if *n > 0 {
+                    *last = (end, part.hash(end_row - 1));
+                    if let Some(w) = watch.filter(|w| (part.seq(row)..=end).contains(w)) {
+                        seen.at_checkpoint = Some((
+                            line,
+                            part.hash(usize::try_from(w - part.seq(0)).unwrap_or(usize::MAX)),
+                        ));
+                    }
+                }
+                seen.end_line = Some(line);
+                row = end_row;
+                line += 1;
+            }
+            part.keep_batches(kept);
+            at += kept;
+            // The bytes are counted with the last piece handed on.
+            let bytes = if mac_fault.is_some() || k + 1 == count {
+                lines
+                    .get(..at)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|l| l.len() as u64 + 1)
+                    .sum()
+            } else {
+                0
+            };
+            if !sink.part(part, part_line, bytes) {
+                return Err(AuditError::Io(STOPPED.to_owned()));
+            }
+            if mac_fault.is_some() {
+                break;
+            }
+        }
+        if let Some(e) = mac_fault {
+            return Err(e);
+        }
+        match fault {
+            None => Ok(()),
+            Some((i, fault)) => {
+                let line = first_line + i as u64;
+                Err(match fault {
+                    Fault::NotUtf8 => journal_err(self.path, line, "the record is not UTF-8"),
+                    Fault::Batch(e) => batch_err(self.path, line, e),
+                })
+            }
+        }
     }
 
     /// Checks the MACs of one decoded stretch (numbered from `first_line`, `bytes` of the

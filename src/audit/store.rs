@@ -297,6 +297,83 @@ impl EventStore {
         self.rows.push(row);
     }
 
+    /// Appends every event of `other` (built elsewhere, chained after this store's last
+    /// event): its strings are interned here, its rows copied with their ids mapped, and
+    /// its arena copied with the ids in it mapped. Gives what pushing its events one by
+    /// one gives (tested), without rebuilding them: opening a journal builds a store of
+    /// each stretch on the thread that decoded it and appends it here.
+    pub fn append_from(&mut self, other: &EventStore) {
+        let remap: Vec<u32> = (0..other.strings.spans.len())
+            .map(|id| {
+                let id = u32::try_from(id).unwrap_or(u32::MAX);
+                self.strings.id(other.strings.get(id))
+            })
+            .collect();
+        let map = |id: u32| remap.get(id as usize).copied().unwrap_or(u32::MAX);
+        self.rows.reserve(other.rows.len());
+        self.data.reserve(other.data.len());
+        for row in &other.rows {
+            let data = self.data.len() as u64;
+            let mut c = other.cursor(row);
+            self.copy_object(&mut c, &map);
+            if c.byte() == SEED {
+                self.data.push(SEED);
+                self.data.extend_from_slice(&c.take::<16>());
+            } else {
+                self.data.push(EXPLICIT);
+                let n = c.varint();
+                put_varint(&mut self.data, n);
+                for _ in 0..n {
+                    put_varint(&mut self.data, u64::from(map(c.id())));
+                    self.data.extend_from_slice(&c.take::<16>());
+                }
+                let n = c.varint();
+                put_varint(&mut self.data, n);
+                for _ in 0..n {
+                    put_varint(&mut self.data, u64::from(map(c.id())));
+                    self.data.extend_from_slice(&c.take::<32>());
+                }
+            }
+            self.rows.push(Row {
+                at: row.at,
+                data,
+                hash: row.hash,
+                actor: map(row.actor),
+                action: map(row.action),
+                target: map(row.target),
+            });
+        }
+    }
+
+    /// Copies a details object from another store's arena, its string ids mapped.
+    fn copy_object(&mut self, c: &mut Cursor<'_>, map: &impl Fn(u32) -> u32) {
+        let n = c.varint();
+        put_varint(&mut self.data, n);
+        for _ in 0..n {
+            put_varint(&mut self.data, u64::from(map(c.id())));
+            self.copy_value(c, map);
+        }
+    }
+
+    fn copy_value(&mut self, c: &mut Cursor<'_>, map: &impl Fn(u32) -> u32) {
+        let tag = c.byte();
+        self.data.push(tag);
+        match tag {
+            INT | UINT => put_varint(&mut self.data, c.varint()),
+            FLOAT => self.data.extend_from_slice(&c.take::<8>()),
+            STR => put_varint(&mut self.data, u64::from(map(c.id()))),
+            ARRAY => {
+                let n = c.varint();
+                put_varint(&mut self.data, n);
+                for _ in 0..n {
+                    self.copy_value(c, map);
+                }
+            }
+            OBJECT => self.copy_object(c, map),
+            _ => {}
+        }
+    }
+
     pub(super) fn cursor(&self, row: &Row) -> Cursor<'_> {
         Cursor {
             bytes: &self.data,

@@ -132,6 +132,28 @@ impl<'a> Replay<'a> {
         }
     }
 
+    /// [`Replay::take`] for a [`crate::audit::part::Part`] (its first batch on line
+    /// `line`), built where it was decoded.
+    fn take_part(
+        &mut self,
+        state: &mut State,
+        log: &mut Log,
+        part: crate::audit::part::Part,
+        line: u64,
+    ) {
+        if self.error.is_some() {
+            return;
+        }
+        let seals = self.seal_error.is_none().then_some(&mut self.seals);
+        let (done, sealed) = part.replay(line, state, &mut log.events, &mut self.next, seals);
+        if let Some(e) = sealed {
+            self.seal_error = Some(seal_error(self.path, e));
+        }
+        if let Err((line, m)) = done {
+            self.error = Some(journal_error(self.path, line, m));
+        }
+    }
+
     /// The first error: of the chain or a change, else of a seal.
     fn finish(self) -> Result<()> {
         if let Some(e) = self.error.or(self.seal_error) {
@@ -289,6 +311,17 @@ impl RecordSink for Opening<'_, '_> {
         if let Some((state, log, replay)) = &mut self.begun {
             log.events.reserve(records.len());
             replay.take(state, log, records);
+        }
+        self.stopped.is_none() && self.advance(bytes)
+    }
+
+    fn wants_parts(&self) -> bool {
+        true
+    }
+
+    fn part(&mut self, part: crate::audit::part::Part, line: u64, bytes: u64) -> bool {
+        if let Some((state, log, replay)) = &mut self.begun {
+            replay.take_part(state, log, part, line);
         }
         self.stopped.is_none() && self.advance(bytes)
     }
