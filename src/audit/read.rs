@@ -193,13 +193,7 @@ impl Reader<'_> {
                             batch_mac_ok_at(key, self.graph_id, end, &part.hash(end_row - 1), tag)
                         });
                     if end > self.trusted_from && !ok {
-                        mac_fault = Some(journal_err(
-                            self.path,
-                            line,
-                            format!(
-                                "the batch ending at event {end} carries no valid MAC for this key: written without the key, forged or from another journal"
-                            ),
-                        ));
+                        mac_fault = Some(self.no_mac(line, end));
                         kept = i;
                         break;
                     }
@@ -240,6 +234,26 @@ impl Reader<'_> {
         if let Some(e) = mac_fault {
             return Err(e);
         }
+        self.stretch_fault(first_line, fault)
+    }
+
+    /// The error of a batch ending at event `end` (on `line`) without a valid MAC.
+    fn no_mac(&self, line: u64, end: u64) -> AuditError {
+        journal_err(
+            self.path,
+            line,
+            format!(
+                "the batch ending at event {end} carries no valid MAC for this key: written without the key, forged or from another journal"
+            ),
+        )
+    }
+
+    /// The error of a stretch's fault (its line counted from `first_line`), if it had one.
+    fn stretch_fault(
+        &self,
+        first_line: u64,
+        fault: Option<(usize, Fault)>,
+    ) -> Result<(), AuditError> {
         match fault {
             None => Ok(()),
             Some((i, fault)) => {
@@ -275,13 +289,7 @@ impl Reader<'_> {
             if let Some(key) = self.key {
                 let end = batch.events.last().map_or(0, |e| e.seq);
                 if end > self.trusted_from && !batch_mac_ok(key, self.graph_id, &batch) {
-                    mac_fault = Some(journal_err(
-                        self.path,
-                        line,
-                        format!(
-                            "the batch ending at event {end} carries no valid MAC for this key: written without the key, forged or from another journal"
-                        ),
-                    ));
+                    mac_fault = Some(self.no_mac(line, end));
                     break;
                 }
             }
@@ -302,15 +310,6 @@ impl Reader<'_> {
         if let Some(e) = mac_fault {
             return Err(e);
         }
-        match fault {
-            None => Ok(()),
-            Some((i, fault)) => {
-                let line = first_line + i as u64;
-                Err(match fault {
-                    Fault::NotUtf8 => journal_err(self.path, line, "the record is not UTF-8"),
-                    Fault::Batch(e) => batch_err(self.path, line, e),
-                })
-            }
-        }
+        self.stretch_fault(first_line, fault)
     }
 }
