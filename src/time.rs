@@ -76,10 +76,9 @@ impl Instant {
         out
     }
 
-    /// Appends [`Instant::to_iso`]'s text to `out`. Years 0 to 9999 are written by hand
-    /// (every event's `at` is: chrono's formatter cost more than the rest of the field);
-    /// others by chrono, which gives them a sign. Both write the same text (tested).
-    pub fn write_iso(self, out: &mut String) {
+    /// Appends [`Instant::to_iso`]'s text to `out`: years 0 to 9999 by hand, others by
+    /// chrono, which gives them a sign. Both write the same text (tested).
+    fn write_iso(self, out: &mut String) {
         let secs = self.0.div_euclid(1_000_000);
         let micros = u32::try_from(self.0.rem_euclid(1_000_000)).unwrap_or(0);
         let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
@@ -251,19 +250,13 @@ fn parse_canonical(text: &str) -> Option<Instant> {
     }
     let micros = match bytes.get(19..)? {
         [b'Z'] => 0,
-        [b'.', frac @ .., b'Z'] if (1..=9).contains(&frac.len()) => {
-            let mut v = 0u32;
-            for i in 0..6 {
-                let digit = frac.get(i).copied().unwrap_or(b'0');
-                if !digit.is_ascii_digit() {
-                    return None;
-                }
-                v = v * 10 + u32::from(digit - b'0');
-            }
-            if !frac.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            v
+        [b'.', frac @ .., b'Z']
+            if (1..=9).contains(&frac.len()) && frac.iter().all(u8::is_ascii_digit) =>
+        {
+            // Microseconds: the first six digits, zero-padded; the rest truncated.
+            (0..6).fold(0u32, |v, i| {
+                v * 10 + u32::from(frac.get(i).map_or(0, |digit| digit - b'0'))
+            })
         }
         _ => return None,
     };

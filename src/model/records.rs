@@ -149,12 +149,6 @@ impl Grant {
         self.expires
     }
 
-    /// Sets when access ends (`None`: never).
-    #[inline]
-    pub fn set_expires(&mut self, expires: Option<Instant>) {
-        self.expires = expires.map_or(NEVER, |e| e.0);
-    }
-
     /// Why.
     pub fn reason(&self) -> Option<&str> {
         self.extra.as_ref().and_then(|e| e.reason.as_deref())
