@@ -445,7 +445,9 @@ CHILD = textwrap.dedent(
         if i % 3 == 2:
             # a rewrite of the whole journal
             g.erase_user(who, actor=OWNER, reason="gdpr")
-            print("E", who, flush=True)
+            # One string, one write: with PYTHONUNBUFFERED set, print("E", who) writes its
+            # pieces one by one, and a kill between them left a bare "E" line.
+            print(f"E {who}", flush=True)
         else:
             # compound, across both orgs
             g.offboard(who, actor=OWNER, reason="left")
