@@ -58,59 +58,63 @@ pub type Shaped<T> = (Vec<Piece<T>>, Option<(usize, Fault)>);
 /// One piece and the first line in it that does not read, if any.
 type Read<T> = (Piece<T>, Option<(usize, Fault)>);
 
-/// Reads `lines` one after the other and hands their batches to `shape` on this thread,
-/// so what the decoder allocated is freed where it was allocated.
-fn sequential_with<T>(
+/// What a decoding thread makes of the batches it reads: `shape(made, batch)` takes each
+/// batch as soon as it is decoded, into what the thread hands on (`T::default()` to
+/// begin with). So the events are made and dropped on that thread, one batch at a time:
+/// collecting a stretch's events first and converting them after had the allocator
+/// hand out and take back every event's memory cold, a third of opening's time.
+pub type Shaper<T> = dyn Fn(&mut T, Batch) + Sync;
+
+/// Reads `lines` one after the other and hands their batches to `shape` on this thread.
+fn sequential_with<T: Default>(
     lines: &[&[u8]],
     start: &(u64, String),
-    shape: &(dyn Fn(Vec<Batch>) -> T + Sync),
+    shape: &Shaper<T>,
 ) -> Read<T> {
-    let (batches, fault) = sequential(lines, start);
-    let first = batches
-        .first()
-        .and_then(|b| b.events.first())
-        .map(|e| (e.seq, e.prev_hash.clone()));
-    let end = end_of(&batches, start);
-    let n = batches.len();
+    let mut made = T::default();
+    let mut batches = 0;
+    let mut first = None;
+    let (mut seq, mut prev) = (start.0, start.1.clone());
+    let mut fault = None;
+    for (i, raw) in lines.iter().enumerate() {
+        let Ok(text) = std::str::from_utf8(raw) else {
+            fault = Some((i, Fault::NotUtf8));
+            break;
+        };
+        match decode_batch(text, seq, &prev) {
+            Ok(batch) => {
+                if first.is_none() {
+                    first = batch.events.first().map(|e| (e.seq, e.prev_hash.clone()));
+                }
+                if let Some(e) = batch.events.last() {
+                    seq = e.seq;
+                    prev.clone_from(&e.hash);
+                }
+                batches += 1;
+                shape(&mut made, batch);
+            }
+            Err(e) => {
+                fault = Some((i, Fault::Batch(e)));
+                break;
+            }
+        }
+    }
     (
         Piece {
-            made: shape(batches),
-            batches: n,
+            made,
+            batches,
             first,
-            end,
+            end: (seq, prev),
         },
         fault,
     )
 }
 
 /// Reads `lines` one after the other.
+#[cfg(test)]
 fn sequential(lines: &[&[u8]], start: &(u64, String)) -> Decoded {
-    let mut out = Vec::with_capacity(lines.len());
-    let (mut seq, mut prev) = (start.0, start.1.clone());
-    for (i, raw) in lines.iter().enumerate() {
-        let Ok(text) = std::str::from_utf8(raw) else {
-            return (out, Some((i, Fault::NotUtf8)));
-        };
-        match decode_batch(text, seq, &prev) {
-            Ok(batch) => {
-                if let Some(e) = batch.events.last() {
-                    seq = e.seq;
-                    prev.clone_from(&e.hash);
-                }
-                out.push(batch);
-            }
-            Err(e) => return (out, Some((i, Fault::Batch(e)))),
-        }
-    }
-    (out, None)
-}
-
-/// Where the last batch of `batches` ends, or `start` when there is none.
-fn end_of(batches: &[Batch], start: &(u64, String)) -> (u64, String) {
-    batches
-        .last()
-        .and_then(|b| b.events.last())
-        .map_or_else(|| start.clone(), |e| (e.seq, e.hash.clone()))
+    let (piece, fault) = sequential_with(lines, start, &keep);
+    (piece.made, fault)
 }
 
 /// The batches of shaped pieces (`shape` the identity), in one list.
@@ -118,8 +122,9 @@ fn flat((pieces, fault): Shaped<Vec<Batch>>) -> Decoded {
     (pieces.into_iter().flat_map(|p| p.made).collect(), fault)
 }
 
-fn keep(batches: Vec<Batch>) -> Vec<Batch> {
-    batches
+/// The identity shaper: the batches as they are.
+fn keep(batches: &mut Vec<Batch>, batch: Batch) {
+    batches.push(batch);
 }
 
 /// Reads `lines` chained after `start`, in parallel stretches when there are many.
@@ -128,10 +133,10 @@ pub fn lines(lines: &[&[u8]], start: &(u64, String)) -> Decoded {
 }
 
 /// [`lines`], each thread handing what it read to `shape`.
-fn lines_with<T: Send>(
+fn lines_with<T: Send + Default>(
     lines: &[&[u8]],
     start: &(u64, String),
-    shape: &(dyn Fn(Vec<Batch>) -> T + Sync),
+    shape: &Shaper<T>,
 ) -> Shaped<T> {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let parts = threads.min(lines.len() / PARALLEL_FROM).clamp(1, 8);
@@ -145,11 +150,11 @@ fn split(lines: &[&[u8]], start: &(u64, String), parts: usize) -> Decoded {
 }
 
 /// [`lines_with`] in `parts` stretches.
-fn split_with<T: Send>(
+fn split_with<T: Send + Default>(
     lines: &[&[u8]],
     start: &(u64, String),
     parts: usize,
-    shape: &(dyn Fn(Vec<Batch>) -> T + Sync),
+    shape: &Shaper<T>,
 ) -> Shaped<T> {
     if parts <= 1 {
         let (piece, fault) = sequential_with(lines, start, shape);
@@ -227,11 +232,11 @@ pub fn stretches(
 
 /// [`stretches`], each decoding thread handing the batches it read to `shape` (which
 /// runs on that thread) and `take` getting the pieces `shape` made.
-pub fn stretches_with<T: Send>(
+pub fn stretches_with<T: Send + Default>(
     lines: &[&[u8]],
     start: &(u64, String),
     stretch: usize,
-    shape: &(dyn Fn(Vec<Batch>) -> T + Sync),
+    shape: &Shaper<T>,
     mut take: impl FnMut(usize, Shaped<T>) -> bool,
 ) {
     let stretch = stretch.max(1);

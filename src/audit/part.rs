@@ -37,35 +37,37 @@ pub type Replayed = (Result<(), (u64, String)>, Option<AuditError>);
 impl Part {
     /// The part of `batches` (chained: each batch was checked against the one before).
     pub fn of(batches: Vec<Batch>) -> Part {
-        let mut part = Part {
-            store: EventStore::default(),
-            first_seq: 0,
-            prev_hash: String::new(),
-            batches: Vec::with_capacity(batches.len()),
-            changes: Vec::new(),
-            sealing: Vec::new(),
-        };
-        if let Some(e) = batches.first().and_then(|b| b.events.first()) {
-            part.first_seq = e.seq;
-            part.prev_hash.clone_from(&e.prev_hash);
-        }
+        let mut part = Part::default();
         part.store.reserve(batches.len());
         for batch in batches {
-            part.batches.push((batch.events.len(), batch.mac));
-            for ev in batch.events {
-                let row = part.store.len();
-                part.store.push(&ev);
-                match change_of(&ev) {
-                    Ok(None) => {}
-                    Ok(Some(c)) => part.changes.push((row, Ok(c))),
-                    Err(m) => part.changes.push((row, Err(m))),
-                }
-                if !ev.sealed.is_empty() || ev.action == "user.erased" {
-                    part.sealing.push((row, ev));
-                }
-            }
+            part.add(batch);
         }
         part
+    }
+
+    /// Adds `batch` (chained after the last one added: the decoder checked it), its
+    /// events dropped here but for the few the seal check reads. The decoding thread
+    /// adds each batch as soon as it is read (see `decode::Shaper`).
+    pub fn add(&mut self, batch: Batch) {
+        if self.store.is_empty() {
+            if let Some(e) = batch.events.first() {
+                self.first_seq = e.seq;
+                self.prev_hash.clone_from(&e.prev_hash);
+            }
+        }
+        self.batches.push((batch.events.len(), batch.mac));
+        for ev in batch.events {
+            let row = self.store.len();
+            self.store.push(&ev);
+            match change_of(&ev) {
+                Ok(None) => {}
+                Ok(Some(c)) => self.changes.push((row, Ok(c))),
+                Err(m) => self.changes.push((row, Err(m))),
+            }
+            if !ev.sealed.is_empty() || ev.action == "user.erased" {
+                self.sealing.push((row, ev));
+            }
+        }
     }
 
     /// How many events.
@@ -340,5 +342,104 @@ mod tests {
         let (got, _) = part.replay(4, &mut State::default(), &mut store, &mut next, None);
         assert_eq!(got, Err((4, "event 1 does not follow event 0".to_owned())));
         assert!(store.is_empty());
+    }
+
+    /// What a part holds, to compare two.
+    fn summary(p: &Part) -> String {
+        format!(
+            "{:?} {:?} {:?} {:?} {:?} {:?}",
+            p.first_seq,
+            p.prev_hash,
+            p.batches,
+            p.changes,
+            p.sealing,
+            p.store
+                .iter(p.first_seq.saturating_sub(1), &p.prev_hash)
+                .collect::<Vec<_>>()
+        )
+    }
+
+    #[test]
+    fn parts_added_to_as_batches_are_decoded_are_parts_of_the_batches() {
+        let specs = [
+            ("org.created", "acme", json!({"name": "Acmé"})),
+            ("note.added", "x", json!({"text": "東京 \"q\"\n"})),
+            ("note.added", "y", json!({"user": "zoë@x.io"})),
+            ("note.added", "z", json!({})),
+            (
+                "grant.added",
+                "acme/none",
+                json!({"user": "a@x.io", "role": "viewer"}),
+            ),
+            ("note.added", "w", json!({"n": [1, -2, 1.5, null, true]})),
+        ];
+        let (mut events, anchor) = chained(&specs);
+        if let Some(e) = events.get_mut(2) {
+            assert!(e.seal("/details/user", "erased:0123456789abcdef"));
+        }
+        // Two events on the first line, one on each after; a MAC on some.
+        let mut lines = vec![crate::audit::journal::encode_batch(
+            events.get(..2).unwrap_or_default(),
+            None,
+            "g",
+        )];
+        for e in events.iter().skip(2) {
+            lines.push(crate::audit::journal::encode_batch(
+                std::slice::from_ref(e),
+                Some(b"k"),
+                "g",
+            ));
+        }
+        let mut raw: Vec<Vec<u8>> = lines
+            .iter()
+            .map(|l| l.trim_end_matches('\n').as_bytes().to_vec())
+            .collect();
+        let start = (0, anchor);
+        for broken in [false, true] {
+            if broken {
+                // A line that does not read: pieces end before it, as the batches do.
+                if let Some(l) = raw.get_mut(3) {
+                    l.push(b' ');
+                }
+            }
+            let view: Vec<&[u8]> = raw.iter().map(Vec::as_slice).collect();
+            for stretch in [1, 2, 3, 100] {
+                // Each piece: its first line, its batches, what it holds.
+                let mut got = Vec::new();
+                let mut fault = None;
+                crate::audit::decode::stretches_with(
+                    &view,
+                    &start,
+                    stretch,
+                    &Part::add,
+                    |at, (pieces, f)| {
+                        let mut line = at;
+                        for piece in pieces {
+                            got.push((line, piece.batches, summary(&piece.made)));
+                            line += piece.batches;
+                        }
+                        fault = f.map(|(i, f)| (at + i, f));
+                        true
+                    },
+                );
+                // The same lines decoded into batches first, then made parts piece by
+                // piece.
+                let (batches, want_fault) = crate::audit::decode::lines(&view, &start);
+                let mut batches = batches.into_iter();
+                let mut line = 0;
+                let want: Vec<(usize, usize, String)> = got
+                    .iter()
+                    .map(|&(_, n, _)| {
+                        let part = Part::of(batches.by_ref().take(n).collect());
+                        line += n;
+                        (line - n, n, summary(&part))
+                    })
+                    .collect();
+                assert_eq!(got, want, "{stretch} {broken}");
+                assert_eq!(fault, want_fault, "{stretch} {broken}");
+                assert_eq!(fault.is_some(), broken);
+                assert!(batches.next().is_none());
+            }
+        }
     }
 }
