@@ -9,7 +9,7 @@
 //! batches up to the first fault, and that fault — is exactly what reading the lines one
 //! after the other gives.
 
-use super::journal::{batch_end, decode_batch, Batch, BatchError};
+use super::journal::{batch_end, read_batch, Batch, BatchError};
 
 /// Below this many lines per thread, the lines are read on one thread.
 const PARALLEL_FROM: usize = 4_000;
@@ -30,7 +30,7 @@ pub fn complete_lines(buf: &[u8]) -> (Vec<&[u8]>, &[u8]) {
 pub enum Fault {
     /// Not UTF-8.
     NotUtf8,
-    /// Not a batch that chains (see [`decode_batch`]).
+    /// Not a batch that chains (see [`read_batch`]).
     Batch(BatchError),
 }
 
@@ -58,14 +58,16 @@ pub type Shaped<T> = (Vec<Piece<T>>, Option<(usize, Fault)>);
 /// One piece and the first line in it that does not read, if any.
 type Read<T> = (Piece<T>, Option<(usize, Fault)>);
 
-/// What a decoding thread makes of the batches it reads: `shape(made, batch)` takes each
-/// batch as soon as it is decoded, into what the thread hands on (`T::default()` to
-/// begin with). So the events are made and dropped on that thread, one batch at a time:
-/// collecting a stretch's events first and converting them after had the allocator
-/// hand out and take back every event's memory cold, a third of opening's time.
-pub type Shaper<T> = dyn Fn(&mut T, Batch) + Sync;
+/// What a decoding thread makes of the lines it reads: `shape(made, line, end)` reads
+/// `line` (valid UTF-8) chained after `end` (`seq`, hash) into what the thread hands on
+/// (`T::default()` to begin with) and moves `end` on to the line's last event; when the
+/// line does not read, it says why and leaves both as they were. So the events are made
+/// and dropped on that thread, one line at a time: collecting a stretch's events first
+/// and converting them after had the allocator hand out and take back every event's
+/// memory cold, a third of opening's time.
+pub type Shaper<T> = dyn Fn(&mut T, &str, &mut (u64, String)) -> Result<(), BatchError> + Sync;
 
-/// Reads `lines` one after the other and hands their batches to `shape` on this thread.
+/// Reads `lines` one after the other and hands them to `shape` on this thread.
 fn sequential_with<T: Default>(
     lines: &[&[u8]],
     start: &(u64, String),
@@ -73,38 +75,27 @@ fn sequential_with<T: Default>(
 ) -> Read<T> {
     let mut made = T::default();
     let mut batches = 0;
-    let mut first = None;
-    let (mut seq, mut prev) = (start.0, start.1.clone());
+    let mut end = start.clone();
     let mut fault = None;
     for (i, raw) in lines.iter().enumerate() {
         let Ok(text) = std::str::from_utf8(raw) else {
             fault = Some((i, Fault::NotUtf8));
             break;
         };
-        match decode_batch(text, seq, &prev) {
-            Ok(batch) => {
-                if first.is_none() {
-                    first = batch.events.first().map(|e| (e.seq, e.prev_hash.clone()));
-                }
-                if let Some(e) = batch.events.last() {
-                    seq = e.seq;
-                    prev.clone_from(&e.hash);
-                }
-                batches += 1;
-                shape(&mut made, batch);
-            }
-            Err(e) => {
-                fault = Some((i, Fault::Batch(e)));
-                break;
-            }
+        if let Err(e) = shape(&mut made, text, &mut end) {
+            fault = Some((i, Fault::Batch(e)));
+            break;
         }
+        batches += 1;
     }
+    // A batch that reads starts with the event after `start`, chained after it.
+    let first = (batches > 0).then(|| (start.0 + 1, start.1.clone()));
     (
         Piece {
             made,
             batches,
             first,
-            end: (seq, prev),
+            end,
         },
         fault,
     )
@@ -122,9 +113,11 @@ fn flat((pieces, fault): Shaped<Vec<Batch>>) -> Decoded {
     (pieces.into_iter().flat_map(|p| p.made).collect(), fault)
 }
 
-/// The identity shaper: the batches as they are.
-fn keep(batches: &mut Vec<Batch>, batch: Batch) {
-    batches.push(batch);
+/// The plain shaper: the batches, their events built.
+fn keep(batches: &mut Vec<Batch>, line: &str, end: &mut (u64, String)) -> Result<(), BatchError> {
+    let prev = end.1.clone();
+    batches.push(read_batch(line, end)?.into_batch(&prev));
+    Ok(())
 }
 
 /// Reads `lines` chained after `start`, in parallel stretches when there are many.

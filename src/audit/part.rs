@@ -1,13 +1,19 @@
 //! A piece of a journal as a decoding thread leaves it for opening: its events as rows of
 //! a small [`EventStore`], the change each records, the few events the seal check reads,
-//! and each batch's MAC. The thread that decoded the events builds this and drops them,
-//! so opening only appends stores and applies changes: an owned [`Event`] per record,
-//! allocated on one thread and freed on another, was a third of opening's time.
+//! and each batch's MAC. The thread that decodes the lines builds this, a line at a time
+//! ([`Part::add_line`]), storing each event from its journal form as read without
+//! building an [`Event`], so opening only appends stores and applies changes: an owned
+//! [`Event`] per record, allocated on one thread and freed on another, was a third of
+//! opening's time.
 
 use super::event::{to_hex, Event, SYSTEM};
+#[cfg(test)]
 use super::journal::Batch;
+use super::journal::{read_batch, BatchError};
 use super::log::SealCheck;
+#[cfg(test)]
 use super::replay::change_of;
+use super::replay::change_of_fields;
 use super::store::EventStore;
 use crate::error::AuditError;
 use crate::state::{Change, Stamp, State};
@@ -35,7 +41,9 @@ pub struct Part {
 pub type Replayed = (Result<(), (u64, String)>, Option<AuditError>);
 
 impl Part {
-    /// The part of `batches` (chained: each batch was checked against the one before).
+    /// The part of `batches` (chained: each batch was checked against the one before):
+    /// what [`Part::add_line`] makes of their lines, the events built first.
+    #[cfg(test)]
     pub fn of(batches: Vec<Batch>) -> Part {
         let mut part = Part::default();
         part.store.reserve(batches.len());
@@ -46,9 +54,9 @@ impl Part {
     }
 
     /// Adds `batch` (chained after the last one added: the decoder checked it), its
-    /// events dropped here but for the few the seal check reads. The decoding thread
-    /// adds each batch as soon as it is read (see `decode::Shaper`).
-    pub fn add(&mut self, batch: Batch) {
+    /// events dropped here but for the few the seal check reads.
+    #[cfg(test)]
+    fn add(&mut self, batch: Batch) {
         if self.store.is_empty() {
             if let Some(e) = batch.events.first() {
                 self.first_seq = e.seq;
@@ -68,6 +76,39 @@ impl Part {
                 self.sealing.push((row, ev));
             }
         }
+    }
+
+    /// Reads `line` chained after `end` and adds its batch, moving `end` on: a
+    /// [`super::decode::Shaper`], run by the thread that decodes the line. Each event is
+    /// checked as [`read_batch`] checks it and stored from its journal form, without
+    /// being built (but for the few the seal check reads). When the line does not read,
+    /// the part and `end` are left as they were.
+    pub fn add_line(&mut self, line: &str, end: &mut (u64, String)) -> Result<(), BatchError> {
+        let start = self.store.is_empty().then(|| end.clone());
+        let read = read_batch(line, end)?;
+        if let Some((seq, prev)) = start {
+            self.first_seq = seq + 1;
+            self.prev_hash = prev;
+        }
+        self.batches.push((read.events.len(), read.mac));
+        for (v, hash) in read.events.into_iter().zip(read.hashes) {
+            let row = self.store.len();
+            let fields = v.fields();
+            self.store.push_fields(&fields, hash);
+            match change_of_fields(&fields) {
+                Ok(None) => {}
+                Ok(Some(c)) => self.changes.push((row, Ok(c))),
+                Err(m) => self.changes.push((row, Err(m))),
+            }
+            if !fields.sealed.is_empty() || fields.action == "user.erased" {
+                let prev = match row.checked_sub(1) {
+                    Some(before) => self.hash(before),
+                    None => self.prev_hash.clone(),
+                };
+                self.sealing.push((row, v.into_event(prev, to_hex(&hash))));
+            }
+        }
+        Ok(())
     }
 
     /// How many events.
@@ -411,7 +452,7 @@ mod tests {
                     &view,
                     &start,
                     stretch,
-                    &Part::add,
+                    &Part::add_line,
                     |at, (pieces, f)| {
                         let mut line = at;
                         for piece in pieces {

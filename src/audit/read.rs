@@ -127,7 +127,7 @@ impl Reader<'_> {
                 lines,
                 &last.clone(),
                 STRETCH,
-                &Part::add,
+                &Part::add_line,
                 |at, shaped| {
                     let first = first_line + at as u64;
                     result = self.hand_on_parts(
