@@ -12,7 +12,7 @@ use super::digest::{
     chain_hash, commit_bytes, derive_salt, is_personal_key, push_commitment, push_index, push_iso,
     push_json_str, push_token,
 };
-use super::event::{is_hex, to_hex, Broken, Event, Fields, Paths};
+use super::event::{is_hex, to_hex, Broken, Event, Fields, Paths, Stored};
 use super::personal::{is_builtin, target_is_personal};
 use crate::ids::is_pseudonym;
 
@@ -216,6 +216,14 @@ impl Event {
     /// The hash this event's fields and `prev_hash` give.
     pub fn compute_hash(&self) -> Result<String, Broken> {
         Ok(to_hex(&hash(&self.fields(), self.prev_hash.as_bytes())?))
+    }
+}
+
+impl Stored {
+    /// The hash of the event chained after `prev_hash` (hex), or why it does not verify
+    /// (the message [`Event::from_stored`] fails with).
+    pub fn hash(&self, prev_hash: &str) -> Result<[u8; 32], String> {
+        hash(&self.fields(), prev_hash.as_bytes()).map_err(|b| format!("event {}: {b}", self.seq()))
     }
 }
 

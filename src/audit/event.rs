@@ -155,13 +155,6 @@ impl Stored {
     pub fn seq(&self) -> u64 {
         self.seq
     }
-
-    /// The hash of the event chained after `prev_hash` (hex), or why it does not verify
-    /// (the message [`Event::from_stored`] fails with).
-    pub fn hash(&self, prev_hash: &str) -> Result<[u8; 32], String> {
-        super::canonical::hash(&self.fields(), prev_hash.as_bytes())
-            .map_err(|b| format!("event {}: {b}", self.seq))
-    }
 }
 
 /// A small map from JSON Pointer to hex text (salts, sealed commitments), sorted by path
