@@ -12,7 +12,7 @@ use super::digest::{
     chain_hash, commit_bytes, derive_salt, is_personal_key, push_commitment, push_index, push_iso,
     push_json_str, push_token,
 };
-use super::event::{is_hex, to_hex, Broken, Event, Paths};
+use super::event::{is_hex, to_hex, Broken, Event, Fields, Paths, Stored};
 use super::personal::{is_builtin, target_is_personal};
 use crate::ids::is_pseudonym;
 
@@ -28,14 +28,14 @@ enum Keys<'a> {
 }
 
 impl<'a> Keys<'a> {
-    fn of(ev: &'a Event) -> Result<Self, Broken> {
-        if let Some(hex_seed) = &ev.seed {
+    fn of(ev: &Fields<'a>) -> Result<Self, Broken> {
+        if let Some(hex_seed) = ev.seed {
             let mut seed = [0_u8; 16];
             if !(is_hex(hex_seed, 32) && hex::decode_to_slice(hex_seed, &mut seed).is_ok()) {
                 return Err(Broken::Commitment("/seed".into()));
             }
             if let Some(p) = ev.salts.keys().chain(ev.sealed.keys()).next() {
-                return Err(if super::personal::is_personal(&ev.action, p) {
+                return Err(if super::personal::is_personal(ev.action, p) {
                     Broken::Commitment(p.to_owned())
                 } else {
                     Broken::NotPersonal(p.to_owned())
@@ -44,8 +44,8 @@ impl<'a> Keys<'a> {
             return Ok(Keys::Seed(seed));
         }
         Ok(Keys::Explicit {
-            salts: &ev.salts,
-            sealed: &ev.sealed,
+            salts: ev.salts,
+            sealed: ev.sealed,
             used: vec![false; ev.salts.len() + ev.sealed.len()],
         })
     }
@@ -108,19 +108,19 @@ fn mark(used: &mut [bool], i: usize) {
 }
 
 /// Writes the canonical form of `ev` (see `event.rs`) into `out`.
-pub fn write(ev: &Event, out: &mut Vec<u8>) -> Result<(), Broken> {
+pub fn write(ev: &Fields<'_>, out: &mut Vec<u8>) -> Result<(), Broken> {
     let mut keys = Keys::of(ev)?;
     // The order in which commitments are checked (and so which fault is named first):
     // actor, target, then the details depth first.
-    let actor = keys.commit("/actor", &ev.actor)?;
-    let target = if target_is_personal(&ev.action) {
-        Some(keys.commit("/target", &ev.target)?)
+    let actor = keys.commit("/actor", ev.actor)?;
+    let target = if target_is_personal(ev.action) {
+        Some(keys.commit("/target", ev.target)?)
     } else {
         None
     };
-    let builtin = is_builtin(&ev.action);
+    let builtin = is_builtin(ev.action);
     out.extend_from_slice(b"{\"action\":");
-    push_json_str(out, &ev.action);
+    push_json_str(out, ev.action);
     out.extend_from_slice(b",\"actor\":");
     push_commitment(out, &actor);
     out.extend_from_slice(b",\"at\":");
@@ -134,13 +134,13 @@ pub fn write(ev: &Event, out: &mut Vec<u8>) -> Result<(), Broken> {
         out,
         builtin,
     };
-    walk.object(&ev.details, !builtin)?;
+    walk.object(ev.details, !builtin)?;
     out.extend_from_slice(b",\"seq\":");
     out.extend_from_slice(ev.seq.to_string().as_bytes());
     out.extend_from_slice(b",\"target\":");
     match &target {
         Some(c) => push_commitment(out, c),
-        None => push_json_str(out, &ev.target),
+        None => push_json_str(out, ev.target),
     }
     out.push(b'}');
     match keys.unused() {
@@ -209,13 +209,21 @@ impl Event {
     /// The canonical serialisation (see `event.rs`).
     pub fn canonical(&self) -> Result<Vec<u8>, Broken> {
         let mut out = Vec::with_capacity(256);
-        write(self, &mut out)?;
+        write(&self.fields(), &mut out)?;
         Ok(out)
     }
 
     /// The hash this event's fields and `prev_hash` give.
     pub fn compute_hash(&self) -> Result<String, Broken> {
-        Ok(to_hex(&hash(self)?))
+        Ok(to_hex(&hash(&self.fields(), self.prev_hash.as_bytes())?))
+    }
+}
+
+impl Stored {
+    /// The hash of the event chained after `prev_hash` (hex), or why it does not verify
+    /// (the message [`Event::from_stored`] fails with).
+    pub fn hash(&self, prev_hash: &str) -> Result<[u8; 32], String> {
+        hash(&self.fields(), prev_hash.as_bytes()).map_err(|b| format!("event {}: {b}", self.seq()))
     }
 }
 
@@ -224,8 +232,8 @@ thread_local! {
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The hash `ev`'s fields and `prev_hash` give.
-pub fn hash(ev: &Event) -> Result<[u8; 32], Broken> {
+/// The hash `ev`'s fields give chained after `prev_hash` (hex).
+pub fn hash(ev: &Fields<'_>, prev_hash: &[u8]) -> Result<[u8; 32], Broken> {
     BUFFER.with(|buf| {
         // A re-entrant call (none today) would find the buffer taken: use a fresh one.
         let mut fresh = Vec::new();
@@ -236,7 +244,7 @@ pub fn hash(ev: &Event) -> Result<[u8; 32], Broken> {
         };
         out.clear();
         write(ev, out)?;
-        Ok(chain_hash(ev.prev_hash.as_bytes(), out))
+        Ok(chain_hash(prev_hash, out))
     })
 }
 

@@ -93,6 +93,70 @@ pub struct Stored {
     sealed: Paths,
 }
 
+/// The fields of an event that its hash covers, borrowed: from an [`Event`], or from its
+/// journal form as read ([`Stored`]), so that opening a journal hashes and stores each
+/// event without building it.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    /// `seq`.
+    pub seq: u64,
+    /// `at`.
+    pub at: Instant,
+    /// `actor`.
+    pub actor: &'a str,
+    /// `action`.
+    pub action: &'a str,
+    /// `target`.
+    pub target: &'a str,
+    /// `details`.
+    pub details: &'a Map<String, Value>,
+    /// `seed`.
+    pub seed: Option<&'a str>,
+    /// `salts`.
+    pub salts: &'a Paths,
+    /// `sealed`.
+    pub sealed: &'a Paths,
+}
+
+impl Stored {
+    /// Its fields.
+    pub fn fields(&self) -> Fields<'_> {
+        Fields {
+            seq: self.seq,
+            at: self.at,
+            actor: &self.actor,
+            action: &self.action,
+            target: &self.target,
+            details: &self.details,
+            seed: self.seed.as_deref(),
+            salts: &self.salts,
+            sealed: &self.sealed,
+        }
+    }
+
+    /// The event, chained after `prev_hash`, whose hash is `hash` (not checked here).
+    pub fn into_event(self, prev_hash: String, hash: String) -> Event {
+        Event {
+            seq: self.seq,
+            at: self.at,
+            actor: self.actor,
+            action: self.action,
+            target: self.target,
+            details: self.details,
+            seed: self.seed,
+            salts: self.salts,
+            sealed: self.sealed,
+            prev_hash,
+            hash,
+        }
+    }
+
+    /// Its `seq`.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
 /// A small map from JSON Pointer to hex text (salts, sealed commitments), sorted by path
 /// and written as a JSON object.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -434,23 +498,23 @@ impl Event {
     /// An event from its journal form as read, chained after `prev_hash` (its hash
     /// computed).
     pub fn from_stored(s: Stored, prev_hash: &str) -> Result<Self, String> {
-        let mut ev = Event {
-            seq: s.seq,
-            at: s.at,
-            actor: s.actor,
-            action: s.action,
-            target: s.target,
-            details: s.details,
-            seed: s.seed,
-            salts: s.salts,
-            sealed: s.sealed,
-            prev_hash: prev_hash.to_owned(),
-            hash: String::new(),
-        };
-        ev.hash = ev
-            .compute_hash()
-            .map_err(|b| format!("event {}: {b}", ev.seq))?;
-        Ok(ev)
+        let hash = s.hash(prev_hash)?;
+        Ok(s.into_event(prev_hash.to_owned(), to_hex(&hash)))
+    }
+
+    /// Its fields.
+    pub fn fields(&self) -> Fields<'_> {
+        Fields {
+            seq: self.seq,
+            at: self.at,
+            actor: &self.actor,
+            action: &self.action,
+            target: &self.target,
+            details: &self.details,
+            seed: self.seed.as_deref(),
+            salts: &self.salts,
+            sealed: &self.sealed,
+        }
     }
 
     /// Seals the personal string at `path`: its value becomes `pseudonym` and its

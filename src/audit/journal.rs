@@ -249,8 +249,21 @@ pub enum BatchError {
     Chain(String),
 }
 
-/// Reads one batch line (without its `\n`) chained after (`seq`, `prev`).
-pub fn decode_batch(line: &str, seq: u64, prev: &str) -> Result<Batch, BatchError> {
+/// A batch as read and checked, its events not built: each event's journal form and
+/// its hash (opening stores them without building an [`Event`] per record).
+#[derive(Debug)]
+pub struct Checked {
+    /// The events' journal forms, in order.
+    pub events: Vec<super::event::Stored>,
+    /// Each event's hash.
+    pub hashes: Vec<[u8; 32]>,
+    /// The MAC, if any.
+    pub mac: Option<String>,
+}
+
+/// Reads one batch line (without its `\n`) chained after `end` (`seq`, hash), and moves
+/// `end` on to its last event; `end` is left as it was when the line does not read.
+pub fn read_batch(line: &str, end: &mut (u64, String)) -> Result<Checked, BatchError> {
     // The line is read whole, its checksum last (checked first, without copying the
     // text it covers): a `crc` key inside that text is a second one, refused.
     #[derive(Deserialize)]
@@ -276,28 +289,61 @@ pub fn decode_batch(line: &str, seq: u64, prev: &str) -> Result<Batch, BatchErro
     if stored.batch.is_empty() {
         return Err(BatchError::Format("an empty batch".into()));
     }
-    let mut events: Vec<Event> = Vec::with_capacity(stored.batch.len());
-    for (expect, v) in (seq + 1..).zip(stored.batch) {
-        let before = events.last().map_or(prev, |e| e.hash.as_str());
-        let ev = Event::from_stored(v, before).map_err(|m| BatchError::Event(expect, m))?;
-        if ev.seq != expect {
+    let seq = end.0;
+    let mut hashes: Vec<[u8; 32]> = Vec::with_capacity(stored.batch.len());
+    // The hash before the next event, as hex: the one the chain hashes.
+    let mut prev = [0_u8; 64];
+    for (expect, v) in (seq + 1..).zip(&stored.batch) {
+        let hash = match hashes.last() {
+            None => v.hash(&end.1),
+            Some(_) => v.hash(std::str::from_utf8(&prev).unwrap_or_default()),
+        }
+        .map_err(|m| BatchError::Event(expect, m))?;
+        if v.seq() != expect {
             return Err(BatchError::Chain(format!(
                 "expected event {expect}, found event {} (events missing, repeated or reordered)",
-                ev.seq
+                v.seq()
             )));
         }
-        events.push(ev);
+        let _ = hex::encode_to_slice(hash, &mut prev);
+        hashes.push(hash);
     }
-    if events.last().map_or(prev, |e| e.hash.as_str()) != stored.hash {
+    if prev.as_slice() != stored.hash.as_bytes() {
         return Err(BatchError::Chain(format!(
             "event {} does not chain to the event before it (spliced, reordered or altered)",
             seq + 1
         )));
     }
-    Ok(Batch {
-        events,
+    end.0 = seq + hashes.len() as u64;
+    end.1.clear();
+    end.1.push_str(&stored.hash);
+    Ok(Checked {
+        events: stored.batch,
+        hashes,
         mac: stored.mac,
     })
+}
+
+impl Checked {
+    /// The batch with its events built, the first chained after `prev` (hex).
+    pub fn into_batch(self, prev: &str) -> Batch {
+        let mut events: Vec<Event> = Vec::with_capacity(self.events.len());
+        for (v, hash) in self.events.into_iter().zip(&self.hashes) {
+            let before = events.last().map_or(prev, |e| e.hash.as_str()).to_owned();
+            events.push(v.into_event(before, super::event::to_hex(hash)));
+        }
+        Batch {
+            events,
+            mac: self.mac,
+        }
+    }
+}
+
+/// Reads one batch line (without its `\n`) chained after (`seq`, `prev`), its events
+/// built.
+pub fn decode_batch(line: &str, seq: u64, prev: &str) -> Result<Batch, BatchError> {
+    let mut end = (seq, prev.to_owned());
+    Ok(read_batch(line, &mut end)?.into_batch(prev))
 }
 
 /// Does a batch's MAC verify?
@@ -333,4 +379,187 @@ pub fn batch_end(line: &str) -> Option<(u64, String)> {
     let json = strip_crc(line).ok()?;
     let end: End = serde_json::from_str(&json).ok()?;
     Some((end.batch.last()?.seq, end.hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::event::genesis;
+    use crate::time::Instant;
+    use serde_json::json;
+
+    /// A batch line read the slow, obvious way: each event built whole and hashed, then
+    /// chained (as reading was before [`read_batch`]).
+    fn reference(line: &str, seq: u64, prev: &str) -> Result<Batch, BatchError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Doc {
+            batch: Vec<super::super::event::Stored>,
+            hash: String,
+            #[serde(default)]
+            mac: Option<String>,
+            #[serde(rename = "crc")]
+            _crc: serde::de::IgnoredAny,
+        }
+        check_crc(line).map_err(|e| match e {
+            LineError::Checksum => BatchError::Checksum,
+            LineError::Format(m) => BatchError::Format(m),
+        })?;
+        let doc: Doc = serde_json::from_str(line).map_err(|e| {
+            BatchError::Format(format!(
+                "not a batch of audit events (journal format 2): {e}"
+            ))
+        })?;
+        if doc.batch.is_empty() {
+            return Err(BatchError::Format("an empty batch".into()));
+        }
+        let mut events: Vec<Event> = Vec::new();
+        for (expect, v) in (seq + 1..).zip(doc.batch) {
+            let before = events.last().map_or(prev, |e| e.hash.as_str());
+            let ev = Event::from_stored(v, before).map_err(|m| BatchError::Event(expect, m))?;
+            if ev.seq != expect {
+                return Err(BatchError::Chain(format!(
+                    "expected event {expect}, found event {} (events missing, repeated or reordered)",
+                    ev.seq
+                )));
+            }
+            events.push(ev);
+        }
+        if events.last().map_or(prev, |e| e.hash.as_str()) != doc.hash {
+            return Err(BatchError::Chain(format!(
+                "event {} does not chain to the event before it (spliced, reordered or altered)",
+                seq + 1
+            )));
+        }
+        Ok(Batch {
+            events,
+            mac: doc.mac,
+        })
+    }
+
+    fn events() -> (Vec<Event>, String) {
+        let anchor = genesis("g");
+        let mut prev = anchor.clone();
+        let mut out = Vec::new();
+        for (seq, (action, target, details)) in (1..).zip([
+            (
+                "grant.added",
+                "acme/p",
+                json!({"user": "zoë@x.io", "role": "viewer", "reason": "on \"call\"\n"}),
+            ),
+            (
+                "note.added",
+                "東京",
+                json!({"user": "u@x.io", "n": [1, null]}),
+            ),
+        ]) {
+            let e = Event::new(
+                seq,
+                Instant(1_714_521_600_123_456),
+                "a@x.io".into(),
+                action.into(),
+                target.into(),
+                details.as_object().cloned().unwrap_or_default(),
+                prev.clone(),
+            )
+            .unwrap_or_else(|e| unreachable!("{e}"));
+            prev.clone_from(&e.hash);
+            out.push(e);
+        }
+        (out, anchor)
+    }
+
+    #[test]
+    fn reading_without_building_reads_as_building_does() {
+        let (mut evs, anchor) = events();
+        if let Some(e) = evs.get_mut(1) {
+            assert!(e.seal("/details/user", "erased:0123456789abcdef"));
+        }
+        let good = encode_batch(&evs, Some(b"k"), "g");
+        let good = good.trim_end_matches('\n');
+        let doc: Value =
+            serde_json::from_str(&strip_crc(good).unwrap_or_default()).unwrap_or_default();
+        // Each edit: a JSON Pointer and the value it sets (none: the line as written).
+        let edits: Vec<(&str, Value)> = vec![
+            ("", Value::Null),
+            ("/batch/1/seq", json!(5)),
+            ("/batch/0/seq", json!(2)),
+            ("/batch/0/details/role", json!("admin")),
+            ("/batch/0/seed", json!("zz")),
+            ("/batch/0/salts", json!({"/actor": "0".repeat(32)})),
+            ("/batch/1/details/user", json!("mallory@x.io")),
+            ("/batch/1/sealed", json!({"/details/user": "short"})),
+            ("/hash", json!("f".repeat(64))),
+            ("/batch", json!([])),
+            ("/batch/0/at", json!("yesterday")),
+            ("/batch/1", Value::Null),
+        ];
+        let mut lines: Vec<String> = edits
+            .iter()
+            .map(|(at, v)| {
+                let mut d = doc.clone();
+                match (d.pointer_mut(at), at.rsplit_once('/')) {
+                    (Some(slot), _) if !at.is_empty() => *slot = v.clone(),
+                    // `salts` (absent while the seed is there): added.
+                    (None, Some((parent, key))) => {
+                        if let Some(Value::Object(m)) = d.pointer_mut(parent) {
+                            m.insert(key.to_owned(), v.clone());
+                        }
+                    }
+                    _ => {}
+                }
+                with_crc(d.to_string()).trim_end_matches('\n').to_owned()
+            })
+            .collect();
+        // A key too many, the batch cut to its first event, a torn line, and one whose
+        // checksum is a second `crc` key's.
+        let mut extra = doc.clone();
+        if let Value::Object(m) = &mut extra {
+            m.insert("extra".into(), json!(1));
+        }
+        lines.push(
+            with_crc(extra.to_string())
+                .trim_end_matches('\n')
+                .to_owned(),
+        );
+        let mut cut = doc.clone();
+        if let Some(Value::Array(b)) = cut.pointer_mut("/batch") {
+            b.truncate(1);
+        }
+        lines.push(with_crc(cut.to_string()).trim_end_matches('\n').to_owned());
+        lines.push(good.get(..good.len() - 3).unwrap_or_default().to_owned());
+        lines.push(with_crc(good.to_owned()).trim_end_matches('\n').to_owned());
+        let starts = [
+            (0, anchor.clone()),
+            (1, anchor.clone()),
+            (0, "0".repeat(64)),
+        ];
+        let mut ok = 0;
+        for (i, line) in lines.iter().enumerate() {
+            for start in &starts {
+                let want = reference(line, start.0, &start.1);
+                let mut end = start.clone();
+                let got = read_batch(line, &mut end).map(|r| r.into_batch(&start.1));
+                assert_eq!(
+                    format!("{got:?}"),
+                    format!("{want:?}"),
+                    "line {i} from {start:?}"
+                );
+                match &got {
+                    Ok(b) => {
+                        let last = b.events.last().map(|e| (e.seq, e.hash.clone()));
+                        assert_eq!(Some(end), last);
+                        ok += 1;
+                    }
+                    Err(_) => assert_eq!(&end, start),
+                }
+                assert_eq!(
+                    format!("{:?}", decode_batch(line, start.0, &start.1)),
+                    format!("{want:?}")
+                );
+            }
+        }
+        // Only the line as written reads, and only from its true start.
+        assert_eq!(ok, 1);
+    }
 }

@@ -1,13 +1,19 @@
 //! A piece of a journal as a decoding thread leaves it for opening: its events as rows of
 //! a small [`EventStore`], the change each records, the few events the seal check reads,
-//! and each batch's MAC. The thread that decoded the events builds this and drops them,
-//! so opening only appends stores and applies changes: an owned [`Event`] per record,
-//! allocated on one thread and freed on another, was a third of opening's time.
+//! and each batch's MAC. The thread that decodes the lines builds this, a line at a time
+//! ([`Part::add_line`]), storing each event from its journal form as read without
+//! building an [`Event`], so opening only appends stores and applies changes: an owned
+//! [`Event`] per record, allocated on one thread and freed on another, was a third of
+//! opening's time.
 
 use super::event::{to_hex, Event, SYSTEM};
+#[cfg(test)]
 use super::journal::Batch;
+use super::journal::{read_batch, BatchError};
 use super::log::SealCheck;
+#[cfg(test)]
 use super::replay::change_of;
+use super::replay::change_of_fields;
 use super::store::EventStore;
 use crate::error::AuditError;
 use crate::state::{Change, Stamp, State};
@@ -35,37 +41,74 @@ pub struct Part {
 pub type Replayed = (Result<(), (u64, String)>, Option<AuditError>);
 
 impl Part {
-    /// The part of `batches` (chained: each batch was checked against the one before).
+    /// The part of `batches` (chained: each batch was checked against the one before):
+    /// what [`Part::add_line`] makes of their lines, the events built first.
+    #[cfg(test)]
     pub fn of(batches: Vec<Batch>) -> Part {
-        let mut part = Part {
-            store: EventStore::default(),
-            first_seq: 0,
-            prev_hash: String::new(),
-            batches: Vec::with_capacity(batches.len()),
-            changes: Vec::new(),
-            sealing: Vec::new(),
-        };
-        if let Some(e) = batches.first().and_then(|b| b.events.first()) {
-            part.first_seq = e.seq;
-            part.prev_hash.clone_from(&e.prev_hash);
-        }
+        let mut part = Part::default();
         part.store.reserve(batches.len());
         for batch in batches {
-            part.batches.push((batch.events.len(), batch.mac));
-            for ev in batch.events {
-                let row = part.store.len();
-                part.store.push(&ev);
-                match change_of(&ev) {
-                    Ok(None) => {}
-                    Ok(Some(c)) => part.changes.push((row, Ok(c))),
-                    Err(m) => part.changes.push((row, Err(m))),
-                }
-                if !ev.sealed.is_empty() || ev.action == "user.erased" {
-                    part.sealing.push((row, ev));
-                }
-            }
+            part.add(batch);
         }
         part
+    }
+
+    /// Adds `batch` (chained after the last one added: the decoder checked it), its
+    /// events dropped here but for the few the seal check reads.
+    #[cfg(test)]
+    fn add(&mut self, batch: Batch) {
+        if self.store.is_empty() {
+            if let Some(e) = batch.events.first() {
+                self.first_seq = e.seq;
+                self.prev_hash.clone_from(&e.prev_hash);
+            }
+        }
+        self.batches.push((batch.events.len(), batch.mac));
+        for ev in batch.events {
+            let row = self.store.len();
+            self.store.push(&ev);
+            match change_of(&ev) {
+                Ok(None) => {}
+                Ok(Some(c)) => self.changes.push((row, Ok(c))),
+                Err(m) => self.changes.push((row, Err(m))),
+            }
+            if !ev.sealed.is_empty() || ev.action == "user.erased" {
+                self.sealing.push((row, ev));
+            }
+        }
+    }
+
+    /// Reads `line` chained after `end` and adds its batch, moving `end` on: a
+    /// [`super::decode::Shaper`], run by the thread that decodes the line. Each event is
+    /// checked as [`read_batch`] checks it and stored from its journal form, without
+    /// being built (but for the few the seal check reads). When the line does not read,
+    /// the part and `end` are left as they were.
+    pub fn add_line(&mut self, line: &str, end: &mut (u64, String)) -> Result<(), BatchError> {
+        let start = self.store.is_empty().then(|| end.clone());
+        let read = read_batch(line, end)?;
+        if let Some((seq, prev)) = start {
+            self.first_seq = seq + 1;
+            self.prev_hash = prev;
+        }
+        self.batches.push((read.events.len(), read.mac));
+        for (v, hash) in read.events.into_iter().zip(read.hashes) {
+            let row = self.store.len();
+            let fields = v.fields();
+            self.store.push_fields(&fields, hash);
+            match change_of_fields(&fields) {
+                Ok(None) => {}
+                Ok(Some(c)) => self.changes.push((row, Ok(c))),
+                Err(m) => self.changes.push((row, Err(m))),
+            }
+            if !fields.sealed.is_empty() || fields.action == "user.erased" {
+                let prev = match row.checked_sub(1) {
+                    Some(before) => self.hash(before),
+                    None => self.prev_hash.clone(),
+                };
+                self.sealing.push((row, v.into_event(prev, to_hex(&hash))));
+            }
+        }
+        Ok(())
     }
 
     /// How many events.
@@ -340,5 +383,104 @@ mod tests {
         let (got, _) = part.replay(4, &mut State::default(), &mut store, &mut next, None);
         assert_eq!(got, Err((4, "event 1 does not follow event 0".to_owned())));
         assert!(store.is_empty());
+    }
+
+    /// What a part holds, to compare two.
+    fn summary(p: &Part) -> String {
+        format!(
+            "{:?} {:?} {:?} {:?} {:?} {:?}",
+            p.first_seq,
+            p.prev_hash,
+            p.batches,
+            p.changes,
+            p.sealing,
+            p.store
+                .iter(p.first_seq.saturating_sub(1), &p.prev_hash)
+                .collect::<Vec<_>>()
+        )
+    }
+
+    #[test]
+    fn parts_added_to_as_batches_are_decoded_are_parts_of_the_batches() {
+        let specs = [
+            ("org.created", "acme", json!({"name": "Acmé"})),
+            ("note.added", "x", json!({"text": "東京 \"q\"\n"})),
+            ("note.added", "y", json!({"user": "zoë@x.io"})),
+            ("note.added", "z", json!({})),
+            (
+                "grant.added",
+                "acme/none",
+                json!({"user": "a@x.io", "role": "viewer"}),
+            ),
+            ("note.added", "w", json!({"n": [1, -2, 1.5, null, true]})),
+        ];
+        let (mut events, anchor) = chained(&specs);
+        if let Some(e) = events.get_mut(2) {
+            assert!(e.seal("/details/user", "erased:0123456789abcdef"));
+        }
+        // Two events on the first line, one on each after; a MAC on some.
+        let mut lines = vec![crate::audit::journal::encode_batch(
+            events.get(..2).unwrap_or_default(),
+            None,
+            "g",
+        )];
+        for e in events.iter().skip(2) {
+            lines.push(crate::audit::journal::encode_batch(
+                std::slice::from_ref(e),
+                Some(b"k"),
+                "g",
+            ));
+        }
+        let mut raw: Vec<Vec<u8>> = lines
+            .iter()
+            .map(|l| l.trim_end_matches('\n').as_bytes().to_vec())
+            .collect();
+        let start = (0, anchor);
+        for broken in [false, true] {
+            if broken {
+                // A line that does not read: pieces end before it, as the batches do.
+                if let Some(l) = raw.get_mut(3) {
+                    l.push(b' ');
+                }
+            }
+            let view: Vec<&[u8]> = raw.iter().map(Vec::as_slice).collect();
+            for stretch in [1, 2, 3, 100] {
+                // Each piece: its first line, its batches, what it holds.
+                let mut got = Vec::new();
+                let mut fault = None;
+                crate::audit::decode::stretches_with(
+                    &view,
+                    &start,
+                    stretch,
+                    &Part::add_line,
+                    |at, (pieces, f)| {
+                        let mut line = at;
+                        for piece in pieces {
+                            got.push((line, piece.batches, summary(&piece.made)));
+                            line += piece.batches;
+                        }
+                        fault = f.map(|(i, f)| (at + i, f));
+                        true
+                    },
+                );
+                // The same lines decoded into batches first, then made parts piece by
+                // piece.
+                let (batches, want_fault) = crate::audit::decode::lines(&view, &start);
+                let mut batches = batches.into_iter();
+                let mut line = 0;
+                let want: Vec<(usize, usize, String)> = got
+                    .iter()
+                    .map(|&(_, n, _)| {
+                        let part = Part::of(batches.by_ref().take(n).collect());
+                        line += n;
+                        (line - n, n, summary(&part))
+                    })
+                    .collect();
+                assert_eq!(got, want, "{stretch} {broken}");
+                assert_eq!(fault, want_fault, "{stretch} {broken}");
+                assert_eq!(fault.is_some(), broken);
+                assert!(batches.next().is_none());
+            }
+        }
     }
 }

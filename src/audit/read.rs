@@ -127,7 +127,7 @@ impl Reader<'_> {
                 lines,
                 &last.clone(),
                 STRETCH,
-                &Part::of,
+                &Part::add_line,
                 |at, shaped| {
                     let first = first_line + at as u64;
                     result = self.hand_on_parts(
@@ -184,6 +184,9 @@ impl Reader<'_> {
             let part_line = line;
             let mut row = 0;
             let mut kept = part.batches().len();
+            // The last batch kept's last row: `last` is set from it once the piece's
+            // batches are checked (one hash written out as hex a piece, not a batch).
+            let mut last_row = None;
             for (i, (n, mac)) in part.batches().iter().enumerate() {
                 let end_row = row + n;
                 let end = if *n > 0 { part.seq(end_row - 1) } else { 0 };
@@ -199,7 +202,7 @@ impl Reader<'_> {
                     }
                 }
                 if *n > 0 {
-                    *last = (end, part.hash(end_row - 1));
+                    last_row = Some(end_row - 1);
                     if let Some(w) = watch.filter(|w| (part.seq(row)..=end).contains(w)) {
                         seen.at_checkpoint = Some((
                             line,
@@ -210,6 +213,9 @@ impl Reader<'_> {
                 seen.end_line = Some(line);
                 row = end_row;
                 line += 1;
+            }
+            if let Some(r) = last_row {
+                *last = (part.seq(r), part.hash(r));
             }
             part.keep_batches(kept);
             at += kept;

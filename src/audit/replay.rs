@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::event::{Event, SYSTEM};
+use super::event::{Event, Fields, SYSTEM};
 use crate::state::{Change, GrantAttrs, MemberAttrs, UserAttrs};
 use crate::state::{Stamp, State};
 
@@ -83,7 +83,12 @@ pub fn describe(change: &Change) -> (String, Map<String, Value>) {
 
 /// The change an event records, if it records one; an error names what does not fit.
 pub fn change_of(ev: &Event) -> Result<Option<Change>, String> {
-    if !is_change(&ev.action) {
+    change_of_fields(&ev.fields())
+}
+
+/// [`change_of`] an event's fields.
+pub fn change_of_fields(ev: &Fields<'_>) -> Result<Option<Change>, String> {
+    if !is_change(ev.action) {
         return Ok(None);
     }
     if let Some(change) = common_change(ev) {
@@ -104,7 +109,7 @@ const MEMBER_ADDED: [&str; 8] = [
 /// shape (a key it does not read, a value that does not read), which [`change_by_serde`]
 /// reads (or refuses) instead. Where both read an event they give the same change
 /// (tested): this only skips serde's buffering of the tagged, flattened `Change`.
-fn common_change(ev: &Event) -> Option<Change> {
+fn common_change(ev: &Fields<'_>) -> Option<Change> {
     fn field<'a, T: Deserialize<'a>>(d: &'a Map<String, Value>, key: &str) -> Option<T> {
         T::deserialize(d.get(key)?).ok()
     }
@@ -115,12 +120,12 @@ fn common_change(ev: &Event) -> Option<Change> {
     ) -> Result<Option<T>, serde_json::Error> {
         d.get(key).map_or(Ok(None), Option::<T>::deserialize)
     }
-    let d = &ev.details;
-    match ev.action.as_str() {
+    let d = ev.details;
+    match ev.action {
         "grant.added" if d.keys().all(|k| GRANT_ADDED.contains(&k.as_str())) => {
             Some(Change::GrantAdded {
                 user: field(d, "user")?,
-                target: ev.target.clone(),
+                target: ev.target.to_owned(),
                 attrs: GrantAttrs {
                     role: field(d, "role")?,
                     expires: optional(d, "expires").ok()?,
@@ -131,7 +136,7 @@ fn common_change(ev: &Event) -> Option<Change> {
         }
         "member.added" if d.keys().all(|k| MEMBER_ADDED.contains(&k.as_str())) => {
             Some(Change::MemberAdded {
-                org: ev.target.clone(),
+                org: ev.target.to_owned(),
                 user: field(d, "user")?,
                 attrs: MemberAttrs {
                     role: field(d, "role")?,
@@ -151,14 +156,14 @@ fn common_change(ev: &Event) -> Option<Change> {
 }
 
 /// [`change_of`] through serde: the event read as the document of its change.
-fn change_by_serde(ev: &Event) -> Result<Option<Change>, String> {
-    let target = target_key(&ev.action)
-        .filter(|_| !keeps_target(&ev.action))
-        .map(|key| (key, ev.target.as_str()));
+fn change_by_serde(ev: &Fields<'_>) -> Result<Option<Change>, String> {
+    let target = target_key(ev.action)
+        .filter(|_| !keeps_target(ev.action))
+        .map(|key| (key, ev.target));
     let doc = Doc {
         tag: ev.action.replace('.', "_"),
         target,
-        details: &ev.details,
+        details: ev.details,
     };
     Change::deserialize(doc)
         .map(Some)
@@ -414,8 +419,8 @@ mod tests {
                     prev_hash: String::new(),
                     hash: String::new(),
                 };
-                let slow = change_by_serde(&ev);
-                if let Some(fast) = common_change(&ev) {
+                let slow = change_by_serde(&ev.fields());
+                if let Some(fast) = common_change(&ev.fields()) {
                     assert_eq!(slow, Ok(Some(fast)), "{action} {:?}", ev.details);
                     checked += 1;
                 } else {

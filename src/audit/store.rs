@@ -13,7 +13,7 @@
 use hashbrown::HashTable;
 use serde_json::{Map, Number, Value};
 
-use super::event::{to_hex, Event, Paths};
+use super::event::{to_hex, Event, Fields, Paths};
 use crate::time::Instant;
 
 /// Strings stored once: an arena, each string's span in it, and a table of ids.
@@ -264,17 +264,22 @@ impl EventStore {
     /// Appends an event (already chained after the last one: its `seq` and `prev_hash`
     /// are not stored).
     pub fn push(&mut self, e: &Event) {
+        self.push_fields(&e.fields(), hex_array(&e.hash));
+    }
+
+    /// [`EventStore::push`] of an event's fields and hash, without the event built.
+    pub fn push_fields(&mut self, e: &Fields<'_>, hash: [u8; 32]) {
         let data = self.data.len() as u64;
         let row = Row {
             at: e.at.0,
             data,
-            hash: hex_array(&e.hash),
-            actor: self.strings.id(&e.actor),
-            action: self.strings.id(&e.action),
-            target: self.strings.id(&e.target),
+            hash,
+            actor: self.strings.id(e.actor),
+            action: self.strings.id(e.action),
+            target: self.strings.id(e.target),
         };
-        self.put_object(&e.details);
-        if let Some(seed) = &e.seed {
+        self.put_object(e.details);
+        if let Some(seed) = e.seed {
             self.data.push(SEED);
             self.data.extend_from_slice(&hex_array::<16>(seed));
         } else {
