@@ -7,7 +7,6 @@ use std::cell::RefCell;
 
 use sha2::{Digest, Sha256};
 
-use super::personal::PERSONAL_KEYS;
 use crate::time::Instant;
 
 /// The commitment to one personal string, as bytes.
@@ -46,9 +45,24 @@ pub fn chain_hash(prev_hash: &[u8], canonical: &[u8]) -> [u8; 32] {
         .into()
 }
 
-/// True for a detail key whose strings a built-in event commits.
+/// True for a detail key whose strings a built-in event commits (one of
+/// [`super::personal::PERSONAL_KEYS`]; a `match` rather than a scan of the list, since it
+/// is asked of every detail key an event is hashed with — tested to agree with the list).
 pub fn is_personal_key(key: &str) -> bool {
-    PERSONAL_KEYS.contains(&key)
+    matches!(
+        key,
+        "user"
+            | "name"
+            | "title"
+            | "reason"
+            | "owner"
+            | "to"
+            | "transfer_to"
+            | "label"
+            | "email"
+            | "decision_reason"
+            | "reviewer"
+    )
 }
 
 /// Appends `/` and one JSON Pointer token (`~` → `~0`, `/` → `~1`) to `path`.
@@ -75,6 +89,15 @@ pub fn push_index(path: &mut String, i: u64) {
 
 /// Writes `s` as a JSON string, the way `serde_json` does.
 pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // serde_json escapes only `"`, `\\` and the control characters below U+0020: a string
+    // with none of them (nearly every email, target and role) is copied as it is.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     // Writing to a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);
 }
@@ -120,9 +143,114 @@ pub fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
+/// The value of one hex digit, either case (`None` for anything else).
+fn hex_digit(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The `N` bytes of `2 * N` hex digits (either case, as `hex::decode_to_slice` reads
+/// them), or `None` when `text` is not that.
+pub fn decode_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let digits = text.as_bytes();
+    if digits.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0_u8; N];
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        let [high, low] = pair else { return None };
+        *byte = (hex_digit(*high)? << 4) | hex_digit(*low)?;
+    }
+    Some(out)
+}
+
+/// The `N` bytes of exactly `2 * N` lower-case hex digits, or `None`: what a salt, seed
+/// or commitment must be.
+pub fn decode_lower_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    decode_hex(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_strings_are_written_as_serde_json_writes_them() {
+        let mut all = String::new();
+        for c in (0_u32..=255).filter_map(char::from_u32) {
+            all.push(c);
+            let alone = c.to_string();
+            for s in [alone.as_str(), &format!("a{c}b"), &format!("{c}{c}")] {
+                let mut out = b"x".to_vec();
+                push_json_str(&mut out, s);
+                let want = serde_json::to_string(s).unwrap_or_default();
+                assert_eq!(out, format!("x{want}").as_bytes(), "{c:?}");
+            }
+        }
+        for s in [
+            all.as_str(),
+            "",
+            "jane@example.com",
+            "é ü \u{2028} \u{1f600}",
+        ] {
+            let mut out = Vec::new();
+            push_json_str(&mut out, s);
+            assert_eq!(Some(out), serde_json::to_vec(s).ok());
+        }
+    }
+
+    #[test]
+    fn hex_decoding_agrees_with_the_hex_crate() {
+        let mut cases: Vec<String> = vec![
+            String::new(),
+            "00".repeat(16),
+            "ff".repeat(16),
+            "FF".repeat(16),
+            "aB".repeat(16),
+            "0g".repeat(16),
+            "0".repeat(31),
+            "0".repeat(33),
+            "é".repeat(16),
+            format!("{}zz", "0".repeat(30)),
+        ];
+        let mut x: u32 = 7;
+        for _ in 0..2000 {
+            let s: String = (0..32)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    char::from(
+                        b"0123456789abcdefABCDEFxg-"
+                            .get((x >> 16) as usize % 25)
+                            .copied()
+                            .unwrap_or(b'0'),
+                    )
+                })
+                .collect();
+            cases.push(s);
+        }
+        for s in &cases {
+            let mut want = [0_u8; 16];
+            let want = hex::decode_to_slice(s, &mut want).ok().map(|()| want);
+            assert_eq!(decode_hex::<16>(s), want, "{s:?}");
+            let lower = want.filter(|_| !s.bytes().any(|b| b.is_ascii_uppercase()));
+            assert_eq!(decode_lower_hex::<16>(s), lower, "{s:?}");
+        }
+        let bytes: Vec<u8> = (0..=255_u8).collect();
+        for chunk in bytes.chunks_exact(32) {
+            let text = hex::encode(chunk);
+            assert_eq!(
+                decode_hex::<32>(&text).map(|b| b.to_vec()),
+                Some(chunk.to_vec())
+            );
+        }
+    }
 
     #[test]
     fn hex_is_lower_case() {
