@@ -9,10 +9,10 @@ use std::cell::RefCell;
 use serde_json::{Map, Value};
 
 use super::digest::{
-    chain_hash, commit_bytes, derive_salt, is_personal_key, push_commitment, push_index, push_iso,
-    push_json_str, push_token,
+    chain_hash, commit_bytes, decode_lower_hex, derive_salt, is_personal_key, push_commitment,
+    push_index, push_iso, push_json_str, push_token,
 };
-use super::event::{is_hex, to_hex, Broken, Event, Fields, Paths, Stored};
+use super::event::{to_hex, Broken, Event, Fields, Paths, Stored};
 use super::personal::{is_builtin, target_is_personal};
 use crate::ids::is_pseudonym;
 
@@ -30,10 +30,9 @@ enum Keys<'a> {
 impl<'a> Keys<'a> {
     fn of(ev: &Fields<'a>) -> Result<Self, Broken> {
         if let Some(hex_seed) = ev.seed {
-            let mut seed = [0_u8; 16];
-            if !(is_hex(hex_seed, 32) && hex::decode_to_slice(hex_seed, &mut seed).is_ok()) {
+            let Some(seed) = decode_lower_hex::<16>(hex_seed) else {
                 return Err(Broken::Commitment("/seed".into()));
-            }
+            };
             if let Some(p) = ev.salts.keys().chain(ev.sealed.keys()).next() {
                 return Err(if super::personal::is_personal(ev.action, p) {
                     Broken::Commitment(p.to_owned())
@@ -67,17 +66,12 @@ impl<'a> Keys<'a> {
                             return Err(Broken::SealedValue(path.to_owned()));
                         }
                         mark(used, salts.len() + i);
-                        let mut c = [0_u8; 32];
-                        let text = sealed.value_at(i).unwrap_or_default();
-                        (is_hex(text, 64) && hex::decode_to_slice(text, &mut c).is_ok())
-                            .then_some(c)
+                        decode_lower_hex::<32>(sealed.value_at(i).unwrap_or_default())
                     }
                     (None, Some(i)) => {
                         mark(used, i);
-                        let mut salt = [0_u8; 16];
-                        let text = salts.value_at(i).unwrap_or_default();
-                        (is_hex(text, 32) && hex::decode_to_slice(text, &mut salt).is_ok())
-                            .then(|| commit_bytes(&salt, path, value))
+                        decode_lower_hex::<16>(salts.value_at(i).unwrap_or_default())
+                            .map(|salt| commit_bytes(&salt, path, value))
                     }
                     _ => None,
                 };
@@ -109,6 +103,11 @@ fn mark(used: &mut [bool], i: usize) {
 
 /// Writes the canonical form of `ev` (see `event.rs`) into `out`.
 pub fn write(ev: &Fields<'_>, out: &mut Vec<u8>) -> Result<(), Broken> {
+    write_with(ev, out, &mut String::with_capacity(64))
+}
+
+/// [`write`], with `path` as the JSON Pointer's scratch buffer (its text is replaced).
+fn write_with(ev: &Fields<'_>, out: &mut Vec<u8>, path: &mut String) -> Result<(), Broken> {
     let mut keys = Keys::of(ev)?;
     // The order in which commitments are checked (and so which fault is named first):
     // actor, target, then the details depth first.
@@ -126,17 +125,17 @@ pub fn write(ev: &Fields<'_>, out: &mut Vec<u8>) -> Result<(), Broken> {
     out.extend_from_slice(b",\"at\":");
     push_iso(out, ev.at);
     out.extend_from_slice(b",\"details\":");
-    let mut path = String::with_capacity(64);
+    path.clear();
     path.push_str("/details");
     let mut walk = Walk {
         keys: &mut keys,
-        path: &mut path,
+        path,
         out,
         builtin,
     };
     walk.object(ev.details, !builtin)?;
     out.extend_from_slice(b",\"seq\":");
-    out.extend_from_slice(ev.seq.to_string().as_bytes());
+    push_u64(out, ev.seq);
     out.extend_from_slice(b",\"target\":");
     match &target {
         Some(c) => push_commitment(out, c),
@@ -147,6 +146,24 @@ pub fn write(ev: &Fields<'_>, out: &mut Vec<u8>) -> Result<(), Broken> {
         Some(p) => Err(Broken::NotPersonal(p)),
         None => Ok(()),
     }
+}
+
+/// Writes `n` in decimal.
+fn push_u64(out: &mut Vec<u8>, n: u64) {
+    let mut digits = [0_u8; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            *d = b'0' + u8::try_from(n % 10).unwrap_or(0);
+        }
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(at..).unwrap_or_default());
 }
 
 /// The details written depth first, each personal string as its commitment.
@@ -228,22 +245,23 @@ impl Stored {
 }
 
 thread_local! {
-    /// The canonical form's buffer, reused from one event to the next.
-    static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// The canonical form's buffer and the JSON Pointer's, reused from one event to the
+    /// next.
+    static BUFFER: RefCell<(Vec<u8>, String)> = const { RefCell::new((Vec::new(), String::new())) };
 }
 
 /// The hash `ev`'s fields give chained after `prev_hash` (hex).
 pub fn hash(ev: &Fields<'_>, prev_hash: &[u8]) -> Result<[u8; 32], Broken> {
     BUFFER.with(|buf| {
-        // A re-entrant call (none today) would find the buffer taken: use a fresh one.
-        let mut fresh = Vec::new();
+        // A re-entrant call (none today) would find the buffers taken: use fresh ones.
+        let mut fresh = (Vec::new(), String::new());
         let mut guard = buf.try_borrow_mut();
-        let out = match &mut guard {
+        let (out, path) = match &mut guard {
             Ok(b) => &mut **b,
             Err(_) => &mut fresh,
         };
         out.clear();
-        write(ev, out)?;
+        write_with(ev, out, path)?;
         Ok(chain_hash(prev_hash, out))
     })
 }
@@ -336,6 +354,26 @@ mod tests {
             assert!(ev.seal(path, "erased:0123456789abcdef"), "{path}");
             assert_eq!(ev.canonical(), reference(&ev), "{} sealed", ev.action);
             assert_eq!(ev.compute_hash().as_deref(), Ok(hash.as_str()));
+        }
+    }
+
+    #[test]
+    fn seqs_are_written_in_decimal() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            12_345,
+            u64::from(u32::MAX),
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            let mut out = b"x".to_vec();
+            push_u64(&mut out, n);
+            assert_eq!(out, format!("x{n}").as_bytes());
         }
     }
 

@@ -13,6 +13,8 @@
 
 use serde_json::{Map, Value};
 
+use super::digest::is_personal_key;
+
 /// The actions the graph records itself: applications cannot `record` them.
 pub const BUILTIN_ACTIONS: &[&str] = &[
     "org.created",
@@ -63,18 +65,49 @@ pub const PERSONAL_KEYS: &[&str] = &[
     "reviewer",
 ];
 
-/// The built-in actions whose target is a user's email.
-const USER_TARGETS: &[&str] = &["user.updated", "user.offboarded"];
-
-/// True for an action the graph records itself.
+/// True for an action the graph records itself (one of [`BUILTIN_ACTIONS`]: a `match`,
+/// since every event hashed asks; tested to agree with the list).
 pub fn is_builtin(action: &str) -> bool {
-    BUILTIN_ACTIONS.contains(&action)
+    matches!(
+        action,
+        "org.created"
+            | "org.deleted"
+            | "org.updated"
+            | "project.created"
+            | "project.deleted"
+            | "project.updated"
+            | "member.added"
+            | "member.role_changed"
+            | "member.updated"
+            | "member.removed"
+            | "user.updated"
+            | "grant.added"
+            | "grant.changed"
+            | "grant.removed"
+            | "resource.created"
+            | "resource.transferred"
+            | "action.defined"
+            | "template.defined"
+            | "api_key.created"
+            | "api_key.rotated"
+            | "api_key.revoked"
+            | "project_key.rotated"
+            | "access_request.created"
+            | "access_request.approved"
+            | "access_request.denied"
+            | "user.offboarded"
+            | "user.erased"
+            | "campaign.started"
+            | "campaign.decided"
+            | "campaign.closed"
+            | "access.denied"
+    )
 }
 
 /// True when the target of an event with `action` is personal: a user's email
 /// (`user.updated`, `user.offboarded`) or anything an application named (`record`).
 pub fn target_is_personal(action: &str) -> bool {
-    !is_builtin(action) || USER_TARGETS.contains(&action)
+    matches!(action, "user.updated" | "user.offboarded") || !is_builtin(action)
 }
 
 /// Escapes one JSON Pointer token (`~` → `~0`, `/` → `~1`).
@@ -105,13 +138,7 @@ pub fn for_each(
         let len = path.len();
         path.push('/');
         path.push_str(&escape_token(k));
-        walk(
-            &mut path,
-            v,
-            !builtin || PERSONAL_KEYS.contains(&k.as_str()),
-            builtin,
-            f,
-        );
+        walk(&mut path, v, !builtin || is_personal_key(k), builtin, f);
         path.truncate(len);
     }
 }
@@ -158,7 +185,7 @@ fn walk(
                 let len = path.len();
                 path.push('/');
                 path.push_str(&escape_token(k));
-                let inner = personal || (builtin && PERSONAL_KEYS.contains(&k.as_str()));
+                let inner = personal || (builtin && is_personal_key(k));
                 walk(path, item, inner, builtin, f);
                 path.truncate(len);
             }
@@ -180,6 +207,37 @@ mod tests {
             out.push(p.to_owned());
         });
         out
+    }
+
+    #[test]
+    fn the_personal_key_match_is_the_list() {
+        for k in PERSONAL_KEYS {
+            assert!(is_personal_key(k), "{k}");
+        }
+        for k in [
+            "role", "users", "use", "", "User", "expires", "reason ", "org",
+        ] {
+            assert!(!is_personal_key(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn the_builtin_match_is_the_list() {
+        for a in BUILTIN_ACTIONS {
+            assert!(is_builtin(a), "{a}");
+        }
+        for a in [
+            "data.exported",
+            "",
+            "grant",
+            "grant.added ",
+            "Grant.added",
+            "org.*",
+        ] {
+            assert!(!is_builtin(a), "{a}");
+        }
+        assert!(target_is_personal("user.updated") && target_is_personal("user.offboarded"));
+        assert!(target_is_personal("data.exported") && !target_is_personal("grant.added"));
     }
 
     #[test]

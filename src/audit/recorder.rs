@@ -316,21 +316,31 @@ impl Audit {
         let mut seq = log.last_seq();
         let mut prev = log.last_hash();
         drop(log);
-        let actor = actor.unwrap_or(event::SYSTEM).to_owned();
-        let mut out = Vec::with_capacity(items.len());
-        for (action, target, details) in items {
+        let actor = actor.unwrap_or(event::SYSTEM);
+        let n = items.len();
+        let mut out = Vec::with_capacity(n);
+        for (i, (action, target, details)) in items.into_iter().enumerate() {
             seq += 1;
+            // The last event (most often the only one) takes the chain's text itself.
+            let last = i + 1 == n;
+            let prev_hash = if last {
+                std::mem::take(&mut prev)
+            } else {
+                prev.clone()
+            };
             let ev = Event::new(
                 seq,
                 at,
-                actor.clone(),
+                actor.to_owned(),
                 action,
                 target,
                 details,
-                prev.clone(),
+                prev_hash,
             )
             .map_err(|e| self.fail(format!("cannot draw random salts: {e}")))?;
-            prev.clone_from(&ev.hash);
+            if !last {
+                prev.clone_from(&ev.hash);
+            }
             out.push(ev);
         }
         Ok(out)

@@ -51,6 +51,63 @@ pub fn is_change(action: &str) -> bool {
 
 /// The event target and details of a change.
 pub fn describe(change: &Change) -> (String, Map<String, Value>) {
+    quick_describe(change).unwrap_or_else(|| describe_by_serde(change))
+}
+
+/// [`describe`] of the commonest changes (`grant.added`, `grant.removed`,
+/// `member.added`), built field by field: serde's tagged, flattened `Change` buffers every
+/// field as content first, a third of a grant's cost outside SHA-256. `None` for any other
+/// change. Gives what [`describe_by_serde`] gives (tested).
+fn quick_describe(change: &Change) -> Option<(String, Map<String, Value>)> {
+    /// An attribute, left out when unset.
+    fn put<T: serde::Serialize>(d: &mut Map<String, Value>, key: &str, v: Option<&T>) {
+        if let Some(v) = v.and_then(|v| serde_json::to_value(v).ok()) {
+            if !v.is_null() {
+                d.insert(key.to_owned(), v);
+            }
+        }
+    }
+    let mut d = Map::new();
+    let target = match change {
+        Change::GrantAdded {
+            user,
+            target,
+            attrs,
+        } => {
+            d.insert("user".to_owned(), Value::String(user.clone()));
+            d.insert("role".to_owned(), Value::from(attrs.role.as_str()));
+            put(&mut d, "expires", attrs.expires.as_ref());
+            put(&mut d, "reason", attrs.reason.as_ref());
+            put(&mut d, "review_by", attrs.review_by.as_ref());
+            target.clone()
+        }
+        Change::GrantRemoved { user, target } => {
+            d.insert("user".to_owned(), Value::String(user.clone()));
+            target.clone()
+        }
+        Change::MemberAdded {
+            org,
+            user,
+            attrs,
+            person,
+        } => {
+            d.insert("user".to_owned(), Value::String(user.clone()));
+            d.insert("role".to_owned(), Value::from(attrs.role.as_str()));
+            put(&mut d, "expires", attrs.expires.as_ref());
+            put(&mut d, "reason", attrs.reason.as_ref());
+            put(&mut d, "reviewed", attrs.reviewed.as_ref());
+            d.insert("external".to_owned(), Value::Bool(attrs.external));
+            put(&mut d, "name", person.name.as_ref());
+            put(&mut d, "title", person.title.as_ref());
+            org.clone()
+        }
+        _ => return None,
+    };
+    Some((target, d))
+}
+
+/// [`describe`] through `Change`'s serde form: every change.
+fn describe_by_serde(change: &Change) -> (String, Map<String, Value>) {
     let action = change.action();
     let mut details = match serde_json::to_value(change) {
         Ok(Value::Object(m)) => m,
@@ -293,6 +350,72 @@ mod tests {
             super::super::event::genesis("g"),
         )
         .unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    #[test]
+    fn the_quick_description_is_the_serde_one() {
+        use crate::roles::{OrgRole, ProjectRole};
+        use crate::state::{MemberAttrs, UserAttrs};
+        let day = chrono::NaiveDate::from_ymd_opt(2024, 5, 1);
+        let far = chrono::NaiveDate::from_ymd_opt(12_345, 1, 2);
+        let mut changes = Vec::new();
+        for (role, expires, reason, review_by) in [
+            (ProjectRole::Viewer, None, None, None),
+            (
+                ProjectRole::Admin,
+                Some(crate::time::Instant(1_714_521_600_123_456)),
+                Some("on \"call\"\n é".to_owned()),
+                day,
+            ),
+            (
+                ProjectRole::Member,
+                Some(crate::time::Instant(-5)),
+                Some(String::new()),
+                far,
+            ),
+        ] {
+            changes.push(Change::GrantAdded {
+                user: "u@x.io".into(),
+                target: "acme/*".into(),
+                attrs: GrantAttrs {
+                    role,
+                    expires,
+                    reason: reason.clone(),
+                    review_by,
+                },
+            });
+            changes.push(Change::GrantRemoved {
+                user: "ü@bücher.example".into(),
+                target: "acme/web".into(),
+            });
+            for (org_role, external, name) in [
+                (OrgRole::Member, false, None),
+                (OrgRole::Owner, true, Some("Ann \u{1f600}".to_owned())),
+                (OrgRole::Admin, false, Some(String::new())),
+            ] {
+                changes.push(Change::MemberAdded {
+                    org: "acme".into(),
+                    user: "u@x.io".into(),
+                    attrs: MemberAttrs {
+                        role: org_role,
+                        expires,
+                        reason: reason.clone(),
+                        reviewed: review_by,
+                        external,
+                    },
+                    person: UserAttrs {
+                        name: name.clone(),
+                        title: name.map(|n| format!("{n} title")),
+                    },
+                });
+            }
+        }
+        for c in &changes {
+            assert_eq!(quick_describe(c), Some(describe_by_serde(c)), "{c:?}");
+        }
+        let other = Change::OrgDeleted { org: "acme".into() };
+        assert_eq!(quick_describe(&other), None);
+        assert_eq!(describe(&other), describe_by_serde(&other));
     }
 
     #[test]

@@ -167,6 +167,10 @@ impl Cursor<'_> {
 }
 
 fn hex_array<const N: usize>(hex_text: &str) -> [u8; N] {
+    if let Some(out) = super::digest::decode_hex(hex_text) {
+        return out;
+    }
+    // Not hex: whatever the `hex` crate leaves (no event the log holds gets here).
     let mut out = [0_u8; N];
     let _ = hex::decode_to_slice(hex_text, &mut out);
     out

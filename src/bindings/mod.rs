@@ -46,6 +46,19 @@ mod _core {
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
-        m.add("__version__", env!("CARGO_PKG_VERSION"))
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        // Salts come from a pool of random bytes that a child of `fork` must not share
+        // with its parent. Python tells us of each fork: the pool then needs no `getpid`
+        // system call per mutation to notice one.
+        let hook = pyo3::types::PyCFunction::new_closure(m.py(), None, None, |_args, _kwargs| {
+            crate::audit::random::forked();
+        })?;
+        let kwargs = pyo3::types::PyDict::new(m.py());
+        kwargs.set_item("after_in_child", hook)?;
+        m.py()
+            .import("os")?
+            .call_method("register_at_fork", (), Some(&kwargs))?;
+        crate::audit::random::fork_hook_installed();
+        Ok(())
     }
 }

@@ -13,7 +13,7 @@ impl Graph {
     /// What every change needs before planning: a well-formed actor, a writable graph.
     pub(super) fn admit(&self, actor: Option<&str>) -> Result<()> {
         if let Some(a) = actor {
-            crate::ids::email("actor", a)?;
+            crate::ids::check_email("actor", a)?;
         }
         if let Some(why) = &self.read_only {
             return Err(ConflictError::ReadOnly(why.clone()).into());

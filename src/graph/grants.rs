@@ -45,15 +45,16 @@ impl Graph {
                 review_by: None,
             };
             let existing = existing_grant(st, m, gt);
+            // The email moves into the change (the plan is the last to need it).
             let change = match existing {
                 None => Change::GrantAdded {
-                    user: email.clone(),
+                    user: email,
                     target: target.to_owned(),
                     attrs,
                 },
                 Some(before) if before == attrs => return Ok((Vec::new(), ())),
                 Some(before) => Change::GrantChanged {
-                    user: email.clone(),
+                    user: email,
                     target: target.to_owned(),
                     before,
                     after: attrs,

@@ -4,6 +4,7 @@ queryable and exportable; denied mutations recorded; application events validate
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -154,6 +155,34 @@ def test_events_filters() -> None:
     assert len(g.audit.events(until="2024-05-15")) == 5
     assert [e.seq for e in g.audit.events(limit=2)] == [1, 2]
     assert g.audit.events(user="BOB@example.com", limit=1)[0].seq == 5
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_draws_its_own_salts() -> None:
+    """The salts' random pool notices a fork through the `os.register_at_fork` hook the
+    module installs: a child making the same change as its parent, at the same instant
+    and seq, gets another seed and so another hash."""
+    g = build()
+    g.grant(BOB, "acme/production", "viewer", actor=OWNER)  # the pool is drawn
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            g.grant(ADMIN, "acme/production", "admin", actor=OWNER)
+            os.write(write, list(g.audit)[-1].hash.encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    g.grant(ADMIN, "acme/production", "admin", actor=OWNER)
+    with os.fdopen(read, "rb") as pipe:
+        child = pipe.read().decode()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    ours = list(g.audit)[-1]
+    assert len(child) == 64
+    assert child != ours.hash
 
 
 def test_exports_round_trip_and_verify(tmp_path: Path) -> None:
