@@ -375,7 +375,7 @@ fn format_name(s: &str) -> Result<String, String> {
     }
 }
 
-fn de_format<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+pub(super) fn de_format<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     parsed(d, "the string `accessgraph`", format_name)
 }
 
@@ -407,7 +407,7 @@ impl de::Visitor<'_> for Version {
     }
 }
 
-fn de_version<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+pub(super) fn de_version<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     d.deserialize_u64(Version)
 }
 

@@ -46,14 +46,26 @@
 //!
 //! - [`doc`]: the document's shape and its field codecs.
 //! - [`write`] and [`read`]: state to text, text to state.
+//! - [`split`]: a large snapshot read in sections, its grants parsed on a second thread.
 //! - [`locate`]: the JSON path of a parse error.
 
 mod campaigns;
 mod doc;
 mod locate;
 mod read;
+mod split;
 mod write;
 
 pub use doc::{FORMAT, VERSION};
-pub use read::read;
 pub use write::write;
+
+/// Reads a snapshot into a new state. Nothing is partly restored: the first problem
+/// raises [`JsonPathError`] naming its JSON path.
+pub fn read(text: &str) -> Result<crate::state::State, crate::error::JsonPathError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // A large snapshot as `write` writes it: its grants parsed beside the head.
+    if let Some(st) = split::read(text, split::PARALLEL_MIN) {
+        return Ok(st);
+    }
+    read::read_whole(text)
+}
