@@ -31,6 +31,9 @@ const BATCH: usize = 1024;
 /// How many batches the parsing thread may run ahead of the builder.
 const AHEAD: usize = 16;
 
+/// How `write`'s text begins: its first key on a line of its own.
+const HEAD_LINE: &str = "{\n  \"";
+
 /// The line of the `grants` key as `write` writes it, up to its `[`.
 const GRANTS_LINE: &[u8] = b"\n  \"grants\": [";
 
@@ -45,6 +48,10 @@ enum Msg<'t> {
 /// it, its grants start at least `min` bytes before its end, and it reads without error;
 /// `None` otherwise (read it whole then).
 pub(super) fn read(text: &str, min: usize) -> Option<State> {
+    // Not pretty-printed (a snapshot file's state is compact): no search through it.
+    if !text.starts_with(HEAD_LINE) {
+        return None;
+    }
     let at = memchr::memmem::find(text.as_bytes(), GRANTS_LINE)? + GRANTS_LINE.len() - 1;
     let grants = text.get(at..)?;
     if grants.len() < min {
@@ -525,6 +532,8 @@ mod tests {
         assert!(same(&after).is_none());
         let compact = serde_json::to_string(&v).unwrap_or_default();
         assert!(same(&compact).is_none());
+        let indented = format!("{{\n    \"grants\": [],{}", &text[2..]);
+        assert!(same(&indented).is_none());
         // Key order as written, a line like the grants' inside a value: read whole.
         let nested = text.replacen(
             "\"name\": \"Acmé \\\"Inc\\\"\",",
