@@ -60,7 +60,11 @@ pub(super) fn read(text: &str, min: usize) -> Option<State> {
     std::thread::scope(|s| {
         let (tx, rx) = mpsc::sync_channel(AHEAD);
         let (spare_tx, spare_rx) = mpsc::channel();
-        let parser = s.spawn(move || parse_grants(grants, &tx, &spare_rx));
+        // A thread that cannot be made leaves the document to the whole reading.
+        let parser = std::thread::Builder::new()
+            .name("snapshot-grants".to_owned())
+            .spawn_scoped(s, move || parse_grants(grants, &tx, &spare_rx))
+            .ok()?;
         // Returning drops `rx`: a parser still running stops at its next batch.
         let state = assemble(text, at, rx, &spare_tx);
         parser.join().ok()?;
