@@ -13,13 +13,14 @@
 //! else, and any value or rule that does not hold, gives `None`, and the caller reads the
 //! document whole, which reports the error with its type, message and path as before.
 
+use std::borrow::Cow;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::de::{Deserialize, Deserializer};
 
 use crate::state::State;
 
-use super::doc::{de_format, de_version, Doc, GrantJson};
+use super::doc::{de_format, de_version, parse_date, parse_instant, project_role, Doc, GrantJson};
 use super::read::Builder;
 
 /// Below this many bytes from the `grants` line on, the document is read whole.
@@ -120,48 +121,162 @@ fn assemble<'t>(
 /// Parses the array at the start of `text` in batches sent on `tx`, then its end offset.
 /// A parse error, or a builder that stopped listening, ends it without the offset.
 fn parse_grants<'t>(text: &'t str, tx: &SyncSender<Msg<'t>>, spare: &Receiver<Vec<GrantJson<'t>>>) {
-    let mut de = serde_json::Deserializer::from_str(text);
-    if Deserializer::deserialize_seq(&mut de, Batches { tx, spare }).is_ok() {
-        let end = de.into_iter::<IgnoredAny>().byte_offset();
-        let _ = tx.send(Msg::End(end));
+    let fresh = || Vec::with_capacity(2 * BATCH);
+    let mut batch: Vec<GrantJson<'t>> = fresh();
+    let mut c = Cursor { s: text, p: 0 };
+    if !c.lit("[") {
+        return;
     }
-}
-
-/// Reads a JSON array of grants into batches.
-struct Batches<'c, 't> {
-    tx: &'c SyncSender<Msg<'t>>,
-    spare: &'c Receiver<Vec<GrantJson<'t>>>,
-}
-
-impl<'t> Visitor<'t> for Batches<'_, 't> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an array of grants")
+    c.skip_ws();
+    if c.lit("]") {
+        let _ = tx.send(Msg::End(c.p));
+        return;
     }
-
-    fn visit_seq<A: SeqAccess<'t>>(self, mut seq: A) -> Result<(), A::Error> {
-        let fresh = || Vec::with_capacity(2 * BATCH);
-        let mut batch: Vec<GrantJson<'t>> = fresh();
-        while let Some(g) = seq.next_element::<GrantJson<'t>>()? {
-            if batch.len() >= BATCH && batch.last().is_some_and(|l| l.user != g.user) {
-                let next = self.spare.try_recv().unwrap_or_else(|_| fresh());
-                self.send(std::mem::replace(&mut batch, next))?;
+    loop {
+        let Some(g) = c.grant() else { return };
+        if batch.len() >= BATCH && batch.last().is_some_and(|l| l.user != g.user) {
+            let next = spare.try_recv().unwrap_or_else(|_| fresh());
+            if tx
+                .send(Msg::Batch(std::mem::replace(&mut batch, next)))
+                .is_err()
+            {
+                return;
             }
-            batch.push(g);
         }
-        if !batch.is_empty() {
-            self.send(batch)?;
+        batch.push(g);
+        c.skip_ws();
+        if c.lit("]") {
+            break;
         }
-        Ok(())
+        if !c.lit(",") {
+            return;
+        }
+    }
+    if tx.send(Msg::Batch(batch)).is_ok() {
+        let _ = tx.send(Msg::End(c.p));
     }
 }
 
-impl<'t> Batches<'_, 't> {
-    fn send<E: de::Error>(&self, batch: Vec<GrantJson<'t>>) -> Result<(), E> {
-        self.tx
-            .send(Msg::Batch(batch))
-            .map_err(|_| E::custom("the builder stopped"))
+/// A position in the grants array's text.
+struct Cursor<'t> {
+    s: &'t str,
+    p: usize,
+}
+
+/// The lines of a grant as `write` writes it, up to each value.
+const USER: &str = "{\n      \"user\": ";
+const TARGET: &str = ",\n      \"target\": ";
+const ROLE: &str = ",\n      \"role\": ";
+const NEXT_KEY: &str = ",\n      \"";
+const END: &str = "\n    }";
+
+impl<'t> Cursor<'t> {
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.s.as_bytes().get(self.p) {
+            self.p += 1;
+        }
+    }
+
+    /// Moves past `l` if the text goes on with it.
+    fn lit(&mut self, l: &str) -> bool {
+        let found = self
+            .s
+            .as_bytes()
+            .get(self.p..)
+            .is_some_and(|rest| rest.starts_with(l.as_bytes()));
+        if found {
+            self.p += l.len();
+        }
+        found
+    }
+
+    /// A string without escapes or control characters (which `serde_json` refuses raw),
+    /// its text borrowed as `serde_json` would borrow it.
+    fn string(&mut self) -> Option<&'t str> {
+        if !self.lit("\"") {
+            return None;
+        }
+        let rest = self.s.as_bytes().get(self.p..)?;
+        let len = rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if rest.get(len) != Some(&b'"') {
+            return None;
+        }
+        let v = self.s.get(self.p..self.p + len)?;
+        self.p += len + 1;
+        Some(v)
+    }
+
+    /// The next grant (after white space): read by hand when laid out as `write` lays it
+    /// out, by serde otherwise.
+    fn grant(&mut self) -> Option<GrantJson<'t>> {
+        self.skip_ws();
+        let start = self.p;
+        if let Some(g) = self.written() {
+            return Some(g);
+        }
+        self.p = start;
+        let rest = self.s.get(start..)?;
+        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<GrantJson<'t>>();
+        let g = values.next()?.ok()?;
+        self.p = start + values.byte_offset();
+        Some(g)
+    }
+
+    /// A grant exactly as `write` writes it: its keys in the struct's order, each once, on
+    /// lines of their own, string values without escapes, each value checked by the codec
+    /// serde applies. Anything else is `None`, and serde reads the grant.
+    fn written(&mut self) -> Option<GrantJson<'t>> {
+        if !self.lit(USER) {
+            return None;
+        }
+        let user = self.string()?;
+        self.lit(TARGET).then_some(())?;
+        let target = self.string()?;
+        self.lit(ROLE).then_some(())?;
+        let role = project_role(self.string()?).ok()?;
+        let (mut expires, mut reason, mut granted_by, mut granted_at, mut review_by) =
+            (None, None, None, None, None);
+        let mut rank = 0;
+        while self.lit(NEXT_KEY) {
+            let rest = self.s.get(self.p..)?;
+            let len = rest.find('"')?;
+            let key = rest.get(..len)?;
+            self.p += len + 1;
+            self.lit(": ").then_some(())?;
+            let value = self.string()?;
+            let this = match key {
+                "expires" => 1,
+                "reason" => 2,
+                "granted_by" => 3,
+                "granted_at" => 4,
+                "review_by" => 5,
+                _ => return None,
+            };
+            if this <= rank {
+                return None;
+            }
+            rank = this;
+            match this {
+                1 => expires = Some(parse_instant(value).ok()?),
+                2 => reason = Some(Cow::Borrowed(value)),
+                3 => granted_by = Some(Cow::Borrowed(value)),
+                4 => granted_at = Some(parse_instant(value).ok()?),
+                _ => review_by = Some(parse_date(value).ok()?),
+            }
+        }
+        self.lit(END).then_some(())?;
+        Some(GrantJson {
+            user: Cow::Borrowed(user),
+            target: Cow::Borrowed(target),
+            role,
+            expires,
+            reason,
+            granted_by,
+            granted_at: granted_at?,
+            review_by,
+        })
     }
 }
 
@@ -480,6 +595,54 @@ mod tests {
         assert!(same(&none).is_some());
         // Too small to be worth a thread.
         assert!(read(&one, PARALLEL_MIN).is_none());
+    }
+
+    #[test]
+    fn grants_read_by_hand_are_serdes() {
+        let text = doc(300, 6, |i| i % 6);
+        // Grants laid out otherwise (read by serde): an explicit null, spaces, an escaped
+        // key, a one-line grant; and escapes in values (the generator writes some).
+        let variants = text
+            .replacen(
+                "\"role\": \"viewer\",\n      \"granted_at\"",
+                "\"role\": \"viewer\",\n      \"expires\": null,\n      \"granted_at\"",
+                1,
+            )
+            .replacen("\"role\": \"member\"", "\"role\" :  \"member\"", 1)
+            .replacen("\"granted_at\": ", "\"granted\\u005fat\": ", 1)
+            .replacen(
+                "{\n      \"user\": \"u00299@example.com\",\n      \"target\": ",
+                "{\"user\":\"u00299@example.com\",\"target\":",
+                1,
+            );
+        for text in [&text, &variants] {
+            let at = text.find("\n  \"grants\": [").unwrap_or(0) + GRANTS_LINE.len() - 1;
+            let (tx, rx) = mpsc::sync_channel(10_000);
+            let (_spare_tx, spare_rx) = mpsc::channel();
+            parse_grants(&text[at..], &tx, &spare_rx);
+            drop(tx);
+            let got: Vec<String> = rx
+                .iter()
+                .flat_map(|m| match m {
+                    Msg::Batch(b) => b,
+                    Msg::End(_) => Vec::new(),
+                })
+                .map(|g| serde_json::to_string(&g).unwrap_or_default())
+                .collect();
+            let whole: Doc<'_> =
+                serde_json::from_str(text).unwrap_or_else(|e| panic!("the document: {e}"));
+            let want: Vec<String> = whole
+                .grants
+                .iter()
+                .map(|g| serde_json::to_string(g).unwrap_or_default())
+                .collect();
+            assert_eq!(got.len(), want.len());
+            assert_eq!(got, want);
+            assert!(same(text).is_some());
+        }
+        assert_ne!(variants, text);
+        assert!(variants.contains("\"expires\": null") && variants.contains("\"role\" :  "));
+        assert!(variants.contains("\\u005f") && variants.contains("{\"user\":\"u00299"));
     }
 
     #[test]
