@@ -7,6 +7,8 @@
 //! ending where the user (as written) changes, so that a user's run of grants in an org,
 //! which [`Builder::grants`] sizes at once, is never split. This thread reads the head key
 //! by key, builds it, applies the batches in order, then reads what follows the array.
+//! A grant laid out exactly as `write` lays it out is read by hand (the same codecs check
+//! its values); any other grant is read by serde.
 //!
 //! Only a document shaped as `write` writes it is read here: the head keys (`format` and
 //! `version` among them) before `grants`, the other keys after it, each once. Anything
