@@ -375,7 +375,7 @@ fn format_name(s: &str) -> Result<String, String> {
     }
 }
 
-fn de_format<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+pub(super) fn de_format<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     parsed(d, "the string `accessgraph`", format_name)
 }
 
@@ -407,7 +407,7 @@ impl de::Visitor<'_> for Version {
     }
 }
 
-fn de_version<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+pub(super) fn de_version<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     d.deserialize_u64(Version)
 }
 
@@ -423,7 +423,7 @@ pub(super) fn org_role(s: &str) -> Result<OrgRole, String> {
     }
 }
 
-fn project_role(s: &str) -> Result<ProjectRole, String> {
+pub(super) fn project_role(s: &str) -> Result<ProjectRole, String> {
     match s {
         "viewer" => Ok(ProjectRole::Viewer),
         "member" => Ok(ProjectRole::Member),
@@ -452,7 +452,7 @@ fn de_opt_project_role<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Project
     parsed_opt(d, PROJECT_ROLE, project_role)
 }
 
-fn parse_instant(s: &str) -> Result<Instant, String> {
+pub(super) fn parse_instant(s: &str) -> Result<Instant, String> {
     Instant::parse("instant", s).map_err(|_| {
         format!(
             "invalid instant `{}` (expected ISO-8601 UTC such as `2024-06-01T12:00:00Z`)",
@@ -461,7 +461,7 @@ fn parse_instant(s: &str) -> Result<Instant, String> {
     })
 }
 
-fn parse_date(s: &str) -> Result<NaiveDate, String> {
+pub(super) fn parse_date(s: &str) -> Result<NaiveDate, String> {
     crate::time::parse_date("date", s)
         .ok()
         .filter(|_| s.len() == 10)

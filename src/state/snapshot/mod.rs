@@ -26,6 +26,9 @@
 //! - Reading builds the graph's records directly, validated once in document order, and
 //!   its check-path indexes once at the end (not one elementary change at a time), so the
 //!   cost is a few hash lookups per record; strings are borrowed from the text.
+//! - A snapshot of 1 MiB of grants and more, laid out as [`write`] lays it out, has its
+//!   `grants` array parsed on a second thread while the rest is read and built
+//!   ([`split`]); any other layout, and any error, is read whole, so errors are the same.
 //! - A snapshot is self-contained: every email a membership, grant or resource names
 //!   must be listed under `users`, every org and project referenced must be listed.
 //! - `api_keys` holds the personal API keys (sorted by id), revoked ones included, each
@@ -46,14 +49,26 @@
 //!
 //! - [`doc`]: the document's shape and its field codecs.
 //! - [`write`] and [`read`]: state to text, text to state.
+//! - [`split`]: a large snapshot read in sections, its grants parsed on a second thread.
 //! - [`locate`]: the JSON path of a parse error.
 
 mod campaigns;
 mod doc;
 mod locate;
 mod read;
+mod split;
 mod write;
 
 pub use doc::{FORMAT, VERSION};
-pub use read::read;
 pub use write::write;
+
+/// Reads a snapshot into a new state. Nothing is partly restored: the first problem
+/// raises [`JsonPathError`] naming its JSON path.
+pub fn read(text: &str) -> Result<crate::state::State, crate::error::JsonPathError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // A large snapshot as `write` writes it: its grants parsed beside the head.
+    if let Some(st) = split::read(text, split::PARALLEL_MIN) {
+        return Ok(st);
+    }
+    read::read_whole(text)
+}

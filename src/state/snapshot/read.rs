@@ -13,16 +13,15 @@ use crate::model::{
 use crate::roles::{OrgRole, ResourceKind};
 use crate::state::{State, TargetRef};
 
-use super::doc::{ApiKeyJson, Doc, GrantJson, Header, UserJson};
+use super::doc::{ActionJson, ApiKeyJson, Doc, GrantJson, Header, UserJson};
 use super::locate::located;
 
 // ---------------------------------------------------------------------------------------
 // Reading
 
-/// Reads a snapshot into a new state. Nothing is partly restored: the first problem
-/// raises [`JsonPathError`] naming its JSON path.
-pub fn read(text: &str) -> Result<State, JsonPathError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+/// Reads the document whole, then builds the state from it: the reading that reports
+/// every error (a byte-order mark already removed).
+pub(super) fn read_whole(text: &str) -> Result<State, JsonPathError> {
     let doc: Doc<'_> = match serde_json::from_str(text) {
         Ok(doc) => doc,
         Err(e) => {
@@ -93,7 +92,7 @@ struct Listed<'d> {
 }
 
 /// The state being built and the lookups the checks need.
-struct Builder<'d> {
+pub(super) struct Builder<'d> {
     st: State,
     /// Org slug → (index in `$.orgs`, org id).
     orgs: Map<&'d str, (usize, u32)>,
@@ -150,326 +149,377 @@ impl Builder<'_> {
 /// rule is checked in document order and reported at the record's path, the records are
 /// written once, and the check-path indexes are built once at the end. Every reference
 /// is checked here, so nothing can fail afterwards.
-#[expect(
-    clippy::too_many_lines,
-    reason = "validates the document in one pass, in document order, so errors come in the order a reader meets them"
-)]
 fn build(doc: &Doc<'_>) -> Result<State, JsonPathError> {
-    let mut b = Builder {
-        st: State::new(),
-        orgs: new_map(),
-        projects: new_map(),
-        emails: new_map(),
-        listed: Vec::with_capacity(doc.users.len()),
-    };
-    b.st.targets
-        .reserve(doc.orgs.len() + doc.projects.len() + doc.resources.len());
+    let mut b = Builder::new(doc);
+    b.orgs_projects(doc)?;
+    b.actions(&doc.actions)?;
+    b.people(doc)?;
+    b.grants(0, &doc.grants)?;
+    b.rest(doc)?;
+    Ok(b.finish())
+}
 
-    for (i, o) in doc.orgs.iter().enumerate() {
-        let path = || field("orgs", i, "slug");
-        ids::org_slug("slug", &o.slug).map_err(|e| invalid(path(), &e))?;
-        if let Some((first, _)) = b.orgs.get(o.slug.as_str()) {
-            return Err(JsonPathError::new(
-                path(),
-                format!(
-                    "duplicate organization `{}` (first at {})",
-                    o.slug,
-                    at("orgs", *first)
-                ),
-            ));
-        }
-        check_settings(|| at("orgs", i), &o.settings)?;
-        let oid = u32::try_from(b.st.orgs.len()).unwrap_or(u32::MAX);
-        b.st.orgs.push(Some(OrgRec {
-            slug: o.slug.as_str().into(),
-            name: o.name.clone(),
-            settings: o.settings.clone(),
-            members_can_invite: o
-                .settings
-                .get("members_can_invite")
-                .and_then(serde_json::Value::as_bool)
-                .unwrap_or(false),
-            members: BTreeSet::new(),
-            projects: BTreeSet::new(),
-            owners: 0,
-        }));
-        b.st.targets
-            .insert(o.slug.as_str().into(), TargetRef::Org(oid));
-        b.orgs.insert(&o.slug, (i, oid));
+// The stages of [`build`], in the order it runs them. A snapshot read in sections
+// (`split`) runs the same stages with `actions` after `grants`: the catalog is not read
+// before `rest`, and any error there is reported by reading the document whole.
+impl<'d> Builder<'d> {
+    /// An empty state, with room for the head's records.
+    pub(super) fn new(head: &Doc<'_>) -> Self {
+        let mut b = Builder {
+            st: State::new(),
+            orgs: new_map(),
+            projects: new_map(),
+            emails: new_map(),
+            listed: Vec::with_capacity(head.users.len()),
+        };
+        b.st.targets.reserve(head.orgs.len() + head.projects.len());
+        b
     }
 
-    for (i, p) in doc.projects.iter().enumerate() {
-        let path = || field("projects", i, "id");
-        let (org, _) = ids::project_id("id", &p.id).map_err(|e| invalid(path(), &e))?;
-        let Some(&(_, oid)) = b.orgs.get(org) else {
-            return Err(JsonPathError::new(
-                path(),
-                format!("unknown organization `{org}` (not listed in `$.orgs`)"),
-            ));
-        };
-        if b.projects.contains_key(p.id.as_str()) {
-            return Err(JsonPathError::new(
-                path(),
-                format!("duplicate project `{}`", p.id),
-            ));
-        }
-        if p.restricted && p.default_role.is_some() {
-            return Err(JsonPathError::new(
-                field("projects", i, "default_role"),
-                "a restricted project cannot have a default role",
-            ));
-        }
-        let pid = u32::try_from(b.st.projects.len()).unwrap_or(u32::MAX);
-        b.st.projects.push(Some(ProjectRec {
-            id: p.id.as_str().into(),
-            org: oid,
-            attrs: ProjectAttrs {
-                name: p.name.clone(),
-                environment: p.environment.clone(),
-                restricted: p.restricted,
-                pii: p.pii,
-                default_role: p.default_role,
-                settings: p.settings.clone(),
-            },
-            resources: BTreeSet::new(),
-        }));
-        if let Some(Some(o)) = b.st.orgs.get_mut(oid as usize) {
-            o.projects.insert(pid);
-        }
-        b.st.targets
-            .insert(p.id.as_str().into(), TargetRef::Project(pid));
-        b.projects.insert(&p.id, pid);
-        let token = match &p.api_key {
-            Some(t) => {
-                let path = || field("projects", i, "api_key");
-                if !keys::is_project_token(t) {
-                    return Err(JsonPathError::new(
-                        path(),
-                        format!(
-                            "invalid api_key `{}` (expected a project key `agc_` followed by 16 to 128 letters or digits)",
-                            t.escape_debug()
-                        ),
-                    ));
-                }
-                if b.st.keys.by_hash.contains_key(keys::hash(t).as_str()) {
-                    return Err(JsonPathError::new(
-                        path(),
-                        "duplicate api_key: another project holds it",
-                    ));
-                }
-                t.clone()
+    /// Orgs and projects.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "validates both lists in document order, so errors come in the order a reader meets them"
+    )]
+    pub(super) fn orgs_projects(&mut self, doc: &'d Doc<'d>) -> Result<(), JsonPathError> {
+        for (i, o) in doc.orgs.iter().enumerate() {
+            let path = || field("orgs", i, "slug");
+            ids::org_slug("slug", &o.slug).map_err(|e| invalid(path(), &e))?;
+            if let Some((first, _)) = self.orgs.get(o.slug.as_str()) {
+                return Err(JsonPathError::new(
+                    path(),
+                    format!(
+                        "duplicate organization `{}` (first at {})",
+                        o.slug,
+                        at("orgs", *first)
+                    ),
+                ));
             }
-            None => keys::new_project_token()
-                .map_err(|e| JsonPathError::new(field("projects", i, "api_key"), e.to_string()))?,
-        };
-        b.st.keys.set_project(pid, token);
+            check_settings(|| at("orgs", i), &o.settings)?;
+            let oid = u32::try_from(self.st.orgs.len()).unwrap_or(u32::MAX);
+            self.st.orgs.push(Some(OrgRec {
+                slug: o.slug.as_str().into(),
+                name: o.name.clone(),
+                settings: o.settings.clone(),
+                members_can_invite: o
+                    .settings
+                    .get("members_can_invite")
+                    .and_then(serde_json::Value::as_bool)
+                    .unwrap_or(false),
+                members: BTreeSet::new(),
+                projects: BTreeSet::new(),
+                owners: 0,
+            }));
+            self.st
+                .targets
+                .insert(o.slug.as_str().into(), TargetRef::Org(oid));
+            self.orgs.insert(&o.slug, (i, oid));
+        }
+
+        for (i, p) in doc.projects.iter().enumerate() {
+            let path = || field("projects", i, "id");
+            let (org, _) = ids::project_id("id", &p.id).map_err(|e| invalid(path(), &e))?;
+            let Some(&(_, oid)) = self.orgs.get(org) else {
+                return Err(JsonPathError::new(
+                    path(),
+                    format!("unknown organization `{org}` (not listed in `$.orgs`)"),
+                ));
+            };
+            if self.projects.contains_key(p.id.as_str()) {
+                return Err(JsonPathError::new(
+                    path(),
+                    format!("duplicate project `{}`", p.id),
+                ));
+            }
+            if p.restricted && p.default_role.is_some() {
+                return Err(JsonPathError::new(
+                    field("projects", i, "default_role"),
+                    "a restricted project cannot have a default role",
+                ));
+            }
+            let pid = u32::try_from(self.st.projects.len()).unwrap_or(u32::MAX);
+            self.st.projects.push(Some(ProjectRec {
+                id: p.id.as_str().into(),
+                org: oid,
+                attrs: ProjectAttrs {
+                    name: p.name.clone(),
+                    environment: p.environment.clone(),
+                    restricted: p.restricted,
+                    pii: p.pii,
+                    default_role: p.default_role,
+                    settings: p.settings.clone(),
+                },
+                resources: BTreeSet::new(),
+            }));
+            if let Some(Some(o)) = self.st.orgs.get_mut(oid as usize) {
+                o.projects.insert(pid);
+            }
+            self.st
+                .targets
+                .insert(p.id.as_str().into(), TargetRef::Project(pid));
+            self.projects.insert(&p.id, pid);
+            let token = match &p.api_key {
+                Some(t) => {
+                    let path = || field("projects", i, "api_key");
+                    if !keys::is_project_token(t) {
+                        return Err(JsonPathError::new(
+                            path(),
+                            format!(
+                                "invalid api_key `{}` (expected a project key `agc_` followed by 16 to 128 letters or digits)",
+                                t.escape_debug()
+                            ),
+                        ));
+                    }
+                    if self.st.keys.by_hash.contains_key(keys::hash(t).as_str()) {
+                        return Err(JsonPathError::new(
+                            path(),
+                            "duplicate api_key: another project holds it",
+                        ));
+                    }
+                    t.clone()
+                }
+                None => keys::new_project_token().map_err(|e| {
+                    JsonPathError::new(field("projects", i, "api_key"), e.to_string())
+                })?,
+            };
+            self.st.keys.set_project(pid, token);
+        }
+        Ok(())
     }
 
-    for (i, a) in doc.actions.iter().enumerate() {
-        let def =
-            b.st.catalog
+    /// Custom actions.
+    pub(super) fn actions(&mut self, actions: &[ActionJson]) -> Result<(), JsonPathError> {
+        for (i, a) in actions.iter().enumerate() {
+            let def = self
+                .st
+                .catalog
                 .validate_custom(&a.name, &a.scope, &a.min_role, a.owner_role.as_deref())
                 .map_err(|e| invalid(at("actions", i), &e))?;
-        if b.st.catalog.contains(&a.name) {
-            return Err(JsonPathError::new(
-                field("actions", i, "name"),
-                format!("action `{}` already exists", a.name),
-            ));
+            if self.st.catalog.contains(&a.name) {
+                return Err(JsonPathError::new(
+                    field("actions", i, "name"),
+                    format!("action `{}` already exists", a.name),
+                ));
+            }
+            self.st.catalog.add(def);
         }
-        b.st.catalog.add(def);
+        Ok(())
     }
 
-    b.emails.reserve(doc.users.len());
-    for (i, u) in doc.users.iter().enumerate() {
-        let key = email(|| field("users", i, "email"), &u.email)?;
-        if b.emails.contains_key(&key) {
-            return Err(JsonPathError::new(
-                field("users", i, "email"),
-                format!("duplicate user `{key}`"),
-            ));
+    /// Users and memberships, then the rule that every org keeps an owner.
+    pub(super) fn people(&mut self, doc: &'d Doc<'d>) -> Result<(), JsonPathError> {
+        self.emails.reserve(doc.users.len());
+        for (i, u) in doc.users.iter().enumerate() {
+            let key = email(|| field("users", i, "email"), &u.email)?;
+            if self.emails.contains_key(&key) {
+                return Err(JsonPathError::new(
+                    field("users", i, "email"),
+                    format!("duplicate user `{key}`"),
+                ));
+            }
+            self.emails.insert(key, i);
+            self.listed.push(Listed { json: u, uid: None });
         }
-        b.emails.insert(key, i);
-        b.listed.push(Listed { json: u, uid: None });
-    }
 
-    b.st.users.reserve(doc.users.len());
-    for (i, m) in doc.memberships.iter().enumerate() {
-        let who = b.known(|| field("memberships", i, "user"), &m.user)?;
-        let Some(&(_, oid)) = b.orgs.get(&*m.org) else {
-            return Err(JsonPathError::new(
-                field("memberships", i, "org"),
-                format!(
-                    "unknown organization `{}` (not listed in `$.orgs`)",
-                    m.org.escape_debug()
-                ),
-            ));
-        };
-        let uid = b.user(who);
-        let Some(u) = b.st.users.get_mut(uid as usize) else {
-            continue; // unreachable: `user` made the record
-        };
-        if u.memberships.iter().any(|x| x.org == oid) {
-            return Err(JsonPathError::new(
-                at("memberships", i),
-                format!("duplicate membership of `{}` in `{}`", u.email, m.org),
-            ));
-        }
-        if m.role == OrgRole::Owner && m.expires.is_some() {
-            return Err(JsonPathError::new(
-                field("memberships", i, "expires"),
-                "an owner membership cannot expire",
-            ));
-        }
-        let by = m
-            .granted_by
-            .as_deref()
-            .map(|s| email(|| field("memberships", i, "granted_by"), s))
-            .transpose()?;
-        let mut rec = Membership::new(oid, m.role, m.expires, m.granted_at);
-        rec.reason = m.reason.as_deref().map(str::to_owned);
-        rec.reviewed = m.reviewed;
-        rec.external = m.external;
-        rec.granted_by = by.map(String::into_boxed_str);
-        // Grown by exactly one: a vector of room for four shrunk at the end would leave
-        // a freed tail behind every user for the allocator to keep.
-        u.memberships.reserve_exact(1);
-        u.memberships.push(rec);
-        if let Some(Some(o)) = b.st.orgs.get_mut(oid as usize) {
-            o.members.insert(uid);
-            if m.role == OrgRole::Owner {
-                o.owners += 1;
+        self.st.users.reserve(doc.users.len());
+        for (i, m) in doc.memberships.iter().enumerate() {
+            let who = self.known(|| field("memberships", i, "user"), &m.user)?;
+            let Some(&(_, oid)) = self.orgs.get(&*m.org) else {
+                return Err(JsonPathError::new(
+                    field("memberships", i, "org"),
+                    format!(
+                        "unknown organization `{}` (not listed in `$.orgs`)",
+                        m.org.escape_debug()
+                    ),
+                ));
+            };
+            let uid = self.user(who);
+            let Some(u) = self.st.users.get_mut(uid as usize) else {
+                continue; // unreachable: `user` made the record
+            };
+            if u.memberships.iter().any(|x| x.org == oid) {
+                return Err(JsonPathError::new(
+                    at("memberships", i),
+                    format!("duplicate membership of `{}` in `{}`", u.email, m.org),
+                ));
+            }
+            if m.role == OrgRole::Owner && m.expires.is_some() {
+                return Err(JsonPathError::new(
+                    field("memberships", i, "expires"),
+                    "an owner membership cannot expire",
+                ));
+            }
+            let by = m
+                .granted_by
+                .as_deref()
+                .map(|s| email(|| field("memberships", i, "granted_by"), s))
+                .transpose()?;
+            let mut rec = Membership::new(oid, m.role, m.expires, m.granted_at);
+            rec.reason = m.reason.as_deref().map(str::to_owned);
+            rec.reviewed = m.reviewed;
+            rec.external = m.external;
+            rec.granted_by = by.map(String::into_boxed_str);
+            // Grown by exactly one: a vector of room for four shrunk at the end would leave
+            // a freed tail behind every user for the allocator to keep.
+            u.memberships.reserve_exact(1);
+            u.memberships.push(rec);
+            if let Some(Some(o)) = self.st.orgs.get_mut(oid as usize) {
+                o.members.insert(uid);
+                if m.role == OrgRole::Owner {
+                    o.owners += 1;
+                }
             }
         }
-    }
-    // The first org by slug without an owner.
-    if let Some((slug, i)) = b
-        .orgs
-        .iter()
-        .filter(|(_, (_, oid))| b.st.org(*oid).is_some_and(|o| o.owners == 0))
-        .map(|(slug, (i, _))| (*slug, *i))
-        .min()
-    {
-        return Err(JsonPathError::new(
-            at("orgs", i),
-            format!("organization `{slug}` has no owner: an organization must keep an owner"),
-        ));
-    }
-
-    // A snapshot `to_json` wrote lists a user's grants together: the previous grant's
-    // user is looked up again without hashing.
-    let mut last: Option<(&str, usize)> = None;
-    for (i, g) in doc.grants.iter().enumerate() {
-        let who = match last {
-            Some((text, who)) if text == &*g.user => who,
-            _ => b.known(|| field("grants", i, "user"), &g.user)?,
-        };
-        last = Some((&g.user, who));
-        let (oid, pid) = grant_target(&b, i, &g.target)?;
-        let uid = b.listed.get(who).and_then(|l| l.uid);
-        let Some(m) = uid
-            .and_then(|uid| b.st.users.get_mut(uid as usize))
-            .and_then(|u| u.memberships.iter_mut().find(|m| m.org == oid))
-        else {
-            let org = b.st.org(oid).map_or("", |o| &o.slug);
+        // The first org by slug without an owner.
+        if let Some((slug, i)) = self
+            .orgs
+            .iter()
+            .filter(|(_, (_, oid))| self.st.org(*oid).is_some_and(|o| o.owners == 0))
+            .map(|(slug, (i, _))| (*slug, *i))
+            .min()
+        {
             return Err(JsonPathError::new(
-                at("grants", i),
-                format!(
-                    "`{}` holds a grant in `{org}` but no membership of it",
-                    b.email_of(who).to_ascii_lowercase()
-                ),
-            ));
-        };
-        let dup = match pid {
-            None => m.org_wide.is_some(),
-            // In a snapshot `to_json` wrote, a member's grants come in project order:
-            // appending keeps them sorted. Otherwise a sorted insertion finds duplicates.
-            Some(pid) => match m.grants.last() {
-                Some(last) if last.project >= pid => {
-                    m.grants.binary_search_by_key(&pid, |g| g.project).is_ok()
-                }
-                _ => false,
-            },
-        };
-        if dup {
-            let user = b.email_of(who).to_ascii_lowercase();
-            return Err(JsonPathError::new(
-                at("grants", i),
-                format!("duplicate grant of `{user}` on `{}`", g.target),
+                at("orgs", i),
+                format!("organization `{slug}` has no owner: an organization must keep an owner"),
             ));
         }
-        let by = g
-            .granted_by
-            .as_deref()
-            .map(|s| email(|| field("grants", i, "granted_by"), s))
-            .transpose()?;
-        let grant = Grant::new(
-            g.role,
-            g.expires,
-            g.reason.as_deref(),
-            by.as_deref(),
-            g.granted_at,
-        )
-        .with_review_by(g.review_by);
-        match pid {
-            None => m.org_wide = Some(grant),
-            Some(pid) => {
-                if m.grants.capacity() == 0 {
-                    // Room for this member's run of grants in the org, so the vector is
-                    // allocated once and exactly (not grown by doubling: fewer copies and
-                    // no unused capacity kept per membership).
-                    m.grants.reserve_exact(grant_run(&doc.grants, i));
+        Ok(())
+    }
+
+    /// Grants `first..` of `$.grants`: a run of a user's grants (as written) in one org is
+    /// never split between two calls.
+    pub(super) fn grants(
+        &mut self,
+        first: usize,
+        grants: &[GrantJson<'_>],
+    ) -> Result<(), JsonPathError> {
+        // A snapshot `to_json` wrote lists a user's grants together: the previous grant's
+        // user is looked up again without hashing.
+        let mut last: Option<(&str, usize)> = None;
+        for (i, g) in grants.iter().enumerate() {
+            let n = first + i;
+            let who = match last {
+                Some((text, who)) if text == &*g.user => who,
+                _ => self.known(|| field("grants", n, "user"), &g.user)?,
+            };
+            last = Some((&g.user, who));
+            let (oid, pid) = grant_target(self, n, &g.target)?;
+            let uid = self.listed.get(who).and_then(|l| l.uid);
+            let Some(m) = uid
+                .and_then(|uid| self.st.users.get_mut(uid as usize))
+                .and_then(|u| u.memberships.iter_mut().find(|m| m.org == oid))
+            else {
+                let org = self.st.org(oid).map_or("", |o| &o.slug);
+                return Err(JsonPathError::new(
+                    at("grants", n),
+                    format!(
+                        "`{}` holds a grant in `{org}` but no membership of it",
+                        self.email_of(who).to_ascii_lowercase()
+                    ),
+                ));
+            };
+            let dup = match pid {
+                None => m.org_wide.is_some(),
+                // In a snapshot `to_json` wrote, a member's grants come in project order:
+                // appending keeps them sorted. Otherwise a sorted insertion finds duplicates.
+                Some(pid) => match m.grants.last() {
+                    Some(last) if last.project >= pid => {
+                        m.grants.binary_search_by_key(&pid, |g| g.project).is_ok()
+                    }
+                    _ => false,
+                },
+            };
+            if dup {
+                let user = self.email_of(who).to_ascii_lowercase();
+                return Err(JsonPathError::new(
+                    at("grants", n),
+                    format!("duplicate grant of `{user}` on `{}`", g.target),
+                ));
+            }
+            let by = g
+                .granted_by
+                .as_deref()
+                .map(|s| email(|| field("grants", n, "granted_by"), s))
+                .transpose()?;
+            let grant = Grant::new(
+                g.role,
+                g.expires,
+                g.reason.as_deref(),
+                by.as_deref(),
+                g.granted_at,
+            )
+            .with_review_by(g.review_by);
+            match pid {
+                None => m.org_wide = Some(grant),
+                Some(pid) => {
+                    if m.grants.capacity() == 0 {
+                        // Room for this member's run of grants in the org, so the vector is
+                        // allocated once and exactly (not grown by doubling: fewer copies and
+                        // no unused capacity kept per membership).
+                        m.grants.reserve_exact(grant_run(grants, i));
+                    }
+                    let at = m.grants.partition_point(|g| g.project < pid);
+                    m.grants.insert(at, grant.on(pid));
                 }
-                let at = m.grants.partition_point(|g| g.project < pid);
-                m.grants.insert(at, grant.on(pid));
             }
         }
+        Ok(())
     }
 
-    for (i, r) in doc.resources.iter().enumerate() {
-        let path = || field("resources", i, "id");
-        let (pid, kind) =
-            resource_id(&r.id, &b.projects).map_err(|m| JsonPathError::new(path(), m))?;
-        if b.st.targets.contains_key(r.id.as_str()) {
-            return Err(JsonPathError::new(
-                path(),
-                format!("duplicate resource `{}`", r.id),
-            ));
+    /// Resources, API keys, templates, requests and campaigns.
+    pub(super) fn rest(&mut self, doc: &Doc<'_>) -> Result<(), JsonPathError> {
+        self.st.targets.reserve(doc.resources.len());
+        for (i, r) in doc.resources.iter().enumerate() {
+            let path = || field("resources", i, "id");
+            let (pid, kind) =
+                resource_id(&r.id, &self.projects).map_err(|m| JsonPathError::new(path(), m))?;
+            if self.st.targets.contains_key(r.id.as_str()) {
+                return Err(JsonPathError::new(
+                    path(),
+                    format!("duplicate resource `{}`", r.id),
+                ));
+            }
+            let who = self.known(|| field("resources", i, "owner"), &r.owner)?;
+            let owner = self.user(who);
+            let rid = u32::try_from(self.st.resources.len()).unwrap_or(u32::MAX);
+            self.st.resources.push(Some(ResourceRec {
+                id: r.id.as_str().into(),
+                project: pid,
+                kind,
+                owner,
+            }));
+            if let Some(Some(p)) = self.st.projects.get_mut(pid as usize) {
+                p.resources.insert(rid);
+            }
+            self.st
+                .targets
+                .insert(r.id.as_str().into(), TargetRef::Resource(rid));
         }
-        let who = b.known(|| field("resources", i, "owner"), &r.owner)?;
-        let owner = b.user(who);
-        let rid = u32::try_from(b.st.resources.len()).unwrap_or(u32::MAX);
-        b.st.resources.push(Some(ResourceRec {
-            id: r.id.as_str().into(),
-            project: pid,
-            kind,
-            owner,
-        }));
-        if let Some(Some(p)) = b.st.projects.get_mut(pid as usize) {
-            p.resources.insert(rid);
+
+        for (i, k) in doc.api_keys.iter().enumerate() {
+            api_key(self, i, k)?;
         }
-        b.st.targets
-            .insert(r.id.as_str().into(), TargetRef::Resource(rid));
+        governance(&mut self.st, doc)?;
+        super::campaigns::read(&mut self.st, &doc.campaigns)?;
+        Ok(())
     }
 
-    for (i, k) in doc.api_keys.iter().enumerate() {
-        api_key(&mut b, i, k)?;
-    }
-    governance(&mut b.st, doc)?;
-    super::campaigns::read(&mut b.st, &doc.campaigns)?;
-
-    // Users without a membership (they left, or were removed) nor a resource.
-    for i in 0..b.listed.len() {
-        b.user(i);
-    }
-    for u in &mut b.st.users {
-        // Sized exactly, as grants made one at a time are: most members hold a handful.
-        u.memberships.shrink_to_fit();
-        for m in &mut u.memberships {
-            m.grants.shrink_to_fit();
+    /// The state: the remaining users made, vectors sized, the check-path indexes built.
+    pub(super) fn finish(mut self) -> State {
+        // Users without a membership (they left, or were removed) nor a resource.
+        for i in 0..self.listed.len() {
+            self.user(i);
         }
+        for u in &mut self.st.users {
+            // Sized exactly, as grants made one at a time are: most members hold a handful.
+            u.memberships.shrink_to_fit();
+            for m in &mut u.memberships {
+                m.grants.shrink_to_fit();
+            }
+        }
+        self.st.rebuild_hot();
+        self.st
     }
-    b.st.rebuild_hot();
-    Ok(b.st)
 }
 
 /// Restores the custom templates and the access requests.
