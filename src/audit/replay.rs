@@ -68,14 +68,18 @@ fn quick_describe(change: &Change) -> Option<(String, Map<String, Value>)> {
         }
     }
     let mut d = Map::new();
+    // What a grant and a membership both record first.
+    let user_role = |d: &mut Map<String, Value>, user: &str, role: &str| {
+        d.insert("user".to_owned(), Value::String(user.to_owned()));
+        d.insert("role".to_owned(), Value::from(role));
+    };
     let target = match change {
         Change::GrantAdded {
             user,
             target,
             attrs,
         } => {
-            d.insert("user".to_owned(), Value::String(user.clone()));
-            d.insert("role".to_owned(), Value::from(attrs.role.as_str()));
+            user_role(&mut d, user, attrs.role.as_str());
             put(&mut d, "expires", attrs.expires.as_ref());
             put(&mut d, "reason", attrs.reason.as_ref());
             put(&mut d, "review_by", attrs.review_by.as_ref());
@@ -91,8 +95,7 @@ fn quick_describe(change: &Change) -> Option<(String, Map<String, Value>)> {
             attrs,
             person,
         } => {
-            d.insert("user".to_owned(), Value::String(user.clone()));
-            d.insert("role".to_owned(), Value::from(attrs.role.as_str()));
+            user_role(&mut d, user, attrs.role.as_str());
             put(&mut d, "expires", attrs.expires.as_ref());
             put(&mut d, "reason", attrs.reason.as_ref());
             put(&mut d, "reviewed", attrs.reviewed.as_ref());

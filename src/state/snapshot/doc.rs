@@ -33,7 +33,7 @@ pub(super) struct Header {
     pub(super) version: u64,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Default)]
 #[serde(
     deny_unknown_fields,
     expecting = "an accessgraph snapshot (a JSON object)"

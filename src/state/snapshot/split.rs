@@ -92,7 +92,7 @@ fn assemble<'t>(
         pos: 0,
         seen: 0,
     };
-    let mut head = empty();
+    let mut head = Doc::default();
     w.head(&mut head)?;
     if w.pos != at || w.seen & (FORMAT | VERSION) != FORMAT | VERSION {
         return None;
@@ -113,7 +113,7 @@ fn assemble<'t>(
         }
     };
     w.pos = at + end;
-    let mut tail = empty();
+    let mut tail = Doc::default();
     w.tail(&mut tail)?;
     b.actions(&tail.actions).ok()?;
     b.rest(&tail).ok()?;
@@ -282,24 +282,6 @@ impl<'t> Cursor<'t> {
     }
 }
 
-fn empty<'t>() -> Doc<'t> {
-    Doc {
-        format: String::new(),
-        version: 0,
-        orgs: Vec::new(),
-        projects: Vec::new(),
-        users: Vec::new(),
-        memberships: Vec::new(),
-        grants: Vec::new(),
-        resources: Vec::new(),
-        actions: Vec::new(),
-        api_keys: Vec::new(),
-        templates: Vec::new(),
-        access_requests: Vec::new(),
-        campaigns: Vec::new(),
-    }
-}
-
 // The keys read, one bit each: a key met twice sends the document to the whole reading.
 const FORMAT: u16 = 1;
 const VERSION: u16 = 1 << 1;
@@ -357,6 +339,14 @@ impl<'t> Walker<'t> {
         (self.seen & bit == 0).then(|| self.seen |= bit)
     }
 
+    /// The value of the key `bit` stands for into `slot`: `None` when the key was met
+    /// before or its value does not read.
+    fn field<T: Deserialize<'t>>(&mut self, bit: u16, slot: &mut T) -> Option<()> {
+        self.mark(bit)?;
+        *slot = self.value()?;
+        Some(())
+    }
+
     /// From `{` through the head keys to the `grants` key, the cursor left on its value.
     fn head(&mut self, doc: &mut Doc<'t>) -> Option<()> {
         self.eat(b'{')?;
@@ -375,25 +365,17 @@ impl<'t> Walker<'t> {
                     doc.version = self.value::<Version>()?.0;
                 }
                 "orgs" => {
-                    self.mark(ORGS)?;
-                    doc.orgs = self.value()?;
+                    self.field(ORGS, &mut doc.orgs)?;
                     let deep = doc.orgs.iter().any(|o| too_deep(&o.settings));
                     (!deep).then_some(())?;
                 }
                 "projects" => {
-                    self.mark(PROJECTS)?;
-                    doc.projects = self.value()?;
+                    self.field(PROJECTS, &mut doc.projects)?;
                     let deep = doc.projects.iter().any(|p| too_deep(&p.settings));
                     (!deep).then_some(())?;
                 }
-                "users" => {
-                    self.mark(USERS)?;
-                    doc.users = self.value()?;
-                }
-                "memberships" => {
-                    self.mark(MEMBERSHIPS)?;
-                    doc.memberships = self.value()?;
-                }
+                "users" => self.field(USERS, &mut doc.users)?,
+                "memberships" => self.field(MEMBERSHIPS, &mut doc.memberships)?,
                 _ => return None,
             }
             self.eat(b',')?;
@@ -410,30 +392,12 @@ impl<'t> Walker<'t> {
                 _ => return None,
             }
             match self.key()? {
-                "resources" => {
-                    self.mark(RESOURCES)?;
-                    doc.resources = self.value()?;
-                }
-                "actions" => {
-                    self.mark(ACTIONS)?;
-                    doc.actions = self.value()?;
-                }
-                "api_keys" => {
-                    self.mark(API_KEYS)?;
-                    doc.api_keys = self.value()?;
-                }
-                "templates" => {
-                    self.mark(TEMPLATES)?;
-                    doc.templates = self.value()?;
-                }
-                "access_requests" => {
-                    self.mark(ACCESS_REQUESTS)?;
-                    doc.access_requests = self.value()?;
-                }
-                "campaigns" => {
-                    self.mark(CAMPAIGNS)?;
-                    doc.campaigns = self.value()?;
-                }
+                "resources" => self.field(RESOURCES, &mut doc.resources)?,
+                "actions" => self.field(ACTIONS, &mut doc.actions)?,
+                "api_keys" => self.field(API_KEYS, &mut doc.api_keys)?,
+                "templates" => self.field(TEMPLATES, &mut doc.templates)?,
+                "access_requests" => self.field(ACCESS_REQUESTS, &mut doc.access_requests)?,
+                "campaigns" => self.field(CAMPAIGNS, &mut doc.campaigns)?,
                 _ => return None,
             }
         }
