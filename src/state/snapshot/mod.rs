@@ -26,9 +26,10 @@
 //! - Reading builds the graph's records directly, validated once in document order, and
 //!   its check-path indexes once at the end (not one elementary change at a time), so the
 //!   cost is a few hash lookups per record; strings are borrowed from the text.
-//! - A snapshot of 1 MiB of grants and more, laid out as [`write`] lays it out, has its
-//!   `grants` array parsed on a second thread while the rest is read and built
-//!   ([`split`]); any other layout, and any error, is read whole, so errors are the same.
+//! - A snapshot of 1 MiB of grants and more, laid out as [`write`] lays it out or as the
+//!   compact keys-sorted text a journal's snapshot holds, has its `grants` array parsed on
+//!   a second thread while the rest is read and built ([`split`]); any other layout, and
+//!   any error, is read whole, so errors are the same.
 //! - A snapshot is self-contained: every email a membership, grant or resource names
 //!   must be listed under `users`, every org and project referenced must be listed.
 //! - `api_keys` holds the personal API keys (sorted by id), revoked ones included, each

@@ -14,6 +14,14 @@
 //! `version` among them) before `grants`, the other keys after it, each once. Anything
 //! else, and any value or rule that does not hold, gives `None`, and the caller reads the
 //! document whole, which reports the error with its type, message and path as before.
+//!
+//! The other shape read here is compact JSON with `memberships` right after `grants`, as
+//! in the keys-sorted text a journal's snapshot holds (`Graph::snapshot`), where `grants`
+//! comes before the records it names. This thread then finds the array's end by searching
+//! for `],"memberships":` (in a valid document that text can only be its end: a grant is a
+//! flat object, and no string holds a raw quote), reads every other key before the first
+//! batch arrives, and checks, once the parser has read the array to its end, that the end
+//! is the one it found; a grant laid out compact, keys sorted, is read by hand too.
 
 use std::borrow::Cow;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
@@ -40,6 +48,12 @@ const HEAD_LINE: &str = "{\n  \"";
 /// The line of the `grants` key as `write` writes it, up to its `[`.
 const GRANTS_LINE: &[u8] = b"\n  \"grants\": [";
 
+/// The `grants` key in compact text, up to its `[`.
+const COMPACT_GRANTS: &[u8] = b",\"grants\":[";
+
+/// The end of the `grants` array in compact text with keys sorted, from its `]`.
+const COMPACT_GRANTS_END: &[u8] = b"],\"memberships\":";
+
 /// A message from the parsing thread: a batch of grants, or the offset just past the
 /// array once it has been read whole.
 enum Msg<'t> {
@@ -51,11 +65,14 @@ enum Msg<'t> {
 /// it, its grants start at least `min` bytes before its end, and it reads without error;
 /// `None` otherwise (read it whole then).
 pub(super) fn read(text: &str, min: usize) -> Option<State> {
-    // Not pretty-printed (a snapshot file's state is compact): no search through it.
-    if !text.starts_with(HEAD_LINE) {
-        return None;
-    }
-    let at = memchr::memmem::find(text.as_bytes(), GRANTS_LINE)? + GRANTS_LINE.len() - 1;
+    // Neither pretty-printed nor compact from its first key: no search through it.
+    let compact = is_compact(text);
+    let key = match (text.starts_with(HEAD_LINE), compact) {
+        (true, _) => GRANTS_LINE,
+        (false, true) => COMPACT_GRANTS,
+        (false, false) => return None,
+    };
+    let at = memchr::memmem::find(text.as_bytes(), key)? + key.len() - 1;
     let grants = text.get(at..)?;
     if grants.len() < min {
         return None;
@@ -69,14 +86,26 @@ pub(super) fn read(text: &str, min: usize) -> Option<State> {
             .spawn_scoped(s, move || parse_grants(grants, &tx, &spare_rx))
             .ok()?;
         // Returning drops `rx`: a parser still running stops at its next batch.
-        let state = assemble(text, at, rx, &spare_tx);
+        let state = assemble(text, at, compact, rx, &spare_tx);
         parser.join().ok()?;
         state
     })
 }
 
+/// Does `text` start as compact JSON (`{"key":` with no space after the colon, as
+/// `json.dumps` puts one)? A key is a field name, short and with no quote in it.
+fn is_compact(text: &str) -> bool {
+    let head = text.as_bytes().get(..64).unwrap_or(text.as_bytes());
+    head.starts_with(b"{\"")
+        && memchr::memmem::find(head, b"\":")
+            .and_then(|i| head.get(i + 2))
+            .is_some_and(|b| !b.is_ascii_whitespace())
+}
+
 /// Reads and builds the head, applies the batches `rx` brings (handing their emptied
-/// vectors back on `spare`), then reads and builds the rest.
+/// vectors back on `spare`), then reads and builds the rest. In `compact` text every key
+/// but `grants` is read before the first batch is applied (the records the grants name
+/// come after them), the array's end found by a search and checked against the parser's.
 #[expect(
     clippy::needless_pass_by_value,
     reason = "owned, so that returning early drops it and the parser stops"
@@ -84,6 +113,7 @@ pub(super) fn read(text: &str, min: usize) -> Option<State> {
 fn assemble<'t>(
     text: &'t str,
     at: usize,
+    compact: bool,
     rx: Receiver<Msg<'t>>,
     spare: &Sender<Vec<GrantJson<'t>>>,
 ) -> Option<State> {
@@ -93,8 +123,19 @@ fn assemble<'t>(
         seen: 0,
     };
     let mut head = Doc::default();
-    w.head(&mut head)?;
-    if w.pos != at || w.seen & (FORMAT | VERSION) != FORMAT | VERSION {
+    w.head(&mut head, if compact { ALL_KEYS } else { HEAD_KEYS })?;
+    if w.pos != at {
+        return None;
+    }
+    let jump = if compact {
+        let found = memchr::memmem::find(text.as_bytes().get(at..)?, COMPACT_GRANTS_END)?;
+        w.pos = at + found + 1;
+        w.tail(&mut head, ALL_KEYS)?;
+        Some(found + 1)
+    } else {
+        None
+    };
+    if w.seen & (FORMAT | VERSION) != FORMAT | VERSION {
         return None;
     }
     let mut b = Builder::new(&head);
@@ -112,11 +153,20 @@ fn assemble<'t>(
             Msg::End(len) => break len,
         }
     };
-    w.pos = at + end;
-    let mut tail = Doc::default();
-    w.tail(&mut tail)?;
+    let tail_doc;
+    let tail = if let Some(found) = jump {
+        // The end searched for must be the array's.
+        (found == end).then_some(())?;
+        &head
+    } else {
+        w.pos = at + end;
+        let mut tail = Doc::default();
+        w.tail(&mut tail, REST_KEYS)?;
+        tail_doc = tail;
+        &tail_doc
+    };
     b.actions(&tail.actions).ok()?;
-    b.rest(&tail).ok()?;
+    b.rest(tail).ok()?;
     Some(b.finish())
 }
 
@@ -219,6 +269,10 @@ impl<'t> Cursor<'t> {
             return Some(g);
         }
         self.p = start;
+        if let Some(g) = self.sorted() {
+            return Some(g);
+        }
+        self.p = start;
         let rest = self.s.get(start..)?;
         let mut values = serde_json::Deserializer::from_str(rest).into_iter::<GrantJson<'t>>();
         let g = values.next()?.ok()?;
@@ -280,6 +334,49 @@ impl<'t> Cursor<'t> {
             review_by,
         })
     }
+
+    /// A grant as compact JSON with its keys sorted writes it (a journal snapshot's
+    /// state): each key once, in that order, string values without escapes, each value
+    /// checked by the codec serde applies. Anything else is `None`, and serde reads it.
+    fn sorted(&mut self) -> Option<GrantJson<'t>> {
+        const KEYS: [&str; 8] = [
+            "expires",
+            "granted_at",
+            "granted_by",
+            "reason",
+            "review_by",
+            "role",
+            "target",
+            "user",
+        ];
+        if !self.lit("{") {
+            return None;
+        }
+        let mut v: [Option<&'t str>; 8] = [None; 8];
+        let mut next = 0;
+        loop {
+            let key = self.string()?;
+            let rank = next + KEYS.get(next..)?.iter().position(|k| *k == key)?;
+            next = rank + 1;
+            self.lit(":").then_some(())?;
+            *v.get_mut(rank)? = Some(self.string()?);
+            if self.lit("}") {
+                break;
+            }
+            self.lit(",").then_some(())?;
+        }
+        let [expires, granted_at, granted_by, reason, review_by, role, target, user] = v;
+        Some(GrantJson {
+            user: Cow::Borrowed(user?),
+            target: Cow::Borrowed(target?),
+            role: project_role(role?).ok()?,
+            expires: expires.map(parse_instant).transpose().ok()?,
+            reason: reason.map(Cow::Borrowed),
+            granted_by: granted_by.map(Cow::Borrowed),
+            granted_at: parse_instant(granted_at?).ok()?,
+            review_by: review_by.map(parse_date).transpose().ok()?,
+        })
+    }
 }
 
 // The keys read, one bit each: a key met twice sends the document to the whole reading.
@@ -295,6 +392,13 @@ const API_KEYS: u16 = 1 << 8;
 const TEMPLATES: u16 = 1 << 9;
 const ACCESS_REQUESTS: u16 = 1 << 10;
 const CAMPAIGNS: u16 = 1 << 11;
+
+/// The keys `write` puts before `grants`: what the grants name.
+const HEAD_KEYS: u16 = FORMAT | VERSION | ORGS | PROJECTS | USERS | MEMBERSHIPS;
+/// The keys `write` puts after `grants`.
+const REST_KEYS: u16 = RESOURCES | ACTIONS | API_KEYS | TEMPLATES | ACCESS_REQUESTS | CAMPAIGNS;
+/// Every key but `grants`.
+const ALL_KEYS: u16 = HEAD_KEYS | REST_KEYS;
 
 /// Settings nested deeper than this send the document to the whole reading, where the
 /// parser's nesting limit (128, counted from the document's top) decides.
@@ -347,8 +451,9 @@ impl<'t> Walker<'t> {
         Some(())
     }
 
-    /// From `{` through the head keys to the `grants` key, the cursor left on its value.
-    fn head(&mut self, doc: &mut Doc<'t>) -> Option<()> {
+    /// From `{` through the keys `allowed` to the `grants` key, the cursor left on its
+    /// value.
+    fn head(&mut self, doc: &mut Doc<'t>, allowed: u16) -> Option<()> {
         self.eat(b'{')?;
         loop {
             match self.key()? {
@@ -356,34 +461,14 @@ impl<'t> Walker<'t> {
                     self.skip_ws();
                     return Some(());
                 }
-                "format" => {
-                    self.mark(FORMAT)?;
-                    doc.format = self.value::<Format>()?.0;
-                }
-                "version" => {
-                    self.mark(VERSION)?;
-                    doc.version = self.value::<Version>()?.0;
-                }
-                "orgs" => {
-                    self.field(ORGS, &mut doc.orgs)?;
-                    let deep = doc.orgs.iter().any(|o| too_deep(&o.settings));
-                    (!deep).then_some(())?;
-                }
-                "projects" => {
-                    self.field(PROJECTS, &mut doc.projects)?;
-                    let deep = doc.projects.iter().any(|p| too_deep(&p.settings));
-                    (!deep).then_some(())?;
-                }
-                "users" => self.field(USERS, &mut doc.users)?,
-                "memberships" => self.field(MEMBERSHIPS, &mut doc.memberships)?,
-                _ => return None,
+                key => self.entry(key, doc, allowed)?,
             }
             self.eat(b',')?;
         }
     }
 
-    /// From the end of the `grants` array through the remaining keys to the end of text.
-    fn tail(&mut self, doc: &mut Doc<'t>) -> Option<()> {
+    /// From the end of the `grants` array through the keys `allowed` to the end of text.
+    fn tail(&mut self, doc: &mut Doc<'t>, allowed: u16) -> Option<()> {
         loop {
             self.skip_ws();
             match self.text.as_bytes().get(self.pos) {
@@ -391,19 +476,62 @@ impl<'t> Walker<'t> {
                 Some(b',') => self.pos += 1,
                 _ => return None,
             }
-            match self.key()? {
-                "resources" => self.field(RESOURCES, &mut doc.resources)?,
-                "actions" => self.field(ACTIONS, &mut doc.actions)?,
-                "api_keys" => self.field(API_KEYS, &mut doc.api_keys)?,
-                "templates" => self.field(TEMPLATES, &mut doc.templates)?,
-                "access_requests" => self.field(ACCESS_REQUESTS, &mut doc.access_requests)?,
-                "campaigns" => self.field(CAMPAIGNS, &mut doc.campaigns)?,
-                _ => return None,
-            }
+            let key = self.key()?;
+            self.entry(key, doc, allowed)?;
         }
         self.pos += 1;
         self.skip_ws();
         (self.pos == self.text.len()).then_some(())
+    }
+
+    /// The value of the top-level `key` into `doc`: `None` when the key is not one of
+    /// those `allowed` here, was met before, or its value does not read.
+    fn entry(&mut self, key: &str, doc: &mut Doc<'t>, allowed: u16) -> Option<()> {
+        let bit = match key {
+            "format" => FORMAT,
+            "version" => VERSION,
+            "orgs" => ORGS,
+            "projects" => PROJECTS,
+            "users" => USERS,
+            "memberships" => MEMBERSHIPS,
+            "resources" => RESOURCES,
+            "actions" => ACTIONS,
+            "api_keys" => API_KEYS,
+            "templates" => TEMPLATES,
+            "access_requests" => ACCESS_REQUESTS,
+            "campaigns" => CAMPAIGNS,
+            _ => return None,
+        };
+        (allowed & bit != 0).then_some(())?;
+        match bit {
+            FORMAT => {
+                self.mark(FORMAT)?;
+                doc.format = self.value::<Format>()?.0;
+            }
+            VERSION => {
+                self.mark(VERSION)?;
+                doc.version = self.value::<Version>()?.0;
+            }
+            ORGS => {
+                self.field(ORGS, &mut doc.orgs)?;
+                let deep = doc.orgs.iter().any(|o| too_deep(&o.settings));
+                (!deep).then_some(())?;
+            }
+            PROJECTS => {
+                self.field(PROJECTS, &mut doc.projects)?;
+                let deep = doc.projects.iter().any(|p| too_deep(&p.settings));
+                (!deep).then_some(())?;
+            }
+            USERS => self.field(USERS, &mut doc.users)?,
+            MEMBERSHIPS => self.field(MEMBERSHIPS, &mut doc.memberships)?,
+            RESOURCES => self.field(RESOURCES, &mut doc.resources)?,
+            ACTIONS => self.field(ACTIONS, &mut doc.actions)?,
+            API_KEYS => self.field(API_KEYS, &mut doc.api_keys)?,
+            TEMPLATES => self.field(TEMPLATES, &mut doc.templates)?,
+            ACCESS_REQUESTS => self.field(ACCESS_REQUESTS, &mut doc.access_requests)?,
+            _ => self.field(CAMPAIGNS, &mut doc.campaigns)?,
+        }
+        Some(())
     }
 }
 
@@ -438,287 +566,4 @@ impl<'de> Deserialize<'de> for Version {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "a test fails by panicking; it slices documents it wrote"
-)]
-mod tests {
-    use std::fmt::Write as _;
-
-    use super::*;
-    use crate::state::snapshot::read::read_whole;
-    use crate::state::snapshot::write;
-
-    /// A document in `write`'s shape: one org of `projects` projects, `users` members
-    /// (the first the owner), user `i` holding `per_user(i)` project grants, every
-    /// seventh an `acme/*` grant too; names, reasons and emails with escapes and
-    /// non-ASCII text.
-    fn doc(users: usize, projects: usize, per_user: impl Fn(usize) -> usize) -> String {
-        let mut t = String::from(
-            r#"{"format":"accessgraph","version":1,"orgs":[{"slug":"acme","name":"Acmé \"Inc\"","settings":{"members_can_invite":true,"x":[[1]]}}],"projects":["#,
-        );
-        for p in 0..projects {
-            let sep = if p == 0 { "" } else { "," };
-            let _ = write!(
-                t,
-                r#"{sep}{{"id":"acme/p{p:04}","name":"P\t{p} ☃","api_key":"agc_{p:032x}"}}"#
-            );
-        }
-        t.push_str(r#"],"users":["#);
-        for i in 0..users {
-            let sep = if i == 0 { "" } else { "," };
-            let _ = write!(
-                t,
-                r#"{sep}{{"email":"U{i:05}@example.com","name":"Ünï \"{i}\"\n","title":"\u00e9"}}"#
-            );
-        }
-        t.push_str(r#"],"memberships":["#);
-        for i in 0..users {
-            let sep = if i == 0 { "" } else { "," };
-            let role = if i == 0 { "owner" } else { "member" };
-            let _ = write!(
-                t,
-                r#"{sep}{{"user":"u{i:05}@example.com","org":"acme","role":"{role}","granted_at":"2024-01-01T00:00:00Z"}}"#
-            );
-        }
-        t.push_str(r#"],"grants":["#);
-        let mut first = true;
-        for i in 0..users {
-            let mut targets: Vec<String> = (0..per_user(i).min(projects))
-                .map(|k| format!("acme/p{:04}", (i + k) % projects))
-                .collect();
-            if i % 7 == 3 {
-                targets.push("acme/*".to_owned());
-            }
-            for (k, target) in targets.iter().enumerate() {
-                let sep = if first { "" } else { "," };
-                first = false;
-                let role = ["viewer", "member", "admin"][(i + k) % 3];
-                let extra = match (i + k) % 4 {
-                    0 => r#","expires":"2030-01-01T00:00:00.5Z","reason":"on \"call\"\n ☎""#,
-                    1 => r#","granted_by":"u00000@example.com","review_by":"2025-02-03""#,
-                    _ => "",
-                };
-                let _ = write!(
-                    t,
-                    r#"{sep}{{"user":"u{i:05}@example.com","target":"{target}","role":"{role}"{extra},"granted_at":"2024-01-02T03:04:05Z"}}"#
-                );
-            }
-        }
-        t.push_str(r#"],"resources":[{"id":"acme/p0000/dashboard/1","owner":"u00000@example.com"}],"actions":[{"name":"release:deploy","scope":"project","min_role":"member"}]}"#);
-        let st = read_whole(&t).unwrap_or_else(|e| panic!("the test document: {e}"));
-        write(&st).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// The same records under the same ids, and the same snapshot. (The whole `Debug`
-    /// would differ: hash maps with random seeds, a global epoch.)
-    fn assert_same(a: &State, b: &State) {
-        let records = |s: &State| format!("{:?}", (&s.users, &s.orgs, &s.projects, &s.resources));
-        assert_eq!(records(a), records(b));
-        let text = |s: &State| write(s).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(text(a), text(b));
-    }
-
-    /// Reading `text` in sections gives the state the whole reading gives, or nothing
-    /// when that reading fails; and `read` answers as the whole reading does.
-    fn same(text: &str) -> Option<State> {
-        let whole = read_whole(text);
-        let split = read(text, 0);
-        match (&whole, &split) {
-            (Ok(w), Some(s)) => assert_same(w, s),
-            (Err(_), Some(_)) => panic!("read in sections a document the whole reading refuses"),
-            _ => {}
-        }
-        let public = super::super::read(text);
-        match (&whole, &public) {
-            (Ok(w), Ok(p)) => assert_same(w, p),
-            (Err(w), Err(p)) => assert_eq!(w.to_string(), p.to_string()),
-            _ => panic!("`read` and the whole reading disagree"),
-        }
-        split
-    }
-
-    #[test]
-    fn sections_read_as_the_whole_document() {
-        // Batches of 1024 and more, ending at a change of user.
-        let text = doc(3000, 40, |i| i % 9);
-        assert!(same(&text).is_some());
-        // Users with more grants than a batch holds.
-        let text = doc(5, 1500, |i| [1500, 20, 1100, 1023, 1025][i]);
-        assert!(same(&text).is_some());
-        // A batch of exactly 1024, then a change of user.
-        let text = doc(3, 1100, |i| [1024, 1, 1024][i]);
-        assert!(same(&text).is_some());
-    }
-
-    #[test]
-    fn small_and_empty_documents() {
-        let one = doc(1, 3, |_| 3);
-        assert!(same(&one).is_some());
-        let none = doc(3, 3, |_| 0);
-        assert!(none.contains("\n  \"grants\": []"));
-        assert!(same(&none).is_some());
-        // Too small to be worth a thread.
-        assert!(read(&one, PARALLEL_MIN).is_none());
-    }
-
-    #[test]
-    fn grants_read_by_hand_are_serdes() {
-        let text = doc(300, 6, |i| i % 6);
-        // Grants laid out otherwise (read by serde): an explicit null, spaces, an escaped
-        // key, a one-line grant; and escapes in values (the generator writes some).
-        let variants = text
-            .replacen(
-                "\"role\": \"viewer\",\n      \"granted_at\"",
-                "\"role\": \"viewer\",\n      \"expires\": null,\n      \"granted_at\"",
-                1,
-            )
-            .replacen("\"role\": \"member\"", "\"role\" :  \"member\"", 1)
-            .replacen("\"granted_at\": ", "\"granted\\u005fat\": ", 1)
-            .replacen(
-                "{\n      \"user\": \"u00299@example.com\",\n      \"target\": ",
-                "{\"user\":\"u00299@example.com\",\"target\":",
-                1,
-            );
-        for text in [&text, &variants] {
-            let at = text.find("\n  \"grants\": [").unwrap_or(0) + GRANTS_LINE.len() - 1;
-            let (tx, rx) = mpsc::sync_channel(10_000);
-            let (_spare_tx, spare_rx) = mpsc::channel();
-            parse_grants(&text[at..], &tx, &spare_rx);
-            drop(tx);
-            let got: Vec<String> = rx
-                .iter()
-                .flat_map(|m| match m {
-                    Msg::Batch(b) => b,
-                    Msg::End(_) => Vec::new(),
-                })
-                .map(|g| serde_json::to_string(&g).unwrap_or_default())
-                .collect();
-            let whole: Doc<'_> =
-                serde_json::from_str(text).unwrap_or_else(|e| panic!("the document: {e}"));
-            let want: Vec<String> = whole
-                .grants
-                .iter()
-                .map(|g| serde_json::to_string(g).unwrap_or_default())
-                .collect();
-            assert_eq!(got.len(), want.len());
-            assert_eq!(got, want);
-            assert!(same(text).is_some());
-        }
-        assert_ne!(variants, text);
-        assert!(variants.contains("\"expires\": null") && variants.contains("\"role\" :  "));
-        assert!(variants.contains("\\u005f") && variants.contains("{\"user\":\"u00299"));
-    }
-
-    #[test]
-    fn batches_end_where_the_user_changes() {
-        let text = doc(700, 10, |i| 1 + i % 5);
-        let at =
-            memchr::memmem::find(text.as_bytes(), GRANTS_LINE).unwrap_or(0) + GRANTS_LINE.len() - 1;
-        let (tx, rx) = mpsc::sync_channel(10_000);
-        let (_spare_tx, spare_rx) = mpsc::channel();
-        parse_grants(text.get(at..).unwrap_or_default(), &tx, &spare_rx);
-        drop(tx);
-        let msgs: Vec<Msg<'_>> = rx.iter().collect();
-        let batches: Vec<&Vec<GrantJson<'_>>> = msgs
-            .iter()
-            .filter_map(|m| match m {
-                Msg::Batch(b) => Some(b),
-                Msg::End(_) => None,
-            })
-            .collect();
-        assert!(batches.len() > 1);
-        for pair in batches.windows(2) {
-            let (a, b) = (&pair[0], &pair[1]);
-            assert!(a.len() >= BATCH);
-            assert_ne!(a.last().map(|g| &g.user), b.first().map(|g| &g.user));
-        }
-        let Some(Msg::End(end)) = msgs.last() else {
-            panic!("no end offset")
-        };
-        assert!(text[at + end..].starts_with(",\n  \"resources\""));
-    }
-
-    #[test]
-    fn other_shapes_are_read_whole() {
-        let text = doc(50, 5, |i| i % 4);
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-        // Key order changed (memberships after grants; format last): read whole.
-        let moved = text
-            .replacen("\n  \"format\": \"accessgraph\",", "", 1)
-            .replacen("\n}", ",\n  \"format\": \"accessgraph\"\n}", 1);
-        assert!(same(&moved).is_none());
-        let find = |key: &str| text.find(&format!("\n  \"{key}\": [")).unwrap_or(0);
-        let (m, g, r) = (find("memberships"), find("grants"), find("resources"));
-        let swapped = format!("{}{}{}{}", &text[..m], &text[g..r], &text[m..g], &text[r..]);
-        assert_ne!(swapped, text);
-        assert!(same(&swapped).is_none());
-        // A key twice, an unknown key, compact text, text after the end: read whole.
-        let twice = text.replacen("\n}", ",\n  \"orgs\": []\n}", 1);
-        assert!(same(&twice).is_none());
-        let grants_twice = text.replacen("\n}", ",\n  \"grants\": []\n}", 1);
-        assert!(same(&grants_twice).is_none());
-        let unknown = text.replacen("\n}", ",\n  \"extra\": 1\n}", 1);
-        assert!(same(&unknown).is_none());
-        let after = format!("{text}{{}}");
-        assert!(same(&after).is_none());
-        let compact = serde_json::to_string(&v).unwrap_or_default();
-        assert!(same(&compact).is_none());
-        let indented = format!("{{\n    \"grants\": [],{}", &text[2..]);
-        assert!(same(&indented).is_none());
-        // Key order as written, a line like the grants' inside a value: read whole.
-        let nested = text.replacen(
-            "\"name\": \"Acmé \\\"Inc\\\"\",",
-            "\"name\": \"Acmé \\\"Inc\\\"\",\n  \"grants\": [],",
-            1,
-        );
-        assert_ne!(nested, text);
-        assert!(same(&nested).is_none());
-        // With a byte-order mark.
-        let bom = format!("\u{feff}{text}");
-        assert!(super::super::read(&bom).is_ok());
-    }
-
-    #[test]
-    fn errors_are_the_whole_readings() {
-        let text = doc(200, 5, |i| i % 5);
-        let cases = [
-            text.replacen("\"role\": \"admin\"", "\"role\": \"root\"", 1),
-            text.replacen("\"version\": 1", "\"version\": 2", 1),
-            text.replacen("\"format\": \"accessgraph\"", "\"format\": \"other\"", 1),
-            text.replacen(
-                "\"target\": \"acme/p0003\"",
-                "\"target\": \"acme/p9999\"",
-                1,
-            ),
-            text.replacen("\"target\": \"acme/p0003\"", "\"target\": \"nope/*\"", 1),
-            text.replacen("2024-01-02T03:04:05Z", "2024-13-02T03:04:05Z", 1),
-            text.replacen("\"min_role\": \"member\"", "\"min_role\": \"boss\"", 1),
-            text.replacen(
-                "\"owner\": \"u00000@example.com\"",
-                "\"owner\": \"x@y.z\"",
-                1,
-            ),
-            text.replacen(
-                "\"user\": \"u00101@example.com\",\n      \"target\"",
-                "\"user\": \"u00101@example.com\",\n      \"bogus\": 1,\n      \"target\"",
-                1,
-            ),
-            // A grant repeated: a duplicate within a batch.
-            {
-                let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-                let g = serde_json::to_string_pretty(&v["grants"][5]).unwrap_or_default();
-                text.replacen("\"grants\": [", &format!("\"grants\": [\n{g},"), 1)
-            },
-            text.get(..text.len() / 2).unwrap_or_default().to_owned(),
-            text.get(..text.len() - 3).unwrap_or_default().to_owned(),
-            text.replacen("\"role\": \"owner\"", "\"role\": \"member\"", 1),
-        ];
-        for (n, bad) in cases.iter().enumerate() {
-            assert_ne!(bad, &text, "case {n} changed nothing");
-            assert!(read_whole(bad).is_err(), "case {n} reads");
-            assert!(same(bad).is_none(), "case {n}");
-        }
-    }
-}
+mod tests;
