@@ -276,6 +276,52 @@ impl Columns {
         self.seq.is_empty()
     }
 
+    /// The columns from their halves (see [`EventStore::columns_with`]).
+    pub fn join(heads: Heads, details: Text, user: Text) -> Columns {
+        let Heads {
+            seq,
+            at,
+            actor,
+            action,
+            target,
+            hashes,
+        } = heads;
+        Columns {
+            seq,
+            at,
+            actor,
+            action,
+            target,
+            user,
+            details,
+            hashes,
+        }
+    }
+
+    /// The columns in the halves of [`EventStore::columns_with`]: the heads, `details`
+    /// and `user`.
+    pub fn split(self) -> (Heads, Text, Text) {
+        let Columns {
+            seq,
+            at,
+            actor,
+            action,
+            target,
+            user,
+            details,
+            hashes,
+        } = self;
+        let heads = Heads {
+            seq,
+            at,
+            actor,
+            action,
+            target,
+            hashes,
+        };
+        (heads, details, user)
+    }
+
     /// Appends the row of an event built whole (one read from a store that keeps the
     /// history itself).
     pub fn push_event(&mut self, e: &Event) {
@@ -322,14 +368,16 @@ fn push_plain(out: &mut Vec<u8>, s: &str) {
 const TWO_THREADS: usize = 4096;
 
 /// The columns read from the store's rows alone (the heads): `seq`, `at`, `actor`,
-/// `action`, `target` and the hashes.
-struct Heads {
-    seq: Vec<i64>,
-    at: Vec<i64>,
-    actor: Text,
-    action: Text,
-    target: Text,
-    hashes: Hashes,
+/// `action`, `target` and the hashes (those of [`Columns`]).
+#[derive(Debug, Default)]
+#[expect(missing_docs, reason = "the fields of `Columns`, documented there")]
+pub struct Heads {
+    pub seq: Vec<i64>,
+    pub at: Vec<i64>,
+    pub actor: Text,
+    pub action: Text,
+    pub target: Text,
+    pub hashes: Hashes,
 }
 
 /// Writes details as JSON text, knowing which interned strings need no escape (found
@@ -429,37 +477,51 @@ impl EventStore {
 
     /// [`EventStore::columns_of`] on two threads or one.
     fn columns_on(&self, rows: &[usize], base_seq: u64, anchor: &str, two: bool) -> Columns {
-        let (heads, (details, user)) = if two {
-            std::thread::scope(|scope| {
-                let heads = scope.spawn(|| self.heads(rows, base_seq, anchor));
-                let details = self.details(rows);
-                // A thread that panicked (a bug) is not trusted: its part again, here.
-                let heads = heads
-                    .join()
-                    .unwrap_or_else(|_| self.heads(rows, base_seq, anchor));
-                (heads, details)
-            })
-        } else {
-            (self.heads(rows, base_seq, anchor), self.details(rows))
+        let (heads, (details, user)) =
+            self.halves(rows, base_seq, anchor, two, |h| h, |d, u| (d, u));
+        Columns::join(heads, details, user)
+    }
+
+    /// The table of [`EventStore::columns_of`] in two halves, each handed to `heads` or
+    /// `details` (`details`, then `user`) on the thread that wrote it: what the binding
+    /// makes of a half (Arrow arrays, whose UTF-8 it checks) is made while the other half
+    /// is still written, instead of after both.
+    pub fn columns_with<H: Send, D: Send>(
+        &self,
+        rows: &[usize],
+        base_seq: u64,
+        anchor: &str,
+        heads: impl Fn(Heads) -> H + Sync,
+        details: impl Fn(Text, Text) -> D + Sync,
+    ) -> (H, D) {
+        let two = rows.len() >= TWO_THREADS;
+        self.halves(rows, base_seq, anchor, two, heads, details)
+    }
+
+    /// [`EventStore::columns_with`] on two threads or one.
+    fn halves<H: Send, D: Send>(
+        &self,
+        rows: &[usize],
+        base_seq: u64,
+        anchor: &str,
+        two: bool,
+        heads: impl Fn(Heads) -> H + Sync,
+        details: impl Fn(Text, Text) -> D + Sync,
+    ) -> (H, D) {
+        let heads_of = || heads(self.heads(rows, base_seq, anchor));
+        let details_of = || {
+            let (d, u) = self.details(rows);
+            details(d, u)
         };
-        let Heads {
-            seq,
-            at,
-            actor,
-            action,
-            target,
-            hashes,
-        } = heads;
-        Columns {
-            seq,
-            at,
-            actor,
-            action,
-            target,
-            user,
-            details,
-            hashes,
+        if !two {
+            return (heads_of(), details_of());
         }
+        std::thread::scope(|scope| {
+            let h = scope.spawn(heads_of);
+            let d = details_of();
+            // A thread that panicked (a bug) is not trusted: its part again, here.
+            (h.join().unwrap_or_else(|_| heads_of()), d)
+        })
     }
 
     /// The columns of `rows` read from the store's rows alone.

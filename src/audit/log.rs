@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::checkpoint::{mac, mac_ok};
-use super::columns::Columns;
+use super::columns::{Columns, Heads, Text};
 use super::event::{parse_event, Event};
 use super::store::EventStore;
 use crate::error::{AuditError, Error};
@@ -143,6 +143,17 @@ impl<'a> RowFilter<'a> {
             actor: lower(&filter.actor),
             user: lower(&filter.user),
         }
+    }
+
+    /// True when every event matches (no criterion; `limit` apart).
+    pub(super) fn takes_all(&self) -> bool {
+        let f = self.filter;
+        self.actor.is_none()
+            && self.user.is_none()
+            && f.action.is_none()
+            && f.target.is_none()
+            && f.since.is_none()
+            && f.until.is_none()
     }
 
     /// Does event `i` of `events` match (its `limit` apart)?
@@ -313,8 +324,10 @@ impl Log {
     /// The indexes (0-based) of the events `filter` selects, read from the rows.
     fn matching_rows<'a>(&'a self, filter: &'a Filter) -> impl Iterator<Item = usize> + 'a {
         let rows = RowFilter::new(filter);
+        // No criterion (a limit apart): every row, none read (a whole table's export).
+        let all = rows.takes_all();
         (0..self.events.len())
-            .filter(move |&i| rows.matches(&self.events, i))
+            .filter(move |&i| all || rows.matches(&self.events, i))
             .take(filter.limit.unwrap_or(usize::MAX))
     }
 
@@ -337,6 +350,20 @@ impl Log {
     pub fn columns(&self, filter: &Filter) -> Vec<Columns> {
         let rows: Vec<usize> = self.matching_rows(filter).collect();
         self.columns_in(&rows, 1)
+    }
+
+    /// The events `filter` selects as a table in two halves, each handed to `heads` or
+    /// `details` on the thread that wrote it ([`EventStore::columns_with`]).
+    pub fn columns_with<H: Send, D: Send>(
+        &self,
+        filter: &Filter,
+        heads: impl Fn(Heads) -> H + Sync,
+        details: impl Fn(Text, Text) -> D + Sync,
+    ) -> (H, D) {
+        let rows: Vec<usize> = self.matching_rows(filter).collect();
+        let (base_seq, anchor) = (self.base_seq, &self.anchor);
+        self.events
+            .columns_with(&rows, base_seq, anchor, heads, details)
     }
 
     /// The table of events `rows` (indexes, in order) in `parts` parts, one thread each.

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::front::Graph;
 use super::journaled::{state_from_json, state_to_json};
+use crate::audit::columns::{Columns, Heads, Text};
 use crate::audit::erase::{self, Redaction};
 use crate::audit::event::SYSTEM;
 use crate::audit::journal::Header;
@@ -87,13 +88,32 @@ impl Graph {
 
     /// The events `filter` selects as a table, in parts (see [`crate::audit::columns`]):
     /// written from the log in memory without rebuilding events, or read from the store.
-    pub fn audit_columns(&self, filter: &Filter) -> Result<Vec<crate::audit::columns::Columns>> {
+    pub fn audit_columns(&self, filter: &Filter) -> Result<Vec<Columns>> {
         if let Some(src) = self.audit.history_source() {
-            let mut cols = crate::audit::columns::Columns::default();
+            let mut cols = Columns::default();
             source::each(src, filter, self.revision(), &mut |e| cols.push_event(&e))?;
             return Ok(vec![cols]);
         }
         Ok(self.full_log()?.columns(filter))
+    }
+
+    /// [`Graph::audit_columns`] in the two halves of [`Log::columns_with`], each handed to
+    /// `heads` or `details` on the thread that wrote it (a store's table: one after the
+    /// other).
+    ///
+    /// [`Log::columns_with`]: crate::audit::log::Log::columns_with
+    pub fn audit_columns_with<H: Send, D: Send>(
+        &self,
+        filter: &Filter,
+        heads: impl Fn(Heads) -> H + Sync,
+        details: impl Fn(Text, Text) -> D + Sync,
+    ) -> Result<(H, D)> {
+        if self.audit.history_source().is_some() {
+            let mut parts = self.audit_columns(filter)?.into_iter().map(Columns::split);
+            let (h, d, u) = parts.next().unwrap_or_default();
+            return Ok((heads(h), details(d, u)));
+        }
+        Ok(self.full_log()?.columns_with(filter, heads, details))
     }
 
     /// Up to `n` events after `after`, when the graph reads its history from its store
