@@ -147,13 +147,19 @@ impl<'a> RowFilter<'a> {
 
     /// True when every event matches (no criterion; `limit` apart).
     pub(super) fn takes_all(&self) -> bool {
-        let f = self.filter;
-        self.actor.is_none()
-            && self.user.is_none()
-            && f.action.is_none()
-            && f.target.is_none()
-            && f.since.is_none()
-            && f.until.is_none()
+        // Every field named, so that a new criterion cannot be forgotten here.
+        let Filter {
+            actor,
+            user,
+            action,
+            target,
+            since,
+            until,
+            limit: _,
+        } = self.filter;
+        [actor, user, action, target].iter().all(|c| c.is_none())
+            && since.is_none()
+            && until.is_none()
     }
 
     /// Does event `i` of `events` match (its `limit` apart)?

@@ -145,3 +145,24 @@ def test_hashes_hold_for_whole_logs_runs_gaps_and_pruned_logs(tmp_path: Path) ->
     loaded = ag.AuditLog.load(loaded_path)
     for criteria in selections:
         assert table_rows(loaded.to_arrow(**criteria)) == rows(g.audit.events(**criteria))
+
+
+def test_a_log_large_enough_for_two_threads_is_the_same_table() -> None:
+    # Above 4,096 rows the columns are written, and made into Arrow arrays, on two
+    # threads, and a filter with no criterion takes every row without reading it.
+    g = ag.Graph()
+    g.set_time("2024-05-01T09:30:00")
+    g.add_org("acme", owner=OWNER)
+    g.add_project("acme/web")
+    for i in range(2_600):
+        g.add_member(f"u{i}@example.com", "acme", actor=OWNER, name=f"Ü{i}")
+        g.grant(f"u{i}@example.com", "acme/web", "viewer", actor=OWNER, reason=f'"{i}"\n')
+    assert len(g.audit) > 5_000
+    every = rows(list(g.audit))
+    assert table_rows(g.audit.to_arrow()) == every
+    assert table_rows(g.audit.to_arrow(limit=4_500)) == every[:4_500]
+    for criteria in ({"action": "member.*"}, {"user": "u7@example.com"}, {"action": "grant.*"}):
+        assert table_rows(g.audit.to_arrow(**criteria)) == rows(g.audit.events(**criteria))
+    frame = g.audit.to_pandas()
+    assert frame["hash"].tolist() == [e.hash for e in g.audit]
+    assert [None if pd.isna(u) else u for u in frame["user"]] == [e.user for e in g.audit]
