@@ -124,6 +124,32 @@ fn small_and_empty_documents() {
     assert!(read(&one, PARALLEL_MIN).is_none());
 }
 
+/// The parser's grants of `text`'s array starting at `at` are serde's, and the document
+/// reads in sections as it reads whole.
+fn assert_parsed_as_serde_reads(text: &str, at: usize) {
+    let (tx, rx) = mpsc::sync_channel(10_000);
+    let (_spare_tx, spare_rx) = mpsc::channel();
+    parse_grants(&text[at..], &tx, &spare_rx);
+    drop(tx);
+    let got: Vec<String> = rx
+        .iter()
+        .flat_map(|m| match m {
+            Msg::Batch(b) => b,
+            Msg::End(_) => Vec::new(),
+        })
+        .map(|g| serde_json::to_string(&g).unwrap_or_default())
+        .collect();
+    let whole: Doc<'_> = serde_json::from_str(text).unwrap_or_else(|e| panic!("the document: {e}"));
+    let want: Vec<String> = whole
+        .grants
+        .iter()
+        .map(|g| serde_json::to_string(g).unwrap_or_default())
+        .collect();
+    assert_eq!(got.len(), want.len());
+    assert_eq!(got, want);
+    assert!(same(text).is_some());
+}
+
 #[test]
 fn grants_read_by_hand_are_serdes() {
     let text = doc(300, 6, |i| i % 6);
@@ -144,28 +170,7 @@ fn grants_read_by_hand_are_serdes() {
         );
     for text in [&text, &variants] {
         let at = text.find("\n  \"grants\": [").unwrap_or(0) + GRANTS_LINE.len() - 1;
-        let (tx, rx) = mpsc::sync_channel(10_000);
-        let (_spare_tx, spare_rx) = mpsc::channel();
-        parse_grants(&text[at..], &tx, &spare_rx);
-        drop(tx);
-        let got: Vec<String> = rx
-            .iter()
-            .flat_map(|m| match m {
-                Msg::Batch(b) => b,
-                Msg::End(_) => Vec::new(),
-            })
-            .map(|g| serde_json::to_string(&g).unwrap_or_default())
-            .collect();
-        let whole: Doc<'_> =
-            serde_json::from_str(text).unwrap_or_else(|e| panic!("the document: {e}"));
-        let want: Vec<String> = whole
-            .grants
-            .iter()
-            .map(|g| serde_json::to_string(g).unwrap_or_default())
-            .collect();
-        assert_eq!(got.len(), want.len());
-        assert_eq!(got, want);
-        assert!(same(text).is_some());
+        assert_parsed_as_serde_reads(text, at);
     }
     assert_ne!(variants, text);
     assert!(variants.contains("\"expires\": null") && variants.contains("\"role\" :  "));
@@ -333,28 +338,7 @@ fn compact_grants_read_by_hand_are_serdes() {
         .replacen("\"granted_by\":", "\"granted\\u005fby\":", 1);
     for text in [&text, &variants] {
         let at = text.find(",\"grants\":[").unwrap_or(0) + COMPACT_GRANTS.len() - 1;
-        let (tx, rx) = mpsc::sync_channel(10_000);
-        let (_spare_tx, spare_rx) = mpsc::channel();
-        parse_grants(&text[at..], &tx, &spare_rx);
-        drop(tx);
-        let got: Vec<String> = rx
-            .iter()
-            .flat_map(|m| match m {
-                Msg::Batch(b) => b,
-                Msg::End(_) => Vec::new(),
-            })
-            .map(|g| serde_json::to_string(&g).unwrap_or_default())
-            .collect();
-        let whole: Doc<'_> =
-            serde_json::from_str(text).unwrap_or_else(|e| panic!("the document: {e}"));
-        let want: Vec<String> = whole
-            .grants
-            .iter()
-            .map(|g| serde_json::to_string(g).unwrap_or_default())
-            .collect();
-        assert_eq!(got.len(), want.len());
-        assert_eq!(got, want);
-        assert!(same(text).is_some());
+        assert_parsed_as_serde_reads(text, at);
     }
     assert!(variants.contains("\"expires\":null") && variants.contains("\"role\": \"member\""));
     assert!(variants.contains("\\u005f") && role > 0 && swapped != text);
