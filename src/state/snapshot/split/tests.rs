@@ -394,6 +394,9 @@ fn compact_text_otherwise_is_read_whole() {
     let twice = text.replacen(",\"version\":1}", ",\"version\":1,\"orgs\":[]}", 1);
     assert_ne!(twice, text);
     assert!(same(&twice).is_none());
+    let grants_twice = text.replacen(",\"version\":1}", ",\"version\":1,\"grants\":[]}", 1);
+    assert_ne!(grants_twice, text);
+    assert!(same(&grants_twice).is_none());
     let unknown = text.replacen(",\"version\":1}", ",\"version\":1,\"extra\":1}", 1);
     assert!(same(&unknown).is_none());
     assert!(same(&format!("{text}{{}}")).is_none());
