@@ -332,7 +332,7 @@ impl UserIndex {
 /// x86-64 (nothing elsewhere). It never faults and changes nothing the program can see,
 /// whatever the address.
 #[inline(always)]
-fn prefetch<T>(p: *const T) {
+pub fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     #[expect(
         unsafe_code,
