@@ -200,6 +200,12 @@ impl HotUser {
         HotUser(w.into_boxed_slice())
     }
 
+    /// The address of the view's first word (for a prefetch; never read through).
+    #[inline(always)]
+    pub fn words_ptr(&self) -> *const u64 {
+        self.0.as_ptr()
+    }
+
     /// The user's id.
     #[inline]
     pub fn id(&self) -> u32 {

@@ -90,10 +90,53 @@ impl UserIndex {
         self.len == 0
     }
 
+    /// The hash a lookup of `email` starts from, for [`UserIndex::prefetch`],
+    /// [`UserIndex::prefetch_view`] and [`UserIndex::get_hashed`].
+    #[inline(always)]
+    pub fn hash_of(&self, email: &str) -> u32 {
+        self.hash(email)
+    }
+
+    /// Asks the processor to start fetching the home slot of `hash` (the slot word and
+    /// the view's pointer), without waiting for it.
+    #[inline(always)]
+    pub fn prefetch(&self, hash: u32) {
+        let i = hash as usize & self.slots.len().wrapping_sub(1);
+        if let (Some(s), Some(v)) = (self.slots.get(i), self.views.get(i)) {
+            prefetch(std::ptr::from_ref(s));
+            prefetch(std::ptr::from_ref(v));
+        }
+    }
+
+    /// Asks the processor to start fetching the first two cache lines of the view in the
+    /// home slot of `hash` (usually the user's: the table is at most half full). Reads
+    /// the slot's pointer, so [`UserIndex::prefetch`] should have run a while before.
+    #[inline(always)]
+    pub fn prefetch_view(&self, hash: u32) {
+        let i = hash as usize & self.slots.len().wrapping_sub(1);
+        if let Some(Some(u)) = self.views.get(i) {
+            let p = u.words_ptr();
+            prefetch(p);
+            prefetch(p.wrapping_add(8));
+        }
+    }
+
+    /// [`UserIndex::get`] with the hash already computed by [`UserIndex::hash_of`].
+    #[inline(always)]
+    pub fn get_hashed(&self, email: &str, hash: u32) -> Option<&HotUser> {
+        let i = self.find_hashed(email, hash)?;
+        self.views.get(i).and_then(Option::as_ref)
+    }
+
     /// The slot holding exactly this email.
     #[inline(always)]
     fn find(&self, email: &str) -> Option<usize> {
-        let hash = self.hash(email);
+        self.find_hashed(email, self.hash(email))
+    }
+
+    /// [`UserIndex::find`] with the hash of `email` given.
+    #[inline(always)]
+    fn find_hashed(&self, email: &str, hash: u32) -> Option<usize> {
         let mask = self.slots.len().checked_sub(1)?;
         let mut i = hash as usize & mask;
         loop {
@@ -283,6 +326,27 @@ impl UserIndex {
                 .map(HotUser::heap_bytes)
                 .sum::<usize>()
     }
+}
+
+/// A hint that the cache line holding `p` will be read soon: a prefetch instruction on
+/// x86-64 (nothing elsewhere). It never faults and changes nothing the program can see,
+/// whatever the address.
+#[inline(always)]
+pub fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    #[expect(
+        unsafe_code,
+        reason = "`_mm_prefetch` is an unsafe fn only because it is a target-feature intrinsic taking a pointer"
+    )]
+    // SAFETY: SSE (which `prefetcht0` belongs to) is part of the x86-64 baseline, so the
+    // instruction exists on every processor this code runs on; a prefetch does not
+    // dereference the pointer in the language's sense: it never faults, even for an
+    // invalid address, and has no effect but on the caches.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// A key of up to 24 bytes held as three words (compared without `memcmp`), or a

@@ -137,6 +137,19 @@ impl State {
         }
     }
 
+    /// [`State::hot_user`] with `hash`, the index's [`UserIndex::hash_of`] the email,
+    /// computed beforehand (to prefetch the slot).
+    #[inline(always)]
+    pub fn hot_user_hashed(&self, email: &str, hash: u32) -> Option<&HotUser> {
+        if let Some(u) = self.user_ids.get_hashed(email, hash) {
+            return Some(u);
+        }
+        match email_key(email) {
+            std::borrow::Cow::Owned(lower) => self.user_ids.get(lower.as_str()),
+            std::borrow::Cow::Borrowed(_) => None,
+        }
+    }
+
     /// The check-path view of user `uid`.
     #[inline]
     pub fn hot_by_id(&self, uid: u32) -> Option<&HotUser> {
