@@ -160,8 +160,8 @@ impl UserIndex {
     /// The view of the user with exactly this email.
     #[inline(always)]
     pub fn get<Q: AsRef<str> + ?Sized>(&self, email: &Q) -> Option<&HotUser> {
-        let i = self.find(email.as_ref())?;
-        self.views.get(i).and_then(Option::as_ref)
+        let email = email.as_ref();
+        self.get_hashed(email, self.hash(email))
     }
 
     /// The view of user `uid`.

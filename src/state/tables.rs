@@ -128,13 +128,7 @@ impl State {
     /// The check-path view of the user with this email (any case).
     #[inline(always)]
     pub fn hot_user(&self, email: &str) -> Option<&HotUser> {
-        if let Some(u) = self.user_ids.get(email) {
-            return Some(u);
-        }
-        match email_key(email) {
-            std::borrow::Cow::Owned(lower) => self.user_ids.get(lower.as_str()),
-            std::borrow::Cow::Borrowed(_) => None,
-        }
+        self.hot_user_hashed(email, self.user_ids.hash_of(email))
     }
 
     /// [`State::hot_user`] with `hash`, the index's [`UserIndex::hash_of`] the email,

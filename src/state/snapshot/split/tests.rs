@@ -372,7 +372,8 @@ fn compact_grants_read_by_hand_are_serdes() {
 #[test]
 fn compact_text_otherwise_is_read_whole() {
     let text = sorted(&doc(50, 5, |i| i % 4));
-    // The end searched for inside a grant's reason: found early, the parser's end differs.
+    // The end's text inside a grant's reason: its quotes escaped there, so it is not the
+    // end searched for, and the document reads in sections.
     let reason = text.replacen(
         "\"reason\":\"on \\\"call\\\"\\n ☎\"",
         "\"reason\":\"],\\\"memberships\\\":\"",
