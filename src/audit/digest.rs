@@ -125,34 +125,19 @@ pub fn push_iso(out: &mut Vec<u8>, at: Instant) {
     });
 }
 
-/// Each byte's two lower-case hex digits.
-#[expect(
-    clippy::indexing_slicing,
-    reason = "a const loop over 0..256 filling a 256-entry table"
-)]
-const HEX_PAIRS: [[u8; 2]; 256] = {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut table = [[0_u8; 2]; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = [DIGITS[b >> 4], DIGITS[b & 0xf]];
-        b += 1;
-    }
-    table
-};
-
 /// Appends the lower-case hex of `bytes` to `out`.
 pub fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    // Written on the stack 32 bytes at a time, then appended at once: pushing digit by
-    // digit checked the vector's room twice a byte (a third of `to_arrow()`'s own time).
-    // Each byte's pair of digits is one lookup.
+    // const-hex encodes with SSSE3/AVX2 where the CPU has them (detected once): a 32-byte
+    // hash in a few shuffles instead of 32 table lookups spilled to the stack (250k
+    // hashes: 1.6 ms against 5.6 ms). Written on the stack 32 bytes at a time, then
+    // appended at once.
     for chunk in bytes.chunks(32) {
         let mut text = [0_u8; 64];
-        for (pair, &b) in text.chunks_exact_mut(2).zip(chunk) {
-            // The index is below 256: the check compiles away.
-            pair.copy_from_slice(HEX_PAIRS.get(usize::from(b)).unwrap_or(&[b'0'; 2]));
+        let digits = text.get_mut(..chunk.len() * 2).unwrap_or_default();
+        // The output is exactly twice the input: encoding cannot fail.
+        if const_hex::encode_to_slice(chunk, &mut *digits).is_ok() {
+            out.extend_from_slice(digits);
         }
-        out.extend_from_slice(text.get(..chunk.len() * 2).unwrap_or_default());
     }
 }
 
@@ -293,5 +278,16 @@ mod tests {
         let bytes: Vec<u8> = (0..=80_u8).map(|b| b.wrapping_mul(37)).collect();
         push_hex(&mut out, &bytes);
         assert_eq!(out, format!("00ab7f{}", hex::encode(&bytes)).as_bytes());
+        // Every byte value, at every length up to three chunks and a half.
+        let all: Vec<u8> = (0..=255_u8).rev().chain(0..=255).collect();
+        for n in 0..=112 {
+            let part = all.get(..n).unwrap_or_default();
+            let mut out = Vec::new();
+            push_hex(&mut out, part);
+            assert_eq!(out, hex::encode(part).as_bytes(), "{n} bytes");
+        }
+        let mut out = Vec::new();
+        push_hex(&mut out, &all);
+        assert_eq!(out, hex::encode(&all).as_bytes());
     }
 }

@@ -40,6 +40,17 @@ impl Interner {
             .unwrap_or_default()
     }
 
+    /// The arena's bytes and where string `id` lies in them (`(0, 0)` for an unknown id),
+    /// for copying it without slicing it out first.
+    pub(super) fn span(&self, id: u32) -> (&[u8], usize, usize) {
+        let (at, len) = self.spans.get(id as usize).copied().unwrap_or_default();
+        (
+            self.arena.as_bytes(),
+            usize::try_from(at).unwrap_or(0),
+            len as usize,
+        )
+    }
+
     pub(super) fn find(&self, s: &str) -> Option<u32> {
         let h = self.hash(s);
         self.table.find(h, |&id| self.get(id) == s).copied()
