@@ -9,7 +9,7 @@ use std::io::Write as _;
 
 use serde_json::{Number, Value};
 
-use super::digest::push_hex;
+use super::digest::{is_plain, push_hex, push_json_str};
 use super::event::Event;
 use super::store::{
     Cursor, EventStore, Interner, ARRAY, FALSE, FLOAT, INT, OBJECT, STR, TRUE, UINT,
@@ -377,28 +377,6 @@ fn push_span(out: &mut Vec<u8>, src: &[u8], at: usize, len: usize) {
     }
 }
 
-/// Writes `s` as a JSON string, as `serde_json` does; most strings need no escape and
-/// are copied as they are.
-fn push_json_text(out: &mut Vec<u8>, s: &str) {
-    if is_plain(s) {
-        push_plain(out, s);
-    } else {
-        let _ = serde_json::to_writer(&mut *out, s);
-    }
-}
-
-/// True when `s` is its own JSON text between quotes (no byte to escape).
-fn is_plain(s: &str) -> bool {
-    s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
-}
-
-fn push_plain(out: &mut Vec<u8>, s: &str) {
-    out.reserve(s.len() + 2);
-    out.push(b'"');
-    out.extend_from_slice(s.as_bytes());
-    out.push(b'"');
-}
-
 /// Below this many rows, a table is written on one thread (a thread costs more).
 const TWO_THREADS: usize = 4096;
 
@@ -455,7 +433,7 @@ impl<'a> JsonWriter<'a> {
             push_span(out, arena, start, len);
             out.push(b'"');
         } else {
-            push_json_text(out, self.store.strings.get(id));
+            push_json_str(out, self.store.strings.get(id));
         }
     }
 

@@ -87,11 +87,18 @@ pub fn push_index(path: &mut String, i: u64) {
     let _ = write!(path, "/{i}");
 }
 
+/// True when `s` is its own JSON text between quotes: `serde_json` escapes only `"`, `\\`
+/// and the control characters below U+0020, and `s` has none of them (nearly every
+/// email, target and role).
+#[inline]
+pub fn is_plain(s: &str) -> bool {
+    !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 /// Writes `s` as a JSON string, the way `serde_json` does.
 pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    // serde_json escapes only `"`, `\\` and the control characters below U+0020: a string
-    // with none of them (nearly every email, target and role) is copied as it is.
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    // A plain string is copied as it is.
+    if is_plain(s) {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());

@@ -31,13 +31,8 @@ impl Interner {
     }
 
     pub(super) fn get(&self, id: u32) -> &str {
-        self.spans
-            .get(id as usize)
-            .and_then(|&(at, len)| {
-                let at = usize::try_from(at).ok()?;
-                self.arena.get(at..at + len as usize)
-            })
-            .unwrap_or_default()
+        let (_, at, len) = self.span(id);
+        self.arena.get(at..at + len).unwrap_or_default()
     }
 
     /// The arena's bytes and where string `id` lies in them (`(0, 0)` for an unknown id),
