@@ -32,11 +32,12 @@ fn sample_log() -> Log {
         } else {
             "grant.added"
         };
-        // Actors shorter and longer than one short copy.
-        let actor = if seq % 3 == 0 {
-            "someone.with.a.rather.long.name@example-company.io"
-        } else {
-            "o@x.io"
+        // Actors shorter and longer than one short copy, some with characters of two,
+        // three and four bytes across the copy's 32nd byte.
+        let actor = match seq % 6 {
+            0 | 3 => "someone.with.a.rather.long.name@example-company.io",
+            1 => "Zoë Ångström, 🚀 crew ✓ — release managers",
+            _ => "o@x.io",
         };
         let e = Event::new(
             seq,
@@ -119,9 +120,7 @@ fn parts_are_the_rows_in_order_and_match_the_events() {
                 let (Some(prev), Some(hash)) = (prev, hash) else {
                     unreachable!("row {i} has no hashes")
                 };
-                joined
-                    .hashes
-                    .push(prev, |out| out.extend_from_slice(hash.as_bytes()));
+                joined.hashes.push(prev, hash);
             }
         }
         assert_eq!(joined, expected, "{rows:?} in {parts} parts");
@@ -156,7 +155,7 @@ fn hashes_share_one_text_while_rows_follow_and_split_at_the_first_that_does_not(
         (0, None, None)
     );
     let put = |hashes: &mut Hashes, prev: char, hash: char| {
-        hashes.push(&h(prev), |out| out.extend_from_slice(h(hash).as_bytes()));
+        hashes.push(&h(prev), &h(hash));
     };
     put(&mut hashes, 'a', 'b');
     put(&mut hashes, 'b', 'c');
@@ -201,4 +200,73 @@ fn nulls_are_marked_only_once_one_appears() {
         (t.get(0), t.get(1), t.get(2)),
         (Some("a"), None, Some("bc"))
     );
+}
+
+/// Every text of `c`, the hashes' as the binding takes them.
+fn texts(c: &Columns) -> Vec<Text> {
+    let mut all = vec![
+        c.actor.clone(),
+        c.action.clone(),
+        c.target.clone(),
+        c.user.clone(),
+        c.details.clone(),
+    ];
+    match c.hashes.clone().into_texts() {
+        HashTexts::Shared(t) => all.push(t),
+        HashTexts::Split { prev_hash, hash } => all.extend([prev_hash, hash]),
+    }
+    all
+}
+
+#[test]
+fn every_column_is_well_formed_as_arrow_takes_it_unchecked() {
+    let log = sample_log();
+    let all: Vec<usize> = (0..23).collect();
+    for rows in [all, vec![0, 2, 3, 4, 9, 22], vec![1, 0], vec![6], vec![]] {
+        for two in [false, true] {
+            let c = log.events.columns_on(&rows, log.base_seq, &log.anchor, two);
+            for (k, t) in texts(&c).into_iter().enumerate() {
+                assert!(t.is_well_formed(), "{rows:?} text {k}: {t:?}");
+                let rows_of = t.len();
+                let parts = t.into_parts();
+                assert_eq!(parts.offsets.len(), rows_of + 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_malformed_text_is_caught() {
+    let mut good = Text::default();
+    good.push("ü✓");
+    good.push_null();
+    good.push("a");
+    assert!(good.is_well_formed());
+    let bad = |change: &dyn Fn(&mut Text)| {
+        let mut t = good.clone();
+        change(&mut t);
+        t.is_well_formed()
+    };
+    let offset = |i: usize, to: i64| {
+        move |t: &mut Text| {
+            if let Some(o) = t.offsets.get_mut(i) {
+                *o = to;
+            }
+        }
+    };
+    // Not UTF-8; an offset inside a character; past the end; short of the end; falling;
+    // not starting at 0; a flag too few.
+    assert!(!bad(&|t| {
+        if let Some(b) = t.bytes.first_mut() {
+            *b = 0xff;
+        }
+    }));
+    assert!(!bad(&offset(1, 1)));
+    assert!(!bad(&offset(3, 99)));
+    assert!(!bad(&|t| t.bytes.push(b'x')));
+    assert!(!bad(&offset(2, 0)));
+    assert!(!bad(&offset(0, 2)));
+    assert!(!bad(&|t| {
+        t.valid.as_mut().map(Vec::pop);
+    }));
 }

@@ -19,7 +19,7 @@ use pyo3_arrow::PyTable;
 use super::audit::{filter_arg, PyAuditFile};
 use super::gil::{detach, guarded};
 use super::graph::PyGraph;
-use crate::audit::columns::{Columns, HashTexts, Heads, Text};
+use crate::audit::columns::{Columns, HashTexts, Heads, Text, TextParts};
 use crate::error::{AuditError, Error, Result};
 
 fn arrow_err(e: &arrow_schema::ArrowError) -> Error {
@@ -47,28 +47,46 @@ fn schema() -> Arc<Schema> {
     ]))
 }
 
-/// A text column's buffers as an Arrow array (no copy).
-fn text_array(t: Text) -> Result<ArrayRef> {
-    let offsets = OffsetBuffer::new(ScalarBuffer::from(t.offsets));
-    let nulls = t.valid.map(NullBuffer::from);
-    let array = LargeStringArray::try_new(offsets, Buffer::from_vec(t.bytes), nulls)
-        .map_err(|e| arrow_err(&e))?;
-    Ok(Arc::new(array))
+/// A text column's buffers as an Arrow array: no copy, and no second check of its UTF-8.
+fn string_array(t: Text) -> LargeStringArray {
+    let TextParts {
+        offsets,
+        bytes,
+        valid,
+    } = t.into_parts();
+    // Checks (and panics on, never met) offsets that fall or start below 0.
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+    let nulls = valid.map(NullBuffer::from);
+    #[expect(
+        unsafe_code,
+        reason = "Arrow's check of the text again was 15% of to_arrow()'s CPU time"
+    )]
+    // SAFETY: `new_unchecked` needs what `try_new` would check: the bytes UTF-8, each
+    // offset within them on a character boundary, one null flag per row. A `Text` is so by
+    // construction (its fields are private; rows are appended whole from `str`s, hex and
+    // the JSON its module writes: `crate::audit::columns::Text`), which `into_parts`
+    // asserts in debug builds and the core's tests check on every selection they write.
+    unsafe {
+        LargeStringArray::new_unchecked(offsets, Buffer::from_vec(bytes), nulls)
+    }
+}
+
+/// [`string_array`], as a column.
+fn text_array(t: Text) -> ArrayRef {
+    Arc::new(string_array(t))
 }
 
 /// The `prev_hash` and `hash` arrays; shared hashes become two views of the same buffers
 /// (no copy either), `hash` one row after `prev_hash`.
-fn hash_arrays(texts: HashTexts) -> Result<(ArrayRef, ArrayRef)> {
+fn hash_arrays(texts: HashTexts) -> (ArrayRef, ArrayRef) {
     match texts {
-        HashTexts::Split { prev_hash, hash } => Ok((text_array(prev_hash)?, text_array(hash)?)),
-        HashTexts::Shared(t) if t.is_empty() => Ok((text_array(Text::default())?, text_array(t)?)),
+        HashTexts::Split { prev_hash, hash } => (text_array(prev_hash), text_array(hash)),
+        HashTexts::Shared(t) if t.is_empty() => (text_array(Text::default()), text_array(t)),
         HashTexts::Shared(t) => {
-            // One array of every hash text (checked once), sliced twice without a copy.
+            // One array of every hash text, sliced twice without a copy.
             let n = t.len() - 1;
-            let offsets = OffsetBuffer::new(ScalarBuffer::from(t.offsets));
-            let all = LargeStringArray::try_new(offsets, Buffer::from_vec(t.bytes), None)
-                .map_err(|e| arrow_err(&e))?;
-            Ok((Arc::new(all.slice(0, n)), Arc::new(all.slice(1, n))))
+            let all = string_array(t);
+            (Arc::new(all.slice(0, n)), Arc::new(all.slice(1, n)))
         }
     }
 }
@@ -77,36 +95,35 @@ fn hash_arrays(texts: HashTexts) -> Result<(ArrayRef, ArrayRef)> {
 /// `prev_hash`, `hash`.
 type HeadArrays = [ArrayRef; 7];
 
-/// The heads' arrays, made on the thread that wrote them (their UTF-8 checked there).
-fn head_arrays(h: Heads) -> Result<HeadArrays> {
+/// The heads' arrays, made on the thread that wrote them.
+fn head_arrays(h: Heads) -> HeadArrays {
     let at = TimestampMicrosecondArray::new(ScalarBuffer::from(h.at), None).with_timezone("UTC");
-    let (prev_hash, hash) = hash_arrays(h.hashes.into_texts())?;
-    Ok([
+    let (prev_hash, hash) = hash_arrays(h.hashes.into_texts());
+    [
         Arc::new(Int64Array::new(ScalarBuffer::from(h.seq), None)),
         Arc::new(at),
-        text_array(h.actor)?,
-        text_array(h.action)?,
-        text_array(h.target)?,
+        text_array(h.actor),
+        text_array(h.action),
+        text_array(h.target),
         prev_hash,
         hash,
-    ])
+    ]
 }
 
 /// The `details` and `user` arrays, made on the thread that wrote them.
-fn detail_arrays(details: Text, user: Text) -> Result<[ArrayRef; 2]> {
-    Ok([text_array(details)?, text_array(user)?])
+fn detail_arrays(details: Text, user: Text) -> [ArrayRef; 2] {
+    [text_array(details), text_array(user)]
 }
 
 /// The table as one Arrow record batch and its schema, from its halves' arrays (see
-/// [`Heads`]): each half's arrays are made on the thread that wrote it, so checking one
-/// half's UTF-8 overlaps writing the other (250k events: the check took a third of the
-/// time once both were written). Made without the GIL ([`detach`]), then wrapped by
-/// [`table`].
+/// [`Heads`]), each made on the thread that wrote it. Made without the GIL ([`detach`]),
+/// then wrapped by [`table`].
 fn batch(
-    (heads, details): (Result<HeadArrays>, Result<[ArrayRef; 2]>),
+    ([seq, at, actor, action, target, prev_hash, hash], [details, user]): (
+        HeadArrays,
+        [ArrayRef; 2],
+    ),
 ) -> Result<(Arc<Schema>, Vec<RecordBatch>)> {
-    let [seq, at, actor, action, target, prev_hash, hash] = heads?;
-    let [details, user] = details?;
     let arrays = vec![
         seq, at, actor, action, target, user, details, prev_hash, hash,
     ];
