@@ -40,7 +40,7 @@ pub fn org_slug<'a>(field: &'static str, s: &'a str) -> Result<&'a str> {
 
 /// Splits and validates a project id `org/slug`.
 pub fn project_id<'a>(field: &'static str, s: &'a str) -> Result<(&'a str, &'a str)> {
-    match s.split_once('/') {
+    match split_slash(s) {
         Some((org, slug)) if is_slug(org) && is_slug(slug) => Ok((org, slug)),
         _ => Err(Error::invalid(
             field,
@@ -183,62 +183,87 @@ fn is_plain_email(s: &str) -> bool {
     if b.len() > 320 {
         return false;
     }
-    let Some(at) = b.iter().rposition(|&c| c == b'@') else {
-        return false;
-    };
-    let (local, domain) = (
-        b.get(..at).unwrap_or_default(),
-        b.get(at + 1..).unwrap_or_default(),
-    );
-    let atom = |c: u8| {
-        c.is_ascii_lowercase()
-            || c.is_ascii_digit()
-            || matches!(
-                c,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'/'
-                    | b'='
-                    | b'?'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'{'
-                    | b'|'
-                    | b'}'
-                    | b'~'
-                    | b'-'
-            )
-    };
-    let local_ok = local
-        .split(|&c| c == b'.')
-        .all(|a| !a.is_empty() && a.iter().all(|&c| atom(c)));
-    if !local_ok {
-        return false;
+    // One pass (the split-and-scan form it replaced cost 170–430 instructions an email,
+    // three emails a mutation). The local part: atoms joined by single dots, up to the
+    // one `@` (an `@` is no atom's, nor a label's).
+    let mut i = 0;
+    let mut atom = 0;
+    loop {
+        let Some(&c) = b.get(i) else {
+            return false;
+        };
+        i += 1;
+        if is_atom(c) {
+            atom += 1;
+        } else if (c == b'.' || c == b'@') && atom > 0 {
+            atom = 0;
+            if c == b'@' {
+                break;
+            }
+        } else {
+            return false;
+        }
     }
-    let mut labels = domain.split(|&c| c == b'.');
-    let Some(tld) = labels.next_back() else {
-        return false;
-    };
-    let mut count = 0;
-    for l in labels {
-        let ok = (1..=63).contains(&l.len())
-            && l.first() != Some(&b'-')
-            && l.last() != Some(&b'-')
-            && !l.starts_with(b"xn--")
-            && l.iter()
-                .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
+    // The domain: labels of `[a-z0-9-]` joined by dots, the last (top-level) of letters.
+    let mut labels = 0;
+    loop {
+        let start = i;
+        let mut letters = true;
+        while let Some(&c) = b.get(i) {
+            if c == b'.' {
+                break;
+            }
+            if !c.is_ascii_lowercase() {
+                if !(c.is_ascii_digit() || c == b'-') {
+                    return false;
+                }
+                letters = false;
+            }
+            i += 1;
+        }
+        let label = b.get(start..i).unwrap_or_default();
+        if i >= b.len() {
+            return labels >= 1 && (2..=63).contains(&label.len()) && letters;
+        }
+        let ok = (1..=63).contains(&label.len())
+            && label.first() != Some(&b'-')
+            && label.last() != Some(&b'-')
+            && !label.starts_with(b"xn--");
         if !ok {
             return false;
         }
-        count += 1;
+        labels += 1;
+        i += 1;
     }
-    count >= 1 && (2..=63).contains(&tld.len()) && tld.iter().all(u8::is_ascii_lowercase)
+}
+
+/// A byte of a dot-atom's atoms as the fast path takes them: lower-case, digits and
+/// ``!#$%&'*+/=?^_`{|}~-``.
+#[inline]
+fn is_atom(c: u8) -> bool {
+    c.is_ascii_lowercase()
+        || c.is_ascii_digit()
+        || matches!(
+            c,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'/'
+                | b'='
+                | b'?'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'{'
+                | b'|'
+                | b'}'
+                | b'~'
+                | b'-'
+        )
 }
 
 /// True for an erased user's pseudonym (`audit::erase::pseudonym` makes them): `erased:` and 16 lower-case hex digits.
@@ -373,7 +398,7 @@ fn is_ip_literal(s: &str) -> bool {
 fn canonical_email(s: &str) -> Cow<'_, str> {
     let plain = !s.bytes().any(|c| !c.is_ascii() || c.is_ascii_uppercase());
     // ASCII, lower-case and without a punycode label: canonical already (the check path).
-    if plain && !s.contains("xn--") {
+    if plain && !has_xn(s.as_bytes()) {
         return Cow::Borrowed(s);
     }
     let Some((local, domain)) = s.rsplit_once('@') else {
@@ -390,6 +415,22 @@ fn canonical_email(s: &str) -> Cow<'_, str> {
     } else {
         Cow::Owned(out)
     }
+}
+
+/// Whether `b` holds `xn--` (a punycode label's start) anywhere. Most emails have no `-`
+/// at all, which one `memchr` finds; `str::contains` ran a two-way substring search
+/// (about 100 instructions an email, five emails looked up per mutation).
+fn has_xn(b: &[u8]) -> bool {
+    memchr::memchr(b'-', b).is_some() && memchr::memmem::find(b, b"xn--").is_some()
+}
+
+/// `s` split at its first `/` (`org/project`), by a byte search: a `char` pattern's
+/// searcher costs about 100 instructions for a short id, and every mutation on a project
+/// splits its id several times.
+#[inline]
+pub fn split_slash(s: &str) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == b'/')?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
 /// A domain lower-cased; an internationalised one (non-ASCII, or with a punycode label)
@@ -564,6 +605,7 @@ mod tests {
         }
         let mut plain = 0;
         for s in &corpus {
+            assert_eq!(is_plain_email(s), is_plain_email_before(s), "{s:?}");
             if is_plain_email(s) {
                 plain += 1;
                 assert!(email_problem(s).is_none(), "{s:?}");
@@ -588,6 +630,70 @@ mod tests {
             plain > 50,
             "the generated corpus reaches the fast path ({plain})"
         );
+    }
+
+    /// The fast path as it was (split and scan), to test the one-pass form against.
+    fn is_plain_email_before(s: &str) -> bool {
+        let b = s.as_bytes();
+        if b.len() > 320 {
+            return false;
+        }
+        let Some(at) = b.iter().rposition(|&c| c == b'@') else {
+            return false;
+        };
+        let (local, domain) = (
+            b.get(..at).unwrap_or_default(),
+            b.get(at + 1..).unwrap_or_default(),
+        );
+        // The byte class is shared; the structure is what changed.
+        let atom = is_atom;
+        let local_ok = local
+            .split(|&c| c == b'.')
+            .all(|a| !a.is_empty() && a.iter().all(|&c| atom(c)));
+        if !local_ok {
+            return false;
+        }
+        let mut labels = domain.split(|&c| c == b'.');
+        let Some(tld) = labels.next_back() else {
+            return false;
+        };
+        let mut count = 0;
+        for l in labels {
+            let ok = (1..=63).contains(&l.len())
+                && l.first() != Some(&b'-')
+                && l.last() != Some(&b'-')
+                && !l.starts_with(b"xn--")
+                && l.iter()
+                    .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
+            if !ok {
+                return false;
+            }
+            count += 1;
+        }
+        count >= 1 && (2..=63).contains(&tld.len()) && tld.iter().all(u8::is_ascii_lowercase)
+    }
+
+    #[test]
+    fn byte_searches_find_what_the_str_searches_find() {
+        for s in [
+            "",
+            "/",
+            "a/",
+            "/b",
+            "acme/web",
+            "a/b/c",
+            "xn--",
+            "a@xn--b.c",
+            "axn-b@c.d",
+            "x-n--@a.b",
+            "a@b-c.xn-",
+            "ü/✓",
+            "xn-xn--",
+            "--",
+        ] {
+            assert_eq!(has_xn(s.as_bytes()), s.contains("xn--"), "{s:?}");
+            assert_eq!(split_slash(s), s.split_once('/'), "{s:?}");
+        }
     }
 
     #[test]

@@ -344,7 +344,7 @@ pub(crate) fn authorize_grant_to(
 pub(crate) fn org_of(gt: GrantTarget<'_>) -> &str {
     match gt {
         GrantTarget::AllProjects(o) => o,
-        GrantTarget::Project(p) => p.split_once('/').map_or(p, |(o, _)| o),
+        GrantTarget::Project(p) => crate::ids::split_slash(p).map_or(p, |(o, _)| o),
     }
 }
 

@@ -141,7 +141,7 @@ impl State {
                     ))
                     .into());
                 }
-                let org = project.split_once('/').map_or("", |(o, _)| o);
+                let org = crate::ids::split_slash(project).map_or("", |(o, _)| o);
                 let oid = self.need_org(org)?;
                 let id = next_id(self.projects.len());
                 self.projects.push(Some(ProjectRec {
@@ -380,7 +380,7 @@ impl State {
     }
 
     fn set_grant(&mut self, user: &str, target: &str, grant: Option<Grant>) -> Result<()> {
-        let (org, slug) = target.split_once('/').unwrap_or((target, ""));
+        let (org, slug) = crate::ids::split_slash(target).unwrap_or((target, ""));
         let pid = if slug == "*" {
             None
         } else {
