@@ -62,7 +62,9 @@ def layer_of(mod: tuple[str, ...]) -> tuple[int, str]:
 def strip_comments(text: str) -> str:
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     text = re.sub(r"//[^\n]*", "", text)
-    # String literals may hold `crate::`-looking text (messages).
+    # String literals may hold `crate::`-looking text (messages), and braces that would
+    # end an inline `mod tests { ... }` early: raw strings (`r#"..."#`) first.
+    text = re.sub(r'\br(#+)"(?:.|\n)*?"\1', '""', text)
     return re.sub(r'"(?:\\.|[^"\\])*"', '""', text)
 
 
