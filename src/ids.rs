@@ -59,6 +59,16 @@ pub enum GrantTarget<'a> {
     AllProjects(&'a str),
 }
 
+impl<'a> GrantTarget<'a> {
+    /// The org the target is in.
+    pub fn org(self) -> &'a str {
+        match self {
+            GrantTarget::AllProjects(o) => o,
+            GrantTarget::Project(p) => split_slash(p).map_or(p, |(o, _)| o),
+        }
+    }
+}
+
 /// Validates a grant target `org/slug` or `org/*`.
 pub fn grant_target<'a>(field: &'static str, s: &'a str) -> Result<GrantTarget<'a>> {
     if let Some(org) = s.strip_suffix("/*") {

@@ -7,7 +7,7 @@
 
 use super::front::Graph;
 use super::rules::{
-    authorize_grant, authorize_grant_to, existing_grant, grantee, membership, opt_text, org_of,
+    authorize_grant, authorize_grant_to, existing_grant, grantee, membership, opt_text,
     resolve_grant_target, same,
 };
 use crate::error::{NotFoundError, Result};
@@ -33,7 +33,7 @@ impl Graph {
         let role = ProjectRole::parse("role", role)?;
         self.mutate(actor, |st, at| {
             let oid = resolve_grant_target(st, gt)?;
-            let org = org_of(gt);
+            let org = gt.org();
             if let Some(a) = actor {
                 authorize_grant_to(st, at, a, &email, gt, oid, target)?;
             }

@@ -341,16 +341,9 @@ pub(crate) fn authorize_grant_to(
     authorize_grant(st, at, actor, gt, oid, target)
 }
 
-pub(crate) fn org_of(gt: GrantTarget<'_>) -> &str {
-    match gt {
-        GrantTarget::AllProjects(o) => o,
-        GrantTarget::Project(p) => crate::ids::split_slash(p).map_or(p, |(o, _)| o),
-    }
-}
-
 /// The org of a grant target, checking that the org and project exist.
 pub(crate) fn resolve_grant_target(st: &State, gt: GrantTarget<'_>) -> Result<u32> {
-    let oid = st.need_org(org_of(gt))?;
+    let oid = st.need_org(gt.org())?;
     if let GrantTarget::Project(p) = gt {
         st.need_project(p)?;
     }

@@ -116,11 +116,7 @@ pub(super) fn resolve_target(st: &State, org: &str, key: &str) -> Result<String>
         format!("{org}/{key}")
     };
     let gt = ids::grant_target("grants", &id)?;
-    let of = match gt {
-        GrantTarget::AllProjects(o) => o,
-        GrantTarget::Project(p) => p.split_once('/').map_or(p, |(o, _)| o),
-    };
-    if of != org {
+    if gt.org() != org {
         return Err(Error::invalid(
             "grants",
             key,
