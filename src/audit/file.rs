@@ -168,8 +168,7 @@ impl FileJournal {
         resume: Option<&Resume>,
         sink: &mut dyn RecordSink,
     ) -> Result<Opened, AuditError> {
-        let file = files::open_append(path).map_err(|e| io_err(path, &e))?;
-        file.lock().map_err(|e| io_err(path, &e))?;
+        let file = Self::open_and_lock(path)?;
         let result = Self::open_locked(path, &file, key, resume, sink);
         let _ = file.unlock();
         let mut opened = result?;
@@ -177,6 +176,29 @@ impl FileJournal {
         opened.journal.file = Arc::new(file);
         opened.journal.ino = (meta.dev(), meta.ino());
         Ok(opened)
+    }
+
+    /// The file at `path`, opened (created if missing) and locked for writing. A rewrite
+    /// by another process renames a new file over the path while holding the old one's
+    /// lock: the lock is then granted on a file no longer at the path, whose header the
+    /// signed checkpoint (already moved on to the new file's) no longer vouches for. So
+    /// the lock is taken again on whatever is at the path until the two are one file.
+    fn open_and_lock(path: &Path) -> Result<File, AuditError> {
+        for _ in 0..64 {
+            let file = files::open_append(path).map_err(|e| io_err(path, &e))?;
+            file.lock().map_err(|e| io_err(path, &e))?;
+            let held = file.metadata().map_err(|e| io_err(path, &e))?;
+            let at_path = std::fs::metadata(path).ok();
+            if at_path.is_some_and(|m| (m.dev(), m.ino()) == (held.dev(), held.ino())) {
+                return Ok(file);
+            }
+            let _ = file.unlock();
+        }
+        Err(journal_err(
+            path,
+            1,
+            "replaced by other processes 64 times while this one opened it; try again",
+        ))
     }
 
     #[expect(
@@ -687,6 +709,27 @@ impl JournalStore for FileJournal {
             trusted_from: self.trusted_from,
             mac: String::new(),
         })
+    }
+
+    /// Under the writers' lock, and only while the file the batch went to is still the
+    /// one at the path: once another process has rewritten the journal (and signed the
+    /// checkpoint for its new header, covering this batch), signing this file's header
+    /// would vouch for a file no longer at the path and, a second time, leave the
+    /// journal's own header vouched for by neither slot.
+    fn checkpoint_after_sync(
+        &mut self,
+        generation: u64,
+        seq: u64,
+        hash: &str,
+    ) -> std::io::Result<()> {
+        self.file.lock()?;
+        let written = if self.generation == generation && !self.identity_changed() {
+            self.checkpoint(seq, hash)
+        } else {
+            Ok(())
+        };
+        let _ = self.file.unlock();
+        written
     }
 
     fn position(&self) -> (u64, u64) {

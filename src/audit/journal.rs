@@ -110,6 +110,21 @@ pub trait JournalStore: Send {
     /// Records that the journal now reaches `seq` with `hash` (the signed checkpoint),
     /// durably; nothing without a key.
     fn checkpoint(&mut self, seq: u64, hash: &str) -> std::io::Result<()>;
+
+    /// [`JournalStore::checkpoint`] for a group commit's sync, made after the writers'
+    /// lock was let go: only while the store still writes `generation`.
+    fn checkpoint_after_sync(
+        &mut self,
+        generation: u64,
+        seq: u64,
+        hash: &str,
+    ) -> std::io::Result<()> {
+        if self.position().0 == generation {
+            self.checkpoint(seq, hash)
+        } else {
+            Ok(())
+        }
+    }
     /// Which generation of the file the store writes (a rewrite makes a new one), and
     /// the bytes written to it so far: what a group commit's sync covers.
     fn position(&self) -> (u64, u64);

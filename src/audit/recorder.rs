@@ -459,7 +459,7 @@ impl Audit {
         if let Some((seq, hash)) = &d.last {
             let mut store = self.store.lock();
             if let Some(s) = store.as_mut() {
-                s.checkpoint(*seq, hash)
+                s.checkpoint_after_sync(d.generation, *seq, hash)
                     .map_err(|e| self.fail(format!("checkpoint write failed: {e}")))?;
             }
         }

@@ -37,7 +37,7 @@ impl Graph {
             }
             Fresh::Replaced => {
                 let mut st = RwLockUpgradableReadGuard::upgrade(guard);
-                self.reload(&mut st, session)?;
+                self.reload(&mut st, session, true)?;
                 Ok(RwLockWriteGuard::downgrade_to_upgradable(st))
             }
         }
@@ -140,7 +140,7 @@ impl Graph {
         if let Ok(mut session) = self.audit.begin() {
             if self.audit.cut_unsynced(&mut session).is_ok() {
                 let mut st = RwLockUpgradableReadGuard::upgrade(guard);
-                let _ = self.reload(&mut st, &mut session);
+                let _ = self.reload(&mut st, &mut session, true);
             }
         }
         Err(e.into())

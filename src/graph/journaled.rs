@@ -466,8 +466,25 @@ impl Graph {
         }
     }
 
-    /// Rebuilds state and log from the journal after another process rewrote it.
-    pub(super) fn reload(&self, st: &mut State, session: &mut Session<'_>) -> Result<()> {
+    /// How many times [`Graph::reload`] reads a journal that keeps being replaced before
+    /// it gives up (each time, another process rewrote it between the read and the lock).
+    const RELOADS: usize = 64;
+
+    /// Rebuilds state and log from the journal after another process rewrote it. `repair`
+    /// as for [`Session::fresh`]: true under the writers' lock.
+    ///
+    /// The file is read before its lock is taken, so another process may append to it,
+    /// or rewrite it again, in between: once locked, what was appended since the read is
+    /// applied, and a file replaced again is read again. Without that, the mutation
+    /// that follows would be planned on a stale state and written after a stale end (a
+    /// repeated `seq`), or into a file no longer at the path (a change acknowledged and
+    /// lost).
+    pub(super) fn reload(
+        &self,
+        st: &mut State,
+        session: &mut Session<'_>,
+        repair: bool,
+    ) -> Result<()> {
         let Some((path, key)) = self.audit.source.clone() else {
             // A store that is not a file (PostgreSQL) reads itself again.
             if let Some((state, log)) = session.reload()? {
@@ -480,13 +497,28 @@ impl Graph {
             hmac_key: key,
             ..OpenOptions::default()
         };
-        // The file was replaced: drop the old store (and its lock) before reopening.
-        *session.store_mut() = None;
-        let loaded = load_journal(&path, &opts, false, &mut Meter::none())?;
-        *st = loaded.state;
-        *self.audit.log.write() = loaded.log;
-        session.swap(Box::new(loaded.journal))?;
-        Ok(())
+        for _ in 0..Self::RELOADS {
+            // The file was replaced: drop the old store (and its lock) before reopening.
+            *session.store_mut() = None;
+            let loaded = load_journal(&path, &opts, false, &mut Meter::none())?;
+            *st = loaded.state;
+            *self.audit.log.write() = loaded.log;
+            session.swap(Box::new(loaded.journal))?;
+            match session.fresh(repair)? {
+                Fresh::Records(records) if records.is_empty() => return Ok(()),
+                Fresh::Records(records) => return self.apply_records(st, records),
+                Fresh::Replaced => {}
+            }
+        }
+        Err(AuditError::Journal {
+            path: path.display().to_string(),
+            line: 1,
+            reason: format!(
+                "replaced by other processes {} times while this one read it again; try again",
+                Self::RELOADS
+            ),
+        }
+        .into())
     }
 
     /// Applies records appended by another process, checked against the chain.
@@ -528,7 +560,7 @@ impl Graph {
             }
             Fresh::Replaced => {
                 let mut st = RwLockUpgradableReadGuard::upgrade(guard);
-                self.reload(&mut st, &mut session)?;
+                self.reload(&mut st, &mut session, false)?;
             }
         }
         if let Some(f) = self.audit.follow() {

@@ -521,6 +521,72 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_event(tmp_path: Path) -
     )
 
 
+REWRITER = textwrap.dedent(
+    """
+    import os, sys
+    import accessgraph as ag
+    path, me, n, every, how, durability = sys.argv[1:7]
+    n, every = int(n), int(every)
+    key = b"k" * 32 if os.environ.get("AG_TEST_KEY") else None
+    g = ag.Graph.open(path, durability=durability, hmac_key=key)
+    with open(os.path.join(os.path.dirname(path), me + ".acked"), "w") as acked:
+        for i in range(n):
+            g.add_member(f"{me}{i}@example.com", "acme", actor="jane@example.com")
+            acked.write(f"{me}{i}@example.com\\n")
+            acked.flush()
+            if every and i % every == every - 1:
+                if how == "prune":
+                    g.audit.prune(before="2100-01-01")
+                else:
+                    g.erase_user(f"{me}{i - 1}@example.com", actor=None, reason="test")
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("how", "durability", "keyed"),
+    [("prune", "os", False), ("prune", "fsync", True), ("erase", "group", False)],
+)
+def test_a_rewrite_racing_appends_loses_no_acknowledged_change(
+    tmp_path: Path, how: str, durability: str, keyed: bool
+) -> None:
+    """Attack: a web worker and a retention (or erasure) job share a journal. The job
+    rewrites the file every few writes; the worker, told the file was replaced, reads it
+    again and then takes its lock. An append or a second rewrite in between must not
+    make it write after a stale end (a repeated seq: a journal that no longer opens) or
+    into the unlinked file (an acknowledged change silently lost)."""
+    path = tmp_path / "shared.journal"
+    key = b"k" * 32 if keyed else None
+    g = ag.Graph.open(path, hmac_key=key)
+    g.add_org("acme", owner=OWNER)
+    del g
+    script = tmp_path / "rewriter.py"
+    script.write_text(REWRITER)
+    env = {**os.environ, "AG_TEST_KEY": "1" if keyed else ""}
+    n = 150
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(path), me, str(n), str(every), how, durability],
+            env=env,
+        )
+        for me, every in (("a", 0), ("b", 5), ("c", 0))
+    ]
+    for p in procs:
+        p.wait(timeout=300)
+    assert [p.returncode for p in procs] == [0, 0, 0]
+    h = ag.Graph.open(path, hmac_key=key)
+    h.audit.verify()
+    members = {m.user for m in h.members("acme")}
+    erased = {f"b{i - 1}@example.com" for i in range(n) if how == "erase" and i % 5 == 4}
+    for me in "abc":
+        acked = (tmp_path / f"{me}.acked").read_text().split()
+        assert len(acked) == n
+        lost = [u for u in acked if u not in members and u not in erased]
+        assert not lost, f"acknowledged, then lost: {lost[:5]}"
+    assert not members & erased
+    assert len(members) == 1 + 3 * n - len(erased)
+
+
 WRITER = textwrap.dedent(
     """
     import hashlib, os, sys, time
