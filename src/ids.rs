@@ -286,9 +286,17 @@ pub fn is_pseudonym(s: &str) -> bool {
 }
 
 /// The lookup form of an email: its canonical form (see [`email`]), borrowed when it
-/// already is. Does not validate.
+/// already is. A malformed email (one [`email`] refuses) is its own lookup form, as
+/// given: no user has it, since users are stored valid and canonical. Canonicalising it
+/// anyway could make it another user's — `jane@example\u{3002}com`, which Django and
+/// [`email`] refuse, maps under IDNA to `jane@example.com` — and a query must find no one
+/// for a text the mutations refuse (docs/semantics.md).
 pub fn email_key(s: &str) -> Cow<'_, str> {
-    canonical_email(s)
+    match canonical_email(s) {
+        Cow::Owned(key) if email_problem(s).is_none() => Cow::Owned(key),
+        Cow::Owned(_) => Cow::Borrowed(s),
+        Cow::Borrowed(key) => Cow::Borrowed(key),
+    }
 }
 
 /// What makes `s` no email, or `None`.
@@ -730,6 +738,22 @@ mod tests {
             email_key("juergen@bücher.example"),
             Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn a_malformed_email_is_looked_up_as_given() {
+        // IDNA maps these full stops to `.`, but the address is refused: its lookup form
+        // must not be the valid user's.
+        for bad in [
+            "jane@example\u{3002}com",
+            "JANE@EXAMPLE\u{ff0e}COM",
+            "Jane@Example",
+            "Jane",
+        ] {
+            assert!(email("user", bad).is_err(), "{bad}");
+            assert_eq!(email_key(bad), bad);
+        }
+        assert_eq!(email_key("Jane@Example.com"), "jane@example.com");
     }
 
     #[test]

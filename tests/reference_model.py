@@ -143,7 +143,8 @@ def _email_or_none(value: Any) -> str | None:
     local, domain = value.split("@")
     if not local or not domain or EMAIL_USER_RE.fullmatch(local) is None:
         return None
-    if domain.lower() != "localhost" and EMAIL_DOMAIN_RE.fullmatch(domain) is None:
+    # Django's allowlist is exactly `localhost`, in lower case: `a@LOCALHOST` is no email
+    if domain != "localhost" and EMAIL_DOMAIN_RE.fullmatch(domain) is None:
         return None
     return value.lower()
 

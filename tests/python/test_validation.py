@@ -43,6 +43,34 @@ def test_bad_emails_are_rejected_with_the_value(g: ag.Graph, email: str) -> None
     assert "user" in str(info.value) and f"`{repr(email)[1:-1]}`" in str(info.value)
 
 
+# Refused by `add_member` (and by Django's EmailValidator), yet IDNA maps each to
+# the owner's address `jane@example.com`, or case-folding to one that is not hers.
+LOOKALIKE_EMAILS = [
+    "jane@example\u3002com",
+    "JANE@EXAMPLE\uff0eCOM",
+    "jane@example\uff61com",
+    "Jane@Example",
+]
+
+
+@pytest.mark.parametrize("email", LOOKALIKE_EMAILS)
+def test_a_malformed_email_in_a_query_is_no_one(g: ag.Graph, email: str) -> None:
+    """docs/semantics.md: in a query a malformed user is unknown, never the user its
+    canonical form would name."""
+    with pytest.raises(ag.ValidationError):
+        g.add_member(email, "acme")
+    assert not g.check(email, "org:delete", "acme")
+    assert g.check_many([(email, "org:delete", "acme")] * 600) == [False] * 600
+    assert g.role(email, "acme") is None
+    assert g.permissions(email, "acme") == set()
+    assert g.accessible(email) == []
+    assert not g.explain(email, "org:delete", "acme").allowed
+    with pytest.raises(ag.PermissionDenied):
+        g.require(email, "org:delete", "acme")
+    # the owner's own address, in any case, is still hers
+    assert g.check("JANE@Example.com", "org:delete", "acme")
+
+
 @pytest.mark.parametrize("slug", ["", "Acme", "-acme", "ac me", "a" * 64, "acme/x"])
 def test_bad_org_slugs(slug: str) -> None:
     g = ag.Graph()
