@@ -1505,49 +1505,61 @@ fn diff_base() -> accessgraph::Result<Graph> {
 type DiffRow = (
     String,
     String,
-    Option<ProjectRole>,
-    Option<ProjectRole>,
+    Option<&'static str>,
+    Option<&'static str>,
     accessgraph::eval::diff::ChangeKind,
 );
 
 #[test]
 fn gained_lost_and_changed() -> accessgraph::Result<()> {
+    use accessgraph::eval::diff::ChangeKind::{Changed, Gained, Lost};
     let before = diff_base()?;
     let after = diff_base()?;
     after.grant("m@x.io", "acme/a", "admin", None, None, None)?; // changed
     after.grant("m@x.io", "acme/b", "viewer", None, None, None)?; // gained
     after.revoke("n@x.io", "acme/b", None)?; // lost
-    let got: Vec<DiffRow> = before
-        .diff(&after)
-        .into_iter()
-        .map(|c| (c.user, c.project, c.before, c.after, c.kind))
-        .collect();
+    after.add_member("p@x.io", "acme", NewMember::default(), None)?; // joins: an org row
+    let rows = |a: &Graph, b: &Graph| -> Vec<DiffRow> {
+        a.diff(b)
+            .into_iter()
+            .map(|c| {
+                let name = |r: Option<Role>| r.map(Role::as_str);
+                (c.user, c.project, name(c.before), name(c.after), c.kind)
+            })
+            .collect()
+    };
     let s = |x: &str| x.to_owned();
     assert_eq!(
-        got,
+        rows(&before, &after),
         vec![
             (
                 s("m@x.io"),
                 s("acme/a"),
-                Some(ProjectRole::Viewer),
-                Some(ProjectRole::Admin),
-                accessgraph::eval::diff::ChangeKind::Changed
+                Some("viewer"),
+                Some("admin"),
+                Changed
             ),
-            (
-                s("m@x.io"),
-                s("acme/b"),
-                None,
-                Some(ProjectRole::Viewer),
-                accessgraph::eval::diff::ChangeKind::Gained
-            ),
-            (
-                s("n@x.io"),
-                s("acme/b"),
-                Some(ProjectRole::Member),
-                None,
-                accessgraph::eval::diff::ChangeKind::Lost
-            ),
+            (s("m@x.io"), s("acme/b"), None, Some("viewer"), Gained),
+            (s("n@x.io"), s("acme/b"), Some("member"), None, Lost),
+            (s("p@x.io"), s("acme"), None, Some("member"), Gained),
         ]
+    );
+    // An org-role change that changes no project role (an admin is admin on every
+    // project already) is a row of its own, the org's.
+    let promoted = diff_base()?;
+    promoted.set_org_role("n@x.io", "acme", "admin", None)?;
+    let owner = diff_base()?;
+    owner.set_org_role("n@x.io", "acme", "admin", None)?;
+    owner.set_org_role("n@x.io", "acme", "owner", None)?;
+    assert_eq!(
+        rows(&promoted, &owner),
+        vec![(
+            s("n@x.io"),
+            s("acme"),
+            Some("admin"),
+            Some("owner"),
+            Changed
+        )]
     );
     assert!(before.diff(&before).is_empty());
     assert!(after.diff(&after).is_empty());

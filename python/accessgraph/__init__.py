@@ -454,7 +454,9 @@ class Graph(_core.Graph):
         return Review._of(findings, source)
 
     def diff(self, other: _core.Graph) -> AccessDiff:
-        """Access drift: who gains, loses or changes which effective project role.
+        """Access drift: who gains, loses or changes which effective project role, and
+        which org role (a row whose ``project`` is the org's slug: joining, leaving, or a
+        new org role).
 
         ``self`` is before, ``other`` after; each is judged at its own clock. The typical
         use is the registry document against the live graph.
@@ -736,9 +738,9 @@ class WhatIf(Graph):
         return [e for e in self.audit.events() if e.action != "access.denied"]
 
     def diff(self, other: _core.Graph) -> AccessDiff:
-        """Who would gain, lose or change which effective project role if the overlay
-        were real: ``other`` (the graph it came from) is before, the overlay after, each
-        judged at its own clock. (``g.diff(w)`` says the same.)"""
+        """Who would gain, lose or change which effective project role (or org role)
+        if the overlay were real: ``other`` (the graph it came from) is before, the
+        overlay after, each judged at its own clock. (``g.diff(w)`` says the same.)"""
         return AccessDiff(AccessChange(*row) for row in other._diff_rows(self))
 
     def discard(self) -> None:

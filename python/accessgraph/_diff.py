@@ -21,10 +21,11 @@ NO_ACCESS = "no access"
 
 
 class AccessChange(NamedTuple):
-    """One user's change of effective role on one project."""
+    """One user's change of effective role on one project, or of org role in one org
+    (then ``project`` is the org's slug, and ``before``/``after`` are org roles)."""
 
     user: str
-    project: str
+    project: str  # a project id, or an org's slug for a change of org role
     before: str | None
     after: str | None
     kind: str  # "gained", "lost" or "changed"

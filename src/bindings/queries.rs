@@ -270,8 +270,8 @@ impl PyGraph {
                 (
                     c.user,
                     c.project,
-                    c.before.map(crate::roles::ProjectRole::as_str),
-                    c.after.map(crate::roles::ProjectRole::as_str),
+                    c.before.map(crate::roles::Role::as_str),
+                    c.after.map(crate::roles::Role::as_str),
                     c.kind.as_str(),
                 )
             })

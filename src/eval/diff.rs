@@ -1,13 +1,13 @@
 //! Access drift between two graphs (SPEC 4.6): who gains and who loses which effective
-//! project role.
+//! project role, and which org role.
 
 use std::collections::BTreeMap;
 
-use crate::roles::ProjectRole;
+use crate::roles::Role;
 use crate::state::State;
 use crate::time::At;
 
-/// How a user's access to a project changed.
+/// How a user's access to a project, or their role in an org, changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ChangeKind {
     /// No access before, some after.
@@ -29,34 +29,38 @@ impl ChangeKind {
     }
 }
 
-/// One user's change of effective role on one project.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// One user's change of effective role on one project, or of role in one org.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessChange {
     /// Email.
     pub user: String,
-    /// Project id.
+    /// Project id (`org/project`), or an org's slug for a change of org role.
     pub project: String,
-    /// Role before.
-    pub before: Option<ProjectRole>,
+    /// Role before: a project role on a project, an org role on an org.
+    pub before: Option<Role>,
     /// Role after.
-    pub after: Option<ProjectRole>,
+    pub after: Option<Role>,
     /// Gained, lost or changed.
     pub kind: ChangeKind,
 }
 
-/// Every (user, project) → effective role of a state at an instant.
-fn roles(st: &State, at: &mut At<'_>) -> BTreeMap<(String, String), ProjectRole> {
+/// Every (user, project) → effective project role, and every (user, org) → org role, of
+/// a state at an instant (unexpired memberships only).
+fn roles(st: &State, at: &mut At<'_>) -> BTreeMap<(String, String), Role> {
     let mut out = BTreeMap::new();
     for row in super::access_matrix(st, None, at) {
+        out.insert((row.user.clone(), row.org), Role::Org(row.org_role));
         if let (Some(project), Some(role)) = (row.project, row.project_role) {
-            out.insert((row.user, project), role);
+            out.insert((row.user, project), Role::Project(role));
         }
     }
     out
 }
 
 /// The changes from `before` (at its instant) to `after` (at its), sorted by user then
-/// project.
+/// target (an org's slug sorts before its projects' ids). An org role is compared with
+/// the org role only, a project role with the project role only: an org and a project
+/// never share an id (a project's holds a `/`).
 pub fn diff(
     before: &State,
     at_before: &mut At<'_>,

@@ -332,7 +332,7 @@ def test_diff_with_differences_exits_1_in_every_format(tmp_path: Path) -> None:
     text = run(*base)
     assert text.returncode == 1
     lines = text.stdout.splitlines()
-    assert lines[0] == "3 changes: 2 lost, 1 changed"
+    assert lines[0] == "4 changes: 3 lost, 1 changed"
     assert lines[1].split() == ["user", "project", "before", "after", "kind"]
     assert lines[2].split() == [
         "charlie@example.com",
@@ -341,10 +341,12 @@ def test_diff_with_differences_exits_1_in_every_format(tmp_path: Path) -> None:
         "member",
         "changed",
     ]
-    assert lines[3].split() == ["cmo@example.com", "acme/development", "viewer", "-", "lost"]
+    # cmo leaves the org: their org role is lost, then each project role
+    assert lines[3].split() == ["cmo@example.com", "acme", "member", "-", "lost"]
+    assert lines[4].split() == ["cmo@example.com", "acme/development", "viewer", "-", "lost"]
 
     body = json.loads(run(*base, "--format", "json").stdout)
-    assert body["summary"] == {"gained": 0, "lost": 2, "changed": 1}
+    assert body["summary"] == {"gained": 0, "lost": 3, "changed": 1}
     assert body["changes"][0] == {
         "user": "charlie@example.com",
         "project": "acme/production",
@@ -357,7 +359,7 @@ def test_diff_with_differences_exits_1_in_every_format(tmp_path: Path) -> None:
     assert [tuple(c.values()) for c in body["changes"]] == [tuple(c) for c in old_g.diff(new_g)]
 
     rows = list(csv.DictReader(io.StringIO(run(*base, "--format", "csv").stdout)))
-    assert [r["kind"] for r in rows] == ["changed", "lost", "lost"]
+    assert [r["kind"] for r in rows] == ["changed", "lost", "lost", "lost"]
     assert rows[1]["after"] == ""
     md = run(*base, "--format", "markdown")
     assert md.returncode == 1

@@ -83,12 +83,13 @@ def test_github_format_is_a_grouped_comment_with_a_headline(tmp_path: Path) -> N
     assert lines[1] == (
         "### Access review: 2 people gain access, 1 role change (0 up, 1 down) — access widens"
     )
-    assert f"from `{old}` (before) to `{new}` (after): 4 changes." in lines[3]
+    assert f"from `{old}` (before) to `{new}` (after): 5 changes." in lines[3]
     body = r.stdout
-    gains = body.index("#### Gains (3)")
+    gains = body.index("#### Gains (4)")
     changes = body.index("#### Role changes (1)")
     assert gains < changes and "#### Losses" not in body
     assert "| carol@example.com | acme/prod | viewer |" in body
+    assert "| dave@example.com | acme | admin |" in body  # dave's org role
     assert "| dave@example.com | acme/web | admin |" in body
     assert "| bob@example.com | acme/web | member | viewer | narrower |" in body
 

@@ -46,6 +46,13 @@ def test_a_diff_says_no_access_instead_of_nan() -> None:
         },
         {
             "user": "carol@example.com",
+            "project": "acme",  # carol's org role: she joins the org
+            "before": "no access",
+            "after": "member",
+            "kind": "gained",
+        },
+        {
+            "user": "carol@example.com",
             "project": "acme/web",
             "before": "no access",
             "after": "viewer",
@@ -53,7 +60,7 @@ def test_a_diff_says_no_access_instead_of_nan() -> None:
         },
     ]
     assert not frame.isna().any().any()
-    assert [c.before for c in before.diff(after)] == ["viewer", None]  # the objects keep None
+    assert [c.before for c in before.diff(after)] == ["viewer", None, None]  # None kept
     assert "<td>no access</td>" in before.diff(after)._repr_html_()
     empty = before.diff(before).to_pandas()
     assert list(empty.columns) == ["user", "project", "before", "after", "kind"]

@@ -89,6 +89,7 @@ def test_changes_and_diff_say_what_the_overlay_would_do() -> None:
         ]
         d = w.diff(g)
         assert [(c.user, c.project, c.before, c.after, c.kind) for c in d] == [
+            (ALICE, "acme", "admin", None, "lost"),
             (ALICE, "acme/web", "admin", None, "lost"),
             (BOB, "acme/web", "viewer", "member", "changed"),
         ]

@@ -18,11 +18,15 @@ __all__ = ["MARKER", "github_comment", "widening"]
 MARKER = "<!-- accessgraph-diff -->"
 """The comment's first line."""
 
-_RANK = {None: 0, "viewer": 1, "member": 2, "admin": 3}
+# Project roles (viewer < member < admin) and org roles (member < admin < owner): a
+# change compares two roles of one kind, since an org's row has the org's slug as its
+# target and a project's row a project id.
+_RANK = {None: 0, "viewer": 1, "member": 2, "admin": 3, "owner": 4}
 
 
 def widening(change: AccessChange) -> bool:
-    """Does ``change`` give more access: a gain, or a higher role?"""
+    """Does ``change`` give more access: a gain, or a higher role (in a project, or in
+    an org)?"""
     return _RANK[change.after] > _RANK[change.before]
 
 
@@ -59,7 +63,8 @@ def github_comment(changes: Iterable[AccessChange], *, old: str, new: str) -> st
     lines.append(f"### Access review: {', '.join(parts)} — {verdict}")
     lines.append("")
     lines.append(
-        f"Effective project roles from {_code(old)} (before) to {_code(new)} (after): "
+        f"Effective roles (on a project; on an org, the org role) from {_code(old)} "
+        f"(before) to {_code(new)} (after): "
         f"{len(changes)} {'change' if len(changes) == 1 else 'changes'}."
     )
     if gained:
