@@ -34,11 +34,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from accessgraph import Graph
 
-__all__ = ["emit", "logfmt", "logger", "scrub"]
+__all__ = ["emit", "logfmt", "logger", "scrub", "shown"]
 
 logger = logging.getLogger("accessgraph")
 logger.addHandler(logging.NullHandler())
 
+# A PostgreSQL URL inside a longer text (an error message, a traceback): up to the
+# first character that cannot be part of it in such a text.
+_POSTGRES_URL = re.compile(r"postgres(?:ql)?://[^\s`'\"<>]*", re.IGNORECASE)
+# Any other URL's password (another scheme's, or a bare `password=` fragment).
 _USERINFO = re.compile(r"(://[^:/?#@\s]*:)[^@/?#\s]*@")
 _PASSWORD_PARAM = re.compile(r"((?:^|[?&\s])(?:ssl)?password=)[^&\s]*", re.IGNORECASE)
 _BARE = re.compile(r"^[^\s\"=\\]+$")
@@ -50,8 +54,26 @@ failed: set[str] = set()
 
 
 def scrub(text: str) -> str:
-    """``text`` with any URL password replaced by ``***``."""
+    """``text`` with any URL password replaced by ``***``.
+
+    Each PostgreSQL URL in it (``postgresql://`` or ``postgres://``, in any case, up to a
+    space, quote or backtick) goes through :func:`accessgraph.postgres.redact`, the one
+    function that hides its passwords as the driver reads them (a user part up to the
+    first ``@``, percent-encoded parameter names); the regexes after it are for other
+    schemes. A value known to be a journal goes through :func:`shown` instead."""
+    from accessgraph.postgres import redact
+
+    text = _POSTGRES_URL.sub(lambda m: redact(m.group()), text)
     return _PASSWORD_PARAM.sub(r"\1***", _USERINFO.sub(r"\1***@", text))
+
+
+def shown(journal: str) -> str:
+    """A journal as logs and spans name it: a PostgreSQL URL through
+    :func:`accessgraph.postgres.redact` as a whole (so a password holding a space is
+    hidden too), a path through :func:`scrub`."""
+    from accessgraph.postgres import is_url, redact
+
+    return redact(journal) if is_url(journal) else scrub(journal)
 
 
 def _value(value: object) -> str:
@@ -82,7 +104,7 @@ def journal_of(graph: Graph) -> str | None:
     if path is not None:
         return path
     url = graph.journal_url
-    return None if url is None else scrub(url)
+    return None if url is None else shown(url)
 
 
 def denied(method: str, error: Any) -> None:
@@ -135,7 +157,13 @@ def journal_error(graph: Graph, method: str, error: BaseException) -> None:
 
 def unreachable(url: str, error: BaseException) -> None:
     """``Graph.open`` could not reach the database ``url``."""
-    emit(logging.WARNING, "journal.unavailable", method="open", journal=url, error=str(error))
+    emit(
+        logging.WARNING,
+        "journal.unavailable",
+        method="open",
+        journal=shown(url),
+        error=str(error),
+    )
 
 
 def went_through(graph: Graph, method: str) -> None:

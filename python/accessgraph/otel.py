@@ -267,7 +267,7 @@ class _Instruments:
                             attributes={
                                 "db.system.name": "postgresql",
                                 "accessgraph.operation": label,
-                                "accessgraph.journal": _log.scrub(url),
+                                "accessgraph.journal": _log.shown(url),
                             },
                         ):
                             out = core(self, *args, **kw)
@@ -322,7 +322,7 @@ class _Instruments:
                 attrs: dict[str, str] = {
                     "accessgraph.operation": "open",
                     "accessgraph.format": "postgresql" if db else "journal",
-                    "accessgraph.journal": _log.scrub(str(path)),
+                    "accessgraph.journal": _log.shown(str(path)),
                 }
                 if db:
                     attrs["db.system.name"] = "postgresql"
@@ -385,7 +385,7 @@ class _Instruments:
                 url = kw.get("url", args[-1] if args else "")
                 attrs = {
                     "db.system.name": "postgresql",
-                    "accessgraph.journal": _log.scrub(str(url)),
+                    "accessgraph.journal": _log.shown(str(url)),
                 }
                 with _span(tracer, span_name, kind=client, attributes=attrs):
                     return core(*args, **kw)

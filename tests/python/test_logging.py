@@ -191,6 +191,67 @@ def test_an_unreachable_database_is_logged_without_its_password(
     assert not any(p in text for p in PASSWORDS), text
 
 
+# Passwords the old scrubbing regex let through: a user part holding `/`, `?` or `#`, a
+# percent-encoded parameter name, an upper-case scheme. docs/postgres.md: every URL shown
+# passes through `accessgraph.postgres.redact`.
+SECRET = "S3cretPW"
+LEAKY_URLS = [
+    f"postgresql://127.0.0.1:1/db?connect_timeout=1&pass%77ord={SECRET}",
+    f"postgresql://127.0.0.1:1/db?connect_timeout=1&%70assword={SECRET}",
+    f"postgresql://u:pa/{SECRET}@127.0.0.1:1/db?connect_timeout=1",
+    f"postgresql://u:pa?{SECRET}@127.0.0.1:1/db?connect_timeout=1",
+    f"postgresql://u:pa#{SECRET}@127.0.0.1:1/db?connect_timeout=1",
+    f"postgres://u:{SECRET}@127.0.0.1:1/db?connect_timeout=1",
+]
+
+
+@pytest.mark.parametrize("bad_url", LEAKY_URLS)
+def test_an_unreachable_database_is_logged_through_redact(
+    logs: pytest.LogCaptureFixture, bad_url: str
+) -> None:
+    from accessgraph.postgres import redact
+
+    with pytest.raises(ag.JournalUnavailableError) as info:
+        ag.Graph.open(bad_url)
+    assert SECRET not in str(info.value)
+    (record,) = _ours(logs)
+    assert record.accessgraph["journal"] == redact(bad_url)  # type: ignore[attr-defined]
+    assert SECRET not in _everything([record])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *LEAKY_URLS,
+        *(u.upper().replace(SECRET.upper(), SECRET) for u in LEAKY_URLS),
+        f"POSTGRESQL://u:{SECRET}@db/x",
+        f"PostgreS://db/x?PassWord={SECRET}",
+        f"cannot open `postgresql://u:pa/{SECRET}@db/x`: refused",
+        f"Traceback: open('postgres://db/x?%70assword={SECRET}&graph=g') failed",
+        f"two: postgresql://a:{SECRET}@h/x and POSTGRES://h/y?pass%77ord={SECRET}",
+    ],
+)
+def test_scrub_hides_every_password_redact_hides(text: str) -> None:
+    # `_log.scrub` is what log lines and the OpenTelemetry span attributes (otel.py) use.
+    from accessgraph import _log
+
+    shown = _log.scrub(text)
+    assert SECRET not in shown and "***" in shown, shown
+
+
+def test_scrub_leaves_a_whole_url_as_redact_shows_it() -> None:
+    from accessgraph import _log
+    from accessgraph.postgres import redact
+
+    for u in LEAKY_URLS:
+        assert _log.scrub(u) == redact(u) == _log.shown(u)
+    # A journal URL is redacted whole, even with a space in its password.
+    assert _log.shown(f"postgresql://u:a {SECRET}@h/db") == "postgresql://u:***@h/db"
+    assert _log.scrub("journal=/var/lib/app/access.journal") == (
+        "journal=/var/lib/app/access.journal"
+    )
+
+
 def test_unavailable_then_reconnected(
     logs: pytest.LogCaptureFixture,
     cluster: pg_cluster.Cluster,  # noqa: F811

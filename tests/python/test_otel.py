@@ -222,6 +222,26 @@ def test_a_database_round_trip_is_a_client_span_without_the_password(
     )
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app:pa/s3cret@127.0.0.1:1/db?connect_timeout=1",
+        "postgresql://app:pa#s3cret@127.0.0.1:1/db?connect_timeout=1",
+        "postgresql://127.0.0.1:1/db?connect_timeout=1&pass%77ord=s3cret",
+        "postgresql://127.0.0.1:1/db?connect_timeout=1&%70assword=s3cret",
+        "POSTGRESQL://app:s3cret@127.0.0.1:1/db?connect_timeout=1",
+    ],
+)
+def test_span_attributes_hide_the_password_as_redact_does(telemetry: Telemetry, url: str) -> None:
+    from accessgraph.postgres import redact
+
+    with pytest.raises(ag.AccessGraphError):
+        ag.Graph.open(url)
+    (span,) = telemetry.spans("accessgraph.journal.open")
+    assert "s3cret" not in span.to_json()
+    assert span.attributes["accessgraph.journal"] == redact(url)
+
+
 def test_instrumenting_twice_measures_once(telemetry: Telemetry) -> None:
     again = Telemetry()
     otel.instrument(meter_provider=again.meters, tracer_provider=again.tracers)
