@@ -557,9 +557,9 @@ class Graph(_core.Graph):
         runs while this process holds the journal's file lock: it must not open the same
         journal.
         """
-        if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
-            from accessgraph.postgres import _open
+        from accessgraph.postgres import _open, is_url
 
+        if is_url(path):
             if not follow:
                 raise ValidationError(
                     "invalid follow: False; a postgresql:// URL says it with follow=off"

@@ -67,7 +67,7 @@ from memory, and the next call reconnects and catches up.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeGuard, TypeVar
 
 from accessgraph._progress import Progress, Steps
 from accessgraph.exceptions import ValidationError
@@ -80,9 +80,11 @@ __all__ = ["import_journal", "is_url", "migrate", "redact"]
 _G = TypeVar("_G", bound="Graph")
 
 
-def is_url(path: object) -> bool:
-    """True for a ``postgresql://`` or ``postgres://`` URL."""
-    return isinstance(path, str) and path.startswith(("postgresql://", "postgres://"))
+def is_url(path: object) -> TypeGuard[str]:
+    """True for a ``postgresql://`` or ``postgres://`` URL, the scheme in any case (RFC
+    3986: ``POSTGRESQL://`` is the same scheme, and must not be taken for a file path whose
+    error would show the URL whole)."""
+    return isinstance(path, str) and path[:13].lower().startswith(("postgresql://", "postgres://"))
 
 
 def redact(url: str) -> str:

@@ -607,6 +607,26 @@ def test_missing_file_is_exit_2_without_a_traceback(tmp_path: Path) -> None:
         assert r.stdout == ""
 
 
+def test_a_postgresql_url_argument_is_named_without_its_password(tmp_path: Path) -> None:
+    # The command line reads files; a URL given instead is "no such file", shown through
+    # accessgraph.postgres.redact like every URL (docs/postgres.md).
+    for url in (
+        "postgresql://app:s3cret@db.internal/x",
+        "POSTGRES://app:pa/s3cret@db.internal/x",
+        "postgresql://db.internal/x?pass%77ord=s3cret",
+    ):
+        for args in (
+            ("check", url, "a@example.com", "org:view", "acme"),
+            ("who-can", url, "org:view", "acme"),
+            ("diff", url, REGISTRY),
+            ("audit", "verify", url),
+        ):
+            r = run(*args, cwd=tmp_path)
+            assert r.returncode == 2, (args, r.stderr)
+            assert "no such file" in r.stderr and "***" in r.stderr, (args, r.stderr)
+            assert "s3cret" not in r.stderr + r.stdout, (args, r.stderr)
+
+
 def test_usage_errors_exit_2() -> None:
     assert run().returncode == 2
     assert run("frobnicate").returncode == 2

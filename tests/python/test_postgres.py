@@ -429,6 +429,19 @@ def test_bad_arguments_are_validation_errors(cluster: pg_cluster.Cluster, db: st
     assert isinstance(err.value, ag.JournalError)
 
 
+def test_an_upper_case_scheme_is_a_url_not_a_path_and_hides_its_password() -> None:
+    # No server needed: a URL scheme is case-insensitive (RFC 3986), so this is a URL the
+    # driver refuses, not a file path whose "no such file" error would show it whole.
+    for bad in (
+        "POSTGRESQL://app:s3cret@127.0.0.1:1/x?connect_timeout=1",
+        "Postgres://app@127.0.0.1:1/x?connect_timeout=1&password=s3cret",
+    ):
+        with pytest.raises(ag.ValidationError, match="invalid url") as err:
+            ag.Graph.open(bad)
+        assert "s3cret" not in str(err.value) and "***" in str(err.value), err.value
+        assert agpg.is_url(bad)
+
+
 def test_losing_the_server_fails_mutations_loudly_and_checks_go_on(
     cluster: pg_cluster.Cluster, db: str
 ) -> None:

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 import accessgraph as ag
+from accessgraph._log import scrub
 from accessgraph.cli import progress
 from accessgraph.cli.arguments import build_parser
 from accessgraph.cli.commands import Command
@@ -75,5 +76,6 @@ def table_width(stream: TextIO) -> int | None:
 
 
 def _fail(message: str) -> int:
-    sys.stderr.write(f"accessgraph: error: {message}\n")
+    # Whatever the message quotes, a URL's password is not printed (docs/postgres.md).
+    sys.stderr.write(f"accessgraph: error: {scrub(message)}\n")
     return EXIT_USAGE

@@ -18,6 +18,7 @@ import accessgraph as ag
 from accessgraph._formats import detect, is_journal, open_journal_copy
 from accessgraph._progress import Steps
 from accessgraph.cli.context import CliError, Context
+from accessgraph.postgres import is_url, redact
 
 __all__ = [
     "is_journal",
@@ -31,6 +32,9 @@ __all__ = [
 
 def readable_file(path: str) -> Path:
     """``path``, unless it is missing, a directory or unreadable (:class:`CliError`)."""
+    if is_url(path):
+        # Never shown whole: a URL's password stays hidden (docs/postgres.md).
+        raise CliError(f"no such file `{redact(path)}` (the command line reads files, not URLs)")
     p = Path(path)
     if not p.exists():
         raise CliError(f"{path}: no such file")
@@ -109,7 +113,7 @@ def load_side(spec: str, args: argparse.Namespace, ctx: Context) -> ag.Graph:
     name exists (``git show REV:PATH`` in the current directory, written to the scratch
     directory under the same suffix, then read like a file)."""
     rev, sep, path = spec.partition(":")
-    if Path(spec).exists() or not sep or not rev or not path:
+    if is_url(spec) or Path(spec).exists() or not sep or not rev or not path:
         return load_graph(spec, args)
     try:
         shown = subprocess.run(

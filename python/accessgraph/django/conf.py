@@ -38,7 +38,7 @@ from django.core.signals import setting_changed
 
 import accessgraph as ag
 from accessgraph.django import signals
-from accessgraph.postgres import redact
+from accessgraph.postgres import is_url, redact
 
 __all__ = [
     "Config",
@@ -226,7 +226,7 @@ def _path(raw: Mapping[Any, Any], key: str) -> Path | None:
 
 def _journal(raw: Mapping[Any, Any]) -> Path | str | None:
     value = raw.get("JOURNAL")
-    if isinstance(value, str) and value.startswith(("postgresql://", "postgres://")):
+    if is_url(value):
         return value  # a journal in PostgreSQL, shared by every process (not a path)
     return _path(raw, "JOURNAL")
 
