@@ -93,8 +93,11 @@ def is_journal(path: Path) -> bool:
 def _looks_like_posthog(path: Path) -> bool:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False  # reading it as a snapshot reports where it breaks
+    except (OSError, ValueError, RecursionError):
+        # Reading it as a snapshot reports where it breaks. RecursionError: nested deeper
+        # than Python's parser goes (the core's parser stops at its own limit and names
+        # the place).
+        return False
     if isinstance(data, list):
         return True
     return isinstance(data, dict) and "results" in data and "format" not in data

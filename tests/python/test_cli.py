@@ -592,6 +592,20 @@ def test_bad_json_and_csv_registries_name_the_place(tmp_path: Path) -> None:
     assert r.returncode == 2 and "not UTF-8" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_json_nested_3000_deep_is_exit_2_naming_the_file(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"format": "accessgraph", "version": 1, "x": ' + "[" * 3000 + "]" * 3000 + "}")
+    for args in (
+        ("check", deep, "u@example.com", "org:view", "acme"),
+        ("diff", deep, REGISTRY, *ACME),
+        ("diff", REGISTRY, deep, *ACME),
+    ):
+        r = run(*args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert r.stderr.startswith(f"accessgraph: error: {deep}: $.x: "), r.stderr
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
 def test_missing_file_is_exit_2_without_a_traceback(tmp_path: Path) -> None:
     missing = tmp_path / "nope.md"
     for args in (

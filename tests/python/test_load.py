@@ -107,3 +107,26 @@ def test_arguments_that_do_not_fit_the_format(tmp_path: Path) -> None:
         assert ag.Graph.load(snapshot).to_json() == snapshot.read_text()
     with pytest.raises(FileNotFoundError):
         ag.Graph.load(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"format": "accessgraph", "version": 1, "x": ' + "[" * 3000 + "]" * 3000 + "}",
+        '{"format": "accessgraph", "version": 1, "orgs": ' + "[" * 3000 + "]" * 3000 + "}",
+        "[" * 3000 + "]" * 3000,
+    ],
+)
+def test_json_nested_too_deep_for_python_is_a_registry_format_error(
+    tmp_path: Path, text: str
+) -> None:
+    # Telling a PostHog export from a snapshot parsed the file with json.loads, whose
+    # RecursionError escaped; the document is read by the core, which reports where.
+    path = tmp_path / "deep.json"
+    path.write_text(text)
+    with pytest.raises(ag.RegistryFormatError) as info:
+        ag.Graph.load(path)
+    with pytest.raises(ag.RegistryFormatError) as direct:
+        ag.Graph.from_json(text)
+    assert str(info.value) == str(direct.value)
+    assert info.value.path is not None and info.value.path.startswith("$")
