@@ -287,9 +287,8 @@ class Graph(_core.Graph):
             return _formats.read_journal(cls, Path(path))
         if kind == "csv":
             # newline="": a line break inside a quoted cell is part of its value.
-            with open(path, encoding="utf-8", newline="") as f:
-                return cls.from_csv(f.read())
-        text = Path(path).read_text(encoding="utf-8")
+            return cls.from_csv(_formats.read_text(path, newline=""))
+        text = _formats.read_text(path)
         if kind == "markdown":
             return cls.from_markdown(text, org=org)
         if kind == "json":
@@ -299,9 +298,7 @@ class Graph(_core.Graph):
                 f"invalid org `None`: the PostHog members export `{path}` names no org, "
                 "pass its slug with org="
             )
-        pages = {
-            name: Path(file).read_text(encoding="utf-8") for name, file in (projects or {}).items()
-        }
+        pages = {name: _formats.read_text(file) for name, file in (projects or {}).items()}
         return cls.from_posthog(text, org=org, projects=pages)
 
     def save(
@@ -344,7 +341,7 @@ class Graph(_core.Graph):
         ``progress(done, total)`` counts the document's bytes.
         """
         steps = Steps(progress, _size(path))
-        changes = self._import_registry_text(Path(path).read_text(encoding="utf-8"), org=org)
+        changes = self._import_registry_text(_formats.read_text(path), org=org)
         steps.finish()
         return changes
 
@@ -710,7 +707,7 @@ def _registry_text(registry: str | os.PathLike[str]) -> str:
     the path of a file."""
     if isinstance(registry, str) and ("\n" in registry or registry.lstrip().startswith("#")):
         return registry
-    return Path(registry).read_text(encoding="utf-8")
+    return _formats.read_text(registry)
 
 
 class WhatIf(Graph):

@@ -15,7 +15,12 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from accessgraph.exceptions import JournalError, JournalRecoveredWarning, ValidationError
+from accessgraph.exceptions import (
+    JournalError,
+    JournalRecoveredWarning,
+    RegistryFormatError,
+    ValidationError,
+)
 
 if TYPE_CHECKING:
     from accessgraph import Graph
@@ -27,6 +32,7 @@ __all__ = [
     "is_journal",
     "open_journal_copy",
     "read_journal",
+    "read_text",
     "savable",
 ]
 
@@ -78,6 +84,31 @@ def _by_extension(path: str | os.PathLike[str]) -> str:
             "(expected .md, .json or .csv, or pass format=)"
         )
     return _EXTENSIONS[suffix]
+
+
+def read_text(path: str | os.PathLike[str], *, newline: str | None = None) -> str:
+    """The text of the registry file ``path``, UTF-8. ``newline`` as for :func:`open`:
+    ``None`` reads ``\\r\\n`` and ``\\r`` as ``\\n``, ``""`` keeps line ends as they are.
+
+    A byte that is not UTF-8 raises :class:`RegistryFormatError` naming the file, its line
+    and column (as the registry parsers count them) and its byte offset."""
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        # Everything before the first bad byte is UTF-8: count lines and columns in it.
+        before = data[: e.start].decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+        raise RegistryFormatError(
+            f"line {line}, column {column}: `{os.fspath(path)}` is not UTF-8 text "
+            f"({e.reason} at byte {e.start})",
+            line=line,
+            column=column,
+        ) from None
+    if newline is None:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
 def is_journal(path: Path) -> bool:

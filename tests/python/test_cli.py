@@ -590,6 +590,7 @@ def test_bad_json_and_csv_registries_name_the_place(tmp_path: Path) -> None:
     binary.write_bytes(b"# \xff\xfe Access Registry\n")
     r = run("who-can", binary, "org:view", "acme")
     assert r.returncode == 2 and "not UTF-8" in r.stderr and "Traceback" not in r.stderr
+    assert r.stderr.startswith(f"accessgraph: error: {binary}:1:3: ") and "at byte 2" in r.stderr
 
 
 def test_json_nested_3000_deep_is_exit_2_naming_the_file(tmp_path: Path) -> None:

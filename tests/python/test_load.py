@@ -130,3 +130,43 @@ def test_json_nested_too_deep_for_python_is_a_registry_format_error(
         ag.Graph.from_json(text)
     assert str(info.value) == str(direct.value)
     assert info.value.path is not None and info.value.path.startswith("$")
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "line", "column", "byte"),
+    [
+        (
+            "bad.md",
+            b"# X Access Registry\n## Owners\n- o@example.com\n"
+            b"## Members\n- a@example.com (T\xff)\n",
+            5,
+            19,
+            75,
+        ),
+        ("bad.md", b"# \xc3\xa9\r\n\xfe", 2, 1, 6),
+        ("bad.json", b'{"format": "accessgraph",\n "version": \x81}', 2, 13, 38),
+        ("bad.csv", b"user,org,org_role\nb\xc3\xa9\xff@example.com,acme,member\n", 2, 3, 21),
+    ],
+)
+def test_a_file_that_is_not_utf8_is_a_registry_format_error_naming_the_place(
+    tmp_path: Path, name: str, data: bytes, line: int, column: int, byte: int
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(ag.RegistryFormatError) as info:
+        ag.Graph.load(path)
+    assert (info.value.line, info.value.column) == (line, column)
+    message = str(info.value)
+    assert message.startswith(f"line {line}, column {column}: `{path}` is not UTF-8 text (")
+    assert f"at byte {byte})" in message
+
+
+def test_a_registry_imported_or_tried_that_is_not_utf8_names_the_place(tmp_path: Path) -> None:
+    path = tmp_path / "bad.md"
+    path.write_bytes(b"# Acme Access Registry\n## Owners\n- j\xffane@example.com\n")
+    g = ag.Graph()
+    g.add_org("acme", owner="jane@example.com")
+    with pytest.raises(ag.RegistryFormatError, match=r"^line 3, column 4: `.*bad.md` is not UTF-8"):
+        g.import_registry(path, org="acme")
+    with pytest.raises(ag.RegistryFormatError, match="is not UTF-8 text"):
+        g.what_if(path)

@@ -90,10 +90,11 @@ def load_graph(path: str, args: argparse.Namespace, ctx: Context | None = None) 
             else:  # pragma: no cover - no other warning is expected here
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     except ag.RegistryFormatError as e:
-        # A project page's errors are placed under `$["<name>"]`: name its file instead.
+        # A project page's errors are placed under `$["<name>"]` (or name the page, when
+        # it is not UTF-8): name its file instead.
         where = path
         for name, file in pages.items():
-            if (e.path or "").startswith(f"$[{json.dumps(name)}]"):
+            if (e.path or "").startswith(f"$[{json.dumps(name)}]") or f"`{file}`" in str(e):
                 where = file
         raise CliError(_where(where, e)) from e
     except UnicodeDecodeError as e:
