@@ -484,6 +484,69 @@ def test_audit_on_unreadable_input_exits_2(tmp_path: Path) -> None:
     assert r.returncode == 2 and "is a directory" in r.stderr
 
 
+def _run_in_2_gb(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """``run`` with 2 GB of address space, so reading an endless input fails fast (the
+    limit set by the child itself: no preexec_fn, which forks a threaded process)."""
+    code = (
+        "import resource, runpy, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+        "sys.argv[0] = 'accessgraph'\n"
+        "runpy.run_module('accessgraph', run_name='__main__')\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_an_endless_input_is_exit_2_not_damaged(tmp_path: Path) -> None:
+    # A device never ends: reading it whole was a MemoryError traceback and exit 1, which
+    # says "damaged". It is not a regular file: unreadable, exit 2, one line.
+    journal, _ = _journal(tmp_path)
+    for args in (
+        ("audit", "verify", "/dev/zero"),
+        ("audit", "export", "/dev/zero"),
+        ("audit", "upgrade", "/dev/zero", tmp_path / "new.journal"),
+        ("who-can", "--posthog", "--org", "acme", "/dev/zero", "org:view", "acme"),
+        ("audit", "verify", journal, "--hmac-key-file", "/dev/zero"),
+    ):
+        r = _run_in_2_gb(*args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, (args, r.stderr)
+        assert "/dev/zero: " in r.stderr, (args, r.stderr)
+    # A key may still come through a pipe (kept off the disk).
+    verify = (sys.executable, "-m", "accessgraph", "audit", "verify")
+    (tmp_path / "signed").mkdir()
+    signed, _ = _journal(tmp_path / "signed", hmac_key=b"k" * 32)
+    piped = subprocess.run(
+        [*verify, str(signed), "--hmac-key-file", "/dev/stdin"],
+        input=b"k" * 32,
+        capture_output=True,
+        env=_env(),
+        timeout=60,
+        check=False,
+    )
+    assert piped.returncode == 0, piped.stderr
+
+
+def test_an_export_whose_first_line_never_ends_is_read_in_bounded_memory(
+    tmp_path: Path,
+) -> None:
+    # Telling a JSON Lines export from other text reads up to its first non-blank
+    # character, not its whole first line.
+    blank = tmp_path / "blank.jsonl"
+    with blank.open("wb") as f:
+        f.truncate(3 << 30)  # 3 GB of NUL bytes, sparse
+    r = _run_in_2_gb("audit", "verify", blank)
+    assert r.returncode == 2, r.stderr
+    assert "neither a journal nor a JSON Lines audit export" in r.stderr
+
+
 # --- registries: PostHog, journals, errors ---------------------------------------------
 
 

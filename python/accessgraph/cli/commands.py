@@ -23,6 +23,7 @@ from accessgraph.cli.load import (
     load_side,
     mention,
     open_audit,
+    read_key,
     readable_file,
 )
 from accessgraph.cli.render import Painter, Report
@@ -294,7 +295,7 @@ def audit_upgrade(args: argparse.Namespace, ctx: Context) -> int:
     old = readable_file(args.old)
     key = None
     if args.hmac_key_file is not None:
-        key = readable_file(args.hmac_key_file).read_bytes()
+        key = read_key(args.hmac_key_file)
     if os.path.lexists(args.new):
         raise CliError(f"{args.new}: already exists; the upgrade never replaces a file")
     try:

@@ -26,12 +26,19 @@ __all__ = [
     "load_side",
     "mention",
     "open_audit",
+    "read_key",
     "readable_file",
 ]
 
 
+_KEY_LIMIT = 1 << 20
+"""The longest ``--hmac-key-file`` read (1 MiB): a key is a few dozen bytes."""
+
+
 def readable_file(path: str) -> Path:
-    """``path``, unless it is missing, a directory or unreadable (:class:`CliError`)."""
+    """``path``, unless it is missing, a directory, not a regular file (a device or a
+    pipe: it may never end, and an input is read more than once) or unreadable
+    (:class:`CliError`)."""
     if is_url(path):
         # Never shown whole: a URL's password stays hidden (docs/postgres.md).
         raise CliError(f"no such file `{redact(path)}` (the command line reads files, not URLs)")
@@ -40,9 +47,26 @@ def readable_file(path: str) -> Path:
         raise CliError(f"{path}: no such file")
     if p.is_dir():
         raise CliError(f"{path}: is a directory, not a file")
+    if not p.is_file():
+        raise CliError(f"{path}: not a regular file (a device, pipe or socket)")
     if not os.access(p, os.R_OK):
         raise CliError(f"{path}: permission denied")
     return p
+
+
+def read_key(path: str) -> bytes:
+    """The raw bytes of ``--hmac-key-file``: a regular file or not (``<(...)``, a pipe,
+    keeps the key off the disk), but at most :data:`_KEY_LIMIT` bytes of it."""
+    if not Path(path).exists():
+        raise CliError(f"{path}: no such file")
+    try:
+        with open(path, "rb") as f:
+            key = f.read(_KEY_LIMIT + 1)
+    except OSError as e:
+        raise CliError(f"{path}: {e.strerror or e}") from e
+    if len(key) > _KEY_LIMIT:
+        raise CliError(f"{path}: longer than 1 MiB, not a key file")
+    return key
 
 
 def mention(path: str, message: str) -> str:
@@ -103,6 +127,8 @@ def load_graph(path: str, args: argparse.Namespace, ctx: Context | None = None) 
         raise CliError(mention(path, str(e))) from e
     except OSError as e:
         raise CliError(f"{e.filename or path}: {e.strerror or e}") from e
+    except MemoryError:
+        raise CliError(f"{path}: too large to read into memory") from None
     at = getattr(args, "at", None)
     if at is not None:
         graph.set_time(at)
@@ -158,12 +184,10 @@ def open_audit(path: str, args: argparse.Namespace, ctx: Context) -> ag.AuditLog
     p = readable_file(path)
     key = None
     if getattr(args, "hmac_key_file", None) is not None:
-        key = readable_file(args.hmac_key_file).read_bytes()
+        key = read_key(args.hmac_key_file)
     try:
         if not is_journal(p):
-            with p.open(encoding="utf-8") as f:
-                first = next((line for line in f if line.strip()), "")
-            if not first.lstrip().startswith("{"):
+            if _first_character(p) != "{":
                 raise CliError(f"{path}: neither a journal nor a JSON Lines audit export")
             # The journal's key also signed the export's trailer.
             return ag.AuditLog.load(p, hmac_key=key)
@@ -175,6 +199,18 @@ def open_audit(path: str, args: argparse.Namespace, ctx: Context) -> ag.AuditLog
             steps.finish()
     except UnicodeDecodeError as e:
         raise CliError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from e
+    except MemoryError:
+        raise CliError(f"{path}: too large to read into memory") from None
     if torn is not None:
         raise torn
     return graph.audit
+
+
+def _first_character(p: Path) -> str:
+    """The file's first character that is not white space (``""`` if none), read in
+    pieces: a first line that never ends is not read whole."""
+    with p.open(encoding="utf-8") as f:
+        while piece := f.read(1 << 16):
+            if stripped := piece.lstrip():
+                return stripped[0]
+    return ""
