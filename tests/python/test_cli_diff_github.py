@@ -159,6 +159,27 @@ def test_the_old_side_is_read_from_git(tmp_path: Path) -> None:
     assert bad.stderr.startswith("accessgraph: error: HEAD:access/registry.md:6:")
 
 
+def test_a_revision_that_looks_like_an_option_is_refused_and_git_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    # `git show --output=FILE:registry.md` would write FILE: an OLD or NEW side whose
+    # revision starts with `-` is refused before git is run.
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "registry.md").write_text(BASE)
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "registry")
+    written = tmp_path / "written-by-git"
+    for spec in (f"--output={written}:registry.md", "-p:registry.md", "--textconv:registry.md"):
+        for args in (("diff", "--", spec, "registry.md"), ("diff", "--", "registry.md", spec)):
+            r = run(*args, cwd=tmp_path)
+            assert r.returncode == 2, (args, r.stderr)
+            assert r.stderr == (
+                f"accessgraph: error: {spec}: no such file, and `{spec.partition(':')[0]}` "
+                "is not a git revision (it starts with `-`)\n"
+            ), r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".git", "registry.md"]
+
+
 def test_the_example_workflow_runs_the_diff_and_posts_the_comment() -> None:
     path = EXAMPLES / "github" / "access-review.yml"
     flow = yaml.safe_load(path.read_text())

@@ -138,10 +138,16 @@ def load_graph(path: str, args: argparse.Namespace, ctx: Context | None = None) 
 def load_side(spec: str, args: argparse.Namespace, ctx: Context) -> ag.Graph:
     """One side of ``diff``: a file, or ``REV:PATH`` read from git when no file of that
     name exists (``git show REV:PATH`` in the current directory, written to the scratch
-    directory under the same suffix, then read like a file)."""
+    directory under the same suffix, then read like a file). A REV that starts with
+    ``-`` is refused: git would read it as an option (``--output=FILE`` writes FILE)."""
     rev, sep, path = spec.partition(":")
     if is_url(spec) or Path(spec).exists() or not sep or not rev or not path:
         return load_graph(spec, args)
+    if rev.startswith("-"):
+        # Refused rather than passed after `--end-of-options`, which git < 2.24 lacks.
+        raise CliError(
+            f"{spec}: no such file, and `{rev}` is not a git revision (it starts with `-`)"
+        )
     try:
         shown = subprocess.run(
             ["git", "show", f"{rev}:{path}"], capture_output=True, check=False, timeout=60
