@@ -27,6 +27,7 @@ __all__ = [
     "html_table",
     "instant_text",
     "markdown_table",
+    "spreadsheet_safe",
     "text_table",
 ]
 
@@ -179,13 +180,40 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The characters that make a spreadsheet read a cell as a formula (TAB and CR: that some
+# spreadsheets strip first): CWE-1236. The core's `text::FORMULA_START`.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A CSV cell a spreadsheet shows as text (CWE-1236, "CSV injection"): a value that
+    starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, after any number of
+    ``'``, gets one more ``'`` in front.
+
+    The core's ``text::spreadsheet_safe`` (the access matrix, the audit log's CSV), which
+    Python cannot call: ``tests/python/test_csv.py`` holds the two to the same cells."""
+    if cell.lstrip("'").startswith(_FORMULA_START):
+        return "'" + cell
+    return cell
+
+
 def csv_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """CSV with a header line and ``\\n`` line ends; booleans ``true``/``false``."""
+    """CSV with a header line and ``\\n`` line ends; booleans ``true``/``false``; every
+    cell :func:`spreadsheet_safe`, and quoted when it holds a comma, a quote or a line
+    break (``\\r`` too: a spreadsheet would start a row there)."""
+    # The csv module quotes a cell only for the characters of its line terminator, so
+    # each row is written with "\r\n" and ends with "\n" instead.
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows([cell_text(v, machine=True) for v in row] for row in rows)
-    return out.getvalue()
+    writer = csv.writer(out, lineterminator="\r\n")
+
+    def line(cells: Sequence[str]) -> str:
+        out.seek(0)
+        out.truncate()
+        writer.writerow(cells)
+        return out.getvalue()[:-2] + "\n"
+
+    body = (line([spreadsheet_safe(cell_text(v, machine=True)) for v in row]) for row in rows)
+    return line(header) + "".join(body)
 
 
 def _html_cell(tag: str, value: Any) -> str:

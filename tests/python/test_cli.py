@@ -795,6 +795,41 @@ def test_importing_accessgraph_pulls_in_no_extra() -> None:
     assert r.stdout == "[]\n"
 
 
+# -- CSV that a spreadsheet opens safely -------------------------------------------------
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+EVIL = "=cmd|'/ccalc'!a0@example.com"
+
+
+def test_csv_outputs_start_no_spreadsheet_formula(tmp_path: Path) -> None:
+    # docs/registry.md: no CSV cell starts a formula (CWE-1236); the command line's CSV is
+    # escaped as the access matrix's is, with a leading `'`.
+    old = tmp_path / "old.md"
+    old.write_text("# Evil Access Registry\n## Owners\n- o@example.com\n")
+    new = tmp_path / "new.md"
+    new.write_text(
+        "# Evil Access Registry\n## Projects\n- Web\n## Owners\n- o@example.com\n"
+        "## Members\n- =cmd|'/Ccalc'!A0@example.com (=Title, reason =1+1)\n"
+        "  - Web: member (reason -2+3)\n"
+    )
+    org = ("--org", "evil", "--format", "csv")
+    outputs = {
+        "who-can": run("who-can", new, "insight:view", "evil/web", *org),
+        "check": run("check", new, EVIL, "insight:view", "evil/web", *org),
+        "review": run("review", new, *org),
+        "diff": run("diff", old, new, *org),
+    }
+    for command, r in outputs.items():
+        assert r.returncode in (0, 1), (command, r.stderr)
+        cells = [cell for row in csv.reader(io.StringIO(r.stdout, newline="")) for cell in row]
+        assert [c for c in cells if c.startswith(FORMULA_START)] == [], (command, r.stdout)
+        assert f"'{EVIL}" in cells, (command, r.stdout)
+    # the same escaping as the access matrix's
+    matrix = tmp_path / "m.csv"
+    assert run("convert", new, matrix, "--org", "evil").returncode == 0
+    assert f"'{EVIL}," in matrix.read_text()
+
+
 # -- review ---------------------------------------------------------------------------
 
 

@@ -67,3 +67,21 @@ def test_the_audit_log_starts_no_formula(tmp_path: Path) -> None:
     # An exported log (the JSON Lines form read back) writes the same CSV.
     exported = AuditFile.parse(g._audit_jsonl())
     assert exported._csv() == g._audit_csv()
+
+
+def test_the_python_tables_escape_as_the_core_does() -> None:
+    # The command line's and Evidence's CSV (accessgraph._render.csv_table) cannot call
+    # the core's escaping; this pins the two to the same cells.
+    from accessgraph._render import csv_table
+
+    g = ag.Graph()
+    g.add_org("acme", owner="jane@acme.io")
+    values = [*PAYLOADS, "''=twice", "'plain", "plain", "", "a=b", " =space first"]
+    for i, value in enumerate(values):
+        g.add_member(f"m{i}@acme.io", "acme", reason=value)
+    core = {
+        row["user"]: row["reason"] for row in csv.DictReader(io.StringIO(g._csv_text(), newline=""))
+    }
+    ours = cells(csv_table(["reason"], [[v] for v in values]))[1:]
+    assert ours == [core[f"m{i}@acme.io"] for i in range(len(values))]
+    assert_no_formula(csv_table(["a", "b"], [[v, v] for v in values]))
