@@ -291,6 +291,13 @@ impl Graph {
         if target.trim().is_empty() {
             return Err(Error::invalid("target", target, "a non-empty identifier"));
         }
+        if let Some(key) = email_as_key(&details) {
+            return Err(Error::invalid(
+                "details key",
+                &key,
+                "not an email address: keys are hashed as written and cannot be erased; put the person in a value (`{\"user\": …}`), which erase_user seals",
+            ));
+        }
         if let Some(why) = &self.read_only {
             return Err(crate::error::ConflictError::ReadOnly(why.clone()).into());
         }
@@ -540,4 +547,24 @@ fn view_at(state: crate::state::State, when: Instant) -> Graph {
 /// as [`crate::progress::STOPPED`]), else `e`.
 fn stopped_or(meter: &Meter<'_>, e: AuditError) -> Error {
     meter.stopped().map_or_else(|| Error::from(e), Error::from)
+}
+
+/// The first key, at any depth of `details`, that is an email address: erasure seals
+/// string values, never keys (an event's keys are hashed as written), so a person must
+/// not be a key.
+fn email_as_key(details: &Map<String, Value>) -> Option<String> {
+    fn within(v: &Value) -> Option<String> {
+        match v {
+            Value::Object(m) => email_as_key(m),
+            Value::Array(items) => items.iter().find_map(within),
+            _ => None,
+        }
+    }
+    details.iter().find_map(|(k, v)| {
+        if k.contains('@') && ids::email("details key", k).is_ok() {
+            Some(k.clone())
+        } else {
+            within(v)
+        }
+    })
 }

@@ -151,3 +151,30 @@ def test_pruning_after_an_erasure_keeps_the_journal_openable(tmp_path: Path) -> 
     reopened = ag.Graph.open(path)
     assert reopened.to_json() == g.to_json()
     reopened.audit.verify()
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        {"per_user": {"bob@example.com": 3}},
+        {"rows": [{"Bob@Example.com": 1}]},
+        {"bob@example.com": "sent"},
+    ],
+)
+def test_an_email_as_a_details_key_is_refused_since_keys_cannot_be_erased(
+    details: dict[str, object],
+) -> None:
+    """Attack (a red-team review): erase_user seals string values, never keys (an event's
+    keys are hashed as written), so `record(..., per_user={bob: 3})` left bob's address
+    in the journal and every export after his erasure. An email as a key is refused,
+    naming it; the same person as a value is recorded, and sealed by the erasure."""
+    g = ag.Graph()
+    g.add_org("acme", owner=OWNER)
+    g.add_member("bob@example.com", "acme", actor=OWNER)
+    before = len(g.audit)
+    with pytest.raises(ag.ValidationError, match=r"details key `[Bb]ob@[Ee]xample\.com`"):
+        g.record(OWNER, "report.sent", "acme", **details)
+    assert len(g.audit) == before  # nothing recorded
+    g.record(OWNER, "report.sent", "acme", per_user=[{"user": "bob@example.com", "n": 3}])
+    g.erase_user("bob@example.com", actor=OWNER, reason="GDPR request")
+    assert "bob@example.com" not in repr([(e.actor, e.target, e.details) for e in g.audit])
