@@ -564,7 +564,12 @@ TRAILER_FIELDS = ("graph_id", "anchor", "base_seq", "count", "last_hash")
 
 def verify_export(path: Path, key: bytes | None = None) -> list[dict[str, Any]]:
     """The events of a JSON Lines export, verified against its trailer and each other."""
-    lines = [x for x in path.read_text(encoding="utf-8").split("\n") if x.strip()]
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise Invalid(f"{path}: not UTF-8 text", line=data.count(b"\n", 0, e.start) + 1) from None
+    lines = [x for x in text.split("\n") if x.strip()]
     try:
         trailer = _loads(lines[-1]) if lines else None
     except ValueError:

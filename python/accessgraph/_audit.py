@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from accessgraph._core import AuditFile, Event
 from accessgraph._extras import needs
+from accessgraph.exceptions import AuditIntegrityError
 from accessgraph._progress import Progress, Steps
 
 if TYPE_CHECKING:
@@ -100,7 +101,15 @@ class AuditLog:
         its trailer, raises ``AuditIntegrityError``. With ``hmac_key`` (the journal's key,
         which signed the trailer) a trailer forged along with the events is refused too.
         """
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = data.count(b"\n", 0, e.start) + 1
+            raise AuditIntegrityError(
+                f"{os.fspath(path)}, line {line}: not UTF-8 text ({e.reason} at byte "
+                f"{e.start}): not an audit export, or damaged"
+            ) from None
         return cls(AuditFile.parse(text, hmac_key=hmac_key))
 
     def __len__(self) -> int:

@@ -294,3 +294,16 @@ def test_a_loaded_document_starts_the_history_with_an_empty_log(tmp_path: Path) 
         owner = next(m.user for m in g.members(g.orgs()[0].slug) if m.role == "owner")
         g.add_member("new@example.com", g.orgs()[0].slug, actor=owner)
         assert [e.action for e in g.audit] == ["member.added"]
+
+
+def test_loading_an_export_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    """Attack: a byte that is not UTF-8 in an export gives AccessGraph's integrity error
+    naming the line, not Python's UnicodeDecodeError."""
+    g = build()
+    export = tmp_path / "export.jsonl"
+    g.audit.to_jsonl(export)
+    lines = export.read_bytes().split(b"\n")
+    lines[1] = lines[1].replace(b"acme", b"ac\xffme", 1)
+    export.write_bytes(b"\n".join(lines))
+    with pytest.raises(ag.AuditIntegrityError, match=r"line 2: not UTF-8 text"):
+        ag.AuditLog.load(export)
