@@ -722,6 +722,9 @@ impl JournalStore for FileJournal {
         seq: u64,
         hash: &str,
     ) -> std::io::Result<()> {
+        if self.checkpoint.is_none() {
+            return Ok(()); // no key, no checkpoint: nothing to lock for
+        }
         self.file.lock()?;
         let written = if self.generation == generation && !self.identity_changed() {
             self.checkpoint(seq, hash)
