@@ -535,14 +535,18 @@ Some prose.
 ## external   ACCESS
 + x@y.io (EXTERNAL Consultant, Expires: 2024-06-01, REASON audit)
 ### notes
-- ignored? no: still a person of External Access? no, `###` is prose
+- not a person of External Access: `### notes` ended the section
 ";
-    // The last bullet is in External Access (a `###` heading does not end the section),
-    // so its bad email is reported.
+    // A `###` heading ends the section, so the bullet after it is refused (it is not read
+    // as a person of External Access); the error is at the heading.
     let e = err(doc);
-    assert_eq!((e.line, e.column), (12, 3));
+    assert_eq!((e.line, e.column), (11, 1));
+    assert!(
+        e.message.contains("`### notes` is not a section heading"),
+        "{e}"
+    );
     let doc = doc.replace(
-        "- ignored? no: still a person of External Access? no, `###` is prose\n",
+        "- not a person of External Access: `### notes` ended the section\n",
         "",
     );
     let reg = parse(&doc, None).unwrap();
@@ -846,6 +850,94 @@ fn unknown_section() {
         4,
         "unknown section `Contractors` (expected Projects, Owners, Admins, Members, Viewers or External Access)",
     );
+}
+
+/// Every line that renders as a heading but is not `## <Section>`: the people after it
+/// must not stay in the section above it.
+const OTHER_HEADINGS: [(&str, usize, usize, &str); 8] = [
+    ("### Members\n", 4, 1, "`### Members`"),
+    ("#### Viewers\n", 4, 1, "`#### Viewers`"),
+    ("   ###### Admins ###\n", 4, 4, "`###### Admins ###`"),
+    ("> ## Members\n", 4, 1, "`> ## Members`"),
+    (
+        "Members\n-------\n",
+        4,
+        1,
+        "`Members` underlined with `-------`",
+    ),
+    ("Members\n=\n", 4, 1, "`Members` underlined with `=`"),
+    (
+        "> Members\n> ---\n",
+        4,
+        3,
+        "`Members` underlined with `---`",
+    ),
+    ("<h2>Members</h2>\n\n", 4, 1, "`<h2>Members</h2>`"),
+];
+
+#[test]
+fn a_heading_that_is_not_a_section_heading_ends_the_section() {
+    for (heading, line, column, shown) in OTHER_HEADINGS {
+        for item in [
+            "- intern@acme.io\n",
+            "\nSome prose.\n* intern@acme.io (Intern)\n",
+        ] {
+            let e = err_in(&format!("{heading}{item}"));
+            assert_err(&e, line, column, shown);
+            assert_err(
+                &e,
+                line,
+                column,
+                "is not a section heading (sections are `## Projects`, `## Owners`, `## Admins`, `## Members`, `## Viewers` and `## External Access`): it ends `## Owners`, so the list item at line",
+            );
+        }
+        // A nested grant, and a project, are no more in a section than a person.
+        let e = err_in(&format!(
+            "## Members\n- m@acme.io\n\n{heading}  - *: admin\n"
+        ));
+        assert_eq!(e.line, line + 3, "{e}");
+        assert!(e.message.contains("it ends `## Members`"), "{e}");
+        let e = err_in(&format!("## Projects\n- Web\n\n{heading}- Secret\n"));
+        assert_eq!(e.line, line + 3, "{e}");
+        assert!(e.message.contains("it ends `## Projects`"), "{e}");
+        // Prose under such a heading is prose, and a section heading opens a section again.
+        let doc = format!("{HEAD}{heading}Only prose here.\n## Members\n- m@acme.io\n");
+        let reg = parse(&doc, None).unwrap();
+        assert_eq!(person(&reg, "m@acme.io").role, OrgRole::Member);
+        assert_eq!(reg.people.len(), 2);
+    }
+    // The title is not a section heading either.
+    let e = err("## Owners\n- o@acme.io\n# Acme Access Registry\n- x@acme.io\n");
+    assert_err(
+        &e,
+        3,
+        1,
+        "`# Acme Access Registry` is not a section heading",
+    );
+    // Before the first section, a list is prose, under any heading.
+    let doc = "# Acme Access Registry\n### How to edit\n- open a PR\nIntro\n---\n- then merge\n## Owners\n- o@acme.io\n";
+    assert_eq!(parse(doc, None).unwrap().people.len(), 1);
+}
+
+#[test]
+fn a_line_that_does_not_render_as_a_heading_does_not_end_the_section() {
+    // A rule under a list item or after a blank line (a thematic break), `##Members` (no
+    // space) and a heading indented as code are not headings: the people after them stay
+    // in the section.
+    for between in [
+        "- a@acme.io\n---\n",
+        "- a@acme.io\n\n---\n",
+        "- a@acme.io\n\n===\n",
+        "- a@acme.io\n##Members\n",
+        "- a@acme.io\n\n    ### Members\n",
+        "- a@acme.io\n```\nMembers\n```\n---\n",
+        "- a@acme.io\n\nA note.\n***\n---\n",
+        "- a@acme.io\n\n> - a quoted item\n---\n",
+    ] {
+        let doc = format!("{HEAD}## Admins\n{between}- b@acme.io\n");
+        let reg = parse(&doc, None).unwrap();
+        assert_eq!(person(&reg, "b@acme.io").role, OrgRole::Admin, "{doc}");
+    }
 }
 
 #[test]

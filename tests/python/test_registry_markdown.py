@@ -112,3 +112,31 @@ def test_one_awkward_title_does_not_fail_the_whole_orgs_export() -> None:
         **titles,
     }
     assert again.to_markdown("acme") == text
+
+
+@pytest.mark.parametrize(
+    ("heading", "shown"),
+    [
+        ("### Members", "`### Members`"),
+        ("#### Viewers", "`#### Viewers`"),
+        ("> ## Members", "`> ## Members`"),
+        ("Members\n-------", "`Members` underlined with `-------`"),
+        ("Members\n=====", "`Members` underlined with `=====`"),
+        ("<h3>Members</h3>\n", "`<h3>Members</h3>`"),
+    ],
+)
+def test_people_under_a_heading_that_is_not_a_section_are_refused(heading: str, shown: str) -> None:
+    """A person listed under a heading other than `## <Section>` is not silently given
+    the section above it (here `## Owners`, with `org:delete`): a reader sees them under
+    that heading, so the document is refused, naming the heading."""
+    doc = (
+        f"# Acme Access Registry\n## Owners\n- jane@example.com\n{heading}\n- intern@example.com\n"
+    )
+    with pytest.raises(ag.RegistryFormatError, match="is not a section heading") as info:
+        ag.Graph.from_markdown(doc, org="acme")
+    assert (info.value.line, info.value.column) == (4, 1)
+    assert shown in str(info.value) and "it ends `## Owners`" in str(info.value)
+    # Prose under it is still prose.
+    prose = doc.replace("- intern@example.com", "Interns are listed elsewhere.")
+    g = ag.Graph.from_markdown(prose, org="acme")
+    assert [m.user for m in g.members("acme")] == ["jane@example.com"]

@@ -52,6 +52,45 @@ pub(super) fn heading(body: &str) -> Option<(usize, &str)> {
     Some((level, text))
 }
 
+/// `body` without the block-quote markers (`>`) in front of it, and whether it had any.
+pub(super) fn unquote(body: &str) -> (bool, &str) {
+    let mut rest = body;
+    while let Some(inner) = rest.strip_prefix('>') {
+        rest = inner.trim_start();
+    }
+    (rest.len() != body.len(), rest)
+}
+
+/// True when `body` opens an HTML heading (`<h1>` to `<h6>`), which renders as one.
+pub(super) fn html_heading(body: &str) -> bool {
+    let Some(tag) = body.strip_prefix('<') else {
+        return false;
+    };
+    let mut chars = tag.chars();
+    matches!(chars.next(), Some('h' | 'H'))
+        && matches!(chars.next(), Some('1'..='6'))
+        && chars
+            .next()
+            .is_none_or(|c| c == '>' || c == '/' || c.is_whitespace())
+}
+
+/// The underline of a setext heading (a run of `=` or of `-` alone on its line), if
+/// `body` can be one: it makes the paragraph line above it a heading.
+pub(super) fn underline(body: &str) -> Option<&str> {
+    let u = body.trim_end();
+    let first = u.chars().next()?;
+    ((first == '=' || first == '-') && u.chars().all(|c| c == first)).then_some(u)
+}
+
+/// True when `body` is a thematic break (`***`, `- - -`, `___`): a rule, not text.
+pub(super) fn thematic_break(body: &str) -> bool {
+    let mut marks = body.chars().filter(|c| !c.is_whitespace());
+    let Some(first) = marks.next() else {
+        return false;
+    };
+    matches!(first, '*' | '-' | '_') && marks.clone().all(|c| c == first) && marks.count() >= 2
+}
+
 /// The text of a list item (`- `, `* ` or `+ `), if `body` is one.
 pub(super) fn list_item(body: &str) -> Option<&str> {
     let rest = body

@@ -14,6 +14,11 @@
 //!   reported in document order; project references in grants are resolved once the whole
 //!   document is read (a `## Projects` section may come after the people), so an unknown
 //!   project is reported after every error of form.
+//! - Only `## <Section>` opens a section. Any other heading (`###` and deeper, the title,
+//!   one in a block quote, a setext heading, an HTML `<h1>`-`<h6>`) ends the section it is
+//!   in, so that a list item after it (before the next section heading) is an error naming
+//!   the heading, never a person, grant or project of the section above it: a reader sees
+//!   them under that heading. Prose may follow it.
 //! - A grant target is matched first as a project slug, then as a project name (any case);
 //!   `*` and `All projects` mean every project (`org/*`). A name that several listed
 //!   projects share is ambiguous: use the slug. Granting twice on the same project to the

@@ -3,8 +3,9 @@
 
 use super::escape::read_title;
 use super::locate::{
-    column, date_time, heading, items, keyword, list_item, matching_open, offset, project_role,
-    split_grant, strip_suffix_ci, Ln, ProjectIndex, Resolved, DATE_HINT, PERSON_KEYWORDS,
+    column, date_time, heading, html_heading, items, keyword, list_item, matching_open, offset,
+    project_role, split_grant, strip_suffix_ci, thematic_break, underline, unquote, Ln,
+    ProjectIndex, Resolved, DATE_HINT, PERSON_KEYWORDS,
 };
 use super::types::{
     slugify, GrantScope, Registry, RegistryGrant, RegistryPerson, RegistryProject, Section,
@@ -34,6 +35,7 @@ pub fn parse(text: &str, org: Option<&str>) -> Result<Registry, RegistryError> {
         let body = raw.trim_start();
         if body.starts_with("```") || body.starts_with("~~~") {
             fence = !fence;
+            p.paragraph = None;
             continue;
         }
         if fence {
@@ -54,9 +56,52 @@ pub fn parse(text: &str, org: Option<&str>) -> Result<Registry, RegistryError> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Heading {
+pub(super) enum Heading<'t> {
     Projects,
     People(Section),
+    /// A heading that is not a section heading, met in a section: it ends the section, so
+    /// that no one listed under it is read as part of the section above it.
+    Other(Other<'t>),
+}
+
+/// A heading that ended a section, and where it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Other<'t> {
+    line: usize,
+    column: usize,
+    /// The heading as written; for a setext heading, its first line of text.
+    text: &'t str,
+    /// A setext heading's underline.
+    underline: Option<&'t str>,
+    /// The section it ended, as `## <Section>` names it.
+    ended: &'static str,
+}
+
+impl Other<'_> {
+    /// The error for the list item at `item_line`, at the heading.
+    fn error(&self, item_line: usize) -> RegistryError {
+        let text = self.text;
+        let shown = match self.underline {
+            None => format!("`{text}`"),
+            Some(u) => format!("`{text}` underlined with `{u}`"),
+        };
+        RegistryError {
+            line: self.line,
+            column: self.column,
+            message: format!(
+                "{shown} is not a section heading (sections are `## Projects`, `## Owners`, `## Admins`, `## Members`, `## Viewers` and `## External Access`): it ends `## {}`, so the list item at line {item_line} is in no section",
+                self.ended
+            ),
+        }
+    }
+}
+
+/// A line of a paragraph: the text of a setext heading if a `---` or `===` line follows.
+#[derive(Clone, Copy)]
+pub(super) struct Paragraph<'t> {
+    line: usize,
+    column: usize,
+    text: &'t str,
 }
 
 /// A grant whose target is resolved once the whole document is read.
@@ -74,7 +119,9 @@ pub(super) struct Pending<'t> {
 pub(super) struct Parser<'t> {
     /// Title text (name), its line and column.
     pub(super) title: Option<(String, usize, usize)>,
-    pub(super) heading: Option<Heading>,
+    pub(super) heading: Option<Heading<'t>>,
+    /// The paragraph the previous line belongs to, if it was text.
+    pub(super) paragraph: Option<Paragraph<'t>>,
     pub(super) projects_listed: bool,
     pub(super) owners_heading: Option<usize>,
     pub(super) projects: Vec<RegistryProject>,
@@ -90,6 +137,7 @@ impl<'t> Parser<'t> {
     fn line(&mut self, ln: &Ln<'t>) -> Result<(), RegistryError> {
         let text = ln.text;
         let body = text.trim_start();
+        let paragraph = self.paragraph.take();
         if body.is_empty() {
             return Ok(());
         }
@@ -98,16 +146,40 @@ impl<'t> Parser<'t> {
             .take_while(|c| c.is_whitespace())
             .map(|c| if c == '\t' { 4 } else { 1 })
             .sum();
-        if let Some((level, heading)) = heading(body) {
-            if indent < 4 {
-                return self.heading(ln, level, heading);
+        // Whatever renders as a heading is one here: a heading of another form or level
+        // than `## <Section>` (or in a block quote) ends the section, so that no one a
+        // reader sees under it is read as part of the section above it.
+        let (quoted, inner) = unquote(body);
+        if indent < 4 {
+            if let Some((level, h)) = heading(body) {
+                return self.heading(ln, body, level, h);
+            }
+            if (quoted && heading(inner).is_some()) || html_heading(inner) {
+                self.end_section(ln.no, column(text, body), body.trim_end(), None);
+                return Ok(());
+            }
+            if let (Some(p), Some(u)) = (paragraph, underline(inner)) {
+                self.end_section(p.line, p.column, p.text, Some(u));
+                return Ok(());
             }
         }
         let Some(item) = list_item(body) else {
-            return Ok(()); // prose
+            // Prose: a line of text continues a paragraph or starts one (the first line
+            // of a setext heading, should an underline follow); a rule or a list item in
+            // a block quote ends it.
+            let text_line = !thematic_break(inner) && list_item(inner).is_none();
+            self.paragraph = paragraph.filter(|_| text_line).or_else(|| {
+                (text_line && indent < 4).then(|| Paragraph {
+                    line: ln.no,
+                    column: column(text, inner),
+                    text: inner.trim_end(),
+                })
+            });
+            return Ok(());
         };
         match self.heading {
             None => Ok(()), // a list before any section is prose
+            Some(Heading::Other(other)) => Err(other.error(ln.no)),
             Some(Heading::Projects) if indent >= 2 => Err(ln.err(
                 body,
                 "unexpected nested item under a project (grants are nested under people)",
@@ -118,7 +190,13 @@ impl<'t> Parser<'t> {
         }
     }
 
-    fn heading(&mut self, ln: &Ln<'_>, level: usize, text: &str) -> Result<(), RegistryError> {
+    fn heading(
+        &mut self,
+        ln: &Ln<'t>,
+        body: &'t str,
+        level: usize,
+        text: &str,
+    ) -> Result<(), RegistryError> {
         self.current = None;
         match level {
             1 => {
@@ -138,6 +216,7 @@ impl<'t> Parser<'t> {
                     ));
                 }
                 self.title = Some((name.to_owned(), ln.no, column(ln.text, text)));
+                self.end_section(ln.no, column(ln.text, body), body.trim_end(), None);
             }
             2 => {
                 let norm = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -163,9 +242,34 @@ impl<'t> Parser<'t> {
                 }
                 self.heading = Some(h);
             }
-            _ => {} // deeper headings are prose
+            _ => self.end_section(ln.no, column(ln.text, body), body.trim_end(), None),
         }
         Ok(())
+    }
+
+    /// A heading that is not a section heading: the section it is in ends (before the
+    /// first section, a list is prose anyway).
+    fn end_section(
+        &mut self,
+        line: usize,
+        column: usize,
+        text: &'t str,
+        underline: Option<&'t str>,
+    ) {
+        self.current = None;
+        let ended = match self.heading {
+            None => return,
+            Some(Heading::Projects) => "Projects",
+            Some(Heading::People(section)) => section.heading(),
+            Some(Heading::Other(other)) => other.ended,
+        };
+        self.heading = Some(Heading::Other(Other {
+            line,
+            column,
+            text,
+            underline,
+            ended,
+        }));
     }
 
     #[expect(
