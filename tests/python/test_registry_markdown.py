@@ -140,3 +140,25 @@ def test_people_under_a_heading_that_is_not_a_section_are_refused(heading: str, 
     prose = doc.replace("- intern@example.com", "Interns are listed elsewhere.")
     g = ag.Graph.from_markdown(prose, org="acme")
     assert [m.user for m in g.members("acme")] == ["jane@example.com"]
+
+
+@pytest.mark.parametrize(
+    "text", [":", ": on-call", ":)", "::x", "  on-call  ", " Prod ", "C:\\new", "x)", "a, b"]
+)
+def test_reasons_names_and_environments_round_trip_exactly(text: str) -> None:
+    """What ``to_markdown`` writes reads back as it was: a leading ``:`` (which
+    ``reason: x`` would take for punctuation), spaces at either end, backslashes, a comma
+    or a lone parenthesis in an environment."""
+    g = ag.Graph()
+    g.add_org("x", name=text, owner="o@example.com")
+    g.add_project("x/p", name=text, environment=text)
+    g.add_member("a@example.com", "x", reason=text)
+    g.grant("a@example.com", "x/p", "member", reason=text)
+    md = g.to_markdown("x")
+    again = ag.Graph.from_markdown(md, org="x")
+    assert again.to_markdown("x") == md
+    assert [o.name for o in again.orgs()] == [text]
+    p = again.project("x/p")
+    assert (p.name, p.environment) == (text, text), md
+    assert [m.reason for m in again.members("x") if m.user == "a@example.com"] == [text], md
+    assert [x.reason for x in again.grants(user="a@example.com")] == [text], md

@@ -69,6 +69,23 @@ TRICKY_TITLES = st.sampled_from(
 # A reason takes the rest of the parentheses: spaces and commas included.
 REASONS = st.lists(_words(4), min_size=1, max_size=3).map(", ".join)
 NAMES = _words(3)
+# Free text as the graph takes it for a reason, a project name or an environment (any text
+# but blank), rich in what Markdown and the registry grammar give a meaning to.
+_MARKUP = " :()\\`|,#*->[]\n\t"
+FREE_TEXT = st.one_of(
+    st.text(
+        alphabet=st.one_of(st.characters(exclude_categories=("Cs",)), st.sampled_from(_MARKUP)),
+        min_size=1,
+        max_size=16,
+    ),
+    st.lists(
+        st.sampled_from(
+            [*_MARKUP, "reason", "env", "expires 2024-01-01", "All projects", "\\u{20}", "a"]
+        ),
+        min_size=1,
+        max_size=8,
+    ).map("".join),
+).filter(str.strip)
 ENVIRONMENTS = st.sampled_from(["production", "staging", "development", "qa eu", "Prod-2"])
 SLUGS = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,12}", fullmatch=True)
 EMAILS = st.builds(
@@ -318,6 +335,31 @@ def test_markdown_round_trip(spec: GraphSpec) -> None:
     assert [(o.slug, o.name) for o in again.orgs()] == [(spec.org, spec.org_name)]
     assert md_projects(again) == md_projects(g)
     assert md_members(again, spec.org) == md_members(g, spec.org)
+    assert md_grants(again) == md_grants(g)
+
+
+@ROUND_TRIP
+@given(FREE_TEXT, FREE_TEXT, FREE_TEXT, FREE_TEXT)
+def test_markdown_round_trips_free_text(
+    reason: str, grant_reason: str, name: str, environment: str
+) -> None:
+    """Reasons, project names and environments come back exactly, whatever they hold:
+    spaces at either end, colons, parentheses, backslashes, backticks, pipes, line breaks
+    (SPEC 5.1: ``from_markdown(to_markdown(g))`` reproduces them)."""
+    g = ag.Graph()
+    g.set_time(BUILD_CLOCK)
+    g.add_org("acme", name="Acme", owner="o@example.com")
+    g.add_project("acme/p", name=name, environment=environment)
+    g.add_project("acme/q", name=environment, environment=name)
+    g.add_member("a@example.com", "acme", reason=reason)
+    g.grant("a@example.com", "acme/p", "member", reason=grant_reason)
+    g.grant("a@example.com", "acme/q", "viewer", reason=reason)
+    g.grant("a@example.com", "acme/*", "viewer", reason=grant_reason)
+    text = g.to_markdown("acme")
+    again = ag.Graph.from_markdown(text, org="acme")
+    assert again.to_markdown("acme") == text
+    assert md_projects(again) == md_projects(g)
+    assert md_members(again, "acme") == md_members(g, "acme")
     assert md_grants(again) == md_grants(g)
 
 

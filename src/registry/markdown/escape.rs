@@ -1,12 +1,14 @@
-//! A person's title on its registry line: written as it is when the grammar reads it
-//! back so, else with backslash escapes that [`read_title`] undoes — so that no title
-//! (a line break, a keyword, a comma-separated piece that is empty) makes an org's export
-//! fail.
+//! Free text on its registry line — a person's title, the org's name, a project's name
+//! and environment, a reason: written as it is when the grammar reads it back so, else
+//! with backslash escapes that [`unescape`] undoes, so that whatever text the graph holds
+//! reads back as it was and no text makes an org's export fail.
 //!
-//! The escapes: `\\` a backslash, `\,` a comma that does not separate items, `\n`, `\r`,
-//! `\t`, `\u{1F}` any character by its hex code (other control characters, and spaces at
-//! either end, which the grammar trims). A backslash before any other character stands
-//! for that character: `R\eason Lead` is a title, not the `reason` attribute.
+//! The escapes: `\\` a backslash, `\,` a comma that does not separate items, `\:` a colon
+//! that is not punctuation after a keyword (`reason \:x`), `\n`, `\r`, `\t`, `\u{1F}` any
+//! character by its hex code (other control characters, spaces at either end, which the
+//! grammar trims, and an environment's unbalanced parentheses). A backslash before any
+//! other character stands for that character: `R\eason Lead` is a title, not the `reason`
+//! attribute.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -18,6 +20,67 @@ fn attribute(piece: &str) -> bool {
     piece.is_empty()
         || piece.eq_ignore_ascii_case("external")
         || PERSON_KEYWORDS.iter().any(|k| keyword(piece, k).is_some())
+}
+
+/// Which free text a line holds, for what the grammar around it would misread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Field {
+    /// The org's name, in the title.
+    OrgName,
+    /// A project's name, first on its line.
+    ProjectName,
+    /// A project's `env` item: between commas, in parentheses the line's end closes.
+    Environment,
+    /// A `reason` item: the rest of the parentheses.
+    Reason,
+}
+
+/// How `text` is written as `field`: as it is when that reads back the same, else with
+/// the escapes the grammar needs there (a title has its own, [`write_title`]).
+pub(super) fn write_text(text: &str, field: Field) -> Cow<'_, str> {
+    let lead = text.len() - text.trim_start().len();
+    let trail = text.trim_end().len().max(lead);
+    // `env: x` and `reason: x` read `x`: a value's own leading colon is escaped.
+    let after_keyword = matches!(field, Field::Environment | Field::Reason);
+    // The parentheses of a project line are matched from its end: an environment's
+    // own must be balanced there.
+    let parens = field == Field::Environment && !balanced(text);
+    let escaped = |i: usize, c: char| match c {
+        '\\' => true,
+        ',' => field == Field::Environment,
+        ':' => after_keyword && i == 0,
+        '(' | ')' => parens,
+        c => c.is_control() || (c.is_whitespace() && (i < lead || i >= trail)),
+    };
+    if !text.char_indices().any(|(i, c)| escaped(i, c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, c) in text.char_indices() {
+        match c {
+            _ if !escaped(i, c) => out.push(c),
+            '\\' | ',' | ':' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// True when `text`'s parentheses pair up, each `)` after its `(`.
+fn balanced(text: &str) -> bool {
+    text.chars().try_fold(0usize, |depth, c| match c {
+        '(' => Some(depth + 1),
+        ')' => depth.checked_sub(1),
+        _ => Some(depth),
+    }) == Some(0)
 }
 
 /// How `title` is written: as it is when that reads back the same, else escaped.
@@ -54,9 +117,9 @@ pub(super) fn write_title(title: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// The title a written one stands for: escapes undone. An error says what is wrong and
-/// where (a byte offset in `written`).
-pub(super) fn read_title(written: &str) -> Result<Cow<'_, str>, (usize, String)> {
+/// The text a written one stands for: escapes undone. An error says what is wrong and
+/// where (a byte offset in `written`); `what` names the text (`a title`, `a reason`).
+pub(super) fn unescape<'w>(written: &'w str, what: &str) -> Result<Cow<'w, str>, (usize, String)> {
     if !written.contains('\\') {
         return Ok(Cow::Borrowed(written));
     }
@@ -84,8 +147,7 @@ pub(super) fn read_title(written: &str) -> Result<Cow<'_, str>, (usize, String)>
                 else {
                     return Err((
                         i,
-                        "invalid escape in a title (expected `\\u{<1 to 6 hex digits>}`)"
-                            .to_owned(),
+                        format!("invalid escape in {what} (expected `\\u{{<1 to 6 hex digits>}}`)"),
                     ));
                 };
                 out.push(ch);
@@ -113,7 +175,7 @@ mod tests {
             "Reasonable",
         ] {
             assert_eq!(write_title(t), t);
-            assert_eq!(read_title(t).ok().as_deref(), Some(t));
+            assert_eq!(unescape(t, "a title").ok().as_deref(), Some(t));
         }
     }
 
@@ -133,7 +195,7 @@ mod tests {
         ] {
             assert_eq!(write_title(title), written, "{title:?}");
             assert_eq!(
-                read_title(written).ok().as_deref(),
+                unescape(written, "a title").ok().as_deref(),
                 Some(title),
                 "{written:?}"
             );
@@ -141,10 +203,35 @@ mod tests {
     }
 
     #[test]
+    fn other_text_is_escaped_where_its_line_would_misread_it() {
+        for (text, field, written) in [
+            ("Ops: EU (west)", Field::ProjectName, "Ops: EU (west)"),
+            ("eu (west)", Field::Environment, "eu (west)"),
+            (":", Field::Reason, "\\:"),
+            ("::x", Field::Environment, "\\::x"),
+            (":x", Field::ProjectName, ":x"),
+            ("a, b", Field::Environment, "a\\, b"),
+            ("a, b", Field::Reason, "a, b"),
+            ("x)", Field::Environment, "x\\u{29}"),
+            ("x)", Field::Reason, "x)"),
+            (" on call ", Field::Reason, "\\u{20}on call\\u{20}"),
+            ("C:\\new", Field::OrgName, "C:\\\\new"),
+            ("two\nlines\u{7}", Field::Reason, "two\\nlines\\u{7}"),
+        ] {
+            assert_eq!(write_text(text, field), written, "{text:?}");
+            assert_eq!(
+                unescape(written, "text").ok().as_deref(),
+                Some(text),
+                "{written:?}"
+            );
+        }
+    }
+
+    #[test]
     fn a_bad_code_is_an_error_and_a_lone_backslash_is_itself() {
-        assert!(read_title("x\\u{zz}").is_err());
-        assert!(read_title("x\\u{110000}").is_err());
-        assert_eq!(read_title("x\\u").ok().as_deref(), Some("xu"));
-        assert_eq!(read_title("x\\").ok().as_deref(), Some("x\\"));
+        assert!(unescape("x\\u{zz}", "a title").is_err());
+        assert!(unescape("x\\u{110000}", "a title").is_err());
+        assert_eq!(unescape("x\\u", "a title").ok().as_deref(), Some("xu"));
+        assert_eq!(unescape("x\\", "a title").ok().as_deref(), Some("x\\"));
     }
 }

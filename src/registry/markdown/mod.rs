@@ -27,10 +27,17 @@
 //!   keyword (`expires`, `reviewed`, `reason`). An item that is exactly `external` marks an
 //!   external member outside `## External Access` (export writes it for external owners and
 //!   admins, who cannot be listed there).
-//! - A title the grammar cannot carry as it is (a line break, a piece that starts with a
-//!   keyword or is empty, a backslash, spaces at either end) is written with backslash
-//!   escapes ([`escape`]: `R\eason Lead`, `Lead\, reason: budget`, `Two\nlines`), which
-//!   the parser undoes; so in a title `\` escapes the next character.
+//! - Free text the grammar cannot carry as it is is written with backslash escapes
+//!   ([`escape`]), which the parser undoes, so that export never writes a document that
+//!   reads back differently or not at all: in a title a line break, a piece that starts
+//!   with a keyword or is empty (`R\eason Lead`, `Lead\, reason: budget`, `Two\nlines`);
+//!   in the org's name, a project's name, an environment or a reason, a control character
+//!   or spaces at either end (`\u{20}`), a leading `:` after `env` or `reason` (`reason
+//!   \:x`, else read as `reason: x`), an environment's commas (`\,`) and unbalanced
+//!   parentheses (`\u{29}`); a backslash anywhere (`\\`). So in free text, grant targets
+//!   included, `\` escapes the next character. Only empty text (possible through a JSON
+//!   snapshot or an org created with `name=""`) has no place in the grammar: export raises
+//!   `ValidationError` for it.
 //! - Export: `## Viewers` holds the org members (not external) whose only grant is a plain
 //!   viewer grant on `org/*` (no expiry, no reason), written without nested grants; every
 //!   other member is under `## Members` with their grants nested (`All projects: viewer`

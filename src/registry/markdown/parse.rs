@@ -1,7 +1,7 @@
 //! Parsing a document: one pass over its lines, validating every token and reporting the first
 //! problem with its line and column.
 
-use super::escape::read_title;
+use super::escape::unescape;
 use super::locate::{
     column, date_time, heading, html_heading, items, keyword, list_item, matching_open, offset,
     project_role, split_grant, strip_suffix_ci, thematic_break, underline, unquote, Ln,
@@ -14,6 +14,7 @@ use crate::error::{RegistryError, Result};
 use crate::ids::{self, new_map, Map};
 use crate::roles::{OrgRole, ProjectRole};
 use crate::time::{self, Instant};
+use std::borrow::Cow;
 
 pub(super) const PROJECT_KEYWORDS: [&str; 5] = ["restricted", "pii", "env", "default", "slug"];
 
@@ -107,7 +108,9 @@ pub(super) struct Paragraph<'t> {
 /// A grant whose target is resolved once the whole document is read.
 pub(super) struct Pending<'t> {
     pub(super) person: usize,
-    pub(super) target: &'t str,
+    /// The target as written, and as it reads (escapes undone).
+    pub(super) written: &'t str,
+    pub(super) target: Cow<'t, str>,
     pub(super) line: usize,
     pub(super) column: usize,
     pub(super) role: ProjectRole,
@@ -215,7 +218,8 @@ impl<'t> Parser<'t> {
                         "the title names no organization (expected `# <Name> Access Registry`)",
                     ));
                 }
-                self.title = Some((name.to_owned(), ln.no, column(ln.text, text)));
+                let name = read(ln, name, "a name")?;
+                self.title = Some((name.into_owned(), ln.no, column(ln.text, text)));
                 self.end_section(ln.no, column(ln.text, body), body.trim_end(), None);
             }
             2 => {
@@ -291,6 +295,9 @@ impl<'t> Parser<'t> {
         if name.is_empty() {
             return Err(ln.err(item, "expected a project name"));
         }
+        let written = name;
+        let name = read(ln, written, "a project name")?;
+        let name = name.as_ref();
         let mut project = RegistryProject {
             slug: String::new(),
             name: name.to_owned(),
@@ -334,7 +341,7 @@ impl<'t> Parser<'t> {
                     if value.is_empty() {
                         return Err(ln.err(it, "`env` needs an environment"));
                     }
-                    project.environment = Some(value.to_owned());
+                    project.environment = Some(read(ln, value, "an environment")?.into_owned());
                 }
                 "default" => {
                     if value.is_empty() {
@@ -372,7 +379,7 @@ impl<'t> Parser<'t> {
             let s = slugify(name);
             if !ids::is_slug(&s) {
                 return Err(ln.err(
-                    name,
+                    written,
                     format!("cannot make a slug of `{name}`: give one with `(slug <slug>)`"),
                 ));
             }
@@ -385,7 +392,7 @@ impl<'t> Parser<'t> {
             .and_then(|&i| self.projects.get(i))
         {
             return Err(ln.err(
-                name,
+                written,
                 format!(
                     "project `{}` is listed twice (first at line {})",
                     project.slug, first.line
@@ -497,7 +504,7 @@ impl<'t> Parser<'t> {
                     })?;
                     person.reviewed = Some(d);
                 }
-                "reason" => person.reason = Some(value.to_owned()),
+                "reason" => person.reason = Some(read(ln, value, "a reason")?.into_owned()),
                 _ => person.external = true,
             }
         }
@@ -506,9 +513,7 @@ impl<'t> Parser<'t> {
             .map(str::trim)
             .filter(|t| !t.is_empty())
         {
-            let read = read_title(written)
-                .map_err(|(at, message)| ln.err(written.get(at..).unwrap_or(written), message))?;
-            person.title = Some(read.into_owned());
+            person.title = Some(read(ln, written, "a title")?.into_owned());
         }
         self.emails.insert(email, ln.no);
         self.current = Some(self.people.len());
@@ -562,12 +567,13 @@ impl<'t> Parser<'t> {
             if kw == "expires" {
                 expires = Some(date_time(ln, value)?);
             } else {
-                reason = Some(value.to_owned());
+                reason = Some(read(ln, value, "a reason")?.into_owned());
             }
         }
         self.pending.push(Pending {
             person,
-            target: parts.target,
+            written: parts.target,
+            target: read(ln, parts.target, "a project name")?,
             line: ln.no,
             column: column(ln.text, parts.target),
             role,
@@ -612,7 +618,7 @@ impl<'t> Parser<'t> {
             });
         }
         // Most grants name one of a few projects: resolve each distinct text once.
-        let mut resolved: Map<&str, Option<usize>> = new_map();
+        let mut resolved: Map<Cow<'t, str>, Option<usize>> = new_map();
         // A person's grants follow their line, so duplicates are looked for among them.
         let mut theirs: (usize, Vec<(Option<usize>, usize)>) = (usize::MAX, Vec::new());
         for g in std::mem::take(&mut self.pending) {
@@ -621,11 +627,11 @@ impl<'t> Parser<'t> {
                 column: g.column,
                 message,
             };
-            let project = if let Some(&p) = resolved.get(g.target) {
+            let project = if let Some(&p) = resolved.get(g.target.as_ref()) {
                 p
             } else {
-                let p = self.resolve(g.target, g.line).map_err(err)?;
-                resolved.insert(g.target, p);
+                let p = self.resolve(&g.target, g.line).map_err(err)?;
+                resolved.insert(g.target.clone(), p);
                 p
             };
             if theirs.0 != g.person {
@@ -641,7 +647,7 @@ impl<'t> Parser<'t> {
                 let email = self.people.get(g.person).map_or("", |p| p.email.as_str());
                 return Err(err(format!(
                     "`{}` is granted to `{email}` twice (first at line {first})",
-                    g.target
+                    g.written
                 )));
             }
             let scope = match project.and_then(|i| self.projects.get(i)) {
@@ -715,4 +721,11 @@ impl<'t> Parser<'t> {
         });
         Ok(Some(i))
     }
+}
+
+/// `written` (a sub-slice of the line) with its escapes undone; a bad escape is an error
+/// at the backslash.
+fn read<'w>(ln: &Ln<'_>, written: &'w str, what: &str) -> Result<Cow<'w, str>, RegistryError> {
+    unescape(written, what)
+        .map_err(|(at, message)| ln.err(written.get(at..).unwrap_or(written), message))
 }

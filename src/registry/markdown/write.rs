@@ -1,6 +1,8 @@
 //! An org written back as a document, deterministically.
 
-use super::escape::write_title;
+use std::borrow::Cow;
+
+use super::escape::{write_text, write_title, Field};
 use super::locate::{split_grant, ProjectIndex, Resolved};
 use super::types::{slugify, Section};
 use crate::error::{Error, Result};
@@ -12,9 +14,10 @@ use crate::state::queries;
 use crate::time::Instant;
 
 /// Writes `org` of `graph` as a registry document (sections in SPEC order, people sorted
-/// by email). A title is escaped where the grammar cannot carry it as it is; other text
-/// that the grammar cannot carry (a line break in a name or a reason, ...) raises
-/// `ValidationError`.
+/// by email). Free text (names, titles, environments, reasons) is escaped where the
+/// grammar cannot carry it as it is, so that it reads back as it was; text that has no
+/// place in the grammar at all (an empty name, environment or reason) raises
+/// `ValidationError` rather than make a document that does not read back.
 pub fn export(graph: &Graph, org: &str) -> Result<String> {
     graph.read(|st| {
         let oid = st.need_org(org)?;
@@ -79,7 +82,11 @@ fn write(
     let mut out = String::with_capacity(64 * (members.len() + projects.len() + 1));
     push_line(
         &mut out,
-        &["# ", one_line("org name", name)?, " Access Registry"],
+        &[
+            "# ",
+            &text("org name", name, Field::OrgName)?,
+            " Access Registry",
+        ],
     );
     let mut index = ProjectIndex::default();
     let slugs: Vec<&str> = projects
@@ -91,22 +98,27 @@ fn write(
             slug
         })
         .collect();
-    // How each project is named in grants: by name when that reads back to it, else slug.
-    let mut grant_names: Vec<&str> = Vec::with_capacity(projects.len());
+    // How each project is named in grants: (name, slug) when its name reads back to it as
+    // it is (see `grant_target` for a name with a `:`), else (slug, slug).
+    let mut grant_names: Vec<(&str, &str)> = Vec::with_capacity(projects.len());
     if !projects.is_empty() {
         out.push_str("## Projects\n");
     }
     for (i, (p, slug)) in projects.iter().zip(&slugs).enumerate() {
-        let pname = one_line("project name", &p.attrs.name)?;
-        let by_name = matches!(index.resolve(pname), Resolved::Project(j) if j == i)
-            && split_grant(&format!("{pname}: viewer")).is_some_and(|g| g.target == pname);
-        grant_names.push(if by_name { pname } else { slug });
+        let name = p.attrs.name.as_str();
+        let pname = text("project name", name, Field::ProjectName)?;
+        let by_name = matches!(pname, Cow::Borrowed(_))
+            && matches!(index.resolve(name), Resolved::Project(j) if j == i);
+        grant_names.push((if by_name { name } else { slug }, slug));
         let mut attrs = Vec::new();
-        if slugify(pname) != *slug {
+        if slugify(name) != *slug {
             attrs.push(format!("slug {slug}"));
         }
         if let Some(env) = &p.attrs.environment {
-            attrs.push(format!("env {}", environment(env)?));
+            attrs.push(format!(
+                "env {}",
+                text("environment", env, Field::Environment)?
+            ));
         }
         if p.attrs.restricted {
             attrs.push("restricted".to_owned());
@@ -118,9 +130,9 @@ fn write(
             attrs.push(format!("default {}", r.as_str()));
         }
         if attrs.is_empty() && !pname.ends_with(')') {
-            push_line(&mut out, &["- ", pname]);
+            push_line(&mut out, &["- ", &pname]);
         } else {
-            push_line(&mut out, &["- ", pname, " (", &attrs.join(", "), ")"]);
+            push_line(&mut out, &["- ", &pname, " (", &attrs.join(", "), ")"]);
         }
     }
     let none = Vec::new();
@@ -136,43 +148,71 @@ fn write(
                 push_line(&mut out, &["## ", section.heading()]);
                 first = false;
             }
-            items.clear();
-            if let Some(t) = &m.title {
-                items.push(write_title(t).into_owned());
-            }
-            if let Some(e) = m.expires {
-                items.push(format!("expires {}", e.to_date_or_iso()));
-            }
-            if let Some(d) = m.reviewed {
-                items.push(format!("reviewed {d}"));
-            }
-            if m.external && section != Section::External {
-                items.push("external".to_owned());
-            }
-            if let Some(r) = &m.reason {
-                items.push(format!("reason {}", one_line("reason", r)?));
-            }
+            person_items(m, section, &mut items)?;
             push_item(&mut out, &["- ", &m.user], &items);
             if section == Section::Viewers {
                 continue; // the implied `org/*` viewer grant
             }
             for g in mine {
-                let target = match g.project {
-                    None => "All projects",
-                    Some(r) => grant_names.get(r).copied().unwrap_or_default(),
-                };
                 items.clear();
                 if let Some(e) = g.expires {
                     items.push(format!("expires {}", e.to_date_or_iso()));
                 }
                 if let Some(r) = g.reason {
-                    items.push(format!("reason {}", one_line("reason", r)?));
+                    items.push(format!("reason {}", text("reason", r, Field::Reason)?));
                 }
+                let target = match g.project {
+                    None => "All projects",
+                    Some(r) => grant_names
+                        .get(r)
+                        .map_or("", |&named| grant_target(named, g.role, &items)),
+                };
                 push_item(&mut out, &["  - ", target, ": ", g.role.as_str()], &items);
             }
         }
     }
     Ok(out)
+}
+
+/// The items of a person's line (title, expires, reviewed, external, reason) into `items`.
+fn person_items(m: &MemberInfo, section: Section, items: &mut Vec<String>) -> Result<()> {
+    items.clear();
+    if let Some(t) = &m.title {
+        items.push(write_title(t).into_owned());
+    }
+    if let Some(e) = m.expires {
+        items.push(format!("expires {}", e.to_date_or_iso()));
+    }
+    if let Some(d) = m.reviewed {
+        items.push(format!("reviewed {d}"));
+    }
+    if m.external && section != Section::External {
+        items.push("external".to_owned());
+    }
+    if let Some(r) = &m.reason {
+        items.push(format!("reason {}", text("reason", r, Field::Reason)?));
+    }
+    Ok(())
+}
+
+/// How a grant line names its project, given its name (if grants may use it) and slug:
+/// a grant line splits at the first `:` followed by a role and what may follow it, so a
+/// name with a `:` of its own is used only if this very line reads back to it.
+fn grant_target<'n>(
+    (name, slug): (&'n str, &'n str),
+    role: ProjectRole,
+    items: &[String],
+) -> &'n str {
+    if !name.contains(':') {
+        return name;
+    }
+    let mut line = String::new();
+    push_item(&mut line, &[name, ": ", role.as_str()], items);
+    if split_grant(line.trim_end()).is_some_and(|s| s.target == name) {
+        name
+    } else {
+        slug
+    }
 }
 
 fn push_line(out: &mut String, parts: &[&str]) {
@@ -217,32 +257,15 @@ fn section_of(m: &MemberInfo, grants: &[Granted<'_>]) -> Section {
     }
 }
 
-/// `text` trimmed, refused when empty or spread over several lines.
-fn one_line<'t>(field: &'static str, text: &'t str) -> Result<&'t str> {
-    let t = text.trim();
-    if t.is_empty() || t.chars().any(char::is_control) {
+/// `value` as written in `kind`'s place ([`write_text`]), refused when empty: the grammar
+/// has no way to write an empty name, environment or reason.
+fn text<'t>(field: &'static str, value: &'t str, kind: Field) -> Result<Cow<'t, str>> {
+    if value.is_empty() {
         return Err(Error::invalid(
             field,
-            text,
-            "non-empty text on one line, so the Markdown registry can carry it",
+            value,
+            "non-empty text, so the Markdown registry can carry it",
         ));
     }
-    Ok(t)
-}
-
-fn environment(text: &str) -> Result<&str> {
-    let t = one_line("environment", text)?;
-    let balanced = t.chars().try_fold(0usize, |depth, c| match c {
-        '(' => Some(depth + 1),
-        ')' => depth.checked_sub(1),
-        _ => Some(depth),
-    }) == Some(0);
-    if t.contains(',') || !balanced {
-        return Err(Error::invalid(
-            "environment",
-            text,
-            "an environment the Markdown registry can carry: no comma, balanced parentheses",
-        ));
-    }
-    Ok(t)
+    Ok(write_text(value, kind))
 }
