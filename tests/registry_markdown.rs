@@ -11,6 +11,7 @@
 
 use accessgraph::error::RegistryError;
 use accessgraph::graph::{MemberPatch, NewMember, NewProject};
+use accessgraph::registry::json;
 use accessgraph::registry::markdown::{
     self, parse, GrantScope, Registry, RegistryGrant, RegistryPerson, RegistryProject, Section,
 };
@@ -923,6 +924,26 @@ fn export_refuses_only_text_it_cannot_write() {
     g.add_org("acme", Some(""), "o@acme.io", None).unwrap();
     let e = markdown::export(&g, "acme").unwrap_err();
     assert!(e.to_string().contains("org name"), "{e}");
+    // An empty title (a snapshot may hold one) likewise: written `()` it would read as no
+    // title, and written `\` (as it was) it escaped the comma after it.
+    let g = Graph::new();
+    g.add_org("acme", Some("Acme"), "o@acme.io", None).unwrap();
+    g.update_member(
+        "o@acme.io",
+        "acme",
+        MemberPatch {
+            title: Some(Some("T".into())),
+            ..MemberPatch::default()
+        },
+        None,
+    )
+    .unwrap();
+    let snapshot = json::to_json(&g).unwrap();
+    let emptied = snapshot.replace("\"title\": \"T\"", "\"title\": \"\"");
+    assert_ne!(emptied, snapshot);
+    let g = json::from_json(&emptied).unwrap();
+    let e = markdown::export(&g, "acme").unwrap_err();
+    assert!(e.to_string().contains("title"), "{e}");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -162,3 +162,24 @@ def test_reasons_names_and_environments_round_trip_exactly(text: str) -> None:
     assert (p.name, p.environment) == (text, text), md
     assert [m.reason for m in again.members("x") if m.user == "a@example.com"] == [text], md
     assert [x.reason for x in again.grants(user="a@example.com")] == [text], md
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("name", "X"), ("name", "P"), ("environment", "E"), ("title", "T"), ("reason", "R")],
+)
+def test_empty_text_a_snapshot_can_hold_is_refused_by_the_writer(field: str, value: str) -> None:
+    """An empty name, environment, title or reason (which a JSON snapshot may hold) has no
+    place in the grammar: ``to_markdown`` raises ``ValidationError`` naming it rather than
+    write a document that does not read back (``reason ``) or reads back otherwise (an
+    empty title written as ``\\`` took the reason after it into the title)."""
+    g = ag.Graph()
+    g.add_org("x", name="X", owner="o@example.com")
+    g.add_project("x/p", name="P", environment="E")
+    g.add_member("a@example.com", "x", title="T", reason="R")
+    snapshot = g.to_json()
+    emptied = snapshot.replace(f'"{field}": "{value}"', f'"{field}": ""', 1)
+    assert emptied != snapshot
+    with pytest.raises(ag.ValidationError, match="non-empty text") as info:
+        ag.Graph.from_json(emptied).to_markdown("x")
+    assert not isinstance(info.value, ag.RegistryFormatError)

@@ -16,7 +16,7 @@ use crate::time::Instant;
 /// Writes `org` of `graph` as a registry document (sections in SPEC order, people sorted
 /// by email). Free text (names, titles, environments, reasons) is escaped where the
 /// grammar cannot carry it as it is, so that it reads back as it was; text that has no
-/// place in the grammar at all (an empty name, environment or reason) raises
+/// place in the grammar at all (an empty name, title, environment or reason) raises
 /// `ValidationError` rather than make a document that does not read back.
 pub fn export(graph: &Graph, org: &str) -> Result<String> {
     graph.read(|st| {
@@ -178,6 +178,15 @@ fn write(
 fn person_items(m: &MemberInfo, section: Section, items: &mut Vec<String>) -> Result<()> {
     items.clear();
     if let Some(t) = &m.title {
+        if t.is_empty() {
+            // `()` would read as no title, and `\` (what `write_title` makes of it)
+            // escapes the comma after it, taking the next item into the title.
+            return Err(Error::invalid(
+                "title",
+                t,
+                "non-empty text, so the Markdown registry can carry it",
+            ));
+        }
         items.push(write_title(t).into_owned());
     }
     if let Some(e) = m.expires {
