@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from accessgraph._core import AuditFile, Event
 from accessgraph._extras import needs
-from accessgraph.exceptions import AuditIntegrityError
 from accessgraph._progress import Progress, Steps
+from accessgraph.exceptions import AuditIntegrityError
 
 if TYPE_CHECKING:
     When = datetime | date | str
