@@ -143,6 +143,10 @@ fn resume_point_holds(file: &File, body_start: u64, len: u64, r: &Resume) -> std
     }
 }
 
+/// How many times [`FileJournal::open`] takes the lock on a journal that keeps being
+/// replaced under it before giving up.
+const REOPENS: usize = 64;
+
 impl FileJournal {
     /// Opens (or creates) the journal at `path` under the writers' lock: repairs a torn
     /// tail, verifies every batch read, and checks the signed checkpoint when a key is
@@ -184,7 +188,7 @@ impl FileJournal {
     /// signed checkpoint (already moved on to the new file's) no longer vouches for. So
     /// the lock is taken again on whatever is at the path until the two are one file.
     fn open_and_lock(path: &Path) -> Result<File, AuditError> {
-        for _ in 0..64 {
+        for _ in 0..REOPENS {
             let file = files::open_append(path).map_err(|e| io_err(path, &e))?;
             file.lock().map_err(|e| io_err(path, &e))?;
             let held = file.metadata().map_err(|e| io_err(path, &e))?;
@@ -197,7 +201,9 @@ impl FileJournal {
         Err(journal_err(
             path,
             1,
-            "replaced by other processes 64 times while this one opened it; try again",
+            format!(
+                "replaced by other processes {REOPENS} times while this one opened it; try again"
+            ),
         ))
     }
 
