@@ -31,6 +31,7 @@ __all__ = [
     "postgres_import",
     "postgres_migrate",
     "postgres_redact",
+    "spreadsheet_safe",
 ]
 
 __version__: Final[str]
@@ -809,6 +810,11 @@ def journal_upgrade(
     """Upgrade the format-1 journal ``old`` into a new format-2 journal ``new``; returns
     ``(events, last_seq, upgraded_from, last_hash, torn)``, ``torn`` the line and size of a
     torn final line left out."""
+
+def spreadsheet_safe(cell: str) -> str:
+    """``cell`` as a CSV cell a spreadsheet shows as text (CWE-1236): one more ``'`` in
+    front of a value that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+    after any number of ``'``."""
 
 def postgres_migrate(url: str) -> list[int]:
     """Apply the schema migrations the database lacks; returns the versions applied."""

@@ -18,6 +18,10 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
+# A CSV cell a spreadsheet shows as text (CWE-1236): the core's rule, the one the access
+# matrix's and the audit log's CSV follow.
+from accessgraph._core import spreadsheet_safe
+
 __all__ = [
     "Html",
     "Paint",
@@ -178,23 +182,6 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_markdown_escape(cell_text(v)) for v in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
-
-
-# The characters that make a spreadsheet read a cell as a formula (TAB and CR: that some
-# spreadsheets strip first): CWE-1236. The core's `text::FORMULA_START`.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(cell: str) -> str:
-    """A CSV cell a spreadsheet shows as text (CWE-1236, "CSV injection"): a value that
-    starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, after any number of
-    ``'``, gets one more ``'`` in front.
-
-    The core's ``text::spreadsheet_safe`` (the access matrix, the audit log's CSV), which
-    Python cannot call: ``tests/python/test_csv.py`` holds the two to the same cells."""
-    if cell.lstrip("'").startswith(_FORMULA_START):
-        return "'" + cell
-    return cell
 
 
 def csv_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

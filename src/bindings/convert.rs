@@ -313,3 +313,11 @@ pub fn hmac_key(key: Option<Vec<u8>>) -> PyResult<Option<Vec<u8>>> {
         other => Ok(other),
     }
 }
+
+/// `_core.spreadsheet_safe`: the core's CSV cell guard (CWE-1236), for the CSV tables the
+/// Python side writes (the command line's, `Evidence.to_csv`), so that one rule serves
+/// every CSV the package writes.
+#[pyfunction]
+pub fn spreadsheet_safe(cell: &str) -> PyResult<std::borrow::Cow<'_, str>> {
+    super::gil::guard(None, || Ok(crate::text::spreadsheet_safe(cell)))
+}

@@ -29,6 +29,8 @@ mod _core {
     #[pymodule_export]
     use super::audit::{PyAuditFile, PyEvent, PyPending};
     #[pymodule_export]
+    use super::convert::spreadsheet_safe;
+    #[pymodule_export]
     use super::fixes::PyFix;
     #[pymodule_export]
     use super::governance::{PyAccessRequest, PyFinding, PyOnboardingReport, PySyncPlan};

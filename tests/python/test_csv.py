@@ -70,8 +70,8 @@ def test_the_audit_log_starts_no_formula(tmp_path: Path) -> None:
 
 
 def test_the_python_tables_escape_as_the_core_does() -> None:
-    # The command line's and Evidence's CSV (accessgraph._render.csv_table) cannot call
-    # the core's escaping; this pins the two to the same cells.
+    # The command line's and Evidence's CSV (accessgraph._render.csv_table) escape through
+    # the core's rule, and quote as its writer does: the same cells either way.
     from accessgraph._render import csv_table
 
     g = ag.Graph()
