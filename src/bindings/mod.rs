@@ -17,6 +17,7 @@ mod mutations;
 mod postgres;
 mod posthog;
 mod queries;
+mod unattached;
 mod upgrade;
 mod values;
 mod whatif;

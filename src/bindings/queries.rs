@@ -8,6 +8,7 @@ use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple};
 use super::convert::{self, at_arg};
 use super::gil::{detach, guarded};
 use super::graph::PyGraph;
+use super::unattached::Unattached;
 use super::values::{
     principal, subject, PyDecision, PyGrant, PyMember, PyOrg, PyPrincipal, PyProject, PyResource,
     PyUser,
@@ -123,10 +124,21 @@ impl PyGraph {
         let mut judged = judged_at(graph, at, &live);
         let mut answers = Vec::with_capacity(all.len());
         let mut batch = Batch::new();
-        // Chunk by chunk: the strings of a chunk are read under the GIL, then decided
-        // without it while they are still in the cache; a waiting writer gets the lock
-        // between chunks.
-        for (c, chunk) in all.chunks(CHUNK).enumerate() {
+        // A long batch is read and decided without the GIL, as far as its queries have
+        // the usual shape; the reader stops at the first chunk with one that has not.
+        let mut from = 0;
+        let len = all.len();
+        if len >= DETACH_BATCH {
+            if let Some(unattached) = Unattached::new(&items) {
+                from = detach(py, || {
+                    decide_unattached(graph, &unattached, len, &mut judged, &mut answers)
+                })?;
+            }
+        }
+        // The rest chunk by chunk: the strings of a chunk are read under the GIL, then
+        // decided without it while they are still in the cache; a waiting writer gets the
+        // lock between chunks.
+        for (c, chunk) in all.chunks(CHUNK).enumerate().skip(from.div_ceil(CHUNK)) {
             batch.queries.clear();
             for (j, item) in chunk.iter().enumerate() {
                 prefetch_query(chunk, j);
@@ -381,6 +393,31 @@ fn check_many_keyed<'py>(
     }
     let answers = detach(py, || graph.check_many_as(queries.iter().copied(), at))?;
     PyList::new(py, answers)
+}
+
+/// Reads and decides the queries of `unattached` (the GIL released) a chunk at a time,
+/// each chunk under one read lock, until the end or the first chunk holding a query the
+/// reader cannot read; returns the index of that chunk's first query (`len` at the end),
+/// every query before it decided.
+fn decide_unattached<'t>(
+    graph: &Graph,
+    unattached: &Unattached<'t>,
+    len: usize,
+    judged: &mut At<'_>,
+    answers: &mut Vec<bool>,
+) -> crate::error::Result<usize> {
+    let mut queries: Vec<(&'t str, &'t str, &'t str)> = Vec::with_capacity(CHUNK);
+    for start in (0..len).step_by(CHUNK) {
+        queries.clear();
+        for i in start..len.min(start + CHUNK) {
+            match unattached.query(i) {
+                Some(q) => queries.push(q),
+                None => return Ok(start),
+            }
+        }
+        graph.read(|st| eval::evaluate::check_batch(st, &queries, judged, answers))?;
+    }
+    Ok(len)
 }
 
 /// A batch shorter than this is decided without releasing the GIL: releasing it costs

@@ -130,3 +130,70 @@ def test_a_list_changed_by_another_thread_is_read_as_it_was_at_the_call(acme: ag
         stop.set()
         t.join()
     assert swaps >= 10  # the mutator ran while the batches did
+
+
+class Text(str):
+    """A ``str`` subclass: read through the C API, not straight from the object."""
+
+
+def test_queries_of_every_shape_anywhere_in_a_long_batch_answer_like_check(
+    acme: ag.Graph,
+) -> None:
+    """A long batch is read without the GIL as far as its queries are exact tuples of
+    compact ASCII ``str``; a query of another shape, wherever it is, is read with the GIL
+    from its chunk on. Every answer is ``check``'s."""
+    acme.add_member("zoe@bücher.example", "acme", actor="alice@example.com")
+    acme.grant("zoe@bücher.example", "acme/staging", "member", actor="alice@example.com")
+    odd: list[object] = [
+        ("zoe@bücher.example", "project:view", "acme/staging"),
+        ("Zoe@BÜCHER.example", "project:view", "acme/staging"),
+        (Text("charlie@example.com"), "project:view", "acme/development"),
+        ("charlie@example.com", Text("project:view"), "acme/development"),
+        ("diana@example.com", "project:view", Text("acme/staging")),
+        PairQuery("diana@example.com", "project:view", "acme/staging"),
+        ("日本@example.com", "project:view", "acme/staging"),
+    ]
+    for position in (0, 1023, 1024, 2500, 2999):
+        for query in odd:
+            batch: list[object] = list(queries(acme, 3000))
+            batch[position] = query
+            expected = [acme.check(*q) for q in batch]  # type: ignore[misc]
+            assert acme.check_many(batch) == expected, (position, query)  # type: ignore[arg-type]
+    assert acme.check("zoe@bücher.example", "project:view", "acme/staging")
+
+
+class PairQuery(tuple[str, str, str]):
+    """A tuple subclass (as a NamedTuple is)."""
+
+    def __new__(cls, user: str, action: str, target: str) -> PairQuery:
+        return super().__new__(cls, (user, action, target))
+
+
+def test_strings_interned_by_another_thread_during_a_batch_read_the_same(
+    acme: ag.Graph,
+) -> None:
+    """``sys.intern`` sets bits in the state word of a ``str`` not interned yet, the word
+    a batch reads without the GIL to see that a string is ASCII: strings interned while
+    the batch reads them still read as their text."""
+    import sys
+
+    for r in range(10):
+        # Members' queries, and strangers' with addresses no str interned yet holds.
+        batch = [
+            q if i % 2 else (f"stranger-{r}-{i}@example.com", q[1], q[2])
+            for i, q in enumerate(queries(acme, 50_000))
+        ]
+        expected = [acme.check(*q) for q in batch]
+        done = threading.Event()
+
+        def intern_all(batch: list[tuple[str, str, str]], done: threading.Event) -> None:
+            for user, _action, target in batch:
+                sys.intern(user)
+                sys.intern(target)
+            done.set()
+
+        t = threading.Thread(target=intern_all, args=(batch, done))
+        t.start()
+        while not done.is_set():
+            assert acme.check_many(batch) == expected
+        t.join()
