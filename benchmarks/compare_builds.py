@@ -14,6 +14,9 @@ conditions. Each build is loaded under its own module name (``--after`` defaults
 
 - ``check`` mean (ns) over the queries, and the dict baseline's, in the same loop;
 - ``check_many`` over the whole list;
+- ``two_threads`` (not by default): ``check_many`` on two threads, each on its own half
+  of the list, against one thread doing both halves, by the wall clock (a speedup, so
+  higher is better; meaningful only on a machine with two idle cores);
 - ``who_can`` on a project with 10,000 members;
 - ``accessible(user)`` and ``permissions(user, project)`` over 2,000 users;
 - ``load_json``: ``Graph.from_json`` of the workload's snapshot (the same document for
@@ -37,6 +40,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -154,6 +158,28 @@ def check_loop(check: Callable[[str, str, str], object], queries: Sequence[Query
         check(user, action, project)
 
 
+def two_thread_speedup(g: Any, queries: Sequence[Query]) -> float:
+    """Wall time of one thread running ``check_many`` on both halves of ``queries``, over
+    that of two threads running it on one half each."""
+    halves = [list(queries[: len(queries) // 2]), list(queries[len(queries) // 2 :])]
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter_ns()
+        for half in halves:
+            g.check_many(half)
+        one = time.perf_counter_ns() - start
+        threads = [threading.Thread(target=g.check_many, args=(h,)) for h in halves]
+        start = time.perf_counter_ns()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return one / (time.perf_counter_ns() - start)
+    finally:
+        gc.enable()
+
+
 def spread(values: Sequence[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
@@ -173,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=[
             "check",
             "check_many",
+            "two_threads",
             "who_can",
             "accessible",
             "permissions",
@@ -249,6 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "check_many" in want_figures:
             for name, g in order:
                 record("check_many_ns", name, timed(lambda g=g: g.check_many(queries)) / n)
+        if "two_threads" in want_figures:
+            for name, g in order:
+                record("two_threads_x", name, two_thread_speedup(g, queries))
         if "who_can" in want_figures:
             for name, g in big.items():
                 record(
