@@ -71,64 +71,55 @@ impl<'t> Unattached<'t> {
     /// `i + 16` and the strings of query `i + 8`, so they are in the cache when read.
     #[inline]
     pub(super) fn query(&self, i: usize) -> Option<(&'t str, &'t str, &'t str)> {
-        if i + 16 < self.len {
-            prefetch(self.item(i + 16));
+        if let Some(ahead) = self.item(i + 16) {
+            prefetch(ahead);
         }
-        if i + 8 < self.len {
-            let ahead = self.item(i + 8);
-            if is_triple(ahead) {
-                for k in [0, 2] {
-                    let p = tuple_item(ahead, k).cast::<u8>();
+        // SAFETY: every item of the snapshot, and every object an item holds, is alive
+        // for `'t` (the snapshot holds them).
+        unsafe {
+            if let Some([user, _, target]) = self.item(i + 8).and_then(|t| triple(t)) {
+                for s in [user, target] {
+                    let p = s.cast::<u8>();
                     prefetch(p);
                     prefetch(p.wrapping_add(64));
                 }
             }
+            let [user, action, target] = triple(self.item(i)?)?;
+            Some((ascii(user)?, ascii(action)?, ascii(target)?))
         }
-        if i >= self.len {
-            return None;
-        }
-        let item = self.item(i);
-        if !is_triple(item) {
-            return None;
-        }
-        Some((
-            ascii(tuple_item(item, 0))?,
-            ascii(tuple_item(item, 1))?,
-            ascii(tuple_item(item, 2))?,
-        ))
     }
 
-    /// Item `i < len` of the snapshot.
+    /// Item `i` of the snapshot, if it has one.
     #[inline]
-    fn item(&self, i: usize) -> *mut ffi::PyObject {
-        debug_assert!(i < self.len);
+    fn item(&self, i: usize) -> Option<*mut ffi::PyObject> {
         // SAFETY: `items` is a live tuple of `len` items (the borrowed snapshot), and
-        // `i < len`; `i` fits an `isize` because the length did.
-        unsafe { ffi::PyTuple_GET_ITEM(self.items, i.cast_signed()) }
+        // `i < len`, which fits an `isize` because a tuple's length does.
+        (i < self.len).then(|| unsafe { ffi::PyTuple_GET_ITEM(self.items, i.cast_signed()) })
     }
 }
 
-/// Is `item` (alive) an exact `tuple` of three items?
+/// The three items of `item` when it is an exact `tuple` of three.
+///
+/// # Safety
+/// `item` points to a live object. (A tuple's type, size and items never change.)
 #[inline]
-fn is_triple(item: *mut ffi::PyObject) -> bool {
-    // SAFETY: `item` is alive; its type and, for a tuple, its size never change.
+unsafe fn triple(item: *mut ffi::PyObject) -> Option<[*mut ffi::PyObject; 3]> {
+    // SAFETY: `item` is alive (the caller's promise); the items are read only once its
+    // type and size say it is a tuple of three.
     unsafe {
-        std::ptr::eq(ffi::Py_TYPE(item), &raw mut ffi::PyTuple_Type)
-            && ffi::PyTuple_GET_SIZE(item) == 3
+        (std::ptr::eq(ffi::Py_TYPE(item), &raw mut ffi::PyTuple_Type)
+            && ffi::PyTuple_GET_SIZE(item) == 3)
+            .then(|| [0, 1, 2].map(|k| ffi::PyTuple_GET_ITEM(item, k)))
     }
 }
 
-/// Item `k < 3` of `tuple`, a live exact tuple of three items.
+/// The text of `obj` when it is an exact, compact, ASCII `str`.
+///
+/// # Safety
+/// `obj` points to a live object that stays alive for `'t`.
 #[inline]
-fn tuple_item(tuple: *mut ffi::PyObject, k: isize) -> *mut ffi::PyObject {
-    // SAFETY: the caller checked that `tuple` is an exact tuple of three items.
-    unsafe { ffi::PyTuple_GET_ITEM(tuple, k) }
-}
-
-/// The text of `obj` (alive) when it is an exact, compact, ASCII `str`.
-#[inline]
-fn ascii<'t>(obj: *mut ffi::PyObject) -> Option<&'t str> {
-    // SAFETY: `obj` is alive for `'t` (the snapshot holds it). Its type never changes.
+unsafe fn ascii<'t>(obj: *mut ffi::PyObject) -> Option<&'t str> {
+    // SAFETY: `obj` is alive for `'t` (the caller's promise), and its type never changes.
     // For an exact `str`, the header is a `PyASCIIObject`; its state word is loaded
     // atomically (another thread may set its interning bits meanwhile; `AtomicU32` has
     // the layout of `u32`, and the word is 4-aligned in the header), and a compact ASCII
@@ -159,10 +150,13 @@ fn layout_known(py: Python<'_>) -> bool {
             .into_iter()
             .map(|t| (PyString::new(py, t), t))
             .chain([(PyString::intern(py, "project:read"), "project:read")])
-            .all(|(s, t)| ascii(s.as_ptr()) == Some(t));
+            // SAFETY: `s` is alive during the comparison.
+            .all(|(s, t)| unsafe { ascii(s.as_ptr()) } == Some(t));
         let not_ascii = ["é", "ünïcode@example.com", "日本", "😀"]
             .into_iter()
-            .all(|t| ascii(PyString::new(py, t).as_ptr()).is_none());
+            .map(|t| PyString::new(py, t))
+            // SAFETY: `s` is alive during the call.
+            .all(|s| unsafe { ascii(s.as_ptr()) }.is_none());
         reads_as_text && not_ascii
     })
 }
