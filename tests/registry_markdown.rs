@@ -1047,21 +1047,146 @@ fn a_heading_that_is_not_a_section_heading_ends_the_section() {
 
 #[test]
 fn a_line_that_does_not_render_as_a_heading_does_not_end_the_section() {
-    // A rule under a list item or after a blank line (a thematic break), `##Members` (no
-    // space) and a heading indented as code are not headings: the people after them stay
-    // in the section.
+    // A rule under a list item or after a blank line (a thematic break), a code block and
+    // a quoted list item are not headings: the people after them stay in the section.
+    // (`##Members` and `    ### Members` read as headings: see `PSEUDO_HEADINGS`.)
     for between in [
         "- a@acme.io\n---\n",
         "- a@acme.io\n\n---\n",
         "- a@acme.io\n\n===\n",
-        "- a@acme.io\n##Members\n",
-        "- a@acme.io\n\n    ### Members\n",
         "- a@acme.io\n```\nMembers\n```\n---\n",
         "- a@acme.io\n\nA note.\n***\n---\n",
         "- a@acme.io\n\n> - a quoted item\n---\n",
     ] {
         let doc = format!("{HEAD}## Admins\n{between}- b@acme.io\n");
         let reg = parse(&doc, None).unwrap();
+        assert_eq!(person(&reg, "b@acme.io").role, OrgRole::Admin, "{doc}");
+    }
+}
+
+/// Lines of text that a reader takes for a heading, though Markdown does not make them
+/// one: (the line, the text the error shows, its column, the section it points to).
+const PSEUDO_HEADINGS: [(&str, &str, usize, &str); 28] = [
+    // They name a section or a role, in any case, with emphasis, `#`, `:`, tags or
+    // punctuation around the name.
+    ("**Members**", "**Members**", 1, "Members"),
+    ("__Members__", "__Members__", 1, "Members"),
+    ("Members:", "Members:", 1, "Members"),
+    ("**Members:**", "**Members:**", 1, "Members"),
+    ("**Members**:", "**Members**:", 1, "Members"),
+    ("*Admins*", "*Admins*", 1, "Admins"),
+    ("_viewers_", "_viewers_", 1, "Viewers"),
+    ("MEMBERS", "MEMBERS", 1, "Members"),
+    ("Members.", "Members.", 1, "Members"),
+    ("Member", "Member", 1, "Members"),
+    ("admin:", "admin:", 1, "Admins"),
+    (
+        "**External   Access**",
+        "**External   Access**",
+        1,
+        "External Access",
+    ),
+    ("External", "External", 1, "External Access"),
+    ("##Members", "##Members", 1, "Members"),
+    ("> **Members**", "> **Members**", 1, "Members"),
+    ("<b>Members</b>", "<b>Members</b>", 1, "Members"),
+    ("<!-- Members -->", "<!-- Members -->", 1, "Members"),
+    ("\\*\\*Members\\*\\*", "\\*\\*Members\\*\\*", 1, "Members"),
+    ("Members \u{1f447}", "Members \u{1f447}", 1, "Members"),
+    ("  **Members**", "**Members**", 3, "Members"),
+    // A heading in the list item above (Markdown renders `### Members` there).
+    ("\n    ### Members", "### Members", 5, "Members"),
+    // Any other label: emphasised, a `#` line, a line that ends with `:`, or a paragraph
+    // whose last line ends no sentence.
+    ("**Contractors**", "**Contractors**", 1, "<Section>"),
+    ("_Read-only (2024)_", "_Read-only (2024)_", 1, "<Section>"),
+    ("#on-call", "#on-call", 1, "<Section>"),
+    (
+        "On call this quarter:",
+        "On call this quarter:",
+        1,
+        "<Section>",
+    ),
+    ("Read-only staff", "Read-only staff", 1, "<Section>"),
+    (
+        "These joined from Initech\nand hold read-only access",
+        "and hold read-only access",
+        1,
+        "<Section>",
+    ),
+    (
+        "<details><summary>Interns</summary>",
+        "<details><summary>Interns</summary>",
+        1,
+        "<Section>",
+    ),
+];
+
+#[test]
+fn a_line_that_reads_as_a_heading_ends_the_section() {
+    for (label, shown, column, suggested) in PSEUDO_HEADINGS {
+        let line = 4 + label.matches('\n').count();
+        let needles = [
+            format!("`{shown}` reads as a heading"),
+            format!("list it under a `## {suggested}` heading"),
+        ];
+        // Directly above the list, or above it after blank lines and a sentence.
+        for (after, item_line) in [
+            ("- intern@acme.io\n", line + 1),
+            ("\n* intern@acme.io (Intern)\n", line + 2),
+            ("\n\nThey joined in May.\n\n- intern@acme.io\n", line + 5),
+        ] {
+            let e = err_in(&format!("{label}\n{after}"));
+            assert_err(&e, line, column, &needles[0]);
+            assert_err(&e, line, column, &needles[1]);
+            assert_err(
+                &e,
+                line,
+                column,
+                &format!(
+                    "it ends `## Owners`, so the list item at line {item_line} is in no section"
+                ),
+            );
+        }
+        // A nested grant, and a project, are no more in a section than a person.
+        let e = err_in(&format!(
+            "## Members\n- m@acme.io\n\n{label}\n  - *: admin\n"
+        ));
+        assert_eq!(e.line, line + 3, "{e}");
+        assert!(e.message.contains("it ends `## Members`"), "{e}");
+        let e = err_in(&format!("## Projects\n- Web\n\n{label}\n- Secret\n"));
+        assert_eq!(e.line, line + 3, "{e}");
+        assert!(e.message.contains("it ends `## Projects`"), "{e}");
+        // Without a list item after it, before the next section heading, it is prose; and
+        // before the first section, lists are prose anyway.
+        let doc = format!("{HEAD}{label}\n\n## Members\n- m@acme.io\n");
+        let reg = parse(&doc, None).unwrap();
+        assert_eq!(person(&reg, "m@acme.io").role, OrgRole::Member);
+        assert_eq!(reg.people.len(), 2);
+        let doc = format!("# Acme Access Registry\n{label}\n- open a PR\n## Owners\n- o@acme.io\n");
+        assert_eq!(parse(&doc, None).unwrap().people.len(), 1, "{doc}");
+    }
+    // A heading that came first is the one named.
+    let e = err_in("### Notes\n**Members**\n- intern@acme.io\n");
+    assert_err(&e, 4, 1, "`### Notes` is not a section heading");
+}
+
+#[test]
+fn prose_in_a_section_stays_prose() {
+    // Sentences, wherever they are in a section, and lines inside a paragraph that ends
+    // with one: the people after them stay in the section.
+    for between in [
+        "Engineers get staging by default.\n",
+        "Engineers get staging by default.\n\n",
+        "- a@acme.io\n\nOwners can delete the organization!\n",
+        "- a@acme.io\nIs this list complete? Ask the CTO.\n",
+        "- a@acme.io\n\n(Reviewed by the CTO.)\n\n",
+        "- a@acme.io\n\n> Production access is reviewed\n> every quarter by the \"CTO.\"\n",
+        "- a@acme.io\n\nAccess to members' dashboards, viewers' insights\nand the rest is reviewed.\n",
+        "- a@acme.io\n\n**Note**: these are reviewed every quarter.\n",
+    ] {
+        let doc = format!("{HEAD}## Admins\n{between}- b@acme.io\n");
+        let reg = parse(&doc, None).unwrap_or_else(|e| panic!("{doc}\n{e}"));
         assert_eq!(person(&reg, "b@acme.io").role, OrgRole::Admin, "{doc}");
     }
 }

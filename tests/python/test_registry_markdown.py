@@ -183,3 +183,45 @@ def test_empty_text_a_snapshot_can_hold_is_refused_by_the_writer(field: str, val
     with pytest.raises(ag.ValidationError, match="non-empty text") as info:
         ag.Graph.from_json(emptied).to_markdown("x")
     assert not isinstance(info.value, ag.RegistryFormatError)
+
+
+@pytest.mark.parametrize(
+    ("label", "column", "section"),
+    [
+        ("**Members**", 1, "Members"),
+        ("__Members__", 1, "Members"),
+        ("Members:", 1, "Members"),
+        ("**Members:**", 1, "Members"),
+        ("*Admins*", 1, "Admins"),
+        ("> **Viewers**", 1, "Viewers"),
+        ("  **Members**", 3, "Members"),
+        ("**Contractors**", 1, "<Section>"),
+        ("On call this quarter:", 1, "<Section>"),
+        ("Read-only staff", 1, "<Section>"),
+    ],
+)
+def test_people_under_a_line_that_reads_as_a_heading_are_refused(
+    label: str, column: int, section: str
+) -> None:
+    """A line of text that a reader takes for a heading (`**Members**`, `Members:`, a
+    caption above the list) does not leave the people after it in `## Owners`: the
+    document is refused at that line, which is named, with the heading to use."""
+    doc = f"# Acme Access Registry\n## Owners\n- jane@example.com\n{label}\n- intern@example.com\n"
+    with pytest.raises(ag.RegistryFormatError, match="reads as a heading") as info:
+        ag.Graph.from_markdown(doc, org="acme")
+    assert (info.value.line, info.value.column) == (4, column)
+    message = str(info.value)
+    assert f"`{label.strip()}`" in message and "it ends `## Owners`" in message
+    assert "list item at line 5" in message and f"`## {section}` heading" in message
+
+
+def test_sentences_in_a_section_stay_prose() -> None:
+    doc = (
+        "# Acme Access Registry\n## Owners\nOwners can delete the organization.\n"
+        "- jane@example.com\n\n(Reviewed by the CTO.)\n- john@example.com\n"
+    )
+    g = ag.Graph.from_markdown(doc, org="acme")
+    assert [(m.user, m.role) for m in g.members("acme")] == [
+        ("jane@example.com", "owner"),
+        ("john@example.com", "owner"),
+    ]

@@ -1,6 +1,8 @@
 //! Where things are in a line — headings, list items, parenthesised items, keywords, a
 //! grant's target and role — and which listed project a grant names.
 
+use std::borrow::Cow;
+
 use crate::error::{RegistryError, Result};
 use crate::ids::Map;
 use crate::roles::ProjectRole;
@@ -89,6 +91,100 @@ pub(super) fn thematic_break(body: &str) -> bool {
         return false;
     };
     matches!(first, '*' | '-' | '_') && marks.clone().all(|c| c == first) && marks.count() >= 2
+}
+
+/// Why a line of text in a section reads as a heading of the list under it, though Markdown
+/// does not make it one (`**Members**`, `Members:`, a caption above a list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Label {
+    /// It names a section or a role (`**Members**`, `Admin:`): the heading it stands for.
+    Names(&'static str),
+    /// It is all emphasis (`**Contractors**`, `_On call_`).
+    Emphasis,
+    /// It starts with `#` (`##Members`, or a heading Markdown puts in the item above).
+    Hash,
+    /// It ends with `:`, as a line that introduces a list does.
+    Colon,
+    /// It ends a paragraph but no sentence, as a caption does.
+    Unended,
+}
+
+/// The words a line of text may name a section by (singular or plural, any case), and the
+/// section heading each stands for.
+const SECTION_WORDS: [(&str, &str); 12] = [
+    ("projects", "Projects"),
+    ("project", "Projects"),
+    ("owners", "Owners"),
+    ("owner", "Owners"),
+    ("admins", "Admins"),
+    ("admin", "Admins"),
+    ("members", "Members"),
+    ("member", "Members"),
+    ("viewers", "Viewers"),
+    ("viewer", "Viewers"),
+    ("external access", "External Access"),
+    ("external", "External Access"),
+];
+
+/// Whether a line of text (`text`, without indentation or block-quote markers) reads as a
+/// heading wherever it is: it names a section once its markup (emphasis, `#`, `:`, HTML
+/// tags, other punctuation) is taken off its ends, or it is marked up as a label is.
+pub(super) fn label(text: &str) -> Option<Label> {
+    let text = text.trim();
+    if !text.chars().any(char::is_alphanumeric) {
+        return None; // a line of marks alone (`===`, `**`) names nothing
+    }
+    let bare = without_tags(text);
+    let name = name_key(bare.trim_matches(|c: char| !c.is_alphanumeric()));
+    if let Some((_, heading)) = SECTION_WORDS.iter().find(|(word, _)| *word == name) {
+        return Some(Label::Names(heading));
+    }
+    let emphasis = |c: char| c == '*' || c == '_';
+    if text.starts_with('#') {
+        Some(Label::Hash)
+    } else if text.ends_with(':') {
+        Some(Label::Colon)
+    } else if text.starts_with(emphasis) && text.ends_with(emphasis) {
+        Some(Label::Emphasis)
+    } else {
+        None
+    }
+}
+
+/// True when a line of text, the last of its paragraph, reads as the caption of the list
+/// under it: it has a word, and ends no sentence (`.`, `!`, `?` or `…`, perhaps before
+/// closing brackets or quotes).
+pub(super) fn caption(text: &str) -> bool {
+    let ends_sentence = text
+        .trim_end()
+        .trim_end_matches([')', ']', '"', '\'', '\u{201d}', '\u{2019}', '\u{bb}'])
+        .ends_with(['.', '!', '?', '\u{2026}']);
+    !ends_sentence && text.chars().any(char::is_alphanumeric)
+}
+
+/// `text` without its HTML tags (`<b>`, `</summary>`), which a reader does not see.
+fn without_tags(text: &str) -> Cow<'_, str> {
+    if !text.contains('<') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((before, from)) = rest.find('<').and_then(|i| rest.split_at_checked(i)) {
+        out.push_str(before);
+        let tag = from.get(1..).unwrap_or_default();
+        let name = tag.strip_prefix('/').unwrap_or(tag);
+        match tag.find('>') {
+            Some(end) if name.starts_with(|c: char| c.is_ascii_alphabetic()) => {
+                rest = tag.get(end + 1..).unwrap_or_default();
+            }
+            _ => {
+                out.push('<');
+                rest = tag;
+            }
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
 }
 
 /// The text of a list item (`- `, `* ` or `+ `), if `body` is one.
@@ -327,6 +423,26 @@ mod tests {
         assert_eq!(next_comma("a\\, b, c"), Some(5));
         assert_eq!(next_comma("a\\\\, b"), Some(3));
         assert_eq!(next_comma("a\\,"), None);
+    }
+
+    #[test]
+    fn labels_are_told_from_prose() {
+        assert_eq!(label("**Members:**"), Some(Label::Names("Members")));
+        assert_eq!(
+            label("<b>External   access</b>"),
+            Some(Label::Names("External Access"))
+        );
+        assert_eq!(label("<!-- viewer -->"), Some(Label::Names("Viewers")));
+        assert_eq!(label("#on-call"), Some(Label::Hash));
+        assert_eq!(label("On call:"), Some(Label::Colon));
+        assert_eq!(label("_On call_"), Some(Label::Emphasis));
+        assert_eq!(label("**Note**: owners are reviewed."), None);
+        assert_eq!(label("Members of the board, 3 < 4 > 2"), None);
+        assert_eq!(label("**"), None);
+        assert!(!caption("(Reviewed by the \"CTO.\")"));
+        assert!(!caption("==="));
+        assert!(caption("Read-only staff"));
+        assert!(caption("<!-- keep sorted -->"));
     }
 
     #[test]

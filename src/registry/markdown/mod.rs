@@ -19,6 +19,14 @@
 //!   in, so that a list item after it (before the next section heading) is an error naming
 //!   the heading, never a person, grant or project of the section above it: a reader sees
 //!   them under that heading. Prose may follow it.
+//! - A line of text in a section that a reader takes for a heading ends the section the
+//!   same way (`locate::label`, `locate::caption`): it names a section or role
+//!   once its markup is taken off its ends (`**Members**`, `Members:`, `<b>Admins</b>`), it
+//!   is all emphasis, starts with `#` or ends with `:`, or it ends a paragraph without
+//!   ending a sentence (a caption of the list under it). Refusing is the safe side: read as
+//!   prose, `**Members**` under `## Owners` left the people under it owners while a
+//!   reader saw members. Text in a section is written as sentences; export writes no line
+//!   of text, only headings and list items.
 //! - A grant target is matched first as a project slug, then as a project name (any case);
 //!   `*` and `All projects` mean every project (`org/*`). A name that several listed
 //!   projects share is ambiguous: use the slug. Granting twice on the same project to the

@@ -3,9 +3,9 @@
 
 use super::escape::unescape;
 use super::locate::{
-    column, date_time, heading, html_heading, items, keyword, list_item, matching_open, offset,
-    project_role, split_grant, strip_suffix_ci, thematic_break, underline, unquote, Ln,
-    ProjectIndex, Resolved, DATE_HINT, PERSON_KEYWORDS,
+    caption, column, date_time, heading, html_heading, items, keyword, label, list_item,
+    matching_open, offset, project_role, split_grant, strip_suffix_ci, thematic_break, underline,
+    unquote, Label, Ln, ProjectIndex, Resolved, DATE_HINT, PERSON_KEYWORDS,
 };
 use super::types::{
     slugify, GrantScope, Registry, RegistryGrant, RegistryPerson, RegistryProject, Section,
@@ -37,6 +37,8 @@ pub fn parse(text: &str, org: Option<&str>) -> Result<Registry, RegistryError> {
         if body.starts_with("```") || body.starts_with("~~~") {
             fence = !fence;
             p.paragraph = None;
+            let unended = p.unended.take();
+            p.end_paragraph(unended);
             continue;
         }
         if fence {
@@ -60,9 +62,21 @@ pub fn parse(text: &str, org: Option<&str>) -> Result<Registry, RegistryError> {
 pub(super) enum Heading<'t> {
     Projects,
     People(Section),
-    /// A heading that is not a section heading, met in a section: it ends the section, so
-    /// that no one listed under it is read as part of the section above it.
+    /// A heading that is not a section heading, or a line of text that reads as one, met
+    /// in a section: it ends the section, so that no one listed under it is read as part of
+    /// the section above it.
     Other(Other<'t>),
+}
+
+/// What ended a section: a heading of another form, or a line of text read as one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Form<'t> {
+    /// An ATX heading other than `## <Section>`, one in a block quote, or an HTML one.
+    Heading,
+    /// A setext heading, with its underline.
+    Underlined(&'t str),
+    /// A line of text that a reader takes for a heading, and why.
+    Label(Label),
 }
 
 /// A heading that ended a section, and where it is.
@@ -72,8 +86,8 @@ pub(super) struct Other<'t> {
     column: usize,
     /// The heading as written; for a setext heading, its first line of text.
     text: &'t str,
-    /// A setext heading's underline.
-    underline: Option<&'t str>,
+    /// What kind of heading it is, to a reader.
+    form: Form<'t>,
     /// The section it ended, as `## <Section>` names it.
     ended: &'static str,
 }
@@ -81,23 +95,34 @@ pub(super) struct Other<'t> {
 impl Other<'_> {
     /// The error for the list item at `item_line`, at the heading.
     fn error(&self, item_line: usize) -> RegistryError {
-        let text = self.text;
-        let shown = match self.underline {
-            None => format!("`{text}`"),
-            Some(u) => format!("`{text}` underlined with `{u}`"),
+        let (text, ended) = (self.text, self.ended);
+        let message = match self.form {
+            Form::Heading => format!("`{text}` is not a section heading ({SECTIONS}): it ends `## {ended}`, so the list item at line {item_line} is in no section"),
+            Form::Underlined(u) => format!("`{text}` underlined with `{u}` is not a section heading ({SECTIONS}): it ends `## {ended}`, so the list item at line {item_line} is in no section"),
+            Form::Label(label) => {
+                let (why, heading) = match label {
+                    Label::Names(heading) => ("names a section", heading),
+                    Label::Emphasis => ("is all emphasis", "<Section>"),
+                    Label::Hash => ("starts with `#`", "<Section>"),
+                    Label::Colon => ("ends with `:`", "<Section>"),
+                    Label::Unended => ("ends a paragraph but no sentence", "<Section>"),
+                };
+                format!("`{text}` reads as a heading (it {why}) but only `## <Section>` opens a section ({SECTIONS}): it ends `## {ended}`, so the list item at line {item_line} is in no section; list it under a `## {heading}` heading")
+            }
         };
         RegistryError {
             line: self.line,
             column: self.column,
-            message: format!(
-                "{shown} is not a section heading (sections are `## Projects`, `## Owners`, `## Admins`, `## Members`, `## Viewers` and `## External Access`): it ends `## {}`, so the list item at line {item_line} is in no section",
-                self.ended
-            ),
+            message,
         }
     }
 }
 
-/// A line of a paragraph: the text of a setext heading if a `---` or `===` line follows.
+/// How an error that names a non-section heading lists the sections.
+const SECTIONS: &str = "sections are `## Projects`, `## Owners`, `## Admins`, `## Members`, `## Viewers` and `## External Access`";
+
+/// A line of a paragraph: the text of a setext heading if a `---` or `===` line follows,
+/// or a caption if the paragraph ends there without ending a sentence.
 #[derive(Clone, Copy)]
 pub(super) struct Paragraph<'t> {
     line: usize,
@@ -125,6 +150,9 @@ pub(super) struct Parser<'t> {
     pub(super) heading: Option<Heading<'t>>,
     /// The paragraph the previous line belongs to, if it was text.
     pub(super) paragraph: Option<Paragraph<'t>>,
+    /// The previous line, if it was a line of text that ends no sentence: should the
+    /// paragraph end there, it reads as the caption of what follows.
+    pub(super) unended: Option<Paragraph<'t>>,
     pub(super) projects_listed: bool,
     pub(super) owners_heading: Option<usize>,
     pub(super) projects: Vec<RegistryProject>,
@@ -141,7 +169,9 @@ impl<'t> Parser<'t> {
         let text = ln.text;
         let body = text.trim_start();
         let paragraph = self.paragraph.take();
+        let unended = self.unended.take();
         if body.is_empty() {
+            self.end_paragraph(unended);
             return Ok(());
         }
         let indent: usize = text
@@ -158,11 +188,11 @@ impl<'t> Parser<'t> {
                 return self.heading(ln, body, level, h);
             }
             if (quoted && heading(inner).is_some()) || html_heading(inner) {
-                self.end_section(ln.no, column(text, body), body.trim_end(), None);
+                self.end_section(ln.no, column(text, body), body.trim_end(), Form::Heading);
                 return Ok(());
             }
             if let (Some(p), Some(u)) = (paragraph, underline(inner)) {
-                self.end_section(p.line, p.column, p.text, Some(u));
+                self.end_section(p.line, p.column, p.text, Form::Underlined(u));
                 return Ok(());
             }
         }
@@ -178,8 +208,25 @@ impl<'t> Parser<'t> {
                     text: inner.trim_end(),
                 })
             });
+            if !text_line {
+                self.end_paragraph(unended);
+                return Ok(());
+            }
+            // A line of text that reads as a heading ends the section as a heading does,
+            // at any indentation (under a list item, Markdown may render it as a heading
+            // of that item).
+            let line = Paragraph {
+                line: ln.no,
+                column: column(text, body),
+                text: body.trim_end(),
+            };
+            if let Some(why) = label(inner) {
+                self.end_section(line.line, line.column, line.text, Form::Label(why));
+            }
+            self.unended = caption(inner).then_some(line);
             return Ok(());
         };
+        self.end_paragraph(unended);
         match self.heading {
             None => Ok(()), // a list before any section is prose
             Some(Heading::Other(other)) => Err(other.error(ln.no)),
@@ -220,7 +267,7 @@ impl<'t> Parser<'t> {
                 }
                 let name = read(ln, name, "a name")?;
                 self.title = Some((name.into_owned(), ln.no, column(ln.text, text)));
-                self.end_section(ln.no, column(ln.text, body), body.trim_end(), None);
+                self.end_section(ln.no, column(ln.text, body), body.trim_end(), Form::Heading);
             }
             2 => {
                 let norm = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -246,34 +293,38 @@ impl<'t> Parser<'t> {
                 }
                 self.heading = Some(h);
             }
-            _ => self.end_section(ln.no, column(ln.text, body), body.trim_end(), None),
+            _ => self.end_section(ln.no, column(ln.text, body), body.trim_end(), Form::Heading),
         }
         Ok(())
     }
 
-    /// A heading that is not a section heading: the section it is in ends (before the
-    /// first section, a list is prose anyway).
-    fn end_section(
-        &mut self,
-        line: usize,
-        column: usize,
-        text: &'t str,
-        underline: Option<&'t str>,
-    ) {
+    /// A heading that is not a section heading, or a line of text that reads as one: the
+    /// section it is in ends (before the first section, a list is prose anyway). A line
+    /// of text after a heading that already ended the section leaves that heading named.
+    fn end_section(&mut self, line: usize, column: usize, text: &'t str, form: Form<'t>) {
         self.current = None;
         let ended = match self.heading {
             None => return,
             Some(Heading::Projects) => "Projects",
             Some(Heading::People(section)) => section.heading(),
+            Some(Heading::Other(_)) if matches!(form, Form::Label(_)) => return,
             Some(Heading::Other(other)) => other.ended,
         };
         self.heading = Some(Heading::Other(Other {
             line,
             column,
             text,
-            underline,
+            form,
             ended,
         }));
+    }
+
+    /// The paragraph ended at `unended`, a line that ends no sentence: it reads as the
+    /// caption of what follows, so it ends the section.
+    fn end_paragraph(&mut self, unended: Option<Paragraph<'t>>) {
+        if let Some(p) = unended {
+            self.end_section(p.line, p.column, p.text, Form::Label(Label::Unended));
+        }
     }
 
     #[expect(
