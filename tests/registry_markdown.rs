@@ -1192,6 +1192,54 @@ fn prose_in_a_section_stays_prose() {
 }
 
 #[test]
+fn export_writes_only_headings_and_list_items() {
+    // Whatever text the graph holds, export writes no line of text that could read as a
+    // heading: every line is a heading or a list item, and the document reads back.
+    let labels = [
+        "**Members**",
+        "Members:",
+        "Owners",
+        "__Admins__",
+        "#Members",
+        "Contractors",
+        "> ## Members",
+    ];
+    let g = Graph::new();
+    g.set_time(Some(at("2024-05-01")));
+    g.add_org("acme", Some("**Members**"), "o@acme.io", None)
+        .unwrap();
+    for (i, text) in labels.iter().chain(AWKWARD.iter()).enumerate() {
+        let new = NewProject {
+            name: Some((*text).to_owned()),
+            environment: Some((*text).to_owned()),
+            ..NewProject::default()
+        };
+        g.add_project(&format!("acme/p{i}"), new, None).unwrap();
+        let new = NewMember {
+            role: Some(["owner", "admin", "member"][i % 3].to_owned()),
+            title: Some((*text).to_owned()),
+            reason: Some((*text).to_owned()),
+            external: i % 4 == 3,
+            ..NewMember::default()
+        };
+        let user = format!("m{i}@acme.io");
+        g.add_member(&user, "acme", new, None).unwrap();
+        let reason = Some((*text).to_owned());
+        g.grant(&user, &format!("acme/p{i}"), "member", None, reason, None)
+            .unwrap();
+    }
+    let text = round_trip(&g, "acme");
+    for line in text.lines() {
+        assert!(
+            line.starts_with("# ")
+                || line.starts_with("## ")
+                || line.trim_start().starts_with("- "),
+            "{line}"
+        );
+    }
+}
+
+#[test]
 fn bad_email() {
     assert_err(
         &err_in("## Members\n- not-an-email (X)\n"),
