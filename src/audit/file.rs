@@ -60,6 +60,12 @@ pub struct FileJournal {
     /// The last event read or written: where the chain goes on.
     last: (u64, String),
     before_append: Option<Mark>,
+    /// Where the run of this store's own appends that ends at `offset` starts (none when
+    /// the last bytes it knows of are another process's, or were read, not written).
+    own_from: Option<u64>,
+    /// Set by a cut: the counters no longer match the file, so the next read says
+    /// `Replaced` and the graph reads the journal again.
+    stale: bool,
     key: Option<Vec<u8>>,
     checkpoint: Option<CheckpointFile>,
     header_digest: String,
@@ -401,6 +407,8 @@ impl FileJournal {
                 lines: line_count,
                 last,
                 before_append: None,
+                own_from: None,
+                stale: false,
                 key: key.map(<[u8]>::to_vec),
                 checkpoint: cp_file,
                 header_digest,
@@ -463,6 +471,8 @@ impl FileJournal {
                 lines: 1,
                 last: (0, header.anchor.clone()),
                 before_append: None,
+                own_from: None,
+                stale: false,
                 key: key.map(<[u8]>::to_vec),
                 checkpoint: cp_file,
                 header_digest,
@@ -565,7 +575,7 @@ impl JournalStore for FileJournal {
     }
 
     fn read_fresh(&mut self, repair: bool) -> Result<Fresh, AuditError> {
-        if self.identity_changed() {
+        if self.stale || self.identity_changed() {
             return Ok(Fresh::Replaced);
         }
         let len = self
@@ -608,6 +618,10 @@ impl JournalStore for FileJournal {
         self.offset += consumed;
         self.lines += lines.len() as u64;
         self.last = last;
+        if consumed > 0 {
+            // Another process's records now end the file: ours before them are built on.
+            self.own_from = None;
+        }
         Ok(Fresh::Records(records))
     }
 
@@ -621,6 +635,8 @@ impl JournalStore for FileJournal {
             lines: self.lines,
             last: self.last.clone(),
         });
+        // Before the write: a write that fails may still have put bytes in the file.
+        self.own_from.get_or_insert(self.offset);
         (&*self.file).write_all(line.as_bytes())?;
         self.offset += line.len() as u64;
         self.lines += 1;
@@ -634,6 +650,9 @@ impl JournalStore for FileJournal {
         };
         self.file.set_len(mark.offset)?;
         self.file.sync_all()?;
+        if self.own_from == Some(mark.offset) {
+            self.own_from = None;
+        }
         self.offset = mark.offset;
         self.lines = mark.lines;
         self.last = mark.last;
@@ -644,15 +663,38 @@ impl JournalStore for FileJournal {
         self.file.sync_data()
     }
 
-    fn cut_to(&mut self, to: (u64, u64)) -> std::io::Result<()> {
-        if to.0 == self.generation && to.1 < self.offset {
-            self.file.set_len(to.1)?;
-            self.file.sync_all()?;
-            // The counters no longer match the file: the graph reopens it.
-            self.offset = to.1;
-            self.before_append = None;
+    /// Under the writers' lock. Cuts only this store's own records, and only while they
+    /// still end the file: the file is the one written (same generation, still at the
+    /// path) and ends where this store's last append ended. Records another process
+    /// appended after ours were built on them (chained, maybe synced and acknowledged),
+    /// so then nothing is cut.
+    fn cut_back(&mut self, from: (u64, u64), end: Option<u64>) -> std::io::Result<Option<u64>> {
+        let Some(own_from) = self.own_from else {
+            return Ok(None);
+        };
+        let to = if from.0 == self.generation {
+            from.1.max(own_from)
+        } else {
+            own_from
+        };
+        let len = self.file.metadata()?.len();
+        if self.stale
+            || from.0 > self.generation
+            || len != self.offset
+            || end.is_some_and(|e| e != self.offset)
+            || to >= self.offset
+            || self.identity_changed()
+        {
+            return Ok(None);
         }
-        Ok(())
+        self.file.set_len(to)?;
+        self.file.sync_all()?;
+        // The counters no longer match the file: the graph reads it again.
+        self.offset = to;
+        self.own_from = None;
+        self.before_append = None;
+        self.stale = true;
+        Ok(Some(to))
     }
 
     fn replace(&mut self, header: &Header, events: &[Event]) -> std::io::Result<()> {
@@ -697,6 +739,7 @@ impl JournalStore for FileJournal {
         self.lines = 1 + events.len() as u64;
         self.last = last;
         self.before_append = None;
+        self.own_from = None;
         self.header_digest = digest;
         self.trusted_from = header.base_seq;
         Ok(())

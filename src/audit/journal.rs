@@ -99,11 +99,14 @@ pub trait JournalStore: Send {
     fn rollback(&mut self) -> std::io::Result<()>;
     /// Makes everything appended so far durable.
     fn sync(&mut self) -> std::io::Result<()>;
-    /// Cuts the journal back to `to` (a [`JournalStore::position`]: generation, offset)
-    /// after a failed group sync, under the writers' lock; the graph then reads it again.
-    fn cut_to(&mut self, to: (u64, u64)) -> std::io::Result<()> {
-        let _ = to;
-        Ok(())
+    /// After a failed group sync or checkpoint, under the writers' lock: cuts back this
+    /// store's own records written after `from` (a [`JournalStore::position`]:
+    /// generation, offset) — only if nothing was appended after them (and, with `end`,
+    /// only if they end there). Returns the offset cut back to, or `None` when nothing
+    /// was cut; after a cut the next `read_fresh` says `Replaced`.
+    fn cut_back(&mut self, from: (u64, u64), end: Option<u64>) -> std::io::Result<Option<u64>> {
+        let _ = (from, end);
+        Ok(None)
     }
     /// Atomically replaces the whole journal: `header`, then `events`.
     fn replace(&mut self, header: &Header, events: &[Event]) -> std::io::Result<()>;

@@ -6,6 +6,19 @@
 //! held — nobody reads it — and the graph stops accepting mutations (fail-stop): it
 //! never reports a change as done that may not be on disk, and never keeps one in
 //! memory that is not in the journal.
+//!
+//! Group commit (`durability="group"`) writes a batch under the writers' lock and syncs
+//! it after letting the lock go, one sync for every batch written before it started.
+//! When that sync fails, the records not made durable are
+//! cut back only while they are this process's own and nothing follows them in the
+//! file; records another process appended after (built on them, maybe acknowledged)
+//! are never cut, so then ours stay, applied here as in the file, and the callers are
+//! told they were written but may be lost on power failure.
+//!
+//! Lock order: `group` (the group sync's mutex) before `store` (and the writers' file
+//! lock taken with it), `store` before `log` and `failed`. The graph takes its state
+//! lock before `store` and never holds it while taking `group`; nothing takes `group`
+//! while holding `store`.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +43,17 @@ pub struct Durable {
     last: Option<(u64, String)>,
 }
 
+/// Group commit's shared sync.
+#[derive(Debug, Default)]
+struct Group {
+    /// What the last good sync covered (generation, offset).
+    synced: (u64, u64),
+    /// Once a sync failed: why, and where the journal was cut back to (generation,
+    /// offset), if it was. No sync is trusted after a failed one (the kernel may have
+    /// dropped the pages it could not write and report success next time).
+    failure: Option<(String, Option<(u64, u64)>)>,
+}
+
 /// A graph's audit log and, when opened from a journal, the store behind it.
 pub struct Audit {
     /// The graph's identity, named by its journal's first record.
@@ -38,8 +62,8 @@ pub struct Audit {
     pub log: RwLock<Log>,
     pub(super) store: Mutex<Option<Box<dyn JournalStore>>>,
     durability: Durability,
-    /// Group commit: what the last shared sync covered (generation, offset).
-    synced: Mutex<(u64, u64)>,
+    /// Group commit: the shared sync (see the module docs for the lock order).
+    group: Mutex<Group>,
     failed: RwLock<Option<String>>,
     /// Where the journal is and its checkpoint key, for reloading after a rewrite.
     pub source: Option<(PathBuf, Option<Vec<u8>>)>,
@@ -166,7 +190,7 @@ impl Audit {
             graph_id,
             store: Mutex::new(None),
             durability: Durability::Os,
-            synced: Mutex::new((0, 0)),
+            group: Mutex::new(Group::default()),
             failed: RwLock::new(failed),
             source: None,
             keep: true,
@@ -206,7 +230,10 @@ impl Audit {
             log: RwLock::new(log),
             store: Mutex::new(Some(store)),
             durability,
-            synced: Mutex::new(synced),
+            group: Mutex::new(Group {
+                synced,
+                failure: None,
+            }),
             failed: RwLock::new(None),
             source,
             keep: true,
@@ -396,6 +423,11 @@ impl Audit {
                 last: None,
             });
         }
+        // Fail-stop, checked under the writers' lock: after a failed group sync was
+        // settled (cut back or kept), nothing may be written after it.
+        if let Some(why) = &*self.failed.read() {
+            return Err(AuditError::Failed(why.clone()));
+        }
         let undo = |what: &str, e: &std::io::Error, store: &mut Box<dyn JournalStore>| {
             let cut = match store.rollback() {
                 Ok(()) => "the batch was cut back from the journal".to_owned(),
@@ -428,17 +460,28 @@ impl Audit {
     /// other modes, where `write` synced already). One sync covers every batch written
     /// before it started; it syncs the journal as it is now, so a journal rewritten in
     /// the meantime (itself synced by the rewrite) is never confused with the old file.
-    /// On failure the graph stops, and the caller must undo what was not made durable
-    /// ([`Audit::cut_unsynced`]).
+    ///
+    /// When the sync fails, the thread that made it settles the failure for everyone
+    /// while still holding the group's lock (so no waiter syncs again or goes on before
+    /// it is settled): the graph stops, and under the writers' lock what was not made
+    /// durable is cut back if it is this process's own and still ends the file (see
+    /// [`JournalStore::cut_back`]). Every waiter not covered by an earlier good sync
+    /// gets an error saying whether its batch was cut back or kept. After a cut, the
+    /// store's next read says `Replaced`: the caller reads the journal again
+    /// (`Graph::durable`) so that memory matches it.
     pub fn wait_durable(&self, d: &Durable) -> Result<(), AuditError> {
         if self.durability != Durability::Group || d.last.is_none() {
             return Ok(());
         }
         {
-            let mut synced = self.synced.lock();
-            let covered =
-                synced.0 > d.generation || (synced.0 == d.generation && synced.1 >= d.offset);
+            // Lock order: `group`, then `store` (never the other way round).
+            let mut group = self.group.lock();
+            let covered = group.synced.0 > d.generation
+                || (group.synced.0 == d.generation && group.synced.1 >= d.offset);
             if !covered {
+                if let Some((why, cut)) = &group.failure {
+                    return Err(Self::unsynced(d, why, *cut));
+                }
                 let (handle, position) = {
                     let store = self.store.lock();
                     let Some(s) = store.as_ref() else {
@@ -448,11 +491,16 @@ impl Audit {
                 };
                 if position.0 > d.generation {
                     // Rewritten since: the rewrite synced everything, ours included.
-                    *synced = position;
+                    group.synced = position;
                 } else if let Some(file) = handle {
-                    file.sync_data()
-                        .map_err(|e| self.fail(format!("fsync failed: {e}")))?;
-                    *synced = position;
+                    if let Err(e) = file.sync_data() {
+                        let why = format!("fsync failed: {e}");
+                        self.fail(why.clone());
+                        let cut = self.cut_back(group.synced, None);
+                        group.failure = Some((why.clone(), cut));
+                        return Err(Self::unsynced(d, &why, cut));
+                    }
+                    group.synced = position;
                 }
             }
         }
@@ -466,14 +514,32 @@ impl Audit {
         Ok(())
     }
 
-    /// After a failed group sync: what was written since the last good sync is cut from
-    /// the journal (under the writers' lock); the caller reloads the state from it.
-    pub fn cut_unsynced(&self, session: &mut Session<'_>) -> std::io::Result<()> {
-        let synced = *self.synced.lock();
-        match session.store.as_mut() {
-            Some(s) => s.cut_to(synced),
-            None => Ok(()),
+    /// Under the writers' lock (taken here; the caller holds no `store` lock): cuts back
+    /// this process's own records after `from`, when nothing follows them. Returns where
+    /// the journal now ends if it was cut.
+    fn cut_back(&self, from: (u64, u64), end: Option<u64>) -> Option<(u64, u64)> {
+        let mut session = self.begin().ok()?;
+        let store = session.store.as_mut()?;
+        let generation = store.position().0;
+        match store.cut_back(from, end) {
+            Ok(Some(to)) => Some((generation, to)),
+            Ok(None) | Err(_) => None,
         }
+    }
+
+    /// The error for a batch a failed group sync left unsynced: cut back (`cut` is at or
+    /// before where it ended, in its generation), or kept.
+    fn unsynced(d: &Durable, why: &str, cut: Option<(u64, u64)>) -> AuditError {
+        let was_cut = cut.is_some_and(|(g, to)| g == d.generation && to < d.offset);
+        AuditError::Failed(if was_cut {
+            format!("{why}; the change was cut back from the journal and is not applied")
+        } else {
+            format!(
+                "{why}; the change was written to the journal but its sync failed, and \
+                 another process has since appended after it, so it was kept: it is applied \
+                 (here and in the other processes) and may be lost on power failure"
+            )
+        })
     }
 
     /// Remembers a snapshot file of this graph's journal.
@@ -579,6 +645,45 @@ mod tests {
         Ok(())
     }
 
+    /// Review C, finding 2: a cut after a failed group sync removes only this store's
+    /// own records, and none once another process appended after them.
+    #[test]
+    fn a_cut_never_removes_what_another_process_appended() -> Res {
+        let path = journal("cut")?;
+        let opened = FileJournal::open(&path, None, None)?;
+        let mut mine = opened.journal;
+        let header = opened.header;
+        mine.lock()?;
+        let synced = mine.position();
+        let e1 = event(1, &header.anchor)?;
+        mine.append(std::slice::from_ref(&e1))?;
+        mine.unlock();
+        // Another process reads our record and chains its own onto it.
+        let mut other = FileJournal::open(&path, None, None)?.journal;
+        other.lock()?;
+        let e2 = event(2, &e1.hash)?;
+        other.append(std::slice::from_ref(&e2))?;
+        other.unlock();
+        let len = std::fs::metadata(&path)?.len();
+        mine.lock()?;
+        assert_eq!(
+            mine.cut_back(synced, None)?,
+            None,
+            "built on: nothing is cut"
+        );
+        assert_eq!(std::fs::metadata(&path)?.len(), len);
+        // Ours after theirs, at the end of the file: only ours is cut.
+        assert!(matches!(mine.read_fresh(true)?, journal::Fresh::Records(r) if r.len() == 1));
+        let at = mine.position().1;
+        let e3 = event(3, &e2.hash)?;
+        mine.append(std::slice::from_ref(&e3))?;
+        assert_eq!(mine.cut_back(synced, None)?, Some(at));
+        assert_eq!(std::fs::metadata(&path)?.len(), at);
+        assert!(matches!(mine.read_fresh(true)?, journal::Fresh::Replaced));
+        mine.unlock();
+        Ok(())
+    }
+
     /// Issue 14, finding 3: after another process rewrote the journal (a prune leaves it
     /// shorter than what this graph had synced) and the graph reloaded it, the next
     /// group commit still syncs: what it synced before is no cover for the new file.
@@ -633,7 +738,7 @@ mod tests {
         drop(session);
         audit.wait_durable(&d)?;
         assert_eq!(
-            *audit.synced.lock(),
+            audit.group.lock().synced,
             written,
             "the new file was synced up to the new batch"
         );

@@ -129,19 +129,19 @@ impl Graph {
         self.durable(&durable)
     }
 
-    /// Waits for a group commit's sync; when it fails, what was not made durable is cut
-    /// from the journal and the state read back from it, so memory never holds a change
-    /// the journal lost.
+    /// Waits for a group commit's sync. When it fails, the audit recorder has settled it
+    /// (cut back what was this process's own and still ended the journal, or kept it);
+    /// the state is then read again from the journal, so memory never holds a change
+    /// the journal lost, nor lacks one it kept. The wait holds no state lock: the group
+    /// sync's lock is never taken under the state lock (see the module docs of
+    /// `crate::audit::recorder` for the order).
     fn durable(&self, d: &Durable) -> Result<()> {
         let Err(e) = self.audit.wait_durable(d) else {
             return Ok(());
         };
         let guard = self.state.upgradable_read();
         if let Ok(mut session) = self.audit.begin() {
-            if self.audit.cut_unsynced(&mut session).is_ok() {
-                let mut st = RwLockUpgradableReadGuard::upgrade(guard);
-                let _ = self.reload(&mut st, &mut session, true);
-            }
+            let _ = self.catch_up(guard, &mut session);
         }
         Err(e.into())
     }

@@ -7,7 +7,11 @@
 //! microseconds of plain memory writes. So every mutation is atomic (a reader sees all
 //! of it or none) and a writer never makes a reader wait for more than the apply step.
 //!
-//! Lock order: there is one lock. Nothing calls out (into Python or I/O) while holding it.
+//! Lock order: the state lock, then the audit recorder's journal lock (`Audit::begin`,
+//! with the writers' file lock), then its log. A group commit's shared sync lock comes
+//! before the journal lock and is never taken while the state lock is held: a mutation
+//! lets both go before it waits for the sync (`crate::audit::recorder` has the whole
+//! order). Nothing calls out into Python while holding the state lock.
 
 //!
 //! - [`front`]: the [`Graph`] itself — its lock, clock and read-only queries.

@@ -707,3 +707,130 @@ def test_a_failing_random_source_stops_the_graph(tmp_path: Path, shim: Path) -> 
     out = finish(child(shim, fresh, tmp_path / "new.journal", arm, random="fail", arm=str(arm)))
     for what in ("new journal", "in memory"):
         assert out[what] is not None and "random" in out[what], (what, out)
+
+
+# --- review C: a failed group sync -------------------------------------------------------
+
+GROUP_THREADS = """
+    import json, sys, threading, time, pathlib
+    import accessgraph as ag
+    path, arm = sys.argv[1], pathlib.Path(sys.argv[2])
+    g = ag.Graph.open(path, durability="group")
+    out = {}
+
+    def call(name, f):
+        try:
+            f()
+            out[name] = None
+        except Exception as e:
+            out[name] = f"{type(e).__name__}: {e}"
+
+    arm.touch()
+    record = threading.Thread(target=call, args=("record", lambda: g.record(
+        "jane@example.com", "data.exported", "acme/web", rows=1)), daemon=True)
+    record.start()
+    time.sleep(0.3)  # the record's sync is failing (it sleeps first): a second writer waits
+    remove = threading.Thread(target=call, args=("remove", lambda: g.remove_member(
+        "bob@example.com", "acme", actor="jane@example.com")), daemon=True)
+    remove.start()
+    record.join(20)
+    remove.join(20)
+    out["bob"] = g.role("bob@example.com", "acme")
+    out["revision"] = g.revision
+    print(json.dumps(out), flush=True)
+"""
+
+
+def test_a_failed_group_sync_with_two_writing_threads_returns_to_both(
+    tmp_path: Path, shim: Path
+) -> None:
+    """Review C, finding 1: the thread whose group sync failed and the thread waiting for
+    that sync took the group-sync lock and the journal's lock in opposite orders and hung
+    for ever (and with them every query in the process and other processes' opens)."""
+    path, arm = tmp_path / "j", tmp_path / "armed"
+    base = base_journal(path)
+    rev, before = base.revision, path.read_bytes()
+    del base
+    p = child(
+        shim, GROUP_THREADS, path, arm, path=str(path), fail="fsync", arm=str(arm), sleep_ms="1000"
+    )
+    try:
+        out, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        pytest.fail("the process hung after its group sync failed (a lock-order deadlock)")
+    assert p.returncode == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    # Both batches were this process's own and unsynced, nothing followed them: both cut.
+    for name in ("record", "remove"):
+        assert result[name] is not None and "JournalError" in result[name], result
+        assert "cut back" in result[name], result
+    assert (result["bob"], result["revision"]) == ("member", rev), result
+    assert path.read_bytes() == before
+    again = ag.Graph.open(path)
+    assert (again.revision, again.role(BOB, "acme")) == (rev, "member")
+
+
+GROUP_RECORD = """
+    import json, sys, pathlib
+    import accessgraph as ag
+    path, arm = sys.argv[1], pathlib.Path(sys.argv[2])
+    g = ag.Graph.open(path, durability="group")
+    arm.touch()
+    out = {}
+    try:
+        g.record("jane@example.com", "data.exported", "acme/web", rows=1)
+        out["error"] = None
+    except Exception as e:
+        out["error"] = f"{type(e).__name__}: {e}"
+    g.refresh()
+    out["revision"] = g.revision
+    out["bob"] = g.check("bob@example.com", "project:view", "acme/web")
+    out["actions"] = [e.action for e in g.audit.events()]
+    try:
+        g.add_project("acme/api")
+        out["next"] = None
+    except Exception as e:
+        out["next"] = type(e).__name__
+    print(json.dumps(out))
+"""
+
+
+def test_a_failed_group_sync_never_cuts_what_another_process_appended_after_it(
+    tmp_path: Path, shim: Path
+) -> None:
+    """Review C, finding 2: process A's group sync fails after process B read A's batch,
+    chained its revocation onto it and synced it. Cutting back to A's last synced offset
+    deleted B's acknowledged revocation (bob had access again everywhere). A's batch
+    stays; A keeps it applied, stops for writes and says so."""
+    path, arm = tmp_path / "j", tmp_path / "armed"
+    base_journal(path).grant(BOB, "acme/web", "admin", actor=OWNER)
+    rev = ag.Graph.open(path).revision
+    a = child(
+        shim, GROUP_RECORD, path, arm, path=str(path), fail="fsync", arm=str(arm), sleep_ms="1500"
+    )
+    deadline = time.time() + 60
+    while not arm.exists():
+        assert a.poll() is None and time.time() < deadline
+        time.sleep(0.01)
+    b = ag.Graph.open(path)
+    while b.revision == rev:  # A's batch is written; its sync sleeps, then fails
+        assert time.time() < deadline
+        time.sleep(0.01)
+        b.refresh()
+    b.remove_member(BOB, "acme", actor=OWNER)  # acknowledged (fsync), after A's batch
+    out = finish(a)
+    assert out["error"] is not None and "JournalError" in out["error"], out
+    assert "another process has since appended after it" in out["error"], out
+    assert "may be lost" in out["error"], out
+    # A agrees with the file and with B: its record is kept, bob is out.
+    assert out["revision"] == b.revision > rev + 1 and out["bob"] is False, out
+    assert out["actions"][rev] == "data.exported", out
+    assert out["actions"][-1] == "member.removed", out
+    assert out["next"] is not None, "fail-stop: no further mutation"
+    assert not b.check(BOB, "project:view", "acme/web")
+    again = ag.Graph.open(path, follow=False)
+    assert again.revision == b.revision
+    assert not again.check(BOB, "project:view", "acme/web")
+    jv.verify_journal(path)
