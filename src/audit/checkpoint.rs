@@ -200,8 +200,18 @@ impl CheckpointFile {
             Some(f) => f,
             slot => slot.insert(files::open_rw(&self.path)?),
         };
-        file.write_all_at(text.as_bytes(), self.next * SLOT as u64)?;
-        file.sync_data()?;
+        let at = self.next * SLOT as u64;
+        file.write_all_at(text.as_bytes(), at)?;
+        if let Err(e) = file.sync_data() {
+            // The slot may be written but not durable: blank it (best effort), so that
+            // it cannot vouch for a batch the caller is about to cut back; the other
+            // slot still stands.
+            let blank = [b' '; SLOT];
+            let _ = file
+                .write_all_at(&blank, at)
+                .and_then(|()| file.sync_data());
+            return Err(e);
+        }
         self.next = 1 - self.next;
         Ok(())
     }

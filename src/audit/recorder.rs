@@ -9,7 +9,7 @@
 //!
 //! Group commit (`durability="group"`) writes a batch under the writers' lock and syncs
 //! it after letting the lock go, one sync for every batch written before it started.
-//! When that sync fails, the records not made durable are
+//! When that sync (or the checkpoint after it) fails, the records not made durable are
 //! cut back only while they are this process's own and nothing follows them in the
 //! file; records another process appended after (built on them, maybe acknowledged)
 //! are never cut, so then ours stay, applied here as in the file, and the callers are
@@ -39,6 +39,8 @@ use crate::time::Instant;
 #[derive(Debug)]
 pub struct Durable {
     generation: u64,
+    /// Where the batch starts and ends.
+    start: u64,
     offset: u64,
     last: Option<(u64, String)>,
 }
@@ -399,6 +401,7 @@ impl Audit {
         let Some(store) = session.store.as_mut() else {
             return Ok(Durable {
                 generation: 0,
+                start: 0,
                 offset: 0,
                 last: None,
             });
@@ -407,6 +410,7 @@ impl Audit {
             let (generation, offset) = store.position();
             return Ok(Durable {
                 generation,
+                start: offset,
                 offset,
                 last: None,
             });
@@ -419,6 +423,7 @@ impl Audit {
             let (generation, offset) = store.position();
             return Ok(Durable {
                 generation,
+                start: offset,
                 offset,
                 last: None,
             });
@@ -437,6 +442,7 @@ impl Audit {
             };
             self.fail(format!("{what} failed: {e}; {cut}"))
         };
+        let start = store.position().1;
         store.append(events).map_err(|e| undo("write", &e, store))?;
         if self.durability == Durability::Fsync {
             store.sync().map_err(|e| undo("fsync", &e, store))?;
@@ -451,6 +457,7 @@ impl Audit {
         let (generation, offset) = store.position();
         Ok(Durable {
             generation,
+            start,
             offset,
             last,
         })
@@ -507,8 +514,24 @@ impl Audit {
         if let Some((seq, hash)) = &d.last {
             let mut store = self.store.lock();
             if let Some(s) = store.as_mut() {
-                s.checkpoint_after_sync(d.generation, *seq, hash)
-                    .map_err(|e| self.fail(format!("checkpoint write failed: {e}")))?;
+                if let Err(e) = s.checkpoint_after_sync(d.generation, *seq, hash) {
+                    drop(store);
+                    let why = format!("checkpoint write failed: {e}");
+                    self.fail(why.clone());
+                    // Synced, but not vouched for: cut back like the other modes do, as
+                    // long as nothing (another thread's batch, another process's) follows.
+                    let cut = self.cut_back((d.generation, d.start), Some(d.offset));
+                    return Err(AuditError::Failed(match cut {
+                        Some(_) => format!(
+                            "{why}; the change was cut back from the journal and is not applied"
+                        ),
+                        None => format!(
+                            "{why}; the change was written and synced, but the journal has \
+                             grown after it since (another thread or process appended), so it \
+                             was kept: it is applied, here as in the journal"
+                        ),
+                    }));
+                }
             }
         }
         Ok(())

@@ -834,3 +834,42 @@ def test_a_failed_group_sync_never_cuts_what_another_process_appended_after_it(
     assert again.revision == b.revision
     assert not again.check(BOB, "project:view", "acme/web")
     jv.verify_journal(path)
+
+
+GROUP_KEYED = """
+    import json, sys, pathlib
+    import accessgraph as ag
+    path, arm, key = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3].encode()
+    g = ag.Graph.open(path, durability="group", hmac_key=key)
+    arm.touch()
+    out = {}
+    try:
+        g.add_member("failed@example.com", "acme", actor="jane@example.com")
+        out["error"] = None
+    except Exception as e:
+        out["error"] = f"{type(e).__name__}: {e}"
+    out["role"] = g.role("failed@example.com", "acme")
+    out["revision"] = g.revision
+    print(json.dumps(out))
+"""
+
+
+def test_a_failed_checkpoint_write_in_group_mode_is_cut_back(tmp_path: Path, shim: Path) -> None:
+    """Review C, finding 3: with a key in group mode, a checkpoint that could not be
+    synced raised JournalError but left the mutation applied and in the journal (the
+    other modes undo it). Nothing followed the batch, so it is cut back as theirs are."""
+    path, arm = tmp_path / "j", tmp_path / "armed"
+    base_journal(path, KEY)
+    rev, before = ag.Graph.open(path, hmac_key=KEY).revision, path.read_bytes()
+    checkpoint = str(path) + ".checkpoint"
+    out = finish(
+        child(
+            shim, GROUP_KEYED, path, arm, KEY.decode(), path=checkpoint, fail="fsync", arm=str(arm)
+        )
+    )
+    assert out["error"] is not None and "checkpoint" in out["error"], out
+    assert "cut back" in out["error"], out
+    assert (out["role"], out["revision"]) == (None, rev), out
+    assert path.read_bytes() == before
+    again = ag.Graph.open(path, hmac_key=KEY)
+    assert (again.revision, again.role("failed@example.com", "acme")) == (rev, None)
