@@ -5,7 +5,7 @@ use parking_lot::RwLockUpgradableReadGuard;
 use serde_json::{Map, Value};
 
 use super::front::Graph;
-use super::journaled::{state_from_json, state_to_json};
+use super::journaled::{default_snapshot, state_from_json, state_to_json};
 use crate::audit::columns::{Columns, Heads, Text};
 use crate::audit::erase::{self, Redaction};
 use crate::audit::event::SYSTEM;
@@ -340,7 +340,8 @@ impl Graph {
     }
 
     /// Rewrites the journal to hold `log` (header with its base), `extra_erasures` more.
-    /// Atomic: a crash leaves the old journal or the new one. A failure changes nothing.
+    /// Atomic: a crash leaves the old journal or the new one. A failure changes nothing
+    /// but the snapshot files, removed first (a cache: opening replays the journal).
     fn rewrite(&self, session: &mut Session<'_>, log: &Log, extra_erasures: u64) -> Result<()> {
         if !session.is_journaled() {
             return Ok(());
@@ -361,6 +362,10 @@ impl Graph {
             upgraded_from: self.header().ok().and_then(|h| h.upgraded_from),
         };
         let events: Vec<Event> = log.iter().collect();
+        // Snapshots hold the state before the rewrite (an erased user in clear): they go
+        // before the new journal takes the path, so no crash leaves one beside it. Under
+        // the writers' lock no snapshot is being written (`snapshot` holds the readers').
+        self.forget_cleartext()?;
         session.replace(&header, &events).map_err(|e| {
             Error::from(AuditError::Io(format!(
                 "rewriting the journal failed (the journal was left as it was): {e}"
@@ -374,9 +379,9 @@ impl Graph {
     /// events), records `user.erased` listing every field it seals, and seals their
     /// email, name and title — and any personal field naming them — behind a pseudonym,
     /// which it returns. The chain still verifies. The journal is rewritten in one atomic
-    /// step (the new events never reach the disk in clear), and snapshot files and
-    /// temporary files beside it are removed. The actor must be an owner of every org the
-    /// user belongs to (or the system); nothing changes otherwise.
+    /// step (the new events never reach the disk in clear); snapshot files and temporary
+    /// files beside it are removed before that step. The actor must be an owner of every
+    /// org the user belongs to (or the system); nothing changes otherwise.
     #[expect(
         clippy::too_many_lines,
         reason = "one atomic step: plan, list the seals, seal, rebuild, rewrite, in that order"
@@ -505,12 +510,12 @@ impl Graph {
         self.audit.forget_held();
         drop(st);
         drop(session);
-        self.forget_cleartext()?;
         Ok(pseudonym)
     }
 
-    /// After an erasure: snapshot files (they hold the state before it) and temporary
-    /// files a crash may have left beside the journal go.
+    /// Before a rewrite: snapshot files (they hold the state before it, and will not fit
+    /// the new journal) and temporary files a crash may have left beside the journal go,
+    /// each removal synced.
     fn forget_cleartext(&self) -> Result<()> {
         let Some((path, _)) = &self.audit.source else {
             return Ok(());
@@ -518,7 +523,13 @@ impl Graph {
         let io = |p: &std::path::Path, e: std::io::Error| {
             Error::from(AuditError::Io(format!("{}: {e}", p.display())))
         };
-        for snap in self.audit.snapshot_paths() {
+        let mut snaps = self.audit.snapshot_paths();
+        let default = default_snapshot(path);
+        if !snaps.contains(&default) {
+            // Another process may have written the default one.
+            snaps.push(default);
+        }
+        for snap in snaps {
             files::remove(&snap).map_err(|e| io(&snap, e))?;
         }
         files::remove_leftovers(path).map_err(|e| io(path, e))?;

@@ -53,6 +53,7 @@ SHIM = r"""
                   "R <path>" per rename
    AG_SHIM_KILL   SIGKILL the process after writing half of a write to a file whose path
                   contains this text
+   AG_SHIM_KILL_RENAMED  SIGKILL the process right after a rename onto this path
    AG_SHIM_RANDOM "const": getrandom gives 0xab bytes; "fail": it fails with EIO */
 
 static ssize_t (*real_write)(int, const void *, size_t);
@@ -182,6 +183,8 @@ int rename(const char *from, const char *to) {
     init();
     int r = real_rename(from, to);
     if (r == 0) log_text(line, snprintf(line, sizeof line, "R %s\n", to));
+    const char *kill_at = getenv("AG_SHIM_KILL_RENAMED");
+    if (r == 0 && kill_at && armed() && strcmp(to, kill_at) == 0) raise(SIGKILL);
     return r;
 }
 
@@ -460,6 +463,43 @@ def test_erasure_syncs_the_directory_after_removing_files(tmp_path: Path, shim: 
     assert any(f"U {path}.snapshot" == op for op in ops), ops
     assert changes and directory in ops[changes[-1] :], "the directory was not synced last"
     assert ops.index("A erased") > ops.index(directory)
+
+
+@pytest.mark.parametrize("key", [None, KEY])
+@pytest.mark.parametrize("rewrite", ["erase", "prune"])
+def test_a_crash_right_after_a_rewrites_rename_leaves_no_stale_snapshot(
+    tmp_path: Path, shim: Path, rewrite: str, key: bytes | None
+) -> None:
+    # The snapshot holds the state before the rewrite (Bob in clear): it must be gone
+    # before the new journal takes the old one's place, not only after.
+    path = tmp_path / "j"
+    g = base_journal(path, key)
+    g.set_time("2024-07-01")
+    g.grant(BOB, "acme/web", "viewer", actor=OWNER)
+    g.snapshot()
+    assert BOB.encode() in (tmp_path / "j.snapshot").read_bytes()
+    code = """
+        import sys
+        import accessgraph as ag
+        g = ag.Graph.open(sys.argv[1], hmac_key=sys.argv[3].encode() or None)
+        if sys.argv[2] == "erase":
+            g.erase_user("bob@example.com", actor="jane@example.com", reason="gdpr")
+        else:
+            g.audit.prune(before="2024-06-01")
+    """
+    p = child(shim, code, path, rewrite, (key or b"").decode(), kill_renamed=str(path))
+    p.communicate(timeout=60)
+    assert p.returncode == -signal.SIGKILL, "killed right after the journal's rename"
+    h = ag.Graph.open(path, hmac_key=key)
+    h.audit.verify()
+    if rewrite == "erase":
+        assert any(e.action == "user.erased" for e in h.audit), "the erasure took effect"
+        leaks = [f.name for f in tmp_path.iterdir() if BOB.encode() in f.read_bytes()]
+        assert not leaks, f"cleartext of the erased user in {leaks}"
+    else:
+        assert str(min(e.at for e in h.audit)) > "2024-06", "the prune took effect"
+    assert not (tmp_path / "j.snapshot").exists()
+    jv.verify_journal(path, key)
 
 
 # --- finding 7: trust on first use; the checkpoint is durable ---------------------------
