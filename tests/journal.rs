@@ -182,3 +182,36 @@ fn resuming_reads_from_the_snapshot_offset() {
     assert_eq!(opened.records.len(), 4);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A graph opened before another one erased a user, and that made no query since,
+/// snapshots the erased journal: the erased user's cleartext never comes back to disk.
+#[test]
+fn a_snapshot_behind_an_erasure_is_of_the_journal_at_the_path() {
+    use accessgraph::graph::OpenOptions;
+
+    let dir = std::env::temp_dir().join(format!("ag-snap-erased-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("g.journal");
+    let (eraser, _) = Graph::open(&path, &OpenOptions::default()).unwrap();
+    eraser
+        .add_org("acme", None, "jane@example.com", None)
+        .unwrap();
+    let bob = NewMember {
+        name: Some("Bobby Tablesworth".into()),
+        ..member()
+    };
+    eraser
+        .add_member("bob@example.com", "acme", bob, Some("jane@example.com"))
+        .unwrap();
+    let (behind, _) = Graph::open(&path, &OpenOptions::default()).unwrap();
+    eraser
+        .erase_user("bob@example.com", Some("jane@example.com"), None, None)
+        .unwrap();
+    let snap = path.with_extension("journal.snapshot");
+    assert_eq!(behind.snapshot(&snap).unwrap(), eraser.revision());
+    let text = std::fs::read_to_string(&snap).unwrap();
+    assert!(!text.contains("bob@example.com") && !text.contains("Bobby"));
+    assert!(text.contains("\"erasures\":1"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use parking_lot::{RwLock, RwLockUpgradableReadGuard};
+use parking_lot::{RwLock, RwLockUpgradableReadGuard, RwLockWriteGuard};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -542,32 +542,40 @@ impl Graph {
         }
         let guard = self.state.upgradable_read();
         let mut session = self.audit.begin_shared()?;
+        let (_, n) = self.read_others(guard, &mut session)?;
+        Ok(n)
+    }
+
+    /// Under the readers' lock (`session`): applies what other processes appended, or
+    /// reloads a journal they replaced; returns the guard and how many events came in.
+    fn read_others<'g>(
+        &'g self,
+        guard: RwLockUpgradableReadGuard<'g, State>,
+        session: &mut Session<'_>,
+    ) -> Result<(RwLockUpgradableReadGuard<'g, State>, usize)> {
         // Under the readers' lock no writer holds the journal, so the counter read now
         // is the one of the journal as it is about to be read.
         let seen = self.audit.follow().and_then(Follow::revision);
         let before = self.audit.revision();
-        let fresh = session.fresh(false)?;
-        match fresh {
-            Fresh::Records(r) if r.is_empty() => {
-                if let Some(f) = self.audit.follow() {
-                    f.caught_up(seen);
-                }
-                return Ok(0);
-            }
+        let guard = match session.fresh(false)? {
+            Fresh::Records(r) if r.is_empty() => guard,
             Fresh::Records(records) => {
                 let mut st = RwLockUpgradableReadGuard::upgrade(guard);
                 self.apply_records(&mut st, records)?;
+                RwLockWriteGuard::downgrade_to_upgradable(st)
             }
             Fresh::Replaced => {
                 let mut st = RwLockUpgradableReadGuard::upgrade(guard);
-                self.reload(&mut st, &mut session, false)?;
+                self.reload(&mut st, session, false)?;
+                RwLockWriteGuard::downgrade_to_upgradable(st)
             }
-        }
+        };
         if let Some(f) = self.audit.follow() {
             f.caught_up(seen);
         }
         let after = self.audit.revision();
-        Ok(usize::try_from(after.saturating_sub(before)).unwrap_or(usize::MAX))
+        let n = usize::try_from(after.saturating_sub(before)).unwrap_or(usize::MAX);
+        Ok((guard, n))
     }
 
     /// Before a query, when the beacon says other processes wrote to the journal (or it
@@ -644,15 +652,21 @@ impl Graph {
         .into())
     }
 
-    /// Writes a snapshot of the state at the current revision to `path` (atomically, a
-    /// private file; signed with the journal's key); `Graph::open` starts from it instead
-    /// of replaying the journal from the start. Returns the revision it holds.
+    /// Writes a snapshot of the journal as it is at its path — what other processes wrote
+    /// is read first — to `path` (atomically, a private file; signed with the journal's
+    /// key); `Graph::open` starts from it instead of replaying the journal from the
+    /// start. Returns the revision it holds.
     pub fn snapshot(&self, path: &Path) -> Result<u64> {
         let guard = self.state.upgradable_read();
-        let session = self.audit.begin_shared()?;
-        let (offset, lines) = session.position().ok_or_else(|| {
-            Error::rule("snapshot needs a journal: open the graph with Graph.open(path)")
-        })?;
+        let mut session = self.audit.begin_shared()?;
+        let needs_journal =
+            || Error::rule("snapshot needs a journal: open the graph with Graph.open(path)");
+        session.position().ok_or_else(needs_journal)?;
+        // The readers' lock is held from here until the file is in place: a rewrite
+        // (erasure, prune) waits for it and then removes the file, or came first and is
+        // read now, so no snapshot of a journal that is no longer at the path is written.
+        let (guard, _) = self.read_others(guard, &mut session)?;
+        let (offset, lines) = session.position().ok_or_else(needs_journal)?;
         let (seq, hash) = {
             let log = self.audit.log.read();
             (log.last_seq(), log.last_hash())
@@ -672,7 +686,6 @@ impl Graph {
             state: &state,
             mac: None,
         };
-        drop(session);
         drop(guard);
         if let Some(key) = self.audit.source.as_ref().and_then(|(_, k)| k.as_deref()) {
             doc.sign(key);
@@ -681,6 +694,7 @@ impl Graph {
         files::replace(path, text.as_bytes())
             .map_err(|e| AuditError::Io(format!("{}: {e}", path.display())))?;
         self.audit.remember_snapshot(path.to_owned());
+        drop(session);
         Ok(seq)
     }
 

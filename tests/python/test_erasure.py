@@ -3,6 +3,7 @@ a stable pseudonym; the chain still verifies and the journal still replays."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -139,6 +140,29 @@ def test_a_graph_after_erasure_round_trips_through_json_and_snapshots(tmp_path: 
     # Anything else that is not an email is still refused.
     with pytest.raises(ag.RegistryFormatError, match="invalid email"):
         ag.Graph.from_json(text.replace(pseudonym, "erased:not-a-pseudonym"))
+
+
+def test_a_graph_behind_an_erasure_snapshots_the_journal_as_it_is_now(tmp_path: Path) -> None:
+    # A worker opened before the erasure and made no query since: its snapshot must be
+    # of the erased journal, never of the state it still holds (that holds Alice).
+    path = tmp_path / "access.journal"
+    eraser = build(path)
+    worker = ag.Graph.open(path)
+    eraser.erase_user(ALICE, actor=OWNER, reason="GDPR", transfer_to=OWNER)
+    assert worker.snapshot() == eraser.revision
+    snap = (tmp_path / "access.journal.snapshot").read_bytes()
+    assert not [s for s in SECRETS if s in snap]
+    assert json.loads(snap)["erasures"] == 1
+    assert worker.to_json() == eraser.to_json()
+    # The same after a prune: the snapshot is of the rewritten journal, and opening uses it.
+    eraser.set_time("2024-06-01")
+    eraser.record(OWNER, "data.exported", "acme/web")
+    assert eraser.audit.prune(before="2024-05-15") > 0
+    assert worker.snapshot() == eraser.revision
+    assert json.loads((tmp_path / "access.journal.snapshot").read_bytes())["seq"] == eraser.revision
+    reopened = ag.Graph.open(path)
+    assert reopened.to_json() == eraser.to_json()
+    reopened.audit.verify()
 
 
 def test_pruning_after_an_erasure_keeps_the_journal_openable(tmp_path: Path) -> None:
