@@ -626,9 +626,10 @@ class Graph(_core.Graph):
         return self._record(actor, action, target, details)
 
     def snapshot(self, path: str | os.PathLike[str] | None = None) -> int:
-        """Write the state at the current revision to ``path`` (default
-        ``<journal>.snapshot``, which :meth:`open` picks up by itself), atomically, so
-        opening the journal replays only the events after it. Returns that revision.
+        """Write the state of the journal as it is at its path (what other processes
+        wrote is read first) to ``path`` (default ``<journal>.snapshot``, which
+        :meth:`open` picks up by itself), atomically, so opening the journal replays only
+        the events after it. Returns that revision.
         Events before it are read, and verified, the first time the audit log is used.
         A graph opened from a ``postgresql://`` URL keeps its snapshot in the database
         (call it without ``path``)."""

@@ -220,6 +220,9 @@ struct Opening<'a, 'h> {
     begun: Option<(State, Log, Replay<'a>)>,
     /// The snapshot was refused after the journal was read from it: read it whole.
     redo: bool,
+    /// The snapshot is this graph's from before an erasure the journal has had since: it
+    /// may hold an erased user in clear (left by a crash or by an older version).
+    outdated: bool,
     /// A header or snapshot state that does not read (reported if the journal reads).
     error: Option<Error>,
 }
@@ -243,6 +246,10 @@ impl Opening<'_, '_> {
             .as_ref()
             .map(|v| state_from_json(v, "journal base state"))
             .transpose()?;
+        self.outdated = self
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.graph_id == header.graph_id && s.erasures < header.erasures);
         // A snapshot counts only if it is this graph's, of this very header (no erasure or
         // pruning since), and the journal still holds its resume point.
         let snapshot = self.snapshot.take().filter(|s| {
@@ -376,6 +383,7 @@ fn load_journal(
         stopped: None,
         begun: None,
         redo: false,
+        outdated: false,
         error: None,
     };
     let opened = FileJournal::open_into(path, key, resume.as_ref(), &mut opening);
@@ -385,6 +393,11 @@ fn load_journal(
     let opened = opened?;
     if let Some(e) = opening.error {
         return Err(e);
+    }
+    if opening.outdated {
+        // Best effort: it is ignored anyway, and a directory that refuses the removal
+        // must not make the journal unopenable.
+        let _ = files::remove(&snap_path);
     }
     if opening.redo {
         // The snapshot was refused after the journal was read from it: read it whole.

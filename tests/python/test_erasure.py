@@ -165,6 +165,25 @@ def test_a_graph_behind_an_erasure_snapshots_the_journal_as_it_is_now(tmp_path: 
     reopened.audit.verify()
 
 
+def test_opening_removes_a_snapshot_from_before_an_erasure(tmp_path: Path) -> None:
+    # One another process wrote where this one does not look, or an older version left.
+    path, aside = tmp_path / "access.journal", tmp_path / "aside.snapshot"
+    g = build(path)
+    g.snapshot()
+    g.snapshot(str(aside))
+    old = (tmp_path / "access.journal.snapshot").read_bytes()
+    assert ALICE.encode() in old
+    ag.Graph.open(path).erase_user(ALICE, actor=OWNER, reason="GDPR", transfer_to=OWNER)
+    (tmp_path / "access.journal.snapshot").write_bytes(old)
+    assert aside.exists()
+    for snapshot in (None, str(aside)):
+        reopened = ag.Graph.open(path, snapshot=snapshot)
+        reopened.audit.verify()
+        assert ALICE not in reopened.to_json()
+    assert not (tmp_path / "access.journal.snapshot").exists()
+    assert not aside.exists()
+
+
 def test_pruning_after_an_erasure_keeps_the_journal_openable(tmp_path: Path) -> None:
     path = tmp_path / "access.journal"
     g = build(path)
