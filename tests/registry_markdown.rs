@@ -1533,3 +1533,36 @@ fn a_failing_import_leaves_the_graph_as_it_was() {
     assert!(markdown::import(&g, &reg).is_err());
     assert_eq!(g.orgs().unwrap().len(), 1);
 }
+
+#[test]
+fn export_escapes_a_comment_marker_in_free_text() {
+    // Text that would open an HTML comment is written so that it opens none: the document
+    // reads back, nothing after it is hidden, and no one is refused.
+    let texts = ["<!--", "a <!-- b", "<!-- - x@acme.io -->", "-->", "\\<!--"];
+    let g = Graph::new();
+    g.set_time(Some(at("2024-05-01")));
+    g.add_org("acme", Some("Acme <!--"), "o@acme.io", None)
+        .unwrap();
+    for (i, text) in texts.iter().enumerate() {
+        let new = NewProject {
+            name: Some((*text).to_owned()),
+            environment: Some((*text).to_owned()),
+            ..NewProject::default()
+        };
+        g.add_project(&format!("acme/p{i}"), new, None).unwrap();
+        let new = NewMember {
+            role: Some(["owner", "admin", "member"][i % 3].to_owned()),
+            title: Some((*text).to_owned()),
+            reason: Some((*text).to_owned()),
+            ..NewMember::default()
+        };
+        let user = format!("m{i}@acme.io");
+        g.add_member(&user, "acme", new, None).unwrap();
+        let reason = Some((*text).to_owned());
+        g.grant(&user, &format!("acme/p{i}"), "member", None, reason, None)
+            .unwrap();
+    }
+    let text = round_trip(&g, "acme");
+    let escaped = text.matches("\\<!--").count();
+    assert_eq!(escaped, text.matches("<!--").count(), "{text}");
+}

@@ -4,7 +4,8 @@
 //! reads back as it was and no text makes an org's export fail.
 //!
 //! The escapes: `\\` a backslash, `\,` a comma that does not separate items, `\:` a colon
-//! that is not punctuation after a keyword (`reason \:x`), `\n`, `\r`, `\t`, `\u{1F}` any
+//! that is not punctuation after a keyword (`reason \:x`), `\<` the `<` of a `<!--`, which
+//! would open an HTML comment, `\n`, `\r`, `\t`, `\u{1F}` any
 //! character by its hex code (other control characters, spaces at either end, which the
 //! grammar trims, and an environment's unbalanced parentheses). A backslash before any
 //! other character stands for that character: `R\eason Lead` is a title, not the `reason`
@@ -50,6 +51,7 @@ pub(super) fn write_text(text: &str, field: Field) -> Cow<'_, str> {
         ',' => field == Field::Environment,
         ':' => after_keyword && i == 0,
         '(' | ')' => parens,
+        '<' => opens_comment(text, i),
         c => c.is_control() || (c.is_whitespace() && (i < lead || i >= trail)),
     };
     if !text.char_indices().any(|(i, c)| escaped(i, c)) {
@@ -59,7 +61,7 @@ pub(super) fn write_text(text: &str, field: Field) -> Cow<'_, str> {
     for (i, c) in text.char_indices() {
         match c {
             _ if !escaped(i, c) => out.push(c),
-            '\\' | ',' | ':' => {
+            '\\' | ',' | ':' | '<' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -72,6 +74,13 @@ pub(super) fn write_text(text: &str, field: Field) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// True when the `<` at `i` in `text` starts `<!--`, which would open an HTML comment that
+/// hides the rest of the document from a reader (and that the parser refuses list items
+/// in): written `\<!--`, it is text.
+fn opens_comment(text: &str, i: usize) -> bool {
+    text.get(i..).is_some_and(|t| t.starts_with("<!--"))
 }
 
 /// True when `text`'s parentheses pair up, each `)` after its `(`.
@@ -88,6 +97,7 @@ pub(super) fn write_title(title: &str) -> Cow<'_, str> {
     let plain = title == title.trim()
         && !title.contains('\\')
         && !title.chars().any(char::is_control)
+        && !title.contains("<!--")
         && !title.split(',').map(str::trim).any(attribute);
     if plain {
         return Cow::Borrowed(title);
@@ -99,6 +109,7 @@ pub(super) fn write_title(title: &str) -> Cow<'_, str> {
         match c {
             '\\' => out.push_str("\\\\"),
             ',' => out.push_str("\\,"),
+            '<' if opens_comment(title, i) => out.push_str("\\<"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
