@@ -1534,6 +1534,92 @@ fn a_failing_import_leaves_the_graph_as_it_was() {
     assert_eq!(g.orgs().unwrap().len(), 1);
 }
 
+/// Bodies (after `HEAD`, whose `## Owners` lists `o@acme.io` at line 3) that hide a list
+/// item from a reader of the rendered document in an HTML comment; with the line of the
+/// hidden item, its column, and the line the comment opens on.
+const HIDDEN_ITEMS: [(&str, usize, usize, usize); 9] = [
+    // A comment of its own lines (an HTML block).
+    ("<!--\n- mallory@evil.example\n-->\n", 5, 1, 4),
+    ("   <!--\n  * mallory@evil.example (CTO)\n-->\n", 5, 3, 4),
+    // On one line, alone or with prose around.
+    ("<!-- - mallory@evil.example -->\n", 4, 6, 4),
+    (
+        "<!-- keep sorted --><!-- - mallory@evil.example -->\n",
+        4,
+        26,
+        4,
+    ),
+    // Opened at the end of a visible item or of prose, closed later.
+    (
+        "- jane@example.com <!--\n- mallory@evil.example\n-->\n",
+        5,
+        1,
+        4,
+    ),
+    (
+        "Reviewed monthly. <!-- old:\n- mallory@evil.example -->\n",
+        5,
+        1,
+        4,
+    ),
+    // A nested grant, and one across sections.
+    (
+        "<!--\n  - *: admin\n## Members\n- m@acme.io\n-->\n",
+        5,
+        3,
+        4,
+    ),
+    // Never closed: it runs to the end of the document.
+    (
+        "\n<!-- TODO\n\n## Admins\n- mallory@evil.example\n",
+        8,
+        1,
+        5,
+    ),
+    // In a block quote.
+    ("> <!--\n> - mallory@evil.example\n> -->\n", 5, 3, 4),
+];
+
+#[test]
+fn a_list_item_hidden_in_an_html_comment_is_refused() {
+    for (body, line, column, opened) in HIDDEN_ITEMS {
+        let e = err_in(body);
+        assert_err(
+            &e,
+            line,
+            column,
+            &format!("is hidden from readers by the HTML comment opened on line {opened}"),
+        );
+        assert_err(&e, line, column, "delete it or move it out of the comment");
+    }
+    // In a project section too.
+    let e = err("# Acme Access Registry\n## Projects\n- Web\n<!--\n- Secret (pii)\n-->\n## Owners\n- o@acme.io\n");
+    assert_err(&e, 5, 1, "HTML comment opened on line 4");
+}
+
+#[test]
+fn a_comment_that_holds_only_prose_is_allowed() {
+    for body in [
+        "<!-- keep sorted -->\n- a@acme.io\n",
+        "<!--\nkeep sorted, and ask Jane\n-->\n- a@acme.io\n",
+        "- a@acme.io <!-- since May -->\n",
+        "- a@acme.io <!-- (Dev) -->\n- b@acme.io\n",
+        "Reviewed monthly. <!-- by Jane -->\n\n- a@acme.io\n",
+        // A comment marker in fenced code is code.
+        "```\n<!--\n```\n- a@acme.io\n",
+        // A backslash-escaped `<!--` is text.
+        "Write \\<!-- to start a comment.\n- a@acme.io\n",
+    ] {
+        let reg = parse(&format!("{HEAD}{body}"), None).unwrap_or_else(|e| panic!("{body}: {e}"));
+        assert_eq!(person(&reg, "a@acme.io").role, OrgRole::Owner, "{body}");
+        assert_eq!(person(&reg, "a@acme.io").title, None, "{body}");
+    }
+    // A comment alone on its line is not a caption of the list under it, but a caption
+    // above it still is one.
+    let e = err_in("Read-only staff\n<!-- keep sorted -->\n- a@acme.io\n");
+    assert_err(&e, 4, 1, "`Read-only staff` reads as a heading");
+}
+
 #[test]
 fn export_escapes_a_comment_marker_in_free_text() {
     // Text that would open an HTML comment is written so that it opens none: the document

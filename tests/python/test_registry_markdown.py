@@ -225,3 +225,24 @@ def test_sentences_in_a_section_stay_prose() -> None:
         ("jane@example.com", "owner"),
         ("john@example.com", "owner"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("hidden", "line", "opened"),
+    [
+        ("<!--\n- mallory@evil.example\n-->\n", 5, 4),
+        ("<!-- - mallory@evil.example -->\n", 4, 4),
+        ("<!-- TODO\n## Admins\n- mallory@evil.example\n", 6, 4),
+    ],
+)
+def test_a_person_hidden_in_an_html_comment_is_refused(hidden: str, line: int, opened: int) -> None:
+    """GitHub does not render an HTML comment, so a person listed in one is refused rather
+    than imported unseen; a comment that holds only prose stays allowed."""
+    doc = f"# Acme Access Registry\n## Owners\n- jane@example.com\n{hidden}"
+    with pytest.raises(ag.RegistryFormatError, match="hidden from readers") as info:
+        ag.Graph.from_markdown(doc, org="acme")
+    assert info.value.line == line
+    assert f"HTML comment opened on line {opened}" in str(info.value)
+    prose = "# Acme Access Registry\n## Owners\n<!-- keep sorted -->\n- jane@example.com\n"
+    g = ag.Graph.from_markdown(prose, org="acme")
+    assert [m.user for m in g.members("acme")] == ["jane@example.com"]

@@ -1,6 +1,6 @@
 //! The Markdown access registry (SPEC 5.1): parse and write.
 //!
-//! - [`types`]: the parsed document; [`parse`] and [`locate`]: reading it;
+//! - [`types`]: the parsed document; [`parse`], [`locate`] and [`comment`]: reading it;
 //!   [`load`]: into a graph; [`write`]: an org back to a document.
 //!
 //! [`parse`] reads the whole document into a plain [`Registry`] value, validating every
@@ -27,6 +27,13 @@
 //!   prose, `**Members**` under `## Owners` left the people under it owners while a
 //!   reader saw members. Text in a section is written as sentences; export writes no line
 //!   of text, only headings and list items.
+//! - Nothing in an HTML comment is read, and a list item there is an error ([`comment`]):
+//!   GitHub does not render a comment, so a person, grant or project written in one
+//!   (`<!--` opened at a line's start or mid-line, closed by the first `-->`, or never) was
+//!   imported while every reviewer saw none. A comment of prose alone is allowed, and a
+//!   line holding only comments is read as a blank line (no caption of the list under it)
+//!   unless it names a section (`<!-- Members -->`), which ends the section as a label
+//!   does. Export escapes a `<!--` in free text (`\<!--`), so it never writes a comment.
 //! - A grant target is matched first as a project slug, then as a project name (any case);
 //!   `*` and `All projects` mean every project (`org/*`). A name that several listed
 //!   projects share is ambiguous: use the slug. Granting twice on the same project to the
@@ -56,6 +63,7 @@
 //!   sequence of mutation calls, so the mutation API's refusal to grant to an expired
 //!   membership does not apply and a failing import changes nothing.
 
+mod comment;
 mod escape;
 mod load;
 mod locate;

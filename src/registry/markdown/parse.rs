@@ -1,6 +1,7 @@
 //! Parsing a document: one pass over its lines, validating every token and reporting the first
 //! problem with its line and column.
 
+use super::comment::{Comments, Seen};
 use super::escape::unescape;
 use super::locate::{
     caption, column, date_time, heading, html_heading, items, keyword, label, list_item,
@@ -27,8 +28,41 @@ pub fn parse(text: &str, org: Option<&str>) -> Result<Registry, RegistryError> {
     // than a series of large reallocations.
     p.pending
         .reserve(text.bytes().filter(|&b| b == b'\n').count() + 1);
+    // What a reader sees of each line, HTML comments taken out, first: the parser reads
+    // only that, and a list item a comment hides is an error where it stands.
+    let mut comments = Comments::default();
     let mut fence = false;
-    for (i, raw) in text.lines().enumerate() {
+    let seen: Vec<Seen> = text
+        .lines()
+        .enumerate()
+        .map(|(i, raw)| {
+            let body = raw.trim_start();
+            if !comments.is_open() && (body.starts_with("```") || body.starts_with("~~~")) {
+                fence = !fence;
+            }
+            if fence || body.starts_with("```") || body.starts_with("~~~") {
+                return Seen::Whole;
+            }
+            comments.line(&Ln {
+                no: i + 1,
+                text: raw,
+            })
+        })
+        .collect();
+    let mut fence = false;
+    for (i, (raw, seen)) in text.lines().zip(&seen).enumerate() {
+        let raw = match seen {
+            Seen::Whole => raw,
+            Seen::Part(visible) => visible.as_str(),
+            Seen::Refused(e) => return Err(e.clone()),
+            Seen::Hidden => {
+                p.hidden(&Ln {
+                    no: i + 1,
+                    text: raw,
+                });
+                continue;
+            }
+        };
         let ln = Ln {
             no: i + 1,
             text: raw,
@@ -317,6 +351,25 @@ impl<'t> Parser<'t> {
             form,
             ended,
         }));
+    }
+
+    /// A line a reader does not see, being in an HTML comment or holding only comments.
+    /// Like a blank line it ends the paragraph above (an HTML block does), but it is no
+    /// caption of the list under it; yet one that names a section (`<!-- Members -->`)
+    /// ends the section, as a reviewer of the diff may take it for that section's label.
+    fn hidden(&mut self, ln: &Ln<'t>) {
+        self.paragraph = None;
+        let unended = self.unended.take();
+        self.end_paragraph(unended);
+        let body = ln.text.trim_start();
+        if let Some(names @ Label::Names(_)) = label(unquote(body).1) {
+            self.end_section(
+                ln.no,
+                column(ln.text, body),
+                body.trim_end(),
+                Form::Label(names),
+            );
+        }
     }
 
     /// The paragraph ended at `unended`, a line that ends no sentence: it reads as the
