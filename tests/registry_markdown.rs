@@ -1652,3 +1652,30 @@ fn export_escapes_a_comment_marker_in_free_text() {
     let escaped = text.matches("\\<!--").count();
     assert_eq!(escaped, text.matches("<!--").count(), "{text}");
 }
+
+#[test]
+fn fenced_code_closes_only_at_its_own_fence() {
+    // A reader sees these lines as code, up to the fence that closes it: none is read.
+    for body in [
+        "````\n```\n- m@evil.example\n````\n",
+        "```\n- m@evil.example\n~~~\n- n@evil.example\n```\n",
+        "~~~\n```\n- m@evil.example\n~~~~\n",
+        "```\n```yaml\n- m@evil.example\n```\n",
+        "```\n- m@evil.example\n",
+        "<!-- ``` -->\n```\n<!--\n```\n- a@acme.io\n",
+    ] {
+        let reg = parse(&format!("{HEAD}{body}"), None).unwrap_or_else(|e| panic!("{body}: {e}"));
+        assert_eq!(
+            reg.people.len(),
+            1 + body.matches("a@acme.io").count(),
+            "{body}"
+        );
+    }
+    // A `<!--` in fenced code is code, and a fence in a comment is hidden text.
+    let reg = parse(
+        &format!("{HEAD}```\n<!--\n```\n- a@acme.io\n<!--\n```\n-->\n- b@acme.io\n"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(reg.people.len(), 3);
+}

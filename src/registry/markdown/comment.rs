@@ -1,5 +1,9 @@
-//! HTML comments (`<!-- … -->`), which GitHub does not render: what of each line a reader
-//! sees, and the list items a comment would hide from them.
+//! HTML comments (`<!-- … -->`), which GitHub does not render, and fenced code: what of
+//! each line a reader sees, and the list items a comment would hide from them.
+//!
+//! Fenced code opens at a line of three or more backticks or tildes and closes only at a
+//! line of the same character, at least as long and with nothing after it, as GitHub
+//! closes it (else to the end of the document): what a reader sees as code is never read.
 //!
 //! A comment opens at any unescaped `<!--` outside fenced code (at the start of a line, an
 //! HTML block; mid-line, inline HTML) and closes at the first `-->` after it, on its line
@@ -22,6 +26,10 @@ pub(super) enum Seen {
     Hidden,
     /// A list item is in a comment, or follows one on an HTML block line.
     Refused(RegistryError),
+    /// A fence that opens or closes fenced code.
+    Fence,
+    /// A line of fenced code, seen as code.
+    Code,
 }
 
 /// The comment state carried from line to line.
@@ -29,18 +37,35 @@ pub(super) enum Seen {
 pub(super) struct Comments {
     /// The line the comment still open was opened on.
     open: Option<usize>,
+    /// The fence of the fenced code the line is in: its character and length.
+    fence: Option<(char, usize)>,
 }
 
 impl Comments {
-    /// True while a comment opened on an earlier line is still open: a fence there is
-    /// hidden text, not code.
-    pub(super) fn is_open(&self) -> bool {
-        self.open.is_some()
-    }
-
-    /// What a reader sees of `ln`; its comments open or close the one carried over.
+    /// What a reader sees of `ln`; its comments open or close the one carried over, its
+    /// fence opens or closes fenced code.
     pub(super) fn line(&mut self, ln: &Ln<'_>) -> Seen {
         let text = ln.text;
+        if self.open.is_none() {
+            let marks = fence(text.trim_start());
+            match (self.fence, marks) {
+                // Only a fence of the same character, at least as long, with nothing
+                // after it, closes fenced code (```` ``` ```` or `~~~` does not close
+                // ```` ```` ````): the lines before it are code to a reader.
+                (Some((c, n)), Some((m, k, rest)))
+                    if m == c && k >= n && rest.trim().is_empty() =>
+                {
+                    self.fence = None;
+                    return Seen::Fence;
+                }
+                (Some(_), _) => return Seen::Code,
+                (None, Some((m, k, _))) => {
+                    self.fence = Some((m, k));
+                    return Seen::Fence;
+                }
+                (None, None) => {}
+            }
+        }
         let (_, inner) = unquote(text.trim_start());
         let indent = text.len() - text.trim_start().len();
         let block = self.open.is_some() || (indent < 4 && inner.starts_with("<!--"));
@@ -120,6 +145,14 @@ fn hidden_item(ln: &Ln<'_>, hidden: &str, opened: usize) -> Option<RegistryError
             inner.trim_end()
         ),
     })
+}
+
+/// The character and length of the fence `body` starts with (three or more backticks or
+/// tildes), and what follows it.
+fn fence(body: &str) -> Option<(char, usize, &str)> {
+    let c = body.chars().next().filter(|c| matches!(c, '`' | '~'))?;
+    let n = body.chars().take_while(|&m| m == c).count();
+    (n >= 3).then(|| (c, n, body.get(n..).unwrap_or_default()))
 }
 
 /// Where the first `<!--` that is not backslash-escaped starts in `text`.

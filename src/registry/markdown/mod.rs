@@ -34,6 +34,8 @@
 //!   line holding only comments is read as a blank line (no caption of the list under it)
 //!   unless it names a section (`<!-- Members -->`), which ends the section as a label
 //!   does. Export escapes a `<!--` in free text (`\<!--`), so it never writes a comment.
+//!   Fenced code is not read, and closes only at a fence of its own character, at least
+//!   as long, with nothing after it, as a reader's renderer closes it.
 //! - A grant target is matched first as a project slug, then as a project name (any case);
 //!   `*` and `All projects` mean every project (`org/*`). A name that several listed
 //!   projects share is ambiguous: use the slug. Granting twice on the same project to the

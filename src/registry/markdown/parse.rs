@@ -31,30 +31,28 @@ pub fn parse(text: &str, org: Option<&str>) -> Result<Registry, RegistryError> {
     // What a reader sees of each line, HTML comments taken out, first: the parser reads
     // only that, and a list item a comment hides is an error where it stands.
     let mut comments = Comments::default();
-    let mut fence = false;
     let seen: Vec<Seen> = text
         .lines()
         .enumerate()
         .map(|(i, raw)| {
-            let body = raw.trim_start();
-            if !comments.is_open() && (body.starts_with("```") || body.starts_with("~~~")) {
-                fence = !fence;
-            }
-            if fence || body.starts_with("```") || body.starts_with("~~~") {
-                return Seen::Whole;
-            }
             comments.line(&Ln {
                 no: i + 1,
                 text: raw,
             })
         })
         .collect();
-    let mut fence = false;
     for (i, (raw, seen)) in text.lines().zip(&seen).enumerate() {
         let raw = match seen {
             Seen::Whole => raw,
             Seen::Part(visible) => visible.as_str(),
             Seen::Refused(e) => return Err(e.clone()),
+            Seen::Code => continue,
+            Seen::Fence => {
+                p.paragraph = None;
+                let unended = p.unended.take();
+                p.end_paragraph(unended);
+                continue;
+            }
             Seen::Hidden => {
                 p.hidden(&Ln {
                     no: i + 1,
@@ -68,16 +66,6 @@ pub fn parse(text: &str, org: Option<&str>) -> Result<Registry, RegistryError> {
             text: raw,
         };
         let body = raw.trim_start();
-        if body.starts_with("```") || body.starts_with("~~~") {
-            fence = !fence;
-            p.paragraph = None;
-            let unended = p.unended.take();
-            p.end_paragraph(unended);
-            continue;
-        }
-        if fence {
-            continue;
-        }
         if body.starts_with('-') || body.starts_with('#') {
             // What a heading or an entry holds is imported, and export writes text on one
             // line: a control character there (a tab past the indentation included) could
