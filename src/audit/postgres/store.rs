@@ -341,12 +341,18 @@ impl PgJournal {
             .hmac_key
             .as_deref()
             .map(|key| snapshot_mac(key, &graph_id, seq, hash, &self.header_digest, state));
+        // `FOR SHARE` on the graph's row, the row a rewrite updates before it deletes the
+        // snapshots: the two serialize. A rewrite that began first makes the epoch check
+        // fail (re-read once its commit releases the row); a snapshot that took the row
+        // first commits before the rewrite's `DELETE`, which then sees it. Without it a
+        // snapshot of the state before an erasure could commit after the erasure's delete
+        // and keep the erased user's personal data.
         let written = self.run("writing the snapshot", |c| {
             let mut tx = c.client.transaction()?;
             let n = tx.execute(
                 "INSERT INTO accessgraph_snapshots (graph_id, seq, hash, epoch, state, mac) \
                  SELECT graph_id, $2, $3, epoch, $4, $6 FROM accessgraph_graphs \
-                 WHERE graph_id = $1 AND epoch = $5 \
+                 WHERE graph_id = $1 AND epoch = $5 FOR SHARE \
                  ON CONFLICT (graph_id, seq) DO UPDATE SET hash = EXCLUDED.hash, \
                  epoch = EXCLUDED.epoch, state = EXCLUDED.state, mac = EXCLUDED.mac, \
                  created_at = now()",
