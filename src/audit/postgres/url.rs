@@ -39,34 +39,12 @@ pub fn is_url(s: &str) -> bool {
     s.starts_with("postgresql://") || s.starts_with("postgres://")
 }
 
-/// The parts of a URL as the driver reads them: `scheme://`, the user part (up to the
-/// first `@`, which a password may not hold unencoded), the rest up to `?`, the query.
-struct Parts<'a> {
-    scheme: Option<&'a str>,
-    userinfo: Option<&'a str>,
-    base: &'a str,
-    query: Option<&'a str>,
-}
-
-fn parts(url: &str) -> Parts<'_> {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((s, r)) => (Some(s), r),
-        None => (None, url),
-    };
-    let (userinfo, rest) = match rest.split_once('@') {
-        Some((u, r)) => (Some(u), r),
-        None => (None, rest),
-    };
-    let (base, query) = match rest.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (rest, None),
-    };
-    Parts {
-        scheme,
-        userinfo,
-        base,
-        query,
-    }
+/// The query of a URL as the driver reads it: after the first `?` that follows the user
+/// part (which ends at the first `@`, so a password may hold `?` but not `@` unencoded).
+fn query(url: &str) -> Option<&str> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.split_once('@').map_or(rest, |(_, r)| r);
+    rest.split_once('?').map(|(_, q)| q)
 }
 
 /// Query parameters whose value is a secret.
@@ -80,42 +58,68 @@ fn secret(key: &str) -> bool {
     )
 }
 
-/// The URL with every password hidden (`***`): the one in the user part and those given
-/// as `?password=` or `?sslpassword=`. The only way a URL reaches a message, a `repr`,
-/// `journal_url` or the Django error.
-pub fn redact(url: &str) -> String {
-    let p = parts(url);
-    let mut out = String::with_capacity(url.len());
-    if let Some(scheme) = p.scheme {
-        out.push_str(scheme);
-        out.push_str("://");
-    }
-    if let Some(userinfo) = p.userinfo {
-        match userinfo.split_once(':') {
-            Some((user, _)) => {
-                out.push_str(user);
-                out.push_str(":***");
-            }
-            None => out.push_str(userinfo),
-        }
-        out.push('@');
-    }
-    out.push_str(p.base);
-    if let Some(query) = p.query {
-        out.push('?');
-        for (i, pair) in query.split('&').enumerate() {
-            if i > 0 {
-                out.push('&');
-            }
-            match pair.split_once('=') {
-                Some((k, _)) if secret(k) => {
-                    out.push_str(k);
-                    out.push_str("=***");
+/// True for a parameter name that is not a name once percent-decoded: not UTF-8, or
+/// holding `=` (`password%3Dsecret`), so that it may carry a value, which the driver
+/// would echo in its error.
+fn mangled(key: &str) -> bool {
+    decode(key).map_or(true, |k| k.contains('='))
+}
+
+/// The byte ranges of `url` that may hold a password.
+///
+/// The driver reads the user part up to the first `@`; a password holding an unencoded
+/// `@` (`app:x@y@db`) ends at the last one. Both readings are taken and every range
+/// either finds is hidden, so no part of such a password shows; a URL with `@` in its
+/// query as well has more than its password hidden.
+fn secret_ranges(url: &str) -> Vec<std::ops::Range<usize>> {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = url.get(start..).unwrap_or("");
+    let mut out = Vec::new();
+    let mut ats: Vec<Option<usize>> = vec![rest.find('@'), rest.rfind('@')];
+    ats.dedup();
+    for at in ats {
+        let after = match at {
+            Some(at) => {
+                let userinfo = rest.get(..at).unwrap_or("");
+                if let Some(colon) = userinfo.find(':') {
+                    out.push(start + colon + 1..start + at);
                 }
-                _ => out.push_str(pair),
+                start + at + 1
             }
+            None => start,
+        };
+        let Some(q) = url.get(after..).and_then(|r| r.find('?')) else {
+            continue;
+        };
+        let mut pos = after + q + 1;
+        for pair in url.get(pos..).unwrap_or("").split('&') {
+            let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+            if mangled(key) {
+                out.push(pos..pos + pair.len());
+            } else if secret(key) && key.len() < pair.len() {
+                out.push(pos + key.len() + 1..pos + pair.len());
+            }
+            pos += pair.len() + 1;
         }
     }
+    out.sort_by_key(|r| r.start);
+    out
+}
+
+/// The URL with every password hidden (`***`): the one in the user part and those given
+/// as `?password=` or `?sslpassword=` (and any parameter whose decoded name holds `=`).
+/// The only way a URL reaches a message, a `repr`, `journal_url` or the Django error.
+pub fn redact(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    let mut shown = 0;
+    for r in secret_ranges(url) {
+        if r.start >= shown {
+            out.push_str(url.get(shown..r.start).unwrap_or(""));
+            out.push_str("***");
+        }
+        shown = shown.max(r.end);
+    }
+    out.push_str(url.get(shown..).unwrap_or(""));
     out
 }
 
@@ -163,19 +167,20 @@ pub fn parse_url(url: &str) -> Result<Target, Error> {
             "a postgresql:// or postgres:// URL",
         ));
     }
-    let p = parts(url);
+    let query = query(url);
     let mut keep = Vec::new();
     let mut tls_params = Vec::new();
     let mut name = "default".to_owned();
     let mut poll = Duration::from_secs(1);
     let mut follow = true;
-    for pair in p.query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
-        let (Ok(k), Ok(v)) = (decode(raw_key), decode(raw_value)) else {
+        // A name holding `=`: the driver would name it in its error, value and all.
+        let (false, Ok(k), Ok(v)) = (mangled(raw_key), decode(raw_key), decode(raw_value)) else {
             return Err(Error::invalid(
                 "url",
                 display,
-                "a PostgreSQL connection URL (a parameter is not UTF-8 once percent-decoded)",
+                "a PostgreSQL connection URL (a parameter is not UTF-8, or its name holds `=`, once percent-decoded)",
             ));
         };
         match k.as_str() {
@@ -217,7 +222,7 @@ pub fn parse_url(url: &str) -> Result<Target, Error> {
     let tls = Tls::from_params(&tls_params)?;
     tls.check()?;
     let mut conn = String::with_capacity(url.len());
-    let prefix_end = url.len() - p.query.map_or(0, |q| q.len() + 1);
+    let prefix_end = url.len() - query.map_or(0, |q| q.len() + 1);
     conn.push_str(url.get(..prefix_end).unwrap_or(url));
     if !keep.is_empty() {
         conn.push('?');
@@ -365,6 +370,25 @@ mod tests {
             ),
             ("postgresql://app:p/a?s:s@db/x", "postgresql://app:***@db/x"),
             ("postgresql://app@db/x", "postgresql://app@db/x"),
+            // An unencoded `@` in the password: the driver ends the user part at the
+            // first, the writer meant the last; neither half shows.
+            (
+                "postgresql://app:x@ySECRET@db/x",
+                "postgresql://app:***@db/x",
+            ),
+            ("postgresql://app:a?b@c@db/x", "postgresql://app:***@db/x"),
+            ("postgresql://app:a@b?c@db/x", "postgresql://app:***@db/x"),
+            (
+                "postgresql://app@db/x?password=a@b",
+                "postgresql://app@db/x?password=***",
+            ),
+            // A parameter name that decodes to `name=value`.
+            (
+                "postgresql://db/x?password%3DSECRET&graph=g",
+                "postgresql://db/x?***&graph=g",
+            ),
+            ("postgresql://db/x?pass%FF=SECRET", "postgresql://db/x?***"),
+            ("postgresql://app:@db/x", "postgresql://app:***@db/x"),
         ] {
             assert_eq!(redact(url), shown);
         }
@@ -376,5 +400,15 @@ mod tests {
             e.contains("invalid sslmode") && !e.contains("pw1") && !e.contains("pw2"),
             "{e}"
         );
+        for url in [
+            "postgresql://db/x?password%3DSECRET",
+            "postgresql://app:x@ySECRET@db/x?sslmode=bogus",
+        ] {
+            let e = parse_url(url)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains("invalid") && !e.contains("SECRET"), "{e}");
+        }
     }
 }

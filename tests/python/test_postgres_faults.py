@@ -1,5 +1,5 @@
 """PostgreSQL journal faults found by review: a snapshot racing an erasure, NUL bytes in
-stored text, a follower whose connection goes dead. Passwords in URLs: test_postgres_tls.
+stored text, a follower whose connection goes dead, passwords in odd URLs.
 
 Runs against the real server of ``test_postgres`` (never skipped)."""
 
@@ -9,9 +9,11 @@ import threading
 import time
 
 import pg_cluster  # tests/ is on pytest's pythonpath
+import pytest
 from test_postgres import cluster, db, seed, url  # noqa: F401  (the PostgreSQL fixtures)
 
 import accessgraph as ag
+from accessgraph import postgres as agpg
 
 OWNER = "jane@example.com"
 
@@ -50,3 +52,32 @@ def test_a_snapshot_racing_an_erasure_never_keeps_the_erased_user(
         "SELECT count(*) FROM accessgraph_snapshots WHERE state LIKE '%bob@example.com%'", db
     )
     assert held == "0", outcome
+
+
+# --- passwords in odd URLs (no server needed) -------------------------------------------
+
+SECRET = "Zq9SECRETpw"
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        # An unencoded `@`: the driver ends the user part at the first, the writer
+        # meant the last.
+        "postgresql://postgres:x@y{p}@127.0.0.1:1/db",
+        "postgresql://postgres:a?b{p}@c@127.0.0.1:1/db",
+        "postgresql://postgres:a@b{p}?c@127.0.0.1:1/db",
+        # A parameter name that decodes to `password=…`.
+        "postgresql://postgres@127.0.0.1:1/db?password%3D{p}",
+        "postgresql://postgres@127.0.0.1:1/db?graph=g&password%3d{p}&poll=1",
+    ],
+)
+def test_no_part_of_a_password_shows(form: str) -> None:
+    u = form.format(p=SECRET)
+    assert "SECRET" not in agpg.redact(u)
+    with pytest.raises(ag.AccessGraphError) as info:
+        ag.Graph.open(u)
+    e: BaseException | None = info.value
+    while e is not None:
+        assert "SECRET" not in f"{e} {e!r}"
+        e = e.__cause__ or e.__context__
