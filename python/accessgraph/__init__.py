@@ -621,7 +621,9 @@ class Graph(_core.Graph):
         first three arguments are positional), nested at most 64 levels deep (the
         ``details`` dict counts as one) and without a value that contains itself
         (``ValidationError`` naming the value otherwise). Settings (``settings=``,
-        ``update_org``, ``update_project``) follow the same rule.
+        ``update_org``, ``update_project``) follow the same rule. ``target`` and every
+        key and string of ``details`` hold no NUL byte (``"\\x00"``, which PostgreSQL
+        cannot store): refused for every journal, so a file journal stays importable.
         """
         return self._record(actor, action, target, details)
 

@@ -291,6 +291,14 @@ impl Graph {
         if target.trim().is_empty() {
             return Err(Error::invalid("target", target, "a non-empty identifier"));
         }
+        // PostgreSQL's text cannot hold U+0000 (the row's columns and its query
+        // parameters): refused for every journal, so a file journal stays importable.
+        if target.contains('\0') {
+            return Err(Error::invalid("target", target, NO_NUL));
+        }
+        if let Some(path) = nul_in(&details, "details") {
+            return Err(Error::invalid("details", &path, NO_NUL));
+        }
         if let Some(key) = email_as_key(&details) {
             return Err(Error::invalid(
                 "details key",
@@ -563,6 +571,33 @@ fn stopped_or(meter: &Meter<'_>, e: AuditError) -> Error {
 /// The first key, at any depth of `details`, that is an email address: erasure seals
 /// string values, never keys (an event's keys are hashed as written), so a person must
 /// not be a key.
+/// What a recorded event's text must be (see `Graph::record`).
+const NO_NUL: &str = "text without a NUL byte (U+0000), which a journal in PostgreSQL cannot store";
+
+/// The path (`details.user`, `details.rows[2]`) of the first key or string holding a NUL
+/// byte.
+fn nul_in(details: &Map<String, Value>, at: &str) -> Option<String> {
+    fn within(v: &Value, at: String) -> Option<String> {
+        match v {
+            Value::String(s) => s.contains('\0').then_some(at),
+            Value::Object(m) => nul_in(m, &at),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| within(v, format!("{at}[{i}]"))),
+            _ => None,
+        }
+    }
+    details.iter().find_map(|(k, v)| {
+        let here = format!("{at}.{}", k.escape_debug());
+        if k.contains('\0') {
+            Some(here)
+        } else {
+            within(v, here)
+        }
+    })
+}
+
 fn email_as_key(details: &Map<String, Value>) -> Option<String> {
     fn within(v: &Value) -> Option<String> {
         match v {

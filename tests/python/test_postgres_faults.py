@@ -5,8 +5,10 @@ Runs against the real server of ``test_postgres`` (never skipped)."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from pathlib import Path
 
 import pg_cluster  # tests/ is on pytest's pythonpath
 import pytest
@@ -19,7 +21,8 @@ OWNER = "jane@example.com"
 
 
 def test_a_snapshot_racing_an_erasure_never_keeps_the_erased_user(
-    cluster: pg_cluster.Cluster, db: str
+    cluster: pg_cluster.Cluster,  # noqa: F811
+    db: str,  # noqa: F811
 ) -> None:
     a = ag.Graph.open(url(cluster, db, follow="off"))
     seed(a)
@@ -52,6 +55,48 @@ def test_a_snapshot_racing_an_erasure_never_keeps_the_erased_user(
         "SELECT count(*) FROM accessgraph_snapshots WHERE state LIKE '%bob@example.com%'", db
     )
     assert held == "0", outcome
+
+
+# --- NUL bytes: PostgreSQL's text cannot hold U+0000 ------------------------------------
+
+NUL_EVENTS = [
+    ("target", ("res\x00ource",), {}),
+    ("details.user", ("acme/web",), {"user": "a\x00b"}),
+    ("details.note", ("acme/web",), {"note": "x\x00y"}),
+    ("details.rows[1]", ("acme/web",), {"rows": ["ok", "x\x00y"]}),
+]
+
+
+def nul_refused(g: ag.Graph) -> None:
+    before = g.revision
+    for field, args, details in NUL_EVENTS:
+        with pytest.raises(ag.ValidationError, match=re.escape(field)):
+            g.record(OWNER, "data.exported", *args, **details)
+    assert g.revision == before
+    g.record(OWNER, "data.exported", "acme/web", note="fine")
+    assert g.revision == before + 1
+
+
+def test_a_nul_byte_is_refused_up_front_by_a_file_journal(tmp_path: Path) -> None:
+    g = ag.Graph.open(tmp_path / "j.journal")
+    seed(g)
+    nul_refused(g)
+    assert g.audit.events(target="res\x00ource") == []
+
+
+def test_a_nul_byte_is_refused_up_front_in_the_database(
+    cluster: pg_cluster.Cluster,  # noqa: F811
+    db: str,  # noqa: F811
+) -> None:
+    g = ag.Graph.open(url(cluster, db))
+    seed(g)
+    nul_refused(g)
+    g.add_member("bob@example.com", "acme", actor=OWNER)
+    # A filter holding NUL matches nothing (no row can hold one).
+    assert g.audit.events(target="res\x00ource") == []
+    assert g.audit.events(user="bob\x00@example.com") == []
+    assert g.audit.events(actor="x\x00", action="member.*", limit=1) == []
+    assert len(g.audit.events(user="bob@example.com")) == 1
 
 
 # --- passwords in odd URLs (no server needed) -------------------------------------------

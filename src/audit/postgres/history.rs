@@ -120,6 +120,16 @@ fn query(filter: &Filter) -> (String, Vec<Box<dyn ToSql + Sync>>) {
          FROM accessgraph_events WHERE graph_id = $1 AND seq > $2 AND seq <= $3",
     );
     let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+    // A text holding U+0000, which PostgreSQL's text cannot hold (so no row does),
+    // matches nothing; it is not sent, the server would refuse it.
+    let texts = [&filter.actor, &filter.user, &filter.action, &filter.target];
+    if texts
+        .iter()
+        .any(|t| t.as_deref().is_some_and(|t| t.contains('\0')))
+    {
+        sql.push_str(" AND false");
+        return (sql, params);
+    }
     let mut next = |sql: &mut String, clause: &str, value: Box<dyn ToSql + Sync>| {
         params.push(value);
         sql.push_str(&clause.replace('#', &format!("${}", params.len() + 3)));
@@ -456,6 +466,18 @@ impl HistorySource for PgHistory {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_filter_holding_nul_matches_nothing_and_is_not_sent() {
+        let f = Filter {
+            target: Some("res\0ource".into()),
+            actor: Some("a@example.com".into()),
+            ..Filter::default()
+        };
+        let (sql, params) = query(&f);
+        assert!(sql.ends_with(" AND false"), "{sql}");
+        assert!(params.is_empty());
+    }
 
     #[test]
     fn filters_become_parameters() {
