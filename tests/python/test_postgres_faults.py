@@ -5,7 +5,9 @@ Runs against the real server of ``test_postgres`` (never skipped)."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import threading
 import time
 from pathlib import Path
@@ -97,6 +99,48 @@ def test_a_nul_byte_is_refused_up_front_in_the_database(
     assert g.audit.events(user="bob\x00@example.com") == []
     assert g.audit.events(actor="x\x00", action="member.*", limit=1) == []
     assert len(g.audit.events(user="bob@example.com")) == 1
+
+
+# --- a follower whose connections go silent -----------------------------------------------
+
+
+def test_a_follower_whose_connections_go_silent_catches_up_within_its_bound(
+    cluster: pg_cluster.Cluster,  # noqa: F811
+    db: str,  # noqa: F811
+) -> None:
+    b = ag.Graph.open(url(cluster, db))
+    seed(b)
+    b.add_member("bob@example.com", "acme", actor=OWNER)
+    a = ag.Graph.open(url(cluster, db, poll="0.5", application_name="silenced"))
+    assert a.role("bob@example.com", "acme") == "member"
+    a.refresh()
+    pids = [
+        int(p)
+        for p in cluster.psql(
+            f"SELECT pid FROM pg_stat_activity WHERE datname = '{db}' "
+            "AND application_name = 'silenced'",
+            db,
+        ).split()
+    ]
+    assert pids
+    # Stopped server processes keep their sockets open and acknowledged: a network
+    # black hole that TCP itself never notices.
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        b.remove_member("bob@example.com", "acme", actor=OWNER)
+        t0 = time.monotonic()
+        while a.role("bob@example.com", "acme") is not None and time.monotonic() - t0 < 8:
+            time.sleep(0.05)
+        took = time.monotonic() - t0
+        assert a.role("bob@example.com", "acme") is None, "still stale after 8 s"
+        # poll (0.5 s) + the silence bound (1 s) + reconnecting.
+        assert took < 4, took
+        a.refresh()
+        a.add_member("carol@example.com", "acme", actor=OWNER)
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
 
 
 # --- passwords in odd URLs (no server needed) -------------------------------------------

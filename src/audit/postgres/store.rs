@@ -269,6 +269,39 @@ impl PgJournal {
         }
     }
 
+    /// Drops the connection when it does not answer a trivial query within
+    /// [`silence`]. A connection gone silent (a network black hole, a dead NAT mapping, a
+    /// hung server whose machine still acknowledges: no reset, no reply) would hold a
+    /// refresh, and so the follower, until TCP gives up, or for ever; the refresh runs
+    /// over a new connection instead, bounding how stale a follower gets.
+    fn drop_if_silent(&mut self) {
+        // A parent's connection (after a fork) is not this process's to use.
+        self.forget_if_forked();
+        if self.in_tx {
+            return;
+        }
+        let wait = silence(&self.target);
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        if conn.client.is_closed() || conn.client.is_valid(wait).is_ok() {
+            return;
+        }
+        // Dropping the client waits for the answer it never got: a thread of its own
+        // waits (it ends when the server answers or TCP gives up); without a thread the
+        // connection is leaked rather than waited for.
+        let slot = Arc::new(parking_lot::Mutex::new(self.conn.take()));
+        let theirs = Arc::clone(&slot);
+        let reaper = std::thread::Builder::new()
+            .name("accessgraph-drop".into())
+            .spawn(move || drop(theirs.lock().take()));
+        if reaper.is_err() {
+            if let Some(conn) = slot.lock().take() {
+                std::mem::forget(conn);
+            }
+        }
+    }
+
     /// Runs `f` on a connection, connecting first if need be. Outside a transaction, a
     /// connection found dead (the server restarted since it was last used) is replaced
     /// and `f` runs once more.
@@ -309,6 +342,7 @@ impl PgJournal {
 
     /// The events after the last one seen, read on their own (a refresh).
     fn query_fresh(&mut self) -> Result<FreshRows, AuditError> {
+        self.drop_if_silent();
         let graph_id = self.graph_id.clone();
         let after = i64::try_from(self.seq).unwrap_or(i64::MAX);
         let rows = self.run("reading new events", |c| {
@@ -374,6 +408,15 @@ impl PgJournal {
         }
         Ok(())
     }
+}
+
+/// How long a connection may take to answer a trivial query before a refresh drops it
+/// as silent: the poll, at least 1 s (a busy server), at most 20 s (`tcp_user_timeout`).
+fn silence(target: &Target) -> std::time::Duration {
+    target.poll.clamp(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(20),
+    )
 }
 
 /// The message of a failed commit: when the connection went down during it, the events
