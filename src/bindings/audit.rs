@@ -2,9 +2,9 @@
 
 use parking_lot::Mutex;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString};
 
-use super::convert::{datetime_py, json_py};
+use super::convert::{self, datetime_py, json_py, Text};
 use super::gil::{detach, detach_reporting, guarded};
 use crate::audit::{Event, Filter, Log};
 use crate::graph::Graph;
@@ -110,9 +110,9 @@ impl PyAuditFile {
     /// and last event (and, with `hmac_key`, verify).
     #[staticmethod]
     #[pyo3(signature = (text, *, hmac_key = None))]
-    fn parse(py: Python<'_>, text: &str, hmac_key: Option<Vec<u8>>) -> PyResult<Self> {
+    fn parse(py: Python<'_>, text: Text<'_>, hmac_key: Option<Vec<u8>>) -> PyResult<Self> {
         let key = super::convert::hmac_key(hmac_key)?;
-        let (log, trailer) = detach(py, || Ok(Log::from_jsonl(text, key.as_deref())?))?;
+        let (log, trailer) = detach(py, || Ok(Log::from_jsonl(&text, key.as_deref())?))?;
         Ok(PyAuditFile {
             log: Mutex::new(log),
             graph_id: trailer.graph_id,
@@ -206,9 +206,11 @@ impl PyPending {
 /// `Filter` from the dict of `events()` keyword arguments (`None` values ignored).
 pub fn filter_arg(obj: &Bound<'_, PyAny>) -> PyResult<Filter> {
     let d = obj.cast::<PyDict>()?;
-    let text = |k: &str| -> PyResult<Option<String>> {
+    let text = |k: &'static str| -> PyResult<Option<String>> {
         match d.get_item(k)? {
-            Some(v) if !v.is_none() => Ok(Some(v.extract::<String>()?)),
+            Some(v) if !v.is_none() => {
+                Ok(Some(convert::text(k, v.cast::<PyString>()?)?.to_owned()))
+            }
             _ => Ok(None),
         }
     };

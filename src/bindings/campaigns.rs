@@ -4,7 +4,7 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
-use super::convert::{datetime_py, instant, opt_datetime_py};
+use super::convert::{datetime_py, instant, opt_datetime_py, Text, TextBuf};
 use super::gil::guarded;
 use super::graph::PyGraph;
 use crate::model::campaigns::{Campaign, CampaignItem};
@@ -76,10 +76,10 @@ impl PyGraph {
     fn _start_campaign<'py>(
         &self,
         py: Python<'py>,
-        org: &str,
-        reviewers: Vec<String>,
+        org: Text<'_>,
+        reviewers: Vec<TextBuf>,
         due: &Bound<'py, PyAny>,
-        actor: Option<&str>,
+        actor: Option<Text<'_>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let due = instant("due", Some(due))?.ok_or_else(|| {
             PyErr::from(crate::error::Error::invalid(
@@ -88,7 +88,8 @@ impl PyGraph {
                 "a datetime, a date or an ISO-8601 string",
             ))
         })?;
-        let c = self.inner.start_campaign(org, &reviewers, due, actor)?;
+        let reviewers: Vec<String> = reviewers.into_iter().map(|r| r.0).collect();
+        let c = self.inner.start_campaign(&org, &reviewers, due, actor.as_deref())?;
         campaign_py(py, &c)
     }
 
@@ -97,15 +98,15 @@ impl PyGraph {
     fn _decide_campaign_item<'py>(
         &self,
         py: Python<'py>,
-        id: &str,
+        id: Text<'_>,
         item: u32,
         keep: bool,
-        reason: Option<&str>,
-        actor: Option<&str>,
+        reason: Option<Text<'_>>,
+        actor: Option<Text<'_>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let c = self
             .inner
-            .decide_campaign_item(id, item, keep, reason, actor)?;
+            .decide_campaign_item(&id, item, keep, reason.as_deref(), actor.as_deref())?;
         campaign_py(py, &c)
     }
 
@@ -114,16 +115,16 @@ impl PyGraph {
     fn _close_campaign<'py>(
         &self,
         py: Python<'py>,
-        id: &str,
-        actor: Option<&str>,
+        id: Text<'_>,
+        actor: Option<Text<'_>>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let c = self.inner.close_campaign(id, actor)?;
+        let c = self.inner.close_campaign(&id, actor.as_deref())?;
         campaign_py(py, &c)
     }
 
     /// One campaign.
-    fn _campaign<'py>(&self, py: Python<'py>, id: &str) -> PyResult<Bound<'py, PyDict>> {
-        campaign_py(py, &self.inner.campaign(id)?)
+    fn _campaign<'py>(&self, py: Python<'py>, id: Text<'_>) -> PyResult<Bound<'py, PyDict>> {
+        campaign_py(py, &self.inner.campaign(&id)?)
     }
 
     /// The campaigns, of one org or of all, in start order.
@@ -131,10 +132,10 @@ impl PyGraph {
     fn _campaigns<'py>(
         &self,
         py: Python<'py>,
-        org: Option<&str>,
+        org: Option<Text<'_>>,
     ) -> PyResult<Vec<Bound<'py, PyDict>>> {
         self.inner
-            .campaigns(org)?
+            .campaigns(org.as_deref())?
             .iter()
             .map(|c| campaign_py(py, c))
             .collect()

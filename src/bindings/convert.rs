@@ -1,6 +1,8 @@
-//! Conversions between Python values and core types: instants, dates, JSON-like settings.
+//! Conversions between Python values and core types: text, instants, dates, JSON-like
+//! settings.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use pyo3::exceptions::PyUnicodeEncodeError;
 use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyDate, PyDateTime, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyTzInfo,
@@ -9,6 +11,100 @@ use pyo3::types::{
 use crate::error::Error;
 use crate::time::{parse_date, Instant};
 
+/// A `str` argument, borrowed: extracted as `&str` is (the same type check, the UTF-8
+/// the str caches, the same instructions: `check` reads two), but a str holding a lone
+/// surrogate, which has no UTF-8, is a `ValidationError` (pyo3 adds the note naming the
+/// argument) rather than a bare `UnicodeEncodeError`. An argument with a default string
+/// takes [`text_arg`] instead: a default must be a literal for the signature Python shows.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+pub struct Text<'a>(&'a str);
+
+/// Why an argument is not [`Text`]: pyo3's error, mapped only when pyo3 raises it, so
+/// that the `Result` of an extraction is the `&str` one, unchanged.
+#[repr(transparent)]
+pub struct NotText(PyErr);
+
+impl From<NotText> for PyErr {
+    fn from(NotText(err): NotText) -> PyErr {
+        not_text(None, err)
+    }
+}
+
+impl<'a> FromPyObject<'a, '_> for Text<'a> {
+    type Error = NotText;
+
+    #[inline]
+    fn extract(obj: Borrowed<'a, '_, PyAny>) -> Result<Self, NotText> {
+        <&str>::extract(obj).map(Text).map_err(NotText)
+    }
+}
+
+impl<'a> Text<'a> {
+    /// The text, for as long as the Python string it borrows from.
+    pub fn as_str(self) -> &'a str {
+        self.0
+    }
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+
+    #[inline]
+    fn deref(&self) -> &str {
+        self.0
+    }
+}
+
+/// [`Text`], owned: for the items of a list or dict argument.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+pub struct TextBuf(pub String);
+
+impl FromPyObject<'_, '_> for TextBuf {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Self> {
+        Ok(TextBuf(Text::extract(obj)?.as_str().to_owned()))
+    }
+}
+
+/// [`Text`] for `#[pyo3(from_py_with = text_arg)]`, on an argument with a default string.
+pub fn text_arg<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
+    Ok(Text::extract(obj.as_borrowed())?.as_str())
+}
+
+/// The text of a `str` a binding reads itself (an argument that may be something else,
+/// an item of a container); a lone surrogate is a `ValidationError` naming `field`.
+#[inline]
+pub fn text<'a>(field: &'static str, s: &'a Bound<'_, PyString>) -> PyResult<&'a str> {
+    s.to_str().map_err(|e| not_text(Some(field), e))
+}
+
+/// `err`, unless it is the `UnicodeEncodeError` of a str holding a lone surrogate: then a
+/// `ValidationError` saying which character, where, and (when known) in which argument.
+/// Never the rest of the text, which may be a secret. Out of line and taking no `py`, so
+/// that the code that reads text (pyo3's argument extraction, inlined into `check`) stays
+/// as small as `&str`'s.
+#[cold]
+#[inline(never)]
+fn not_text(field: Option<&'static str>, err: PyErr) -> PyErr {
+    Python::attach(|py| {
+        if !err.is_instance_of::<PyUnicodeEncodeError>(py) {
+            return err;
+        }
+        let e = err.value(py);
+        let found = e.getattr("start").and_then(|start| {
+            let c = e.getattr("object")?.get_item(&start)?.repr()?;
+            Ok(format!(
+                "it holds the lone surrogate {c} at position {start}"
+            ))
+        });
+        let what = found.unwrap_or_else(|_| "it holds a lone surrogate".to_owned());
+        let whose = field.unwrap_or("a str argument");
+        Error::rule(format!("{whose} is not valid text: {what}")).into()
+    })
+}
+
 /// `datetime` (naive = UTC), `date` (00:00 UTC) or an ISO-8601 string → instant.
 pub fn instant(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Instant>> {
     let Some(obj) = obj else { return Ok(None) };
@@ -16,7 +112,7 @@ pub fn instant(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<
         return Ok(None);
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Instant::parse(field, s.to_str()?)
+        return Instant::parse(field, text(field, s)?)
             .map(Some)
             .map_err(PyErr::from);
     }
@@ -55,7 +151,7 @@ pub fn date(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Opt
         return Ok(None);
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return parse_date(field, s.to_str()?)
+        return parse_date(field, text(field, s)?)
             .map(Some)
             .map_err(PyErr::from);
     }
@@ -91,7 +187,7 @@ pub fn opt_text(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult
         None => Ok(None),
         Some(o) if o.is_none() => Ok(None),
         Some(o) => match o.cast::<PyString>() {
-            Ok(s) => Ok(Some(s.to_str()?.to_owned())),
+            Ok(s) => Ok(Some(text(field, s)?.to_owned())),
             Err(_) => Err(PyErr::from(Error::invalid(
                 field,
                 repr(o),
@@ -159,7 +255,7 @@ fn json_at(
         }
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Value::String(s.to_str()?.to_owned()));
+        return Ok(Value::String(text(field, s)?.to_owned()));
     }
     let list = obj.cast::<PyList>().is_ok() || obj.cast::<PyTuple>().is_ok();
     let dict = obj.cast::<PyDict>().ok();
@@ -206,7 +302,7 @@ fn json_at(
                         "a dict with str keys",
                     )));
                 };
-                out.insert(k.to_str()?.to_owned(), json_at(field, &v, open, above)?);
+                out.insert(text(field, k)?.to_owned(), json_at(field, &v, open, above)?);
             }
             Value::Object(out)
         }
@@ -279,15 +375,28 @@ pub fn opt_bool(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult
     }
 }
 
-/// The keyword arguments as `(name, value)` pairs (non-`str` names are skipped).
-pub fn kwargs_iter<'py>(kwargs: Option<&Bound<'py, PyDict>>) -> Vec<(String, Bound<'py, PyAny>)> {
-    kwargs
-        .map(|d| {
-            d.iter()
-                .filter_map(|(k, v)| k.extract::<String>().ok().map(|k| (k, v)))
-                .collect()
-        })
-        .unwrap_or_default()
+/// The keyword arguments (or a settings dict) as `(name, value)` pairs. A name that is
+/// not text (a dict's key that is not a `str`, or holds a lone surrogate) is a
+/// `ValidationError` naming `field`, never a setting silently left out.
+pub fn kwargs_iter<'py>(
+    field: &'static str,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Vec<(String, Bound<'py, PyAny>)>> {
+    let Some(d) = kwargs else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(d.len());
+    for (k, v) in d.iter() {
+        let Ok(name) = k.cast::<PyString>() else {
+            return Err(PyErr::from(Error::invalid(
+                field,
+                repr(&k),
+                "a dict with str keys",
+            )));
+        };
+        out.push((text(field, name)?.to_owned(), v));
+    }
+    Ok(out)
 }
 
 /// A `durability=` argument: `"fsync"` (the default), `"group"` or `"os"`.
@@ -318,6 +427,6 @@ pub fn hmac_key(key: Option<Vec<u8>>) -> PyResult<Option<Vec<u8>>> {
 /// Python side writes (the command line's, `Evidence.to_csv`), so that one rule serves
 /// every CSV the package writes.
 #[pyfunction]
-pub fn spreadsheet_safe(cell: &str) -> PyResult<std::borrow::Cow<'_, str>> {
-    super::gil::guard(None, || Ok(crate::text::spreadsheet_safe(cell)))
+pub fn spreadsheet_safe(cell: Text<'_>) -> PyResult<std::borrow::Cow<'_, str>> {
+    super::gil::guard(None, || Ok(crate::text::spreadsheet_safe(cell.as_str())))
 }

@@ -3,9 +3,9 @@
 //! and `SyncPlan`. Convert, call the core (releasing the GIL for real work), convert.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 
-use super::convert::{self, instant, opt_datetime_py, opt_text};
+use super::convert::{self, instant, opt_datetime_py, opt_text, Text, TextBuf};
 use super::gil::{detach, detach_reporting, guarded};
 use super::graph::PyGraph;
 use super::values::{q, q_opt};
@@ -305,7 +305,7 @@ impl PyGraph {
     fn _review(
         &self,
         py: Python<'_>,
-        org: Option<&str>,
+        org: Option<Text<'_>>,
         at: Option<&Bound<'_, PyAny>>,
         thresholds: Option<&Bound<'_, PyDict>>,
         progress: Option<&Bound<'_, PyAny>>,
@@ -314,12 +314,14 @@ impl PyGraph {
         let mut t = Thresholds::default();
         if let Some(d) = thresholds {
             for (k, v) in d.iter() {
-                let name: String = k.extract()?;
-                t.set(&name, number(&name, &v)?)?;
+                let name = convert::text("thresholds", k.cast::<PyString>()?)?;
+                t.set(name, number(name, &v)?)?;
             }
         }
         let g = &self.inner;
-        let findings = detach_reporting(py, progress, |hook| g.review_reporting(org, at, &t, hook))?;
+        let findings = detach_reporting(py, progress, |hook| {
+            g.review_reporting(org.as_deref(), at, &t, hook)
+        })?;
         Ok(findings
             .into_iter()
             .map(|inner| PyFinding { inner })
@@ -335,22 +337,26 @@ impl PyGraph {
     fn define_template(
         &self,
         py: Python<'_>,
-        name: &str,
-        org_role: &str,
-        grants: Option<std::collections::BTreeMap<String, String>>,
+        name: Text<'_>,
+        #[pyo3(from_py_with = convert::text_arg)] org_role: &str,
+        grants: Option<std::collections::BTreeMap<TextBuf, TextBuf>>,
         external: bool,
         requires_expiry: bool,
-        actor: Option<&str>,
+        actor: Option<Text<'_>>,
     ) -> PyResult<()> {
         let def = templates::validate(
-            name,
+            &name,
             org_role,
-            &grants.unwrap_or_default().into_iter().collect::<Vec<_>>(),
+            &grants
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.0, v.0))
+                .collect::<Vec<_>>(),
             external,
             requires_expiry,
         )?;
         let g = &self.inner;
-        detach(py, || g.define_template(&def, actor))
+        detach(py, || g.define_template(&def, actor.as_deref()))
     }
 
     /// The names of the onboarding templates, built-in and custom, sorted.
@@ -367,28 +373,32 @@ impl PyGraph {
     fn onboard(
         &self,
         py: Python<'_>,
-        user: &str,
-        org: &str,
-        template: &str,
-        actor: Option<&str>,
+        user: Text<'_>,
+        org: Text<'_>,
+        template: Text<'_>,
+        actor: Option<Text<'_>>,
         name: Option<&Bound<'_, PyAny>>,
         title: Option<&Bound<'_, PyAny>>,
-        projects: Option<Vec<String>>,
+        projects: Option<Vec<TextBuf>>,
         expires: Option<&Bound<'_, PyAny>>,
         reason: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyOnboardingReport> {
         let req = Onboarding {
-            user: user.to_owned(),
-            org: org.to_owned(),
-            template: template.to_owned(),
+            user: user.as_str().to_owned(),
+            org: org.as_str().to_owned(),
+            template: template.as_str().to_owned(),
             name: opt_text("name", name)?,
             title: opt_text("title", title)?,
-            projects: projects.unwrap_or_default(),
+            projects: projects
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| p.0)
+                .collect(),
             expires: instant("expires", expires)?,
             reason: opt_text("reason", reason)?,
         };
         let g = &self.inner;
-        let inner = detach(py, || g.onboard(&req, actor))?;
+        let inner = detach(py, || g.onboard(&req, actor.as_deref()))?;
         Ok(PyOnboardingReport { inner })
     }
 
@@ -397,14 +407,14 @@ impl PyGraph {
     fn request_access(
         &self,
         py: Python<'_>,
-        user: &str,
-        target: &str,
-        role: &str,
+        user: Text<'_>,
+        target: Text<'_>,
+        role: Text<'_>,
         reason: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyAccessRequest> {
         let reason = opt_text("reason", reason)?;
         let g = &self.inner;
-        let inner = detach(py, || g.request_access(user, target, role, reason.as_deref()))?;
+        let inner = detach(py, || g.request_access(&user, &target, &role, reason.as_deref()))?;
         Ok(PyAccessRequest { inner })
     }
 
@@ -413,14 +423,14 @@ impl PyGraph {
     fn approve(
         &self,
         py: Python<'_>,
-        request_id: &str,
-        actor: Option<&str>,
+        request_id: Text<'_>,
+        actor: Option<Text<'_>>,
         expires: Option<&Bound<'_, PyAny>>,
         review_days: i64,
     ) -> PyResult<PyAccessRequest> {
         let expires = instant("expires", expires)?;
         let g = &self.inner;
-        let inner = detach(py, || g.approve(request_id, actor, expires, review_days))?;
+        let inner = detach(py, || g.approve(&request_id, actor.as_deref(), expires, review_days))?;
         Ok(PyAccessRequest { inner })
     }
 
@@ -429,22 +439,22 @@ impl PyGraph {
     fn deny(
         &self,
         py: Python<'_>,
-        request_id: &str,
-        actor: Option<&str>,
+        request_id: Text<'_>,
+        actor: Option<Text<'_>>,
         reason: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyAccessRequest> {
         let reason = opt_text("reason", reason)?;
         let g = &self.inner;
-        let inner = detach(py, || g.deny(request_id, actor, reason.as_deref()))?;
+        let inner = detach(py, || g.deny(&request_id, actor.as_deref(), reason.as_deref()))?;
         Ok(PyAccessRequest { inner })
     }
 
     /// The access requests, optionally of one status, in the order they were made.
     #[pyo3(signature = (status = None))]
-    fn access_requests(&self, status: Option<&str>) -> PyResult<Vec<PyAccessRequest>> {
+    fn access_requests(&self, status: Option<Text<'_>>) -> PyResult<Vec<PyAccessRequest>> {
         Ok(self
             .inner
-            .access_requests(status)?
+            .access_requests(status.as_deref())?
             .into_iter()
             .map(|inner| PyAccessRequest { inner })
             .collect())
@@ -459,10 +469,10 @@ impl PyGraph {
     fn sync_directory(
         &self,
         py: Python<'_>,
-        org: &str,
+        org: Text<'_>,
         people: &Bound<'_, PyAny>,
         groups: &Bound<'_, PyAny>,
-        actor: Option<&str>,
+        actor: Option<Text<'_>>,
         dry_run: bool,
         deprovision: bool,
     ) -> PyResult<PySyncPlan> {
@@ -477,7 +487,7 @@ impl PyGraph {
         };
         let g = &self.inner;
         let inner = detach(py, || {
-            g.sync_directory(org, &people, &groups, actor, dry_run, deprovision)
+            g.sync_directory(&org, &people, &groups, actor.as_deref(), dry_run, deprovision)
         })?;
         Ok(PySyncPlan { inner })
     }
@@ -488,11 +498,11 @@ impl PyGraph {
         &self,
         py: Python<'_>,
         plan: &Bound<'_, PySyncPlan>,
-        actor: Option<&str>,
+        actor: Option<Text<'_>>,
     ) -> PyResult<PySyncPlan> {
         let plan = &plan.get().inner;
         let g = &self.inner;
-        let inner = detach(py, || g.apply_sync_plan(plan, actor))?;
+        let inner = detach(py, || g.apply_sync_plan(plan, actor.as_deref()))?;
         Ok(PySyncPlan { inner })
     }
 }

@@ -6,7 +6,7 @@
 use pyo3::prelude::*;
 
 use super::audit::PyPending;
-use super::convert::{self, at_arg, instant};
+use super::convert::{self, at_arg, instant, Text};
 use super::gil::{detach, guarded};
 use crate::graph::Graph;
 use crate::time::Instant;
@@ -79,13 +79,13 @@ impl PyGraph {
     #[pyo3(signature = (text, org = None))]
     fn from_markdown<'py>(
         cls: &Bound<'py, pyo3::types::PyType>,
-        text: &str,
-        org: Option<&str>,
+        text: Text<'_>,
+        org: Option<Text<'_>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         use crate::registry::markdown;
         let py = cls.py();
         let graph = detach(py, || {
-            let registry = markdown::parse(text, org)?;
+            let registry = markdown::parse(&text, org.as_deref())?;
             markdown::load(&registry, Instant::now())
         })?;
         adopt(cls, graph)
@@ -95,11 +95,11 @@ impl PyGraph {
     #[classmethod]
     fn from_json<'py>(
         cls: &Bound<'py, pyo3::types::PyType>,
-        text: &str,
+        text: Text<'_>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = cls.py();
         let graph = detach(py, || {
-            crate::registry::json::from_json(text).map_err(crate::error::Error::from)
+            crate::registry::json::from_json(&text).map_err(crate::error::Error::from)
         })?;
         adopt(cls, graph)
     }
@@ -114,10 +114,10 @@ impl PyGraph {
     #[classmethod]
     fn from_csv<'py>(
         cls: &Bound<'py, pyo3::types::PyType>,
-        text: &str,
+        text: Text<'_>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let graph = detach(cls.py(), || {
-            crate::registry::csv::from_csv(text).map_err(crate::error::Error::from)
+            crate::registry::csv::from_csv(&text).map_err(crate::error::Error::from)
         })?;
         adopt(cls, graph)
     }
@@ -137,20 +137,20 @@ impl PyGraph {
     fn _import_registry_text(
         &self,
         py: Python<'_>,
-        text: &str,
-        org: Option<&str>,
+        text: Text<'_>,
+        org: Option<Text<'_>>,
     ) -> PyResult<usize> {
         let g = &self.inner;
         detach(py, || {
-            let registry = crate::registry::markdown::parse(text, org)?;
+            let registry = crate::registry::markdown::parse(&text, org.as_deref())?;
             Ok(crate::registry::reconcile::import_registry(g, &registry)?.len())
         })
     }
 
     /// The Markdown access registry of `org`.
-    fn to_markdown(&self, py: Python<'_>, org: &str) -> PyResult<String> {
+    fn to_markdown(&self, py: Python<'_>, org: Text<'_>) -> PyResult<String> {
         let g = &self.inner;
-        detach(py, || crate::registry::markdown::export(g, org))
+        detach(py, || crate::registry::markdown::export(g, &org))
     }
 
     /// Every action of the catalogue, built-ins first.

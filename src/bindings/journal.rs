@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::audit::{filter_arg, PyEvent, PyPending};
-use super::convert::{self, instant};
+use super::convert::{self, instant, Text};
 use super::gil::{detach, detach_reporting, guarded};
 use super::graph::PyGraph;
 use crate::graph::{Graph, OpenOptions};
@@ -24,7 +24,7 @@ impl PyGraph {
     fn _open<'py>(
         cls: &Bound<'py, pyo3::types::PyType>,
         path: std::path::PathBuf,
-        durability: &str,
+        #[pyo3(from_py_with = convert::text_arg)] durability: &str,
         hmac_key: Option<Vec<u8>>,
         snapshot: Option<std::path::PathBuf>,
         follow: bool,
@@ -124,9 +124,9 @@ impl PyGraph {
     fn _record(
         &self,
         py: Python<'_>,
-        actor: &str,
-        action: &str,
-        target: &str,
+        actor: Text<'_>,
+        action: Text<'_>,
+        target: Text<'_>,
         details: &Bound<'_, PyAny>,
     ) -> PyResult<u64> {
         let details = match super::convert::json("details", details)? {
@@ -134,7 +134,7 @@ impl PyGraph {
             _ => serde_json::Map::new(),
         };
         let g = &self.inner;
-        detach(py, || g.record(actor, action, target, details))
+        detach(py, || g.record(&actor, &action, &target, details))
     }
 
     /// Erases a user (GDPR); returns the pseudonym.
@@ -142,13 +142,15 @@ impl PyGraph {
     fn erase_user(
         &self,
         py: Python<'_>,
-        email: &str,
-        actor: Option<&str>,
-        reason: Option<&str>,
-        transfer_to: Option<&str>,
+        email: Text<'_>,
+        actor: Option<Text<'_>>,
+        reason: Option<Text<'_>>,
+        transfer_to: Option<Text<'_>>,
     ) -> PyResult<String> {
         let g = &self.inner;
-        detach(py, || g.erase_user(email, actor, reason, transfer_to))
+        detach(py, || {
+            g.erase_user(&email, actor.as_deref(), reason.as_deref(), transfer_to.as_deref())
+        })
     }
 
     fn _audit_len(&self) -> usize {

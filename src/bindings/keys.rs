@@ -5,7 +5,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use super::convert::{self, instant};
+use super::convert::{self, instant, Text};
 use super::gil::{detach, guarded};
 use super::graph::PyGraph;
 use super::values::{PyApiKey, PyOffboardingReport, PyPrincipal};
@@ -33,7 +33,7 @@ fn str_list(field: &'static str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Opt
     for item in items {
         let item = item?;
         match item.cast::<PyString>() {
-            Ok(s) => out.push(s.to_str()?.to_owned()),
+            Ok(s) => out.push(convert::text(field, s)?.to_owned()),
             Err(_) => {
                 return Err(PyErr::from(Error::invalid(
                     field,
@@ -58,21 +58,21 @@ impl PyGraph {
     fn create_personal_key(
         &self,
         py: Python<'_>,
-        user: &str,
-        label: &str,
+        user: Text<'_>,
+        label: Text<'_>,
         scopes: Option<&Bound<'_, PyAny>>,
         projects: Option<&Bound<'_, PyAny>>,
         expires: Option<&Bound<'_, PyAny>>,
-        actor: Option<&str>,
+        actor: Option<Text<'_>>,
     ) -> PyResult<(String, String)> {
         let new = NewKey {
-            label: label.to_owned(),
+            label: label.as_str().to_owned(),
             scopes: str_list("scopes", scopes)?,
             projects: str_list("projects", projects)?,
             expires: instant("expires", expires)?,
         };
         let g = &self.inner;
-        detach(py, || g.create_personal_key(user, new, actor))
+        detach(py, || g.create_personal_key(&user, new, actor.as_deref()))
     }
 
     /// Gives a personal key a new secret, which it returns; the old one stops at once.
@@ -80,11 +80,11 @@ impl PyGraph {
     fn rotate_personal_key(
         &self,
         py: Python<'_>,
-        key_id: &str,
-        actor: Option<&str>,
+        key_id: Text<'_>,
+        actor: Option<Text<'_>>,
     ) -> PyResult<String> {
         let g = &self.inner;
-        detach(py, || g.rotate_personal_key(key_id, actor))
+        detach(py, || g.rotate_personal_key(&key_id, actor.as_deref()))
     }
 
     /// Revokes a personal key.
@@ -92,32 +92,36 @@ impl PyGraph {
     fn revoke_personal_key(
         &self,
         py: Python<'_>,
-        key_id: &str,
-        actor: Option<&str>,
+        key_id: Text<'_>,
+        actor: Option<Text<'_>>,
     ) -> PyResult<()> {
         let g = &self.inner;
-        detach(py, || g.revoke_personal_key(key_id, actor))
+        detach(py, || g.revoke_personal_key(&key_id, actor.as_deref()))
     }
 
     /// The personal keys of `user` (or everyone's); revoked ones with `include_revoked`.
     #[pyo3(signature = (user = None, *, include_revoked = false))]
-    fn personal_keys(&self, user: Option<&str>, include_revoked: bool) -> PyResult<Vec<PyApiKey>> {
+    fn personal_keys(
+        &self,
+        user: Option<Text<'_>>,
+        include_revoked: bool,
+    ) -> PyResult<Vec<PyApiKey>> {
         Ok(self
             .inner
-            .personal_keys(user, include_revoked)?
+            .personal_keys(user.as_deref(), include_revoked)?
             .into_iter()
             .map(PyApiKey::from)
             .collect())
     }
 
     /// One personal key, by id.
-    fn personal_key(&self, key_id: &str) -> PyResult<PyApiKey> {
-        Ok(self.inner.personal_key(key_id)?.into())
+    fn personal_key(&self, key_id: Text<'_>) -> PyResult<PyApiKey> {
+        Ok(self.inner.personal_key(&key_id)?.into())
     }
 
     /// The project's public API key (`agc_…`).
-    fn project_key(&self, project: &str) -> PyResult<String> {
-        self.inner.project_key(project).map_err(PyErr::from)
+    fn project_key(&self, project: Text<'_>) -> PyResult<String> {
+        self.inner.project_key(&project).map_err(PyErr::from)
     }
 
     /// Gives a project a new public key, which it returns (`project_key:rotate`).
@@ -125,16 +129,16 @@ impl PyGraph {
     fn rotate_project_key(
         &self,
         py: Python<'_>,
-        project: &str,
-        actor: Option<&str>,
+        project: Text<'_>,
+        actor: Option<Text<'_>>,
     ) -> PyResult<String> {
         let g = &self.inner;
-        detach(py, || g.rotate_project_key(project, actor))
+        detach(py, || g.rotate_project_key(&project, actor.as_deref()))
     }
 
     /// The principal a secret authenticates, or `None`.
-    fn authenticate(&self, secret: &str) -> PyResult<Option<PyPrincipal>> {
-        Ok(self.inner.authenticate(secret)?.map(PyPrincipal::from))
+    fn authenticate(&self, secret: Text<'_>) -> PyResult<Option<PyPrincipal>> {
+        Ok(self.inner.authenticate(&secret)?.map(PyPrincipal::from))
     }
 
     /// Offboards someone: removes them from every org, revokes their keys, hands their
@@ -143,13 +147,15 @@ impl PyGraph {
     fn offboard(
         &self,
         py: Python<'_>,
-        user: &str,
-        actor: Option<&str>,
-        transfer_to: Option<&str>,
-        reason: Option<&str>,
+        user: Text<'_>,
+        actor: Option<Text<'_>>,
+        transfer_to: Option<Text<'_>>,
+        reason: Option<Text<'_>>,
     ) -> PyResult<PyOffboardingReport> {
         let g = &self.inner;
-        let inner = detach(py, || g.offboard(user, actor, transfer_to, reason))?;
+        let inner = detach(py, || {
+            g.offboard(&user, actor.as_deref(), transfer_to.as_deref(), reason.as_deref())
+        })?;
         Ok(inner.into())
     }
 }

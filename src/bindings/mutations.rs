@@ -5,7 +5,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::convert::{self, instant, kwargs_iter, opt_bool, opt_text};
+use super::convert::{self, instant, kwargs_iter, opt_bool, opt_text, Text};
 use super::gil::{detach, guarded};
 use super::graph::PyGraph;
 use crate::error::Error;
@@ -19,13 +19,13 @@ impl PyGraph {
     fn add_org(
         &self,
         py: Python<'_>,
-        slug: &str,
-        owner: &str,
-        name: Option<&str>,
-        actor: Option<&str>,
+        slug: Text<'_>,
+        owner: Text<'_>,
+        name: Option<Text<'_>>,
+        actor: Option<Text<'_>>,
     ) -> PyResult<()> {
         let g = &self.inner;
-        detach(py, || g.add_org(slug, name, owner, actor))
+        detach(py, || g.add_org(&slug, name.as_deref(), &owner, actor.as_deref()))
     }
 
     /// Creates a project `org/slug`.
@@ -37,17 +37,17 @@ impl PyGraph {
     fn add_project(
         &self,
         py: Python<'_>,
-        project: &str,
+        project: Text<'_>,
         name: Option<&Bound<'_, PyAny>>,
         environment: Option<&Bound<'_, PyAny>>,
         restricted: Option<&Bound<'_, PyAny>>,
         pii: Option<&Bound<'_, PyAny>>,
-        default_role: Option<&str>,
+        default_role: Option<Text<'_>>,
         settings: Option<&Bound<'_, PyDict>>,
-        actor: Option<&str>,
+        actor: Option<Text<'_>>,
     ) -> PyResult<()> {
         let mut s = crate::model::Settings::new();
-        for (k, v) in kwargs_iter(settings) {
+        for (k, v) in kwargs_iter("settings", settings)? {
             s.insert(k, convert::setting(&v)?);
         }
         let new = NewProject {
@@ -55,11 +55,11 @@ impl PyGraph {
             environment: opt_text("environment", environment)?,
             restricted: opt_bool("restricted", restricted)?,
             pii: opt_bool("pii", pii)?,
-            default_role: default_role.map(str::to_owned),
+            default_role: default_role.map(|r| r.as_str().to_owned()),
             settings: s,
         };
         let g = &self.inner;
-        detach(py, || g.add_project(project, new, actor))
+        detach(py, || g.add_project(&project, new, actor.as_deref()))
     }
 
     /// Adds `user` to `org` with an org role.
@@ -71,10 +71,10 @@ impl PyGraph {
     fn add_member(
         &self,
         py: Python<'_>,
-        user: &str,
-        org: &str,
-        role: &str,
-        actor: Option<&str>,
+        user: Text<'_>,
+        org: Text<'_>,
+        #[pyo3(from_py_with = convert::text_arg)] role: &str,
+        actor: Option<Text<'_>>,
         name: Option<&Bound<'_, PyAny>>,
         title: Option<&Bound<'_, PyAny>>,
         expires: Option<&Bound<'_, PyAny>>,
@@ -92,21 +92,34 @@ impl PyGraph {
             external: opt_bool("external", external)?,
         };
         let g = &self.inner;
-        detach(py, || g.add_member(user, org, new, actor))
+        detach(py, || g.add_member(&user, &org, new, actor.as_deref()))
     }
 
     /// Changes `user`'s org role.
     #[pyo3(signature = (user, org, role, *, actor))]
-    fn set_org_role(&self, py: Python<'_>, user: &str, org: &str, role: &str, actor: Option<&str>) -> PyResult<()> {
+    fn set_org_role(
+        &self,
+        py: Python<'_>,
+        user: Text<'_>,
+        org: Text<'_>,
+        role: Text<'_>,
+        actor: Option<Text<'_>>,
+    ) -> PyResult<()> {
         let g = &self.inner;
-        detach(py, || g.set_org_role(user, org, role, actor))
+        detach(py, || g.set_org_role(&user, &org, &role, actor.as_deref()))
     }
 
     /// Removes `user` from `org` with their grants there; anyone may leave.
     #[pyo3(signature = (user, org, *, actor))]
-    fn remove_member(&self, py: Python<'_>, user: &str, org: &str, actor: Option<&str>) -> PyResult<()> {
+    fn remove_member(
+        &self,
+        py: Python<'_>,
+        user: Text<'_>,
+        org: Text<'_>,
+        actor: Option<Text<'_>>,
+    ) -> PyResult<()> {
         let g = &self.inner;
-        detach(py, || g.remove_member(user, org, actor))
+        detach(py, || g.remove_member(&user, &org, actor.as_deref()))
     }
 
     /// Renews, documents or marks reviewed a membership; only the keywords given change.
@@ -114,13 +127,13 @@ impl PyGraph {
     fn update_member(
         &self,
         py: Python<'_>,
-        user: &str,
-        org: &str,
-        actor: Option<&str>,
+        user: Text<'_>,
+        org: Text<'_>,
+        actor: Option<Text<'_>>,
         changes: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         let mut patch = MemberPatch::default();
-        for (k, v) in kwargs_iter(changes) {
+        for (k, v) in kwargs_iter("keyword", changes)? {
             match k.as_str() {
                 "expires" => patch.expires = Some(instant("expires", Some(&v))?),
                 "reason" => patch.reason = Some(opt_text("reason", Some(&v))?),
@@ -138,7 +151,7 @@ impl PyGraph {
             }
         }
         let g = &self.inner;
-        detach(py, || g.update_member(user, org, patch, actor))
+        detach(py, || g.update_member(&user, &org, patch, actor.as_deref()))
     }
 
     /// Grants a project role on `org/project` or `org/*`, replacing any grant there.
@@ -150,24 +163,30 @@ impl PyGraph {
     fn grant(
         &self,
         py: Python<'_>,
-        user: &str,
-        target: &str,
-        role: &str,
-        actor: Option<&str>,
+        user: Text<'_>,
+        target: Text<'_>,
+        role: Text<'_>,
+        actor: Option<Text<'_>>,
         expires: Option<&Bound<'_, PyAny>>,
         reason: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let expires = instant("expires", expires)?;
         let reason = opt_text("reason", reason)?;
         let g = &self.inner;
-        detach(py, || g.grant(user, target, role, expires, reason, actor))
+        detach(py, || g.grant(&user, &target, &role, expires, reason, actor.as_deref()))
     }
 
     /// Revokes `user`'s grant on `target`.
     #[pyo3(signature = (user, target, *, actor))]
-    fn revoke(&self, py: Python<'_>, user: &str, target: &str, actor: Option<&str>) -> PyResult<()> {
+    fn revoke(
+        &self,
+        py: Python<'_>,
+        user: Text<'_>,
+        target: Text<'_>,
+        actor: Option<Text<'_>>,
+    ) -> PyResult<()> {
         let g = &self.inner;
-        detach(py, || g.revoke(user, target, actor))
+        detach(py, || g.revoke(&user, &target, actor.as_deref()))
     }
 
     /// Changes a project's attributes; other keywords are merged into its settings.
@@ -175,12 +194,12 @@ impl PyGraph {
     fn update_project(
         &self,
         py: Python<'_>,
-        project: &str,
-        actor: Option<&str>,
+        project: Text<'_>,
+        actor: Option<Text<'_>>,
         changes: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         let mut patch = ProjectPatch::default();
-        for (k, v) in kwargs_iter(changes) {
+        for (k, v) in kwargs_iter("keyword", changes)? {
             match k.as_str() {
                 "name" => {
                     patch.name = Some(opt_text("name", Some(&v))?.ok_or_else(|| {
@@ -202,14 +221,19 @@ impl PyGraph {
             }
         }
         let g = &self.inner;
-        detach(py, || g.update_project(project, patch, actor))
+        detach(py, || g.update_project(&project, patch, actor.as_deref()))
     }
 
     /// Deletes a project with its grants and resources.
     #[pyo3(signature = (project, *, actor))]
-    fn remove_project(&self, py: Python<'_>, project: &str, actor: Option<&str>) -> PyResult<()> {
+    fn remove_project(
+        &self,
+        py: Python<'_>,
+        project: Text<'_>,
+        actor: Option<Text<'_>>,
+    ) -> PyResult<()> {
         let g = &self.inner;
-        detach(py, || g.remove_project(project, actor))
+        detach(py, || g.remove_project(&project, actor.as_deref()))
     }
 
     /// Changes an org's name; other keywords are merged into its settings.
@@ -217,13 +241,13 @@ impl PyGraph {
     fn update_org(
         &self,
         py: Python<'_>,
-        org: &str,
-        actor: Option<&str>,
+        org: Text<'_>,
+        actor: Option<Text<'_>>,
         name: Option<&Bound<'_, PyAny>>,
         settings: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         let mut s = Vec::new();
-        for (k, v) in kwargs_iter(settings) {
+        for (k, v) in kwargs_iter("keyword", settings)? {
             let value = if v.is_none() {
                 None
             } else {
@@ -233,14 +257,14 @@ impl PyGraph {
         }
         let name = opt_text("name", name)?;
         let g = &self.inner;
-        detach(py, || g.update_org(org, name, s, actor))
+        detach(py, || g.update_org(&org, name, s, actor.as_deref()))
     }
 
     /// Deletes an org with its projects, memberships and grants.
     #[pyo3(signature = (org, *, actor))]
-    fn remove_org(&self, py: Python<'_>, org: &str, actor: Option<&str>) -> PyResult<()> {
+    fn remove_org(&self, py: Python<'_>, org: Text<'_>, actor: Option<Text<'_>>) -> PyResult<()> {
         let g = &self.inner;
-        detach(py, || g.remove_org(org, actor))
+        detach(py, || g.remove_org(&org, actor.as_deref()))
     }
 
     /// Registers a resource; returns its id `org/project/kind/id`.
@@ -248,15 +272,15 @@ impl PyGraph {
     fn add_resource(
         &self,
         py: Python<'_>,
-        project: &str,
-        kind: &str,
+        project: Text<'_>,
+        kind: Text<'_>,
         id: &Bound<'_, PyAny>,
-        owner: Option<&str>,
-        actor: Option<&str>,
+        owner: Option<Text<'_>>,
+        actor: Option<Text<'_>>,
     ) -> PyResult<String> {
-        let id = id.str()?.to_string();
+        let id = convert::text("id", &id.str()?)?.to_owned();
         let g = &self.inner;
-        detach(py, || g.add_resource(project, kind, &id, owner, actor))
+        detach(py, || g.add_resource(&project, &kind, &id, owner.as_deref(), actor.as_deref()))
     }
 
     /// Adds a custom action `resource:verb`.
@@ -264,14 +288,16 @@ impl PyGraph {
     fn define_action(
         &self,
         py: Python<'_>,
-        name: &str,
-        scope: &str,
-        min_role: &str,
-        owner_role: Option<&str>,
-        actor: Option<&str>,
+        name: Text<'_>,
+        #[pyo3(from_py_with = convert::text_arg)] scope: &str,
+        #[pyo3(from_py_with = convert::text_arg)] min_role: &str,
+        owner_role: Option<Text<'_>>,
+        actor: Option<Text<'_>>,
     ) -> PyResult<()> {
         let g = &self.inner;
-        detach(py, || g.define_action(name, scope, min_role, owner_role, actor))
+        detach(py, || {
+            g.define_action(&name, scope, min_role, owner_role.as_deref(), actor.as_deref())
+        })
     }
 }
 }

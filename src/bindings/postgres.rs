@@ -5,6 +5,7 @@
 use pyo3::prelude::*;
 
 use super::audit::PyPending;
+use super::convert::{self, Text};
 use super::gil::{detach, detach_reporting, guard, guarded};
 use super::graph::PyGraph;
 use crate::audit::postgres as store;
@@ -21,8 +22,8 @@ impl PyGraph {
     #[pyo3(signature = (url, *, durability = "fsync", hmac_key = None, progress = None))]
     fn _open_postgres<'py>(
         cls: &Bound<'py, pyo3::types::PyType>,
-        url: &str,
-        durability: &str,
+        url: Text<'_>,
+        #[pyo3(from_py_with = convert::text_arg)] durability: &str,
         hmac_key: Option<Vec<u8>>,
         progress: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
@@ -30,7 +31,7 @@ impl PyGraph {
         let hmac_key = super::convert::hmac_key(hmac_key)?;
         let py = cls.py();
         let (graph, target) = detach_reporting(py, progress, |hook| {
-            pg::open(url, durability, hmac_key, hook)
+            pg::open(&url, durability, hmac_key, hook)
         })?;
         let pending = Bound::new(py, PyPending::new(graph))?;
         let obj = cls.call1((pending,))?;
@@ -61,8 +62,8 @@ impl PyGraph {
 
 /// Applies the schema migrations the database lacks; returns the versions applied.
 #[pyfunction]
-pub fn postgres_migrate(py: Python<'_>, url: &str) -> PyResult<Vec<i32>> {
-    guard(None, || detach(py, || store::migrate_url(url)))
+pub fn postgres_migrate(py: Python<'_>, url: Text<'_>) -> PyResult<Vec<i32>> {
+    guard(None, || detach(py, || store::migrate_url(&url)))
 }
 
 /// Copies a file journal into the database as a new graph; returns the events copied.
@@ -73,13 +74,13 @@ pub fn postgres_migrate(py: Python<'_>, url: &str) -> PyResult<Vec<i32>> {
 pub fn postgres_import(
     py: Python<'_>,
     path: std::path::PathBuf,
-    url: &str,
+    url: Text<'_>,
     hmac_key: Option<Vec<u8>>,
     progress: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<u64> {
     guard(None, || {
         detach_reporting(py, progress, |hook| {
-            let target = store::parse_url(url)?;
+            let target = store::parse_url(&url)?;
             store::import_file(&path, &target, hmac_key.as_deref(), hook)
         })
     })
@@ -87,6 +88,6 @@ pub fn postgres_import(
 
 /// The URL with every password hidden: the one redaction of the package.
 #[pyfunction]
-pub fn postgres_redact(url: &str) -> String {
-    store::redact(url)
+pub fn postgres_redact(url: Text<'_>) -> String {
+    store::redact(&url)
 }

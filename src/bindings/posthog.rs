@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
+use super::convert::{Text, TextBuf};
 use super::gil::{detach, guarded};
 use super::graph::{adopt, PyGraph};
 use crate::registry::posthog::{self, Options};
@@ -20,16 +21,21 @@ impl PyGraph {
     #[pyo3(signature = (members, *, org, name = None, projects = None, roles = None, strict = false))]
     fn _from_posthog<'py>(
         cls: &Bound<'py, PyType>,
-        members: &str,
-        org: &str,
-        name: Option<&str>,
-        projects: Option<Vec<(String, String)>>,
-        roles: Option<&str>,
+        members: Text<'_>,
+        org: Text<'_>,
+        name: Option<Text<'_>>,
+        projects: Option<Vec<(TextBuf, TextBuf)>>,
+        roles: Option<Text<'_>>,
         strict: bool,
     ) -> PyResult<(Bound<'py, PyAny>, Vec<NoteRow>)> {
-        let projects = projects.unwrap_or_default();
+        let projects: Vec<(String, String)> = projects
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, text)| (name.0, text.0))
+            .collect();
         let (graph, report) = detach(cls.py(), || {
-            posthog::import_text(members, &projects, roles, org, name, Options { strict })
+            let (roles, name) = (roles.as_deref(), name.as_deref());
+            posthog::import_text(&members, &projects, roles, &org, name, Options { strict })
         })?;
         let obj = adopt(cls, graph)?;
         let notes = report

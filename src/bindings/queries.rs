@@ -5,7 +5,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple};
 
-use super::convert::{self, at_arg};
+use super::convert::{self, at_arg, Text};
 use super::gil::{detach, guarded};
 use super::graph::PyGraph;
 use super::unattached::Unattached;
@@ -22,7 +22,7 @@ use crate::time::{At, Clock, Instant};
 #[inline]
 fn user_str<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
     match obj.cast::<PyString>() {
-        Ok(s) => s.to_str(),
+        Ok(s) => convert::text("user", s),
         Err(_) => Err(PyTypeError::new_err(format!(
             "user must be an email string, not {}",
             convert::repr(obj)
@@ -55,8 +55,8 @@ impl PyGraph {
     fn check(
         &self,
         user: &Bound<'_, PyAny>,
-        action: &str,
-        target: &str,
+        action: Text<'_>,
+        target: Text<'_>,
         at: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
         let at = match at {
@@ -64,9 +64,9 @@ impl PyGraph {
             Some(a) => at_arg(Some(a))?,
         };
         match user.cast::<PyString>() {
-            Ok(s) => Ok(self.inner.check(s.to_str()?, action, target, at)?),
+            Ok(s) => Ok(self.inner.check(convert::text("user", s)?, &action, &target, at)?),
             // An API key's `Principal`: its own path, off the email one.
-            Err(_) => Ok(self.inner.check_as(principal(user)?, action, target, at)?),
+            Err(_) => Ok(self.inner.check_as(principal(user)?, &action, &target, at)?),
         }
     }
 
@@ -75,13 +75,13 @@ impl PyGraph {
     fn require(
         &self,
         user: &Bound<'_, PyAny>,
-        action: &str,
-        target: &str,
+        action: Text<'_>,
+        target: Text<'_>,
         at: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         Ok(self
             .inner
-            .require(subject(user)?, action, target, at_arg(at)?)?)
+            .require(subject(user)?, &action, &target, at_arg(at)?)?)
     }
 
     /// The decision for a check, with the reason in words.
@@ -89,13 +89,13 @@ impl PyGraph {
     fn explain(
         &self,
         user: &Bound<'_, PyAny>,
-        action: &str,
-        target: &str,
+        action: Text<'_>,
+        target: Text<'_>,
         at: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyDecision> {
         Ok(self
             .inner
-            .decide(subject(user)?, action, target, at_arg(at)?)?
+            .decide(subject(user)?, &action, &target, at_arg(at)?)?
             .into())
     }
 
@@ -168,12 +168,12 @@ impl PyGraph {
     fn role(
         &self,
         user: &Bound<'_, PyAny>,
-        target: &str,
+        target: Text<'_>,
         at: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Option<&'static str>> {
         Ok(self
             .inner
-            .role(user_str(user)?, target, at_arg(at)?)?
+            .role(user_str(user)?, &target, at_arg(at)?)?
             .map(crate::roles::Role::as_str))
     }
 
@@ -183,13 +183,13 @@ impl PyGraph {
         &self,
         py: Python<'py>,
         user: &Bound<'py, PyAny>,
-        target: &str,
+        target: Text<'_>,
         at: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PySet>> {
         let user = user_str(user)?;
         let at = at_arg(at)?;
         let graph = &self.inner;
-        let names = detach(py, || graph.permissions(user, target, at))?;
+        let names = detach(py, || graph.permissions(user, &target, at))?;
         PySet::new(py, names)
     }
 
@@ -198,8 +198,8 @@ impl PyGraph {
     fn who_can<'py>(
         &self,
         py: Python<'py>,
-        action: &str,
-        target: &str,
+        action: Text<'_>,
+        target: Text<'_>,
         at: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let at = at_arg(at)?;
@@ -213,7 +213,7 @@ impl PyGraph {
                 let live = Clock::default();
                 let mut judged = judged_at(graph, at, &live);
                 graph.read(|st| {
-                    let ids = eval::reverse::who_can_ids(st, action, target, &mut judged)?;
+                    let ids = eval::reverse::who_can_ids(st, &action, &target, &mut judged)?;
                     Ok(emails.look_up(st, &ids, attempt == 2))
                 })
             })?;
@@ -232,14 +232,14 @@ impl PyGraph {
         &self,
         py: Python<'_>,
         user: &Bound<'_, PyAny>,
-        action: &str,
-        org: Option<&str>,
+        #[pyo3(from_py_with = convert::text_arg)] action: &str,
+        org: Option<Text<'_>>,
         at: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Vec<String>> {
         let user = user_str(user)?;
         let at = at_arg(at)?;
         let graph = &self.inner;
-        detach(py, || graph.accessible(user, action, org, at))
+        detach(py, || graph.accessible(user, action, org.as_deref(), at))
     }
 
     /// The access matrix rows as dicts (wrapped in a `Table` by `accessgraph.Graph`).
@@ -247,12 +247,12 @@ impl PyGraph {
     fn _access_matrix_rows<'py>(
         &self,
         py: Python<'py>,
-        org: Option<&str>,
+        org: Option<Text<'_>>,
         at: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let at = at_arg(at)?;
         let graph = &self.inner;
-        let rows = detach(py, || graph.access_matrix(org, at))?;
+        let rows = detach(py, || graph.access_matrix(org.as_deref(), at))?;
         let out = PyList::empty(py);
         for r in rows {
             let d = PyDict::new(py);
@@ -297,30 +297,30 @@ impl PyGraph {
 
     /// The projects of `org` (or all), sorted by id.
     #[pyo3(signature = (org = None))]
-    fn projects(&self, org: Option<&str>) -> PyResult<Vec<PyProject>> {
+    fn projects(&self, org: Option<Text<'_>>) -> PyResult<Vec<PyProject>> {
         Ok(self
             .inner
-            .projects(org)?
+            .projects(org.as_deref())?
             .into_iter()
             .map(Into::into)
             .collect())
     }
 
     /// The project with this id.
-    fn project(&self, project: &str) -> PyResult<PyProject> {
-        Ok(self.inner.project(project)?.into())
+    fn project(&self, project: Text<'_>) -> PyResult<PyProject> {
+        Ok(self.inner.project(&project)?.into())
     }
 
     /// The org with this slug.
-    fn org(&self, org: &str) -> PyResult<PyOrg> {
-        Ok(self.inner.org(org)?.into())
+    fn org(&self, org: Text<'_>) -> PyResult<PyOrg> {
+        Ok(self.inner.org(&org)?.into())
     }
 
     /// The members of `org`, sorted by email.
-    fn members(&self, org: &str) -> PyResult<Vec<PyMember>> {
+    fn members(&self, org: Text<'_>) -> PyResult<Vec<PyMember>> {
         Ok(self
             .inner
-            .members(org)?
+            .members(&org)?
             .into_iter()
             .map(Into::into)
             .collect())
@@ -328,18 +328,18 @@ impl PyGraph {
 
     /// Grants, optionally of one user and/or on one target.
     #[pyo3(signature = (user = None, target = None))]
-    fn grants(&self, user: Option<&str>, target: Option<&str>) -> PyResult<Vec<PyGrant>> {
+    fn grants(&self, user: Option<Text<'_>>, target: Option<Text<'_>>) -> PyResult<Vec<PyGrant>> {
         Ok(self
             .inner
-            .grants(user, target)?
+            .grants(user.as_deref(), target.as_deref())?
             .into_iter()
             .map(Into::into)
             .collect())
     }
 
     /// One user, by email.
-    fn user(&self, email: &str) -> PyResult<PyUser> {
-        Ok(self.inner.user(email)?.into())
+    fn user(&self, email: Text<'_>) -> PyResult<PyUser> {
+        Ok(self.inner.user(&email)?.into())
     }
 
     /// Every user, sorted by email.
@@ -349,10 +349,10 @@ impl PyGraph {
 
     /// The resources of `project` (or all), sorted by id.
     #[pyo3(signature = (project = None))]
-    fn resources(&self, project: Option<&str>) -> PyResult<Vec<PyResource>> {
+    fn resources(&self, project: Option<Text<'_>>) -> PyResult<Vec<PyResource>> {
         Ok(self
             .inner
-            .resources(project)?
+            .resources(project.as_deref())?
             .into_iter()
             .map(Into::into)
             .collect())

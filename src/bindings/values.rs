@@ -685,7 +685,7 @@ pub(super) fn principal<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a Principal
 /// A user argument: an email (`str`) or an API key's `Principal`.
 pub(super) fn subject<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Subject<'a>> {
     match obj.cast::<PyString>() {
-        Ok(s) => Ok(Subject::User(s.to_str()?)),
+        Ok(s) => Ok(Subject::User(convert::text("user", s)?)),
         Err(_) => Ok(Subject::Key(principal(obj)?)),
     }
 }

@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 use super::audit::PyPending;
+use super::convert::Text;
 use super::gil::{detach, guarded};
 use super::graph::PyGraph;
 
@@ -17,14 +18,14 @@ impl PyGraph {
         &self,
         py: Python<'py>,
         cls: &Bound<'py, pyo3::types::PyType>,
-        text: Option<&str>,
-        org: Option<&str>,
+        text: Option<Text<'_>>,
+        org: Option<Text<'_>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let graph = &self.inner;
         let overlay = detach(py, || {
             let overlay = graph.what_if()?;
             if let Some(text) = text {
-                let registry = crate::registry::markdown::parse(text, org)
+                let registry = crate::registry::markdown::parse(&text, org.as_deref())
                     .map_err(crate::error::Error::from)?;
                 crate::registry::reconcile::import_registry(&overlay, &registry)?;
             }
