@@ -143,6 +143,8 @@ def upgrade_journal(
     other damage, a wrong key, an ``old`` that is not format 1 or a ``new`` that exists
     raises ``JournalError`` naming the file and line.
     """
+    _formats.check_path(old, "old")
+    _formats.check_path(new, "new")
     events, last_seq, upgraded_from, last_hash, torn = _core.journal_upgrade(
         os.fspath(old), os.fspath(new), hmac_key=hmac_key
     )
@@ -348,6 +350,7 @@ class Graph(_core.Graph):
     def to_csv(self, path: str | os.PathLike[str], *, at: When | None = None) -> None:
         """Write the access matrix as CSV (for spreadsheets; JSON is the lossless format):
         ``user,org,org_role,project,project_role,source,expires,reason``."""
+        _formats.check_path(path)
         Path(path).write_text(self._csv_text(at), encoding="utf-8", newline="")
 
     @classmethod
@@ -576,6 +579,9 @@ class Graph(_core.Graph):
                 raise
             steps.finish()
             return graph
+        _formats.check_path(path)
+        if snapshot is not None:
+            _formats.check_path(snapshot, "snapshot")
         beside = os.fspath(path) + ".snapshot" if snapshot is None else snapshot
         steps = Steps(progress, _size(path) + _size(beside))
         snap = None if snapshot is None else os.fspath(snapshot)
@@ -645,6 +651,7 @@ class Graph(_core.Graph):
                     "invalid path `None`: a graph without a journal needs a snapshot path"
                 )
             path = self.journal_path + ".snapshot"
+        _formats.check_path(path)
         return self._snapshot(os.fspath(path))
 
     def plot_access(

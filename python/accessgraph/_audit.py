@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from accessgraph._core import AuditFile, Event
 from accessgraph._extras import needs
+from accessgraph._formats import check_path
 from accessgraph._progress import Progress, Steps
 from accessgraph.exceptions import AuditIntegrityError
 
@@ -101,6 +102,7 @@ class AuditLog:
         its trailer, raises ``AuditIntegrityError``. With ``hmac_key`` (the journal's key,
         which signed the trailer) a trailer forged along with the events is refused too.
         """
+        check_path(path)
         data = Path(path).read_bytes()
         try:
             text = data.decode("utf-8")
@@ -158,6 +160,7 @@ class AuditLog:
         """Write one JSON object per line (``AuditLog.load`` reads it back).
         ``progress(done, total)`` counts events (the earlier events of a graph opened
         from a snapshot first, as they are read, when that is their first use)."""
+        check_path(path)
         if progress is None:
             Path(path).write_text(self._backend._jsonl(), encoding="utf-8")
             return
@@ -170,6 +173,7 @@ class AuditLog:
         (``details`` as JSON). ``progress(done, total)`` counts events (the earlier
         events of a graph opened from a snapshot first, as they are read, when that is
         their first use)."""
+        check_path(path)
         if progress is None:
             Path(path).write_text(self._backend._csv(), encoding="utf-8", newline="")
             return

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from accessgraph._extras import needs
+from accessgraph._formats import check_path
 from accessgraph._render import csv_table, html_table, markdown_table
 
 if TYPE_CHECKING:
@@ -288,6 +289,8 @@ class Evidence(Sequence[dict[str, Any]]):
 
     def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
         """The rows as CSV (header first); written to ``path`` too when given."""
+        if path is not None:
+            check_path(path)
         text = csv_table(EVIDENCE_COLUMNS, self._cells())
         if path is not None:
             Path(path).write_text(text, encoding="utf-8", newline="")

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LOADABLE",
     "SAVABLE",
+    "check_path",
     "detect",
     "is_journal",
     "open_journal_copy",
@@ -47,8 +48,26 @@ _EXTENSIONS = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".cs
 _JOURNAL_MAGIC = b'{"accessgraph_journal"'
 
 
+def check_path(path: str | os.PathLike[str], field: str = "path") -> None:
+    """Refuse a ``path`` that no file can have: a str holding a lone surrogate the file
+    system's encoding cannot carry is a ``ValidationError`` naming ``field``, the
+    character and its position, where ``open`` raises a bare ``UnicodeEncodeError``. (The
+    surrogates ``surrogateescape`` decoding leaves for undecodable bytes name real files,
+    and pass.) Anything that is not a path is left to the call that opens it."""
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError as e:
+        raise ValidationError(
+            f"{field} is not a valid file name: it holds the lone surrogate "
+            f"{e.object[e.start]!r} at position {e.start}"
+        ) from None
+    except TypeError:
+        return
+
+
 def savable(path: str | os.PathLike[str], format: str | None) -> str:
     """The format ``format`` names, or the one of ``path``'s extension."""
+    check_path(path)
     if format is not None:
         if format not in SAVABLE:
             raise ValidationError(f"invalid format `{format}`: expected markdown, json or csv")
@@ -61,6 +80,7 @@ def detect(path: str | os.PathLike[str], format: str | None = None) -> str:
     starts with a journal header, ``"posthog"`` for a ``.json`` file that is a PostHog
     members response (a list, or an object with ``results`` and no ``format``), else
     the one of its extension (``"markdown"``, ``"json"``, ``"csv"``)."""
+    check_path(path)
     if format is not None:
         if format not in LOADABLE:
             raise ValidationError(
@@ -92,6 +112,7 @@ def read_text(path: str | os.PathLike[str], *, newline: str | None = None) -> st
 
     A byte that is not UTF-8 raises :class:`RegistryFormatError` naming the file, its line
     and column (as the registry parsers count them) and its byte offset."""
+    check_path(path)
     data = Path(path).read_bytes()
     try:
         text = data.decode("utf-8")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, overload
 
 from accessgraph._core import Finding
 from accessgraph._extras import needs
+from accessgraph._formats import check_path
 from accessgraph._render import Html, html_table, markdown_table
 from accessgraph.exceptions import ValidationError
 
@@ -156,6 +157,8 @@ class Review(Sequence[Finding]):
 
         if max_people < 1:
             raise ValidationError(f"invalid max_people `{max_people}`: at least 1")
+        if path is not None:
+            check_path(path)
         text = review_html(
             self._findings,
             self._source,

@@ -123,7 +123,9 @@ def import_journal(
     the database.
     """
     from accessgraph import _core
+    from accessgraph._formats import check_path
 
+    check_path(path)
     steps = Steps(progress, None)
     count = _core.postgres_import(
         os.fspath(path),

@@ -7,6 +7,7 @@ half-applied change, never the rest of the value (it may be a secret)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -236,3 +237,50 @@ def test_check_many_refuses_a_lone_surrogate_with_a_validation_error(
 ) -> None:
     with pytest.raises(ag.ValidationError, match=SAID.replace("\\", "\\\\")):
         g.check_many([(BOB, "project:view", "acme/prod"), query])
+
+
+# (argument, call): `call(g, path)` passes `path`, a file name no file system holds.
+PATH_CALLS: list[tuple[str, Callable[[ag.Graph, Path], Any]]] = [
+    ("path", lambda g, p: ag.Graph.load(p)),
+    ("path", lambda g, p: ag.Graph.load(str(p), format="journal")),
+    ("path", lambda g, p: g.import_registry(p)),
+    ("path", lambda g, p: g.what_if(p)),
+    ("path", lambda g, p: g.save(p)),
+    ("path", lambda g, p: g.to_csv(p)),
+    ("path", lambda g, p: ag.Graph.open(p)),
+    ("snapshot", lambda g, p: ag.Graph.open(p.with_name("ok.journal"), snapshot=p)),
+    ("path", lambda g, p: g.snapshot(p)),
+    ("old", lambda g, p: ag.upgrade_journal(p, p.with_name("new.journal"))),
+    ("new", lambda g, p: ag.upgrade_journal(p.with_name("old.journal"), p)),
+    ("path", lambda g, p: ag.AuditLog.load(p)),
+    ("path", lambda g, p: g.audit.to_jsonl(p)),
+    ("path", lambda g, p: g.audit.to_csv(p)),
+    ("path", lambda g, p: g.review().to_html(p)),
+]
+
+
+@pytest.mark.parametrize(
+    ("argument", "call"),
+    PATH_CALLS,
+    ids=[f"{i}-{arg}" for i, (arg, _) in enumerate(PATH_CALLS)],
+)
+def test_a_path_with_a_lone_surrogate_is_a_validation_error_naming_it(
+    g: ag.Graph, tmp_path: Path, argument: str, call: Callable[[ag.Graph, Path], Any]
+) -> None:
+    before = g.to_json()
+    path = tmp_path / f"{BAD}.md"
+    with pytest.raises(ag.ValidationError) as info:
+        call(g, path)
+    assert str(info.value) == (
+        f"{argument} is not a valid file name: it holds the lone surrogate '\\ud800' "
+        f"at position {len(str(tmp_path)) + 3}"
+    )
+    assert g.to_json() == before
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_path_of_undecodable_bytes_is_a_file_name(g: ag.Graph, tmp_path: Path) -> None:
+    # `surrogateescape` decodes the byte 0x80 of a file name as "\udc80": a real file.
+    path = tmp_path / "b\udc80d.json"
+    g.save(path)
+    assert ag.Graph.load(path).to_json() == g.to_json()
