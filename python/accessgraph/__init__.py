@@ -294,7 +294,13 @@ class Graph(_core.Graph):
         if kind == "markdown":
             return cls.from_markdown(text, org=org)
         if kind == "json":
-            return cls.from_json(text)
+            try:
+                return cls.from_json(text)
+            except RegistryFormatError as e:
+                # The core names the place in the document (`$.orgs[0]`); say which file.
+                raise RegistryFormatError(
+                    f"{os.fspath(path)}: {e}", line=e.line, column=e.column, path=e.path
+                ) from None
         if org is None:
             raise ValidationError(
                 f"invalid org `None`: the PostHog members export `{path}` names no org, "

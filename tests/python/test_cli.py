@@ -668,6 +668,9 @@ def test_json_nested_3000_deep_is_exit_2_naming_the_file(tmp_path: Path) -> None
         assert r.returncode == 2, (args, r.stderr)
         assert r.stderr.startswith(f"accessgraph: error: {deep}: $.x: "), r.stderr
         assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    # Named once, as it was given (`Graph.load`'s own message names the file too).
+    r = run("check", "./deep.json", "u@example.com", "org:view", "acme", cwd=tmp_path)
+    assert r.stderr.startswith("accessgraph: error: ./deep.json: $.x: unknown field"), r.stderr
 
 
 def test_missing_file_is_exit_2_without_a_traceback(tmp_path: Path) -> None:

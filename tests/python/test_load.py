@@ -117,19 +117,31 @@ def test_arguments_that_do_not_fit_the_format(tmp_path: Path) -> None:
         "[" * 3000 + "]" * 3000,
     ],
 )
-def test_json_nested_too_deep_for_python_is_a_registry_format_error(
+def test_json_nested_too_deep_for_python_is_a_registry_format_error_naming_the_file(
     tmp_path: Path, text: str
 ) -> None:
     # Telling a PostHog export from a snapshot parsed the file with json.loads, whose
-    # RecursionError escaped; the document is read by the core, which reports where.
+    # RecursionError escaped; the document is read by the core, which reports where —
+    # in the document; `load` adds which file, as the command line does.
     path = tmp_path / "deep.json"
     path.write_text(text)
     with pytest.raises(ag.RegistryFormatError) as info:
         ag.Graph.load(path)
     with pytest.raises(ag.RegistryFormatError) as direct:
         ag.Graph.from_json(text)
-    assert str(info.value) == str(direct.value)
+    assert str(info.value) == f"{path}: {direct.value}"
     assert info.value.path is not None and info.value.path.startswith("$")
+    assert info.value.path == direct.value.path
+    assert (info.value.line, info.value.column) == (None, None)
+
+
+def test_a_json_snapshot_that_does_not_fit_names_the_file_and_the_place(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('{"format": "accessgraph", "version": 1, "orgs": [{"slug": 5}]}')
+    with pytest.raises(ag.RegistryFormatError) as info:
+        ag.Graph.load(str(path))
+    assert str(info.value).startswith(f"{path}: $.orgs[0].slug: invalid type: integer `5`")
+    assert info.value.path == "$.orgs[0].slug"
 
 
 @pytest.mark.parametrize(

@@ -82,6 +82,8 @@ def _where(path: str, e: ag.RegistryFormatError) -> str:
         prefix = f"line {e.line}, column {column}: "
         message = message.removeprefix(prefix)
         return f"{path}:{e.line}:{column}: {message}"
+    # `Graph.load` names the file it read (as `Path` spells it) before a JSON path.
+    message = message.removeprefix(f"{Path(path)}: ")
     return f"{path}: {message}"
 
 
