@@ -4,7 +4,7 @@
 //! signed checkpoint and each batch's MAC.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -102,24 +102,6 @@ fn io_err(path: &Path, e: &std::io::Error) -> AuditError {
     AuditError::Io(format!("{}: {e}", path.display()))
 }
 
-/// Bytes `[start, end)` of the file.
-fn read_at(mut file: &File, start: u64, end: u64) -> std::io::Result<Vec<u8>> {
-    file.seek(SeekFrom::Start(start))?;
-    let mut buf = Vec::with_capacity(usize::try_from(end.saturating_sub(start)).unwrap_or(0));
-    Read::by_ref(&mut file)
-        .take(end.saturating_sub(start))
-        .read_to_end(&mut buf)?;
-    Ok(buf)
-}
-
-/// Line 1 without its newline, or `None` when it is incomplete.
-fn read_header_line(mut file: &File) -> std::io::Result<Option<Vec<u8>>> {
-    file.seek(SeekFrom::Start(0))?;
-    let mut line = Vec::new();
-    BufReader::new(Read::by_ref(&mut file)).read_until(b'\n', &mut line)?;
-    Ok(line.pop().filter(|&b| b == b'\n').map(|_| line))
-}
-
 /// Does the batch ending at the snapshot's offset end with the snapshot's `seq` and
 /// hash? Reads only that line: a window before the offset, widened until it holds the
 /// line's start.
@@ -137,7 +119,7 @@ fn resume_point_holds(file: &File, body_start: u64, len: u64, r: &Resume) -> std
     let mut window = 4096_u64;
     loop {
         let from = end.saturating_sub(window).max(body_start);
-        let buf = read_at(file, from, end)?;
+        let buf = files::read_at(file, from, end)?;
         let Some((&b'\n', head)) = buf.split_last() else {
             return Ok(false);
         };
@@ -242,7 +224,7 @@ impl FileJournal {
             }
             return Self::create(path, file, key, cp_file, sink);
         }
-        let head = read_header_line(file)
+        let head = files::read_header_line(file)
             .map_err(|e| io_err(path, &e))?
             .ok_or_else(|| {
                 journal_err(
@@ -338,7 +320,7 @@ impl FileJournal {
             Some(r) => (r.offset, r.lines + 1, (r.seq, r.hash.clone())),
             None => (body_start, 2, (header.base_seq, header.anchor.clone())),
         };
-        let body = read_at(file, start, len).map_err(|e| io_err(path, &e))?;
+        let body = files::read_at(file, start, len).map_err(|e| io_err(path, &e))?;
         let (lines, tail) = complete_lines(&body);
         let reader = Reader {
             path,
@@ -603,7 +585,8 @@ impl JournalStore for FileJournal {
         {
             return Ok(Fresh::Replaced);
         }
-        let buf = read_at(&self.file, self.offset, len).map_err(|e| io_err(&self.path, &e))?;
+        let buf =
+            files::read_at(&self.file, self.offset, len).map_err(|e| io_err(&self.path, &e))?;
         let (lines, tail) = complete_lines(&buf);
         let mut last = self.last.clone();
         let records = self.reader().batches(self.lines + 1, &lines, &mut last)?;

@@ -66,6 +66,7 @@
 //!   membership does not apply and a failing import changes nothing.
 
 mod comment;
+mod ended;
 mod escape;
 mod load;
 mod locate;

@@ -2,6 +2,7 @@
 //! problem with its line and column.
 
 use super::comment::{Comments, Seen};
+use super::ended::{Form, Heading, Other};
 use super::escape::unescape;
 use super::locate::{
     caption, column, date_time, heading, html_heading, items, keyword, label, list_item,
@@ -79,69 +80,6 @@ pub fn parse(text: &str, org: Option<&str>) -> Result<Registry, RegistryError> {
     }
     p.finish(org)
 }
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Heading<'t> {
-    Projects,
-    People(Section),
-    /// A heading that is not a section heading, or a line of text that reads as one, met
-    /// in a section: it ends the section, so that no one listed under it is read as part of
-    /// the section above it.
-    Other(Other<'t>),
-}
-
-/// What ended a section: a heading of another form, or a line of text read as one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Form<'t> {
-    /// An ATX heading other than `## <Section>`, one in a block quote, or an HTML one.
-    Heading,
-    /// A setext heading, with its underline.
-    Underlined(&'t str),
-    /// A line of text that a reader takes for a heading, and why.
-    Label(Label),
-}
-
-/// A heading that ended a section, and where it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Other<'t> {
-    line: usize,
-    column: usize,
-    /// The heading as written; for a setext heading, its first line of text.
-    text: &'t str,
-    /// What kind of heading it is, to a reader.
-    form: Form<'t>,
-    /// The section it ended, as `## <Section>` names it.
-    ended: &'static str,
-}
-
-impl Other<'_> {
-    /// The error for the list item at `item_line`, at the heading.
-    fn error(&self, item_line: usize) -> RegistryError {
-        let (text, ended) = (self.text, self.ended);
-        let message = match self.form {
-            Form::Heading => format!("`{text}` is not a section heading ({SECTIONS}): it ends `## {ended}`, so the list item at line {item_line} is in no section"),
-            Form::Underlined(u) => format!("`{text}` underlined with `{u}` is not a section heading ({SECTIONS}): it ends `## {ended}`, so the list item at line {item_line} is in no section"),
-            Form::Label(label) => {
-                let (why, heading) = match label {
-                    Label::Names(heading) => ("names a section", heading),
-                    Label::Emphasis => ("is all emphasis", "<Section>"),
-                    Label::Hash => ("starts with `#`", "<Section>"),
-                    Label::Colon => ("ends with `:`", "<Section>"),
-                    Label::Unended => ("ends a paragraph but no sentence", "<Section>"),
-                };
-                format!("`{text}` reads as a heading (it {why}) but only `## <Section>` opens a section ({SECTIONS}): it ends `## {ended}`, so the list item at line {item_line} is in no section; list it under a `## {heading}` heading")
-            }
-        };
-        RegistryError {
-            line: self.line,
-            column: self.column,
-            message,
-        }
-    }
-}
-
-/// How an error that names a non-section heading lists the sections.
-const SECTIONS: &str = "sections are `## Projects`, `## Owners`, `## Admins`, `## Members`, `## Viewers` and `## External Access`";
 
 /// A line of a paragraph: the text of a setext heading if a `---` or `===` line follows,
 /// or a caption if the paragraph ends there without ending a sentence.
