@@ -149,6 +149,24 @@ pub fn remove_leftovers(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Bytes `[start, end)` of the file.
+pub fn read_at(mut file: &File, start: u64, end: u64) -> std::io::Result<Vec<u8>> {
+    file.seek(SeekFrom::Start(start))?;
+    let mut buf = Vec::with_capacity(usize::try_from(end.saturating_sub(start)).unwrap_or(0));
+    Read::by_ref(&mut file)
+        .take(end.saturating_sub(start))
+        .read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// Line 1 without its newline, or `None` when it is incomplete.
+pub fn read_header_line(mut file: &File) -> std::io::Result<Option<Vec<u8>>> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut line = Vec::new();
+    BufReader::new(Read::by_ref(&mut file)).read_until(b'\n', &mut line)?;
+    Ok(line.pop().filter(|&b| b == b'\n').map(|_| line))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,22 +225,4 @@ mod tests {
         assert_eq!(names, ["j", "other.tmp"]);
         Ok(())
     }
-}
-
-/// Bytes `[start, end)` of the file.
-pub fn read_at(mut file: &File, start: u64, end: u64) -> std::io::Result<Vec<u8>> {
-    file.seek(SeekFrom::Start(start))?;
-    let mut buf = Vec::with_capacity(usize::try_from(end.saturating_sub(start)).unwrap_or(0));
-    Read::by_ref(&mut file)
-        .take(end.saturating_sub(start))
-        .read_to_end(&mut buf)?;
-    Ok(buf)
-}
-
-/// Line 1 without its newline, or `None` when it is incomplete.
-pub fn read_header_line(mut file: &File) -> std::io::Result<Option<Vec<u8>>> {
-    file.seek(SeekFrom::Start(0))?;
-    let mut line = Vec::new();
-    BufReader::new(Read::by_ref(&mut file)).read_until(b'\n', &mut line)?;
-    Ok(line.pop().filter(|&b| b == b'\n').map(|_| line))
 }

@@ -381,14 +381,14 @@ fn check_many_keyed<'py>(
             return Err(bad(i, item));
         };
         let who = subject(who).map_err(|_| bad(i, item))?;
-        let action = action
-            .cast::<PyString>()
-            .map_err(|_| bad(i, item))?
-            .to_str()?;
-        let target = target
-            .cast::<PyString>()
-            .map_err(|_| bad(i, item))?
-            .to_str()?;
+        let action = convert::text(
+            "a query's action",
+            action.cast::<PyString>().map_err(|_| bad(i, item))?,
+        )?;
+        let target = convert::text(
+            "a query's target",
+            target.cast::<PyString>().map_err(|_| bad(i, item))?,
+        )?;
         queries.push((who, action, target));
     }
     let answers = detach(py, || graph.check_many_as(queries.iter().copied(), at))?;
@@ -494,13 +494,16 @@ impl<'a> Batch<'a> {
             return Err(Bad::Shape);
         };
         let user = match user.cast::<PyString>() {
-            Ok(u) => u.to_str().map_err(Bad::Text)?,
+            Ok(u) => convert::text("a query's user", u).map_err(Bad::Text)?,
             Err(_) if user.is_instance_of::<PyPrincipal>() => return Err(Bad::Principal),
             Err(_) => return Err(Bad::Shape),
         };
         let action = self.action(action).map_err(Bad::Text)?;
-        self.queries
-            .push((user, action, target.to_str().map_err(Bad::Text)?));
+        self.queries.push((
+            user,
+            action,
+            convert::text("a query's target", target).map_err(Bad::Text)?,
+        ));
         Ok(())
     }
 
@@ -513,7 +516,7 @@ impl<'a> Batch<'a> {
                 return Ok(text);
             }
         }
-        let text = action.to_str()?;
+        let text = convert::text("a query's action", action)?;
         if let Some(s) = self.actions.get_mut(slot) {
             *s = (key, text);
         }
