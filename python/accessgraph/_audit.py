@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from accessgraph._core import AuditFile, Event
 from accessgraph._extras import needs
-from accessgraph._formats import check_path
+from accessgraph._paths import check_path
 from accessgraph._progress import Progress, Steps
 from accessgraph.exceptions import AuditIntegrityError
 

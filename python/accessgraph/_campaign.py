@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from accessgraph._extras import needs
-from accessgraph._formats import check_path
+from accessgraph._paths import check_path
 from accessgraph._render import csv_table, html_table, markdown_table
 
 if TYPE_CHECKING:

@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from accessgraph._paths import check_path
 from accessgraph.exceptions import (
     JournalError,
     JournalRecoveredWarning,
@@ -46,23 +47,6 @@ LOADABLE = (*SAVABLE, "posthog", "journal")
 
 _EXTENSIONS = {".md": "markdown", ".markdown": "markdown", ".json": "json", ".csv": "csv"}
 _JOURNAL_MAGIC = b'{"accessgraph_journal"'
-
-
-def check_path(path: str | os.PathLike[str], field: str = "path") -> None:
-    """Refuse a ``path`` that no file can have: a str holding a lone surrogate the file
-    system's encoding cannot carry is a ``ValidationError`` naming ``field``, the
-    character and its position, where ``open`` raises a bare ``UnicodeEncodeError``. (The
-    surrogates ``surrogateescape`` decoding leaves for undecodable bytes name real files,
-    and pass.) Anything that is not a path is left to the call that opens it."""
-    try:
-        os.fsencode(path)
-    except UnicodeEncodeError as e:
-        raise ValidationError(
-            f"{field} is not a valid file name: it holds the lone surrogate "
-            f"{e.object[e.start]!r} at position {e.start}"
-        ) from None
-    except TypeError:
-        return
 
 
 def savable(path: str | os.PathLike[str], format: str | None) -> str:

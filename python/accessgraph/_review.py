@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, overload
 
 from accessgraph._core import Finding
 from accessgraph._extras import needs
-from accessgraph._formats import check_path
+from accessgraph._paths import check_path
 from accessgraph._render import Html, html_table, markdown_table
 from accessgraph.exceptions import ValidationError
 

@@ -123,7 +123,7 @@ def import_journal(
     the database.
     """
     from accessgraph import _core
-    from accessgraph._formats import check_path
+    from accessgraph._paths import check_path
 
     check_path(path)
     steps = Steps(progress, None)
