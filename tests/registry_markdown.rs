@@ -1679,3 +1679,92 @@ fn fenced_code_closes_only_at_its_own_fence() {
     .unwrap();
     assert_eq!(reg.people.len(), 3);
 }
+
+#[test]
+fn a_fence_indented_four_columns_neither_opens_nor_closes_code_silently() {
+    // HEAD is three lines: the body starts on line 4.
+    // Under a fence at the margin, a closing fence indented four spaces is code, as a
+    // reader sees it: what follows up to the real close is not read (it was: a hidden
+    // admin, read as one while GitHub showed the lines as code).
+    for body in [
+        "```\n    ```\n## Admins\n- m@evil.example\n```\n",
+        "~~~\n     ~~~\n- m@evil.example\n~~~\n",
+        " ```\n    ```\n- m@evil.example\n",
+    ] {
+        let reg = parse(&format!("{HEAD}{body}"), None).unwrap_or_else(|e| panic!("{body}: {e}"));
+        assert_eq!(reg.people.len(), 1, "{body}");
+    }
+    // Under a fence indented two or three (perhaps in a list item), it is refused.
+    assert_err(
+        &err_in("- a@acme.io\n  ```\n      ```\n- m@evil.example\n  ```\n"),
+        6,
+        7,
+        "closes the code fence opened on line 5 here if that fence is in a list item",
+    );
+    // A fence indented four columns or more (spaces or a tab) is refused where it
+    // would open code: GitHub may show the lines after it as entries.
+    assert_err(
+        &err_in("\n    ```\n- a@acme.io\n"),
+        5,
+        5,
+        "is indented 4 columns",
+    );
+    assert_err(
+        &err_in("\t~~~\n- a@acme.io\n"),
+        4,
+        2,
+        "is indented 4 columns",
+    );
+    assert_err(
+        &err_in("- a@acme.io\n\n      ```\n- b@acme.io\n"),
+        6,
+        7,
+        "is indented 6 columns",
+    );
+}
+
+#[test]
+fn a_line_indented_less_than_a_fence_in_a_list_item_is_refused() {
+    // GitHub ends a fence in a list item with the item: the heading and the person after
+    // it are shown, and were not read (everything after the fence was code here).
+    assert_err(
+        &err_in("- a@acme.io\n  ```\n## Admins\n- m@evil.example\n"),
+        6,
+        1,
+        "indented less than the code fence opened on line 5",
+    );
+    // Code indented as its fence, and blank lines, are code; the fence closes as usual.
+    let reg = parse(
+        &format!("{HEAD}- a@acme.io\n  ```\n  - x@acme.io\n\n  ```\n- b@acme.io\n"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(reg.people.len(), 3);
+    // A fence at the margin or one space in is no list item's: its code may start
+    // further left, as in CommonMark.
+    let reg = parse(
+        &format!("{HEAD} ```\n- m@evil.example\n```\n- b@acme.io\n"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(reg.people.len(), 2);
+}
+
+#[test]
+fn a_backtick_fence_whose_info_string_holds_a_backtick_is_text() {
+    // CommonMark reads "```a`b" as text with a code span, not as a fence: the people
+    // after it are shown, so they are read (a sentence is prose in a section)...
+    let reg = parse(
+        &format!("{HEAD}- a@acme.io\n\n```a`b is how it starts.\n\n- b@acme.io\n"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(reg.people.len(), 3);
+    // ...and a line that reads as a caption ends the section, as any text would.
+    assert_err(
+        &err_in("- a@acme.io\n```a`b\n- b@acme.io\n"),
+        5,
+        1,
+        "reads as a heading",
+    );
+}

@@ -4,6 +4,15 @@
 //! Fenced code opens at a line of three or more backticks or tildes and closes only at a
 //! line of the same character, at least as long and with nothing after it, as GitHub
 //! closes it (else to the end of the document): what a reader sees as code is never read.
+//! As in `CommonMark`, a fence is indented by at most three spaces, and a backtick fence's
+//! info string holds no backtick (```` ```a`b ```` is text). Where a renderer's reading
+//! turns on the list around a fence — a fence indented four spaces or more (a fence in a
+//! list item, or an indented code block, or text), a closing fence so indented under a
+//! fence indented two or three (which may belong to a list item), a line indented less
+//! than such a fence (which ends the list item, and the code with it, or is code) — the
+//! line is refused: a closing fence the parser took where the renderer sees code let an
+//! entry be read that readers saw as code, and a fence the renderer does not see hid the
+//! rest of the document from the parser.
 //!
 //! A comment opens at any unescaped `<!--` outside fenced code (at the start of a line, an
 //! HTML block; mid-line, inline HTML) and closes at the first `-->` after it, on its line
@@ -37,8 +46,25 @@ pub(super) enum Seen {
 pub(super) struct Comments {
     /// The line the comment still open was opened on.
     open: Option<usize>,
-    /// The fence of the fenced code the line is in: its character and length.
-    fence: Option<(char, usize)>,
+    /// The fence of the fenced code the line is in.
+    fence: Option<Fence>,
+}
+
+/// An open fence: its character, its length, its indentation (columns) and its line.
+#[derive(Debug, Clone, Copy)]
+struct Fence {
+    mark: char,
+    len: usize,
+    indent: usize,
+    line: usize,
+}
+
+impl Fence {
+    /// Whether the fence may belong to a list item (indented as far as the narrowest
+    /// item's text, `- `), so that a renderer ends it with the item.
+    fn may_be_in_item(self) -> bool {
+        self.indent >= 2
+    }
 }
 
 impl Comments {
@@ -47,23 +73,8 @@ impl Comments {
     pub(super) fn line(&mut self, ln: &Ln<'_>) -> Seen {
         let text = ln.text;
         if self.open.is_none() {
-            let marks = fence(text.trim_start());
-            match (self.fence, marks) {
-                // Only a fence of the same character, at least as long, with nothing
-                // after it, closes fenced code (```` ``` ```` or `~~~` does not close
-                // ```` ```` ````): the lines before it are code to a reader.
-                (Some((c, n)), Some((m, k, rest)))
-                    if m == c && k >= n && rest.trim().is_empty() =>
-                {
-                    self.fence = None;
-                    return Seen::Fence;
-                }
-                (Some(_), _) => return Seen::Code,
-                (None, Some((m, k, _))) => {
-                    self.fence = Some((m, k));
-                    return Seen::Fence;
-                }
-                (None, None) => {}
+            if let Some(seen) = self.fenced(ln) {
+                return seen;
             }
         }
         let (_, inner) = unquote(text.trim_start());
@@ -130,6 +141,71 @@ impl Comments {
             Seen::Part(visible)
         }
     }
+}
+
+impl Comments {
+    /// What `ln` is to fenced code: a fence, a line of code, or refused; `None` for a
+    /// line outside fenced code that opens none.
+    fn fenced(&mut self, ln: &Ln<'_>) -> Option<Seen> {
+        let text = ln.text;
+        let body = text.trim_start_matches([' ', '\t']);
+        let indent = columns(text.get(..text.len() - body.len()).unwrap_or_default());
+        let marks = fence(body);
+        let refuse = |message: String| Some(Seen::Refused(ln.err(body, message)));
+        let Some(open) = self.fence else {
+            let (mark, len, rest) = marks?;
+            if mark == '`' && rest.contains('`') {
+                return None; // text with a code span, as CommonMark reads it
+            }
+            if indent >= 4 {
+                return refuse(format!(
+                    "`{}` is indented {indent} columns: Markdown reads it as a code fence inside a list item, and as code or text elsewhere; indent it by at most three spaces, or delete it",
+                    body.trim_end()
+                ));
+            }
+            self.fence = Some(Fence {
+                mark,
+                len,
+                indent,
+                line: ln.no,
+            });
+            return Some(Seen::Fence);
+        };
+        if open.may_be_in_item() && indent < open.indent && !body.trim().is_empty() {
+            return refuse(format!(
+                "this line is indented less than the code fence opened on line {}: Markdown ends that code here if the fence is in a list item, and not otherwise; indent the fence and its code alike, at most three spaces",
+                open.line
+            ));
+        }
+        // Only a fence of the same character, at least as long, with nothing after it,
+        // closes fenced code (```` ``` ```` or `~~~` does not close ```` ```` ````): the
+        // lines before it are code to a reader.
+        match marks {
+            Some((m, k, rest)) if m == open.mark && k >= open.len && rest.trim().is_empty() => {
+                if indent < 4 {
+                    self.fence = None;
+                    return Some(Seen::Fence);
+                }
+                if open.may_be_in_item() {
+                    return refuse(format!(
+                        "`{}` is indented {indent} columns: Markdown closes the code fence opened on line {} here if that fence is in a list item, and reads it as code otherwise; indent it as the fence is",
+                        body.trim_end(),
+                        open.line
+                    ));
+                }
+                Some(Seen::Code)
+            }
+            _ => Some(Seen::Code),
+        }
+    }
+}
+
+/// How many columns `indentation` (spaces and tabs) takes, tabs stopping at multiples of
+/// four as in `CommonMark`.
+fn columns(indentation: &str) -> usize {
+    indentation
+        .chars()
+        .fold(0, |at, c| if c == '\t' { at + 4 - at % 4 } else { at + 1 })
 }
 
 /// The error for a list item in `hidden`, the part of `ln` in the comment opened on line

@@ -35,7 +35,9 @@
 //!   unless it names a section (`<!-- Members -->`), which ends the section as a label
 //!   does. Export escapes a `<!--` in free text (`\<!--`), so it never writes a comment.
 //!   Fenced code is not read, and closes only at a fence of its own character, at least
-//!   as long, with nothing after it, as a reader's renderer closes it.
+//!   as long, with nothing after it, as a reader's renderer closes it; a fence whose
+//!   reading turns on the list around it (indented four columns or more, or code less
+//!   indented than a fence that may be in a list item) is an error ([`comment`]).
 //! - A grant target is matched first as a project slug, then as a project name (any case);
 //!   `*` and `All projects` mean every project (`org/*`). A name that several listed
 //!   projects share is ambiguous: use the slug. Granting twice on the same project to the
