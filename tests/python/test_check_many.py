@@ -6,6 +6,7 @@ another thread changes during the call."""
 from __future__ import annotations
 
 import threading
+from typing import ClassVar
 
 import pytest
 
@@ -197,3 +198,88 @@ def test_strings_interned_by_another_thread_during_a_batch_read_the_same(
         while not done.is_set():
             assert acme.check_many(batch) == expected
         t.join()
+
+
+@pytest.mark.parametrize("n", [0, 1, 600, 3000])
+@pytest.mark.parametrize("kind", ["list", "tuple", "iterator", "odd list"])
+def test_a_batch_gives_back_every_reference_it_took(acme: ag.Graph, n: int, kind: str) -> None:
+    """The snapshot of a list takes a reference to every query and gives each back (the
+    answers' list holds new ones to ``True`` and ``False``): after the call every query
+    tuple and string has the count it had before, whatever path read it."""
+    import sys
+
+    batch: list[object] = list(queries(acme, n))
+    if kind == "odd list" and n:
+        batch[n // 2] = (Text("charlie@example.com"), "project:view", "acme/development")
+    parts = [x for q in batch for x in (q, *q)]  # type: ignore[misc]
+    before = [sys.getrefcount(x) for x in parts]
+    arg = {"tuple": tuple(batch), "iterator": iter(batch)}.get(kind, batch)
+    answers = acme.check_many(arg)  # type: ignore[arg-type]
+    del arg
+    assert answers == [acme.check(*q) for q in batch]  # type: ignore[misc]
+    assert [sys.getrefcount(x) for x in parts] == before
+
+
+class Watched(str):
+    """A user whose ``__del__`` looks, through the collector, for a tuple as long as the
+    batch: the snapshot, had it been left visible while its slots are given back."""
+
+    length: ClassVar[int] = 0
+    found: ClassVar[list[bool]] = []
+    in_call: ClassVar[threading.local] = threading.local()
+
+    def __del__(self) -> None:
+        if getattr(Watched.in_call, "on", False) and not Watched.found:
+            import gc
+
+            # Claimed first: the list of every object is let go of inside this call,
+            # which may run the `__del__` of queries the other thread dropped meanwhile.
+            Watched.found.append(False)
+            Watched.found[0] = any(
+                type(o) is tuple and len(o) == Watched.length for o in gc.get_objects()
+            )
+
+
+def test_queries_only_the_snapshot_still_holds_are_freed_and_never_seen_half_given_back(
+    acme: ag.Graph,
+) -> None:
+    """Another thread replaces a list's queries with fresh ones while batches run, so the
+    snapshot holds the last reference to the old ones: they are freed when the call ends
+    (none leaks), and the ``__del__`` that runs then finds no half-emptied snapshot."""
+    import weakref
+
+    n = 4000
+    Watched.length, Watched.found = n, []
+
+    def fresh() -> list[tuple[str, str, str]]:
+        return [
+            (Watched("charlie@example.com"), "project:view", "acme/development") for _ in range(n)
+        ]
+
+    batch = fresh()
+    stop = threading.Event()
+    refs: list[weakref.ref[str]] = []
+
+    def mutator() -> None:
+        while not stop.is_set():
+            batch[:] = fresh()
+
+    t = threading.Thread(target=mutator)
+    t.start()
+    try:
+        for _ in range(400):
+            refs.extend(weakref.ref(q[0]) for q in batch[:1])
+            Watched.in_call.on = True
+            try:
+                assert acme.check_many(batch) == [True] * n
+            finally:
+                Watched.in_call.on = False
+            if Watched.found and len(refs) >= 20:
+                break
+    finally:
+        stop.set()
+        t.join()
+    batch.clear()
+    assert all(r() is None for r in refs)
+    # At least one batch dropped the last reference to a query (else nothing was tried).
+    assert Watched.found == [False]
