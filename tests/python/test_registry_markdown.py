@@ -227,6 +227,39 @@ def test_sentences_in_a_section_stay_prose() -> None:
     ]
 
 
+def test_an_admin_github_shows_as_code_is_not_imported() -> None:
+    """Under a fence at the margin, a closing fence indented four spaces is code to
+    GitHub: the ``## Admins`` entry after it, shown as code, is not imported (it was)."""
+    doc = (
+        "# Acme Access Registry\n## Owners\n- jane@example.com\n"
+        "```\n    ```\n## Admins\n- mallory@evil.example\n```\n"
+    )
+    g = ag.Graph.from_markdown(doc, org="acme")
+    assert [(m.user, m.role) for m in g.members("acme")] == [("jane@example.com", "owner")]
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "says"),
+    [
+        # A fence indented four spaces: code or text to GitHub, a fence to the parser.
+        ("\n    ```\n## Admins\n- alice@example.com\n", 5, "is indented 4 columns"),
+        # A fence in a list item ends with the item: GitHub shows the admins after it.
+        (
+            "  ```\n## Admins\n- alice@example.com\n",
+            5,
+            "indented less than the code fence opened on line 4",
+        ),
+    ],
+)
+def test_a_fence_whose_reading_depends_on_the_list_around_it_is_refused(
+    body: str, line: int, says: str
+) -> None:
+    doc = f"# Acme Access Registry\n## Owners\n- jane@example.com\n{body}"
+    with pytest.raises(ag.RegistryFormatError, match=says) as info:
+        ag.Graph.from_markdown(doc, org="acme")
+    assert info.value.line == line
+
+
 @pytest.mark.parametrize(
     ("hidden", "line", "opened"),
     [
