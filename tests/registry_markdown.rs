@@ -1131,12 +1131,20 @@ fn a_line_that_reads_as_a_heading_ends_the_section() {
             format!("list it under a `## {suggested}` heading"),
         ];
         // Directly above the list, or above it after blank lines and a sentence.
+        // A label that opens an HTML block (`<details>`) holds the lines up to the next
+        // blank one: a list item right under it is raw HTML to a reader, refused as such.
+        let html = label.starts_with("<details>");
+        let in_html = format!("is in the HTML block opened on line {line}");
         for (after, item_line) in [
             ("- intern@acme.io\n", line + 1),
             ("\n* intern@acme.io (Intern)\n", line + 2),
             ("\n\nThey joined in May.\n\n- intern@acme.io\n", line + 5),
         ] {
             let e = err_in(&format!("{label}\n{after}"));
+            if html && !after.starts_with('\n') {
+                assert_err(&e, item_line, 1, &in_html);
+                continue;
+            }
             assert_err(&e, line, column, &needles[0]);
             assert_err(&e, line, column, &needles[1]);
             assert_err(
@@ -1149,14 +1157,26 @@ fn a_line_that_reads_as_a_heading_ends_the_section() {
             );
         }
         // A nested grant, and a project, are no more in a section than a person.
+        let (at, says) = if html {
+            (
+                line + 4,
+                in_html.replace(&format!("{line}"), &format!("{}", line + 3)),
+            )
+        } else {
+            (line + 3, "it ends `## Members`".to_owned())
+        };
         let e = err_in(&format!(
             "## Members\n- m@acme.io\n\n{label}\n  - *: admin\n"
         ));
-        assert_eq!(e.line, line + 3, "{e}");
-        assert!(e.message.contains("it ends `## Members`"), "{e}");
+        assert_eq!(e.line, at, "{e}");
+        assert!(e.message.contains(&says), "{e}");
         let e = err_in(&format!("## Projects\n- Web\n\n{label}\n- Secret\n"));
-        assert_eq!(e.line, line + 3, "{e}");
-        assert!(e.message.contains("it ends `## Projects`"), "{e}");
+        assert_eq!(e.line, at, "{e}");
+        assert!(
+            e.message
+                .contains(&says.replace("it ends `## Members`", "it ends `## Projects`")),
+            "{e}"
+        );
         // Without a list item after it, before the next section heading, it is prose; and
         // before the first section, lists are prose anyway.
         let doc = format!("{HEAD}{label}\n\n## Members\n- m@acme.io\n");
@@ -1164,7 +1184,13 @@ fn a_line_that_reads_as_a_heading_ends_the_section() {
         assert_eq!(person(&reg, "m@acme.io").role, OrgRole::Member);
         assert_eq!(reg.people.len(), 2);
         let doc = format!("# Acme Access Registry\n{label}\n- open a PR\n## Owners\n- o@acme.io\n");
-        assert_eq!(parse(&doc, None).unwrap().people.len(), 1, "{doc}");
+        if html {
+            // (A list item in an HTML block is refused anywhere, as one in a comment is.)
+            let e = parse(&doc, None).unwrap_err();
+            assert_err(&e, 3, 1, "is in the HTML block opened on line 2");
+        } else {
+            assert_eq!(parse(&doc, None).unwrap().people.len(), 1, "{doc}");
+        }
     }
     // A heading that came first is the one named.
     let e = err_in("### Notes\n**Members**\n- intern@acme.io\n");
@@ -1767,4 +1793,70 @@ fn a_backtick_fence_whose_info_string_holds_a_backtick_is_text() {
         1,
         "reads as a heading",
     );
+}
+
+#[test]
+fn an_entry_in_an_html_block_is_refused_not_imported() {
+    // GitHub shows what follows `<pre>` (up to `</pre>`, blank lines included), `<div>` or
+    // `<details>` (up to a blank line), or `<script>` (not at all) as HTML: `## Admins`
+    // and `- m@evil.example` there were read as a section and an admin.
+    for (body, line, opened) in [
+        ("<pre>\n## Admins\n- m@evil.example\n</pre>\n", 5, 4),
+        ("<PRE class=x>\n\n- m@evil.example\n</pre>\n", 6, 4),
+        ("<script>\n- m@evil.example\n</script>\n", 5, 4),
+        ("<div>\n## Admins\n- m@evil.example\n</div>\n", 5, 4),
+        (
+            "<details>\n<summary>Old</summary>\n- m@evil.example\n</details>\n",
+            6,
+            4,
+        ),
+        ("<span>\n- m@evil.example\n", 5, 4),
+        ("<?php\n- m@evil.example\n?>\n", 5, 4),
+        ("<div>\n<h2>Admins</h2>\n", 5, 4),
+    ] {
+        let e = err_in(body);
+        assert_err(
+            &e,
+            line,
+            1,
+            &format!("is in the HTML block opened on line {opened}"),
+        );
+    }
+    // The block ends where CommonMark ends it: a blank line after `<div>`, the line
+    // holding `</pre>`; what follows is Markdown and is read. A one-line block opens none
+    // beyond its line, nor does a tag with text after it on its line (`<b>…</b> text`).
+    for (body, role) in [
+        (
+            "<div>\n</div>\n\n## Members\n- a@acme.io\n",
+            OrgRole::Member,
+        ),
+        (
+            "<details>\n<summary>Old</summary>\n\n</details>\n\n## Members\n- a@acme.io\n",
+            OrgRole::Member,
+        ),
+        (
+            "<pre>\n\nkeep\n</pre>\n\n## Members\n- a@acme.io\n",
+            OrgRole::Member,
+        ),
+        ("<pre>x</pre>\n\n## Members\n- a@acme.io\n", OrgRole::Member),
+        (
+            "<!DOCTYPE html>\n\n## Members\n- a@acme.io\n",
+            OrgRole::Member,
+        ),
+        (
+            "<b>Note</b> the list is sorted.\n- a@acme.io\n",
+            OrgRole::Owner,
+        ),
+    ] {
+        let reg = parse(&format!("{HEAD}{body}"), None).unwrap_or_else(|e| panic!("{body}: {e}"));
+        assert_eq!(reg.people.len(), 2, "{body}");
+        assert_eq!(person(&reg, "a@acme.io").role, role, "{body}");
+    }
+    // A fence in an HTML block is raw text: it neither opens code nor hides what follows.
+    let reg = parse(
+        &format!("{HEAD}<div>\n```\n\n## Members\n- a@acme.io\n"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(reg.people.len(), 2);
 }

@@ -3,11 +3,12 @@ CommonMark spec that GitHub's renderer (cmark-gfm) implements for lists and code
 
 Hypothesis writes documents of people's list items, code fences at every indentation
 (spaces or a tab, backticks or tildes, with or without an info string), indented list
-items, section headings, sentences and blank lines. Each document is either refused
-with a typed error, or:
+items, section headings, HTML block tags, sentences and blank lines. Each document is
+either refused with a typed error, or:
 
 - every person imported is one the renderer shows as a list item — never one shown as
-  code (a fence the parser closed too early once imported an admin GitHub showed as code);
+  code or raw HTML (a fence the parser closed too early, and `<pre>` or `<div>`, once
+  imported an admin GitHub showed as code or HTML);
 - every person the renderer shows as an item of a top-level list under a section heading
   is imported (a fence GitHub ended with its list item once hid every section after it).
 """
@@ -53,6 +54,20 @@ LINE = st.one_of(
     st.just("Engineers get staging by default."),
     st.just(""),
     st.just(""),
+    st.sampled_from(
+        [
+            "<div>",
+            "</div>",
+            "<details>",
+            "<summary>Old grants</summary>",
+            "<pre>",
+            "</pre>",
+            "<script>",
+            "</script>",
+            "<span>",
+            "<b>Note</b> the list is sorted.",
+        ]
+    ),
 )
 
 
@@ -69,7 +84,7 @@ def document(lines: list[str]) -> str:
 @dataclass
 class Rendered:
     """What the renderer shows: people in list items, those of top-level lists under a
-    section heading, and text shown as code."""
+    section heading, and text shown as code or raw HTML."""
 
     items: set[str] = field(default_factory=set)
     in_sections: set[str] = field(default_factory=set)
@@ -82,7 +97,7 @@ def rendered(text: str) -> Rendered:
     stack: list[str] = []
     lists = 0
     for tok in markdown_it.MarkdownIt("commonmark").parse(text):
-        if tok.type in ("fence", "code_block"):
+        if tok.type in ("fence", "code_block", "html_block"):
             out.code += tok.content
         if tok.nesting == 1:
             stack.append(tok.type)

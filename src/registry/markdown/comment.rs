@@ -20,7 +20,7 @@
 //! hiding (a `<!--` in a code span opens one here), and hiding refuses rather than drops:
 //! a list item in a comment is an error, never imported unseen.
 
-use super::locate::{column, list_item, unquote, Ln};
+use super::locate::{column, heading, html_heading, list_item, unquote, Ln};
 use crate::error::RegistryError;
 
 /// What a reader sees of one line.
@@ -48,6 +48,28 @@ pub(super) struct Comments {
     open: Option<usize>,
     /// The fence of the fenced code the line is in.
     fence: Option<Fence>,
+    /// The HTML block the line is in.
+    html: Option<Html>,
+}
+
+/// An HTML block (`CommonMark` 4.6) that lines after its first belong to: what ends it and
+/// the line it opened on.
+#[derive(Debug, Clone, Copy)]
+struct Html {
+    end: HtmlEnd,
+    line: usize,
+}
+
+/// What ends an HTML block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HtmlEnd {
+    /// A blank line (which is not part of it): a block-level tag (`<div>`, `<details>`,
+    /// `<table>` …), or any other tag alone on its line.
+    Blank,
+    /// The line holding `</pre>`, `</script>`, `</style>` or `</textarea>`: raw text.
+    Raw,
+    /// The line holding this text (`?>`, `]]>`, `>`).
+    Text(&'static str),
 }
 
 /// An open fence: its character, its length, its indentation (columns) and its line.
@@ -71,12 +93,26 @@ impl Comments {
     /// What a reader sees of `ln`; its comments open or close the one carried over, its
     /// fence opens or closes fenced code.
     pub(super) fn line(&mut self, ln: &Ln<'_>) -> Seen {
-        let text = ln.text;
+        let mut html = None;
         if self.open.is_none() {
-            if let Some(seen) = self.fenced(ln) {
-                return seen;
+            if self.html.is_some() {
+                html = self.in_html(ln);
+            } else {
+                if let Some(seen) = self.fenced(ln) {
+                    return seen;
+                }
+                self.open_html(ln);
             }
         }
+        match (html, self.comments(ln)) {
+            (_, refused @ Seen::Refused(_)) => refused,
+            (Some(seen), _) | (None, seen) => seen,
+        }
+    }
+
+    /// [`Comments::line`] for a line outside fenced code: its comments.
+    fn comments(&mut self, ln: &Ln<'_>) -> Seen {
+        let text = ln.text;
         let (_, inner) = unquote(text.trim_start());
         let indent = text.len() - text.trim_start().len();
         let block = self.open.is_some() || (indent < 4 && inner.starts_with("<!--"));
@@ -144,6 +180,49 @@ impl Comments {
 }
 
 impl Comments {
+    /// Opens the HTML block `ln` starts, if it starts one and does not end it too. The
+    /// line itself is read as before (an HTML heading ends the section, other text is
+    /// prose); what follows it in the block is not.
+    fn open_html(&mut self, ln: &Ln<'_>) {
+        let body = ln.text.trim_start_matches([' ', '\t']);
+        if let Some(end) = html_start(body) {
+            if end == HtmlEnd::Blank || !html_ends(end, body) {
+                self.html = Some(Html { end, line: ln.no });
+            }
+        }
+    }
+
+    /// What a reader sees of `ln`, in the HTML block opened above it: raw HTML, not
+    /// Markdown. `None` when `ln` is the blank line that ends the block.
+    fn in_html(&mut self, ln: &Ln<'_>) -> Option<Seen> {
+        let block = self.html?;
+        let body = ln.text.trim_start_matches([' ', '\t']);
+        if block.end == HtmlEnd::Blank && body.trim().is_empty() {
+            self.html = None;
+            return None;
+        }
+        if html_ends(block.end, body) {
+            self.html = None;
+        }
+        let inner = unquote(body).1;
+        if list_item(inner).is_none() && heading(inner).is_none() && !html_heading(inner) {
+            return Some(Seen::Hidden);
+        }
+        let ends = match block.end {
+            HtmlEnd::Blank => "a blank line ends it".to_owned(),
+            HtmlEnd::Raw => "it ends at the line holding its closing tag".to_owned(),
+            HtmlEnd::Text(t) => format!("it ends at the line holding `{t}`"),
+        };
+        Some(Seen::Refused(ln.err(
+            inner,
+            format!(
+                "`{}` is in the HTML block opened on line {}, which GitHub shows as HTML, not as a list item or heading, yet would be read as one: end the block before it ({ends}), or delete it",
+                inner.trim_end(),
+                block.line
+            ),
+        )))
+    }
+
     /// What `ln` is to fenced code: a fence, a line of code, or refused; `None` for a
     /// line outside fenced code that opens none.
     fn fenced(&mut self, ln: &Ln<'_>) -> Option<Seen> {
@@ -197,6 +276,133 @@ impl Comments {
             }
             _ => Some(Seen::Code),
         }
+    }
+}
+
+/// The block-level tag names of `CommonMark`'s HTML blocks of type 6.
+const BLOCK_TAGS: &[&str] = &[
+    "address",
+    "article",
+    "aside",
+    "base",
+    "basefont",
+    "blockquote",
+    "body",
+    "caption",
+    "center",
+    "col",
+    "colgroup",
+    "dd",
+    "details",
+    "dialog",
+    "dir",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "frame",
+    "frameset",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "header",
+    "hr",
+    "html",
+    "iframe",
+    "legend",
+    "li",
+    "link",
+    "main",
+    "menu",
+    "menuitem",
+    "nav",
+    "noframes",
+    "ol",
+    "optgroup",
+    "option",
+    "p",
+    "param",
+    "search",
+    "section",
+    "summary",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "title",
+    "tr",
+    "track",
+    "ul",
+];
+
+/// What ends the HTML block `body` (a line without its indentation) starts, if it starts
+/// one (`CommonMark` 4.6, types 1 and 3 to 7; a comment, type 2, is handled apart). A tag
+/// alone on its line (type 7) starts one here even after a paragraph, where `CommonMark`
+/// reads it as text: that only refuses more.
+fn html_start(body: &str) -> Option<HtmlEnd> {
+    let rest = body.strip_prefix('<')?;
+    if rest.starts_with("!--") {
+        return None;
+    }
+    if rest.starts_with('?') {
+        return Some(HtmlEnd::Text("?>"));
+    }
+    if rest.starts_with("![CDATA[") {
+        return Some(HtmlEnd::Text("]]>"));
+    }
+    if rest
+        .strip_prefix('!')
+        .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_alphabetic()))
+    {
+        return Some(HtmlEnd::Text(">"));
+    }
+    let (closing, rest) = match rest.strip_prefix('/') {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    if !rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let len = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .unwrap_or(rest.len());
+    let (name, after) = rest.split_at(len);
+    let name = name.to_ascii_lowercase();
+    let bounded =
+        after.is_empty() || after.starts_with(['>', ' ', '\t']) || after.starts_with("/>");
+    if !closing && bounded && ["pre", "script", "style", "textarea"].contains(&name.as_str()) {
+        return Some(HtmlEnd::Raw);
+    }
+    if bounded && BLOCK_TAGS.contains(&name.as_str()) {
+        return Some(HtmlEnd::Blank);
+    }
+    // Any other tag alone on its line.
+    let line = body.trim_end();
+    (bounded && line.ends_with('>') && !line.get(1..).unwrap_or_default().contains('<'))
+        .then_some(HtmlEnd::Blank)
+}
+
+/// Whether `body` ends an HTML block that `end` ends.
+fn html_ends(end: HtmlEnd, body: &str) -> bool {
+    match end {
+        HtmlEnd::Blank => body.trim().is_empty(),
+        HtmlEnd::Raw => {
+            let lower = body.to_ascii_lowercase();
+            ["</pre>", "</script>", "</style>", "</textarea>"]
+                .iter()
+                .any(|t| lower.contains(t))
+        }
+        HtmlEnd::Text(t) => body.contains(t),
     }
 }
 

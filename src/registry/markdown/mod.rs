@@ -38,6 +38,8 @@
 //!   as long, with nothing after it, as a reader's renderer closes it; a fence whose
 //!   reading turns on the list around it (indented four columns or more, or code less
 //!   indented than a fence that may be in a list item) is an error ([`comment`]).
+//!   Nor is an HTML block (`<pre>` to `</pre>`, `<div>` to a blank line …): a list item
+//!   or heading on a line after its first is an error naming the line it opened on.
 //! - A grant target is matched first as a project slug, then as a project name (any case);
 //!   `*` and `All projects` mean every project (`org/*`). A name that several listed
 //!   projects share is ambiguous: use the slug. Granting twice on the same project to the
