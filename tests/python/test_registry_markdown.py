@@ -249,11 +249,13 @@ def test_an_admin_github_shows_as_code_is_not_imported() -> None:
             5,
             "indented less than the code fence opened on line 4",
         ),
+        # Raw HTML to GitHub (preformatted text, a div's content, nothing at all).
+        ("<pre>\n## Admins\n- alice@example.com\n</pre>\n", 5, "HTML block opened on line 4"),
+        ("<div>\n- alice@example.com\n", 5, "HTML block opened on line 4"),
+        ("<script>\n\n- alice@example.com\n</script>\n", 6, "HTML block opened on line 4"),
     ],
 )
-def test_a_fence_whose_reading_depends_on_the_list_around_it_is_refused(
-    body: str, line: int, says: str
-) -> None:
+def test_a_fence_or_html_block_hiding_an_entry_is_refused(body: str, line: int, says: str) -> None:
     doc = f"# Acme Access Registry\n## Owners\n- jane@example.com\n{body}"
     with pytest.raises(ag.RegistryFormatError, match=says) as info:
         ag.Graph.from_markdown(doc, org="acme")
