@@ -1813,6 +1813,9 @@ fn an_entry_in_an_html_block_is_refused_not_imported() {
         ("<span>\n- m@evil.example\n", 5, 4),
         ("<?php\n- m@evil.example\n?>\n", 5, 4),
         ("<div>\n<h2>Admins</h2>\n", 5, 4),
+        // A closing tag alone on its line opens one too (after a paragraph CommonMark
+        // reads it as text, and a numbered list may then start: refused either way).
+        ("</pre>\n1. m@evil.example\n", 5, 4),
     ] {
         let e = err_in(body);
         assert_err(
@@ -1855,6 +1858,32 @@ fn an_entry_in_an_html_block_is_refused_not_imported() {
     // A fence in an HTML block is raw text: it neither opens code nor hides what follows.
     let reg = parse(
         &format!("{HEAD}<div>\n```\n\n## Members\n- a@acme.io\n"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(reg.people.len(), 2);
+}
+
+#[test]
+fn a_numbered_item_in_a_section_is_refused_not_left_out() {
+    // GitHub shows `1. a@acme.io` in the Owners' list; it was read as prose, and the
+    // person left out without a word.
+    for (body, line, column) in [
+        ("1. a@acme.io\n", 4, 1),
+        ("\n2) a@acme.io (CTO)\n", 5, 1),
+        ("## Members\n- m@acme.io\n  1. Production: admin\n", 6, 3),
+        ("## Projects\n1. Web\n", 5, 1),
+    ] {
+        let e = err_in(body);
+        assert_err(&e, line, column, "is a numbered list item");
+    }
+    let e = err_in("1. a@acme.io\n");
+    assert!(e.message.contains("write it as `- a@acme.io`"), "{e}");
+    // Under a heading that is no section, it is an error as a `- ` item is; before the
+    // first section, and as part of a sentence, it is prose.
+    assert_err(&err_in("### Notes\n1. rotate keys\n"), 4, 1, "`### Notes`");
+    let reg = parse(
+        "# Acme Access Registry\n1. Open a PR.\n## Owners\n- o@acme.io\nIt ends in 2024. We review it then.\n- p@acme.io\n",
         None,
     )
     .unwrap();

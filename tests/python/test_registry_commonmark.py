@@ -1,10 +1,10 @@
 """The Markdown registry against a CommonMark renderer: markdown-it-py, which follows the
 CommonMark spec that GitHub's renderer (cmark-gfm) implements for lists and code.
 
-Hypothesis writes documents of people's list items, code fences at every indentation
-(spaces or a tab, backticks or tildes, with or without an info string), indented list
-items, section headings, HTML block tags, sentences and blank lines. Each document is
-either refused with a typed error, or:
+Hypothesis writes documents of people's list items (bulleted, numbered, escaped), code
+fences at every indentation (spaces or a tab, backticks or tildes, with or without an
+info string), indented list items, section headings, HTML block tags, sentences and
+blank lines. Each document is either refused with a typed error, or:
 
 - every person imported is one the renderer shows as a list item — never one shown as
   code or raw HTML (a fence the parser closed too early, and `<pre>` or `<div>`, once
@@ -41,6 +41,7 @@ def fence(indent: str, mark: str, length: int, info: str) -> str:
 LINE = st.one_of(
     st.just("- PERSON"),
     st.just("- PERSON"),
+    st.sampled_from(["1. PERSON", "2) PERSON", "* PERSON", "+ PERSON", "\\- PERSON"]),
     st.builds(lambda n: " " * n + "- All projects: viewer", st.integers(2, 6)),
     st.builds(lambda n: " " * n + "- PERSON", st.integers(1, 6)),
     st.builds(

@@ -20,7 +20,7 @@
 //! hiding (a `<!--` in a code span opens one here), and hiding refuses rather than drops:
 //! a list item in a comment is an error, never imported unseen.
 
-use super::locate::{column, heading, html_heading, list_item, unquote, Ln};
+use super::locate::{column, heading, html_heading, list_item, ordered_item, unquote, Ln};
 use crate::error::RegistryError;
 
 /// What a reader sees of one line.
@@ -205,7 +205,8 @@ impl Comments {
             self.html = None;
         }
         let inner = unquote(body).1;
-        if list_item(inner).is_none() && heading(inner).is_none() && !html_heading(inner) {
+        let item = list_item(inner).is_some() || ordered_item(inner).is_some();
+        if !item && heading(inner).is_none() && !html_heading(inner) {
             return Some(Seen::Hidden);
         }
         let ends = match block.end {

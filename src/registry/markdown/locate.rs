@@ -200,6 +200,18 @@ pub(super) fn list_item(body: &str) -> Option<&str> {
     }
 }
 
+/// The text after an ordered list item's marker (one to nine digits, then `.` or `)`),
+/// if `body` is one.
+pub(super) fn ordered_item(body: &str) -> Option<&str> {
+    let digits = body.chars().take_while(char::is_ascii_digit).count();
+    if !(1..=9).contains(&digits) {
+        return None;
+    }
+    let rest = body.get(digits..)?;
+    let rest = rest.strip_prefix('.').or_else(|| rest.strip_prefix(')'))?;
+    (rest.is_empty() || rest.starts_with(char::is_whitespace)).then(|| rest.trim_start())
+}
+
 pub(super) fn strip_suffix_ci<'t>(text: &'t str, suffix: &str) -> Option<&'t str> {
     let cut = text.len().checked_sub(suffix.len())?;
     let (head, tail) = text.split_at_checked(cut)?;

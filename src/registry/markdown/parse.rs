@@ -6,8 +6,9 @@ use super::ended::{Form, Heading, Other};
 use super::escape::unescape;
 use super::locate::{
     caption, column, date_time, heading, html_heading, items, keyword, label, list_item,
-    matching_open, offset, project_role, split_grant, strip_suffix_ci, thematic_break, underline,
-    unquote, Label, Ln, ProjectIndex, Resolved, DATE_HINT, PERSON_KEYWORDS,
+    matching_open, offset, ordered_item, project_role, split_grant, strip_suffix_ci,
+    thematic_break, underline, unquote, Label, Ln, ProjectIndex, Resolved, DATE_HINT,
+    PERSON_KEYWORDS,
 };
 use super::types::{
     slugify, GrantScope, Registry, RegistryGrant, RegistryPerson, RegistryProject, Section,
@@ -154,6 +155,24 @@ impl<'t> Parser<'t> {
             if let (Some(p), Some(u)) = (paragraph, underline(inner)) {
                 self.end_section(p.line, p.column, p.text, Form::Underlined(u));
                 return Ok(());
+            }
+        }
+        if ordered_item(body).is_some() {
+            match self.heading {
+                None => {} // a list before any section is prose
+                Some(Heading::Other(other)) => return Err(other.error(ln.no)),
+                // A reader sees a numbered item in the section's list; it was read as
+                // prose, so the person in it was left out without a word.
+                Some(_) => {
+                    return Err(ln.err(
+                        body,
+                        format!(
+                            "`{}` is a numbered list item: GitHub shows it in the list, yet entries are read only from `- ` items; write it as `- {}`",
+                            body.trim_end(),
+                            ordered_item(body).unwrap_or_default().trim_end()
+                        ),
+                    ))
+                }
             }
         }
         let Some(item) = list_item(body) else {
