@@ -120,13 +120,19 @@ def rounds(baseline, contestant, n: int) -> dict[str, float]:  # type: ignore[no
     for _ in range(n):
         base.append(timed(baseline))
         cont.append(timed(contestant))
+    return summary(base, cont, 4)
+
+
+def summary(base: list[float], cont: list[float], digits: int) -> dict[str, float]:
+    """The median ratio of each round's contestant to its baseline, its spread, and the
+    median seconds of each (rounded to `digits`)."""
     ratios = sorted(c / b for b, c in zip(base, cont, strict=True))
     return {
         "median": round(statistics.median(ratios), 3),
         "min": round(ratios[0], 3),
         "max": round(ratios[-1], 3),
-        "baseline_s": round(statistics.median(base), 4),
-        "contestant_s": round(statistics.median(cont), 4),
+        "baseline_s": round(statistics.median(base), digits),
+        "contestant_s": round(statistics.median(cont), digits),
     }
 
 
@@ -335,21 +341,10 @@ def main() -> None:
                 py.append(python_log_mutation(m))
                 api.append(api_mutation(m, tmp))
                 bare.append(api_mutation(m, tmp, audit=False))
-
-            def against_log(times: list[float]) -> dict[str, float]:
-                ratios = sorted(a / p for p, a in zip(py, times, strict=True))
-                return {
-                    "median": round(statistics.median(ratios), 3),
-                    "min": round(ratios[0], 3),
-                    "max": round(ratios[-1], 3),
-                    "baseline_s": round(statistics.median(py), 8),
-                    "contestant_s": round(statistics.median(times), 8),
-                }
-
-            out["mutation_vs_python_log"] = against_log(api)
+            out["mutation_vs_python_log"] = summary(py, api, 8)
             # The same grants on a graph that keeps no log: what a mutation costs before
             # any of the log's work (validation, authority, the state change, the call).
-            out["mutation_without_log_vs_python_log"] = against_log(bare)
+            out["mutation_without_log_vs_python_log"] = summary(py, bare, 8)
         if args.aged and want("aged"):
             out["aged_worker"] = aged_memory(args.aged, tmp)
     print(json.dumps(out, indent=2))
