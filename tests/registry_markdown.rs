@@ -1889,3 +1889,101 @@ fn a_numbered_item_in_a_section_is_refused_not_left_out() {
     .unwrap();
     assert_eq!(reg.people.len(), 2);
 }
+
+#[test]
+fn a_grant_github_shows_as_code_or_text_is_refused_not_imported() {
+    // Four columns past the text of the item above it, a line is an indented code block
+    // (after a blank line) or more of that item's text: `- *: admin` there made the
+    // person an admin of every project while GitHub showed it as code.
+    let projects = "## Projects\n- Web\n## Members\n";
+    for (body, line, column, indent) in [
+        ("- m@acme.io\n\n      - *: admin\n", 9, 7, 6),
+        ("- m@acme.io\n      - *: admin\n", 8, 7, 6),
+        (
+            "- m@acme.io\n  - Web: viewer\n\n        - *: admin\n",
+            10,
+            9,
+            8,
+        ),
+        ("-   m@acme.io\n\n        - *: admin\n", 9, 9, 8),
+        ("- m@acme.io\n\t\t- *: admin\n", 8, 3, 8),
+        // Less indented than the grant above's text (7), four past the person's (2).
+        (
+            "- m@acme.io\n     - Web: viewer\n      - *: admin\n",
+            9,
+            7,
+            6,
+        ),
+    ] {
+        let e = err_in(&format!("{projects}{body}"));
+        assert_err(
+            &e,
+            line,
+            column,
+            &format!("is indented {indent} columns, four or more past the text"),
+        );
+    }
+    // Less indented than the person's text, it is an item of the outer list to GitHub.
+    for (body, indent) in [
+        (" - m@acme.io\n  - *: admin\n", 2),
+        ("-   m@acme.io\n   - *: admin\n", 3),
+    ] {
+        let e = err_in(&format!("{projects}{body}"));
+        assert_err(
+            &e,
+            8,
+            indent + 1,
+            &format!("is indented {indent} columns, less than the text of the person"),
+        );
+    }
+    // Nested as CommonMark nests list items (up to three columns past the text above,
+    // a grant's own text included), a grant is read.
+    for (body, grants) in [
+        ("- m@acme.io\n  - Web: viewer\n", 1),
+        ("- m@acme.io\n\n     - Web: viewer\n", 1),
+        ("- m@acme.io\n  - Web: viewer\n      - *: member\n", 2),
+        ("-   m@acme.io\n       - Web: viewer\n", 1),
+    ] {
+        let reg = parse(&format!("{HEAD}{projects}{body}"), None)
+            .unwrap_or_else(|e| panic!("{body}: {e}"));
+        assert_eq!(person(&reg, "m@acme.io").grants.len(), grants, "{body}");
+    }
+}
+
+#[test]
+fn a_grant_after_the_list_ended_belongs_to_no_one() {
+    // A fence, or a sentence after a blank line, less indented than the person's text
+    // ends the list: the grant after it is an item of a list of its own to a reader (it
+    // was read as the person's).
+    let projects = "## Projects\n- Web\n## Members\n";
+    for (body, line) in [
+        ("- m@acme.io\n```\n```\n  - Web: viewer\n", 10),
+        ("- m@acme.io\n\nThey joined in May.\n  - Web: viewer\n", 10),
+        (
+            "- m@acme.io\n  - Web: viewer\n\n> Quoted.\n  - *: admin\n",
+            11,
+        ),
+    ] {
+        let e = err_in(&format!("{projects}{body}"));
+        assert_err(
+            &e,
+            line,
+            3,
+            "a nested grant must follow the person it belongs to",
+        );
+    }
+    // A sentence right under the person (no blank line), or indented as their text after
+    // one, continues their item.
+    for body in [
+        "- m@acme.io\nThey joined in May.\n  - Web: viewer\n",
+        "- m@acme.io\n  - Web: viewer\n\n  They joined in May.\n  - *: member\n",
+    ] {
+        let reg = parse(&format!("{HEAD}{projects}{body}"), None)
+            .unwrap_or_else(|e| panic!("{body}: {e}"));
+        assert_eq!(
+            person(&reg, "m@acme.io").grants.len(),
+            body.matches(": ").count(),
+            "{body}"
+        );
+    }
+}

@@ -8,7 +8,9 @@ blank lines. Each document is either refused with a typed error, or:
 
 - every person imported is one the renderer shows as a list item — never one shown as
   code or raw HTML (a fence the parser closed too early, and `<pre>` or `<div>`, once
-  imported an admin GitHub showed as code or HTML);
+  imported an admin GitHub showed as code or HTML); every grant imported is one it shows
+  as a list item nested in another (one indented four columns past the text above it was
+  code to GitHub, and imported);
 - every person the renderer shows as an item of a top-level list under a section heading
   is imported (a fence GitHub ended with its list item once hid every section after it).
 """
@@ -26,7 +28,12 @@ from hypothesis import strategies as st
 
 import accessgraph as ag
 
-HEAD = "# Acme Access Registry\n## Owners\n- jane@example.com\n"
+PROJECTS = 40
+HEAD = (
+    "# Acme Access Registry\n## Projects\n"
+    + "".join(f"- P{k}\n" for k in range(1, PROJECTS + 1))
+    + "## Owners\n- jane@example.com\n"
+)
 SECTIONS = ("Owners", "Admins", "Members", "Viewers")
 EMAIL = re.compile(r"u\d+@example\.com")
 # ACCESSGRAPH_LONG_FUZZ=1: 5,000 fresh examples a run rather than the same 400.
@@ -42,7 +49,7 @@ LINE = st.one_of(
     st.just("- PERSON"),
     st.just("- PERSON"),
     st.sampled_from(["1. PERSON", "2) PERSON", "* PERSON", "+ PERSON", "\\- PERSON"]),
-    st.builds(lambda n: " " * n + "- All projects: viewer", st.integers(2, 6)),
+    st.builds(lambda n: " " * n + "- PROJECT: viewer", st.integers(2, 9)),
     st.builds(lambda n: " " * n + "- PERSON", st.integers(1, 6)),
     st.builds(
         fence,
@@ -73,11 +80,14 @@ LINE = st.one_of(
 
 
 def document(lines: list[str]) -> str:
-    out, n = [], 0
+    out, n, k = [], 0, 0
     for line in lines:
         while "PERSON" in line:
             n += 1
             line = line.replace("PERSON", f"u{n}@example.com", 1)
+        if "PROJECT" in line:
+            k = k % PROJECTS + 1
+            line = line.replace("PROJECT", f"P{k}")
         out.append(line)
     return HEAD + "\n".join(out) + "\n"
 
@@ -90,6 +100,8 @@ class Rendered:
     items: set[str] = field(default_factory=set)
     in_sections: set[str] = field(default_factory=set)
     code: str = ""
+    # The first word of each item nested in another (a grant's project), lower case.
+    nested: set[str] = field(default_factory=set)
 
 
 def rendered(text: str) -> Rendered:
@@ -111,6 +123,8 @@ def rendered(text: str) -> Rendered:
         if tok.type == "inline" and "list_item_open" in stack:
             found = set(EMAIL.findall(tok.content))
             out.items |= found
+            if stack.count("list_item_open") >= 2 and tok.content.split():
+                out.nested.add(tok.content.split()[0].rstrip(":").lower())
             top = stack.count("list_item_open") == 1 and "blockquote_open" not in stack
             if top and heading in SECTIONS:
                 # The person of the item: its first paragraph's first word.
@@ -140,6 +154,10 @@ def test_people_imported_are_the_people_a_commonmark_reader_sees(lines: list[str
     assert imported <= seen.items, f"imported, not shown as list items: {imported - seen.items}"
     dropped = seen.in_sections - imported
     assert not dropped, f"shown under a section, not imported: {dropped}"
+    # (A person under `## Viewers` holds `acme/*` from the section, not from an item.)
+    granted = {gr.target.split("/")[1] for gr in g.grants()} - {"*"}
+    unseen = granted - seen.nested
+    assert not unseen, f"granted on projects not shown as nested list items: {unseen}"
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@
 //! hiding (a `<!--` in a code span opens one here), and hiding refuses rather than drops:
 //! a list item in a comment is an error, never imported unseen.
 
-use super::locate::{column, heading, html_heading, list_item, ordered_item, unquote, Ln};
+use super::locate::{column, columns, heading, html_heading, list_item, ordered_item, unquote, Ln};
 use crate::error::RegistryError;
 
 /// What a reader sees of one line.
@@ -229,7 +229,7 @@ impl Comments {
     fn fenced(&mut self, ln: &Ln<'_>) -> Option<Seen> {
         let text = ln.text;
         let body = text.trim_start_matches([' ', '\t']);
-        let indent = columns(text.get(..text.len() - body.len()).unwrap_or_default());
+        let indent = columns(text);
         let marks = fence(body);
         let refuse = |message: String| Some(Seen::Refused(ln.err(body, message)));
         let Some(open) = self.fence else {
@@ -405,14 +405,6 @@ fn html_ends(end: HtmlEnd, body: &str) -> bool {
         }
         HtmlEnd::Text(t) => body.contains(t),
     }
-}
-
-/// How many columns `indentation` (spaces and tabs) takes, tabs stopping at multiples of
-/// four as in `CommonMark`.
-fn columns(indentation: &str) -> usize {
-    indentation
-        .chars()
-        .fold(0, |at, c| if c == '\t' { at + 4 - at % 4 } else { at + 1 })
 }
 
 /// The error for a list item in `hidden`, the part of `ln` in the comment opened on line

@@ -212,6 +212,15 @@ pub(super) fn ordered_item(body: &str) -> Option<&str> {
     (rest.is_empty() || rest.starts_with(char::is_whitespace)).then(|| rest.trim_start())
 }
 
+/// The error for the numbered item `body` in a section: GitHub shows it in the list.
+pub(super) fn numbered(body: &str) -> String {
+    format!(
+        "`{}` is a numbered list item: GitHub shows it in the list, yet entries are read only from `- ` items; write it as `- {}`",
+        body.trim_end(),
+        ordered_item(body).unwrap_or_default().trim_end()
+    )
+}
+
 pub(super) fn strip_suffix_ci<'t>(text: &'t str, suffix: &str) -> Option<&'t str> {
     let cut = text.len().checked_sub(suffix.len())?;
     let (head, tail) = text.split_at_checked(cut)?;
@@ -403,6 +412,65 @@ pub(super) fn name_key(name: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase()
+}
+
+/// The columns of `line`'s indentation (a tab to the next multiple of four).
+pub(super) fn columns(line: &str) -> usize {
+    line.chars()
+        .take_while(|c| *c == ' ' || *c == '\t')
+        .fold(0, |at, c| if c == '\t' { at + 4 - at % 4 } else { at + 1 })
+}
+
+/// Whether `line` ends the list item whose text starts at column `text`: when `ends`
+/// (it follows a blank line, or is not a line of text) and it is indented less, as
+/// `CommonMark` 5.2 ends an item. Blank lines end none.
+pub(super) fn ends_item(line: &str, ends: bool, text: usize) -> bool {
+    ends && !line.trim().is_empty() && columns(line) < text
+}
+
+/// Why the nested item `body`, indented `indent` columns, is no item of the person's to
+/// a reader, when the person's text starts at column `person` and the text of the item
+/// above it at `above`: less indented than the person's text, it is an item of the outer
+/// list; four columns past the text above, `CommonMark` reads it as code (after a blank
+/// line) or as more of that item's text — a grant GitHub showed as code was imported.
+pub(super) fn too_deep(
+    body: &str,
+    indent: usize,
+    (person, above): (usize, usize),
+) -> Option<String> {
+    let body = body.trim_end();
+    if indent < person {
+        return Some(format!(
+            "`{body}` is indented {indent} columns, less than the text of the person above it: GitHub shows it as an item of the outer list, not one of theirs; indent it by {person} to {} columns",
+            above + 3
+        ));
+    }
+    // The item it would nest in: the one above, or (less indented than its text) the
+    // person's.
+    let base = if indent >= above { above } else { person };
+    (indent >= base + 4).then(|| {
+        format!(
+            "`{body}` is indented {indent} columns, four or more past the text of the list item above it: GitHub shows it as code or as that item's text, not as a grant; indent it by at most {} columns",
+            base + 3
+        )
+    })
+}
+
+/// The column (0-based) where the text of the list item `line` starts: after its
+/// indentation, its marker and one to four spaces (`CommonMark` 5.2: with five or more, or
+/// none before the end of the line, the text starts one space after the marker).
+pub(super) fn item_text(line: &str) -> usize {
+    let marker = columns(line) + 1;
+    let rest = line
+        .trim_start_matches([' ', '\t'])
+        .get(1..)
+        .unwrap_or_default();
+    let spaces = rest.chars().take_while(|c| *c == ' ').count();
+    if (1..=4).contains(&spaces) && rest.len() > spaces {
+        marker + spaces
+    } else {
+        marker + 1
+    }
 }
 
 #[cfg(test)]

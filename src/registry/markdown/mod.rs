@@ -40,6 +40,12 @@
 //!   indented than a fence that may be in a list item) is an error ([`comment`]).
 //!   Nor is an HTML block (`<pre>` to `</pre>`, `<div>` to a blank line …): a list item
 //!   or heading on a line after its first is an error naming the line it opened on.
+//! - A grant is nested as `CommonMark` nests list items: less indented than the person's
+//!   text (an item of the outer list to a reader), or four columns or more past the text
+//!   of the item above it (code or that item's text), it is an error; and a
+//!   less indented line after a blank one (or a fence, quote or rule) ends the person's
+//!   item, so a grant after it belongs to no one. A numbered item in a section is an
+//!   error (a reader sees it listed; it was read as prose).
 //! - A grant target is matched first as a project slug, then as a project name (any case);
 //!   `*` and `All projects` mean every project (`org/*`). A name that several listed
 //!   projects share is ambiguous: use the slug. Granting twice on the same project to the

@@ -5,10 +5,10 @@ use super::comment::{Comments, Seen};
 use super::ended::{Form, Heading, Other};
 use super::escape::unescape;
 use super::locate::{
-    caption, column, date_time, heading, html_heading, items, keyword, label, list_item,
-    matching_open, offset, ordered_item, project_role, split_grant, strip_suffix_ci,
-    thematic_break, underline, unquote, Label, Ln, ProjectIndex, Resolved, DATE_HINT,
-    PERSON_KEYWORDS,
+    caption, column, columns, date_time, ends_item, heading, html_heading, item_text, items,
+    keyword, label, list_item, matching_open, numbered, offset, ordered_item, project_role,
+    split_grant, strip_suffix_ci, thematic_break, too_deep, underline, unquote, Label, Ln,
+    ProjectIndex, Resolved, DATE_HINT, PERSON_KEYWORDS,
 };
 use super::types::{
     slugify, GrantScope, Registry, RegistryGrant, RegistryPerson, RegistryProject, Section,
@@ -44,12 +44,17 @@ pub fn parse(text: &str, org: Option<&str>) -> Result<Registry, RegistryError> {
         })
         .collect();
     for (i, (raw, seen)) in text.lines().zip(&seen).enumerate() {
+        let blank = raw.trim().is_empty() || matches!(seen, Seen::Hidden);
+        let after_blank = std::mem::replace(&mut p.after_blank, blank);
         let raw = match seen {
             Seen::Whole => raw,
             Seen::Part(visible) => visible.as_str(),
             Seen::Refused(e) => return Err(e.clone()),
             Seen::Code => continue,
             Seen::Fence => {
+                if ends_item(raw, true, p.person_text) {
+                    p.current = None;
+                }
                 p.paragraph = None;
                 let unended = p.unended.take();
                 p.end_paragraph(unended);
@@ -68,6 +73,12 @@ pub fn parse(text: &str, org: Option<&str>) -> Result<Registry, RegistryError> {
             text: raw,
         };
         let body = raw.trim_start();
+        // Less indented than the item's text, a line after a blank one, a quote or a rule
+        // ends the item: a grant under it is in a list of its own (CommonMark 5.2).
+        let ends = after_blank || unquote(body).0 || thematic_break(body);
+        if list_item(body).is_none() && ends_item(raw, ends, p.person_text) {
+            p.current = None;
+        }
         if body.starts_with('-') || body.starts_with('#') {
             // What a heading or an entry holds is imported, and export writes text on one
             // line: a control character there (a tab past the indentation included) could
@@ -122,6 +133,13 @@ pub(super) struct Parser<'t> {
     pub(super) emails: Map<String, usize>,
     /// The person nested grants attach to (reset by every heading).
     pub(super) current: Option<usize>,
+    /// The column (0-based) where the text of the last person or grant item starts: a
+    /// line indented four columns past it is no list item to a reader.
+    pub(super) item_text: usize,
+    /// The column where the text of the person nested grants attach to starts.
+    pub(super) person_text: usize,
+    /// Whether the line before this one was blank (or held only comments).
+    pub(super) after_blank: bool,
     pub(super) pending: Vec<Pending<'t>>,
 }
 
@@ -161,18 +179,8 @@ impl<'t> Parser<'t> {
             match self.heading {
                 None => {} // a list before any section is prose
                 Some(Heading::Other(other)) => return Err(other.error(ln.no)),
-                // A reader sees a numbered item in the section's list; it was read as
-                // prose, so the person in it was left out without a word.
-                Some(_) => {
-                    return Err(ln.err(
-                        body,
-                        format!(
-                            "`{}` is a numbered list item: GitHub shows it in the list, yet entries are read only from `- ` items; write it as `- {}`",
-                            body.trim_end(),
-                            ordered_item(body).unwrap_or_default().trim_end()
-                        ),
-                    ))
-                }
+                // GitHub lists it; read as prose, the person was left out unsaid.
+                Some(_) => return Err(ln.err(body, numbered(body))),
             }
         }
         let Some(item) = list_item(body) else {
@@ -215,7 +223,11 @@ impl<'t> Parser<'t> {
             )),
             Some(Heading::Projects) => self.project(ln, item),
             Some(Heading::People(_)) if indent >= 2 => self.grant(ln, body, item),
-            Some(Heading::People(section)) => self.person(ln, section, item),
+            Some(Heading::People(section)) => {
+                self.item_text = item_text(text);
+                self.person_text = self.item_text;
+                self.person(ln, section, item)
+            }
         }
     }
 
@@ -574,6 +586,11 @@ impl<'t> Parser<'t> {
         let Some(person) = self.current else {
             return Err(ln.err(body, "a nested grant must follow the person it belongs to"));
         };
+        let nest = (self.person_text, self.item_text);
+        if let Some(why) = too_deep(body, columns(ln.text), nest) {
+            return Err(ln.err(body, why));
+        }
+        self.item_text = item_text(ln.text);
         let item = item.trim_end();
         let Some(parts) = split_grant(item) else {
             let at = item
