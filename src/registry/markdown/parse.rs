@@ -153,11 +153,7 @@ impl<'t> Parser<'t> {
             self.end_paragraph(unended);
             return Ok(());
         }
-        let indent: usize = text
-            .chars()
-            .take_while(|c| c.is_whitespace())
-            .map(|c| if c == '\t' { 4 } else { 1 })
-            .sum();
+        let indent = columns(text);
         // Whatever renders as a heading is one here: a heading of another form or level
         // than `## <Section>` (or in a block quote) ends the section, so that no one a
         // reader sees under it is read as part of the section above it.
