@@ -1896,45 +1896,34 @@ fn a_grant_github_shows_as_code_or_text_is_refused_not_imported() {
     // (after a blank line) or more of that item's text: `- *: admin` there made the
     // person an admin of every project while GitHub showed it as code.
     let projects = "## Projects\n- Web\n## Members\n";
-    for (body, line, column, indent) in [
-        ("- m@acme.io\n\n      - *: admin\n", 9, 7, 6),
-        ("- m@acme.io\n      - *: admin\n", 8, 7, 6),
+    let past = "columns, four or more past the text";
+    // Less indented than the person's text, it is an item of the outer list to GitHub.
+    let short = "columns, less than the text of the person";
+    for (body, line, column, indent, says) in [
+        ("- m@acme.io\n\n      - *: admin\n", 9, 7, 6, past),
+        ("- m@acme.io\n      - *: admin\n", 8, 7, 6, past),
         (
             "- m@acme.io\n  - Web: viewer\n\n        - *: admin\n",
             10,
             9,
             8,
+            past,
         ),
-        ("-   m@acme.io\n\n        - *: admin\n", 9, 9, 8),
-        ("- m@acme.io\n\t\t- *: admin\n", 8, 3, 8),
+        ("-   m@acme.io\n\n        - *: admin\n", 9, 9, 8, past),
+        ("- m@acme.io\n\t\t- *: admin\n", 8, 3, 8, past),
         // Less indented than the grant above's text (7), four past the person's (2).
         (
             "- m@acme.io\n     - Web: viewer\n      - *: admin\n",
             9,
             7,
             6,
+            past,
         ),
+        (" - m@acme.io\n  - *: admin\n", 8, 3, 2, short),
+        ("-   m@acme.io\n   - *: admin\n", 8, 4, 3, short),
     ] {
         let e = err_in(&format!("{projects}{body}"));
-        assert_err(
-            &e,
-            line,
-            column,
-            &format!("is indented {indent} columns, four or more past the text"),
-        );
-    }
-    // Less indented than the person's text, it is an item of the outer list to GitHub.
-    for (body, indent) in [
-        (" - m@acme.io\n  - *: admin\n", 2),
-        ("-   m@acme.io\n   - *: admin\n", 3),
-    ] {
-        let e = err_in(&format!("{projects}{body}"));
-        assert_err(
-            &e,
-            8,
-            indent + 1,
-            &format!("is indented {indent} columns, less than the text of the person"),
-        );
+        assert_err(&e, line, column, &format!("is indented {indent} {says}"));
     }
     // Nested as CommonMark nests list items (up to three columns past the text above,
     // a grant's own text included), a grant is read.
