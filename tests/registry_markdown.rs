@@ -1047,8 +1047,9 @@ fn a_heading_that_is_not_a_section_heading_ends_the_section() {
 
 #[test]
 fn a_line_that_does_not_render_as_a_heading_does_not_end_the_section() {
-    // A rule under a list item or after a blank line (a thematic break), a code block and
-    // a quoted list item are not headings: the people after them stay in the section.
+    // A rule under a list item or after a blank line (a thematic break) and a code block
+    // are not headings: the people after them stay in the section. (A quoted list item is
+    // not either, but it is refused: see `a_list_item_github_shows_in_a_quote_is_refused`.)
     // (`##Members` and `    ### Members` read as headings: see `PSEUDO_HEADINGS`.)
     for between in [
         "- a@acme.io\n---\n",
@@ -1056,7 +1057,7 @@ fn a_line_that_does_not_render_as_a_heading_does_not_end_the_section() {
         "- a@acme.io\n\n===\n",
         "- a@acme.io\n```\nMembers\n```\n---\n",
         "- a@acme.io\n\nA note.\n***\n---\n",
-        "- a@acme.io\n\n> - a quoted item\n---\n",
+        "- a@acme.io\n\n> A quoted note.\n\n---\n",
     ] {
         let doc = format!("{HEAD}## Admins\n{between}- b@acme.io\n");
         let reg = parse(&doc, None).unwrap();
@@ -1888,6 +1889,78 @@ fn a_numbered_item_in_a_section_is_refused_not_left_out() {
     )
     .unwrap();
     assert_eq!(reg.people.len(), 2);
+}
+
+#[test]
+fn a_list_item_github_shows_in_a_quote_is_refused() {
+    // GitHub shows `> - a@acme.io` as a list in a quote under `## Owners`; it was left
+    // out without a word, so that a sync would have removed that person's access.
+    for (body, line, column) in [
+        ("> - a@acme.io\n", 4, 1),
+        ("\n> > * a@acme.io (CTO)\n", 5, 1),
+        (">1. a@acme.io\n", 4, 1),
+        ("## Members\n- m@acme.io\n  > - Production: admin\n", 6, 3),
+        ("## Projects\n> - Web\n", 5, 1),
+    ] {
+        let e = err_in(body);
+        assert_err(&e, line, column, "is a list item in a block quote");
+    }
+    // Under a heading that is no section it is an error as any item is; before the first
+    // section, and as quoted prose, it is read as nothing.
+    assert_err(&err_in("### Notes\n> - rotate keys\n"), 4, 1, "`### Notes`");
+    let reg = parse(
+        "# Acme Access Registry\n> - open a PR\n## Owners\n- o@acme.io\n> - is not a list item\n> Quoted - prose.\n",
+        None,
+    );
+    assert!(reg.is_err(), "the quoted item under Owners is refused");
+    let reg = parse(
+        "# Acme Access Registry\n> - open a PR\n## Owners\n- o@acme.io\n\n> Quoted - prose.\n",
+        None,
+    )
+    .unwrap();
+    assert_eq!(reg.people.len(), 1);
+}
+
+#[test]
+fn only_spaces_and_tabs_are_markdown_whitespace() {
+    // CommonMark counts a space or a tab as indentation, as a blank line's content and
+    // as the separator after `-` or `#`; U+00A0 (and U+3000) are text. Read as spaces,
+    // each line below imported someone GitHub shows as text or raw HTML.
+    for (nbsp, shown_as) in [("\u{a0}", "NBSP"), ("\u{3000}", "ideographic space")] {
+        // Text continuing o@acme.io's item, not an item of its own.
+        for line in [
+            format!("{nbsp}- mallory@evil.example"),
+            format!("-{nbsp}mallory@evil.example"),
+        ] {
+            let reg = parse(&format!("{HEAD}{line}\n"), None);
+            let people = reg.map(|r| r.people.len());
+            assert!(
+                people.as_ref().is_ok_and(|&n| n == 1) || people.is_err(),
+                "{shown_as}: {line:?} read as an entry"
+            );
+        }
+        // A paragraph, not a section heading: the list under it is not the Admins'.
+        let doc = format!("{HEAD}\n##{nbsp}Admins\n\n- mallory@evil.example\n");
+        if let Ok(reg) = parse(&doc, None) {
+            assert_ne!(
+                person(&reg, "mallory@evil.example").role,
+                OrgRole::Admin,
+                "{shown_as}"
+            );
+        }
+        // Not a blank line: the HTML block goes on, and its lines are raw HTML.
+        let doc = format!("{HEAD}\n<div>\n{nbsp}\n## Admins\n- mallory@evil.example\n</div>\n");
+        let e = err(&doc);
+        assert_err(&e, 7, 1, "is in the HTML block opened on line 5");
+        // Not a closing fence: what follows it is still code.
+        let doc = format!("{HEAD}\n```\n```{nbsp}\n## Admins\n- mallory@evil.example\n```\n");
+        let reg = parse(&doc, None).unwrap();
+        assert_eq!(reg.people.len(), 1, "{shown_as}: an entry in code was read");
+        // Not a rule: text, which continues the paragraph above.
+        let doc = format!("{HEAD}\nSee below\n-{nbsp}-{nbsp}-\n\n- p@acme.io\n");
+        let reg = parse(&doc, None).unwrap();
+        assert_eq!(person(&reg, "p@acme.io").role, OrgRole::Owner, "{shown_as}");
+    }
 }
 
 #[test]

@@ -1,16 +1,18 @@
 """The Markdown registry against a CommonMark renderer: markdown-it-py, which follows the
 CommonMark spec that GitHub's renderer (cmark-gfm) implements for lists and code.
 
-Hypothesis writes documents of people's list items (bulleted, numbered, escaped), code
-fences at every indentation (spaces or a tab, backticks or tildes, with or without an
-info string), indented list items, section headings, HTML block tags, sentences and
-blank lines. Each document is either refused with a typed error, or:
+Hypothesis writes documents of people's list items (bulleted, numbered, escaped,
+quoted), code fences at every indentation (spaces or a tab, backticks or tildes, with or
+without an info string), indented list items, section headings, HTML block tags,
+sentences, blank lines, and lines where U+00A0 or U+3000 stands for a space. Each
+document is either refused with a typed error, or:
 
-- every person imported is one the renderer shows as a list item — never one shown as
-  code or raw HTML (a fence the parser closed too early, and `<pre>` or `<div>`, once
-  imported an admin GitHub showed as code or HTML); every grant imported is one it shows
-  as a list item nested in another (one indented four columns past the text above it was
-  code to GitHub, and imported);
+- every person imported is one the renderer shows as a list item of their own (the
+  first word of an item's paragraph) — never one shown as code or raw HTML (a fence the
+  parser closed too early, and `<pre>` or `<div>`, once imported an admin GitHub showed
+  as code or HTML), nor one shown as text (`\u00a0- x` and `-\u00a0x` continue the item
+  above); every grant imported is one it shows as a list item nested in another (one
+  indented four columns past the text above it was code to GitHub, and imported);
 - every person the renderer shows as an item of a top-level list under a section heading
   is imported (a fence GitHub ended with its list item once hid every section after it).
 """
@@ -59,6 +61,15 @@ LINE = st.one_of(
         st.sampled_from(["", "", "yaml", "a`b", " "]),
     ),
     st.sampled_from([f"## {s}" for s in SECTIONS] + ["## Members"] * 3),
+    # U+00A0 and U+3000 are text to CommonMark, not indentation, blank lines or the space
+    # after `-`, `#` or a fence: each of these once imported someone shown as text.
+    st.builds(
+        lambda space, line: line.replace("_", space),
+        st.sampled_from(["\u00a0", "\u3000"]),
+        st.sampled_from(["_- PERSON", "-_PERSON", "##_Admins", "_", "```_", "-_-_-"]),
+    ),
+    # Quoted items: GitHub shows them under the section, so they are refused.
+    st.sampled_from(["> - PERSON", "> 1. PERSON", ">- PERSON", "> Quoted - PERSON"]),
     st.just("Engineers get staging by default."),
     st.just(""),
     st.just(""),
@@ -121,16 +132,16 @@ def rendered(text: str) -> Rendered:
         if tok.type == "inline" and stack and stack[-1] == "heading_open":
             heading = tok.content.strip() if tok.map and lists == 0 else heading
         if tok.type == "inline" and "list_item_open" in stack:
-            found = set(EMAIL.findall(tok.content))
-            out.items |= found
-            if stack.count("list_item_open") >= 2 and tok.content.split():
-                out.nested.add(tok.content.split()[0].rstrip(":").lower())
+            # The person of an item: its first paragraph's first word (an address later
+            # in its text, on a line of its own or not, is no item of its own).
+            first = tok.content.split()[0] if tok.content.split() else ""
+            if EMAIL.fullmatch(first) and stack[-2:] == ["list_item_open", "paragraph_open"]:
+                out.items.add(first)
+            if stack.count("list_item_open") >= 2 and first:
+                out.nested.add(first.rstrip(":").lower())
             top = stack.count("list_item_open") == 1 and "blockquote_open" not in stack
-            if top and heading in SECTIONS:
-                # The person of the item: its first paragraph's first word.
-                first = tok.content.split()[0] if tok.content.split() else ""
-                if EMAIL.fullmatch(first):
-                    out.in_sections.add(first)
+            if top and heading in SECTIONS and EMAIL.fullmatch(first):
+                out.in_sections.add(first)
     return out
 
 

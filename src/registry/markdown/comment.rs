@@ -20,7 +20,10 @@
 //! hiding (a `<!--` in a code span opens one here), and hiding refuses rather than drops:
 //! a list item in a comment is an error, never imported unseen.
 
-use super::locate::{column, columns, heading, html_heading, list_item, ordered_item, unquote, Ln};
+use super::locate::{
+    column, columns, heading, html_heading, is_blank, list_item, ordered_item, unindent, unquote,
+    Ln,
+};
 use crate::error::RegistryError;
 
 /// What a reader sees of one line.
@@ -113,8 +116,8 @@ impl Comments {
     /// [`Comments::line`] for a line outside fenced code: its comments.
     fn comments(&mut self, ln: &Ln<'_>) -> Seen {
         let text = ln.text;
-        let (_, inner) = unquote(text.trim_start());
-        let indent = text.len() - text.trim_start().len();
+        let (_, inner) = unquote(unindent(text));
+        let indent = columns(text);
         let block = self.open.is_some() || (indent < 4 && inner.starts_with("<!--"));
         let mut visible = String::new();
         let mut rest = text;
@@ -154,7 +157,7 @@ impl Comments {
         if block {
             // The text after `-->` on an HTML block line is raw HTML: a reader does not
             // see a list item there, so none is read.
-            let lead = visible.len() - visible.trim_start().len();
+            let lead = visible.len() - unindent(&visible).len();
             visible.drain(..lead);
             let after = visible.as_str();
             if list_item(unquote(after).1).is_some() {
@@ -171,7 +174,7 @@ impl Comments {
                 });
             }
         }
-        if visible.trim().is_empty() {
+        if is_blank(&visible) {
             Seen::Hidden
         } else {
             Seen::Part(visible)
@@ -197,7 +200,7 @@ impl Comments {
     fn in_html(&mut self, ln: &Ln<'_>) -> Option<Seen> {
         let block = self.html?;
         let body = ln.text.trim_start_matches([' ', '\t']);
-        if block.end == HtmlEnd::Blank && body.trim().is_empty() {
+        if block.end == HtmlEnd::Blank && is_blank(body) {
             self.html = None;
             return None;
         }
@@ -251,7 +254,7 @@ impl Comments {
             });
             return Some(Seen::Fence);
         };
-        if open.may_be_in_item() && indent < open.indent && !body.trim().is_empty() {
+        if open.may_be_in_item() && indent < open.indent && !is_blank(body) {
             return refuse(format!(
                 "this line is indented less than the code fence opened on line {}: Markdown ends that code here if the fence is in a list item, and not otherwise; indent the fence and its code alike, at most three spaces",
                 open.line
@@ -261,7 +264,7 @@ impl Comments {
         // closes fenced code (```` ``` ```` or `~~~` does not close ```` ```` ````): the
         // lines before it are code to a reader.
         match marks {
-            Some((m, k, rest)) if m == open.mark && k >= open.len && rest.trim().is_empty() => {
+            Some((m, k, rest)) if m == open.mark && k >= open.len && is_blank(rest) => {
                 if indent < 4 {
                     self.fence = None;
                     return Some(Seen::Fence);
@@ -396,7 +399,7 @@ fn html_start(body: &str) -> Option<HtmlEnd> {
 /// Whether `body` ends an HTML block that `end` ends.
 fn html_ends(end: HtmlEnd, body: &str) -> bool {
     match end {
-        HtmlEnd::Blank => body.trim().is_empty(),
+        HtmlEnd::Blank => is_blank(body),
         HtmlEnd::Raw => {
             let lower = body.to_ascii_lowercase();
             ["</pre>", "</script>", "</style>", "</textarea>"]
@@ -410,7 +413,7 @@ fn html_ends(end: HtmlEnd, body: &str) -> bool {
 /// The error for a list item in `hidden`, the part of `ln` in the comment opened on line
 /// `opened`, if it holds one.
 fn hidden_item(ln: &Ln<'_>, hidden: &str, opened: usize) -> Option<RegistryError> {
-    let (_, inner) = unquote(hidden.trim_start());
+    let (_, inner) = unquote(unindent(hidden));
     list_item(inner)?;
     Some(RegistryError {
         line: ln.no,

@@ -29,6 +29,24 @@ impl Ln<'_> {
     }
 }
 
+/// A space or a tab: the only characters `CommonMark` counts as indentation, as a blank
+/// line's content, or as the separator after a list marker, a heading's `#` or a code
+/// fence. U+00A0 and the other Unicode spaces are text to it, so a line such as
+/// `\u{a0}- x` is shown as text and must not be read as a list item.
+pub(super) fn is_space(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// `text` without its indentation (leading spaces and tabs).
+pub(super) fn unindent(text: &str) -> &str {
+    text.trim_start_matches([' ', '\t'])
+}
+
+/// True when `text` holds nothing but spaces and tabs: a blank line to `CommonMark`.
+pub(super) fn is_blank(text: &str) -> bool {
+    text.chars().all(is_space)
+}
+
 /// Byte offset of the sub-slice `inner` in `outer`.
 pub(super) fn offset(outer: &str, inner: &str) -> usize {
     (inner.as_ptr() as usize)
@@ -46,7 +64,7 @@ pub(super) fn column(line: &str, at: &str) -> usize {
 pub(super) fn heading(body: &str) -> Option<(usize, &str)> {
     let level = body.chars().take_while(|&c| c == '#').count();
     let rest = body.get(level..)?;
-    if level == 0 || !(rest.is_empty() || rest.starts_with(char::is_whitespace)) {
+    if level == 0 || !(rest.is_empty() || rest.starts_with(is_space)) {
         return None;
     }
     let text = rest.trim();
@@ -58,7 +76,7 @@ pub(super) fn heading(body: &str) -> Option<(usize, &str)> {
 pub(super) fn unquote(body: &str) -> (bool, &str) {
     let mut rest = body;
     while let Some(inner) = rest.strip_prefix('>') {
-        rest = inner.trim_start();
+        rest = unindent(inner);
     }
     (rest.len() != body.len(), rest)
 }
@@ -79,14 +97,14 @@ pub(super) fn html_heading(body: &str) -> bool {
 /// The underline of a setext heading (a run of `=` or of `-` alone on its line), if
 /// `body` can be one: it makes the paragraph line above it a heading.
 pub(super) fn underline(body: &str) -> Option<&str> {
-    let u = body.trim_end();
+    let u = body.trim_end_matches(is_space);
     let first = u.chars().next()?;
     ((first == '=' || first == '-') && u.chars().all(|c| c == first)).then_some(u)
 }
 
 /// True when `body` is a thematic break (`***`, `- - -`, `___`): a rule, not text.
 pub(super) fn thematic_break(body: &str) -> bool {
-    let mut marks = body.chars().filter(|c| !c.is_whitespace());
+    let mut marks = body.chars().filter(|&c| !is_space(c));
     let Some(first) = marks.next() else {
         return false;
     };
@@ -193,7 +211,7 @@ pub(super) fn list_item(body: &str) -> Option<&str> {
         .strip_prefix('-')
         .or_else(|| body.strip_prefix('*'))
         .or_else(|| body.strip_prefix('+'))?;
-    if rest.is_empty() || rest.starts_with(char::is_whitespace) {
+    if rest.is_empty() || rest.starts_with(is_space) {
         Some(rest.trim_start())
     } else {
         None
@@ -209,16 +227,25 @@ pub(super) fn ordered_item(body: &str) -> Option<&str> {
     }
     let rest = body.get(digits..)?;
     let rest = rest.strip_prefix('.').or_else(|| rest.strip_prefix(')'))?;
-    (rest.is_empty() || rest.starts_with(char::is_whitespace)).then(|| rest.trim_start())
+    (rest.is_empty() || rest.starts_with(is_space)).then(|| rest.trim_start())
 }
 
-/// The error for the numbered item `body` in a section: GitHub shows it in the list.
-pub(super) fn numbered(body: &str) -> String {
-    format!(
-        "`{}` is a numbered list item: GitHub shows it in the list, yet entries are read only from `- ` items; write it as `- {}`",
-        body.trim_end(),
-        ordered_item(body).unwrap_or_default().trim_end()
-    )
+/// Why `body`, a list item GitHub shows in a section's list, is not read as an entry of
+/// it: it is numbered, or in a block quote. `None` for any other line.
+pub(super) fn unread_item(body: &str) -> Option<String> {
+    let (quoted, inner) = unquote(body);
+    let body = body.trim_end();
+    if let Some(text) = ordered_item(body).filter(|_| !quoted) {
+        return Some(format!(
+            "`{body}` is a numbered list item: GitHub shows it in the list, yet entries are read only from `- ` items; write it as `- {}`",
+            text.trim_end()
+        ));
+    }
+    (quoted && (list_item(inner).is_some() || ordered_item(inner).is_some())).then(|| {
+        format!(
+            "`{body}` is a list item in a block quote: GitHub shows it under the section, yet entries are not read from a quote; remove the `>` to list it, or write it as a sentence"
+        )
+    })
 }
 
 pub(super) fn strip_suffix_ci<'t>(text: &'t str, suffix: &str) -> Option<&'t str> {
@@ -425,7 +452,7 @@ pub(super) fn columns(line: &str) -> usize {
 /// (it follows a blank line, or is not a line of text) and it is indented less, as
 /// `CommonMark` 5.2 ends an item. Blank lines end none.
 pub(super) fn ends_item(line: &str, ends: bool, text: usize) -> bool {
-    ends && !line.trim().is_empty() && columns(line) < text
+    ends && !is_blank(line) && columns(line) < text
 }
 
 /// Why the nested item `body`, indented `indent` columns, is no item of the person's to

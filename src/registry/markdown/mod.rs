@@ -44,8 +44,11 @@
 //!   text (an item of the outer list to a reader), or four columns or more past the text
 //!   of the item above it (code or that item's text), it is an error; and a
 //!   less indented line after a blank one (or a fence, quote or rule) ends the person's
-//!   item, so a grant after it belongs to no one. A numbered item in a section is an
-//!   error (a reader sees it listed; it was read as prose).
+//!   item, so a grant after it belongs to no one. A numbered item, or one in a block
+//!   quote, in a section is an error (a reader sees it listed; it was read as prose).
+//! - Only a space or a tab is whitespace to a line's structure (indentation, a blank
+//!   line, the space after `-`, `#` or a closing fence), as in `CommonMark`: a line
+//!   `\u{a0}- x` is text, and a line holding only U+00A0 does not end an HTML block.
 //! - A grant target is matched first as a project slug, then as a project name (any case);
 //!   `*` and `All projects` mean every project (`org/*`). A name that several listed
 //!   projects share is ambiguous: use the slug. Granting twice on the same project to the

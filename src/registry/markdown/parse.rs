@@ -5,10 +5,10 @@ use super::comment::{Comments, Seen};
 use super::ended::{Form, Heading, Other};
 use super::escape::unescape;
 use super::locate::{
-    caption, column, columns, date_time, ends_item, heading, html_heading, item_text, items,
-    keyword, label, list_item, matching_open, numbered, offset, ordered_item, project_role,
-    split_grant, strip_suffix_ci, thematic_break, too_deep, underline, unquote, Label, Ln,
-    ProjectIndex, Resolved, DATE_HINT, PERSON_KEYWORDS,
+    caption, column, columns, date_time, ends_item, heading, html_heading, is_blank, item_text,
+    items, keyword, label, list_item, matching_open, offset, project_role, split_grant,
+    strip_suffix_ci, thematic_break, too_deep, underline, unindent, unquote, unread_item, Label,
+    Ln, ProjectIndex, Resolved, DATE_HINT, PERSON_KEYWORDS,
 };
 use super::types::{
     slugify, GrantScope, Registry, RegistryGrant, RegistryPerson, RegistryProject, Section,
@@ -44,7 +44,7 @@ pub fn parse(text: &str, org: Option<&str>) -> Result<Registry, RegistryError> {
         })
         .collect();
     for (i, (raw, seen)) in text.lines().zip(&seen).enumerate() {
-        let blank = raw.trim().is_empty() || matches!(seen, Seen::Hidden);
+        let blank = is_blank(raw) || matches!(seen, Seen::Hidden);
         let after_blank = std::mem::replace(&mut p.after_blank, blank);
         let raw = match seen {
             Seen::Whole => raw,
@@ -72,7 +72,7 @@ pub fn parse(text: &str, org: Option<&str>) -> Result<Registry, RegistryError> {
             no: i + 1,
             text: raw,
         };
-        let body = raw.trim_start();
+        let body = unindent(raw);
         // Less indented than the item's text, a line after a blank one, a quote or a rule
         // ends the item: a grant under it is in a list of its own (CommonMark 5.2).
         let ends = after_blank || unquote(body).0 || thematic_break(body);
@@ -146,7 +146,7 @@ pub(super) struct Parser<'t> {
 impl<'t> Parser<'t> {
     fn line(&mut self, ln: &Ln<'t>) -> Result<(), RegistryError> {
         let text = ln.text;
-        let body = text.trim_start();
+        let body = unindent(text);
         let paragraph = self.paragraph.take();
         let unended = self.unended.take();
         if body.is_empty() {
@@ -171,12 +171,12 @@ impl<'t> Parser<'t> {
                 return Ok(());
             }
         }
-        if ordered_item(body).is_some() {
+        if let Some(why) = unread_item(body) {
             match self.heading {
                 None => {} // a list before any section is prose
                 Some(Heading::Other(other)) => return Err(other.error(ln.no)),
                 // GitHub lists it; read as prose, the person was left out unsaid.
-                Some(_) => return Err(ln.err(body, numbered(body))),
+                Some(_) => return Err(ln.err(body, why)),
             }
         }
         let Some(item) = list_item(body) else {
@@ -314,7 +314,7 @@ impl<'t> Parser<'t> {
         self.paragraph = None;
         let unended = self.unended.take();
         self.end_paragraph(unended);
-        let body = ln.text.trim_start();
+        let body = unindent(ln.text);
         if let Some(names @ Label::Names(_)) = label(unquote(body).1) {
             self.end_section(
                 ln.no,
