@@ -1964,6 +1964,19 @@ fn only_spaces_and_tabs_are_markdown_whitespace() {
 }
 
 #[test]
+fn a_carriage_return_alone_is_refused() {
+    // CommonMark ends a line at a lone `\r`: GitHub shows `## Admins` and mallory after
+    // the closing fence, which the parser took for one line of code and dropped.
+    let e = err_in("\n```\ncode\n```\r## Admins\n- mallory@evil.example\n");
+    assert_err(&e, 7, 4, "a carriage return not followed by a line feed");
+    let e = err_in("\n<pre>\r## Admins\r- mallory@evil.example\n");
+    assert_err(&e, 5, 6, "a carriage return");
+    // `\r\n` ends lines as `\n` does.
+    let reg = parse(&HEAD.replace('\n', "\r\n"), None).unwrap();
+    assert_eq!(reg.people.len(), 1);
+}
+
+#[test]
 fn a_grant_github_shows_as_code_or_text_is_refused_not_imported() {
     // Four columns past the text of the item above it, a line is an indented code block
     // (after a blank line) or more of that item's text: `- *: admin` there made the

@@ -4,8 +4,9 @@ CommonMark spec that GitHub's renderer (cmark-gfm) implements for lists and code
 Hypothesis writes documents of people's list items (bulleted, numbered, escaped,
 quoted), code fences at every indentation (spaces or a tab, backticks or tildes, with or
 without an info string), indented list items, section headings, HTML block tags,
-sentences, blank lines, and lines where U+00A0 or U+3000 stands for a space. Each
-document is either refused with a typed error, or:
+sentences, blank lines, rules, setext underlines, comments, tabs, lines where U+00A0 or
+U+3000 stands for a space, and lines broken by a carriage return alone. Each document is
+either refused with a typed error, or:
 
 - every person imported is one the renderer shows as a list item of their own (the
   first word of an item's paragraph) — never one shown as code or raw HTML (a fence the
@@ -70,6 +71,30 @@ LINE = st.one_of(
     ),
     # Quoted items: GitHub shows them under the section, so they are refused.
     st.sampled_from(["> - PERSON", "> 1. PERSON", ">- PERSON", "> Quoted - PERSON"]),
+    # A carriage return alone ends a line to CommonMark: refused.
+    st.sampled_from(["```\r## Admins", "<pre>\r- PERSON", "Text.\r- PERSON"]),
+    # Setext underlines, rules, tabs, comments, lazy lines and heading variants.
+    st.sampled_from(
+        [
+            "===",
+            "---",
+            "***",
+            "- - -",
+            "\t- PERSON",
+            "-\tPERSON",
+            "##\tAdmins",
+            "## Admins ##",
+            "#### Admins",
+            "<!-- - PERSON -->",
+            "<!--",
+            "-->",
+            "PERSON",
+            "Admins",
+            "**Admins**",
+            "    ## Admins",
+            "[x]: /url",
+        ]
+    ),
     st.just("Engineers get staging by default."),
     st.just(""),
     st.just(""),

@@ -96,6 +96,15 @@ impl Comments {
     /// What a reader sees of `ln`; its comments open or close the one carried over, its
     /// fence opens or closes fenced code.
     pub(super) fn line(&mut self, ln: &Ln<'_>) -> Seen {
+        // A carriage return alone ends a line to CommonMark, not to `str::lines`: the
+        // line after one (`\r## Admins` after a closing fence) was hidden, or read
+        // as part of this one.
+        if let Some(at) = ln.text.find('\r') {
+            return Seen::Refused(ln.err(
+                ln.text.get(at..).unwrap_or_default(),
+                "a carriage return not followed by a line feed: end lines with `\\n` or `\\r\\n`",
+            ));
+        }
         let mut html = None;
         if self.open.is_none() {
             if self.html.is_some() {
