@@ -56,7 +56,6 @@ fn a_journal_replays_a_campaign_and_its_revocations() {
     let (again, _) = Graph::open(&path, &OpenOptions::default()).unwrap();
     assert_eq!(again.campaign("camp_1").unwrap(), closed);
     assert!(again.grants(Some(BOB), None).unwrap().is_empty());
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

@@ -15,7 +15,7 @@ use accessgraph::graph::{NewProject, OpenOptions};
 use accessgraph::Graph;
 
 mod common;
-use common::{nm, temp_dir};
+use common::{nm, temp_dir, TempDir};
 
 const OWNER: &str = "owner@acme.io";
 const DEV: &str = "dev@acme.io";
@@ -31,7 +31,7 @@ fn beacon(path: &Path) -> PathBuf {
 }
 
 /// A journal with an org, a project and `DEV` a member with viewer on it.
-fn setup(tag: &str) -> (PathBuf, PathBuf) {
+fn setup(tag: &str) -> (TempDir, PathBuf) {
     let dir = temp_dir(tag);
     let path = dir.join("access.journal");
     let g = open(&path);
@@ -51,7 +51,7 @@ fn can_view(g: &Graph) -> bool {
 
 #[test]
 fn a_revocation_in_one_graph_is_seen_by_the_next_query_of_another() {
-    let (dir, path) = setup("fresh-basic");
+    let (_dir, path) = setup("fresh-basic");
     let writer = open(&path);
     let reader = open(&path);
     assert!(reader.follows_journal().0 && reader.follows_journal().1.is_none());
@@ -73,12 +73,11 @@ fn a_revocation_in_one_graph_is_seen_by_the_next_query_of_another() {
         .add_member(DEV, "acme", nm("member"), Some(OWNER))
         .unwrap();
     assert!(writer.role(DEV, "acme", None).unwrap().is_some());
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn a_deleted_beacon_is_made_again_and_the_old_one_woken() {
-    let (dir, path) = setup("fresh-deleted");
+    let (_dir, path) = setup("fresh-deleted");
     let writer = open(&path);
     let reader = open(&path);
     assert!(can_view(&reader));
@@ -93,12 +92,11 @@ fn a_deleted_beacon_is_made_again_and_the_old_one_woken() {
         .grant(DEV, "acme/web", "viewer", None, None, Some(OWNER))
         .unwrap();
     assert!(can_view(&reader));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn a_beacon_replaced_behind_everyone_is_noticed_within_a_tick() {
-    let (dir, path) = setup("fresh-replaced");
+    let (_dir, path) = setup("fresh-replaced");
     let reader = open(&path);
     assert!(can_view(&reader));
     // Deleted, then a graph opened afterwards makes a new one and writes: nobody bumps
@@ -116,12 +114,11 @@ fn a_beacon_replaced_behind_everyone_is_noticed_within_a_tick() {
     late.grant(DEV, "acme/web", "viewer", None, None, Some(OWNER))
         .unwrap();
     assert!(can_view(&reader));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn without_a_beacon_every_query_reads_the_journal() {
-    let (dir, path) = setup("fresh-lost");
+    let (_dir, path) = setup("fresh-lost");
     std::fs::remove_file(beacon(&path)).unwrap();
     std::fs::write(beacon(&path), b"not a beacon").unwrap();
     let writer = open(&path);
@@ -132,13 +129,12 @@ fn without_a_beacon_every_query_reads_the_journal() {
     assert!(can_view(&reader));
     writer.revoke(DEV, "acme/web", Some(OWNER)).unwrap();
     assert!(!can_view(&reader));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn a_beacon_is_private_and_fixed_in_size() {
     use std::os::unix::fs::PermissionsExt as _;
-    let (dir, path) = setup("fresh-mode");
+    let (_dir, path) = setup("fresh-mode");
     let meta = std::fs::metadata(beacon(&path)).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     assert_eq!(meta.len(), 64);
@@ -150,5 +146,4 @@ fn a_beacon_is_private_and_fixed_in_size() {
             .unwrap();
     }
     assert_eq!(std::fs::metadata(beacon(&path)).unwrap().len(), 64);
-    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -1096,14 +1096,10 @@ fn sync_appends_one_event_per_change_and_skips_expired_memberships() {
 
 // ---- journal and snapshot -------------------------------------------------------------------
 
-fn temp_path(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "accessgraph-governance-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("access.journal")
+fn temp_path(name: &str) -> (common::TempDir, std::path::PathBuf) {
+    let dir = common::temp_dir(&format!("governance-{name}"));
+    let path = dir.join("access.journal");
+    (dir, path)
 }
 
 fn snapshot_json(g: &Graph) -> String {
@@ -1151,7 +1147,7 @@ fn exercise(g: &Graph) {
 
 #[test]
 fn every_new_change_kind_round_trips_through_the_journal() {
-    let path = temp_path("journal");
+    let (_dir, path) = temp_path("journal");
     let (g, _) = Graph::open(&path, &OpenOptions::default()).unwrap();
     exercise(&g);
     let expected = snapshot_json(&g);

@@ -15,6 +15,8 @@ use accessgraph::error::AuditError;
 use accessgraph::graph::NewMember;
 use accessgraph::{Error, Graph};
 
+mod common;
+
 /// Keeps batches in memory; fails every append (or sync) after `ok` successful ones, and
 /// counts the batches it holds so a test sees a failed one cut back.
 struct Flaky {
@@ -140,10 +142,8 @@ fn resuming_reads_from_the_snapshot_offset() {
     use accessgraph::audit::file::{FileJournal, Resume};
     use accessgraph::graph::OpenOptions;
 
-    let dir = std::env::temp_dir().join(format!("ag-resume-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("resume");
     let path = dir.join("g.journal");
-    let _ = std::fs::remove_file(&path);
     let (g, _) = Graph::open(&path, &OpenOptions::default()).unwrap();
     g.add_org("acme", None, "jane@example.com", None).unwrap();
     let mut details = serde_json::Map::new();
@@ -180,7 +180,6 @@ fn resuming_reads_from_the_snapshot_offset() {
     let opened = FileJournal::open(&path, None, Some(&wrong)).unwrap();
     assert!(!opened.resumed);
     assert_eq!(opened.records.len(), 4);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A graph opened before another one erased a user, and that made no query since,
@@ -189,9 +188,7 @@ fn resuming_reads_from_the_snapshot_offset() {
 fn a_snapshot_behind_an_erasure_is_of_the_journal_at_the_path() {
     use accessgraph::graph::OpenOptions;
 
-    let dir = std::env::temp_dir().join(format!("ag-snap-erased-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("snap-erased");
     let path = dir.join("g.journal");
     let (eraser, _) = Graph::open(&path, &OpenOptions::default()).unwrap();
     eraser
@@ -213,5 +210,4 @@ fn a_snapshot_behind_an_erasure_is_of_the_journal_at_the_path() {
     let text = std::fs::read_to_string(&snap).unwrap();
     assert!(!text.contains("bob@example.com") && !text.contains("Bobby"));
     assert!(text.contains("\"erasures\":1"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -23,7 +23,7 @@ fn fixtures() -> PathBuf {
 }
 
 /// A private copy of the fixture `name` (and its checkpoint) in a new folder.
-fn copy(name: &str) -> (PathBuf, PathBuf) {
+fn copy(name: &str) -> (common::TempDir, PathBuf) {
     let dir = common::temp_dir("upgrade");
     let old = dir.join(name);
     std::fs::copy(fixtures().join(name), &old).unwrap();

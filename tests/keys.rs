@@ -20,7 +20,7 @@ use accessgraph::registry::json::{from_json, to_json};
 use accessgraph::{Error, Graph, Instant, Source};
 
 mod common;
-use common::{temp_dir, DAY, T0};
+use common::{temp_dir, TempDir, DAY, T0};
 
 const OWNER: &str = "owner@acme.io";
 const ADMIN: &str = "admin@acme.io";
@@ -77,8 +77,10 @@ fn scoped(scopes: &[&str]) -> NewKey {
     }
 }
 
-fn temp_journal(name: &str) -> PathBuf {
-    temp_dir(&format!("keys-{name}")).join("access.journal")
+fn temp_journal(name: &str) -> (TempDir, PathBuf) {
+    let dir = temp_dir(&format!("keys-{name}"));
+    let path = dir.join("access.journal");
+    (dir, path)
 }
 
 #[test]
@@ -700,7 +702,7 @@ fn key_state_survives_the_json_snapshot() {
 
 #[test]
 fn key_state_replays_from_the_journal() {
-    let path = temp_journal("replay");
+    let (_dir, path) = temp_journal("replay");
     let opts = OpenOptions::default();
     let (g, _) = Graph::open(&path, &opts).unwrap();
     g.set_time(Some(T0));

@@ -14,7 +14,7 @@ use accessgraph::audit::Filter;
 use accessgraph::error::{ConflictError, NotFoundError, ValidationError};
 use accessgraph::graph::{NewKey, NewMember, NewProject, OpenOptions};
 use accessgraph::registry::json::to_json;
-use accessgraph::{Error, Graph, Instant};
+use accessgraph::{Error, Graph};
 
 mod common;
 use common::T0;
@@ -312,12 +312,7 @@ fn structural_rules_and_argument_checks() {
 
 #[test]
 fn offboarding_replays_from_the_journal() {
-    let dir = std::env::temp_dir().join(format!(
-        "accessgraph-offboard-{}-{}",
-        std::process::id(),
-        Instant::now().0
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir("offboard");
     let path = dir.join("access.journal");
     let opts = OpenOptions::default();
     let (g, _) = Graph::open(&path, &opts).unwrap();
@@ -345,5 +340,4 @@ fn offboarding_replays_from_the_journal() {
     assert!(h.authenticate(&secret).unwrap().is_none());
     assert_eq!(h.resources(None).unwrap()[0].owner, HEIR);
     h.audit_verify().unwrap();
-    let _ = std::fs::remove_dir_all(dir);
 }

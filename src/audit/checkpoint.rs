@@ -240,8 +240,7 @@ mod tests {
 
     #[test]
     fn slots_alternate_and_a_torn_slot_leaves_the_other() -> std::io::Result<()> {
-        let dir = std::env::temp_dir().join(format!("accessgraph-cp-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
+        let dir = crate::audit::files::TestDir::new("cp")?;
         let j = dir.join("j");
         let (mut f, s) = CheckpointFile::read(&j, b"k")?;
         assert!(!s.exists);

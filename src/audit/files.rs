@@ -167,22 +167,56 @@ pub fn read_header_line(mut file: &File) -> std::io::Result<Option<Vec<u8>>> {
     Ok(line.pop().filter(|&b| b == b'\n').map(|_| line))
 }
 
+/// A private temporary folder for unit tests, removed with all it holds when dropped.
+#[cfg(test)]
+#[derive(Debug)]
+pub(crate) struct TestDir(PathBuf);
+
+#[cfg(test)]
+impl TestDir {
+    /// A new empty folder, `tag` and this process's id in its name.
+    pub(crate) fn new(tag: &str) -> std::io::Result<Self> {
+        let d = std::env::temp_dir().join(format!("accessgraph-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d)?;
+        Ok(TestDir(d))
+    }
+}
+
+#[cfg(test)]
+impl std::ops::Deref for TestDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+impl AsRef<Path> for TestDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    fn dir(tag: &str) -> PathBuf {
-        let d =
-            std::env::temp_dir().join(format!("accessgraph-files-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap_or_default();
-        d
+    fn dir(tag: &str) -> std::io::Result<TestDir> {
+        TestDir::new(&format!("files-{tag}"))
     }
 
     #[test]
     fn new_files_are_private_and_replacement_leaves_no_temp() -> std::io::Result<()> {
-        let d = dir("private");
+        let d = dir("private")?;
         let p = d.join("j");
         drop(open_append(&p)?);
         assert_eq!(std::fs::metadata(&p)?.permissions().mode() & 0o777, 0o600);
@@ -199,7 +233,7 @@ mod tests {
 
     #[test]
     fn a_planted_link_is_not_followed() -> std::io::Result<()> {
-        let d = dir("link");
+        let d = dir("link")?;
         let target = d.join("victim");
         std::fs::write(&target, b"keep")?;
         let p = d.join("j");
@@ -211,7 +245,7 @@ mod tests {
 
     #[test]
     fn leftovers_go() -> std::io::Result<()> {
-        let d = dir("leftovers");
+        let d = dir("leftovers")?;
         let p = d.join("j");
         std::fs::write(&p, b"x")?;
         std::fs::write(sidecar(&p, ".0123456789abcdef.tmp"), b"secret")?;

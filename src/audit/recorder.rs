@@ -615,6 +615,7 @@ impl Audit {
 mod tests {
     use super::*;
     use crate::audit::file::FileJournal;
+    use crate::audit::files::TestDir;
     use crate::time::Instant;
     use std::os::unix::fs::MetadataExt;
 
@@ -634,19 +635,18 @@ mod tests {
         )
     }
 
-    fn journal(tag: &str) -> std::io::Result<PathBuf> {
-        let dir =
-            std::env::temp_dir().join(format!("accessgraph-rec-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)?;
-        Ok(dir.join("j"))
+    /// A journal's path in a new folder, which goes when the folder's value is dropped.
+    fn journal(tag: &str) -> std::io::Result<(TestDir, PathBuf)> {
+        let dir = TestDir::new(&format!("rec-{tag}"))?;
+        let path = dir.join("j");
+        Ok((dir, path))
     }
 
     /// Issue 14, finding 3: a group commit after a rewrite syncs the file the records go
     /// to, never the old (deleted) one.
     #[test]
     fn after_a_rewrite_the_sync_handle_is_the_current_file() -> Res {
-        let path = journal("handle")?;
+        let (_dir, path) = journal("handle")?;
         let opened = FileJournal::open(&path, None, None)?;
         let mut j = opened.journal;
         let header = opened.header;
@@ -672,7 +672,7 @@ mod tests {
     /// own records, and none once another process appended after them.
     #[test]
     fn a_cut_never_removes_what_another_process_appended() -> Res {
-        let path = journal("cut")?;
+        let (_dir, path) = journal("cut")?;
         let opened = FileJournal::open(&path, None, None)?;
         let mut mine = opened.journal;
         let header = opened.header;
@@ -712,7 +712,7 @@ mod tests {
     /// group commit still syncs: what it synced before is no cover for the new file.
     #[test]
     fn a_group_commit_after_another_process_rewrote_the_journal_syncs_again() -> Res {
-        let path = journal("group")?;
+        let (_dir, path) = journal("group")?;
         let opened = FileJournal::open(&path, None, None)?;
         let header = opened.header;
         let audit = Audit::journaled(

@@ -6,7 +6,7 @@
     reason = "a test set-up that cannot parse fails the test"
 )]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use accessgraph::graph::NewMember;
 use accessgraph::Instant;
@@ -40,13 +40,40 @@ pub fn nm(role: &str) -> NewMember {
     }
 }
 
-/// A new empty folder of this process's own under the system's temporary folder.
-pub fn temp_dir(tag: &str) -> PathBuf {
+/// A new empty folder of this process's own under the system's temporary folder,
+/// removed with all it holds when the value is dropped (so a run leaves nothing behind).
+pub fn temp_dir(tag: &str) -> TempDir {
+    // Tests run in parallel: the counter keeps two folders made at one instant apart.
+    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!(
-        "accessgraph-{tag}-{}-{}",
+        "accessgraph-{tag}-{}-{}-{n}",
         std::process::id(),
         Instant::now().0
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
+}
+
+/// A folder of [`temp_dir`]'s: a `Path` that removes itself when dropped.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
