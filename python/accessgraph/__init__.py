@@ -287,20 +287,16 @@ class Graph(_core.Graph):
             raise ValidationError("invalid projects: only a PostHog members export takes projects=")
         if kind == "journal":
             return _formats.read_journal(cls, Path(path))
-        if kind == "csv":
+        if kind in ("csv", "markdown", "json"):
             # newline="": a line break inside a quoted cell is part of its value.
-            return cls.from_csv(_formats.read_text(path, newline=""))
-        text = _formats.read_text(path)
-        if kind == "markdown":
-            return cls.from_markdown(text, org=org)
-        if kind == "json":
-            try:
+            text = _formats.read_text(path, newline="" if kind == "csv" else None)
+            with _formats.naming(path):
+                if kind == "csv":
+                    return cls.from_csv(text)
+                if kind == "markdown":
+                    return cls.from_markdown(text, org=org)
                 return cls.from_json(text)
-            except RegistryFormatError as e:
-                # The core names the place in the document (`$.orgs[0]`); say which file.
-                raise RegistryFormatError(
-                    f"{os.fspath(path)}: {e}", line=e.line, column=e.column, path=e.path
-                ) from None
+        text = _formats.read_text(path)
         if org is None:
             raise ValidationError(
                 f"invalid org `None`: the PostHog members export `{path}` names no org, "
@@ -349,7 +345,9 @@ class Graph(_core.Graph):
         ``progress(done, total)`` counts the document's bytes.
         """
         steps = Steps(progress, _size(path))
-        changes = self._import_registry_text(_formats.read_text(path), org=org)
+        text = _formats.read_text(path)
+        with _formats.naming(path):
+            changes = self._import_registry_text(text, org=org)
         steps.finish()
         return changes
 

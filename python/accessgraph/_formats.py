@@ -12,6 +12,8 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -32,6 +34,7 @@ __all__ = [
     "check_path",
     "detect",
     "is_journal",
+    "naming",
     "open_journal_copy",
     "read_journal",
     "read_text",
@@ -88,6 +91,19 @@ def _by_extension(path: str | os.PathLike[str]) -> str:
             "(expected .md, .json or .csv, or pass format=)"
         )
     return _EXTENSIONS[suffix]
+
+
+@contextmanager
+def naming(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Re-raises a :class:`RegistryFormatError` about the document read from ``path``
+    with the file named first: the core names only the place in the document (a line and
+    column, or ``$.orgs[0]``)."""
+    try:
+        yield
+    except RegistryFormatError as e:
+        raise RegistryFormatError(
+            f"{os.fspath(path)}: {e}", line=e.line, column=e.column, path=e.path
+        ) from None
 
 
 def read_text(path: str | os.PathLike[str], *, newline: str | None = None) -> str:

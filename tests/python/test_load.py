@@ -182,3 +182,35 @@ def test_a_registry_imported_or_tried_that_is_not_utf8_names_the_place(tmp_path:
         g.import_registry(path, org="acme")
     with pytest.raises(ag.RegistryFormatError, match="is not UTF-8 text"):
         g.what_if(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line"),
+    [
+        ("bad.md", "# Acme Access Registry\n## Owners\n- not-an-email\n", 3),
+        (
+            "bad.csv",
+            "user,org,org_role,project,project_role,source,expires,reason\n"
+            "nobody,acme,member,,,,,\n",
+            2,
+        ),
+    ],
+)
+def test_a_document_that_does_not_parse_names_its_file_and_line(
+    tmp_path: Path, name: str, text: str, line: int
+) -> None:
+    # Only a JSON snapshot's errors named the file: a Markdown or CSV one said
+    # "line 3, column 3: ..." and left the reader to guess which of the files it was.
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ag.RegistryFormatError) as info:
+        ag.Graph.load(path)
+    assert str(info.value).startswith(f"{path}: line {line}, column "), info.value
+    assert info.value.line == line
+    if name.endswith(".md"):
+        g = ag.Graph()
+        g.add_org("acme", owner="jane@example.com")
+        with pytest.raises(ag.RegistryFormatError) as imported:
+            g.import_registry(path, org="acme")
+        assert str(imported.value) == str(info.value)
+        assert g.members("acme")[0].user == "jane@example.com"

@@ -76,14 +76,13 @@ def mention(path: str, message: str) -> str:
 
 def _where(path: str, e: ag.RegistryFormatError) -> str:
     """``file:line:column: message`` (or ``file: $.json.path: message``)."""
-    message = str(e)
+    # `Graph.load` names the file it read (as `Path` spells it) first.
+    message = str(e).removeprefix(f"{Path(path)}: ")
     if e.line is not None:
         column = e.column if e.column is not None else 1
         prefix = f"line {e.line}, column {column}: "
         message = message.removeprefix(prefix)
         return f"{path}:{e.line}:{column}: {message}"
-    # `Graph.load` names the file it read (as `Path` spells it) before a JSON path.
-    message = message.removeprefix(f"{Path(path)}: ")
     return f"{path}: {message}"
 
 
