@@ -24,6 +24,8 @@ struct Flaky {
     appends: Arc<AtomicUsize>,
     held: Arc<AtomicUsize>,
     fail_sync: bool,
+    /// After `ok` appends, the checkpoint fails, and so does cutting back.
+    fail_checkpoint: bool,
     bytes: u64,
 }
 
@@ -42,7 +44,7 @@ impl JournalStore for Flaky {
         let n = self.appends.fetch_add(1, Ordering::SeqCst);
         // A failed write still leaves a partial batch behind, as a full disk can.
         self.held.fetch_add(1, Ordering::SeqCst);
-        if n >= self.ok && !self.fail_sync {
+        if n >= self.ok && !self.fail_sync && !self.fail_checkpoint {
             return Err(std::io::Error::other("disk full"));
         }
         self.bytes += batch.len() as u64;
@@ -62,7 +64,13 @@ impl JournalStore for Flaky {
         Err(std::io::Error::other("read-only"))
     }
     fn checkpoint(&mut self, _seq: u64, _hash: &str) -> std::io::Result<()> {
+        if self.fail_checkpoint && self.appends.load(Ordering::SeqCst) > self.ok {
+            return Err(std::io::Error::other("EIO"));
+        }
         Ok(())
+    }
+    fn cut_back(&mut self, _from: (u64, u64), _end: Option<u64>) -> std::io::Result<Option<u64>> {
+        Err(std::io::Error::other("read-only file system"))
     }
     fn position(&self) -> (u64, u64) {
         (0, self.bytes)
@@ -85,9 +93,44 @@ fn graph(ok: usize, fail_sync: bool) -> (Graph, Arc<AtomicUsize>) {
         appends: Arc::new(AtomicUsize::new(0)),
         held: Arc::clone(&held),
         fail_sync,
+        fail_checkpoint: false,
         bytes: 0,
     };
     (Graph::with_store(Box::new(store), Durability::Fsync), held)
+}
+
+/// In group mode, a checkpoint that fails after a good sync is cut back; when cutting
+/// back fails too, the error says so, not that another writer appended after it (which
+/// is what it said whatever the reason the change was kept).
+#[test]
+fn a_change_kept_because_cutting_it_back_failed_says_so() {
+    let store = Flaky {
+        ok: 1,
+        appends: Arc::new(AtomicUsize::new(0)),
+        held: Arc::new(AtomicUsize::new(0)),
+        fail_sync: false,
+        fail_checkpoint: true,
+        bytes: 0,
+    };
+    let g = Graph::with_store(Box::new(store), Durability::Group);
+    g.add_org("acme", None, "jane@example.com", None).unwrap();
+    let err = g
+        .add_member("bob@example.com", "acme", member(), None)
+        .unwrap_err();
+    assert!(failed(&err), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("checkpoint write failed: EIO"), "{text}");
+    assert!(
+        text.contains("cutting it back failed too (read-only file system)"),
+        "{text}"
+    );
+    assert!(!text.contains("another thread or process"), "{text}");
+    // Kept in the journal, so applied here too, and no mutation is taken after it.
+    assert_eq!(g.revision(), 3);
+    assert!(failed(
+        &g.add_member("carol@example.com", "acme", member(), None)
+            .unwrap_err()
+    ));
 }
 
 fn member() -> NewMember {

@@ -50,10 +50,22 @@ pub struct Durable {
 struct Group {
     /// What the last good sync covered (generation, offset).
     synced: (u64, u64),
-    /// Once a sync failed: why, and where the journal was cut back to (generation,
-    /// offset), if it was. No sync is trusted after a failed one (the kernel may have
-    /// dropped the pages it could not write and report success next time).
-    failure: Option<(String, Option<(u64, u64)>)>,
+    /// Once a sync failed: why, and what became of the records it left unsynced. No sync
+    /// is trusted after a failed one (the kernel may have dropped the pages it could not
+    /// write and report success next time).
+    failure: Option<(String, Cut)>,
+}
+
+/// What became of this process's records that a failed sync or checkpoint left in the
+/// journal.
+#[derive(Debug, Clone)]
+enum Cut {
+    /// Cut back: the journal now ends here (generation, offset).
+    To((u64, u64)),
+    /// Kept: records were appended after them since (another thread's or process's).
+    Followed,
+    /// Kept: cutting them back failed (the writers' lock, or the truncation), and why.
+    Failed(String),
 }
 
 /// A graph's audit log and, when opened from a journal, the store behind it.
@@ -487,7 +499,7 @@ impl Audit {
                 || (group.synced.0 == d.generation && group.synced.1 >= d.offset);
             if !covered {
                 if let Some((why, cut)) = &group.failure {
-                    return Err(Self::unsynced(d, why, *cut));
+                    return Err(Self::unsynced(d, why, cut));
                 }
                 let (handle, position) = {
                     let store = self.store.lock();
@@ -504,8 +516,9 @@ impl Audit {
                         let why = format!("fsync failed: {e}");
                         self.fail(why.clone());
                         let cut = self.cut_back(group.synced, None);
-                        group.failure = Some((why.clone(), cut));
-                        return Err(Self::unsynced(d, &why, cut));
+                        let e = Self::unsynced(d, &why, &cut);
+                        group.failure = Some((why, cut));
+                        return Err(e);
                     }
                     group.synced = position;
                 }
@@ -522,13 +535,18 @@ impl Audit {
                     // long as nothing (another thread's batch, another process's) follows.
                     let cut = self.cut_back((d.generation, d.start), Some(d.offset));
                     return Err(AuditError::Failed(match cut {
-                        Some(_) => format!(
+                        Cut::To(_) => format!(
                             "{why}; the change was cut back from the journal and is not applied"
                         ),
-                        None => format!(
+                        Cut::Followed => format!(
                             "{why}; the change was written and synced, but the journal has \
                              grown after it since (another thread or process appended), so it \
                              was kept: it is applied, here as in the journal"
+                        ),
+                        Cut::Failed(e) => format!(
+                            "{why}; the change was written and synced, and cutting it back \
+                             failed too ({e}), so it was kept: it is applied, here as in the \
+                             journal"
                         ),
                     }));
                 }
@@ -538,24 +556,35 @@ impl Audit {
     }
 
     /// Under the writers' lock (taken here; the caller holds no `store` lock): cuts back
-    /// this process's own records after `from`, when nothing follows them. Returns where
-    /// the journal now ends if it was cut.
-    fn cut_back(&self, from: (u64, u64), end: Option<u64>) -> Option<(u64, u64)> {
-        let mut session = self.begin().ok()?;
-        let store = session.store.as_mut()?;
+    /// this process's own records after `from`, when nothing follows them.
+    fn cut_back(&self, from: (u64, u64), end: Option<u64>) -> Cut {
+        let mut session = match self.begin() {
+            Ok(s) => s,
+            Err(e) => return Cut::Failed(e.to_string()),
+        };
+        let Some(store) = session.store.as_mut() else {
+            return Cut::Followed; // never reached: only a journal's sync or checkpoint fails
+        };
         let generation = store.position().0;
         match store.cut_back(from, end) {
-            Ok(Some(to)) => Some((generation, to)),
-            Ok(None) | Err(_) => None,
+            Ok(Some(to)) => Cut::To((generation, to)),
+            Ok(None) => Cut::Followed,
+            Err(e) => Cut::Failed(e.to_string()),
         }
     }
 
     /// The error for a batch a failed group sync left unsynced: cut back (`cut` is at or
     /// before where it ended, in its generation), or kept.
-    fn unsynced(d: &Durable, why: &str, cut: Option<(u64, u64)>) -> AuditError {
-        let was_cut = cut.is_some_and(|(g, to)| g == d.generation && to < d.offset);
+    fn unsynced(d: &Durable, why: &str, cut: &Cut) -> AuditError {
+        let was_cut = matches!(cut, Cut::To((g, to)) if *g == d.generation && *to < d.offset);
         AuditError::Failed(if was_cut {
             format!("{why}; the change was cut back from the journal and is not applied")
+        } else if let Cut::Failed(e) = cut {
+            format!(
+                "{why}; the change was written to the journal but its sync failed, and \
+                 cutting it back failed too ({e}), so it was kept: it is applied (here, and \
+                 in any process that reads the journal) and may be lost on power failure"
+            )
         } else {
             format!(
                 "{why}; the change was written to the journal but its sync failed, and \
