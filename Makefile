@@ -60,6 +60,7 @@ fmt:
 lint:
 	$(NEED_VENV)
 	$(PY) scripts/layers.py
+	@if git grep -nE '^(<<<<<<< |>>>>>>> )'; then echo 'make: merge-conflict markers above' >&2; exit 1; fi
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --features postgres -- -D warnings
