@@ -404,6 +404,49 @@ fn no_project_access_and_expiring_soon() {
 }
 
 #[test]
+fn an_address_that_can_pass_for_another_is_a_high_finding() {
+    // `admin@аcme.io` (a Cyrillic `а`) reads as a member of acme.io in a review; an
+    // invisible or direction-changing character hides what the address really is. The
+    // validator takes them, as Django's does, so the review says so instead.
+    let g = clean();
+    assert!(!fired(&g).contains("lookalike-email"));
+    for (email, why) in [
+        (
+            "admin@\u{430}cme.io",
+            "mixes Cyrillic letters with Latin ones",
+        ),
+        ("admin@\u{430}\u{441}\u{435}.io", "read as the Latin `ace`"),
+        ("admin@acme.io\u{202e}", "U+202E"),
+    ] {
+        let g = clean();
+        g.add_member(email, "acme", documented("member"), None)
+            .unwrap();
+        let f = g.review(None, None, &Thresholds::default()).unwrap();
+        let hit: Vec<_> = f.iter().filter(|f| f.rule == "lookalike-email").collect();
+        assert_eq!(hit.len(), 1, "{email:?}: {f:?}");
+        assert_eq!(
+            hit[0].severity,
+            accessgraph::governance::review::Severity::High
+        );
+        assert_eq!(hit[0].user.as_deref(), Some(email));
+        assert_eq!(hit[0].target.as_deref(), Some("acme"));
+        assert!(hit[0].message.contains(why), "{}", hit[0].message);
+        // The message shows an invisible character escaped, never as itself.
+        assert!(!hit[0].message.contains('\u{202e}'), "{}", hit[0].message);
+    }
+    // An internationalised domain in one script that does not pass for Latin is fine.
+    let g = clean();
+    g.add_member(
+        "anna@\u{43f}\u{440}\u{438}\u{43c}\u{435}\u{440}.\u{440}\u{444}",
+        "acme",
+        documented("member"),
+        None,
+    )
+    .unwrap();
+    assert!(!fired(&g).contains("lookalike-email"));
+}
+
+#[test]
 fn findings_are_sorted_by_severity_and_review_takes_one_org() {
     let g = clean();
     g.add_member("idle@acme.io", "acme", NewMember::default(), None)

@@ -355,3 +355,20 @@ def test_an_expired_grant_is_listed_under_an_expired_membership() -> None:
     # Between the two expiries, only the grant.
     at = "2024-04-26"
     assert [f.target for f in g.review(at=at) if f.rule == "expired-access"] == ["acme/staging"]
+
+
+def test_a_registry_entry_that_can_pass_for_another_address_is_flagged() -> None:
+    # A pull request adds `admin@\u0430cme.io` (U+0430, a Cyrillic a) as an owner: on GitHub it
+    # reads as the company's own admin. The registry imports it (Django's validator
+    # accepts the domain), and the review names what gives it away.
+    doc = (
+        "# Acme Access Registry\n## Owners\n- jane@acme.io\n- admin@\u0430cme.io\n"
+        "## Members\n- bob@acme.io\n"
+    )
+    g = ag.Graph.from_markdown(doc)
+    found = [f for f in g.review() if f.rule == "lookalike-email"]
+    assert [(f.user, f.severity, f.target) for f in found] == [
+        ("admin@\u0430cme.io", "high", "acme")
+    ]
+    assert "`\u0430` (U+0430, Cyrillic)" in found[0].message
+    assert "remove_member" in found[0].remediation

@@ -22,9 +22,12 @@
 //!
 //! - [`context`]: findings, severities, thresholds and what every rule reads.
 //! - [`rules`]: one function per rule, and the table of them.
+//! - [`lookalike`]: what makes an address pass for another (`lookalike-email`, a rule
+//!   beyond the spec).
 //! - [`run`]: the review itself.
 
 mod context;
+mod lookalike;
 mod rules;
 mod run;
 

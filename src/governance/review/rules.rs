@@ -4,6 +4,7 @@
 use chrono::TimeDelta;
 
 use super::context::{grants_of, ratio, Ctx, Draft, Severity};
+use super::lookalike;
 use crate::model::ProjectRec;
 use crate::roles::{OrgRole, ProjectRole};
 use crate::time::Instant;
@@ -39,6 +40,7 @@ pub const RULES: &[(&str, Severity, Rule)] = &[
     ("no-project-access", Severity::Info, no_project_access),
     ("stale-api-key", Severity::Medium, stale_api_key),
     ("expiring-soon", Severity::Info, expiring_soon),
+    ("lookalike-email", Severity::High, lookalike_email),
 ];
 
 pub(super) fn expired_access(c: &Ctx<'_>, out: &mut Vec<Draft>) {
@@ -502,6 +504,28 @@ pub(super) fn expiring_soon(c: &Ctx<'_>, out: &mut Vec<Draft>) {
                     Some(&target),
                     format!("{email}'s {} grant on {target} expires on {}", g.role.as_str(), e.to_date_or_iso()),
                     "Grant it again with a later expiry if it is still needed; otherwise let it lapse.".to_owned(),
+                ));
+            }
+        }
+    }
+}
+
+/// Members (expired ones included) whose address can pass for another's in a review: an
+/// invisible or direction-changing character, or a domain with letters that look Latin
+/// and are not ([`lookalike`]).
+pub(super) fn lookalike_email(c: &Ctx<'_>, out: &mut Vec<Draft>) {
+    for &oid in &c.orgs {
+        let org = c.slug(oid);
+        for x in c.all_members(oid) {
+            let email = &*x.user.email;
+            if let Some(why) = lookalike::why(email) {
+                let shown = email.escape_debug();
+                out.push(Draft::new(
+                    org,
+                    Some(email),
+                    Some(org),
+                    format!("{shown}, a member of {org}, {why}: in a review it can pass for another address"),
+                    format!("Confirm {shown} with its owner through another channel; if it is not the address you expect, remove it (remove_member) and look at who added it (audit log)."),
                 ));
             }
         }
