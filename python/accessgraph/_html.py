@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING
 
 from accessgraph._plot import ENDING_MARK, ROLE_COLOURS, ROLE_LEVELS, ending_cells
-from accessgraph._render import Html, html_table, instant_text
+from accessgraph._render import Html, escape_html, html_table, instant_text
 
 if TYPE_CHECKING:
     from accessgraph import Decision, Graph, Org
@@ -36,7 +35,7 @@ def graph_html(graph: Graph) -> str:
         restricted = sum(1 for p in projects if p.restricted)
         rows.append(
             [
-                Html(f"<code>{html.escape(org.slug)}</code>"),
+                Html(f"<code>{escape_html(org.slug)}</code>"),
                 org.name,
                 *by_role.values(),
                 external,
@@ -68,8 +67,8 @@ def _matrix(graph: Graph, org: Org) -> str:
         "org role",
         *(
             Html(
-                f"{html.escape(p.name)}{'&nbsp;&#128274;' if p.restricted else ''}",
-                f'title="{html.escape(p.id)}"',
+                f"{escape_html(p.name)}{'&nbsp;&#128274;' if p.restricted else ''}",
+                f'title="{escape_html(p.id)}"',
             )
             for p in projects
         ),
@@ -77,7 +76,7 @@ def _matrix(graph: Graph, org: Org) -> str:
     rows = []
     for user in sorted(org_role):
         tag = " <small>(external)</small>" if user in external else ""
-        cells: list[object] = [Html(f"{html.escape(user)}{tag}"), org_role[user]]
+        cells: list[object] = [Html(f"{escape_html(user)}{tag}"), org_role[user]]
         for p in projects:
             role = roles.get((user, p.id))
             level = ROLE_LEVELS.get(role or "", 0)
@@ -85,12 +84,12 @@ def _matrix(graph: Graph, org: Org) -> str:
             style = f'style="background:{ROLE_COLOURS[level]};color:{colour};text-align:center"'
             ends = ending.get((user, p.id))
             if ends is None:
-                cells.append(Html(html.escape(role or ""), style))
+                cells.append(Html(escape_html(role or ""), style))
             else:
                 mark = f'<span title="ends {instant_text(ends)}">{ENDING_MARK}</span>'
-                cells.append(Html(f"{html.escape(role or '')}{mark}", style))
+                cells.append(Html(f"{escape_html(role or '')}{mark}", style))
         rows.append(cells)
-    caption = f"Project roles in <code>{html.escape(org.slug)}</code>"
+    caption = f"Project roles in <code>{escape_html(org.slug)}</code>"
     return html_table(header, rows, caption=caption, attrs='class="accessgraph-matrix"')
 
 
@@ -98,7 +97,7 @@ def decision_html(decision: Decision) -> str:
     """A decision for a notebook cell: allowed or denied, what, where, who, and why; for
     a denial, the fixes in order."""
     colour, word = ("#1a7f37", "allowed") if decision.allowed else ("#cf222e", "denied")
-    esc = html.escape
+    esc = escape_html
     fixes = "".join(f"<li>{esc(f.reason)}</li>" for f in decision.fixes)
     how = f"<br><small>How to allow it:</small><ol>{fixes}</ol>" if fixes else ""
     return (

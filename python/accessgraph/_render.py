@@ -14,6 +14,7 @@ import csv
 import html
 import io
 import textwrap
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
@@ -27,6 +28,7 @@ __all__ = [
     "Paint",
     "cell_text",
     "csv_table",
+    "escape_html",
     "fit_widths",
     "html_table",
     "instant_text",
@@ -203,11 +205,21 @@ def csv_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return line(header) + "".join(body)
 
 
+def escape_html(text: str) -> str:
+    """``text`` for HTML (``html.escape``, quotes included), with each character a reader
+    does not see or that reorders the text around it (Unicode category Cf: U+200B,
+    U+202E ...) written as ``\\u{202e}``, as the review's findings write it: an address
+    such as ``admin@`` U+202E ``oi.emca`` would otherwise show as ``admin@acme.io``."""
+    if not text.isascii():
+        text = "".join(f"\\u{{{ord(c):x}}}" if unicodedata.category(c) == "Cf" else c for c in text)
+    return html.escape(text, quote=True)
+
+
 def _html_cell(tag: str, value: Any) -> str:
     if isinstance(value, Html):
         opening = f"<{tag} {value.attrs}>" if value.attrs else f"<{tag}>"
         return f"{opening}{value.markup}</{tag}>"
-    return f"<{tag}>{html.escape(cell_text(value))}</{tag}>"
+    return f"<{tag}>{escape_html(cell_text(value))}</{tag}>"
 
 
 def html_table(

@@ -16,14 +16,13 @@ the graph changed in between, the report says so.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from accessgraph._progress import Progress, Steps
-from accessgraph._render import instant_text
+from accessgraph._render import escape_html, instant_text
 from accessgraph._report_assets import REPORT_CSS, REPORT_JS
 
 if TYPE_CHECKING:
@@ -134,7 +133,7 @@ class _OrgView:
 
 
 def _esc(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    return escape_html("" if value is None else str(value))
 
 
 def _day(value: datetime | None) -> str:

@@ -190,6 +190,23 @@ def test_the_file_is_self_contained_and_escapes_everything() -> None:
     assert "@media print" in text
 
 
+def test_an_invisible_or_reordering_character_is_shown_not_obeyed() -> None:
+    # `admin@` U+202E `oi.emca` is a valid address (Django's validator takes it) that a
+    # browser draws as `admin@acme.io`: every HTML view writes the character as
+    # `\u{202e}`, as the review's lookalike-email finding does.
+    spoof = "admin@\u202eoi.emca"
+    g = ag.Graph()
+    g.add_org("acme", owner="jane@example.com")
+    g.add_project("acme/web")
+    g.add_member(spoof, "acme", actor="jane@example.com")
+    g.grant(spoof, "acme/web", "viewer", actor="jane@example.com")
+    review = g.review()
+    assert [f.user for f in review if f.rule == "lookalike-email"] == [spoof]
+    for text in (review.to_html(), review._repr_html_(), g._repr_html_()):
+        assert "\u202e" not in text
+        assert "admin@\\u{202e}oi.emca" in text
+
+
 def test_every_org_gets_its_heat_map_and_a_big_one_is_cut_with_a_note() -> None:
     g = ag.Graph()
     g.add_org("a", owner="owner@a.example")
