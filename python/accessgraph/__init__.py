@@ -288,7 +288,8 @@ class Graph(_core.Graph):
         if kind == "journal":
             return _formats.read_journal(cls, Path(path))
         if kind in ("csv", "markdown", "json"):
-            # newline="": a line break inside a quoted cell is part of its value.
+            # A CSV keeps its line ends (newline=""): a line break inside a quoted cell is
+            # part of its value.
             text = _formats.read_text(path, newline="" if kind == "csv" else None)
             with _formats.naming(path):
                 if kind == "csv":
