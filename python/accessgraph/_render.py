@@ -33,6 +33,7 @@ __all__ = [
     "html_table",
     "instant_text",
     "markdown_table",
+    "shown",
     "spreadsheet_safe",
     "text_table",
 ]
@@ -57,10 +58,20 @@ def instant_text(value: datetime) -> str:
     return v.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def shown(text: str) -> str:
+    """``text`` for people: each character a reader does not see or that reorders the
+    text around it (Unicode category Cf: U+200B, U+202E ...) written as ``\\u{202e}``, as
+    the review's ``lookalike-email`` finding writes it. A terminal or a browser that
+    applies it would draw ``admin@`` U+202E ``oi.emca`` as ``admin@acme.io``."""
+    if text.isascii():
+        return text
+    return "".join(f"\\u{{{ord(c):x}}}" if unicodedata.category(c) == "Cf" else c for c in text)
+
+
 def cell_text(value: Any, *, machine: bool = False) -> str:
     """A value as the text of a cell: ``None`` empty, instants by :func:`instant_text`,
     lists joined with commas, booleans ``yes``/``no`` for people and ``true``/``false``
-    for machines (``machine``: CSV)."""
+    for machines (``machine``: CSV). For people, text is :func:`shown`."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -73,7 +84,7 @@ def cell_text(value: Any, *, machine: bool = False) -> str:
         return value.isoformat()
     if isinstance(value, (list, tuple)):
         return ", ".join(cell_text(v, machine=machine) for v in value)
-    return str(value)
+    return str(value) if machine else shown(str(value))
 
 
 def _plain(text: str, style: str | None) -> str:
@@ -206,13 +217,8 @@ def csv_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 
 def escape_html(text: str) -> str:
-    """``text`` for HTML (``html.escape``, quotes included), with each character a reader
-    does not see or that reorders the text around it (Unicode category Cf: U+200B,
-    U+202E ...) written as ``\\u{202e}``, as the review's findings write it: an address
-    such as ``admin@`` U+202E ``oi.emca`` would otherwise show as ``admin@acme.io``."""
-    if not text.isascii():
-        text = "".join(f"\\u{{{ord(c):x}}}" if unicodedata.category(c) == "Cf" else c for c in text)
-    return html.escape(text, quote=True)
+    """``text`` for HTML: :func:`shown`, then ``html.escape`` (quotes included)."""
+    return html.escape(shown(text), quote=True)
 
 
 def _html_cell(tag: str, value: Any) -> str:

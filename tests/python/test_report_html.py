@@ -4,6 +4,7 @@ that it works in a real browser)."""
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -205,6 +206,29 @@ def test_an_invisible_or_reordering_character_is_shown_not_obeyed() -> None:
     for text in (review.to_html(), review._repr_html_(), g._repr_html_()):
         assert "\u202e" not in text
         assert "admin@\\u{202e}oi.emca" in text
+    # So do the text and Markdown tables (a terminal may apply it too); the finding's
+    # `user`, and machine formats, keep the address as it is.
+    markdown = review.to_markdown()
+    assert "\u202e" not in markdown and "admin@\\\\u{202e}oi.emca" in markdown
+
+
+def test_the_command_line_shows_an_invisible_character_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = tmp_path / "acme.md"
+    registry.write_text(
+        "# Acme Access Registry\n## Owners\n- jane@acme.io\n## Members\n- admin@\u202eoi.emca\n",
+        encoding="utf-8",
+    )
+    assert main(["review", str(registry), "--fail-on", "high"]) == 1
+    out = capsys.readouterr().out
+    assert "\u202e" not in out and "admin@\\u{202e}oi.emca" in out
+    # JSON is for programs: the address as it is.
+    assert main(["review", str(registry), "--format", "json"]) == 0
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert {f["user"] for f in findings if f["rule"] == "lookalike-email"} == {
+        "admin@\u202eoi.emca"
+    }
 
 
 def test_every_org_gets_its_heat_map_and_a_big_one_is_cut_with_a_note() -> None:
