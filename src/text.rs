@@ -1,5 +1,6 @@
 //! Text made safe to show or to hand on: a message clipped to a readable length, an API
-//! secret masked, a spreadsheet cell that cannot run as a formula. Plain functions on
+//! secret masked, a spreadsheet cell that cannot run as a formula, a character a reader
+//! cannot see written out. Plain functions on
 //! `str` that every floor may call (errors build their messages with them).
 
 use std::borrow::Cow;
@@ -109,9 +110,68 @@ pub fn spreadsheet_value(cell: &str) -> &str {
     }
 }
 
+/// True for a character a reader does not see, or that changes the direction of the text
+/// around it: Unicode's default-ignorable code points (zero-width characters, the soft
+/// hyphen, variation selectors, tags …), which include every bidirectional control
+/// (U+061C, U+200E–U+200F, U+202A–U+202E, U+2066–U+2069).
+pub fn invisible(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0xAD | 0x34F
+            | 0x61C
+            | 0x115F..=0x1160
+            | 0x17B4..=0x17B5
+            | 0x180B..=0x180F
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x206F
+            | 0x3164
+            | 0xFE00..=0xFE0F
+            | 0xFEFF
+            | 0xFFA0
+            | 0xFFF0..=0xFFF8
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0000..=0xE0FFF
+    )
+}
+
+/// `text` for people: each [`invisible`] character written as `\u{202e}`. A terminal
+/// or a browser that obeyed U+202E would draw `admin@` U+202E `oi.emca` as
+/// `admin@acme.io`; the review, the report and the command line show it this way.
+pub fn shown(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(invisible) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if invisible(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_writes_out_what_a_reader_cannot_see_and_nothing_else() {
+        assert_eq!(shown("admin@acme.io"), "admin@acme.io");
+        assert_eq!(
+            shown("jos\u{e9}@m\u{fc}ller.de"),
+            "jos\u{e9}@m\u{fc}ller.de"
+        );
+        assert_eq!(shown("admin@\u{202e}oi.emca"), "admin@\\u{202e}oi.emca");
+        assert_eq!(
+            shown("a\u{200b}b\u{ad}c\u{feff}"),
+            "a\\u{200b}b\\u{ad}c\\u{feff}"
+        );
+        assert!(matches!(shown("plain"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn clip_keeps_short_text_and_both_ends_of_long_text() {

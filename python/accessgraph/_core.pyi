@@ -31,6 +31,7 @@ __all__ = [
     "postgres_import",
     "postgres_migrate",
     "postgres_redact",
+    "shown",
     "spreadsheet_safe",
 ]
 
@@ -810,6 +811,11 @@ def journal_upgrade(
     """Upgrade the format-1 journal ``old`` into a new format-2 journal ``new``; returns
     ``(events, last_seq, upgraded_from, last_hash, torn)``, ``torn`` the line and size of a
     torn final line left out."""
+
+def shown(text: str) -> str:
+    """``text`` for people: each character a reader does not see or that changes the
+    direction of the text around it (Unicode's default-ignorable code points: U+200B,
+    U+202E ...) written as ``\\u{202e}``."""
 
 def spreadsheet_safe(cell: str) -> str:
     """``cell`` as a CSV cell a spreadsheet shows as text (CWE-1236): one more ``'`` in

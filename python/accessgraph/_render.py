@@ -14,14 +14,14 @@ import csv
 import html
 import io
 import textwrap
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
-# A CSV cell a spreadsheet shows as text (CWE-1236): the core's rule, the one the access
-# matrix's and the audit log's CSV follow.
-from accessgraph._core import spreadsheet_safe
+# A CSV cell a spreadsheet shows as text (CWE-1236), and text for people with what a reader
+# cannot see written out (`\u{202e}`): the core's rules, the ones the access matrix's and
+# the audit log's CSV, and the review's messages, follow.
+from accessgraph._core import shown, spreadsheet_safe
 
 __all__ = [
     "Html",
@@ -56,16 +56,6 @@ def instant_text(value: datetime) -> str:
     if (v.hour, v.minute, v.second, v.microsecond) == (0, 0, 0, 0):
         return v.date().isoformat()
     return v.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def shown(text: str) -> str:
-    """``text`` for people: each character a reader does not see or that reorders the
-    text around it (Unicode category Cf: U+200B, U+202E ...) written as ``\\u{202e}``, as
-    the review's ``lookalike-email`` finding writes it. A terminal or a browser that
-    applies it would draw ``admin@`` U+202E ``oi.emca`` as ``admin@acme.io``."""
-    if text.isascii():
-        return text
-    return "".join(f"\\u{{{ord(c):x}}}" if unicodedata.category(c) == "Cf" else c for c in text)
 
 
 def cell_text(value: Any, *, machine: bool = False) -> str:

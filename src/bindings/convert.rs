@@ -423,6 +423,14 @@ pub fn hmac_key(key: Option<Vec<u8>>) -> PyResult<Option<Vec<u8>>> {
     }
 }
 
+/// `_core.shown`: the core's [`crate::text::shown`], for the text the Python side writes
+/// for people (tables, the report, notebook views), so that one rule decides what is
+/// written out in every view, as in the review's own messages.
+#[pyfunction]
+pub fn shown(text: Text<'_>) -> PyResult<std::borrow::Cow<'_, str>> {
+    super::gil::guard(None, || Ok(crate::text::shown(text.as_str())))
+}
+
 /// `_core.spreadsheet_safe`: the core's CSV cell guard (CWE-1236), for the CSV tables the
 /// Python side writes (the command line's, `Evidence.to_csv`), so that one rule serves
 /// every CSV the package writes.

@@ -30,7 +30,7 @@ mod _core {
     #[pymodule_export]
     use super::audit::{PyAuditFile, PyEvent, PyPending};
     #[pymodule_export]
-    use super::convert::spreadsheet_safe;
+    use super::convert::{shown, spreadsheet_safe};
     #[pymodule_export]
     use super::fixes::PyFix;
     #[pymodule_export]

@@ -6,6 +6,8 @@
 //! The email validator accepts all of these, as Django's does: an internationalised
 //! domain is a real address, so this is a finding for a person to check, not an error.
 
+use crate::text::invisible;
+
 /// The script of a letter, among those whose letters can pass for Latin ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Script {
@@ -50,28 +52,6 @@ impl Script {
             Script::Other => "other",
         }
     }
-}
-
-/// True for a character a reader does not see, or that changes the direction of the text
-/// around it (Unicode's default-ignorable code points, and the bidirectional controls).
-fn invisible(c: char) -> bool {
-    matches!(
-        u32::from(c),
-        0xAD | 0x34F
-            | 0x61C
-            | 0x115F..=0x1160
-            | 0x17B4..=0x17B5
-            | 0x180B..=0x180F
-            | 0x200B..=0x200F
-            | 0x202A..=0x202E
-            | 0x2060..=0x206F
-            | 0x3164
-            | 0xFE00..=0xFE0F
-            | 0xFEFF
-            | 0xFFA0
-            | 0xFFF0..=0xFFF8
-            | 0xE0000..=0xE0FFF
-    )
 }
 
 /// Greek, Cyrillic and Armenian letters that pass for Latin ones, with the Latin letter
@@ -137,24 +117,23 @@ pub(super) fn why(email: &str) -> Option<String> {
     let domain = email.rsplit_once('@').map_or("", |(_, d)| d);
     for label in domain.split('.') {
         let mut latin = None;
-        let mut lookalike = None;
+        let mut lookalike: Option<(char, Script)> = None;
         for c in label.chars() {
             match script(c) {
                 Some(Script::Latin) => latin = latin.or(Some(c)),
                 Some(Script::Other) | None => {}
-                Some(_) => lookalike = lookalike.or(Some(c)),
+                Some(s) => lookalike = lookalike.or(Some((c, s))),
             }
         }
         match (latin, lookalike) {
-            (Some(l), Some(c)) => {
+            (Some(l), Some((c, s))) => {
                 return Some(format!(
-                    "has a domain that mixes {} letters with {} ones: {} beside `{l}` in `{label}`",
-                    script(c).map_or("other", Script::name),
-                    Script::Latin.name(),
+                    "has a domain that mixes {} letters with Latin ones: {} beside `{l}` in `{label}`",
+                    s.name(),
                     named(c),
                 ));
             }
-            (None, Some(c)) => {
+            (None, Some((c, s))) => {
                 // Written wholly in one script's letters that pass for Latin ones.
                 let skeleton: Option<String> = label
                     .chars()
@@ -169,7 +148,7 @@ pub(super) fn why(email: &str) -> Option<String> {
                 if let Some(reads) = skeleton {
                     return Some(format!(
                         "has a domain label, `{label}`, whose {} letters read as the Latin `{reads}` (the first is {})",
-                        script(c).map_or("other", Script::name),
+                        s.name(),
                         named(c),
                     ));
                 }
@@ -212,8 +191,11 @@ mod tests {
         ] {
             let w = why(hidden).unwrap_or_default();
             assert!(w.contains("a reader does not see"), "{w}");
-            // Shown in a finding as `escape_debug` writes it, the character is visible.
-            assert!(!hidden.escape_debug().any(invisible), "{hidden:?}");
+            // Shown in a finding as `text::shown` writes it, the character is visible.
+            assert!(
+                !crate::text::shown(hidden).chars().any(invisible),
+                "{hidden:?}"
+            );
         }
     }
 }

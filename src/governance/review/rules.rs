@@ -519,7 +519,7 @@ pub(super) fn lookalike_email(c: &Ctx<'_>, out: &mut Vec<Draft>) {
         for x in c.all_members(oid) {
             let email = &*x.user.email;
             if let Some(why) = lookalike::why(email) {
-                let shown = email.escape_debug();
+                let shown = crate::text::shown(email);
                 out.push(Draft::new(
                     org,
                     Some(email),
