@@ -196,7 +196,7 @@ impl Comments {
     /// line itself is read as before (an HTML heading ends the section, other text is
     /// prose); what follows it in the block is not.
     fn open_html(&mut self, ln: &Ln<'_>) {
-        let body = ln.text.trim_start_matches([' ', '\t']);
+        let body = unindent(ln.text);
         if let Some(end) = html_start(body) {
             if end == HtmlEnd::Blank || !html_ends(end, body) {
                 self.html = Some(Html { end, line: ln.no });
@@ -208,7 +208,7 @@ impl Comments {
     /// Markdown. `None` when `ln` is the blank line that ends the block.
     fn in_html(&mut self, ln: &Ln<'_>) -> Option<Seen> {
         let block = self.html?;
-        let body = ln.text.trim_start_matches([' ', '\t']);
+        let body = unindent(ln.text);
         if block.end == HtmlEnd::Blank && is_blank(body) {
             self.html = None;
             return None;
@@ -240,7 +240,7 @@ impl Comments {
     /// line outside fenced code that opens none.
     fn fenced(&mut self, ln: &Ln<'_>) -> Option<Seen> {
         let text = ln.text;
-        let body = text.trim_start_matches([' ', '\t']);
+        let body = unindent(text);
         let indent = columns(text);
         let marks = fence(body);
         let refuse = |message: String| Some(Seen::Refused(ln.err(body, message)));

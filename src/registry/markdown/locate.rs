@@ -443,9 +443,13 @@ pub(super) fn name_key(name: &str) -> String {
 
 /// The columns of `line`'s indentation (a tab to the next multiple of four).
 pub(super) fn columns(line: &str) -> usize {
-    line.chars()
-        .take_while(|c| *c == ' ' || *c == '\t')
-        .fold(0, |at, c| if c == '\t' { at + 4 - at % 4 } else { at + 1 })
+    line.chars().take_while(|&c| is_space(c)).fold(0, |at, c| {
+        if c == '\t' {
+            at + 4 - at % 4
+        } else {
+            at + 1
+        }
+    })
 }
 
 /// Whether `line` ends the list item whose text starts at column `text`: when `ends`
@@ -488,10 +492,7 @@ pub(super) fn too_deep(
 /// none before the end of the line, the text starts one space after the marker).
 pub(super) fn item_text(line: &str) -> usize {
     let marker = columns(line) + 1;
-    let rest = line
-        .trim_start_matches([' ', '\t'])
-        .get(1..)
-        .unwrap_or_default();
+    let rest = unindent(line).get(1..).unwrap_or_default();
     let spaces = rest.chars().take_while(|c| *c == ' ').count();
     if (1..=4).contains(&spaces) && rest.len() > spaces {
         marker + spaces
