@@ -36,6 +36,9 @@ impl<'a> FromPyObject<'a, '_> for Text<'a> {
 
     #[inline]
     fn extract(obj: Borrowed<'a, '_, PyAny>) -> Result<Self, NotText> {
+        if let Some(text) = super::unattached::ascii_text(obj) {
+            return Ok(Text(text));
+        }
         <&str>::extract(obj).map(Text).map_err(NotText)
     }
 }
@@ -77,6 +80,9 @@ pub fn text_arg<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
 /// an item of a container); a lone surrogate is a `ValidationError` naming `field`.
 #[inline]
 pub fn text<'a>(field: &'static str, s: &'a Bound<'_, PyString>) -> PyResult<&'a str> {
+    if let Some(text) = super::unattached::ascii_text(s.as_any().as_borrowed()) {
+        return Ok(text);
+    }
     s.to_str().map_err(|e| not_text(Some(field), e))
 }
 

@@ -360,7 +360,20 @@ impl Standing<'_> {
 /// `check`: the whole fast path from strings to a boolean.
 #[inline]
 pub fn check(st: &State, user: &str, action: &str, target: &str, at: &mut At<'_>) -> Result<bool> {
-    check_def(st, user, action_def(st, action)?, target, at)
+    // The user's slot is rarely in the cache: start fetching it before the action and
+    // the target are looked up, so its wait overlaps theirs.
+    let hash = st.user_ids.hash_of(user);
+    st.user_ids.prefetch(hash);
+    let def = action_def(st, action)?;
+    let t = st.target(target);
+    validate_target(def, target, t)?;
+    let Some(t) = t else {
+        return Ok(false);
+    };
+    match st.hot_user_hashed(user, hash) {
+        Some(u) => Ok(evaluate_user(st, u, def, t, at).allowed),
+        None => Ok(false),
+    }
 }
 
 /// The definition of `action`: a built-in one from [`builtin_action`], else the
@@ -507,28 +520,9 @@ pub fn check_batch(
     Ok(())
 }
 
-/// [`check`] with the action already looked up (`def` may come from another catalogue
-/// holding the same definition: a built-in action is the same in every graph).
-#[inline]
-pub fn check_def(
-    st: &State,
-    user: &str,
-    def: &ActionDef,
-    target: &str,
-    at: &mut At<'_>,
-) -> Result<bool> {
-    let t = st.target(target);
-    validate_target(def, target, t)?;
-    let Some(t) = t else {
-        return Ok(false);
-    };
-    match st.hot_user(user) {
-        Some(u) => Ok(evaluate_user(st, u, def, t, at).allowed),
-        None => Ok(false),
-    }
-}
-
-/// [`check_def`] with the user already looked up (`None`: unknown).
+/// [`check`] with the action and the user already looked up (`None`: unknown user;
+/// `def` may come from another catalogue holding the same definition: a built-in action
+/// is the same in every graph).
 #[inline]
 fn check_resolved(
     st: &State,

@@ -206,6 +206,12 @@ impl HotUser {
         self.0.as_ptr()
     }
 
+    /// The number of words in the view (for a prefetch).
+    #[inline(always)]
+    pub fn words_len(&self) -> usize {
+        self.0.len()
+    }
+
     /// The user's id.
     #[inline]
     pub fn id(&self) -> u32 {

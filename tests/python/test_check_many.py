@@ -283,3 +283,33 @@ def test_queries_only_the_snapshot_still_holds_are_freed_and_never_seen_half_giv
     assert all(r() is None for r in refs)
     # At least one batch dropped the last reference to a query (else nothing was tried).
     assert Watched.found == [False]
+
+
+@pytest.mark.parametrize(
+    ("user", "action", "target", "allowed"),
+    [
+        ("charlie@example.com", "insight:create", "acme/development", True),
+        ("charlie@example.com", "insight:create", "acme/production", False),
+        (Text("charlie@example.com"), "insight:create", "acme/development", True),
+        ("charlie@example.com", Text("insight:create"), "acme/development", True),
+        ("charlie@example.com", "insight:create", Text("acme/development"), True),
+        (Text("charlie@example.com"), "insight:create", Text("acme/production"), False),
+        ("CHARLIE@example.com", "insight:create", "acme/development", True),
+        ("zoe@bücher.example", "insight:create", "acme/staging", True),
+        ("Zoe@BÜCHER.example", "insight:create", "acme/staging", True),
+        ("zoe@bücher.example", "insight:create", "acme/development", False),
+        ("日本@example.com", "project:view", "acme/staging", False),
+        ("", "project:view", "acme/staging", False),
+        ("charlie@example.com" + "x" * 300, "project:view", "acme/development", False),
+    ],
+)
+def test_check_reads_each_kind_of_string_as_its_text(
+    acme: ag.Graph, user: str, action: str, target: str, allowed: bool
+) -> None:
+    """``check`` reads an exact compact ASCII ``str`` straight from the object and any
+    other string (a subclass, Latin-1, other scripts) through the C API: each is read as
+    its text, so the answer is the one the records give."""
+    acme.add_member("zoe@bücher.example", "acme", actor="alice@example.com")
+    acme.grant("zoe@bücher.example", "acme/staging", "member", actor="alice@example.com")
+    assert acme.check(user, action, target) is allowed
+    assert acme.check_many([(user, action, target)]) == [allowed]
