@@ -309,7 +309,7 @@ pub fn access_matrix(st: &State, org: Option<&str>, at: &mut At<'_>) -> Vec<Matr
                     Source::OrgWideGrant => m.org_wide.as_ref().map_or((None, None), |g| {
                         (g.expires(), g.reason().map(str::to_owned))
                     }),
-                    _ => (m.expires(), m.reason.clone()),
+                    _ => (m.expires(), m.reason.as_deref().map(str::to_owned)),
                 };
                 rows.push(MatrixRow {
                     user: email.to_owned(),
@@ -331,7 +331,7 @@ pub fn access_matrix(st: &State, org: Option<&str>, at: &mut At<'_>) -> Vec<Matr
                     project_role: None,
                     source: None,
                     expires: m.expires(),
-                    reason: m.reason.clone(),
+                    reason: m.reason.as_deref().map(str::to_owned),
                 });
             }
         }

@@ -60,7 +60,7 @@ fn population(st: &State, oid: u32, org: &str, at: &mut At<'_>) -> Vec<ItemSpec>
             .grants
             .iter()
             .filter_map(|g| Some((st.project(g.project)?.id.to_string(), g)))
-            .chain(m.org_wide.iter().map(|g| (format!("{org}/*"), g)))
+            .chain(m.org_wide.as_deref().map(|g| (format!("{org}/*"), g)))
             .map(|(target, g)| ItemSpec {
                 kind: ItemKind::Grant,
                 user: email.clone(),

@@ -381,7 +381,7 @@ pub(crate) fn existing_grant(
     gt: GrantTarget<'_>,
 ) -> Option<GrantAttrs> {
     match gt {
-        GrantTarget::AllProjects(_) => m.org_wide.as_ref().map(grant_attrs),
+        GrantTarget::AllProjects(_) => m.org_wide.as_deref().map(grant_attrs),
         GrantTarget::Project(p) => st
             .project_id(p)
             .and_then(|pid| m.grant(pid))

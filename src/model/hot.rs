@@ -327,7 +327,7 @@ fn push_membership(w: &mut Vec<u64>, m: &Membership) {
     );
     let never = |e: Option<crate::time::Instant>| e.map_or(NEVER, |e| e.0).cast_unsigned();
     w.push(never(m.expires()));
-    w.push(never(m.org_wide.as_ref().and_then(Grant::expires)));
+    w.push(never(m.org_wide.as_deref().and_then(Grant::expires)));
     let head = |pid: u32, g: &Grant| u64::from(pid) | project_role_code(g.role) << 32;
     if wide {
         for g in &m.grants {
@@ -441,7 +441,7 @@ impl HotMembership<'_> {
         let expiry = |e: i64| (e != NEVER).then_some(Instant(e));
         let grant = |g: HotGrant| Grant::new(g.role, expiry(g.expires), None, None, Instant(0));
         let mut m = Membership::new(self.org(), self.role(), expiry(self.expires), Instant(0));
-        m.org_wide = self.org_wide().map(grant);
+        m.org_wide = self.org_wide().map(|g| Box::new(grant(g)));
         m.grants = self.grants().map(|g| grant(g).on(g.project)).collect();
         m
     }
@@ -502,9 +502,9 @@ mod tests {
             ],
         );
         first.set_expires(Some(Instant(77)));
-        first.org_wide = Some(grant(ProjectRole::Member, Some(12)));
+        first.org_wide = Some(Box::new(grant(ProjectRole::Member, Some(12))));
         let mut second = membership(0, OrgRole::Owner, vec![]);
-        second.org_wide = Some(grant(ProjectRole::Viewer, None));
+        second.org_wide = Some(Box::new(grant(ProjectRole::Viewer, None)));
         let third = membership(
             u32::MAX,
             OrgRole::Admin,

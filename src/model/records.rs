@@ -88,7 +88,7 @@ pub struct Grant {
 // The grant table is most of a large state's memory (SPEC 8: bytes per grant).
 const _: () = assert!(std::mem::size_of::<Grant>() == 32);
 const _: () = assert!(std::mem::size_of::<Option<Grant>>() == 32);
-const _: () = assert!(std::mem::size_of::<Membership>() == 128);
+const _: () = assert!(std::mem::size_of::<Membership>() == 96);
 
 /// The project id of the `org/*` grant (no project has it: ids are dense from 0).
 pub const ORG_WIDE: u32 = u32::MAX;
@@ -197,8 +197,9 @@ pub struct Membership {
     /// Access ends at this instant; [`NEVER`] for never (read it with
     /// [`Membership::expires`]).
     expires: i64,
-    /// Why they have access.
-    pub reason: Option<String>,
+    /// Why they have access (a boxed `str`: 8 bytes less than a `String` in each of a
+    /// million records).
+    pub reason: Option<Box<str>>,
     /// Date of the last access review.
     pub reviewed: Option<NaiveDate>,
     /// Contractor / consultant.
@@ -207,8 +208,9 @@ pub struct Membership {
     pub granted_by: Option<Box<str>>,
     /// When.
     pub granted_at: Instant,
-    /// The grant on `org/*`.
-    pub org_wide: Option<Grant>,
+    /// The grant on `org/*`, boxed: about one membership in ten has one, and the box
+    /// takes 8 bytes of every membership where the grant would take 32.
+    pub org_wide: Option<Box<Grant>>,
     /// Grants on single projects. INVARIANT: sorted by project id, one per project, each
     /// holding its project's id.
     pub grants: Vec<Grant>,

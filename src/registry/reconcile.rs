@@ -163,7 +163,7 @@ pub fn changes(st: &State, reg: &Registry) -> Result<Vec<Change>> {
             let target = reg.target(&g.target);
             let before = existing.and_then(|m| {
                 if target.ends_with("/*") {
-                    m.org_wide.as_ref().map(grant_attrs)
+                    m.org_wide.as_deref().map(grant_attrs)
                 } else {
                     st.project_id(&target)
                         .and_then(|pid| m.grant(pid))

@@ -209,7 +209,7 @@ impl State {
                     u.title.clone_from(&person.title);
                 }
                 let mut m = Membership::new(oid, attrs.role, attrs.expires, stamp.at);
-                m.reason.clone_from(&attrs.reason);
+                m.reason = attrs.reason.as_deref().map(Box::from);
                 m.reviewed = attrs.reviewed;
                 m.external = attrs.external;
                 m.granted_by = stamp.actor.map(Into::into);
@@ -388,7 +388,7 @@ impl State {
         };
         let m = self.membership_mut(user, org)?;
         match (pid, grant) {
-            (None, g) => m.org_wide = g,
+            (None, g) => m.org_wide = g.map(Box::new),
             (Some(pid), Some(g)) => match m.grants.binary_search_by_key(&pid, |g| g.project) {
                 Ok(i) => {
                     if let Some(slot) = m.grants.get_mut(i) {
@@ -532,7 +532,7 @@ impl State {
 fn set_member_attrs(m: &mut Membership, a: &MemberAttrs) {
     m.role = a.role;
     m.set_expires(a.expires);
-    m.reason.clone_from(&a.reason);
+    m.reason = a.reason.as_deref().map(Box::from);
     m.reviewed = a.reviewed;
     m.external = a.external;
 }

@@ -13,7 +13,7 @@ pub fn member_attrs(m: &Membership) -> MemberAttrs {
     MemberAttrs {
         role: m.role,
         expires: m.expires(),
-        reason: m.reason.clone(),
+        reason: m.reason.as_deref().map(str::to_owned),
         reviewed: m.reviewed,
         external: m.external,
     }
@@ -75,7 +75,7 @@ pub fn list_members(st: &State, org: &str) -> Result<Vec<crate::model::MemberInf
             org: org.to_owned(),
             role: m.role,
             expires: m.expires(),
-            reason: m.reason.clone(),
+            reason: m.reason.as_deref().map(str::to_owned),
             reviewed: m.reviewed,
             external: m.external,
             granted_by: m.granted_by.as_deref().map(str::to_owned),

@@ -132,7 +132,7 @@ pub(super) fn resolve_target(st: &State, org: &str, key: &str) -> Result<String>
 /// The grant record `m` holds on `target`, expired or not.
 pub(super) fn grant_on<'s>(st: &'s State, m: &'s Membership, target: &str) -> Option<&'s Grant> {
     if target.ends_with("/*") {
-        m.org_wide.as_ref()
+        m.org_wide.as_deref()
     } else {
         st.project_id(target).and_then(|pid| m.grant(pid))
     }

@@ -355,7 +355,7 @@ impl<'d> Builder<'d> {
                 .map(|s| email(|| field("memberships", i, "granted_by"), s))
                 .transpose()?;
             let mut rec = Membership::new(oid, m.role, m.expires, m.granted_at);
-            rec.reason = m.reason.as_deref().map(str::to_owned);
+            rec.reason = m.reason.as_deref().map(Box::from);
             rec.reviewed = m.reviewed;
             rec.external = m.external;
             rec.granted_by = by.map(String::into_boxed_str);
@@ -450,7 +450,7 @@ impl<'d> Builder<'d> {
             )
             .with_review_by(g.review_by);
             match pid {
-                None => m.org_wide = Some(grant),
+                None => m.org_wide = Some(Box::new(grant)),
                 Some(pid) => {
                     if m.grants.capacity() == 0 {
                         // Room for this member's run of grants in the org, so the vector is
