@@ -122,11 +122,14 @@ impl Beacon {
         self.counter().load(Ordering::Acquire)
     }
 
-    /// Adds one to the counter (a writer, done with the journal).
-    fn bump(&self) {
-        if self.writable {
-            self.counter().fetch_add(1, Ordering::AcqRel);
-        }
+    /// Adds one to the counter (a writer, done with the journal); the new value, when
+    /// this mapping may write it.
+    fn bump(&self) -> Option<u64> {
+        self.writable.then(|| {
+            self.counter()
+                .fetch_add(1, Ordering::AcqRel)
+                .wrapping_add(1)
+        })
     }
 }
 
@@ -267,10 +270,16 @@ impl Follow {
         }
     }
 
-    /// A writer is done with the journal: wakes every other process's graph.
-    pub fn bump(&self) {
-        if let Some(b) = self.beacon() {
-            b.bump();
+    /// A writer is done with the journal: wakes every other process's graph. When
+    /// `settled` (the writer's graph holds all the journal holds: it caught up under the
+    /// writers' lock, which it still holds, and applied what it appended), the graph
+    /// takes the new value as seen, so its own next query does not read the journal again
+    /// — which would wait for the readers' lock, i.e. for the next writer's fsync.
+    pub fn bump(&self, settled: bool) {
+        if let Some(new) = self.beacon().and_then(Beacon::bump) {
+            if settled {
+                self.caught_up(Some(new));
+            }
         }
     }
 
@@ -297,7 +306,7 @@ impl Follow {
                     self.current.store(next, Ordering::Release);
                 }
                 if let Some(b) = old {
-                    b.bump();
+                    let _ = b.bump();
                 }
             }
             (None, _) => {

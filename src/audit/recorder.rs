@@ -114,6 +114,8 @@ pub struct Session<'a> {
     pub(super) store: MutexGuard<'a, Option<Box<dyn JournalStore>>>,
     /// Set for the writers' lock: the beacon to bump before it is let go.
     wake: Option<&'a super::beacon::Follow>,
+    /// The graph holds all the journal holds (see [`Session::settled`]).
+    settled: bool,
 }
 
 impl Drop for Session<'_> {
@@ -122,7 +124,7 @@ impl Drop for Session<'_> {
             // Whatever this session did to the journal (an append, a cut, a rewrite,
             // or nothing), other processes look again before their next query.
             if let Some(f) = self.wake {
-                f.bump();
+                f.bump(self.settled);
             }
             s.unlock();
         }
@@ -130,6 +132,13 @@ impl Drop for Session<'_> {
 }
 
 impl Session<'_> {
+    /// Says that the graph now holds everything the journal holds (it caught up under
+    /// this session and applied whatever it appended), so the bump when the session ends
+    /// is not news to the graph itself.
+    pub fn settled(&mut self) {
+        self.settled = true;
+    }
+
     /// Records others appended since we last looked (none without a journal); a torn
     /// tail is cut off when `repair` (under the writers' lock).
     pub fn fresh(&mut self, repair: bool) -> Result<journal::Fresh, AuditError> {
@@ -299,6 +308,7 @@ impl Audit {
         Ok(Session {
             store,
             wake: self.follow.as_ref(),
+            settled: false,
         })
     }
 
@@ -308,7 +318,11 @@ impl Audit {
         if let Some(s) = store.as_mut() {
             s.lock_shared()?;
         }
-        Ok(Session { store, wake: None })
+        Ok(Session {
+            store,
+            wake: None,
+            settled: false,
+        })
     }
 
     /// True when a journal backs this log.

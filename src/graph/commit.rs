@@ -85,16 +85,24 @@ impl Graph {
         let mut at = At::new(Some(now), &self.clock);
         let key = actor.map(crate::ids::email_key);
         let actor = key.as_deref();
+        // Until `commit` writes, an early return leaves the journal as the graph caught
+        // up with it: the session is settled (its end is no news to this graph).
         let (mut changes, out) = match plan(&guard, &mut at) {
             Ok(planned) => planned,
             Err(Error::Permission(p)) => return Err(self.refuse(guard, session, p, actor, now)),
-            Err(e) => return Err(e),
+            Err(e) => return Err(settled(session, e)),
         };
-        super::keys::complete(&guard, &mut changes)?;
+        if let Err(e) = super::keys::complete(&guard, &mut changes) {
+            return Err(settled(session, e));
+        }
         if changes.is_empty() {
+            settled(session, ());
             return Ok(out);
         }
-        let events = self.audit.events_of(&changes, actor, now)?;
+        let events = match self.audit.events_of(&changes, actor, now) {
+            Ok(events) => events,
+            Err(e) => return Err(settled(session, e.into())),
+        };
         let stamp = Stamp { at: now, actor };
         self.commit(guard, session, events, |st| {
             changes.iter().try_for_each(|c| st.apply(c, stamp))
@@ -125,6 +133,7 @@ impl Graph {
         }
         self.audit.push(events);
         drop(st);
+        session.settled();
         drop(session);
         self.durable(&durable)
     }
@@ -183,6 +192,12 @@ impl Graph {
             Err(e) => e,
         }
     }
+}
+
+/// Ends `session` settled (see [`Session::settled`]), handing `value` back.
+fn settled<T>(mut session: Session<'_>, value: T) -> T {
+    session.settled();
+    value
 }
 
 /// The `access.denied` event of a refused mutation: the rule (action) that refused it.
