@@ -23,13 +23,14 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use parking_lot::{Mutex, MutexGuard, RwLock};
+use parking_lot::{Mutex, RwLock};
 use serde_json::{Map, Value};
 
 use super::event::{self, Event};
-use super::journal::{self, Durability, Header, JournalStore};
+use super::journal::{Durability, JournalStore};
 use super::log::Log;
 use super::replay;
+use super::session::Session;
 use crate::error::AuditError;
 use crate::state::Change;
 use crate::time::Instant;
@@ -106,93 +107,6 @@ impl std::fmt::Debug for Audit {
 impl Default for Audit {
     fn default() -> Self {
         Audit::in_memory()
-    }
-}
-
-/// The journal, locked for one mutation; unlocks when dropped.
-pub struct Session<'a> {
-    pub(super) store: MutexGuard<'a, Option<Box<dyn JournalStore>>>,
-    /// Set for the writers' lock: the beacon to bump before it is let go.
-    wake: Option<&'a super::beacon::Follow>,
-    /// The graph holds all the journal holds (see [`Session::settled`]).
-    settled: bool,
-}
-
-impl Drop for Session<'_> {
-    fn drop(&mut self) {
-        if let Some(s) = self.store.as_mut() {
-            // Whatever this session did to the journal (an append, a cut, a rewrite,
-            // or nothing), other processes look again before their next query.
-            if let Some(f) = self.wake {
-                f.bump(self.settled);
-            }
-            s.unlock();
-        }
-    }
-}
-
-impl Session<'_> {
-    /// Says that the graph now holds everything the journal holds (it caught up under
-    /// this session and applied whatever it appended), so the bump when the session ends
-    /// is not news to the graph itself.
-    pub fn settled(&mut self) {
-        self.settled = true;
-    }
-
-    /// Records others appended since we last looked (none without a journal); a torn
-    /// tail is cut off when `repair` (under the writers' lock).
-    pub fn fresh(&mut self, repair: bool) -> Result<journal::Fresh, AuditError> {
-        match self.store.as_mut() {
-            Some(s) => s.read_fresh(repair),
-            None => Ok(journal::Fresh::Records(Vec::new())),
-        }
-    }
-
-    /// The journal's current end (offset, lines), if there is a journal.
-    pub fn position(&self) -> Option<(u64, u64)> {
-        self.store.as_ref().map(|s| (s.offset(), s.lines()))
-    }
-
-    /// Atomically rewrites the journal: `header`, then `events`.
-    pub fn replace(&mut self, header: &Header, events: &[Event]) -> std::io::Result<()> {
-        match self.store.as_mut() {
-            Some(s) => s.replace(header, events),
-            None => Ok(()),
-        }
-    }
-
-    /// True when the graph has a journal.
-    pub fn is_journaled(&self) -> bool {
-        self.store.is_some()
-    }
-
-    /// The journal read again whole by a store that is not a file (see
-    /// [`JournalStore::reload`]).
-    pub fn reload(&mut self) -> Result<Option<(crate::state::State, Log)>, AuditError> {
-        match self.store.as_mut() {
-            Some(s) => s.reload(),
-            None => Ok(None),
-        }
-    }
-
-    /// Cuts the last batch back out of the journal (it was written but not applied).
-    pub fn rollback(&mut self) -> std::io::Result<()> {
-        match self.store.as_mut() {
-            Some(s) => s.rollback(),
-            None => Ok(()),
-        }
-    }
-
-    /// The store itself (to drop it before the file is reopened).
-    pub fn store_mut(&mut self) -> &mut Option<Box<dyn JournalStore>> {
-        &mut self.store
-    }
-
-    /// Swaps in a reopened store, taking its writers' lock.
-    pub fn swap(&mut self, mut store: Box<dyn JournalStore>) -> Result<(), AuditError> {
-        store.lock()?;
-        *self.store = Some(store);
-        Ok(())
     }
 }
 
@@ -305,11 +219,7 @@ impl Audit {
         if let Some(f) = &self.follow {
             f.revalidate();
         }
-        Ok(Session {
-            store,
-            wake: self.follow.as_ref(),
-            settled: false,
-        })
+        Ok(Session::new(store, self.follow.as_ref()))
     }
 
     /// Locks the journal for reading what others appended (`refresh`).
@@ -318,11 +228,7 @@ impl Audit {
         if let Some(s) = store.as_mut() {
             s.lock_shared()?;
         }
-        Ok(Session {
-            store,
-            wake: None,
-            settled: false,
-        })
+        Ok(Session::new(store, None))
     }
 
     /// True when a journal backs this log.
@@ -659,6 +565,7 @@ mod tests {
     use super::*;
     use crate::audit::file::FileJournal;
     use crate::audit::files::TestDir;
+    use crate::audit::journal::{self, Header};
     use crate::time::Instant;
     use std::os::unix::fs::MetadataExt;
 
