@@ -25,7 +25,7 @@
 //!
 //! The same reader, [`ascii_text`], reads every [`Text`](super::convert::Text) argument
 //! (with the GIL, where the argument is borrowed for the call): a single `check` spent
-//! about 7 % of its time in the two C API calls per argument that `<&str>::extract`
+//! 5–7 % of its time in the two C API calls per argument that `<&str>::extract`
 //! makes to find a compact ASCII string's characters.
 
 #![expect(
