@@ -11,8 +11,10 @@
 use std::path::{Path, PathBuf};
 
 use accessgraph::audit::beacon::TICK;
+use accessgraph::error::Error;
 use accessgraph::graph::{NewProject, OpenOptions};
 use accessgraph::Graph;
+use serde_json::Map;
 
 mod common;
 use common::{nm, temp_dir, TempDir};
@@ -183,6 +185,14 @@ fn a_graph_does_not_read_the_journal_again_after_its_own_write() {
         .unwrap();
     assert!(answers_while_the_journal_is_locked(&path, &g));
     assert!(can_view(&g));
+    // Nor after a refused change, whose `access.denied` event it wrote and holds, nor
+    // after an event recorded by hand.
+    let refused = g.revoke(OWNER, "acme/web", Some(DEV));
+    assert!(matches!(refused, Err(Error::Permission(_))), "{refused:?}");
+    assert!(answers_while_the_journal_is_locked(&path, &g));
+    g.record("ops@acme.io", "deploy.approved", "acme/web", Map::new())
+        .unwrap();
+    assert!(answers_while_the_journal_is_locked(&path, &g));
     // Another graph's write is still news: its next query reads the journal (so it waits
     // for the lock; here it is free) and sees the change.
     let other = open(&path);

@@ -166,6 +166,8 @@ impl Graph {
         let durable = self.audit.write(&mut session, &events)?;
         self.audit.push(events);
         drop(guard);
+        // The graph holds what it appended, as it does after `commit`.
+        session.settled();
         drop(session);
         self.durable(&durable)
     }
