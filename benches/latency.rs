@@ -2,7 +2,9 @@
 //!
 //! Runs in Rust so that what is measured is the core's locking, not the Python GIL:
 //! one reader thread times every `check` with `std::time::Instant`, first alone, then
-//! while a writer thread applies a grant or revoke every 100 µs.
+//! while a writer thread applies a grant or revoke every 100 µs; then, on a journal synced
+//! on every mutation, beside a thread syncing another file (the disk's own cost to the
+//! reader), and with the writer.
 //! `cargo bench --bench latency` (add `-- --seconds 5` for a longer run).
 
 #![expect(
@@ -185,6 +187,45 @@ fn under_writes(label: &str, g: &Arc<Graph>, users: &[(String, usize)], seconds:
     );
 }
 
+/// Times checks on `g` while a thread that never touches the graph appends a line to
+/// another file and `fdatasync`s it, as fast as the disk lets it: what the operating
+/// system's I/O (its interrupts and the syncing thread's wake-ups) costs the reader,
+/// against which the journaled writer's phase is read.
+fn beside_syncs(
+    label: &str,
+    g: &Graph,
+    users: &[(String, usize)],
+    file: &std::path::Path,
+    seconds: f64,
+) {
+    use std::io::Write;
+    let stop = Arc::new(AtomicBool::new(false));
+    let syncs = Arc::new(AtomicU64::new(0));
+    let syncer = {
+        let (stop, syncs) = (Arc::clone(&stop), Arc::clone(&syncs));
+        let mut f = std::fs::File::create(file).unwrap();
+        std::thread::spawn(move || {
+            let line = [b'x'; 200];
+            while !stop.load(Ordering::Relaxed) {
+                f.write_all(&line).unwrap();
+                f.sync_data().unwrap();
+                syncs.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    let started = Clock::now();
+    let busy = measure(g, users, seconds, &mut Rng(7));
+    let elapsed = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    syncer.join().unwrap();
+    report(label, &busy, None);
+    println!(
+        "{:<28} (syncs/s={:.0}, no write to the graph)",
+        "",
+        syncs.load(Ordering::Relaxed) as f64 / elapsed
+    );
+}
+
 fn main() {
     let seconds: f64 = std::env::args()
         .skip_while(|a| a != "--seconds")
@@ -221,6 +262,13 @@ fn main() {
     drop(built);
     let g = open(accessgraph::audit::Durability::Fsync);
     let g = Arc::new(g);
+    beside_syncs(
+        "check, other file synced",
+        &g,
+        &users,
+        &dir.join("other.file"),
+        seconds,
+    );
     under_writes("check, writer on a journal", &g, &users, seconds);
     drop(g);
     std::fs::remove_dir_all(&dir).unwrap();
