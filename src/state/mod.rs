@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod campaigns;
 pub mod change;
+pub mod hash;
 pub mod hot;
 pub mod queries;
 pub mod snapshot;
