@@ -113,7 +113,7 @@ def expand(tree: str) -> list[str]:
                     if it:
                         out.extend(expand(prefix + it + rest))
                 return out
-    return [tree.split("as")[0] if "::" in tree else tree]
+    return [re.split(r"\s+as\s+", tree)[0].strip() if "::" in tree else tree]
 
 
 def resolve(path: str, here: tuple[str, ...], mods: set) -> tuple | None:

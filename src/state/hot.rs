@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 
 use compact_str::CompactString;
 
-use super::hash::KeyHasher;
+use crate::state::hash::KeyHasher;
 use crate::model::{HotUser, UserRec};
 
 const EMPTY: u64 = u64::MAX;
