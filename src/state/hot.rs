@@ -8,7 +8,8 @@
 //! words are the only dependent fetch of a lookup. The keys are not stored in the slots:
 //! a slot whose hash matches is confirmed against the email the view holds, which the
 //! check reads next anyway. The hash is foldhash's, seeded per process because emails are
-//! attacker-chosen, and inlined for keys of 16 to 32 bytes ([`KeyHasher`]), as the target index's is.
+//! attacker-chosen, and inlined for keys of 16 to 32 bytes ([`KeyHasher`]); the target
+//! index below uses the same.
 
 #![expect(
     clippy::inline_always,
@@ -19,8 +20,8 @@ use std::sync::OnceLock;
 
 use compact_str::CompactString;
 
-use crate::state::hash::KeyHasher;
 use crate::model::{HotUser, UserRec};
+use crate::state::hash::KeyHasher;
 
 const EMPTY: u64 = u64::MAX;
 const NOWHERE: u32 = u32::MAX;
