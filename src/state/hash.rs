@@ -92,6 +92,37 @@ mod tests {
         }
     }
 
+    /// The most keys that share one home slot of a table of 2^18, as the indexes pick it
+    /// (the hash's low bits).
+    fn fullest_slot(h: &KeyHasher, keys: impl Iterator<Item = String>) -> usize {
+        let mut load = vec![0usize; 1 << 18];
+        for k in keys {
+            let home = usize::try_from(h.hash(k.as_bytes()) & ((1 << 18) - 1)).unwrap_or(0);
+            if let Some(n) = load.get_mut(home) {
+                *n += 1;
+            }
+        }
+        load.into_iter().max().unwrap_or(0)
+    }
+
+    #[test]
+    fn keys_alike_but_for_a_few_bytes_spread_over_the_table() {
+        // 100,000 keys in 262,144 slots: a uniform hash puts at most about 7 in one slot.
+        // Keys that differ in a counter only (the shape of generated emails and ids, and
+        // what someone flooding an index would send) must spread as well.
+        let h = KeyHasher::default();
+        let emails = (0..100_000).map(|i| format!("user{i:06}@example.com"));
+        let ids = (0..100_000).map(|i| format!("org{}/project-{}", i % 97, i / 97));
+        let padded = (0..100_000).map(|i| format!("{i:0>32}"));
+        for (name, n) in [
+            ("emails", fullest_slot(&h, emails)),
+            ("ids", fullest_slot(&h, ids)),
+            ("32-byte", fullest_slot(&h, padded)),
+        ] {
+            assert!(n <= 12, "{name}: {n} keys in one slot");
+        }
+    }
+
     #[test]
     fn each_index_draws_its_own_seeds() {
         let (a, b) = (KeyHasher::default(), KeyHasher::default());
