@@ -117,7 +117,9 @@ fn measure(g: &Graph, users: &[(String, usize)], seconds: f64, rng: &mut Rng) ->
     samples
 }
 
-fn report(label: &str, s: &[u64], writes: Option<(u64, f64)>) {
+/// One line of percentiles; `rate`: what the other thread did, how many times, in how
+/// many seconds.
+fn report(label: &str, s: &[u64], rate: Option<(&str, u64, f64)>) {
     let mean = s.iter().sum::<u64>() as f64 / s.len() as f64;
     print!(
         "{label:<28} checks={:>9} mean={mean:>6.0} ns  p50={:>5} ns  p99={:>6} ns  p99.9={:>7} ns  max={:>9} ns",
@@ -127,64 +129,74 @@ fn report(label: &str, s: &[u64], writes: Option<(u64, f64)>) {
         percentile(s, 0.999),
         s[s.len() - 1]
     );
-    if let Some((n, secs)) = writes {
-        print!("  writes/s={:.0}", n as f64 / secs);
+    if let Some((name, n, secs)) = rate {
+        print!("  {name}={:.0}", n as f64 / secs);
     }
     println!();
+}
+
+/// Times checks on `g` while another thread calls `step` over and over, counting the
+/// calls that return true; reports their rate as `rate`.
+fn beside(
+    label: &str,
+    rate: &str,
+    g: &Graph,
+    users: &[(String, usize)],
+    seconds: f64,
+    mut step: impl FnMut() -> bool + Send + 'static,
+) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let other = {
+        let (stop, done) = (Arc::clone(&stop), Arc::clone(&done));
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if step() {
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    let started = Clock::now();
+    let busy = measure(g, users, seconds, &mut Rng(7));
+    let elapsed = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    other.join().unwrap();
+    report(
+        label,
+        &busy,
+        Some((rate, done.load(Ordering::Relaxed), elapsed)),
+    );
 }
 
 /// Times checks on `g` while a thread grants and revokes every 100 µs (10,000 mutations/s
 /// asked for; a durable journal's `fdatasync` may hold it below that).
 fn under_writes(label: &str, g: &Arc<Graph>, users: &[(String, usize)], seconds: f64) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let writes = Arc::new(AtomicU64::new(0));
-    let writer = {
-        let (g, stop, writes, users) = (
-            Arc::clone(g),
-            Arc::clone(&stop),
-            Arc::clone(&writes),
-            users.to_vec(),
-        );
-        std::thread::spawn(move || {
-            let mut rng = Rng(42);
-            let period = Duration::from_micros(100); // 10,000 mutations/s
-            let mut next = Clock::now();
-            // Alternate: grant on a project, then revoke that grant — every call changes state.
-            let mut pending: Option<(String, String)> = None;
-            while !stop.load(Ordering::Relaxed) {
-                let done = if let Some((u, target)) = pending.take() {
-                    g.revoke(&u, &target, None).is_ok()
-                } else {
-                    let (u, o) = &users[rng.below(users.len())];
-                    let target = format!("org{o}/p{}", rng.below(PROJECTS));
-                    let _ = g.revoke(u, &target, None);
-                    let ok = g
-                        .grant(u, &target, ROLES[rng.below(3)], None, None, None)
-                        .is_ok();
-                    pending = Some((u.clone(), target));
-                    ok
-                };
-                if done {
-                    writes.fetch_add(1, Ordering::Relaxed);
-                }
-                next += period;
-                while Clock::now() < next {
-                    std::hint::spin_loop();
-                }
-            }
-        })
-    };
-    let mut rng = Rng(7);
-    let started = Clock::now();
-    let busy = measure(g, users, seconds, &mut rng);
-    let elapsed = started.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    writer.join().unwrap();
-    report(
-        label,
-        &busy,
-        Some((writes.load(Ordering::Relaxed), elapsed)),
-    );
+    let (writer, all) = (Arc::clone(g), users.to_vec());
+    let mut rng = Rng(42);
+    let period = Duration::from_micros(100); // 10,000 mutations/s
+    let mut next = Clock::now();
+    // Alternate: grant on a project, then revoke that grant — every call changes state.
+    let mut pending: Option<(String, String)> = None;
+    beside(label, "writes/s", g, users, seconds, move || {
+        let done = if let Some((u, target)) = pending.take() {
+            writer.revoke(&u, &target, None).is_ok()
+        } else {
+            let (u, o) = &all[rng.below(all.len())];
+            let target = format!("org{o}/p{}", rng.below(PROJECTS));
+            let _ = writer.revoke(u, &target, None);
+            let ok = writer
+                .grant(u, &target, ROLES[rng.below(3)], None, None, None)
+                .is_ok();
+            pending = Some((u.clone(), target));
+            ok
+        };
+        next += period;
+        while Clock::now() < next {
+            std::hint::spin_loop();
+        }
+        done
+    });
 }
 
 /// Times checks on `g` while a thread that never touches the graph appends a line to
@@ -199,31 +211,12 @@ fn beside_syncs(
     seconds: f64,
 ) {
     use std::io::Write;
-    let stop = Arc::new(AtomicBool::new(false));
-    let syncs = Arc::new(AtomicU64::new(0));
-    let syncer = {
-        let (stop, syncs) = (Arc::clone(&stop), Arc::clone(&syncs));
-        let mut f = std::fs::File::create(file).unwrap();
-        std::thread::spawn(move || {
-            let line = [b'x'; 200];
-            while !stop.load(Ordering::Relaxed) {
-                f.write_all(&line).unwrap();
-                f.sync_data().unwrap();
-                syncs.fetch_add(1, Ordering::Relaxed);
-            }
-        })
-    };
-    let started = Clock::now();
-    let busy = measure(g, users, seconds, &mut Rng(7));
-    let elapsed = started.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    syncer.join().unwrap();
-    report(label, &busy, None);
-    println!(
-        "{:<28} (syncs/s={:.0}, no write to the graph)",
-        "",
-        syncs.load(Ordering::Relaxed) as f64 / elapsed
-    );
+    let mut f = std::fs::File::create(file).unwrap();
+    beside(label, "syncs/s", g, users, seconds, move || {
+        f.write_all(&[b'x'; 200]).unwrap();
+        f.sync_data().unwrap();
+        true
+    });
 }
 
 fn main() {
