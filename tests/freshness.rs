@@ -178,7 +178,7 @@ fn a_graph_does_not_read_the_journal_again_after_its_own_write() {
     let g = open(&path);
     g.revoke(DEV, "acme/web", Some(OWNER)).unwrap();
     assert!(answers_while_the_journal_is_locked(&path, &g));
-    // Nor after a change that was refused before anything was written.
+    // Nor after a change that failed before anything was written (nothing to revoke).
     assert!(g.revoke(DEV, "acme/web", Some(OWNER)).is_err());
     assert!(answers_while_the_journal_is_locked(&path, &g));
     g.grant(DEV, "acme/web", "viewer", None, None, Some(OWNER))
