@@ -3,19 +3,20 @@
 //! does not fit changes nothing.
 
 use accessgraph::graph::{NewMember, NewProject, ProjectPatch};
-use accessgraph::model::HotUser;
+use accessgraph::model::HotUserBuf;
 use accessgraph::state::State;
 use accessgraph::{Graph, Instant, Result};
 
 /// The check-path index equals a fresh rebuild from the records.
 fn hot_index_is_consistent(st: &State) -> bool {
     let users_ok = st.users.iter().enumerate().all(|(i, u)| {
-        let fresh = HotUser::new(
+        let fresh = HotUserBuf::new(
             u32::try_from(i).unwrap_or(u32::MAX),
             &u.email,
             &u.memberships,
         );
-        st.user_ids.get(&u.email) == Some(&fresh) && st.hot_by_id(fresh.id()) == Some(&fresh)
+        let fresh = fresh.view();
+        st.user_ids.get(&u.email) == Some(fresh) && st.hot_by_id(fresh.id()) == Some(fresh)
     });
     let projects_ok = st.projects.iter().enumerate().all(|(i, p)| match p {
         None => true,

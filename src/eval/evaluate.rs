@@ -61,7 +61,7 @@ impl Verdict {
 /// The unexpired membership of `u` in `oid`, or why there is none.
 #[inline(always)]
 pub(super) fn live_membership<'s>(
-    u: &'s HotUser,
+    u: HotUser<'s>,
     oid: u32,
     at: &mut At<'_>,
 ) -> std::result::Result<HotMembership<'s>, Why> {
@@ -196,7 +196,7 @@ pub fn evaluate(st: &State, uid: u32, def: &ActionDef, t: TargetRef, at: &mut At
 #[inline(always)]
 pub fn evaluate_user(
     st: &State,
-    u: &HotUser,
+    u: HotUser<'_>,
     def: &ActionDef,
     t: TargetRef,
     at: &mut At<'_>,
@@ -225,7 +225,7 @@ pub struct Standing<'s> {
 #[inline(always)]
 pub fn standing<'s>(
     st: &'s State,
-    u: &'s HotUser,
+    u: HotUser<'s>,
     t: TargetRef,
     project_role: bool,
     at: &mut At<'_>,
@@ -237,7 +237,7 @@ pub fn standing<'s>(
 /// about one target for many users.
 #[inline(always)]
 pub(super) fn standing_in<'s>(
-    u: &'s HotUser,
+    u: HotUser<'s>,
     located: Option<Located<'s>>,
     project_role: bool,
     at: &mut At<'_>,
@@ -526,7 +526,7 @@ pub fn check_batch(
 #[inline]
 fn check_resolved(
     st: &State,
-    user: Option<&HotUser>,
+    user: Option<HotUser<'_>>,
     def: &ActionDef,
     target: &str,
     at: &mut At<'_>,

@@ -153,13 +153,13 @@ fn decide_views(
     // Two passes: the members' views first (independent loads the processor overlaps),
     // then each decided, reading the view a few places ahead so that its first cache
     // line is on its way while this one is decided.
-    let views: Vec<&HotUser> = org
+    let views: Vec<HotUser<'_>> = org
         .members
         .iter()
         .filter_map(|&uid| st.hot_by_id(uid))
         .collect();
     let mut allowed: Vec<u32> = Vec::with_capacity(views.len());
-    for (k, u) in views.iter().enumerate() {
+    for (k, &u) in views.iter().enumerate() {
         std::hint::black_box(views.get(k + AHEAD).map(|v| v.id()));
         if standing_in(u, Some(located), project_action, at)
             .verdict(st, def)

@@ -34,7 +34,7 @@ use crate::decision::{Decision, Fix, FixKind};
 use crate::eval::{self, Principal};
 use crate::ids::{self, GrantTarget};
 use crate::model::actions::{ActionDef, Need};
-use crate::model::{Grant, HotUser, Membership};
+use crate::model::{Grant, HotUser, HotUserBuf, Membership};
 use crate::roles::{OrgRole, ProjectRole, Role};
 use crate::state::{State, TargetRef};
 use crate::time::{At, Clock, Instant};
@@ -67,7 +67,7 @@ struct Ask<'s> {
     def: &'s ActionDef,
     t: TargetRef,
     email: String,
-    hot: Option<&'s HotUser>,
+    hot: Option<HotUser<'s>>,
     oid: u32,
     org: String,
     project: Option<String>,
@@ -372,8 +372,8 @@ impl Ask<'_> {
             }
         }
         let uid = self.hot.map_or(u32::MAX, HotUser::id);
-        let u = HotUser::new(uid, &self.email, &ms);
-        eval::evaluate_user(self.st, &u, self.def, self.t, when).allowed
+        let u = HotUserBuf::new(uid, &self.email, &ms);
+        eval::evaluate_user(self.st, u.view(), self.def, self.t, when).allowed
     }
 
     /// Who may make every step of `c`: the org's members the rules let make each.

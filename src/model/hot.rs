@@ -1,9 +1,11 @@
 //! The check path's view of the records: a user's email, memberships and grants packed
-//! into one allocation of 64-bit words, so that a check reads one or two adjacent cache
-//! lines after the index, and each project's org and flags in 8 bytes.
+//! into consecutive 64-bit words, so that a check reads one or two adjacent cache lines
+//! after the index, and each project's org and flags in 8 bytes.
 //!
-//! A [`HotUser`] is rebuilt from the user's records whenever they change (`state/tables.rs`
-//! keeps them in step); nothing here is ever edited in place.
+//! A [`HotUserBuf`] writes the words from the user's records whenever they change
+//! (`state/tables.rs` keeps them in step); the user index copies them into its arena
+//! (`state/hot.rs`), and a [`HotUser`] reads them wherever they are. Nothing here edits
+//! words: a change writes a whole new view.
 //!
 //! Layout of a [`HotUser`] (each line one 64-bit word, low bits first):
 //!
@@ -66,13 +68,19 @@ pub struct HotProject {
     pub default_role: Option<ProjectRole>,
 }
 
-/// A user as the check path sees it: the email and every membership and grant, in one
-/// allocation (see the module docs for the layout).
+/// A user as the check path sees it: the email and every membership and grant, as words
+/// (see the module docs for the layout), borrowed from where they are kept: the user
+/// index's arena (`state/hot.rs`) or a [`HotUserBuf`].
 ///
-/// INVARIANT: rebuilt from the user's records by `State::refresh_user` after every change
-/// that touches them.
+/// INVARIANT: the words were written by [`HotUserBuf::new`] (or copied from such words),
+/// from the user's current records: `State::refresh_user` rewrites them after every
+/// change that touches them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HotUser<'a>(&'a [u64]);
+
+/// The words of a [`HotUser`], owned: how a view is built, before the index stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HotUser(Box<[u64]>);
+pub struct HotUserBuf(Box<[u64]>);
 
 /// One membership of a [`HotUser`]: its words, decoded as they are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +165,7 @@ fn body_len(h0: u64, h1: u64) -> usize {
     }
 }
 
-impl HotUser {
+impl HotUserBuf {
     /// The view of user `uid` with this (lower-case) email and these memberships.
     pub fn new(uid: u32, email: &str, memberships: &[Membership]) -> Self {
         let bytes = email.as_bytes();
@@ -179,12 +187,38 @@ impl HotUser {
             push_membership(&mut w, m);
         }
         debug_assert_eq!(w.len(), w.capacity(), "the length computed up front");
-        HotUser(w.into_boxed_slice())
+        HotUserBuf(w.into_boxed_slice())
+    }
+
+    /// The view of these words.
+    #[inline]
+    pub fn view(&self) -> HotUser<'_> {
+        HotUser(&self.0)
+    }
+}
+
+impl<'a> HotUser<'a> {
+    /// The view held in `words`, which a [`HotUserBuf`] wrote (read back from where the
+    /// index copied them).
+    #[inline(always)]
+    pub fn from_words(words: &'a [u64]) -> Self {
+        HotUser(words)
+    }
+
+    /// The words of the view.
+    #[inline(always)]
+    pub fn words(self) -> &'a [u64] {
+        self.0
+    }
+
+    /// An owned copy of the view.
+    pub fn to_buf(self) -> HotUserBuf {
+        HotUserBuf(self.0.into())
     }
 
     /// A copy holding `email` instead of the email it was made with.
     #[must_use]
-    pub fn with_email(&self, email: &str) -> Self {
+    pub fn with_email(self, email: &str) -> HotUserBuf {
         let rest = self.0.get(self.memberships_at()..).unwrap_or_default();
         let mut w: Vec<u64> = Vec::with_capacity(1 + email.len().div_ceil(8) + rest.len());
         w.push(u64::from(self.id()) | count(email.len()) << 32);
@@ -197,41 +231,41 @@ impl HotUser {
         }
         w.extend_from_slice(rest);
         debug_assert_eq!(w.len(), w.capacity(), "the length computed up front");
-        HotUser(w.into_boxed_slice())
+        HotUserBuf(w.into_boxed_slice())
     }
 
     /// The address of the view's first word (for a prefetch; never read through).
     #[inline(always)]
-    pub fn words_ptr(&self) -> *const u64 {
+    pub fn words_ptr(self) -> *const u64 {
         self.0.as_ptr()
     }
 
     /// The number of words in the view (for a prefetch).
     #[inline(always)]
-    pub fn words_len(&self) -> usize {
+    pub fn words_len(self) -> usize {
         self.0.len()
     }
 
     /// The user's id.
     #[inline]
-    pub fn id(&self) -> u32 {
+    pub fn id(self) -> u32 {
         self.0.first().map_or(u32::MAX, |w| lo(*w))
     }
 
     #[inline]
-    fn email_len(&self) -> usize {
+    fn email_len(self) -> usize {
         self.0.first().map_or(0, |w| hi(*w) as usize)
     }
 
     /// Index of the first membership's first word.
     #[inline]
-    fn memberships_at(&self) -> usize {
+    fn memberships_at(self) -> usize {
         1 + self.email_len().div_ceil(8)
     }
 
     /// True when the view was made with exactly this email.
     #[inline(always)]
-    pub fn email_is(&self, email: &str) -> bool {
+    pub fn email_is(self, email: &str) -> bool {
         let bytes = email.as_bytes();
         if self.email_len() != bytes.len() {
             return false;
@@ -262,13 +296,13 @@ impl HotUser {
 
     /// The membership of org `oid`, expired or not.
     #[inline(always)]
-    pub fn membership(&self, oid: u32) -> Option<HotMembership<'_>> {
+    pub fn membership(self, oid: u32) -> Option<HotMembership<'a>> {
         self.memberships().find(|m| m.org() == oid)
     }
 
     /// Every membership, in the order of the records.
     #[inline(always)]
-    pub fn memberships(&self) -> impl Iterator<Item = HotMembership<'_>> + '_ {
+    pub fn memberships(self) -> impl Iterator<Item = HotMembership<'a>> + 'a {
         let mut rest = self.0.get(self.memberships_at()..).unwrap_or_default();
         std::iter::from_fn(move || {
             let [h0, h1, e0, e1, tail @ ..] = rest else {
@@ -288,12 +322,12 @@ impl HotUser {
     }
 
     /// [`HotMembership::to_record`] of every membership, in order.
-    pub fn to_memberships(&self) -> Vec<Membership> {
+    pub fn to_memberships(self) -> Vec<Membership> {
         self.memberships().map(|m| m.to_record()).collect()
     }
 
     /// Bytes held on the heap (for memory accounting).
-    pub fn heap_bytes(&self) -> usize {
+    pub fn heap_bytes(self) -> usize {
         self.0.len() * 8
     }
 }
@@ -436,7 +470,7 @@ impl HotMembership<'_> {
 
     /// The parts of the membership a check reads, as a record (reason, review date,
     /// granter and grant instants are not kept here: left empty). Editing the record and
-    /// making a view of it again with [`HotUser::new`] is how a what-if is judged.
+    /// making a view of it again with [`HotUserBuf::new`] is how a what-if is judged.
     pub fn to_record(&self) -> Membership {
         let expiry = |e: i64| (e != NEVER).then_some(Instant(e));
         let grant = |g: HotGrant| Grant::new(g.role, expiry(g.expires), None, None, Instant(0));
@@ -533,7 +567,8 @@ mod tests {
             "sixteen-bytes-xx",
             "jane.doe@example.com",
         ] {
-            let u = HotUser::new(42, email, &ms);
+            let buf = HotUserBuf::new(42, email, &ms);
+            let u = buf.view();
             assert_eq!(u.id(), 42);
             assert!(u.email_is(email));
             assert!(!u.email_is(&format!("{email}x")));
@@ -557,7 +592,7 @@ mod tests {
                 }
             }
             // Back to records and again: the same view, and the same grants listed.
-            assert_eq!(HotUser::new(42, email, &u.to_memberships()), u);
+            assert_eq!(HotUserBuf::new(42, email, &u.to_memberships()), buf);
             for (h, m) in u.memberships().zip(&ms) {
                 let listed: Vec<_> = h.grants().collect();
                 let want: Vec<_> = m
@@ -568,6 +603,7 @@ mod tests {
                 assert_eq!(listed, want);
             }
             let renamed = u.with_email("erased:0123456789abcdef");
+            let renamed = renamed.view();
             assert!(renamed.email_is("erased:0123456789abcdef"));
             assert!(!renamed.email_is(email));
             assert_eq!(renamed.id(), 42);
@@ -581,7 +617,8 @@ mod tests {
     #[test]
     fn emails_differing_in_any_byte_or_length_do_not_match() {
         let email = "user000123@example.com";
-        let u = HotUser::new(1, email, &[]);
+        let buf = HotUserBuf::new(1, email, &[]);
+        let u = buf.view();
         for i in 0..email.len() {
             let mut b = email.as_bytes().to_vec();
             if let Some(c) = b.get_mut(i) {
@@ -590,7 +627,8 @@ mod tests {
             assert!(!u.email_is(std::str::from_utf8(&b).unwrap_or("")));
         }
         // Zero padding must not let a shorter key with trailing NULs match.
-        let padded = HotUser::new(1, "abc", &[]);
+        let padded = HotUserBuf::new(1, "abc", &[]);
+        let padded = padded.view();
         assert!(!padded.email_is("abc\0"));
         assert!(!padded.email_is("ab"));
     }
@@ -617,7 +655,7 @@ mod tests {
             wide.push(u64::from(g.project) | project_role_code(g.role) << 32);
             wide.push(g.expires_raw().cast_unsigned());
         }
-        let u = HotUser(wide.into_boxed_slice());
+        let u = HotUser::from_words(&wide);
         let h = u.membership(5);
         assert!(h.is_some());
         let Some(h) = h else { return };

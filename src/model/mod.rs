@@ -9,7 +9,7 @@ mod records;
 pub mod requests;
 pub mod templates;
 
-pub use hot::{HotGrant, HotMembership, HotProject, HotUser, NEVER};
+pub use hot::{HotGrant, HotMembership, HotProject, HotUser, HotUserBuf, NEVER};
 pub use records::{
     Grant, GrantExtra, GrantInfo, MemberInfo, Membership, OrgInfo, OrgRec, ProjectAttrs,
     ProjectInfo, ProjectRec, ResourceInfo, ResourceRec, Settings, UserInfo, UserRec,

@@ -1,5 +1,5 @@
 //! The hash of the check path's indexes ([`super::hot::UserIndex`] of emails,
-//! [`super::hot::TargetIndex`] of org slugs, project and resource ids): foldhash's,
+//! [`super::targets::TargetIndex`] of org slugs, project and resource ids): foldhash's,
 //! inlined for the lengths most of those keys have.
 //!
 //! `foldhash::fast` hashes a key of more than 16 bytes in a function it marks cold and

@@ -13,7 +13,9 @@ pub mod hot;
 pub mod queries;
 pub mod snapshot;
 pub mod tables;
+pub mod targets;
 pub mod who;
+pub mod words;
 
 pub use change::{Change, GrantAttrs, MemberAttrs, OrgAttrs, UserAttrs};
 pub use tables::{Stamp, State, TargetRef};

@@ -6,7 +6,8 @@
     reason = "the check path is inlined into one function: measured under callgrind, 935 → 784 instructions per `check` from Python (benchmarks/count_instructions.py)"
 )]
 
-use super::hot::{TargetIndex, UserIndex};
+use super::hot::UserIndex;
+use super::targets::TargetIndex;
 use super::who::{OrgIndex, OrgIndexSlot};
 use crate::error::{Error, NotFoundError, Result};
 use crate::ids::email_key;
@@ -14,7 +15,9 @@ use crate::model::actions::Catalog;
 use crate::model::keys::KeyStore;
 use crate::model::requests::AccessRequest;
 use crate::model::templates::TemplateDef;
-use crate::model::{HotProject, HotUser, Membership, OrgRec, ProjectRec, ResourceRec, UserRec};
+use crate::model::{
+    HotProject, HotUser, HotUserBuf, Membership, OrgRec, ProjectRec, ResourceRec, UserRec,
+};
 use crate::time::Instant;
 
 /// What a target string names.
@@ -127,14 +130,14 @@ impl State {
 
     /// The check-path view of the user with this email (any case).
     #[inline(always)]
-    pub fn hot_user(&self, email: &str) -> Option<&HotUser> {
+    pub fn hot_user(&self, email: &str) -> Option<HotUser<'_>> {
         self.hot_user_hashed(email, self.user_ids.hash_of(email))
     }
 
     /// [`State::hot_user`] with `hash`, the index's [`UserIndex::hash_of`] the email,
     /// computed beforehand (to prefetch the slot).
     #[inline(always)]
-    pub fn hot_user_hashed(&self, email: &str, hash: u32) -> Option<&HotUser> {
+    pub fn hot_user_hashed(&self, email: &str, hash: u32) -> Option<HotUser<'_>> {
         if let Some(u) = self.user_ids.get_hashed(email, hash) {
             return Some(u);
         }
@@ -146,7 +149,7 @@ impl State {
 
     /// The check-path view of user `uid`.
     #[inline]
-    pub fn hot_by_id(&self, uid: u32) -> Option<&HotUser> {
+    pub fn hot_by_id(&self, uid: u32) -> Option<HotUser<'_>> {
         self.user_ids.by_id(uid)
     }
 
@@ -168,14 +171,14 @@ impl State {
         let Some(u) = self.users.get(uid as usize) else {
             return;
         };
-        let hot = HotUser::new(uid, &u.email, &u.memberships);
+        let hot = HotUserBuf::new(uid, &u.email, &u.memberships);
         // INVARIANT (state/who.rs): a built index holds the rows of the members' views;
         // the old view names the orgs left, the new one the orgs joined.
         let old = self.user_ids.by_id(uid);
         let orgs = old
             .into_iter()
             .flat_map(HotUser::memberships)
-            .chain(hot.memberships())
+            .chain(hot.view().memberships())
             .map(|m| m.org());
         for oid in orgs {
             if let Some(ix) = self
@@ -186,11 +189,11 @@ impl State {
                 ix.update(
                     uid,
                     old.and_then(|h| h.membership(oid)),
-                    hot.membership(oid),
+                    hot.view().membership(oid),
                 );
             }
         }
-        self.user_ids.set(hot);
+        self.user_ids.set(&hot);
     }
 
     /// The `who_can` index of org `oid` (built now if there is none), `None` for an org
@@ -209,7 +212,10 @@ impl State {
     pub fn rebuild_hot(&mut self) {
         let mut user_ids = UserIndex::with_capacity(self.users.len());
         for (i, u) in self.users.iter().enumerate() {
-            user_ids.insert(&u.email, HotUser::new(next_id(i), &u.email, &u.memberships));
+            user_ids.insert(
+                &u.email,
+                &HotUserBuf::new(next_id(i), &u.email, &u.memberships),
+            );
         }
         self.user_ids = user_ids;
         self.who = vec![OrgIndexSlot::default(); self.orgs.len()];
@@ -332,7 +338,8 @@ impl State {
             title: None,
             memberships: Vec::new(),
         });
-        self.user_ids.insert(email, HotUser::new(id, email, &[]));
+        self.user_ids
+            .insert(email, &HotUserBuf::new(id, email, &[]));
         id
     }
 }

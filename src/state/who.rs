@@ -57,7 +57,7 @@ pub struct OrgIndex {
 
 impl OrgIndex {
     /// The index of org `oid` from the views of its members `uids`.
-    pub fn build<'s>(oid: u32, views: impl Iterator<Item = &'s HotUser>) -> Self {
+    pub fn build<'s>(oid: u32, views: impl Iterator<Item = HotUser<'s>>) -> Self {
         let mut ix = OrgIndex::default();
         for u in views {
             let Some(m) = u.membership(oid) else {
