@@ -334,7 +334,7 @@ impl State {
                 if *rec.email != **pseudonym {
                     let old = std::mem::replace(&mut rec.email, pseudonym.as_str().into());
                     if let Some(hot) = self.user_ids.remove(&*old) {
-                        self.user_ids.insert(pseudonym.as_str(), &hot);
+                        self.user_ids.insert(pseudonym.as_str(), hot.view());
                     }
                     self.emails_epoch.renew();
                 }

@@ -252,9 +252,8 @@ impl UserIndex {
 
     /// Indexes `hot` (user `hot.id()`) under `email`, replacing whatever was indexed under
     /// that email or that id.
-    pub fn insert(&mut self, email: &str, hot: &HotUserBuf) {
+    pub fn insert(&mut self, email: &str, hot: HotUser<'_>) {
         self.remove(email);
-        let hot = hot.view();
         let uid = hot.id();
         if uid == u32::MAX {
             return; // never reached: ids are positions in a Vec that would not fit in memory
@@ -280,9 +279,9 @@ impl UserIndex {
     }
 
     /// Replaces the view of user `hot.id()` if that user is indexed (same email).
-    pub fn set(&mut self, hot: &HotUserBuf) {
-        let words = hot.view().words();
-        let uid = hot.view().id();
+    pub fn set(&mut self, hot: HotUser<'_>) {
+        let words = hot.words();
+        let uid = hot.id();
         let Some(&i) = self.at.get(uid as usize).filter(|&&i| i != NOWHERE) else {
             return;
         };
@@ -545,7 +544,7 @@ mod tests {
     fn finds_every_inserted_user_and_nothing_else() {
         let mut ix = UserIndex::default();
         for i in 0..2000 {
-            ix.insert(&email(i), &view(i, &email(i)));
+            ix.insert(&email(i), view(i, &email(i)).view());
         }
         for i in 0..2000 {
             assert_eq!(ix.get(&email(i)).map(HotUser::id), Some(i));
@@ -606,7 +605,7 @@ mod tests {
         for n in [3u32, 17, 100, 1000] {
             let mut ix = UserIndex::default();
             for i in 0..n {
-                ix.insert(&email(i), &view(i, &email(i)));
+                ix.insert(&email(i), view(i, &email(i)).view());
             }
             let mut gone = std::collections::BTreeSet::new();
             for k in 0..n {
@@ -638,12 +637,12 @@ mod tests {
     #[test]
     fn renaming_a_user_moves_their_view_under_the_new_email() {
         let mut ix = UserIndex::default();
-        ix.insert("jane@example.com", &view(0, "jane@example.com"));
-        ix.insert("john@example.com", &view(1, "john@example.com"));
+        ix.insert("jane@example.com", view(0, "jane@example.com").view());
+        ix.insert("john@example.com", view(1, "john@example.com").view());
         let hot = ix.remove("jane@example.com");
         assert!(hot.is_some());
         if let Some(hot) = hot {
-            ix.insert("erased:0123456789abcdef", &hot);
+            ix.insert("erased:0123456789abcdef", hot.view());
         }
         assert!(ix.get("jane@example.com").is_none());
         assert_eq!(ix.get("erased:0123456789abcdef").map(HotUser::id), Some(0));
@@ -652,7 +651,7 @@ mod tests {
             .is_some_and(|u| u.email_is("erased:0123456789abcdef")));
         assert_eq!(ix.get("john@example.com").map(HotUser::id), Some(1));
         // Re-indexing an id under another email drops the old email.
-        ix.insert("johnny@example.com", &view(1, "johnny@example.com"));
+        ix.insert("johnny@example.com", view(1, "johnny@example.com").view());
         assert!(ix.get("john@example.com").is_none());
         assert_eq!(ix.len, 2);
     }
@@ -675,7 +674,7 @@ mod tests {
         let mut ix = UserIndex::with_capacity(n as usize);
         let mut grants = vec![0u32; n as usize];
         for i in 0..n {
-            ix.insert(&email(i), &with_grants(i, &email(i), 0));
+            ix.insert(&email(i), with_grants(i, &email(i), 0).view());
         }
         assert!(consistent(&ix));
         let (mut in_place, mut moved, mut compactions) = (0, 0, 0);
@@ -687,7 +686,7 @@ mod tests {
             let Some(g) = g else { continue };
             *g = if k % 5 == 4 { *g / 2 } else { *g + 1 + k % 3 };
             let before = ix.arena.len();
-            ix.set(&with_grants(uid, &email(uid), *g));
+            ix.set(with_grants(uid, &email(uid), *g).view());
             match ix.arena.len() {
                 len if len < before => compactions += 1,
                 len if len == before => in_place += 1,
@@ -724,7 +723,7 @@ mod tests {
         }
         assert!(consistent(&ix));
         assert_eq!(ix.garbage, ix.arena.len());
-        ix.insert(&email(0), &with_grants(0, &email(0), 3));
+        ix.insert(&email(0), with_grants(0, &email(0), 3).view());
         assert!(consistent(&ix));
         assert_eq!(ix.get(&email(0)).map(HotUser::id), Some(0));
     }
@@ -734,7 +733,7 @@ mod tests {
         let n = 40_000u32;
         let mut ix = UserIndex::with_capacity(n as usize);
         for i in 0..n {
-            ix.insert(&email(i), &with_grants(i, &email(i), 4));
+            ix.insert(&email(i), with_grants(i, &email(i), 4).view());
         }
         assert!(ix.slots.is_mapped(), "{} slot words", ix.slots.len());
         assert!(ix.arena.is_mapped(), "{} arena words", ix.arena.len());
@@ -755,7 +754,7 @@ mod tests {
             .collect();
         let mut ix = UserIndex::default();
         for (i, u) in (0u32..).zip(&users) {
-            ix.insert(&u.email, &view(i, &u.email));
+            ix.insert(&u.email, view(i, &u.email).view());
         }
         assert_eq!(&*ix.ranks(&users).rank, &[2, 0, 1]);
         assert_eq!(&*ix.ranks(&users).order, &[1, 2, 0]);
@@ -769,7 +768,7 @@ mod tests {
                 memberships: Vec::new(),
             })
         });
-        ix.insert("0@x.io", &view(3, "0@x.io"));
+        ix.insert("0@x.io", view(3, "0@x.io").view());
         assert!(ix.ranks_if_fresh().is_none());
         assert_eq!(&*ix.ranks(&more).rank, &[3, 1, 2, 0]);
         assert_eq!(&*ix.ranks(&more).order, &[3, 1, 2, 0]);

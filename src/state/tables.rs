@@ -193,7 +193,7 @@ impl State {
                 );
             }
         }
-        self.user_ids.set(&hot);
+        self.user_ids.set(hot.view());
     }
 
     /// The `who_can` index of org `oid` (built now if there is none), `None` for an org
@@ -211,11 +211,10 @@ impl State {
     /// read whole) finishes, instead of refreshing the views once per change.
     pub fn rebuild_hot(&mut self) {
         let mut user_ids = UserIndex::with_capacity(self.users.len());
+        let mut words = Vec::new();
         for (i, u) in self.users.iter().enumerate() {
-            user_ids.insert(
-                &u.email,
-                &HotUserBuf::new(next_id(i), &u.email, &u.memberships),
-            );
+            let hot = HotUserBuf::write(&mut words, next_id(i), &u.email, &u.memberships);
+            user_ids.insert(&u.email, hot);
         }
         self.user_ids = user_ids;
         self.who = vec![OrgIndexSlot::default(); self.orgs.len()];
@@ -339,7 +338,7 @@ impl State {
             memberships: Vec::new(),
         });
         self.user_ids
-            .insert(email, &HotUserBuf::new(id, email, &[]));
+            .insert(email, HotUserBuf::new(id, email, &[]).view());
         id
     }
 }
