@@ -738,7 +738,27 @@ mod tests {
         assert!(ix.slots.is_mapped(), "{} slot words", ix.slots.len());
         assert!(ix.arena.is_mapped(), "{} arena words", ix.arena.len());
         assert!(consistent(&ix));
-        assert_eq!(ix.get(&email(n - 1)).map(HotUser::id), Some(n - 1));
+        // Views grown (moved), then shrunk (in place), until the mapped arena is
+        // compacted into a fresh mapping: every view reads back as written.
+        let grants = |i: u32, round: u32| 4 + (i + round) % 7;
+        let mut compacted = false;
+        for round in 1..=3 {
+            for i in (0..n).step_by(2) {
+                let before = ix.arena.len();
+                ix.set(with_grants(i, &email(i), grants(i, round)).view());
+                compacted |= ix.arena.len() < before;
+            }
+        }
+        assert!(compacted && ix.arena.is_mapped());
+        assert!(consistent(&ix));
+        for i in 0..n {
+            let g = if i % 2 == 0 { grants(i, 3) } else { 4 };
+            let want = with_grants(i, &email(i), g);
+            assert_eq!(
+                ix.get(&email(i)).map(HotUser::words),
+                Some(want.view().words())
+            );
+        }
     }
 
     #[test]
