@@ -179,6 +179,17 @@ impl UserIndex {
     /// [`UserIndex::get`] with the hash already computed by [`UserIndex::hash_of`].
     #[inline(always)]
     pub fn get_hashed(&self, email: &str, hash: u32) -> Option<HotUser<'_>> {
+        self.find_hashed(email, hash).map(|(_, u)| u)
+    }
+
+    /// The slot holding exactly this email.
+    fn find(&self, email: &str) -> Option<usize> {
+        self.find_hashed(email, self.hash(email)).map(|(i, _)| i)
+    }
+
+    /// The slot holding exactly `email`, whose hash is `hash`, and its view.
+    #[inline(always)]
+    fn find_hashed(&self, email: &str, hash: u32) -> Option<(usize, HotUser<'_>)> {
         let slots = self.slots.as_slice();
         let arena = self.arena.as_slice();
         let mask = (slots.len() / 2).checked_sub(1)?;
@@ -196,30 +207,8 @@ impl UserIndex {
                 // fetch them while the first is on its way, not after it.
                 prefetch_rest(u);
                 if u.email_is(email) {
-                    return Some(u);
+                    return Some((i, u));
                 }
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    /// The slot holding exactly this email.
-    fn find(&self, email: &str) -> Option<usize> {
-        let hash = self.hash(email);
-        let slots = self.slots.as_slice();
-        let mask = self.slot_count().checked_sub(1)?;
-        let mut i = hash as usize & mask;
-        loop {
-            let [key, place] = *slots.get(2 * i..2 * i + 2)? else {
-                return None;
-            };
-            if key == EMPTY {
-                return None;
-            }
-            if slot_hash(key) == hash
-                && HotUser::from_words(view_in(self.arena.as_slice(), place)).email_is(email)
-            {
-                return Some(i);
             }
             i = (i + 1) & mask;
         }
