@@ -339,11 +339,6 @@ impl<'a> HotUser<'a> {
     pub fn to_memberships(self) -> Vec<Membership> {
         self.memberships().map(|m| m.to_record()).collect()
     }
-
-    /// Bytes held on the heap (for memory accounting).
-    pub fn heap_bytes(self) -> usize {
-        self.0.len() * 8
-    }
 }
 
 /// The number of expiring grants of `m`, and whether it is written wide.

@@ -477,14 +477,6 @@ impl UserIndex {
     pub fn ranks_if_fresh(&self) -> Option<&Ranks> {
         self.ranks.get()
     }
-
-    /// Bytes held by the index and the views (for memory accounting).
-    pub fn heap_bytes(&self) -> usize {
-        self.slots.heap_bytes()
-            + self.arena.heap_bytes()
-            + self.at.capacity() * 4
-            + self.room.capacity() * 4
-    }
 }
 
 /// A hint that the cache line holding `p` will be read soon: a prefetch instruction on

@@ -209,11 +209,6 @@ impl Words {
         }
         self.store = store;
     }
-
-    /// Bytes of memory the buffer holds (its capacity).
-    pub fn heap_bytes(&self) -> usize {
-        self.capacity() * 8
-    }
 }
 
 impl Clone for Words {
