@@ -17,7 +17,8 @@
 //! rewritten in place when it fits in the room its user holds, else appended with a
 //! quarter more room; the room it leaves is garbage, and the arena is compacted (copied
 //! in slot order into a fresh buffer) before a write that finds a quarter or more of it
-//! garbage, so resident memory stays within a third more than the views need.
+//! garbage (and at least [`COMPACT_FROM`] words), so that after any write at most a
+//! quarter of the arena is garbage; removals alone do not compact.
 
 #![expect(
     clippy::inline_always,
@@ -43,9 +44,10 @@ const COMPACT_FROM: usize = 1024;
 /// (`slots[2i]`) is `EMPTY` for a free slot; otherwise it holds the hash of the email
 /// the view was made with and user `slot_id(key)`, `at[that id] == i`, and its place
 /// (`slots[2i + 1]`) the view's offset and length in `arena`, with `room[that id]`
-/// words reserved from that offset (at least the length; none for a moment while `set`
-/// moves the view). Rooms of indexed users do not overlap; `garbage` counts the arena's
-/// other words. Every other `at` entry is `NOWHERE`, and its `room` 0.
+/// words reserved from that offset (at least the length; while `set` moves a view, its
+/// slot names no words and its user holds no room). Rooms of indexed users do not
+/// overlap; `garbage` counts the arena's other words. Every other `at` entry is
+/// `NOWHERE`, and its `room` 0.
 #[derive(Debug, Clone, Default)]
 pub struct UserIndex {
     /// Two words per slot: key, then place.
@@ -290,7 +292,12 @@ impl UserIndex {
             }
             place_word(offset, words.len())
         } else {
+            // The old words become garbage; until the new ones are written the slot names
+            // none, so that a compaction on the way copies nothing for this user.
             self.release(uid);
+            if let Some(p) = self.slots.as_mut_slice().get_mut(2 * i + 1) {
+                *p = 0;
+            }
             self.append(uid, words, room_for(words.len()))
         };
         if let Some(p) = self.slots.as_mut_slice().get_mut(2 * i + 1) {
@@ -350,14 +357,6 @@ impl UserIndex {
                 continue;
             }
             let room = self.room.get(slot_id(key) as usize).copied().unwrap_or(0) as usize;
-            if room == 0 {
-                // The user `set` is moving: their old words are garbage, and their new
-                // place is written when they are appended.
-                if let Some(p) = self.slots.as_mut_slice().get_mut(2 * i + 1) {
-                    *p = 0;
-                }
-                continue;
-            }
             let words = view_in(self.arena.as_slice(), place);
             let offset = arena.extend_from_slice(words);
             arena.extend_with(room.saturating_sub(words.len()), 0);

@@ -171,14 +171,15 @@ impl State {
         let Some(u) = self.users.get(uid as usize) else {
             return;
         };
-        let hot = HotUserBuf::new(uid, &u.email, &u.memberships);
+        let buf = HotUserBuf::new(uid, &u.email, &u.memberships);
+        let hot = buf.view();
         // INVARIANT (state/who.rs): a built index holds the rows of the members' views;
         // the old view names the orgs left, the new one the orgs joined.
         let old = self.user_ids.by_id(uid);
         let orgs = old
             .into_iter()
             .flat_map(HotUser::memberships)
-            .chain(hot.view().memberships())
+            .chain(hot.memberships())
             .map(|m| m.org());
         for oid in orgs {
             if let Some(ix) = self
@@ -189,11 +190,11 @@ impl State {
                 ix.update(
                     uid,
                     old.and_then(|h| h.membership(oid)),
-                    hot.view().membership(oid),
+                    hot.membership(oid),
                 );
             }
         }
-        self.user_ids.set(hot.view());
+        self.user_ids.set(hot);
     }
 
     /// The `who_can` index of org `oid` (built now if there is none), `None` for an org

@@ -9,8 +9,9 @@
 //! counters to count the misses; the effect was measured instead.) With every
 //! allocation of the process on huge pages (glibc's `glibc.malloc.hugetlb=1`, three runs
 //! alternated with three without, on a busy host) the large `check` took 383–507 ns
-//! against 498–635 ns, 0.37–0.51 of the dict's time against 0.42–0.56;
-//! `docs/performance.md` has the figures of these buffers alone.
+//! against 498–635 ns, 0.37–0.51 of the dict's time against 0.42–0.56.
+//! `docs/performance.md` has the figures of the user index on these buffers (its views
+//! in one arena and its tables on huge pages, measured together).
 //!
 //! A smaller buffer is an ordinary heap allocation: a huge page cannot back less than
 //! 2 MiB, and a graph in a test suite should not cost a mapping. Where the kernel says no
@@ -173,28 +174,31 @@ impl Words {
     /// Appends `words`, growing the buffer (to twice its size, or more if need be) when
     /// they do not fit; returns where they start.
     pub fn extend_from_slice(&mut self, words: &[u64]) -> usize {
-        let at = self.len;
-        let end = at.saturating_add(words.len());
-        if end > self.capacity() {
-            self.grow_to(end.max(self.capacity().saturating_mul(2)).max(16));
-        }
-        if let Some(dst) = self.store.words_mut().get_mut(at..end) {
-            dst.copy_from_slice(words);
-            self.len = end;
-        }
+        let (at, dst) = self.append_slots(words.len());
+        dst.copy_from_slice(words);
         at
     }
 
     /// Appends `n` copies of `word`, growing the buffer as
     /// [`Words::extend_from_slice`] does.
     pub fn extend_with(&mut self, n: usize, word: u64) {
-        let end = self.len.saturating_add(n);
+        self.append_slots(n).1.fill(word);
+    }
+
+    /// Lengthens the buffer by `n` words, growing it when they do not fit; where they
+    /// start, and the words themselves (zero: nothing shortens a buffer) to write.
+    fn append_slots(&mut self, n: usize) -> (usize, &mut [u64]) {
+        let at = self.len;
+        let end = at.saturating_add(n);
         if end > self.capacity() {
             self.grow_to(end.max(self.capacity().saturating_mul(2)).max(16));
         }
-        if let Some(dst) = self.store.words_mut().get_mut(self.len..end) {
-            dst.fill(word);
-            self.len = end;
+        match self.store.words_mut().get_mut(at..end) {
+            Some(dst) => {
+                self.len = end;
+                (at, dst)
+            }
+            None => (at, &mut []),
         }
     }
 
